@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/directory/memory_directory.h"
 #include "core/util/status_macros.h"
+#include "core/util/strings.h"
 
 namespace pullmail {
 
@@ -13,7 +14,7 @@ absl::StatusOr<std::string> Directory::LookupKey(std::string_view domain,
   ASSIGN_OR_RETURN(DomainEntry entry, Lookup(domain));
   auto it = entry.keys.find(std::string(key_id));
   if (it == entry.keys.end()) {
-    return absl::NotFoundError(absl::StrCat("unknown key id '", key_id, "' for domain ", domain));
+    return absl::NotFoundError(absl::StrCat("unknown key id '", AV(key_id), "' for domain ", AV(domain)));
   }
   return it->second;
 }
@@ -25,8 +26,8 @@ void MemoryDirectory::Add(DomainEntry entry) {
 }
 
 absl::StatusOr<DomainEntry> MemoryDirectory::Lookup(std::string_view domain) const {
-  auto it = entries_.find(absl::AsciiStrToLower(domain));
-  if (it == entries_.end()) return absl::NotFoundError(absl::StrCat("unknown domain ", domain));
+  auto it = entries_.find(absl::AsciiStrToLower(AV(domain)));
+  if (it == entries_.end()) return absl::NotFoundError(absl::StrCat("unknown domain ", AV(domain)));
   return it->second;
 }
 
