@@ -1,0 +1,85 @@
+// A domain's node configuration: one TOML file describes the domain and both
+// of its nodes (sender and recipient), so that `pullmail init` writes one
+// file and every program of that domain reads the same one. Relative paths
+// are resolved against the config file's folder.
+//
+//   domain = "a.example"
+//   data_dir = "data"                  # sender.db, recipient.db, users.db
+//   directory = "../directory.toml"
+//   key_id = "k1"
+//   signing_key = "keys/signing.pem"
+//   [tls]
+//   plaintext = false                  # true only on loopback; logs a warning
+//   ca = "../ca/ca.pem"  cert = "tls/node.pem"  key = "tls/node.key"
+//   [sender]
+//   listen = "127.0.0.1:7102"  metrics_listen = "127.0.0.1:9102"
+//   retention_hours = 720
+//   [sender.retry]  (core/logic/outbox.h)
+//   [recipient]
+//   listen = "127.0.0.1:7101"  metrics_listen = "127.0.0.1:9101"
+//   prefetch_before_expiry_hours = 24
+//   [recipient.policy]  (core/policy, docs/POLICY.md)
+#ifndef PULLMAIL_CORE_CONFIG_NODE_CONFIG_H_
+#define PULLMAIL_CORE_CONFIG_NODE_CONFIG_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace toml {
+inline namespace v3 {
+class table;
+}
+}  // namespace toml
+
+namespace pullmail {
+
+struct TlsConfig {
+  bool plaintext = false;  // loopback only
+  std::string ca;          // PEM of the CA that signs every node certificate
+  std::string cert;        // this domain's node certificate (PEM)
+  std::string key;         // its private key (PEM, 0600)
+};
+
+struct NodeConfig {
+  std::string path;          // the file this was read from
+  std::string domain;        // lower-case
+  std::string data_dir;
+  std::string directory;     // directory TOML file
+  std::string key_id;
+  std::string signing_key;   // PEM path
+  TlsConfig tls;
+
+  std::string sender_listen;
+  std::string sender_metrics_listen;   // empty = no metrics endpoint
+  absl::Duration retention = absl::Hours(24 * 30);
+
+  std::string recipient_listen;
+  std::string recipient_metrics_listen;
+  absl::Duration prefetch_before_expiry = absl::Hours(24);
+
+  // The whole parsed file, for sections parsed by their own modules
+  // ([sender.retry] by core/logic/outbox.h, [recipient.policy] by core/policy).
+  std::shared_ptr<const toml::table> raw;
+
+  std::string SenderDbPath() const { return data_dir + "/sender.db"; }
+  std::string RecipientDbPath() const { return data_dir + "/recipient.db"; }
+  std::string UsersDbPath() const { return data_dir + "/users.db"; }
+  std::string TokenKeyPath() const { return data_dir + "/token.key"; }
+  // A sub-table of raw, e.g. Section("recipient", "policy"); nullptr if absent.
+  const toml::table* Section(std::string_view a, std::string_view b = {}) const;
+};
+
+// Reads and validates a config file. Errors name the file and the field.
+absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path);
+absl::StatusOr<NodeConfig> ParseNodeConfig(std::string_view text, const std::string& path);
+
+// True if `host_port` ("127.0.0.1:7101", "[::1]:7101", "localhost:7101")
+// names a loopback address, where plaintext gRPC is allowed.
+bool IsLoopbackEndpoint(std::string_view host_port);
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_CONFIG_NODE_CONFIG_H_

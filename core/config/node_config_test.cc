@@ -1,0 +1,69 @@
+#include "core/config/node_config.h"
+
+#include <gtest/gtest.h>
+
+namespace pullmail {
+namespace {
+
+constexpr char kGood[] = R"(
+domain = "A.Example"
+data_dir = "data"
+directory = "../directory.toml"
+signing_key = "keys/signing.pem"
+[tls]
+ca = "/etc/ca.pem"
+cert = "tls/node.pem"
+key = "tls/node.key"
+[sender]
+listen = "127.0.0.1:7102"
+retention_hours = 48
+[recipient]
+listen = "127.0.0.1:7101"
+[recipient.policy]
+spam_threshold_k = 2.0
+)";
+
+TEST(NodeConfig, ParsesAndResolvesPaths) {
+  auto c = ParseNodeConfig(kGood, "/srv/pm/a/node.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->domain, "a.example");
+  EXPECT_EQ(c->data_dir, "/srv/pm/a/data");
+  EXPECT_EQ(c->directory, "/srv/pm/directory.toml");
+  EXPECT_EQ(c->tls.ca, "/etc/ca.pem");
+  EXPECT_EQ(c->tls.cert, "/srv/pm/a/tls/node.pem");
+  EXPECT_EQ(c->key_id, "k1");
+  EXPECT_EQ(c->retention, absl::Hours(48));
+  EXPECT_EQ(c->SenderDbPath(), "/srv/pm/a/data/sender.db");
+  ASSERT_NE(c->Section("recipient", "policy"), nullptr);
+  EXPECT_EQ(c->Section("sender", "retry"), nullptr);
+}
+
+TEST(NodeConfig, RejectsMissingFieldsAndPublicPlaintext) {
+  EXPECT_FALSE(ParseNodeConfig("directory='d'\nsigning_key='k'", "/x/n.toml").ok());
+  auto no_tls = ParseNodeConfig("domain='a'\ndirectory='d'\nsigning_key='k'", "/x/n.toml");
+  EXPECT_FALSE(no_tls.ok());
+  EXPECT_NE(std::string(no_tls.status().message()).find("tls"), std::string::npos);
+  auto public_plain = ParseNodeConfig(
+      "domain='a'\ndirectory='d'\nsigning_key='k'\n[tls]\nplaintext=true\n"
+      "[recipient]\nlisten='0.0.0.0:7101'\n",
+      "/x/n.toml");
+  EXPECT_FALSE(public_plain.ok());
+  EXPECT_TRUE(ParseNodeConfig(
+                  "domain='a'\ndirectory='d'\nsigning_key='k'\n[tls]\nplaintext=true\n"
+                  "[recipient]\nlisten='127.0.0.1:7101'\n",
+                  "/x/n.toml")
+                  .ok());
+  EXPECT_FALSE(ParseNodeConfig("domain = [", "/x/n.toml").ok());
+}
+
+TEST(NodeConfig, LoopbackEndpoints) {
+  EXPECT_TRUE(IsLoopbackEndpoint("127.0.0.1:1"));
+  EXPECT_TRUE(IsLoopbackEndpoint("[::1]:1"));
+  EXPECT_TRUE(IsLoopbackEndpoint("localhost:1"));
+  EXPECT_FALSE(IsLoopbackEndpoint("10.0.0.1:1"));
+  EXPECT_FALSE(IsLoopbackEndpoint("[::]:1"));
+  EXPECT_FALSE(IsLoopbackEndpoint("mail.example:1"));
+}
+
+}  // namespace
+}  // namespace pullmail
