@@ -1,0 +1,225 @@
+// RecipientStore: what a recipient node keeps. Accepted notifications
+// (deduplicated), users' folders and mailbox entries with IMAP semantics
+// (UIDVALIDITY, strictly ascending never-reused UIDs, flags, MODSEQ), the
+// cache of fetched bodies keyed by SHA-256, and spam reports.
+// Back ends: sqlite_store.h (durable), memory_store.h (tests, simulator).
+//
+// Storage hides nothing: entries in every EntryState are listed and counted.
+// Policy decides what a reader sees; the node filters. To hide an entry from
+// a folder, move it (MoveEntry) to another folder; to show a held entry as
+// new mail, MoveEntry it into the same folder, which gives it a fresh UID
+// above every UID a client has seen (RFC 3501 2.3.1.1).
+#ifndef PULLMAIL_CORE_STORAGE_RECIPIENT_STORE_H_
+#define PULLMAIL_CORE_STORAGE_RECIPIENT_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/storage/types.h"
+
+namespace pullmail {
+
+// Where one local user's copy of a new notification goes.
+struct EntryPlacement {
+  std::string user;
+  std::string folder = std::string(kInbox);  // created if missing
+  EntryState state = EntryState::kShown;
+  std::string reason;
+};
+
+// One notification to insert with its entries (see InsertNotifications).
+struct NotificationInsert {
+  StoredNotification notification;
+  std::vector<EntryPlacement> placements;
+};
+
+struct InsertResult {
+  bool duplicate = false;       // (signing_domain, message_id) was already stored
+  int64_t notification_id = 0;  // the new id, or the stored one for a duplicate
+  std::vector<MailboxEntry> entries;  // entries created (empty for a duplicate)
+};
+
+// UID mapping of a COPY/MOVE (RFC 4315 COPYUID): src[i] became dst[i].
+struct CopyResult {
+  uint32_t uid_validity = 0;  // of the destination folder
+  std::vector<uint32_t> src, dst;
+};
+
+// Every method is thread-safe and, when it returns OK, its change is
+// committed (durably, for the SQLite back end). Folder names pass through
+// NormalizeFolderName ("inbox" is "INBOX"). Errors common to all methods:
+// kUnavailable (database busy or I/O failed: retry later), kDataLoss
+// (database corrupt), kInternal (anything else from the back end).
+class RecipientStore {
+ public:
+  virtual ~RecipientStore() = default;
+
+  // --- Notifications -------------------------------------------------------
+
+  // Inserts a batch in ONE transaction (group commit for the streaming
+  // Notify path). For each item in order: if (signing_domain, message_id) is
+  // already stored (before or earlier in this batch), its result says
+  // duplicate=true with the stored id and nothing changes; otherwise the
+  // notification is stored (notification.id is ignored and assigned) and one
+  // entry per placement is created in its folder (folder created if missing;
+  // UID = the folder's uid_next, which then increments; internal_date =
+  // notification.received; no flags). Results are in input order.
+  // InvalidArgument (and nothing stored) if a placement names an empty user,
+  // or the same (user, folder) twice for one notification.
+  virtual absl::StatusOr<std::vector<InsertResult>> InsertNotifications(
+      const std::vector<NotificationInsert>& batch) = 0;
+
+  // One notification; each local user gets an entry in INBOX with the same
+  // state and reason. Same rules as InsertNotifications.
+  absl::StatusOr<InsertResult> InsertNotification(const StoredNotification& notification,
+                                                  const std::vector<std::string>& local_users,
+                                                  EntryState initial_state,
+                                                  std::string_view reason);
+
+  // NotFound if unknown.
+  virtual absl::StatusOr<StoredNotification> GetNotification(int64_t id) = 0;
+  virtual absl::StatusOr<StoredNotification> FindNotification(std::string_view signing_domain,
+                                                              std::string_view message_id) = 0;
+
+  // Every stored notification with that body hash, by id.
+  virtual absl::StatusOr<std::vector<StoredNotification>> NotificationsByBodyHash(
+      std::string_view body_sha256) = 0;
+
+  // Sets `revoked` on the notification (entries' states are the caller's to
+  // change with SetEntryState). Idempotent. NotFound if unknown.
+  virtual absl::Status MarkNotificationRevoked(int64_t id) = 0;
+
+  // --- Folders -------------------------------------------------------------
+
+  // The folder, created if missing. A new folder gets a uid_validity from a
+  // store-wide counter (never reused, even after DeleteFolder). InvalidArgument
+  // if user or name is empty.
+  virtual absl::StatusOr<Folder> EnsureFolder(std::string_view user, std::string_view name) = 0;
+
+  // NotFound if the folder does not exist.
+  virtual absl::StatusOr<Folder> GetFolder(std::string_view user, std::string_view name) = 0;
+
+  // The user's folders sorted by name (empty if none).
+  virtual absl::StatusOr<std::vector<Folder>> ListFolders(std::string_view user) = 0;
+
+  // Deletes a folder and every entry in it. NotFound if missing;
+  // FailedPrecondition for INBOX.
+  virtual absl::Status DeleteFolder(std::string_view user, std::string_view name) = 0;
+
+  // --- Entries -------------------------------------------------------------
+
+  // Entries with uid >= min_uid in ascending UID order, at most `limit`
+  // (0 = no limit). NotFound if the folder does not exist.
+  virtual absl::StatusOr<std::vector<MailboxEntry>> ListEntries(std::string_view user,
+                                                                std::string_view folder,
+                                                                uint32_t min_uid,
+                                                                size_t limit) = 0;
+
+  // NotFound if the folder or the UID does not exist.
+  virtual absl::StatusOr<MailboxEntry> GetEntry(std::string_view user, std::string_view folder,
+                                                uint32_t uid) = 0;
+
+  // Every entry (all users, all folders) that refers to the notification,
+  // sorted by (user, folder, uid).
+  virtual absl::StatusOr<std::vector<MailboxEntry>> EntriesForNotification(
+      int64_t notification_id) = 0;
+
+  // Adds, removes or replaces flags on the given UIDs (missing UIDs are
+  // skipped, as IMAP's UID STORE does). Each entry whose flags change gets a
+  // new modseq. Returns every existing entry among `uids`, updated, in
+  // ascending UID order. NotFound if the folder does not exist.
+  virtual absl::StatusOr<std::vector<MailboxEntry>> SetFlags(std::string_view user,
+                                                             std::string_view folder,
+                                                             const std::vector<uint32_t>& uids,
+                                                             FlagOp op,
+                                                             std::vector<std::string> flags) = 0;
+
+  // Copies (or moves, if `move`) the given UIDs from one folder of the user
+  // to another in ascending UID order; each copy gets the destination's next
+  // UID and keeps flags, state, reason and internal date. Missing source UIDs
+  // are skipped. NotFound if either folder does not exist (IMAP's TRYCREATE:
+  // the caller creates it); InvalidArgument if from == to.
+  virtual absl::StatusOr<CopyResult> CopyEntries(std::string_view user, std::string_view from,
+                                                 const std::vector<uint32_t>& uids,
+                                                 std::string_view to, bool move) = 0;
+
+  // Moves one entry to `to` (created if missing; may equal the source folder,
+  // which renumbers it) with a new UID there and the given state and reason;
+  // flags are kept. Returns the new entry. NotFound if the entry does not exist.
+  virtual absl::StatusOr<MailboxEntry> MoveEntry(std::string_view user, std::string_view folder,
+                                                 uint32_t uid, std::string_view to,
+                                                 EntryState state, std::string_view reason) = 0;
+
+  // Removes the entries flagged \Deleted (only those among `uids`, if
+  // given). Returns the removed UIDs ascending. UIDs are never reused.
+  // NotFound if the folder does not exist.
+  virtual absl::StatusOr<std::vector<uint32_t>> Expunge(
+      std::string_view user, std::string_view folder,
+      const std::optional<std::vector<uint32_t>>& uids) = 0;
+
+  // Sets an entry's state and reason (bumps its modseq). NotFound if the
+  // entry does not exist.
+  virtual absl::Status SetEntryState(std::string_view user, std::string_view folder, uint32_t uid,
+                                     EntryState state, std::string_view reason) = 0;
+
+  // --- Body cache (one copy per node, whatever the number of readers) ------
+
+  // Stores a body under its SHA-256 (the caller has verified it). Idempotent:
+  // a second Put of the same hash keeps the first body.
+  virtual absl::Status PutBody(std::string_view body_sha256, std::string_view body) = 0;
+
+  virtual absl::StatusOr<bool> HasBody(std::string_view body_sha256) = 0;
+
+  // Size of the cached body. NotFound if not cached.
+  virtual absl::StatusOr<uint64_t> CachedBodySize(std::string_view body_sha256) = 0;
+
+  // Up to `max_len` bytes from `offset`, reading only that slice. NotFound if
+  // not cached; OutOfRange if offset > size.
+  virtual absl::StatusOr<std::string> ReadCachedBody(std::string_view body_sha256,
+                                                     uint64_t offset, size_t max_len) = 0;
+
+  // The whole body. NotFound if not cached.
+  virtual absl::StatusOr<std::string> GetBody(std::string_view body_sha256) = 0;
+
+  // Drops a cached body. Idempotent (OK if not cached).
+  virtual absl::Status DeleteBody(std::string_view body_sha256) = 0;
+
+  // --- Spam reports --------------------------------------------------------
+
+  // Records a local reader's verdict (v1::Verdict's number) on a
+  // notification; one verdict per (user, notification): a different verdict
+  // replaces the earlier one. Returns false, changing nothing, if the user
+  // already reported that notification with the same verdict. NotFound if the
+  // notification is unknown.
+  virtual absl::StatusOr<bool> RecordReport(std::string_view user, int64_t notification_id,
+                                            int verdict, absl::Time time) = 0;
+
+  // Every user report on a notification with that body hash, sorted by
+  // (notification id, user).
+  virtual absl::StatusOr<std::vector<UserReport>> ReportsForBodyHash(
+      std::string_view body_sha256) = 0;
+
+  // Every user report on a notification signed by that domain, sorted by
+  // (notification id, user).
+  virtual absl::StatusOr<std::vector<UserReport>> ReportsForSigningDomain(
+      std::string_view signing_domain) = 0;
+
+  // Records a trusted peer's report. Returns false, changing nothing, if
+  // (peer_domain, report_id) was recorded before (a replay).
+  virtual absl::StatusOr<bool> RecordPeerReport(const PeerReport& report) = 0;
+
+  // Every peer report on that body hash, sorted by (peer domain, report id).
+  virtual absl::StatusOr<std::vector<PeerReport>> PeerReportsForBodyHash(
+      std::string_view body_sha256) = 0;
+};
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_STORAGE_RECIPIENT_STORE_H_

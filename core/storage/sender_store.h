@@ -1,0 +1,113 @@
+// SenderStore: what a sender node keeps. Submitted messages with their
+// bodies, one Delivery (queued notification) per recipient domain, and the
+// abuse reports that recipient nodes send about its users.
+// Back ends: sqlite_store.h (durable), memory_store.h (tests, simulator).
+#ifndef PULLMAIL_CORE_STORAGE_SENDER_STORE_H_
+#define PULLMAIL_CORE_STORAGE_SENDER_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/storage/types.h"
+
+namespace pullmail {
+
+// Every method is thread-safe and, when it returns OK, its change is
+// committed (durably, for the SQLite back end). Errors common to all
+// methods: kUnavailable (database busy or I/O failed: retry later),
+// kDataLoss (database corrupt), kInternal (anything else from the back end).
+class SenderStore {
+ public:
+  virtual ~SenderStore() = default;
+
+  // --- Messages and bodies -------------------------------------------------
+
+  // Stores a message, its body and its deliveries in one transaction: all of
+  // them or none. AlreadyExists if the message id is taken; InvalidArgument
+  // if body.size() != message.body_size or a delivery names another message
+  // id or the same domain twice. `message.revoked/body_deleted` are stored
+  // as given (normally false).
+  virtual absl::Status PutMessage(const OutboundMessage& message, std::string_view body,
+                                  const std::vector<Delivery>& deliveries) = 0;
+
+  // NotFound if unknown.
+  virtual absl::StatusOr<OutboundMessage> GetMessage(std::string_view message_id) = 0;
+
+  // The sender's messages, newest `created` first (ties: message id
+  // descending), at most `limit` of them (0 = no limit).
+  virtual absl::StatusOr<std::vector<OutboundMessage>> ListMessages(std::string_view sender,
+                                                                    size_t limit) = 0;
+
+  // Up to `max_len` body bytes from `offset` (fewer at the end; empty at
+  // offset == size). Reads only that slice, never the whole body.
+  // NotFound if unknown; OutOfRange if offset > body size;
+  // FailedPrecondition ("body deleted") once DeleteBody ran.
+  virtual absl::StatusOr<std::string> ReadBody(std::string_view message_id, uint64_t offset,
+                                               size_t max_len) = 0;
+
+  // Sets `revoked`. Idempotent. Delivery states are the caller's to change
+  // (UpdateDelivery). NotFound if unknown.
+  virtual absl::Status MarkRevoked(std::string_view message_id) = 0;
+
+  // Drops the body and sets `body_deleted`; metadata and deliveries stay.
+  // Idempotent. NotFound if unknown.
+  virtual absl::Status DeleteBody(std::string_view message_id) = 0;
+
+  // Messages whose body is still kept and whose `expires` <= now, soonest
+  // expiry first, at most `limit` (0 = no limit).
+  virtual absl::StatusOr<std::vector<OutboundMessage>> ExpiredMessages(absl::Time now,
+                                                                       size_t limit) = 0;
+
+  // --- Deliveries ----------------------------------------------------------
+
+  // Deliveries in state kQueued with next_attempt <= now, earliest
+  // next_attempt first (ties: message id, domain), at most `limit` (0 = no
+  // limit).
+  virtual absl::StatusOr<std::vector<Delivery>> DueDeliveries(absl::Time now, size_t limit) = 0;
+
+  // The earliest next_attempt of any kQueued delivery, or nullopt if none is
+  // queued (so a scheduler knows how long it may sleep).
+  virtual absl::StatusOr<std::optional<absl::Time>> NextDueTime() = 0;
+
+  // NotFound if there is no delivery for (message_id, domain).
+  virtual absl::StatusOr<Delivery> GetDelivery(std::string_view message_id,
+                                               std::string_view domain) = 0;
+
+  // Every delivery of a message, by domain. Empty if the message is unknown.
+  // (A fetch's token check: the caller compares tokens in constant time.)
+  virtual absl::StatusOr<std::vector<Delivery>> ListDeliveries(std::string_view message_id) = 0;
+
+  // Writes the mutable fields of an existing delivery: state, attempts,
+  // next_attempt, last_error. (bytes_served changes only through
+  // AddBytesServed, so concurrent fetches never lose counts; the other fields
+  // are fixed at PutMessage.) NotFound if no such delivery.
+  virtual absl::Status UpdateDelivery(const Delivery& delivery) = 0;
+
+  // bytes_served += n. NotFound if no such delivery.
+  virtual absl::Status AddBytesServed(std::string_view message_id, std::string_view domain,
+                                      uint64_t n) = 0;
+
+  // --- Abuse reports about local senders -----------------------------------
+
+  // Records one report (verdict holds v1::Verdict's number). Returns false,
+  // changing nothing, if (reporter_domain, report_id) was recorded before
+  // (a replay); true otherwise.
+  virtual absl::StatusOr<bool> RecordAbuseReport(std::string_view sender,
+                                                 std::string_view reporter_domain,
+                                                 std::string_view report_id, int verdict,
+                                                 absl::Time time) = 0;
+
+  // How many recorded reports against `sender` have verdict 1 (VERDICT_SPAM).
+  virtual absl::StatusOr<uint64_t> AbuseCount(std::string_view sender) = 0;
+};
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_STORAGE_SENDER_STORE_H_

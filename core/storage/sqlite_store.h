@@ -1,0 +1,62 @@
+// The SQLite back end of the storage interfaces: the durable one that nodes
+// and the gateway use. One schema holds the tables of all three stores, so a
+// node may keep them in one file (share one SqliteDb) or in several.
+//
+// Durability: WAL journal, synchronous=FULL by default, so every method that
+// returns OK has been fsynced: neither a killed process nor an OS crash or
+// power loss loses it. synchronous=NORMAL (an option, for benchmarks and the
+// simulator) also survives a killed process, but an OS crash may lose the
+// last transactions. busy_timeout 5 s, foreign_keys on, numbered migrations
+// applied in order on open (PRAGMA user_version), prepared statements cached.
+//
+// Error mapping: SQLITE_BUSY/LOCKED -> kUnavailable, unique/primary-key
+// constraint -> kAlreadyExists, SQLITE_CORRUPT/NOTADB -> kDataLoss,
+// SQLITE_FULL -> kResourceExhausted, SQLITE_CANTOPEN/IOERR -> kUnavailable,
+// anything else -> kInternal; every message names the failing operation.
+#ifndef PULLMAIL_CORE_STORAGE_SQLITE_STORE_H_
+#define PULLMAIL_CORE_STORAGE_SQLITE_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/storage/recipient_store.h"
+#include "core/storage/sender_store.h"
+#include "core/storage/user_store.h"
+
+namespace pullmail {
+
+struct SqliteOptions {
+  enum class Synchronous { kNormal, kFull };
+  Synchronous synchronous = Synchronous::kFull;
+  absl::Duration busy_timeout = absl::Seconds(5);
+};
+
+// One open database connection with its own mutex (defined in sqlite_db.h).
+class SqliteDb;
+
+// Opens (creating if missing) the database at `path` and brings its schema
+// to the latest version. The returned handle may be shared by several stores
+// and threads; it closes when the last owner lets go. kUnavailable if the
+// file cannot be opened; kDataLoss if it is not a database; kFailedPrecondition
+// if its schema is newer than this program knows.
+absl::StatusOr<std::shared_ptr<SqliteDb>> OpenSqliteDb(const std::string& path,
+                                                       const SqliteOptions& options = {});
+
+// Stores over an open database. Never null.
+std::unique_ptr<SenderStore> NewSqliteSenderStore(std::shared_ptr<SqliteDb> db);
+std::unique_ptr<RecipientStore> NewSqliteRecipientStore(std::shared_ptr<SqliteDb> db);
+std::unique_ptr<UserStore> NewSqliteUserStore(std::shared_ptr<SqliteDb> db);
+
+// Shorthands: open `path` and return one store over it.
+absl::StatusOr<std::unique_ptr<SenderStore>> OpenSqliteSenderStore(
+    const std::string& path, const SqliteOptions& options = {});
+absl::StatusOr<std::unique_ptr<RecipientStore>> OpenSqliteRecipientStore(
+    const std::string& path, const SqliteOptions& options = {});
+absl::StatusOr<std::unique_ptr<UserStore>> OpenSqliteUserStore(
+    const std::string& path, const SqliteOptions& options = {});
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_STORAGE_SQLITE_STORE_H_
