@@ -1,0 +1,285 @@
+// The TOML directory back end. Parsing is strict on purpose: a directory is
+// security-relevant configuration (it decides which keys are trusted and
+// which endpoints are contacted), so a typo must fail loudly at start rather
+// than silently drop a key or an endpoint.
+#include "core/directory/toml_directory.h"
+
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/util/limits.h"
+#include "core/util/status_macros.h"
+#include "core/util/strings.h"
+
+namespace pullmail {
+namespace {
+
+constexpr size_t kEd25519PublicKeySize = 32;
+
+// Strict standard base64 (RFC 4648 section 4) with padding. EVP_DecodeBlock
+// alone is too lenient (it skips surrounding whitespace and counts padding as
+// zero bytes), so length and alphabet are checked here first.
+// TODO(pullmail): switch to core/crypto/encoding.h once it is committed.
+std::optional<std::string> Base64Decode(std::string_view in) {
+  if (in.empty() || in.size() % 4 != 0) return std::nullopt;
+  size_t pad = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    bool alpha = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
+    if (c == '=') {
+      if (i < in.size() - 2) return std::nullopt;
+      ++pad;
+    } else if (!alpha || pad > 0) {
+      return std::nullopt;
+    }
+  }
+  std::string out(in.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  if (n < 0 || static_cast<size_t>(n) != out.size()) return std::nullopt;
+  out.resize(out.size() - pad);
+  return out;
+}
+
+std::string Base64Encode(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
+  return out;
+}
+
+// A TOML basic string, quoted and escaped (TOML 1.0 "Basic strings").
+std::string TomlQuote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          absl::StrAppend(&out, "\\u00", absl::Hex(u, absl::kZeroPad2));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+bool ValidDomainName(std::string_view d) {
+  if (d.empty() || d.size() > limits::kMaxDomain) return false;
+  if (d.front() == '.' || d.back() == '.') return false;
+  for (char c : d) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// host:port, host being a name, an IPv4 address or a bracketed IPv6 address.
+bool ValidEndpoint(std::string_view ep) {
+  size_t colon = ep.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view host = ep.substr(0, colon);
+  std::string_view port = ep.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+  } else if (host.find(':') != std::string_view::npos) {
+    return false;
+  }
+  for (char c : host) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c)) || absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  uint32_t p = 0;
+  if (port.empty() || port.size() > 5 || !absl::SimpleAtoi(AV(port), &p)) return false;
+  for (char c : port) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return p >= 1 && p <= 65535;
+}
+
+std::string Where(std::string_view source, const toml::node& node) {
+  const toml::source_region& src = node.source();
+  if (src.begin.line == 0) return std::string(source);
+  return absl::StrCat(AV(source), ":", src.begin.line);
+}
+
+absl::Status FieldError(std::string_view source, const toml::node& node, std::string_view domain,
+                        std::string_view field, std::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(Where(source, node), ": domain \"", AV(domain),
+                                                 "\": field ", AV(field), ": ", AV(what)));
+}
+
+absl::StatusOr<std::string> EndpointField(std::string_view source, const toml::table& t,
+                                          std::string_view domain, std::string_view field,
+                                          bool required) {
+  const toml::node* n = t.get(field);
+  if (n == nullptr) {
+    if (required) {
+      return FieldError(source, t, domain, field, "missing (required for a non-legacy domain)");
+    }
+    return std::string();
+  }
+  const toml::value<std::string>* s = n->as_string();
+  if (s == nullptr) return FieldError(source, *n, domain, field, "must be a string");
+  const std::string& ep = s->get();
+  if (ep.empty() && !required) return std::string();
+  if (!ValidEndpoint(ep)) {
+    return FieldError(source, *n, domain, field,
+                      absl::StrCat("\"", ep, "\" is not host:port with a port 1..65535"));
+  }
+  return ep;
+}
+
+absl::StatusOr<DomainEntry> ParseDomain(std::string_view source, std::string_view raw_domain,
+                                        const toml::node& node) {
+  std::string domain = absl::AsciiStrToLower(AV(raw_domain));
+  const toml::table* t = node.as_table();
+  if (t == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(source, node), ": domain \"", domain,
+                                                   "\": must be a table"));
+  }
+  if (!ValidDomainName(domain)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(source, node), ": domain \"", domain,
+                     "\": not a domain name (letters, digits, '-', '_', '.'; at most 253 bytes)"));
+  }
+  for (const auto& [k, v] : *t) {
+    std::string_view key = k.str();
+    if (key != "recipient_endpoint" && key != "sender_endpoint" && key != "legacy" &&
+        key != "keys") {
+      return FieldError(source, v, domain, key, "unknown field");
+    }
+  }
+
+  DomainEntry entry;
+  entry.domain = domain;
+  if (const toml::node* n = t->get("legacy")) {
+    const toml::value<bool>* b = n->as_boolean();
+    if (b == nullptr) return FieldError(source, *n, domain, "legacy", "must be true or false");
+    entry.legacy = b->get();
+  }
+  ASSIGN_OR_RETURN(entry.recipient_endpoint,
+                   EndpointField(source, *t, domain, "recipient_endpoint", !entry.legacy));
+  ASSIGN_OR_RETURN(entry.sender_endpoint,
+                   EndpointField(source, *t, domain, "sender_endpoint", !entry.legacy));
+
+  if (const toml::node* n = t->get("keys")) {
+    const toml::table* keys = n->as_table();
+    if (keys == nullptr) return FieldError(source, *n, domain, "keys", "must be a table");
+    for (const auto& [k, v] : *keys) {
+      std::string key_id(k.str());
+      std::string field = absl::StrCat("keys.", key_id);
+      if (key_id.empty() || key_id.size() > limits::kMaxKeyId) {
+        return FieldError(source, v, domain, field, "key id must be 1..64 bytes");
+      }
+      const toml::value<std::string>* s = v.as_string();
+      if (s == nullptr) return FieldError(source, v, domain, field, "must be a base64 string");
+      std::optional<std::string> raw = Base64Decode(s->get());
+      if (!raw.has_value()) return FieldError(source, v, domain, field, "bad base64");
+      if (raw->size() != kEd25519PublicKeySize) {
+        return FieldError(source, v, domain, field,
+                          absl::StrCat("Ed25519 public key must be 32 bytes, got ", raw->size()));
+      }
+      entry.keys[key_id] = *std::move(raw);
+    }
+  }
+  return entry;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MemoryDirectory>> ParseTomlDirectory(std::string_view text,
+                                                                    std::string_view source_name) {
+  toml::table root;
+#if TOML_EXCEPTIONS
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(AV(source_name), ":", e.source().begin.line,
+                                                   ": TOML syntax: ", AV(e.description())));
+  }
+#else
+  toml::parse_result result = toml::parse(text, source_name);
+  if (!result) {
+    const toml::parse_error& e = result.error();
+    return absl::InvalidArgumentError(absl::StrCat(AV(source_name), ":", e.source().begin.line,
+                                                   ": TOML syntax: ", AV(e.description())));
+  }
+  root = std::move(result).table();
+#endif
+
+  for (const auto& [k, v] : root) {
+    if (k.str() != "domains") {
+      return absl::InvalidArgumentError(absl::StrCat(Where(source_name, v), ": unknown top-level key \"",
+                                                     AV(k.str()), "\" (only [domains.\"...\"] tables)"));
+    }
+  }
+  auto dir = std::make_unique<MemoryDirectory>();
+  const toml::node* domains_node = root.get("domains");
+  if (domains_node == nullptr) return dir;  // An empty directory is valid.
+  const toml::table* domains = domains_node->as_table();
+  if (domains == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(source_name, *domains_node), ": \"domains\" must be a table"));
+  }
+  std::set<std::string> seen;
+  for (const auto& [k, v] : *domains) {
+    ASSIGN_OR_RETURN(DomainEntry entry, ParseDomain(source_name, k.str(), v));
+    if (!seen.insert(entry.domain).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Where(source_name, v), ": domain \"", entry.domain, "\": listed twice (case-insensitive)"));
+    }
+    dir->Add(std::move(entry));
+  }
+  return dir;
+}
+
+absl::StatusOr<std::unique_ptr<MemoryDirectory>> LoadTomlDirectory(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open directory file"));
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
+  return ParseTomlDirectory(buf.str(), path);
+}
+
+std::string FormatTomlDirectoryEntry(const DomainEntry& entry) {
+  std::string domain = TomlQuote(absl::AsciiStrToLower(entry.domain));
+  std::string out = absl::StrCat("[domains.", domain, "]\n");
+  if (!entry.recipient_endpoint.empty()) {
+    absl::StrAppend(&out, "recipient_endpoint = ", TomlQuote(entry.recipient_endpoint), "\n");
+  }
+  if (!entry.sender_endpoint.empty()) {
+    absl::StrAppend(&out, "sender_endpoint = ", TomlQuote(entry.sender_endpoint), "\n");
+  }
+  absl::StrAppend(&out, "legacy = ", entry.legacy ? "true" : "false", "\n");
+  if (!entry.keys.empty()) {
+    absl::StrAppend(&out, "[domains.", domain, ".keys]\n");
+    for (const auto& [id, key] : entry.keys) {
+      absl::StrAppend(&out, TomlQuote(id), " = ", TomlQuote(Base64Encode(key)), "\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace pullmail
