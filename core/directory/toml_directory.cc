@@ -6,11 +6,8 @@
 
 #include <openssl/evp.h>
 
-#include <fstream>
 #include <optional>
 #include <set>
-#include <sstream>
-#include <toml++/toml.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -18,6 +15,7 @@
 #include "core/util/limits.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
+#include "core/util/toml.h"
 
 namespace pullmail {
 namespace {
@@ -206,28 +204,9 @@ absl::StatusOr<DomainEntry> ParseDomain(std::string_view source, std::string_vie
   return entry;
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<MemoryDirectory>> ParseTomlDirectory(std::string_view text,
+// Builds the directory from an already parsed document.
+absl::StatusOr<std::unique_ptr<MemoryDirectory>> DirectoryFromTable(const toml::table& root,
                                                                     std::string_view source_name) {
-  toml::table root;
-#if TOML_EXCEPTIONS
-  try {
-    root = toml::parse(text, source_name);
-  } catch (const toml::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(AV(source_name), ":", e.source().begin.line,
-                                                   ": TOML syntax: ", AV(e.description())));
-  }
-#else
-  toml::parse_result result = toml::parse(text, source_name);
-  if (!result) {
-    const toml::parse_error& e = result.error();
-    return absl::InvalidArgumentError(absl::StrCat(AV(source_name), ":", e.source().begin.line,
-                                                   ": TOML syntax: ", AV(e.description())));
-  }
-  root = std::move(result).table();
-#endif
-
   for (const auto& [k, v] : root) {
     if (k.str() != "domains") {
       return absl::InvalidArgumentError(absl::StrCat(Where(source_name, v), ": unknown top-level key \"",
@@ -254,13 +233,17 @@ absl::StatusOr<std::unique_ptr<MemoryDirectory>> ParseTomlDirectory(std::string_
   return dir;
 }
 
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MemoryDirectory>> ParseTomlDirectory(std::string_view text,
+                                                                    std::string_view source_name) {
+  ASSIGN_OR_RETURN(toml::table root, ParseToml(text, source_name));
+  return DirectoryFromTable(root, source_name);
+}
+
 absl::StatusOr<std::unique_ptr<MemoryDirectory>> LoadTomlDirectory(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open directory file"));
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  return ParseTomlDirectory(buf.str(), path);
+  ASSIGN_OR_RETURN(toml::table root, ParseTomlFile(path));
+  return DirectoryFromTable(root, path);
 }
 
 std::string FormatTomlDirectoryEntry(const DomainEntry& entry) {
