@@ -92,6 +92,13 @@ absl::StatusOr<NodeConfig> FromTable(toml::table parsed, const std::string& path
     return FieldError(path, "sender.retention_hours", "must be in 1..2160");
   }
   c.retention = absl::Hours(retention_h);
+  // retention_seconds, when given, overrides retention_hours (tests, demos).
+  if (auto secs = t["sender"]["retention_seconds"].value<int64_t>()) {
+    if (*secs <= 0 || *secs > int64_t{24 * 90 * 3600}) {
+      return FieldError(path, "sender.retention_seconds", "must be in 1..7776000");
+    }
+    c.retention = absl::Seconds(*secs);
+  }
 
   c.recipient_listen = t["recipient"]["listen"].value_or(std::string());
   c.recipient_metrics_listen = t["recipient"]["metrics_listen"].value_or(std::string());

@@ -13,7 +13,7 @@
 //   ca = "../ca/ca.pem"  cert = "tls/node.pem"  key = "tls/node.key"
 //   [sender]
 //   listen = "127.0.0.1:7102"  metrics_listen = "127.0.0.1:9102"
-//   retention_hours = 720
+//   retention_hours = 720            # or retention_seconds (overrides)
 //   [sender.retry]  (core/logic/outbox.h)
 //   [recipient]
 //   listen = "127.0.0.1:7101"  metrics_listen = "127.0.0.1:9101"

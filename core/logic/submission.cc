@@ -1,0 +1,113 @@
+// Submission: validate, summarise, and build one signed notification per
+// recipient domain (see submission.h).
+#include "core/logic/submission.h"
+
+#include <map>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "core/crypto/sha256.h"
+#include "core/crypto/token.h"
+#include "core/envelope/envelope.h"
+#include "core/mail/header_summary.h"
+#include "core/util/clock.h"
+#include "core/util/limits.h"
+#include "core/util/status_macros.h"
+#include "core/util/strings.h"
+
+namespace pullmail {
+
+absl::StatusOr<std::pair<std::string, std::string>> SplitAddress(std::string_view address) {
+  if (address.empty() || address.size() > limits::kMaxAddress) {
+    return absl::InvalidArgumentError(absl::StrCat("bad address length: '", AV(address), "'"));
+  }
+  for (char c : address) {
+    if (c <= ' ' || c >= 0x7f || c == '<' || c == '>') {
+      return absl::InvalidArgumentError(absl::StrCat("bad character in address '", AV(address), "'"));
+    }
+  }
+  size_t at = address.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == address.size() ||
+      address.find('@') != at) {
+    return absl::InvalidArgumentError(absl::StrCat("address must be local@domain: '", AV(address), "'"));
+  }
+  std::string domain = absl::AsciiStrToLower(AV(address.substr(at + 1)));
+  if (domain.size() > limits::kMaxDomain) return absl::InvalidArgumentError("domain too long");
+  return std::make_pair(std::string(address.substr(0, at)), domain);
+}
+
+absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
+                                             const SubmissionContext& ctx) {
+  PM_CHECK(ctx.key != nullptr && ctx.random != nullptr);
+  ASSIGN_OR_RETURN(auto from, SplitAddress(input.from));
+  if (from.second != ctx.local_domain) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("sender ", input.from, " is outside this node's domain ", ctx.local_domain));
+  }
+  if (!input.authenticated_user.empty() &&
+      absl::AsciiStrToLower(input.authenticated_user) != absl::AsciiStrToLower(input.from)) {
+    return absl::PermissionDeniedError(absl::StrCat("user ", input.authenticated_user,
+                                                    " may not send as ", input.from));
+  }
+  if (input.to.empty()) return absl::InvalidArgumentError("no recipients");
+  if (input.to.size() > limits::kMaxRecipientsPerNotification) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("too many recipients (max ", limits::kMaxRecipientsPerNotification, ")"));
+  }
+  if (input.message.empty()) return absl::InvalidArgumentError("empty message");
+  if (input.message.size() > limits::kMaxBodySize) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("message is ", input.message.size(), " bytes; limit ", limits::kMaxBodySize));
+  }
+
+  // Recipients grouped by domain, each address once, in a stable order.
+  std::map<std::string, std::set<std::string>> by_domain;
+  for (const std::string& rcpt : input.to) {
+    ASSIGN_OR_RETURN(auto parts, SplitAddress(rcpt));
+    by_domain[parts.second].insert(absl::StrCat(parts.first, "@", parts.second));
+  }
+
+  Submission out;
+  ASSIGN_OR_RETURN(out.summary, ExtractHeaderSummary(input.message));
+
+  OutboundMessage& m = out.message;
+  m.message_id = NewMessageId(*ctx.random, ctx.local_domain);
+  m.sender = absl::StrCat(from.first, "@", from.second);
+  m.body_sha256 = Sha256(input.message);
+  m.body_size = input.message.size();
+  m.summary = out.summary.SerializeAsString();
+  m.created = ctx.now;
+  m.expires = ctx.now + ctx.retention;
+
+  for (const auto& [domain, rcpts] : by_domain) {
+    Delivery d;
+    d.message_id = m.message_id;
+    d.domain = domain;
+    d.recipients.assign(rcpts.begin(), rcpts.end());
+    d.fetch_token = NewToken(*ctx.random);
+    d.next_attempt = ctx.now;
+
+    v1::Notification n;
+    n.set_version(limits::kProtocolVersion);
+    n.set_message_id(m.message_id);
+    n.set_envelope_sender(m.sender);
+    for (const std::string& r : d.recipients) n.add_recipients(r);
+    n.set_recipient_domain(domain);
+    n.set_sender_endpoint(ctx.sender_endpoint);
+    n.set_created_unix_ms(ToUnixMs(m.created));
+    n.set_expires_unix_ms(ToUnixMs(m.expires));
+    n.set_body_size(m.body_size);
+    n.set_body_sha256(m.body_sha256);
+    *n.mutable_summary() = out.summary;
+    n.set_fetch_token(d.fetch_token);
+    n.set_origin(input.origin);
+    ASSIGN_OR_RETURN(v1::SignedNotification signed_n,
+                     SignNotification(n, ctx.local_domain, ctx.key_id, *ctx.key));
+    d.signed_notification = signed_n.SerializeAsString();
+    out.deliveries.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace pullmail

@@ -1,0 +1,218 @@
+// RecipientNode's mailbox operations: IMAP semantics over RecipientStore.
+// Held and revoked entries are invisible to their user; suppressed entries
+// live in the Junk folder with their reason.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/limits.h"
+#include "core/util/logging.h"
+#include "core/util/status_macros.h"
+#include "recipient-node/recipient_node.h"
+#include "rpc/metrics.h"
+
+namespace pullmail {
+namespace {
+
+constexpr std::string_view kJunk = "Junk";
+constexpr uint32_t kMaxList = 10'000;
+
+bool Visible(const MailboxEntry& e) {
+  return e.state == EntryState::kShown || e.state == EntryState::kSuppressed;
+}
+
+bool HasFlag(const MailboxEntry& e, std::string_view f) {
+  return std::find(e.flags.begin(), e.flags.end(), f) != e.flags.end();
+}
+
+absl::Status CheckFolderName(const std::string& name) {
+  if (name.empty() || name.size() > 255) return absl::InvalidArgumentError("bad folder name length");
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '*' || c == '%') {
+      return absl::InvalidArgumentError("folder names may not hold control characters, * or %");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotification& n) {
+  v1::MessageInfo info;
+  info.set_uid(e.uid);
+  info.set_message_id(n.message_id);
+  info.set_envelope_sender(n.envelope_sender);
+  info.set_signing_domain(n.signing_domain);
+  info.mutable_summary()->ParseFromString(n.summary);
+  info.set_body_size(n.body_size);
+  info.set_body_sha256(n.body_sha256);
+  for (const std::string& f : e.flags) info.add_flags(f);
+  info.set_received_unix_ms(ToUnixMs(e.internal_date));
+  info.set_expires_unix_ms(ToUnixMs(n.expires));
+  auto cached = store_->HasBody(n.body_sha256);
+  info.set_body_cached(cached.ok() && *cached);
+  info.set_state(std::string(EntryStateName(e.state)));
+  info.set_reason(e.reason);
+  info.set_modseq(e.modseq);
+  return info;
+}
+
+absl::StatusOr<v1::ListFoldersResponse> RecipientNode::ListFolders(const std::string& user) {
+  RETURN_IF_ERROR(store_->EnsureFolder(user, kInbox).status());
+  ASSIGN_OR_RETURN(std::vector<Folder> folders, store_->ListFolders(user));
+  v1::ListFoldersResponse resp;
+  for (const Folder& f : folders) {
+    v1::Folder* out = resp.add_folders();
+    out->set_name(f.name);
+    out->set_uid_validity(f.uid_validity);
+    out->set_uid_next(f.uid_next);
+    // Count what the user can see, not the hidden entries storage keeps.
+    ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries, store_->ListEntries(user, f.name, 1, 0));
+    uint32_t messages = 0, unseen = 0;
+    for (const MailboxEntry& e : entries) {
+      if (!Visible(e)) continue;
+      ++messages;
+      if (!HasFlag(e, kSeenFlag)) ++unseen;
+    }
+    out->set_messages(messages);
+    out->set_unseen(unseen);
+  }
+  return resp;
+}
+
+absl::StatusOr<v1::Folder> RecipientNode::CreateFolder(const std::string& user,
+                                                       const std::string& name) {
+  RETURN_IF_ERROR(CheckFolderName(name));
+  ASSIGN_OR_RETURN(Folder f, store_->EnsureFolder(user, name));
+  v1::Folder out;
+  out.set_name(f.name);
+  out.set_uid_validity(f.uid_validity);
+  out.set_uid_next(f.uid_next);
+  return out;
+}
+
+absl::StatusOr<v1::ListMessagesResponse> RecipientNode::ListMessages(
+    const std::string& user, const v1::ListMessagesRequest& req) {
+  std::string folder = req.folder().empty() ? std::string(kInbox) : req.folder();
+  if (NormalizeFolderName(folder) == kInbox || folder == kJunk) {
+    RETURN_IF_ERROR(store_->EnsureFolder(user, folder).status());
+  }
+  ASSIGN_OR_RETURN(Folder f, store_->GetFolder(user, folder));
+  uint32_t limit = req.limit() == 0 || req.limit() > kMaxList ? kMaxList : req.limit();
+  ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries,
+                   store_->ListEntries(user, folder, req.since_uid() + 1, 0));
+  v1::ListMessagesResponse resp;
+  uint32_t messages = 0, unseen = 0;
+  for (const MailboxEntry& e : entries) {
+    if (!Visible(e)) continue;
+    ++messages;
+    if (!HasFlag(e, kSeenFlag)) ++unseen;
+    if (static_cast<uint32_t>(resp.messages_size()) >= limit) continue;
+    ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
+    *resp.add_messages() = ToInfo(e, n);
+  }
+  v1::Folder* out = resp.mutable_folder();
+  out->set_name(f.name);
+  out->set_uid_validity(f.uid_validity);
+  out->set_uid_next(f.uid_next);
+  out->set_messages(messages);
+  out->set_unseen(unseen);
+  return resp;
+}
+
+absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(const std::string& user,
+                                                             const v1::ReadRequest& req) {
+  std::string folder = req.folder().empty() ? std::string(kInbox) : req.folder();
+  ASSIGN_OR_RETURN(MailboxEntry e, store_->GetEntry(user, folder, req.uid()));
+  if (!Visible(e)) return absl::NotFoundError(absl::StrCat("no message with UID ", req.uid()));
+  ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
+  Metrics::Global().Add("pullmail_reads_total");
+  ASSIGN_OR_RETURN(bool from_cache, fetcher_->EnsureCached(n));
+  if (!req.peek() && !HasFlag(e, kSeenFlag)) {
+    ASSIGN_OR_RETURN(std::vector<MailboxEntry> updated,
+                     store_->SetFlags(user, folder, {e.uid}, FlagOp::kAdd,
+                                      {std::string(kSeenFlag)}));
+    if (!updated.empty()) e = updated.front();
+    changes_.Notify(user);
+  }
+  ReadResult r;
+  r.info = ToInfo(e, n);
+  r.body_sha256 = n.body_sha256;
+  r.from_cache = from_cache;
+  return r;
+}
+
+absl::StatusOr<v1::SetFlagsResponse> RecipientNode::SetFlags(const std::string& user,
+                                                             const v1::SetFlagsRequest& req) {
+  FlagOp op;
+  switch (req.op()) {
+    case v1::FLAG_OP_ADD: op = FlagOp::kAdd; break;
+    case v1::FLAG_OP_REMOVE: op = FlagOp::kRemove; break;
+    case v1::FLAG_OP_REPLACE: op = FlagOp::kReplace; break;
+    default: return absl::InvalidArgumentError("op must be ADD, REMOVE or REPLACE");
+  }
+  std::vector<std::string> flags;
+  for (const std::string& f : req.flags()) {
+    if (f.empty() || f.size() > 64 || f.find_first_of(" (){%*\"]") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("bad flag '", f, "'"));
+    }
+    flags.push_back(f);
+  }
+  std::vector<uint32_t> uids(req.uids().begin(), req.uids().end());
+  ASSIGN_OR_RETURN(std::vector<MailboxEntry> updated,
+                   store_->SetFlags(user, req.folder().empty() ? std::string(kInbox) : req.folder(),
+                                    uids, op, flags));
+  v1::SetFlagsResponse resp;
+  for (const MailboxEntry& e : updated) {
+    if (!Visible(e)) continue;
+    ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
+    *resp.add_messages() = ToInfo(e, n);
+  }
+  changes_.Notify(user);
+  return resp;
+}
+
+absl::StatusOr<v1::CopyResponse> RecipientNode::Copy(const std::string& user,
+                                                     const v1::CopyRequest& req) {
+  std::string from = req.folder().empty() ? std::string(kInbox) : req.folder();
+  RETURN_IF_ERROR(CheckFolderName(req.to_folder()));
+  if (NormalizeFolderName(req.to_folder()) == kInbox || req.to_folder() == kJunk) {
+    RETURN_IF_ERROR(store_->EnsureFolder(user, req.to_folder()).status());
+  }
+  std::vector<uint32_t> uids(req.uids().begin(), req.uids().end());
+  ASSIGN_OR_RETURN(CopyResult r, store_->CopyEntries(user, from, uids, req.to_folder(), req.move()));
+  v1::CopyResponse resp;
+  resp.set_to_uid_validity(r.uid_validity);
+  for (uint32_t u : r.src) resp.add_source_uids(u);
+  for (uint32_t u : r.dst) resp.add_dest_uids(u);
+  changes_.Notify(user);
+  return resp;
+}
+
+absl::StatusOr<v1::ExpungeResponse> RecipientNode::Expunge(const std::string& user,
+                                                           const v1::ExpungeRequest& req) {
+  std::optional<std::vector<uint32_t>> uids;
+  if (req.uids_size() > 0) uids.emplace(req.uids().begin(), req.uids().end());
+  ASSIGN_OR_RETURN(std::vector<uint32_t> gone,
+                   store_->Expunge(user, req.folder().empty() ? std::string(kInbox) : req.folder(),
+                                   uids));
+  v1::ExpungeResponse resp;
+  for (uint32_t u : gone) resp.add_expunged(u);
+  changes_.Notify(user);
+  return resp;
+}
+
+absl::StatusOr<v1::ReportResponse> RecipientNode::Report(const std::string& user,
+                                                         const v1::ReportRequest& req) {
+  if (req.verdict() != v1::VERDICT_SPAM && req.verdict() != v1::VERDICT_NOT_SPAM) {
+    return absl::InvalidArgumentError("verdict must be SPAM or NOT_SPAM");
+  }
+  std::string folder = req.folder().empty() ? std::string(kInbox) : req.folder();
+  ASSIGN_OR_RETURN(MailboxEntry e, store_->GetEntry(user, folder, req.uid()));
+  ASSIGN_OR_RETURN(bool fresh, store_->RecordReport(user, e.notification_id,
+                                                   static_cast<int>(req.verdict()), clock().Now()));
+  v1::ReportResponse resp;
+  resp.set_explanation(fresh ? "report recorded" : "you had already reported this message");
+  return resp;
+}
+
+}  // namespace pullmail

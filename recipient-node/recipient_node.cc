@@ -1,0 +1,157 @@
+// RecipientNode: accepting notifications and revocations (see
+// recipient_node.h). Mailbox operations are in mailbox.cc.
+#include "recipient-node/recipient_node.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "core/envelope/envelope.h"
+#include "core/logic/acceptor.h"
+#include "core/storage/sqlite_store.h"
+#include "core/util/logging.h"
+#include "core/util/status_macros.h"
+#include "rpc/file_directory.h"
+#include "rpc/metrics.h"
+
+namespace pullmail {
+
+void ChangeFeed::Notify(const std::string& user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++versions_[user];
+  cv_.notify_all();
+}
+
+uint64_t ChangeFeed::Version(const std::string& user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return versions_[user];
+}
+
+uint64_t ChangeFeed::WaitChange(const std::string& user, uint64_t seen, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, absl::ToChronoSeconds(timeout) + absl::ToChronoMilliseconds(timeout % absl::Seconds(1)),
+               [&] { return versions_[user] != seen; });
+  return versions_[user];
+}
+
+absl::StatusOr<std::unique_ptr<RecipientNode>> RecipientNode::Open(const NodeConfig& config) {
+  std::unique_ptr<RecipientNode> node(new RecipientNode(config));
+  ASSIGN_OR_RETURN(node->store_, OpenSqliteRecipientStore(config.RecipientDbPath()));
+  ASSIGN_OR_RETURN(node->users_, OpenSqliteUserStore(config.UsersDbPath()));
+  ASSIGN_OR_RETURN(node->directory_, FileDirectory::Open(config.directory));
+  ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadPem(config.signing_key));
+  node->key_ = std::make_unique<SigningKey>(std::move(key));
+  ASSIGN_OR_RETURN(std::string token_key,
+                   UserAuthenticator::LoadOrCreateTokenKey(config.TokenKeyPath()));
+  node->auth_ = std::make_unique<UserAuthenticator>(node->users_.get(), std::move(token_key),
+                                                    &SystemClock());
+  node->fetcher_ = std::make_unique<BodyFetcher>(&node->config_, node->directory_.get(),
+                                                 node->store_.get());
+  return node;
+}
+
+bool RecipientNode::UserExists(std::string_view address) {
+  return users_->GetUser(absl::AsciiStrToLower(std::string(address))).ok();
+}
+
+std::vector<v1::NotifyResult> RecipientNode::AcceptBatch(
+    const std::vector<v1::SignedNotification>& batch) {
+  Metrics& metrics = Metrics::Global();
+  std::vector<AcceptDecision> decisions;
+  std::vector<NotificationInsert> inserts;
+  std::vector<int> insert_index(batch.size(), -1);
+  decisions.reserve(batch.size());
+
+  AcceptContext ctx{.directory = directory_.get(),
+                    .local_domain = config_.domain,
+                    .now = clock().Now(),
+                    .user_exists = [this](std::string_view a) { return UserExists(a); },
+                    .find_existing = [this](std::string_view d, std::string_view id)
+                        -> std::optional<int64_t> {
+                      auto n = store_->FindNotification(d, id);
+                      if (!n.ok()) return std::nullopt;
+                      return n->id;
+                    }};
+  for (size_t i = 0; i < batch.size(); ++i) {
+    metrics.Add("pullmail_notification_bytes_received_total", batch[i].ByteSizeLong());
+    decisions.push_back(AcceptNotification(batch[i], ctx));
+    AcceptDecision& d = decisions.back();
+    if (d.outcome != AcceptDecision::kStore) continue;
+    NotificationInsert ins;
+    ins.notification = d.stored;
+    for (const std::string& user : d.users) {
+      EntryPlacement p;
+      p.user = user;
+      ins.placements.push_back(std::move(p));
+    }
+    insert_index[i] = static_cast<int>(inserts.size());
+    inserts.push_back(std::move(ins));
+  }
+
+  absl::StatusOr<std::vector<InsertResult>> stored;
+  if (!inserts.empty()) stored = store_->InsertNotifications(inserts);
+
+  std::vector<v1::NotifyResult> results;
+  results.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const AcceptDecision& d = decisions[i];
+    bool duplicate = d.outcome == AcceptDecision::kDuplicate;
+    v1::NotifyResult r;
+    if (insert_index[i] >= 0 && !stored.ok()) {
+      // Nothing in this batch was committed: say so, and the sender retries.
+      r.set_message_id(d.notification.message_id());
+      r.set_code(static_cast<int>(absl::StatusCode::kUnavailable));
+      r.set_reason("storage_unavailable");
+      r.set_detail(std::string(stored.status().message()));
+      metrics.Add("pullmail_notifications_rejected_total{reason=\"storage_unavailable\"}");
+    } else {
+      if (insert_index[i] >= 0) {
+        const InsertResult& ir = (*stored)[insert_index[i]];
+        duplicate = ir.duplicate;
+        for (const MailboxEntry& e : ir.entries) changes_.Notify(e.user);
+      }
+      r = MakeNotifyResult(d, duplicate);
+      if (d.outcome == AcceptDecision::kReject) {
+        metrics.Add(absl::StrCat("pullmail_notifications_rejected_total{reason=\"", r.reason(), "\"}"));
+        PM_LOG(INFO) << "rejected notification " << r.message_id() << ": " << r.reason() << " ("
+                     << r.detail() << ")";
+      } else if (duplicate) {
+        metrics.Add("pullmail_notifications_duplicate_total");
+      } else {
+        metrics.Add("pullmail_notifications_accepted_total");
+        PM_LOG(INFO) << "accepted " << d.notification.message_id() << " from "
+                     << d.notification.envelope_sender() << " for " << d.users.size()
+                     << " user(s); body (" << d.notification.body_size()
+                     << " bytes) stays at the sender until read";
+      }
+    }
+    r.set_sequence(i);
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+absl::StatusOr<uint32_t> RecipientNode::ApplyRevocation(const v1::SignedRevocation& signed_rev) {
+  Rejection why = Rejection::kNone;
+  ASSIGN_OR_RETURN(v1::Revocation rev,
+                   VerifyRevocation(signed_rev, *directory_, clock().Now(), &why));
+  // Only the domain that signed a notification may revoke it: the lookup is
+  // keyed by the verified signing domain.
+  auto n = store_->FindNotification(signed_rev.signing_domain(), rev.message_id());
+  if (!n.ok()) return n.status();
+  RETURN_IF_ERROR(store_->MarkNotificationRevoked(n->id));
+  ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries, store_->EntriesForNotification(n->id));
+  uint32_t hidden = 0;
+  std::string reason = absl::StrCat("revoked by the sender: ", rev.reason());
+  for (const MailboxEntry& e : entries) {
+    bool seen = std::find(e.flags.begin(), e.flags.end(), kSeenFlag) != e.flags.end();
+    if (seen) continue;  // a reader who read it keeps it
+    RETURN_IF_ERROR(store_->SetEntryState(e.user, e.folder, e.uid, EntryState::kRevoked, reason));
+    changes_.Notify(e.user);
+    ++hidden;
+  }
+  Metrics::Global().Add("pullmail_revocations_total");
+  PM_LOG(INFO) << "revocation of " << rev.message_id() << " from " << signed_rev.signing_domain()
+               << ": hid " << hidden << " unread copies";
+  return hidden;
+}
+
+}  // namespace pullmail

@@ -1,0 +1,108 @@
+// The recipient node's state and operations: it accepts signed notifications
+// (core's acceptor decides), keeps mailboxes with IMAP semantics, fetches a
+// body from its sender node only when a user reads it, and applies
+// revocations. gRPC adapters live in services.cc; mailbox operations in
+// mailbox.cc.
+//
+// SECURITY: every notification is verified against the directory's keys
+// before its payload is parsed; bodies are fetched only from the sender node
+// the directory lists for the signing domain, and checked against the
+// committed size and SHA-256 before anyone sees a byte; users see only their
+// own mailboxes.
+#ifndef PULLMAIL_RECIPIENT_NODE_RECIPIENT_NODE_H_
+#define PULLMAIL_RECIPIENT_NODE_RECIPIENT_NODE_H_
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/config/node_config.h"
+#include "core/crypto/ed25519.h"
+#include "core/directory/directory.h"
+#include "core/storage/recipient_store.h"
+#include "core/storage/user_store.h"
+#include "core/util/clock.h"
+#include "pullmail/v1/pullmail.grpc.pb.h"
+#include "recipient-node/body_fetcher.h"
+#include "rpc/user_auth.h"
+
+namespace pullmail {
+
+// Wakes Watch streams when a user's mailbox changes. Thread-safe.
+class ChangeFeed {
+ public:
+  void Notify(const std::string& user);
+  // The user's change counter now.
+  uint64_t Version(const std::string& user);
+  // Waits until the counter differs from `seen` or `timeout` passes.
+  uint64_t WaitChange(const std::string& user, uint64_t seen, absl::Duration timeout);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, uint64_t> versions_;
+};
+
+class RecipientNode {
+ public:
+  static absl::StatusOr<std::unique_ptr<RecipientNode>> Open(const NodeConfig& config);
+
+  // Verifies, deduplicates and stores a batch in one transaction (group
+  // commit); one result per input, in order, each final only after commit.
+  std::vector<v1::NotifyResult> AcceptBatch(const std::vector<v1::SignedNotification>& batch);
+  // A sender's recall: hides unread copies. Returns how many were hidden.
+  absl::StatusOr<uint32_t> ApplyRevocation(const v1::SignedRevocation& rev);
+
+  // --- Mailbox (mailbox.cc); `user` is authenticated by the caller. -------
+  absl::StatusOr<v1::ListFoldersResponse> ListFolders(const std::string& user);
+  absl::StatusOr<v1::Folder> CreateFolder(const std::string& user, const std::string& name);
+  absl::StatusOr<v1::ListMessagesResponse> ListMessages(const std::string& user,
+                                                        const v1::ListMessagesRequest& req);
+  struct ReadResult {
+    v1::MessageInfo info;
+    std::string body_sha256;
+    bool from_cache = false;
+  };
+  // Makes sure the body is here (fetching it on first read), sets \Seen
+  // unless peek, and returns what to stream (read slices from store()).
+  absl::StatusOr<ReadResult> Read(const std::string& user, const v1::ReadRequest& req);
+  absl::StatusOr<v1::SetFlagsResponse> SetFlags(const std::string& user,
+                                                const v1::SetFlagsRequest& req);
+  absl::StatusOr<v1::CopyResponse> Copy(const std::string& user, const v1::CopyRequest& req);
+  absl::StatusOr<v1::ExpungeResponse> Expunge(const std::string& user,
+                                              const v1::ExpungeRequest& req);
+  absl::StatusOr<v1::ReportResponse> Report(const std::string& user,
+                                            const v1::ReportRequest& req);
+
+  v1::MessageInfo ToInfo(const MailboxEntry& e, const StoredNotification& n);
+
+  RecipientStore& store() { return *store_; }
+  UserAuthenticator& auth() { return *auth_; }
+  ChangeFeed& changes() { return changes_; }
+  const NodeConfig& config() const { return config_; }
+  Clock& clock() { return SystemClock(); }
+
+ private:
+  explicit RecipientNode(NodeConfig config) : config_(std::move(config)) {}
+  bool UserExists(std::string_view address);
+
+  NodeConfig config_;
+  std::unique_ptr<RecipientStore> store_;
+  std::unique_ptr<UserStore> users_;
+  std::unique_ptr<Directory> directory_;
+  std::unique_ptr<SigningKey> key_;
+  std::unique_ptr<UserAuthenticator> auth_;
+  std::unique_ptr<BodyFetcher> fetcher_;
+  ChangeFeed changes_;
+};
+
+std::unique_ptr<grpc::Service> MakeRecipientService(RecipientNode* node);
+std::unique_ptr<grpc::Service> MakeMailboxService(RecipientNode* node);
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_RECIPIENT_NODE_RECIPIENT_NODE_H_

@@ -1,0 +1,237 @@
+// RecipientService and MailboxService: thin gRPC adapters over
+// RecipientNode. Authentication, translation and streaming live here;
+// decisions live in core and RecipientNode.
+#include <grpcpp/grpcpp.h>
+
+#include <deque>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/limits.h"
+#include "core/util/logging.h"
+#include "recipient-node/recipient_node.h"
+#include "rpc/grpc_status.h"
+#include "rpc/metrics.h"
+
+namespace pullmail {
+namespace {
+
+constexpr size_t kMaxBatch = 256;     // notifications per group commit
+constexpr size_t kMaxQueued = 1024;   // read-ahead bound per stream
+
+class RecipientServiceImpl final : public v1::RecipientService::Service {
+ public:
+  explicit RecipientServiceImpl(RecipientNode* node) : node_(node) {}
+
+  grpc::Status Notify(grpc::ServerContext*, const v1::SignedNotification* req,
+                      v1::NotifyResult* resp) override {
+    *resp = node_->AcceptBatch({*req}).front();
+    return grpc::Status::OK;
+  }
+
+  // One reader thread queues what arrives; this thread commits whatever has
+  // queued as one transaction and answers each, so a busy stream gets group
+  // commit and a quiet one gets an answer per notification at once.
+  grpc::Status NotifyStream(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<v1::NotifyResult, v1::SignedNotification>* stream) override {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<v1::SignedNotification> queue;
+    bool done = false;
+    std::thread reader([&] {
+      v1::SignedNotification n;
+      while (stream->Read(&n)) {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return queue.size() < kMaxQueued; });
+        queue.push_back(std::move(n));
+        cv.notify_all();
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+      cv.notify_all();
+    });
+    uint64_t sequence = 0;
+    bool write_ok = true;
+    while (true) {
+      std::vector<v1::SignedNotification> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return !queue.empty() || done; });
+        if (queue.empty() && done) break;
+        while (!queue.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
+        cv.notify_all();
+      }
+      if (!write_ok) continue;  // drain the reader; the client has gone
+      for (v1::NotifyResult& r : node_->AcceptBatch(batch)) {
+        r.set_sequence(sequence++);
+        if (!stream->Write(r)) write_ok = false;
+      }
+    }
+    reader.join();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Revoke(grpc::ServerContext*, const v1::SignedRevocation* req,
+                      v1::RevokeResult* resp) override {
+    auto hidden = node_->ApplyRevocation(*req);
+    resp->set_code(static_cast<int>(hidden.status().code()));
+    if (!hidden.ok()) {
+      resp->set_reason(std::string(hidden.status().message()));
+      return ToGrpc(hidden.status());
+    }
+    resp->set_hidden(*hidden);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ShareReport(grpc::ServerContext*, const v1::SignedSpamReport*,
+                           v1::ReportResult* resp) override {
+    // Peer report sharing is issue 4's work and is not built yet: say so
+    // plainly rather than pretend to count the report.
+    resp->set_code(static_cast<int>(grpc::StatusCode::UNIMPLEMENTED));
+    resp->set_reason("peer spam reports are not implemented by this node yet");
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, resp->reason());
+  }
+
+ private:
+  RecipientNode* node_;
+};
+
+class MailboxServiceImpl final : public v1::MailboxService::Service {
+ public:
+  explicit MailboxServiceImpl(RecipientNode* node) : node_(node) {}
+
+  grpc::Status Login(grpc::ServerContext*, const v1::LoginRequest* req,
+                     v1::LoginResponse* resp) override {
+    auto token = node_->auth().Login(req->user(), req->password());
+    if (!token.ok()) return ToGrpc(token.status());
+    resp->set_token(token->first);
+    resp->set_expires_unix_ms(ToUnixMs(token->second));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListFolders(grpc::ServerContext* ctx, const v1::ListFoldersRequest*,
+                           v1::ListFoldersResponse* resp) override {
+    return Call(ctx, resp, [&](const std::string& u) { return node_->ListFolders(u); });
+  }
+  grpc::Status CreateFolder(grpc::ServerContext* ctx, const v1::CreateFolderRequest* req,
+                            v1::CreateFolderResponse* resp) override {
+    auto user = node_->auth().Authenticate(*ctx);
+    if (!user.ok()) return ToGrpc(user.status());
+    auto f = node_->CreateFolder(*user, req->name());
+    if (!f.ok()) return ToGrpc(f.status());
+    *resp->mutable_folder() = *f;
+    return grpc::Status::OK;
+  }
+  grpc::Status ListMessages(grpc::ServerContext* ctx, const v1::ListMessagesRequest* req,
+                            v1::ListMessagesResponse* resp) override {
+    return Call(ctx, resp, [&](const std::string& u) { return node_->ListMessages(u, *req); });
+  }
+  grpc::Status SetFlags(grpc::ServerContext* ctx, const v1::SetFlagsRequest* req,
+                        v1::SetFlagsResponse* resp) override {
+    return Call(ctx, resp, [&](const std::string& u) { return node_->SetFlags(u, *req); });
+  }
+  grpc::Status Copy(grpc::ServerContext* ctx, const v1::CopyRequest* req,
+                    v1::CopyResponse* resp) override {
+    return Call(ctx, resp, [&](const std::string& u) { return node_->Copy(u, *req); });
+  }
+  grpc::Status Expunge(grpc::ServerContext* ctx, const v1::ExpungeRequest* req,
+                       v1::ExpungeResponse* resp) override {
+    return Call(ctx, resp, [&](const std::string& u) { return node_->Expunge(u, *req); });
+  }
+  grpc::Status Report(grpc::ServerContext* ctx, const v1::ReportRequest* req,
+                      v1::ReportResponse* resp) override {
+    return Call(ctx, resp, [&](const std::string& u) { return node_->Report(u, *req); });
+  }
+
+  // The body is streamed only after it is complete and verified here, so a
+  // reader never sees a partial or unverified byte.
+  grpc::Status Read(grpc::ServerContext* ctx, const v1::ReadRequest* req,
+                    grpc::ServerWriter<v1::ReadChunk>* writer) override {
+    auto user = node_->auth().Authenticate(*ctx);
+    if (!user.ok()) return ToGrpc(user.status());
+    auto r = node_->Read(*user, *req);
+    if (!r.ok()) return ToGrpc(r.status());
+    v1::ReadChunk chunk;
+    *chunk.mutable_info() = r->info;
+    chunk.set_from_cache(r->from_cache);
+    uint64_t size = r->info.body_size(), offset = 0;
+    do {
+      auto data = node_->store().ReadCachedBody(r->body_sha256, offset, limits::kBodyChunkSize);
+      if (!data.ok()) return ToGrpc(data.status());
+      offset += data->size();
+      chunk.set_data(std::move(*data));
+      if (!writer->Write(chunk)) break;
+      chunk.Clear();
+    } while (offset < size && !ctx->IsCancelled());
+    return grpc::Status::OK;
+  }
+
+  // Sends "exists" for every visible message that arrives after the call
+  // starts, and a "flags"/"expunge" nudge when the folder changes otherwise.
+  grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
+                     grpc::ServerWriter<v1::WatchEvent>* writer) override {
+    auto user = node_->auth().Authenticate(*ctx);
+    if (!user.ok()) return ToGrpc(user.status());
+    v1::ListMessagesRequest list;
+    list.set_folder(req->folder());
+    auto first = node_->ListMessages(*user, list);
+    if (!first.ok()) return ToGrpc(first.status());
+    uint32_t last_uid = first->folder().uid_next() - 1;
+    uint32_t last_count = first->folder().messages();
+    uint64_t version = node_->changes().Version(*user);
+    while (!ctx->IsCancelled()) {
+      uint64_t now = node_->changes().WaitChange(*user, version, absl::Seconds(1));
+      if (now == version) continue;
+      version = now;
+      list.set_since_uid(last_uid);
+      auto fresh = node_->ListMessages(*user, list);
+      if (!fresh.ok()) return ToGrpc(fresh.status());
+      for (const v1::MessageInfo& m : fresh->messages()) {
+        v1::WatchEvent ev;
+        ev.set_folder(fresh->folder().name());
+        ev.set_uid(m.uid());
+        ev.set_kind("exists");
+        ev.set_messages(fresh->folder().messages());
+        if (!writer->Write(ev)) return grpc::Status::OK;
+        last_uid = std::max(last_uid, m.uid());
+      }
+      if (fresh->messages_size() == 0) {
+        v1::WatchEvent ev;
+        ev.set_folder(fresh->folder().name());
+        ev.set_kind(fresh->folder().messages() < last_count ? "expunge" : "flags");
+        ev.set_messages(fresh->folder().messages());
+        if (!writer->Write(ev)) return grpc::Status::OK;
+      }
+      last_count = fresh->folder().messages();
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  template <typename Resp, typename Fn>
+  grpc::Status Call(grpc::ServerContext* ctx, Resp* resp, Fn fn) {
+    auto user = node_->auth().Authenticate(*ctx);
+    if (!user.ok()) return ToGrpc(user.status());
+    auto r = fn(*user);
+    if (!r.ok()) return ToGrpc(r.status());
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  RecipientNode* node_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> MakeRecipientService(RecipientNode* node) {
+  return std::make_unique<RecipientServiceImpl>(node);
+}
+std::unique_ptr<grpc::Service> MakeMailboxService(RecipientNode* node) {
+  return std::make_unique<MailboxServiceImpl>(node);
+}
+
+}  // namespace pullmail

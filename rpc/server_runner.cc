@@ -1,0 +1,69 @@
+// ServeUntilSignal: the life cycle every node program shares.
+#include "rpc/server_runner.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/logging.h"
+#include "rpc/metrics.h"
+#include "rpc/tls.h"
+
+namespace pullmail {
+
+void BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+absl::Status ServeUntilSignal(const ServerSpec& spec) {
+  auto creds = MakeServerCredentials(*spec.tls, spec.listen);
+  if (!creds.ok()) return creds.status();
+
+  std::unique_ptr<MetricsServer> metrics;
+  if (!spec.metrics_listen.empty()) {
+    auto m = MetricsServer::Start(spec.metrics_listen);
+    if (!m.ok()) return m.status();
+    metrics = std::move(*m);
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(spec.listen, *creds, &port);
+  builder.SetMaxReceiveMessageSize(80 * 1024 * 1024);  // a 64 MiB submission plus framing
+  for (grpc::Service* s : spec.services) builder.RegisterService(s);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", spec.listen));
+  }
+  PM_LOG(INFO) << "serving on " << spec.listen
+               << (spec.tls->plaintext ? " (PLAINTEXT)" : " (TLS)")
+               << (metrics ? absl::StrCat(", metrics on ", spec.metrics_listen) : "");
+  std::printf("READY %s\n", spec.listen.c_str());
+  std::fflush(stdout);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  PM_LOG(INFO) << "signal " << sig << ": shutting down";
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (spec.on_shutdown) spec.on_shutdown();
+  server->Wait();
+  return absl::OkStatus();
+}
+
+}  // namespace pullmail

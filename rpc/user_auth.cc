@@ -1,0 +1,130 @@
+// Basic and bearer-token authentication (see user_auth.h).
+#include "rpc/user_auth.h"
+
+#include <fcntl.h>
+#include <openssl/hmac.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/crypto/encoding.h"
+#include "core/crypto/password.h"
+#include "core/util/random.h"
+#include "core/util/strings.h"
+
+namespace pullmail {
+namespace {
+
+const absl::Status kBadCredentials =
+    absl::UnauthenticatedError("authentication failed: unknown user or wrong password");
+
+}  // namespace
+
+UserAuthenticator::UserAuthenticator(UserStore* users, std::string token_key, Clock* clock,
+                                     absl::Duration token_lifetime)
+    : users_(users), key_(std::move(token_key)), clock_(clock), lifetime_(token_lifetime) {}
+
+absl::StatusOr<std::string> UserAuthenticator::LoadOrCreateTokenKey(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (in) {
+    std::ostringstream s;
+    s << in.rdbuf();
+    if (s.str().size() != 32) {
+      return absl::FailedPreconditionError(absl::StrCat(path, ": token key must be 32 bytes"));
+    }
+    return s.str();
+  }
+  std::string key = SecureRandom().Bytes(32);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot create ", path));
+  bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return key;
+}
+
+std::string UserAuthenticator::Mac(std::string_view data) const {
+  unsigned char out[32];
+  unsigned int len = sizeof(out);
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+absl::StatusOr<std::pair<std::string, absl::Time>> UserAuthenticator::Login(
+    std::string_view user, std::string_view password) {
+  if (password.size() > 1024) return kBadCredentials;
+  auto stored = users_->GetUser(absl::AsciiStrToLower(AV(user)));
+  if (!stored.ok()) {
+    if (stored.status().code() == absl::StatusCode::kNotFound) {
+      // Spend the same time as a real check so the answer does not reveal
+      // whether the user exists.
+      VerifyPassword(password, "$scrypt$ln=14,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$"
+                               "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+      return kBadCredentials;
+    }
+    return stored.status();
+  }
+  if (!VerifyPassword(password, stored->password_hash)) return kBadCredentials;
+  absl::Time expires = clock_->Now() + lifetime_;
+  std::string body = absl::StrCat(stored->address, "\n", absl::ToUnixMillis(expires));
+  std::string token = absl::StrCat(Base64Encode(body), ".", Base64Encode(Mac(body)));
+  return std::make_pair(token, expires);
+}
+
+absl::StatusOr<std::string> UserAuthenticator::AuthenticateHeader(std::string_view header) {
+  absl::string_view h = AV(header);
+  if (absl::ConsumePrefix(&h, "Basic ")) {
+    auto decoded = Base64Decode(SV(h));
+    if (!decoded.ok()) return kBadCredentials;
+    size_t colon = decoded->find(':');
+    if (colon == std::string::npos) return kBadCredentials;
+    std::string user = decoded->substr(0, colon);
+    auto login = Login(user, std::string_view(*decoded).substr(colon + 1));
+    if (!login.ok()) return login.status();
+    return absl::AsciiStrToLower(user);
+  }
+  if (absl::ConsumePrefix(&h, "Bearer ")) {
+    std::vector<absl::string_view> parts = absl::StrSplit(h, '.');
+    if (parts.size() != 2) return absl::UnauthenticatedError("malformed bearer token");
+    auto body = Base64Decode(SV(parts[0]));
+    auto mac = Base64Decode(SV(parts[1]));
+    if (!body.ok() || !mac.ok() || !ConstantTimeEquals(*mac, Mac(*body))) {
+      return absl::UnauthenticatedError("invalid bearer token");
+    }
+    size_t nl = body->find('\n');
+    int64_t expires_ms = 0;
+    if (nl == std::string::npos || !absl::SimpleAtoi(AV(std::string_view(*body).substr(nl + 1)),
+                                                     &expires_ms)) {
+      return absl::UnauthenticatedError("invalid bearer token");
+    }
+    if (absl::FromUnixMillis(expires_ms) <= clock_->Now()) {
+      return absl::UnauthenticatedError("bearer token expired; log in again");
+    }
+    return body->substr(0, nl);
+  }
+  return absl::UnauthenticatedError(
+      "missing credentials: send metadata 'authorization: Basic ...' or 'Bearer ...'");
+}
+
+absl::StatusOr<std::string> UserAuthenticator::Authenticate(
+    const grpc::ServerContextBase& context) {
+  const auto& md = context.client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) return AuthenticateHeader("");
+  return AuthenticateHeader(std::string_view(it->second.data(), it->second.size()));
+}
+
+std::string BasicAuthorization(std::string_view user, std::string_view password) {
+  return absl::StrCat("Basic ", Base64Encode(absl::StrCat(AV(user), ":", AV(password))));
+}
+
+}  // namespace pullmail

@@ -1,0 +1,207 @@
+// DeliveryWorker (see delivery_worker.h).
+#include "sender-node/delivery_worker.h"
+
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/mail/bounce.h"
+#include "core/util/logging.h"
+#include "core/util/random.h"
+#include "rpc/metrics.h"
+
+namespace pullmail {
+namespace {
+
+constexpr size_t kBatch = 500;                 // deliveries per pass
+constexpr auto kNotifyDeadline = std::chrono::seconds(15);
+
+}  // namespace
+
+DeliveryWorker::DeliveryWorker(SenderNode* node) : node_(node) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+DeliveryWorker::~DeliveryWorker() {
+  node_->Stop();
+  thread_.join();
+}
+
+void DeliveryWorker::Loop() {
+  while (!node_->stopped()) {
+    absl::Time next = RunOnce();
+    // Never sleep past a second: expiry of bodies and a changed directory
+    // are noticed promptly without their own timers.
+    node_->WaitForWork(std::min(next, node_->clock().Now() + absl::Seconds(1)));
+  }
+}
+
+absl::Time DeliveryWorker::RunOnce() {
+  SenderStore& store = node_->store();
+  absl::Time now = node_->clock().Now();
+  auto due = store.DueDeliveries(now, kBatch);
+  if (!due.ok()) {
+    PM_LOG(ERROR) << "outbox: " << due.status();
+    return now + absl::Seconds(1);
+  }
+  std::map<std::string, std::vector<Delivery>> by_domain;
+  for (Delivery& d : *due) by_domain[d.domain].push_back(std::move(d));
+  for (auto& [domain, list] : by_domain) SendToDomain(domain, list);
+  ExpireBodies();
+
+  if (due->size() == kBatch) return now;  // more waiting
+  auto next = store.NextDueTime();
+  if (!next.ok() || !next->has_value()) return now + absl::Seconds(1);
+  return **next;
+}
+
+void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Delivery>& due) {
+  absl::Time now = node_->clock().Now();
+  // Expired before we could deliver: bounce without trying.
+  std::vector<Delivery*> live;
+  for (Delivery& d : due) {
+    auto msg = node_->store().GetMessage(d.message_id);
+    if (!msg.ok()) continue;
+    if (IsExpired(msg->expires, now)) {
+      d.attempts++;
+      Apply(d, static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED), "expired in queue");
+      continue;
+    }
+    live.push_back(&d);
+  }
+  if (live.empty()) return;
+
+  auto channel = node_->RecipientChannel(domain);
+  if (!channel.ok()) {
+    // Not in the directory (or no endpoint): nothing will ever accept it.
+    for (Delivery* d : live) {
+      d->attempts++;
+      Apply(*d, static_cast<int>(grpc::StatusCode::NOT_FOUND),
+            std::string(channel.status().message()));
+    }
+    return;
+  }
+  auto stub = v1::RecipientService::NewStub(*channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kNotifyDeadline);
+  auto stream = stub->NotifyStream(&ctx);
+  size_t written = 0;
+  uint64_t bytes = 0;
+  for (Delivery* d : live) {
+    v1::SignedNotification n;
+    n.ParseFromString(d->signed_notification);
+    grpc::WriteOptions opts;
+    if (written + 1 < live.size()) opts.set_buffer_hint();
+    if (!stream->Write(n, opts)) break;
+    ++written;
+    bytes += d->signed_notification.size();
+  }
+  stream->WritesDone();
+  v1::NotifyResult result;
+  size_t answered = 0;
+  while (answered < written && stream->Read(&result)) {
+    size_t i = result.sequence() < written ? result.sequence() : answered;
+    Delivery* d = live[i];
+    d->attempts++;
+    Apply(*d, result.code(), absl::StrCat(result.reason(), ": ", result.detail()));
+    ++answered;
+  }
+  grpc::Status st = stream->Finish();
+  Metrics::Global().Add("pullmail_notifications_sent_total", answered);
+  Metrics::Global().Add("pullmail_notification_bytes_sent_total", bytes);
+  if (answered < live.size()) {
+    // The rest got no answer: a temporary failure (the peer is down, slow,
+    // or the stream broke), retried on core's schedule.
+    std::string err = st.ok() ? "no answer" : absl::StrCat("unreachable: ", st.error_message());
+    int code = st.ok() ? static_cast<int>(grpc::StatusCode::UNAVAILABLE) : st.error_code();
+    if (code == static_cast<int>(grpc::StatusCode::OK)) code = 14;
+    // A stream-level error of a "permanent" kind (e.g. our TLS is refused)
+    // is still a transport problem: retry rather than bounce.
+    if (ClassifyNotifyResult(code) == AttemptOutcome::kPermanentFailure) code = 14;
+    for (size_t i = answered; i < live.size(); ++i) {
+      live[i]->attempts++;
+      Apply(*live[i], code, err);
+    }
+    PM_LOG(INFO) << "notify " << domain << ": " << (live.size() - answered)
+                 << " unanswered (" << err << "); will retry";
+  }
+}
+
+void DeliveryWorker::Apply(Delivery& d, int code, const std::string& error) {
+  absl::Time now = node_->clock().Now();
+  auto msg = node_->store().GetMessage(d.message_id);
+  absl::Time expires = msg.ok() ? msg->expires : now;
+  OutboxStep step = AfterAttempt(node_->retry(), ClassifyNotifyResult(code), error, d.attempts,
+                                 now, expires, SecureRandom());
+  switch (step.kind) {
+    case OutboxStep::kDelivered:
+      d.state = DeliveryState::kDelivered;
+      d.last_error.clear();
+      break;
+    case OutboxStep::kRetry:
+      d.next_attempt = step.next_attempt;
+      d.last_error = error;
+      break;
+    case OutboxStep::kBounce:
+      d.state = DeliveryState::kBounced;
+      d.last_error = step.bounce_reason;
+      break;
+  }
+  if (absl::Status s = node_->store().UpdateDelivery(d); !s.ok()) {
+    PM_LOG(ERROR) << "outbox: cannot record attempt for " << d.message_id << ": " << s;
+    return;
+  }
+  if (step.kind == OutboxStep::kBounce) Bounce(d, step.bounce_reason, step.status_code);
+}
+
+void DeliveryWorker::Bounce(const Delivery& d, const std::string& reason,
+                            const std::string& status_code) {
+  auto msg = node_->store().GetMessage(d.message_id);
+  if (!msg.ok()) return;
+  Metrics::Global().Add("pullmail_bounces_total");
+  const std::string daemon = absl::StrCat("mailer-daemon@", node_->config().domain);
+  PM_LOG(INFO) << "bounce: " << d.message_id << " to " << d.domain << " failed (" << status_code
+               << " " << reason << ")";
+  if (absl::AsciiStrToLower(msg->sender) == daemon) return;  // never bounce a bounce
+
+  BounceInfo info;
+  info.sender = msg->sender;
+  info.domain = d.domain;
+  info.recipients = d.recipients;
+  info.original_message_id = d.message_id;
+  info.summary.ParseFromString(msg->summary);
+  info.reason = reason;
+  info.status_code = status_code;
+  info.when = node_->clock().Now();
+  info.reporting_domain = node_->config().domain;
+  SubmissionInput in;
+  in.from = daemon;
+  in.to = {msg->sender};
+  in.message = MakeBounceMessage(info);
+  auto r = node_->Submit(in);
+  if (!r.ok()) PM_LOG(ERROR) << "cannot queue bounce for " << d.message_id << ": " << r.status();
+}
+
+void DeliveryWorker::ExpireBodies() {
+  absl::Time now = node_->clock().Now();
+  auto expired = node_->store().ExpiredMessages(now, 100);
+  if (!expired.ok()) return;
+  for (const OutboundMessage& m : *expired) {
+    // Deliveries still queued are bounced by SendToDomain when next due;
+    // bounce them now so the sender hears at expiry, not later.
+    auto deliveries = node_->store().ListDeliveries(m.message_id);
+    if (deliveries.ok()) {
+      for (Delivery& d : *deliveries) {
+        if (d.state != DeliveryState::kQueued) continue;
+        d.attempts++;
+        Apply(d, static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED), "expired in queue");
+      }
+    }
+    if (absl::Status s = node_->store().DeleteBody(m.message_id); s.ok()) {
+      PM_LOG(INFO) << "expired " << m.message_id << ": body dropped";
+    }
+  }
+}
+
+}  // namespace pullmail

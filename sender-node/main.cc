@@ -1,0 +1,69 @@
+// pullmail-sender: a domain's sender node. It keeps the bodies of its users'
+// messages, sends each recipient domain a signed notification, and serves
+// a body to a recipient node only when one of its readers opens it.
+//
+// SECURITY: the signing key and TLS key are read from 0600 files; bodies are
+// served only against the fetch token issued to a recipient domain; users
+// authenticate (scrypt hashes) and may submit only as themselves; plaintext
+// gRPC is refused on anything but loopback.
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "core/config/node_config.h"
+#include "core/util/logging.h"
+#include "rpc/server_runner.h"
+#include "sender-node/delivery_worker.h"
+#include "sender-node/sender_node.h"
+
+ABSL_FLAG(std::string, config, "", "path to the domain's node.toml (made by `pullmail init`)");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "pullmail-sender --config DIR/node.toml\n\n"
+      "The sender node of one pullmail domain. Serves SubmitService (its users submit\n"
+      "mail) and SenderService (recipient nodes fetch bodies, revocations, abuse\n"
+      "reports) on [sender] listen; sends queued notifications with retries; bounces\n"
+      "what expires; serves Prometheus counters on [sender] metrics_listen.\n"
+      "Prints 'READY <address>' on stdout once serving; stops cleanly on SIGTERM/SIGINT.\n"
+      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.");
+  pullmail::BlockShutdownSignals();
+  absl::ParseCommandLine(argc, argv);
+  pullmail::SetLogProgramName("pullmail-sender");
+  std::string path = absl::GetFlag(FLAGS_config);
+  if (path.empty()) {
+    std::fprintf(stderr, "pullmail-sender: --config is required (see --help)\n");
+    return 1;
+  }
+  auto config = pullmail::LoadNodeConfig(path);
+  if (!config.ok()) {
+    PM_LOG(ERROR) << config.status();
+    return 1;
+  }
+  if (config->sender_listen.empty()) {
+    PM_LOG(ERROR) << path << ": [sender] listen is missing";
+    return 1;
+  }
+  auto node = pullmail::SenderNode::Open(*config);
+  if (!node.ok()) {
+    PM_LOG(ERROR) << "cannot start: " << node.status();
+    return 1;
+  }
+  auto submit = pullmail::MakeSubmitService(node->get());
+  auto sender = pullmail::MakeSenderService(node->get());
+  auto worker = std::make_unique<pullmail::DeliveryWorker>(node->get());
+
+  pullmail::ServerSpec spec;
+  spec.listen = config->sender_listen;
+  spec.tls = &config->tls;
+  spec.services = {submit.get(), sender.get()};
+  spec.metrics_listen = config->sender_metrics_listen;
+  spec.on_shutdown = [&worker] { worker.reset(); };
+  absl::Status s = pullmail::ServeUntilSignal(spec);
+  if (!s.ok()) {
+    PM_LOG(ERROR) << s;
+    return 1;
+  }
+  return 0;
+}

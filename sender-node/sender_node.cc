@@ -1,0 +1,202 @@
+// SenderNode: submission, revocation, abuse reports, channels and the
+// worker's wake-up (see sender_node.h).
+#include "sender-node/sender_node.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "core/crypto/token.h"
+#include "core/envelope/envelope.h"
+#include "core/storage/sqlite_store.h"
+#include "core/util/logging.h"
+#include "core/util/random.h"
+#include "core/util/status_macros.h"
+#include "core/util/strings.h"
+#include "rpc/file_directory.h"
+#include "rpc/grpc_status.h"
+#include "rpc/metrics.h"
+#include "rpc/tls.h"
+
+namespace pullmail {
+
+absl::StatusOr<std::unique_ptr<SenderNode>> SenderNode::Open(const NodeConfig& config) {
+  std::unique_ptr<SenderNode> node(new SenderNode(config));
+  ASSIGN_OR_RETURN(node->store_, OpenSqliteSenderStore(config.SenderDbPath()));
+  ASSIGN_OR_RETURN(node->users_, OpenSqliteUserStore(config.UsersDbPath()));
+  ASSIGN_OR_RETURN(node->directory_, FileDirectory::Open(config.directory));
+  ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadPem(config.signing_key));
+  node->key_ = std::make_unique<SigningKey>(std::move(key));
+  ASSIGN_OR_RETURN(std::string token_key,
+                   UserAuthenticator::LoadOrCreateTokenKey(config.TokenKeyPath()));
+  node->auth_ = std::make_unique<UserAuthenticator>(node->users_.get(), std::move(token_key),
+                                                    &SystemClock());
+  if (const toml::table* retry = config.Section("sender", "retry")) {
+    ASSIGN_OR_RETURN(node->retry_, ParseRetryPolicy(*retry));
+  }
+  // The directory's key for us must be the key we sign with, or every
+  // recipient will reject our notifications: fail loudly at start instead.
+  auto listed = node->directory_->LookupKey(config.domain, config.key_id);
+  if (!listed.ok() || *listed != node->key_->PublicKey()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the directory ", config.directory, " does not list this node's key ",
+                     config.domain, "/", config.key_id,
+                     listed.ok() ? " (different key)" : absl::StrCat(" (", listed.status().message(), ")")));
+  }
+  return node;
+}
+
+absl::StatusOr<v1::SubmitResponse> SenderNode::Submit(const SubmissionInput& input) {
+  SubmissionContext ctx;
+  ctx.local_domain = config_.domain;
+  ctx.sender_endpoint = config_.sender_listen;
+  ctx.key_id = config_.key_id;
+  ctx.key = key_.get();
+  ctx.retention = config_.retention;
+  ctx.now = clock().Now();
+  ctx.random = &SecureRandom();
+  ASSIGN_OR_RETURN(Submission sub, PrepareSubmission(input, ctx));
+  RETURN_IF_ERROR(store_->PutMessage(sub.message, input.message, sub.deliveries));
+  Metrics::Global().Add("pullmail_submissions_total");
+  Wake();
+
+  v1::SubmitResponse resp;
+  resp.set_message_id(sub.message.message_id);
+  resp.set_body_size(sub.message.body_size);
+  resp.set_body_sha256(sub.message.body_sha256);
+  for (const Delivery& d : sub.deliveries) {
+    v1::DomainQueued* q = resp.add_queued();
+    q->set_domain(d.domain);
+    q->set_recipients(static_cast<uint32_t>(d.recipients.size()));
+  }
+  PM_LOG(INFO) << "submitted " << sub.message.message_id << " from " << sub.message.sender << " ("
+               << sub.message.body_size << " bytes) to " << sub.deliveries.size() << " domain(s)";
+  return resp;
+}
+
+absl::StatusOr<v1::RevokeResponse> SenderNode::Revoke(std::string_view user,
+                                                      std::string_view message_id,
+                                                      std::string_view reason) {
+  ASSIGN_OR_RETURN(OutboundMessage msg, store_->GetMessage(message_id));
+  if (absl::AsciiStrToLower(AV(user)) != msg.sender) {
+    // Same answer as an unknown id: a user learns nothing of others' mail.
+    return absl::NotFoundError(absl::StrCat("no message ", AV(message_id), " sent by ", AV(user)));
+  }
+  RETURN_IF_ERROR(store_->MarkRevoked(message_id));
+  RETURN_IF_ERROR(store_->DeleteBody(message_id));
+  ASSIGN_OR_RETURN(std::vector<Delivery> deliveries, store_->ListDeliveries(message_id));
+
+  v1::Revocation rev;
+  rev.set_version(1);
+  rev.set_message_id(std::string(message_id));
+  rev.set_signing_domain(config_.domain);
+  rev.set_revoked_unix_ms(ToUnixMs(clock().Now()));
+  rev.set_reason(std::string(reason.substr(0, 256)));
+  ASSIGN_OR_RETURN(v1::SignedRevocation signed_rev,
+                   SignRevocation(rev, config_.domain, config_.key_id, *key_));
+
+  v1::RevokeResponse resp;
+  for (Delivery& d : deliveries) {
+    if (d.state == DeliveryState::kFetched || d.bytes_served > 0) resp.set_already_fetched(true);
+    if (d.state == DeliveryState::kBounced) continue;
+    bool was_delivered = d.state != DeliveryState::kQueued;
+    d.state = DeliveryState::kRevoked;
+    RETURN_IF_ERROR(store_->UpdateDelivery(d));
+    if (!was_delivered) continue;  // the recipient never heard of it
+    auto channel = RecipientChannel(d.domain);
+    if (!channel.ok()) continue;
+    auto stub = v1::RecipientService::NewStub(*channel);
+    grpc::ClientContext cctx;
+    cctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::RevokeResult result;
+    grpc::Status s = stub->Revoke(&cctx, signed_rev, &result);
+    if (s.ok()) {
+      resp.set_domains_notified(resp.domains_notified() + 1);
+    } else {
+      PM_LOG(WARNING) << "revocation of " << message_id << " to " << d.domain
+                      << " failed: " << s.error_message()
+                      << " (its fetches are refused regardless)";
+    }
+  }
+  PM_LOG(INFO) << "revoked " << message_id << "; told " << resp.domains_notified() << " domain(s)";
+  return resp;
+}
+
+absl::StatusOr<v1::ListSentResponse> SenderNode::ListSent(std::string_view user, uint32_t limit) {
+  ASSIGN_OR_RETURN(std::vector<OutboundMessage> msgs,
+                   store_->ListMessages(absl::AsciiStrToLower(AV(user)), limit ? limit : 100));
+  v1::ListSentResponse resp;
+  for (const OutboundMessage& m : msgs) {
+    v1::SentMessage* s = resp.add_messages();
+    s->set_message_id(m.message_id);
+    s->mutable_summary()->ParseFromString(m.summary);
+    s->set_body_size(m.body_size);
+    s->set_created_unix_ms(ToUnixMs(m.created));
+    s->set_expires_unix_ms(ToUnixMs(m.expires));
+    s->set_revoked(m.revoked);
+    ASSIGN_OR_RETURN(std::vector<Delivery> deliveries, store_->ListDeliveries(m.message_id));
+    for (const Delivery& d : deliveries) {
+      v1::DeliveryStatus* ds = s->add_deliveries();
+      ds->set_domain(d.domain);
+      ds->set_state(std::string(DeliveryStateName(d.state)));
+      ds->set_attempts(d.attempts);
+      ds->set_next_attempt_unix_ms(ToUnixMs(d.next_attempt));
+      ds->set_last_error(d.last_error);
+    }
+  }
+  return resp;
+}
+
+absl::Status SenderNode::ReportAbuse(const v1::SignedSpamReport& signed_report) {
+  ASSIGN_OR_RETURN(v1::SpamReport report,
+                   VerifySpamReport(signed_report, *directory_, clock().Now(), nullptr));
+  ASSIGN_OR_RETURN(OutboundMessage msg, store_->GetMessage(report.message_id()));
+  ASSIGN_OR_RETURN(bool fresh,
+                   store_->RecordAbuseReport(msg.sender, report.reporter_domain(),
+                                             report.report_id(), report.verdict(), clock().Now()));
+  if (!fresh) return absl::AlreadyExistsError("replayed report: report_id seen before");
+  Metrics::Global().Add(absl::StrCat("pullmail_abuse_reports_total{verdict=\"",
+                                     report.verdict() == v1::VERDICT_SPAM ? "spam" : "not_spam",
+                                     "\"}"));
+  PM_LOG(INFO) << "abuse report from " << report.reporter_domain() << " against " << msg.sender
+               << " (message " << msg.message_id << ")";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> SenderNode::RecipientChannel(
+    const std::string& domain) {
+  ASSIGN_OR_RETURN(DomainEntry entry, directory_->Lookup(domain));
+  if (entry.recipient_endpoint.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("directory lists no recipient endpoint for ", domain));
+  }
+  std::string key = absl::StrCat(domain, "|", entry.recipient_endpoint);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = channels_.find(key);
+  if (it != channels_.end()) return it->second;
+  ASSIGN_OR_RETURN(auto channel, Dial(config_.tls, entry.recipient_endpoint, domain));
+  channels_[key] = channel;
+  return channel;
+}
+
+void SenderNode::Wake() {
+  std::lock_guard<std::mutex> lock(mu_);
+  woken_ = true;
+  cv_.notify_all();
+}
+
+void SenderNode::WaitForWork(absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_until(lock, absl::ToChronoTime(deadline), [this] { return woken_ || stop_; });
+  woken_ = false;
+}
+
+void SenderNode::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_ = true;
+  cv_.notify_all();
+}
+
+bool SenderNode::stopped() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_;
+}
+
+}  // namespace pullmail

@@ -1,0 +1,86 @@
+// The sender node's state and operations: it keeps bodies, queues one signed
+// notification per recipient domain, serves body fetches and revocations.
+// Protocol decisions come from core (core/logic/submission.h,
+// fetch_authorizer.h, outbox.h); this class wires them to storage and gRPC.
+//
+// SECURITY: bodies are served only to a caller presenting the fetch token
+// issued to one recipient domain (compared in constant time); users submit
+// only as themselves; private keys are read from 0600 files and never logged.
+#ifndef PULLMAIL_SENDER_NODE_SENDER_NODE_H_
+#define PULLMAIL_SENDER_NODE_SENDER_NODE_H_
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/config/node_config.h"
+#include "core/crypto/ed25519.h"
+#include "core/directory/directory.h"
+#include "core/logic/outbox.h"
+#include "core/logic/submission.h"
+#include "core/storage/sender_store.h"
+#include "core/storage/user_store.h"
+#include "core/util/clock.h"
+#include "pullmail/v1/pullmail.grpc.pb.h"
+#include "rpc/user_auth.h"
+
+namespace pullmail {
+
+class SenderNode {
+ public:
+  static absl::StatusOr<std::unique_ptr<SenderNode>> Open(const NodeConfig& config);
+
+  // Stores the message and queues its notifications (durable before return).
+  absl::StatusOr<v1::SubmitResponse> Submit(const SubmissionInput& input);
+  // Revokes `message_id` on behalf of `user` (its sender), drops the body and
+  // tells each recipient domain with a signed Revocation.
+  absl::StatusOr<v1::RevokeResponse> Revoke(std::string_view user, std::string_view message_id,
+                                            std::string_view reason);
+  absl::StatusOr<v1::ListSentResponse> ListSent(std::string_view user, uint32_t limit);
+  // Counts a verified abuse report against the message's submitter.
+  absl::Status ReportAbuse(const v1::SignedSpamReport& report);
+
+  // A channel to `domain`'s recipient node as the directory lists it.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> RecipientChannel(const std::string& domain);
+
+  // Wakes the delivery worker (new mail queued).
+  void Wake();
+  // Blocks until woken, `deadline`, or Stop().
+  void WaitForWork(absl::Time deadline);
+  void Stop();
+  bool stopped();
+
+  const NodeConfig& config() const { return config_; }
+  SenderStore& store() { return *store_; }
+  const Directory& directory() const { return *directory_; }
+  UserAuthenticator& auth() { return *auth_; }
+  Clock& clock() { return SystemClock(); }
+  const RetryPolicy& retry() const { return retry_; }
+  const SigningKey& key() const { return *key_; }
+
+ private:
+  explicit SenderNode(NodeConfig config) : config_(std::move(config)) {}
+  NodeConfig config_;
+  std::unique_ptr<SenderStore> store_;
+  std::unique_ptr<UserStore> users_;
+  std::unique_ptr<Directory> directory_;
+  std::unique_ptr<SigningKey> key_;
+  std::unique_ptr<UserAuthenticator> auth_;
+  RetryPolicy retry_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool woken_ = false;
+  bool stop_ = false;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+};
+
+// gRPC services (services.cc): thin adapters over SenderNode.
+std::unique_ptr<grpc::Service> MakeSubmitService(SenderNode* node);
+std::unique_ptr<grpc::Service> MakeSenderService(SenderNode* node);
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_SENDER_NODE_SENDER_NODE_H_

@@ -1,0 +1,175 @@
+// SubmitService and SenderService: thin gRPC adapters over SenderNode. Every
+// decision is made in core or SenderNode; here we authenticate, translate
+// and count.
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/logic/fetch_authorizer.h"
+#include "core/util/limits.h"
+#include "core/util/logging.h"
+#include "rpc/grpc_status.h"
+#include "rpc/metrics.h"
+#include "sender-node/sender_node.h"
+
+namespace pullmail {
+namespace {
+
+class SubmitServiceImpl final : public v1::SubmitService::Service {
+ public:
+  explicit SubmitServiceImpl(SenderNode* node) : node_(node) {}
+
+  grpc::Status Login(grpc::ServerContext*, const v1::LoginRequest* req,
+                     v1::LoginResponse* resp) override {
+    auto token = node_->auth().Login(req->user(), req->password());
+    if (!token.ok()) return ToGrpc(token.status());
+    resp->set_token(token->first);
+    resp->set_expires_unix_ms(ToUnixMs(token->second));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,
+                      v1::SubmitResponse* resp) override {
+    auto user = node_->auth().Authenticate(*ctx);
+    if (!user.ok()) return ToGrpc(user.status());
+    SubmissionInput in;
+    in.authenticated_user = *user;
+    in.from = req->from().empty() ? *user : req->from();
+    in.to.assign(req->to().begin(), req->to().end());
+    in.message = req->message();
+    auto r = node_->Submit(in);
+    if (!r.ok()) return ToGrpc(r.status());
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Revoke(grpc::ServerContext* ctx, const v1::RevokeRequest* req,
+                      v1::RevokeResponse* resp) override {
+    auto user = node_->auth().Authenticate(*ctx);
+    if (!user.ok()) return ToGrpc(user.status());
+    auto r = node_->Revoke(*user, req->message_id(), req->reason());
+    if (!r.ok()) return ToGrpc(r.status());
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListSent(grpc::ServerContext* ctx, const v1::ListSentRequest* req,
+                        v1::ListSentResponse* resp) override {
+    auto user = node_->auth().Authenticate(*ctx);
+    if (!user.ok()) return ToGrpc(user.status());
+    auto r = node_->ListSent(*user, req->limit());
+    if (!r.ok()) return ToGrpc(r.status());
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+ private:
+  SenderNode* node_;
+};
+
+std::string ResultLabel(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk: return "ok";
+    case absl::StatusCode::kPermissionDenied: return "denied";
+    case absl::StatusCode::kFailedPrecondition: return "revoked";
+    case absl::StatusCode::kNotFound: return "not_found";
+    default: return "error";
+  }
+}
+
+class SenderServiceImpl final : public v1::SenderService::Service {
+ public:
+  explicit SenderServiceImpl(SenderNode* node) : node_(node) {}
+
+  grpc::Status FetchBody(grpc::ServerContext* ctx, const v1::FetchRequest* req,
+                         grpc::ServerWriter<v1::BodyChunk>* writer) override {
+    absl::Status s = Serve(ctx, *req, writer);
+    std::string label = ResultLabel(s.code());
+    if (s.code() == absl::StatusCode::kNotFound &&
+        absl::StartsWith(s.message(), "expired")) {
+      label = "expired";
+    }
+    Metrics::Global().Add(absl::StrCat("pullmail_fetch_requests_total{result=\"", label, "\"}"));
+    if (!s.ok()) {
+      PM_LOG(INFO) << "fetch of " << req->message_id() << " by " << req->recipient_domain()
+                   << " refused: " << s;
+    }
+    return ToGrpc(s);
+  }
+
+  grpc::Status Revoke(grpc::ServerContext* ctx, const v1::RevokeRequest* req,
+                      v1::RevokeResponse* resp) override {
+    auto user = node_->auth().Authenticate(*ctx);
+    if (!user.ok()) return ToGrpc(user.status());
+    auto r = node_->Revoke(*user, req->message_id(), req->reason());
+    if (!r.ok()) return ToGrpc(r.status());
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ReportAbuse(grpc::ServerContext*, const v1::SignedSpamReport* req,
+                           v1::AbuseResult* resp) override {
+    absl::Status s = node_->ReportAbuse(*req);
+    resp->set_code(static_cast<int>(s.code()));
+    resp->set_reason(std::string(s.message()));
+    return ToGrpc(s);
+  }
+
+ private:
+  absl::Status Serve(grpc::ServerContext* ctx, const v1::FetchRequest& req,
+                     grpc::ServerWriter<v1::BodyChunk>* writer) {
+    SenderStore& store = node_->store();
+    absl::StatusOr<OutboundMessage> msg = store.GetMessage(req.message_id());
+    if (!msg.ok()) {
+      if (msg.status().code() == absl::StatusCode::kNotFound) {
+        return absl::NotFoundError("unknown message id");
+      }
+      return msg.status();
+    }
+    auto deliveries = store.ListDeliveries(req.message_id());
+    if (!deliveries.ok()) return deliveries.status();
+    auto delivery = AuthorizeFetch(*msg, *deliveries, req.recipient_domain(), req.fetch_token(),
+                                   req.offset(), node_->clock().Now());
+    if (!delivery.ok()) return delivery.status();
+
+    uint64_t offset = req.offset();
+    uint64_t sent = 0;
+    v1::BodyChunk chunk;
+    chunk.set_total_size(msg->body_size);
+    while (offset < msg->body_size) {
+      if (ctx->IsCancelled()) break;
+      auto data = store.ReadBody(req.message_id(), offset, limits::kBodyChunkSize);
+      if (!data.ok()) return data.status();
+      if (data->empty()) break;
+      chunk.set_offset(offset);
+      chunk.set_data(std::move(*data));
+      size_t n = chunk.data().size();
+      if (!writer->Write(chunk)) break;
+      offset += n;
+      sent += n;
+    }
+    if (sent > 0) {
+      Metrics::Global().Add("pullmail_body_bytes_served_total", sent);
+      (void)store.AddBytesServed(req.message_id(), delivery->domain, sent);
+    }
+    if (delivery->state == DeliveryState::kDelivered && offset == msg->body_size) {
+      delivery->state = DeliveryState::kFetched;
+      (void)store.UpdateDelivery(*delivery);
+    }
+    PM_LOG(DEBUG) << "served " << sent << " bytes of " << req.message_id() << " to "
+                  << delivery->domain;
+    return absl::OkStatus();
+  }
+
+  SenderNode* node_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> MakeSubmitService(SenderNode* node) {
+  return std::make_unique<SubmitServiceImpl>(node);
+}
+std::unique_ptr<grpc::Service> MakeSenderService(SenderNode* node) {
+  return std::make_unique<SenderServiceImpl>(node);
+}
+
+}  // namespace pullmail
