@@ -1,0 +1,456 @@
+// The signed envelope. One generic signer and one generic verifier serve all
+// three object types, so the order of checks (size, domain, key, signature,
+// and only then parse) is written once; each type adds only its field rules
+// and its post-parse checks.
+#include "core/envelope/envelope.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "core/util/clock.h"
+#include "core/util/limits.h"
+#include "core/util/strings.h"
+
+namespace pullmail {
+namespace {
+
+// The largest Revocation.reason (bytes), as the proto file states.
+constexpr size_t kMaxRevocationReason = 256;
+
+// A refusal: records `r` in *out and returns a status with RejectionCode(r)
+// whose message starts with RejectionName(r), so NotifyResult.reason, the
+// status and the logs agree.
+absl::Status Reject(Rejection r, std::string_view detail, Rejection* out) {
+  *out = r;
+  return absl::Status(RejectionCode(r), absl::StrCat(AV(RejectionName(r)), ": ", AV(detail)));
+}
+
+// A rejection and its detail, as field checks report them before the caller
+// turns them into a Status.
+struct Problem {
+  Rejection reason;
+  std::string detail;
+};
+using Check = std::optional<Problem>;
+
+Check Malformed(std::string detail) { return Problem{Rejection::kMalformed, std::move(detail)}; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return absl::EqualsIgnoreCase(AV(a), AV(b));
+}
+
+// Visible ASCII ('!'..'~'): message ids, report ids.
+bool IsVisibleAscii(std::string_view s) {
+  for (char c : s) {
+    if (c <= ' ' || c > '~') return false;
+  }
+  return true;
+}
+
+Check CheckId(std::string_view field, std::string_view id) {
+  if (id.empty() || id.size() > limits::kMaxMessageId || !IsVisibleAscii(id)) {
+    return Malformed(absl::StrCat(AV(field), " must be 1..", limits::kMaxMessageId,
+                                  " bytes of visible ASCII"));
+  }
+  return std::nullopt;
+}
+
+Check CheckDomain(std::string_view field, std::string_view domain) {
+  if (domain.empty() || domain.size() > limits::kMaxDomain || !IsVisibleAscii(domain) ||
+      domain.find('@') != std::string_view::npos) {
+    return Malformed(absl::StrCat(AV(field), " is not a domain"));
+  }
+  return std::nullopt;
+}
+
+// "local@domain": visible ASCII other than '<' and '>', exactly one '@',
+// both parts non-empty, at most limits::kMaxAddress bytes. Returns the domain
+// part. (The same character rule as SplitAddress in core/logic/submission.)
+std::optional<std::string_view> AddressDomain(std::string_view address) {
+  if (address.empty() || address.size() > limits::kMaxAddress) return std::nullopt;
+  for (char c : address) {
+    if (c <= ' ' || c > '~' || c == '<' || c == '>') return std::nullopt;
+  }
+  size_t at = address.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == address.size() ||
+      address.find('@', at + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view domain = address.substr(at + 1);
+  if (domain.size() > limits::kMaxDomain) return std::nullopt;
+  return domain;
+}
+
+Check CheckSummary(const v1::HeaderSummary& s) {
+  for (const std::string* field : {&s.from(), &s.subject(), &s.date(), &s.message_id(),
+                                   &s.in_reply_to()}) {
+    if (field->size() > limits::kMaxHeaderValue) {
+      return Malformed(absl::StrCat("summary field over ", limits::kMaxHeaderValue, " bytes"));
+    }
+  }
+  for (const auto* list : {&s.to(), &s.cc()}) {
+    if (static_cast<size_t>(list->size()) > limits::kMaxSummaryList) {
+      return Malformed(absl::StrCat("summary list over ", limits::kMaxSummaryList, " entries"));
+    }
+    for (const std::string& v : *list) {
+      if (v.size() > limits::kMaxHeaderValue) {
+        return Malformed(absl::StrCat("summary field over ", limits::kMaxHeaderValue, " bytes"));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// --- Per-type rules: fields (malformed) and the checks that follow parsing.
+
+Check CheckFields(const v1::Notification& n) {
+  if (n.version() != limits::kProtocolVersion) {
+    return Malformed(absl::StrCat("version ", n.version(), " is not ", limits::kProtocolVersion));
+  }
+  if (Check c = CheckId("message_id", n.message_id())) return c;
+  if (!AddressDomain(n.envelope_sender())) return Malformed("envelope_sender is not local@domain");
+  if (Check c = CheckDomain("recipient_domain", n.recipient_domain())) return c;
+  if (n.recipients().empty() ||
+      static_cast<size_t>(n.recipients().size()) > limits::kMaxRecipientsPerNotification) {
+    return Malformed(absl::StrCat("recipients must number 1..",
+                                  limits::kMaxRecipientsPerNotification));
+  }
+  for (const std::string& r : n.recipients()) {
+    std::optional<std::string_view> domain = AddressDomain(r);
+    if (!domain || !EqualsIgnoreCase(*domain, n.recipient_domain())) {
+      return Malformed("a recipient is not local@recipient_domain");
+    }
+  }
+  if (n.sender_endpoint().size() > limits::kMaxAddress) {
+    return Malformed(absl::StrCat("sender_endpoint over ", limits::kMaxAddress, " bytes"));
+  }
+  if (n.body_size() > limits::kMaxBodySize) {
+    return Malformed(absl::StrCat("body_size over ", limits::kMaxBodySize));
+  }
+  if (n.body_sha256().size() != limits::kSha256Size) {
+    return Malformed(absl::StrCat("body_sha256 must be ", limits::kSha256Size, " bytes"));
+  }
+  if (n.fetch_token().size() != limits::kFetchTokenSize) {
+    return Malformed(absl::StrCat("fetch_token must be ", limits::kFetchTokenSize, " bytes"));
+  }
+  if (n.expires_unix_ms() <= n.created_unix_ms()) {
+    return Malformed("expires_unix_ms must be after created_unix_ms");
+  }
+  // Written as a subtraction that cannot overflow: created < expires here.
+  if (static_cast<uint64_t>(n.expires_unix_ms()) - static_cast<uint64_t>(n.created_unix_ms()) >
+      static_cast<uint64_t>(limits::kMaxRetentionMs)) {
+    return Malformed(absl::StrCat("retention over ", limits::kMaxRetentionMs, " ms"));
+  }
+  return CheckSummary(n.summary());
+}
+
+Check CheckSigner(const v1::Notification& n, std::string_view signing_domain) {
+  std::optional<std::string_view> domain = AddressDomain(n.envelope_sender());
+  if (!domain || !EqualsIgnoreCase(*domain, signing_domain)) {
+    return Problem{Rejection::kSenderOutsideDomain,
+                   absl::StrCat("envelope sender ", n.envelope_sender(), " is not at ",
+                                AV(signing_domain))};
+  }
+  return std::nullopt;
+}
+
+Check CheckFields(const v1::SpamReport& r) {
+  if (r.version() != limits::kProtocolVersion) {
+    return Malformed(absl::StrCat("version ", r.version(), " is not ", limits::kProtocolVersion));
+  }
+  if (Check c = CheckId("report_id", r.report_id())) return c;
+  if (Check c = CheckDomain("reporter_domain", r.reporter_domain())) return c;
+  if (Check c = CheckId("message_id", r.message_id())) return c;
+  if (Check c = CheckDomain("message_signing_domain", r.message_signing_domain())) return c;
+  if (r.body_sha256().size() != limits::kSha256Size) {
+    return Malformed(absl::StrCat("body_sha256 must be ", limits::kSha256Size, " bytes"));
+  }
+  if (r.verdict() != v1::VERDICT_SPAM && r.verdict() != v1::VERDICT_NOT_SPAM) {
+    return Malformed("verdict must be SPAM or NOT_SPAM");
+  }
+  if (r.reports() < 1) return Malformed("reports must be >= 1");
+  return std::nullopt;
+}
+
+Check CheckSigner(const v1::SpamReport& r, std::string_view signing_domain) {
+  if (!EqualsIgnoreCase(r.reporter_domain(), signing_domain)) {
+    return Problem{Rejection::kSenderOutsideDomain,
+                   absl::StrCat("reporter_domain ", r.reporter_domain(), " is not the signer ",
+                                AV(signing_domain))};
+  }
+  return std::nullopt;
+}
+
+Check CheckFields(const v1::Revocation& r) {
+  if (r.version() != limits::kProtocolVersion) {
+    return Malformed(absl::StrCat("version ", r.version(), " is not ", limits::kProtocolVersion));
+  }
+  if (Check c = CheckId("message_id", r.message_id())) return c;
+  if (Check c = CheckDomain("signing_domain", r.signing_domain())) return c;
+  if (r.reason().size() > kMaxRevocationReason) {
+    return Malformed(absl::StrCat("reason over ", kMaxRevocationReason, " bytes"));
+  }
+  return std::nullopt;
+}
+
+Check CheckSigner(const v1::Revocation& r, std::string_view signing_domain) {
+  if (!EqualsIgnoreCase(r.signing_domain(), signing_domain)) {
+    return Problem{Rejection::kSenderOutsideDomain,
+                   absl::StrCat("revocation for ", r.signing_domain(), " signed by ",
+                                AV(signing_domain))};
+  }
+  return std::nullopt;
+}
+
+Check NotFromFuture(int64_t unix_ms, absl::Time now) {
+  if (unix_ms > ToUnixMs(now) + limits::kMaxClockSkewMs) {
+    return Problem{Rejection::kFromFuture,
+                   absl::StrCat("time ", unix_ms, " is more than ", limits::kMaxClockSkewMs,
+                                " ms ahead of ", ToUnixMs(now))};
+  }
+  return std::nullopt;
+}
+
+// --- The generic signer and verifier.
+
+template <typename Signed>
+void SetParts(Signed& out, std::string payload, std::string_view signing_domain,
+              std::string_view key_id, std::string signature) {
+  out.set_payload(std::move(payload));
+  out.set_signing_domain(std::string(signing_domain));
+  out.set_key_id(std::string(key_id));
+  out.set_signature(std::move(signature));
+}
+
+// Every field in field-number order, maps (none today) sorted: the same
+// message always yields the same bytes with this library version.
+std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+template <typename Signed, typename Payload>
+absl::StatusOr<Signed> SignObject(const Payload& object, std::string_view context,
+                                  std::string_view signing_domain, std::string_view key_id,
+                                  const SigningKey& key) {
+  if (signing_domain.empty() || signing_domain.size() > limits::kMaxDomain) {
+    return absl::InvalidArgumentError("signing domain must be 1..253 bytes");
+  }
+  if (key_id.empty() || key_id.size() > limits::kMaxKeyId) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key id must be 1..", limits::kMaxKeyId, " bytes"));
+  }
+  // Refuse what every receiver would refuse, with the name it would give.
+  Check problem = CheckFields(object);
+  if (!problem) problem = CheckSigner(object, signing_domain);
+  if (problem) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AV(RejectionName(problem->reason)), ": ", problem->detail));
+  }
+  std::string payload = SerializeDeterministic(object);
+  if (payload.size() > limits::kMaxSignedPayload) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AV(RejectionName(Rejection::kPayloadTooLarge)), ": ", payload.size(),
+                     " bytes, limit ", limits::kMaxSignedPayload));
+  }
+  std::string signature = key.Sign(context, payload);
+  Signed out;
+  SetParts(out, std::move(payload), signing_domain, key_id, std::move(signature));
+  return out;
+}
+
+// Steps 1-5 of verification, shared by all types: size, domain, key,
+// signature, parse + fields, signer. The per-type caller adds the rest.
+template <typename Payload, typename Signed>
+absl::StatusOr<Payload> VerifyObject(const Signed& in, std::string_view context,
+                                     const Directory& directory, Rejection* reason) {
+  const std::string& payload = in.payload();
+  if (payload.size() > limits::kMaxSignedPayload) {
+    return Reject(Rejection::kPayloadTooLarge,
+                  absl::StrCat(payload.size(), " bytes, limit ", limits::kMaxSignedPayload), reason);
+  }
+  const std::string& domain = in.signing_domain();
+  if (domain.empty() || domain.size() > limits::kMaxDomain) {
+    return Reject(Rejection::kUnknownDomain, "signing domain is empty or too long", reason);
+  }
+  absl::StatusOr<DomainEntry> entry = directory.Lookup(domain);
+  if (!entry.ok()) {
+    if (absl::IsNotFound(entry.status())) {
+      return Reject(Rejection::kUnknownDomain, absl::StrCat(domain, " is not in the directory"), reason);
+    }
+    return Reject(Rejection::kDirectoryUnavailable,
+                  absl::StrCat("looking up ", domain, ": ", entry.status().ToString()), reason);
+  }
+  auto key = entry->keys.find(in.key_id());
+  if (key == entry->keys.end()) {
+    return Reject(Rejection::kUnknownKey,
+                  absl::StrCat("no key '", in.key_id().substr(0, limits::kMaxKeyId), "' for ", domain), reason);
+  }
+  if (in.signature().size() != limits::kSignatureSize) {
+    return Reject(Rejection::kBadSignature,
+                  absl::StrCat("signature is ", in.signature().size(), " bytes, not ",
+                               limits::kSignatureSize), reason);
+  }
+  if (!VerifySignature(key->second, context, payload, in.signature())) {
+    return Reject(Rejection::kBadSignature,
+                  absl::StrCat("signature does not verify with ", domain, " key ", in.key_id()), reason);
+  }
+  // Only now is the payload known to come from `domain`: parse it.
+  Payload object;
+  if (!object.ParseFromString(payload)) {
+    return Reject(Rejection::kMalformed, "payload does not parse", reason);
+  }
+  Check problem = CheckFields(object);
+  if (!problem) problem = CheckSigner(object, domain);
+  if (problem) return Reject(problem->reason, problem->detail, reason);
+  return object;
+}
+
+// Runs a verifier and reports its rejection (kNone on success) to a caller
+// that may not want it.
+template <typename T, typename Fn>
+absl::StatusOr<T> WithReason(Fn verify, Rejection* reason) {
+  Rejection r = Rejection::kNone;
+  absl::StatusOr<T> result = verify(&r);
+  if (reason != nullptr) *reason = result.ok() ? Rejection::kNone : r;
+  return result;
+}
+
+absl::StatusOr<v1::Notification> VerifyNotificationImpl(const v1::SignedNotification& in,
+                                                        const Directory& directory,
+                                                        const VerifyOptions& options,
+                                                        Rejection* reason) {
+  absl::StatusOr<v1::Notification> n =
+      VerifyObject<v1::Notification>(in, kNotificationContext, directory, reason);
+  if (!n.ok()) return n;
+  if (!options.expected_recipient_domain.empty() &&
+      !EqualsIgnoreCase(n->recipient_domain(), options.expected_recipient_domain)) {
+    return Reject(Rejection::kWrongRecipientDomain,
+                  absl::StrCat("for ", n->recipient_domain(), ", this node serves ",
+                               options.expected_recipient_domain), reason);
+  }
+  if (Check c = NotFromFuture(n->created_unix_ms(), options.now)) {
+    return Reject(c->reason, c->detail, reason);
+  }
+  if (n->expires_unix_ms() <= ToUnixMs(options.now)) {
+    return Reject(Rejection::kExpired, absl::StrCat("expired at ", n->expires_unix_ms(),
+                                                    ", now ", ToUnixMs(options.now)), reason);
+  }
+  return n;
+}
+
+absl::StatusOr<v1::SpamReport> VerifySpamReportImpl(const v1::SignedSpamReport& in,
+                                                    const Directory& directory, absl::Time now,
+                                                    Rejection* reason) {
+  absl::StatusOr<v1::SpamReport> r =
+      VerifyObject<v1::SpamReport>(in, kSpamReportContext, directory, reason);
+  if (!r.ok()) return r;
+  if (Check c = NotFromFuture(r->reported_unix_ms(), now)) return Reject(c->reason, c->detail, reason);
+  return r;
+}
+
+absl::StatusOr<v1::Revocation> VerifyRevocationImpl(const v1::SignedRevocation& in,
+                                                    const Directory& directory, absl::Time now,
+                                                    Rejection* reason) {
+  absl::StatusOr<v1::Revocation> r =
+      VerifyObject<v1::Revocation>(in, kRevocationContext, directory, reason);
+  if (!r.ok()) return r;
+  if (Check c = NotFromFuture(r->revoked_unix_ms(), now)) return Reject(c->reason, c->detail, reason);
+  return r;
+}
+
+}  // namespace
+
+std::string_view RejectionName(Rejection r) {
+  switch (r) {
+    case Rejection::kNone: return "none";
+    case Rejection::kUnknownDomain: return "unknown_domain";
+    case Rejection::kUnknownKey: return "unknown_key";
+    case Rejection::kBadSignature: return "bad_signature";
+    case Rejection::kSenderOutsideDomain: return "sender_outside_domain";
+    case Rejection::kExpired: return "expired";
+    case Rejection::kFromFuture: return "from_future";
+    case Rejection::kPayloadTooLarge: return "payload_too_large";
+    case Rejection::kMalformed: return "malformed";
+    case Rejection::kWrongRecipientDomain: return "wrong_recipient_domain";
+    case Rejection::kDirectoryUnavailable: return "directory_unavailable";
+  }
+  return "unknown";
+}
+
+absl::StatusCode RejectionCode(Rejection r) {
+  switch (r) {
+    case Rejection::kNone: return absl::StatusCode::kOk;
+    case Rejection::kUnknownDomain:
+    case Rejection::kUnknownKey:
+    case Rejection::kBadSignature: return absl::StatusCode::kUnauthenticated;
+    case Rejection::kSenderOutsideDomain: return absl::StatusCode::kPermissionDenied;
+    case Rejection::kExpired:
+    case Rejection::kFromFuture: return absl::StatusCode::kFailedPrecondition;
+    case Rejection::kPayloadTooLarge:
+    case Rejection::kMalformed:
+    case Rejection::kWrongRecipientDomain: return absl::StatusCode::kInvalidArgument;
+    case Rejection::kDirectoryUnavailable: return absl::StatusCode::kUnavailable;
+  }
+  return absl::StatusCode::kInternal;
+}
+
+absl::StatusOr<v1::SignedNotification> SignNotification(const v1::Notification& n,
+                                                        std::string_view signing_domain,
+                                                        std::string_view key_id,
+                                                        const SigningKey& key) {
+  return SignObject<v1::SignedNotification>(n, kNotificationContext, signing_domain, key_id, key);
+}
+
+absl::StatusOr<v1::Notification> VerifyNotification(const v1::SignedNotification& signed_n,
+                                                     const Directory& directory,
+                                                     const VerifyOptions& options,
+                                                     Rejection* reason) {
+  return WithReason<v1::Notification>(
+      [&](Rejection* r) { return VerifyNotificationImpl(signed_n, directory, options, r); },
+      reason);
+}
+
+absl::StatusOr<v1::SignedSpamReport> SignSpamReport(const v1::SpamReport& report,
+                                                    std::string_view signing_domain,
+                                                    std::string_view key_id,
+                                                    const SigningKey& key) {
+  return SignObject<v1::SignedSpamReport>(report, kSpamReportContext, signing_domain, key_id, key);
+}
+
+absl::StatusOr<v1::SpamReport> VerifySpamReport(const v1::SignedSpamReport& signed_report,
+                                                const Directory& directory, absl::Time now,
+                                                Rejection* reason) {
+  return WithReason<v1::SpamReport>(
+      [&](Rejection* r) { return VerifySpamReportImpl(signed_report, directory, now, r); },
+      reason);
+}
+
+absl::StatusOr<v1::SignedRevocation> SignRevocation(const v1::Revocation& revocation,
+                                                    std::string_view signing_domain,
+                                                    std::string_view key_id,
+                                                    const SigningKey& key) {
+  return SignObject<v1::SignedRevocation>(revocation, kRevocationContext, signing_domain, key_id,
+                                          key);
+}
+
+absl::StatusOr<v1::Revocation> VerifyRevocation(const v1::SignedRevocation& signed_revocation,
+                                                const Directory& directory, absl::Time now,
+                                                Rejection* reason) {
+  return WithReason<v1::Revocation>(
+      [&](Rejection* r) { return VerifyRevocationImpl(signed_revocation, directory, now, r); },
+      reason);
+}
+
+}  // namespace pullmail

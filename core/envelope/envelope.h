@@ -1,0 +1,148 @@
+// The signed envelope: signing and verifying the three signed objects of
+// pullmail.v1 (SignedNotification, SignedSpamReport, SignedRevocation).
+//
+// Each travels as payload bytes plus an Ed25519 signature over
+// (context string || payload). The payload is opaque bytes: a receiver
+// verifies exactly the bytes it got and parses them only after the signature
+// verifies; nobody ever re-serializes a payload to check it. The order of the
+// checks, the rejection names and their status codes are normative and are
+// documented in docs/PROTOCOL.md ("Verification").
+//
+// Everything here is pure: no I/O, no clock (the caller passes `now`), no
+// randomness. All functions are thread-safe given a thread-safe Directory.
+#ifndef PULLMAIL_CORE_ENVELOPE_ENVELOPE_H_
+#define PULLMAIL_CORE_ENVELOPE_ENVELOPE_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/crypto/ed25519.h"
+#include "core/directory/directory.h"
+#include "pullmail/v1/pullmail.pb.h"
+
+namespace pullmail {
+
+namespace envelope_internal {
+// A string literal's bytes including its terminating NUL.
+template <size_t N>
+constexpr std::string_view WithNul(const char (&s)[N]) {
+  return std::string_view(s, N);
+}
+}  // namespace envelope_internal
+
+// The context strings, each ending in one NUL byte (part of the signed input).
+inline constexpr std::string_view kNotificationContext =
+    envelope_internal::WithNul("pullmail.v1.notification");  // 25 bytes
+inline constexpr std::string_view kSpamReportContext =
+    envelope_internal::WithNul("pullmail.v1.spam-report");   // 24 bytes
+inline constexpr std::string_view kRevocationContext =
+    envelope_internal::WithNul("pullmail.v1.revocation");    // 23 bytes
+
+// Why a signed object was refused. Names and codes: RejectionName,
+// RejectionCode, and the table in docs/PROTOCOL.md.
+enum class Rejection {
+  kNone,
+  kUnknownDomain,
+  kUnknownKey,
+  kBadSignature,
+  kSenderOutsideDomain,
+  kExpired,
+  kFromFuture,
+  kPayloadTooLarge,
+  kMalformed,
+  kWrongRecipientDomain,
+  // The directory could not answer (e.g. a DNS timeout): not a verdict on
+  // the object, so it maps to kUnavailable and the sender retries.
+  kDirectoryUnavailable,
+};
+
+// The machine-readable name sent in NotifyResult.reason etc., e.g.
+// "bad_signature"; "none" for kNone.
+std::string_view RejectionName(Rejection r);
+
+// The status code a rejection is reported with (kOk for kNone):
+//   unknown_domain, unknown_key, bad_signature  -> kUnauthenticated
+//   sender_outside_domain                       -> kPermissionDenied
+//   expired, from_future                        -> kFailedPrecondition
+//   payload_too_large, malformed,
+//   wrong_recipient_domain                      -> kInvalidArgument
+//   directory_unavailable                       -> kUnavailable
+// Only kUnavailable is worth retrying unchanged.
+absl::StatusCode RejectionCode(Rejection r);
+
+// ---------------------------------------------------------------------------
+// Notification.
+
+// Serializes `n` deterministically and signs it as `signing_domain` with the
+// key `key_id`. Refuses (kInvalidArgument, message starting with the
+// rejection name a receiver would give) a notification that any receiver
+// would reject whatever the time: bad fields (see docs/PROTOCOL.md), a
+// payload over limits::kMaxSignedPayload, an envelope sender outside
+// `signing_domain`, an empty or over-long signing domain or key id. Does not
+// look at the clock. `key` is only borrowed.
+absl::StatusOr<v1::SignedNotification> SignNotification(const v1::Notification& n,
+                                                        std::string_view signing_domain,
+                                                        std::string_view key_id,
+                                                        const SigningKey& key);
+
+struct VerifyOptions {
+  absl::Time now;                         // the receiver's clock
+  std::string expected_recipient_domain;  // empty = don't check
+};
+
+// Verifies `signed_n` against the keys in `directory` and returns the parsed
+// Notification. On failure sets *reason (when `reason` is not null) and
+// returns a status with RejectionCode(*reason) whose message starts with
+// RejectionName(*reason), e.g. "bad_signature: ...". On success sets *reason
+// to kNone. Check order (first failure wins): payload size, signing domain
+// known, key id known, signature, parse + field limits, envelope sender's
+// domain == signing domain, recipient domain == expected (if set), created
+// <= now + limits::kMaxClockSkewMs, expires > now.
+absl::StatusOr<v1::Notification> VerifyNotification(const v1::SignedNotification& signed_n,
+                                                     const Directory& directory,
+                                                     const VerifyOptions& options,
+                                                     Rejection* reason);
+
+// ---------------------------------------------------------------------------
+// Spam report.
+
+// As SignNotification. The report's reporter_domain must equal
+// `signing_domain` (case-insensitive).
+absl::StatusOr<v1::SignedSpamReport> SignSpamReport(const v1::SpamReport& report,
+                                                    std::string_view signing_domain,
+                                                    std::string_view key_id,
+                                                    const SigningKey& key);
+
+// As VerifyNotification: size, domain, key, signature, parse + field limits,
+// reporter_domain == signing domain (else sender_outside_domain),
+// reported_unix_ms <= now + limits::kMaxClockSkewMs (else from_future).
+// Replays are the caller's to detect (report_id is unique per reporter).
+absl::StatusOr<v1::SpamReport> VerifySpamReport(const v1::SignedSpamReport& signed_report,
+                                                const Directory& directory, absl::Time now,
+                                                Rejection* reason);
+
+// ---------------------------------------------------------------------------
+// Revocation.
+
+// As SignNotification. The revocation's signing_domain field must equal
+// `signing_domain` (case-insensitive).
+absl::StatusOr<v1::SignedRevocation> SignRevocation(const v1::Revocation& revocation,
+                                                    std::string_view signing_domain,
+                                                    std::string_view key_id,
+                                                    const SigningKey& key);
+
+// As VerifyNotification: size, domain, key, signature, parse + field limits,
+// the revocation's signing_domain field == signing domain (else
+// sender_outside_domain), revoked_unix_ms <= now + limits::kMaxClockSkewMs
+// (else from_future). The caller must still check that the revoked message
+// was signed by this same domain before hiding anything.
+absl::StatusOr<v1::Revocation> VerifyRevocation(const v1::SignedRevocation& signed_revocation,
+                                                const Directory& directory, absl::Time now,
+                                                Rejection* reason);
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_ENVELOPE_ENVELOPE_H_
