@@ -127,6 +127,12 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(const std::string&
   ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
   Metrics::Global().Add("pullmail_reads_total");
   ASSIGN_OR_RETURN(bool from_cache, fetcher_->EnsureCached(n));
+  if (!HasFlag(e, kSeenFlag)) {
+    // A first read counts for the sender's reputation (core's policy).
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    policy_->OnRead(n.signing_domain, n.body_sha256, clock().Now());
+    policy_dirty_ = true;
+  }
   if (!req.peek() && !HasFlag(e, kSeenFlag)) {
     ASSIGN_OR_RETURN(std::vector<MailboxEntry> updated,
                      store_->SetFlags(user, folder, {e.uid}, FlagOp::kAdd,
@@ -198,20 +204,6 @@ absl::StatusOr<v1::ExpungeResponse> RecipientNode::Expunge(const std::string& us
   v1::ExpungeResponse resp;
   for (uint32_t u : gone) resp.add_expunged(u);
   changes_.Notify(user);
-  return resp;
-}
-
-absl::StatusOr<v1::ReportResponse> RecipientNode::Report(const std::string& user,
-                                                         const v1::ReportRequest& req) {
-  if (req.verdict() != v1::VERDICT_SPAM && req.verdict() != v1::VERDICT_NOT_SPAM) {
-    return absl::InvalidArgumentError("verdict must be SPAM or NOT_SPAM");
-  }
-  std::string folder = req.folder().empty() ? std::string(kInbox) : req.folder();
-  ASSIGN_OR_RETURN(MailboxEntry e, store_->GetEntry(user, folder, req.uid()));
-  ASSIGN_OR_RETURN(bool fresh, store_->RecordReport(user, e.notification_id,
-                                                   static_cast<int>(req.verdict()), clock().Now()));
-  v1::ReportResponse resp;
-  resp.set_explanation(fresh ? "report recorded" : "you had already reported this message");
   return resp;
 }
 

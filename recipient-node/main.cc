@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
   spec.tls = &config->tls;
   spec.services = {recipient.get(), mailbox.get()};
   spec.metrics_listen = config->recipient_metrics_listen;
+  spec.on_shutdown = [&node] { (*node)->StopMaintenance(); };
+  (*node)->StartMaintenance();
   absl::Status s = pullmail::ServeUntilSignal(spec);
   if (!s.ok()) {
     PM_LOG(ERROR) << s;

@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/envelope/envelope.h"
 #include "core/logic/acceptor.h"
+#include "core/policy/policy_config.h"
+#include "recipient-node/policy_state.h"
 #include "core/storage/sqlite_store.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
@@ -43,6 +45,18 @@ absl::StatusOr<std::unique_ptr<RecipientNode>> RecipientNode::Open(const NodeCon
                    UserAuthenticator::LoadOrCreateTokenKey(config.TokenKeyPath()));
   node->auth_ = std::make_unique<UserAuthenticator>(node->users_.get(), std::move(token_key),
                                                     &SystemClock());
+  PolicyConfig policy_config;
+  if (const toml::table* t = config.Section("recipient", "policy")) {
+    ASSIGN_OR_RETURN(policy_config, ParsePolicyConfig(*t));
+  }
+  ASSIGN_OR_RETURN(SpamPolicy policy, SpamPolicy::Create(std::move(policy_config)));
+  node->policy_ = std::make_unique<SpamPolicy>(std::move(policy));
+  auto snapshot = LoadPolicySnapshot(config.data_dir + "/policy.state");
+  if (snapshot.ok()) {
+    RETURN_IF_ERROR(node->policy_->Restore(*snapshot));
+  } else if (snapshot.status().code() != absl::StatusCode::kNotFound) {
+    return snapshot.status();
+  }
   node->fetcher_ = std::make_unique<BodyFetcher>(&node->config_, node->directory_.get(),
                                                  node->store_.get());
   return node;
@@ -78,9 +92,7 @@ std::vector<v1::NotifyResult> RecipientNode::AcceptBatch(
     NotificationInsert ins;
     ins.notification = d.stored;
     for (const std::string& user : d.users) {
-      EntryPlacement p;
-      p.user = user;
-      ins.placements.push_back(std::move(p));
+      ins.placements.push_back(PlaceFor(d.stored, user, ctx.now));
     }
     insert_index[i] = static_cast<int>(inserts.size());
     inserts.push_back(std::move(ins));

@@ -17,12 +17,14 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/config/node_config.h"
 #include "core/crypto/ed25519.h"
 #include "core/directory/directory.h"
+#include "core/policy/spam_policy.h"
 #include "core/storage/recipient_store.h"
 #include "core/storage/user_store.h"
 #include "core/util/clock.h"
@@ -80,6 +82,23 @@ class RecipientNode {
 
   v1::MessageInfo ToInfo(const MailboxEntry& e, const StoredNotification& n);
 
+  // --- Spam policy and federation (suppression.cc) -------------------------
+  // Where a new copy for `user` goes, as core's policy decides.
+  EntryPlacement PlaceFor(const StoredNotification& n, const std::string& user, absl::Time now);
+  // Moves every unread copy of the body at this node to Junk with the
+  // explanation. Returns how many moved.
+  absl::StatusOr<uint32_t> SuppressUnreadCopies(const std::string& body_sha256,
+                                                const std::string& explanation);
+  // A trusted peer's signed report: verified, replay-checked, weighted.
+  absl::StatusOr<v1::ReportResult> AcceptPeerReport(const v1::SignedSpamReport& report);
+  // One pass of the background work: release or suppress held copies,
+  // prefetch unread bodies close to expiry, send queued reports, save the
+  // policy state. Called by the maintenance thread every few seconds.
+  void Maintain();
+  // Starts / stops the maintenance thread.
+  void StartMaintenance();
+  void StopMaintenance();
+
   RecipientStore& store() { return *store_; }
   UserAuthenticator& auth() { return *auth_; }
   ChangeFeed& changes() { return changes_; }
@@ -89,6 +108,10 @@ class RecipientNode {
  private:
   explicit RecipientNode(NodeConfig config) : config_(std::move(config)) {}
   bool UserExists(std::string_view address);
+  void QueueReportOut(const v1::SpamReport& report, const std::string& signing_domain);
+  void SendQueuedReports();
+  void ReviewHeldAndPrefetch();
+  absl::Status SavePolicy();
 
   NodeConfig config_;
   std::unique_ptr<RecipientStore> store_;
@@ -98,6 +121,16 @@ class RecipientNode {
   std::unique_ptr<UserAuthenticator> auth_;
   std::unique_ptr<BodyFetcher> fetcher_;
   ChangeFeed changes_;
+
+  std::mutex policy_mu_;  // serialises every SpamPolicy call
+  std::unique_ptr<SpamPolicy> policy_;
+  bool policy_dirty_ = false;
+  std::mutex out_mu_;
+  std::vector<std::pair<v1::SignedSpamReport, std::string>> reports_out_;  // (report, signing domain)
+  std::mutex maint_mu_;
+  std::condition_variable maint_cv_;
+  bool maint_stop_ = false;
+  std::thread maint_thread_;
 };
 
 std::unique_ptr<grpc::Service> MakeRecipientService(RecipientNode* node);

@@ -87,13 +87,16 @@ class RecipientServiceImpl final : public v1::RecipientService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ShareReport(grpc::ServerContext*, const v1::SignedSpamReport*,
+  grpc::Status ShareReport(grpc::ServerContext*, const v1::SignedSpamReport* req,
                            v1::ReportResult* resp) override {
-    // Peer report sharing is issue 4's work and is not built yet: say so
-    // plainly rather than pretend to count the report.
-    resp->set_code(static_cast<int>(grpc::StatusCode::UNIMPLEMENTED));
-    resp->set_reason("peer spam reports are not implemented by this node yet");
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, resp->reason());
+    auto r = node_->AcceptPeerReport(*req);
+    if (!r.ok()) {
+      resp->set_code(static_cast<int>(r.status().code()));
+      resp->set_reason(std::string(r.status().message()));
+      return ToGrpc(r.status());
+    }
+    *resp = *r;
+    return grpc::Status::OK;
   }
 
  private:

@@ -13,6 +13,7 @@
 #include "core/mail/header_summary.h"
 #include "core/util/clock.h"
 #include "core/util/limits.h"
+#include "core/util/logging.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
 

@@ -1,0 +1,279 @@
+// node_bench: throughput of real pullmail nodes on loopback (TLS), beside
+// the ceilings of the same machine measured in the same run:
+//   1. verified, committed notifications/s into one recipient node, unary
+//      (8 calls in flight) and streaming (one NotifyStream), beside the
+//      Ed25519 verify ceiling of one core;
+//   2. body fetch MB/s (first read of a message = a pull from the sender
+//      node, verified and cached) for 64 KiB, 1 MiB and 16 MiB bodies,
+//      beside a raw gRPC server stream of the same bytes in 64 KiB chunks.
+// Run it through bench/run_node_bench.sh, which builds a two-domain world
+// with `pullmail init`, starts the four nodes, and stops them afterwards.
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/config/node_config.h"
+#include "core/crypto/ed25519.h"
+#include "core/crypto/encoding.h"
+#include "core/crypto/token.h"
+#include "core/envelope/envelope.h"
+#include "core/util/clock.h"
+#include "core/util/random.h"
+#include "pullmail/v1/pullmail.grpc.pb.h"
+#include "rpc/tls.h"
+#include "rpc/user_auth.h"
+
+ABSL_FLAG(std::string, from, "", "node.toml of the sending domain (its key signs)");
+ABSL_FLAG(std::string, to, "", "node.toml of the receiving domain (its recipient node is measured)");
+ABSL_FLAG(std::string, sender_user, "", "user at the sending domain (for Submit)");
+ABSL_FLAG(std::string, reader, "", "user at the receiving domain (recipient of everything)");
+ABSL_FLAG(std::string, password, "bench", "password of both users");
+ABSL_FLAG(int, n, 20000, "notifications per mode");
+ABSL_FLAG(int, inflight, 8, "unary calls in flight");
+
+namespace pullmail {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+double Seconds(SteadyClock::time_point a) {
+  return std::chrono::duration<double>(SteadyClock::now() - a).count();
+}
+
+[[noreturn]] void Die(const std::string& why) {
+  std::fprintf(stderr, "node_bench: %s\n", why.c_str());
+  std::exit(1);
+}
+
+std::vector<v1::SignedNotification> MakeNotifications(const NodeConfig& from, const SigningKey& key,
+                                                      const std::string& to_domain,
+                                                      const std::string& reader, int n) {
+  SeededRandom rng(static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
+  std::vector<v1::SignedNotification> out;
+  out.reserve(n);
+  v1::Notification t;
+  t.set_version(1);
+  t.set_envelope_sender(absl::StrCat("bench@", from.domain));
+  t.add_recipients(reader);
+  t.set_recipient_domain(to_domain);
+  t.set_sender_endpoint(from.sender_listen);
+  int64_t now = ToUnixMs(absl::Now());
+  t.set_created_unix_ms(now);
+  t.set_expires_unix_ms(now + 3600'000);
+  t.set_body_size(4096);
+  t.set_body_sha256(std::string(32, 'h'));
+  t.mutable_summary()->set_from(absl::StrCat("Bench <bench@", from.domain, ">"));
+  t.mutable_summary()->add_to(reader);
+  t.mutable_summary()->set_subject("benchmark notification");
+  t.set_origin(v1::ORIGIN_NATIVE);
+  for (int i = 0; i < n; ++i) {
+    t.set_message_id(NewMessageId(rng, from.domain));
+    t.set_fetch_token(NewToken(rng));
+    auto s = SignNotification(t, from.domain, from.key_id, key);
+    if (!s.ok()) Die(std::string(s.status().message()));
+    out.push_back(*s);
+  }
+  return out;
+}
+
+double VerifyCeiling(const SigningKey& key) {
+  std::string msg(400, 'x');
+  std::string sig = key.Sign(kNotificationContext, msg);
+  std::string pub = key.PublicKey();
+  const int n = 20000;
+  auto t0 = SteadyClock::now();
+  for (int i = 0; i < n; ++i) VerifySignature(pub, kNotificationContext, msg, sig);
+  return n / Seconds(t0);
+}
+
+void BenchNotify(const NodeConfig& from, const NodeConfig& to, const std::string& reader) {
+  auto key = SigningKey::LoadPem(from.signing_key);
+  if (!key.ok()) Die(std::string(key.status().message()));
+  auto channel = Dial(to.tls, to.recipient_listen, to.domain);
+  if (!channel.ok()) Die(std::string(channel.status().message()));
+  auto stub = v1::RecipientService::NewStub(*channel);
+  const int n = absl::GetFlag(FLAGS_n);
+  const int inflight = absl::GetFlag(FLAGS_inflight);
+  double ceiling = VerifyCeiling(*key);
+  std::printf("Ed25519 verify, one core (ceiling): %.0f/s\n", ceiling);
+
+  auto batch = MakeNotifications(from, *key, to.domain, reader, n);
+  std::atomic<int> next{0}, ok{0};
+  auto t0 = SteadyClock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < inflight; ++t) {
+    threads.emplace_back([&] {
+      for (int i; (i = next++) < n;) {
+        grpc::ClientContext ctx;
+        v1::NotifyResult r;
+        if (stub->Notify(&ctx, batch[i], &r).ok() && r.code() == 0 && !r.duplicate()) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  double unary = n / Seconds(t0);
+  std::printf("Notify unary, %d in flight: %d sent, %d stored, %.0f/s (%.2f of the ceiling)\n",
+              inflight, n, ok.load(), unary, unary / ceiling);
+
+  batch = MakeNotifications(from, *key, to.domain, reader, n);
+  grpc::ClientContext ctx;
+  auto stream = stub->NotifyStream(&ctx);
+  int stored = 0;
+  t0 = SteadyClock::now();
+  std::thread rd([&] {
+    v1::NotifyResult r;
+    while (stream->Read(&r)) {
+      if (r.code() == 0 && !r.duplicate()) ++stored;
+    }
+  });
+  grpc::WriteOptions hint;
+  hint.set_buffer_hint();
+  for (int i = 0; i < n; ++i) stream->Write(batch[i], i + 1 < n ? hint : grpc::WriteOptions());
+  stream->WritesDone();
+  rd.join();
+  stream->Finish();
+  double streaming = n / Seconds(t0);
+  std::printf("NotifyStream: %d sent, %d stored, %.0f/s (%.2f of the ceiling)\n", n, stored,
+              streaming, streaming / ceiling);
+}
+
+// Raw gRPC: a server stream of `size` bytes in 64 KiB chunks, same TLS.
+class RawBodyService final : public v1::SenderService::Service {
+ public:
+  grpc::Status FetchBody(grpc::ServerContext*, const v1::FetchRequest* req,
+                         grpc::ServerWriter<v1::BodyChunk>* w) override {
+    const uint64_t size = req->offset();  // this baseline reads the size from `offset`
+    const std::string chunk(64 * 1024, 'x');
+    v1::BodyChunk c;
+    c.set_total_size(size);
+    for (uint64_t off = 0; off < size; off += chunk.size()) {
+      c.set_offset(off);
+      c.set_data(chunk.substr(0, std::min<uint64_t>(chunk.size(), size - off)));
+      w->Write(c);
+    }
+    return grpc::Status::OK;
+  }
+};
+
+uint32_t WaitListed(v1::MailboxService::Stub* mailbox, const std::string& auth,
+                    const std::string& message_id) {
+  for (int i = 0; i < 400; ++i) {
+    grpc::ClientContext lc;
+    lc.AddMetadata("authorization", auth);
+    v1::ListMessagesRequest lreq;
+    v1::ListMessagesResponse lresp;
+    if (mailbox->ListMessages(&lc, lreq, &lresp).ok()) {
+      for (const auto& m : lresp.messages()) {
+        if (m.message_id() == message_id) return m.uid();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Die("notification for " + message_id + " never arrived");
+}
+
+double TimedRead(v1::MailboxService::Stub* mailbox, const std::string& auth, uint32_t uid,
+                 uint64_t size) {
+  grpc::ClientContext rc;
+  rc.AddMetadata("authorization", auth);
+  v1::ReadRequest rreq;
+  rreq.set_uid(uid);
+  rreq.set_peek(true);
+  auto t0 = SteadyClock::now();
+  auto rd = mailbox->Read(&rc, rreq);
+  v1::ReadChunk chunk;
+  uint64_t got = 0;
+  while (rd->Read(&chunk)) got += chunk.data().size();
+  grpc::Status fs = rd->Finish();
+  double s = Seconds(t0);
+  if (!fs.ok() || got != size) {
+    Die(absl::StrCat("read failed: ", fs.error_message(), " (", got, " bytes)"));
+  }
+  return s;
+}
+
+void BenchFetch(const NodeConfig& from, const NodeConfig& to, const std::string& sender_user,
+                const std::string& reader, const std::string& password) {
+  RawBodyService raw;
+  grpc::ServerBuilder b;
+  int port = 0;
+  auto creds = MakeServerCredentials(to.tls, "127.0.0.1:0");
+  if (!creds.ok()) Die(std::string(creds.status().message()));
+  b.AddListeningPort("127.0.0.1:0", *creds, &port);
+  b.RegisterService(&raw);
+  auto server = b.BuildAndStart();
+  auto raw_stub =
+      v1::SenderService::NewStub(*Dial(to.tls, absl::StrCat("127.0.0.1:", port), to.domain));
+  auto submit = v1::SubmitService::NewStub(*Dial(from.tls, from.sender_listen, from.domain));
+  auto mailbox = v1::MailboxService::NewStub(*Dial(to.tls, to.recipient_listen, to.domain));
+  const std::string send_auth = BasicAuthorization(sender_user, password);
+  const std::string read_auth = BasicAuthorization(reader, password);
+
+  for (uint64_t size : {64ull << 10, 1ull << 20, 16ull << 20}) {
+    double raw_s = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+      grpc::ClientContext c;
+      v1::FetchRequest req;
+      req.set_offset(size);
+      auto t0 = SteadyClock::now();
+      auto rd = raw_stub->FetchBody(&c, req);
+      v1::BodyChunk chunk;
+      while (rd->Read(&chunk)) {
+      }
+      rd->Finish();
+      raw_s += Seconds(t0);
+    }
+    std::string msg = absl::StrCat("From: ", sender_user, "\r\nTo: ", reader, "\r\nSubject: bench ",
+                                   size, " ", absl::ToUnixNanos(absl::Now()), "\r\n\r\n");
+    SeededRandom rng(size ^ static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
+    while (msg.size() < size) msg += HexEncode(rng.Bytes(38)) + "\r\n";
+    msg.resize(size);
+    grpc::ClientContext sc;
+    sc.AddMetadata("authorization", send_auth);
+    v1::SubmitRequest sreq;
+    sreq.set_from(sender_user);
+    sreq.add_to(reader);
+    sreq.set_message(msg);
+    v1::SubmitResponse sresp;
+    grpc::Status st = submit->Submit(&sc, sreq, &sresp);
+    if (!st.ok()) Die("submit failed: " + st.error_message());
+    uint32_t uid = WaitListed(mailbox.get(), read_auth, sresp.message_id());
+    double first = TimedRead(mailbox.get(), read_auth, uid, size);
+    double cached = TimedRead(mailbox.get(), read_auth, uid, size);
+    double mb = size / 1e6;
+    double raw_mbs = mb / (raw_s / 3);
+    std::printf("body %5llu KiB: first read (pull + verify + cache + serve) %7.1f MB/s | cached "
+                "re-read %7.1f MB/s | raw gRPC stream %7.1f MB/s | pull/raw %.2f\n",
+                static_cast<unsigned long long>(size >> 10), mb / first, mb / cached, raw_mbs,
+                (mb / first) / raw_mbs);
+  }
+  server->Shutdown();
+}
+
+}  // namespace
+}  // namespace pullmail
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "node_bench --from A/node.toml --to B/node.toml --sender_user u@a --reader r@b\n"
+      "Measures notifications/s into B's recipient node and body pull MB/s from A's\n"
+      "sender node, beside the machine's ceilings. See bench/run_node_bench.sh.");
+  absl::ParseCommandLine(argc, argv);
+  auto from = pullmail::LoadNodeConfig(absl::GetFlag(FLAGS_from));
+  auto to = pullmail::LoadNodeConfig(absl::GetFlag(FLAGS_to));
+  if (!from.ok() || !to.ok()) {
+    std::fprintf(stderr, "node_bench: --from and --to must name node.toml files (see --help)\n");
+    return 1;
+  }
+  pullmail::BenchNotify(*from, *to, absl::GetFlag(FLAGS_reader));
+  pullmail::BenchFetch(*from, *to, absl::GetFlag(FLAGS_sender_user), absl::GetFlag(FLAGS_reader),
+                       absl::GetFlag(FLAGS_password));
+  return 0;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds a two-domain world on loopback with `pullmail init`, starts its four
+# nodes (TLS), runs node_bench against them, and stops everything.
+# Usage: bench/run_node_bench.sh [BUILD_DIR] [-- node_bench flags, e.g. --n=50000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shift || true
+[ "${1:-}" = "--" ] && shift
+bin_cli=$build/cli/pullmail
+world=$(mktemp -d /tmp/pullmail-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$world"
+}
+trap cleanup EXIT
+
+for d in a.example b.example; do
+  "$bin_cli" init --root "$world" --domain "$d" >/dev/null
+done
+PULLMAIL_PASSWORD=bench "$bin_cli" user add sender@a.example --config "$world/a.example/node.toml" >/dev/null
+PULLMAIL_PASSWORD=bench "$bin_cli" user add reader@b.example --config "$world/b.example/node.toml" >/dev/null
+
+start() {  # program config log
+  "$1" --config "$2" >"$3.out" 2>"$3.err" &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    grep -q '^READY' "$3.out" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "node did not start: $(tail -3 "$3.err")" >&2
+  exit 1
+}
+for d in a.example b.example; do
+  PULLMAIL_LOG_LEVEL=warning start "$build/recipient-node/pullmail-recipient" "$world/$d/node.toml" "$world/$d-recipient"
+  PULLMAIL_LOG_LEVEL=warning start "$build/sender-node/pullmail-sender" "$world/$d/node.toml" "$world/$d-sender"
+done
+
+"$build/bench/node_bench" --from "$world/a.example/node.toml" --to "$world/b.example/node.toml" \
+  --sender_user sender@a.example --reader reader@b.example --password bench "$@"

@@ -1,0 +1,96 @@
+// Text persistence of the policy snapshot (see policy_state.h).
+#include "recipient-node/policy_state.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/crypto/encoding.h"
+#include "core/util/strings.h"
+
+namespace pullmail {
+namespace {
+
+std::string TimeField(absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); }
+
+bool ParseTime(absl::string_view s, absl::Time* t) {
+  int64_t ms;
+  if (!absl::SimpleAtoi(s, &ms)) return false;
+  *t = absl::FromUnixMillis(ms);
+  return true;
+}
+
+}  // namespace
+
+absl::Status SavePolicySnapshot(const PolicySnapshot& snap, const std::string& path) {
+  std::string out;
+  for (const auto& b : snap.bodies) {
+    absl::StrAppend(&out, "B ", HexEncode(b.sha256), " ", b.spam, " ", b.not_spam, " ",
+                    b.spam_reports, " ", b.not_spam_reports, " ", b.reads, " ",
+                    TimeField(b.last_activity), "\n");
+  }
+  for (const auto& d : snap.domains) {
+    absl::StrAppend(&out, "D ", d.domain, " ", d.reads, " ", d.spam, " ", d.not_spam, " ",
+                    TimeField(d.updated), " ", d.last_spam ? TimeField(*d.last_spam) : "-", "\n");
+  }
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  bool ok = ::write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PolicySnapshot> LoadPolicySnapshot(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("no ", path));
+  PolicySnapshot snap;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
+    auto bad = [&] { return absl::InvalidArgumentError(absl::StrCat(path, ":", n, ": malformed")); };
+    if (f[0] == "B" && f.size() == 8) {
+      PolicySnapshot::Body b;
+      auto sha = HexDecode(SV(f[1]));
+      if (!sha.ok()) return bad();
+      b.sha256 = *sha;
+      if (!absl::SimpleAtod(f[2], &b.spam) || !absl::SimpleAtod(f[3], &b.not_spam) ||
+          !absl::SimpleAtoi(f[4], &b.spam_reports) || !absl::SimpleAtoi(f[5], &b.not_spam_reports) ||
+          !absl::SimpleAtoi(f[6], &b.reads) || !ParseTime(f[7], &b.last_activity)) {
+        return bad();
+      }
+      snap.bodies.push_back(std::move(b));
+    } else if (f[0] == "D" && f.size() == 7) {
+      PolicySnapshot::Domain d;
+      d.domain = std::string(f[1]);
+      if (!absl::SimpleAtod(f[2], &d.reads) || !absl::SimpleAtod(f[3], &d.spam) ||
+          !absl::SimpleAtod(f[4], &d.not_spam) || !ParseTime(f[5], &d.updated)) {
+        return bad();
+      }
+      if (f[6] != "-") {
+        absl::Time t;
+        if (!ParseTime(f[6], &t)) return bad();
+        d.last_spam = t;
+      }
+      snap.domains.push_back(std::move(d));
+    } else {
+      return bad();
+    }
+  }
+  return snap;
+}
+
+}  // namespace pullmail

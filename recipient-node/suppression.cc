@@ -1,0 +1,332 @@
+// RecipientNode and the spam policy: where new copies go, reports from
+// readers and from trusted peers, suppression of unread copies, held-copy
+// review, prefetch before expiry, and reports sent out (to trusted peers and,
+// as abuse reports, to the sender's node). Every decision is core's
+// SpamPolicy; this file applies them to the mailboxes.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/crypto/encoding.h"
+#include "core/crypto/token.h"
+#include "core/envelope/envelope.h"
+#include "core/util/logging.h"
+#include "core/util/random.h"
+#include "core/util/status_macros.h"
+#include "core/util/strings.h"
+#include "recipient-node/policy_state.h"
+#include "recipient-node/recipient_node.h"
+#include "rpc/metrics.h"
+#include "rpc/tls.h"
+
+namespace pullmail {
+namespace {
+
+constexpr std::string_view kJunk = "Junk";
+
+bool Seen(const MailboxEntry& e) {
+  return std::find(e.flags.begin(), e.flags.end(), kSeenFlag) != e.flags.end();
+}
+
+EntryState StateOf(Visibility v) {
+  switch (v) {
+    case Visibility::kShown: return EntryState::kShown;
+    case Visibility::kHeld: return EntryState::kHeld;
+    case Visibility::kSuppressed: return EntryState::kSuppressed;
+  }
+  return EntryState::kShown;
+}
+
+}  // namespace
+
+EntryPlacement RecipientNode::PlaceFor(const StoredNotification& n, const std::string& user,
+                                       absl::Time now) {
+  Decision d;
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    d = policy_->OnNotification(n.signing_domain, n.body_sha256, user, now);
+  }
+  EntryPlacement p;
+  p.user = user;
+  p.state = StateOf(d.visibility);
+  p.folder = d.visibility == Visibility::kSuppressed ? std::string(kJunk) : std::string(kInbox);
+  if (d.visibility != Visibility::kShown) p.reason = absl::StrCat(d.rule, ": ", d.explanation);
+  return p;
+}
+
+absl::StatusOr<uint32_t> RecipientNode::SuppressUnreadCopies(const std::string& body_sha256,
+                                                             const std::string& explanation) {
+  ASSIGN_OR_RETURN(std::vector<StoredNotification> ns, store_->NotificationsByBodyHash(body_sha256));
+  uint32_t moved = 0;
+  for (const StoredNotification& n : ns) {
+    ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries, store_->EntriesForNotification(n.id));
+    for (const MailboxEntry& e : entries) {
+      // A reader who read it keeps it; copies already in Junk stay there.
+      if (Seen(e) || e.folder == kJunk || e.state == EntryState::kRevoked) continue;
+      RETURN_IF_ERROR(store_->MoveEntry(e.user, e.folder, e.uid, kJunk, EntryState::kSuppressed,
+                                        explanation).status());
+      changes_.Notify(e.user);
+      ++moved;
+    }
+  }
+  Metrics::Global().Add("pullmail_copies_suppressed_total", moved);
+  return moved;
+}
+
+absl::StatusOr<v1::ReportResponse> RecipientNode::Report(const std::string& user,
+                                                         const v1::ReportRequest& req) {
+  if (req.verdict() != v1::VERDICT_SPAM && req.verdict() != v1::VERDICT_NOT_SPAM) {
+    return absl::InvalidArgumentError("verdict must be SPAM or NOT_SPAM");
+  }
+  const bool spam = req.verdict() == v1::VERDICT_SPAM;
+  std::string folder = req.folder().empty() ? std::string(kInbox) : req.folder();
+  ASSIGN_OR_RETURN(MailboxEntry e, store_->GetEntry(user, folder, req.uid()));
+  ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
+  absl::Time now = clock().Now();
+  ASSIGN_OR_RETURN(bool fresh, store_->RecordReport(user, e.notification_id,
+                                                   static_cast<int>(req.verdict()), now));
+  v1::ReportResponse resp;
+  // The reporter's own copy goes where the verdict says.
+  if (spam && folder != kJunk) {
+    RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, kJunk, EntryState::kSuppressed,
+                                      "you reported it as spam").status());
+  } else if (!spam && folder == kJunk) {
+    RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, kInbox, EntryState::kShown, "")
+                        .status());
+  }
+  changes_.Notify(user);
+  if (!fresh) {
+    resp.set_explanation("you had already reported this message; counted once");
+    return resp;
+  }
+  ReportOutcome out;
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    out = policy_->OnLocalReport(n.signing_domain, n.body_sha256,
+                                 spam ? Verdict::kSpam : Verdict::kNotSpam, now);
+    policy_dirty_ = true;
+  }
+  RETURN_IF_ERROR(SavePolicy());  // the report counts after a restart too
+  Metrics::Global().Add(absl::StrCat("pullmail_reports_total{verdict=\"",
+                                     spam ? "spam" : "not_spam", "\"}"));
+  if (out.newly_suppressed) {
+    ASSIGN_OR_RETURN(uint32_t moved,
+                     SuppressUnreadCopies(n.body_sha256, absl::StrCat(out.rule, ": ",
+                                                                     out.explanation)));
+    resp.set_suppressed(moved);
+    PM_LOG(INFO) << "body " << HexEncode(n.body_sha256).substr(0, 16) << " of " << n.message_id
+                 << " suppressed: " << out.explanation << "; " << moved
+                 << " unread copies moved to Junk, their body never fetched";
+  }
+  resp.set_explanation(out.explanation.empty() ? "report recorded" : out.explanation);
+
+  v1::SpamReport r;
+  r.set_version(1);
+  r.set_report_id(NewMessageId(SecureRandom(), config_.domain));
+  r.set_reporter_domain(config_.domain);
+  r.set_message_id(n.message_id);
+  r.set_message_signing_domain(n.signing_domain);
+  r.set_body_sha256(n.body_sha256);
+  r.set_verdict(req.verdict());
+  r.set_reported_unix_ms(ToUnixMs(now));
+  r.set_reports(1);
+  QueueReportOut(r, n.signing_domain);
+  return resp;
+}
+
+absl::StatusOr<v1::ReportResult> RecipientNode::AcceptPeerReport(
+    const v1::SignedSpamReport& signed_report) {
+  Rejection why = Rejection::kNone;
+  absl::Time now = clock().Now();
+  auto report = VerifySpamReport(signed_report, *directory_, now, &why);
+  if (!report.ok()) {
+    Metrics::Global().Add(absl::StrCat("pullmail_peer_reports_rejected_total{reason=\"",
+                                       AV(RejectionName(why)), "\"}"));
+    return report.status();
+  }
+  const std::string& peer = signed_report.signing_domain();
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    if (!policy_->config().peer_weights.count(peer)) {
+      Metrics::Global().Add("pullmail_peer_reports_rejected_total{reason=\"untrusted_peer\"}");
+      return absl::PermissionDeniedError(absl::StrCat("untrusted_peer: ", peer,
+                                                      " is not a trusted peer of this node"));
+    }
+  }
+  PeerReport pr;
+  pr.peer_domain = peer;
+  pr.report_id = report->report_id();
+  pr.body_sha256 = report->body_sha256();
+  pr.verdict = report->verdict();
+  pr.count = std::max<uint32_t>(1, report->reports());
+  pr.time = FromUnixMs(report->reported_unix_ms());
+  ASSIGN_OR_RETURN(bool fresh, store_->RecordPeerReport(pr));
+  if (!fresh) {
+    Metrics::Global().Add("pullmail_peer_reports_rejected_total{reason=\"replay\"}");
+    return absl::AlreadyExistsError("replay: this report id was counted before");
+  }
+  absl::StatusOr<ReportOutcome> out;
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    out = policy_->OnPeerReport(peer, report->message_signing_domain(), report->body_sha256(),
+                                report->verdict() == v1::VERDICT_SPAM ? Verdict::kSpam
+                                                                      : Verdict::kNotSpam,
+                                pr.count, now);
+    policy_dirty_ = true;
+  }
+  if (!out.ok()) return out.status();
+  RETURN_IF_ERROR(SavePolicy());
+  Metrics::Global().Add("pullmail_peer_reports_accepted_total");
+  if (out->newly_suppressed) {
+    ASSIGN_OR_RETURN(uint32_t moved,
+                     SuppressUnreadCopies(report->body_sha256(),
+                                          absl::StrCat(out->rule, ": ", out->explanation)));
+    PM_LOG(INFO) << "peer " << peer << "'s report suppressed " << moved << " unread copies";
+  }
+  v1::ReportResult result;
+  result.set_code(0);
+  result.set_reason(out->explanation);
+  return result;
+}
+
+void RecipientNode::QueueReportOut(const v1::SpamReport& report,
+                                   const std::string& signing_domain) {
+  auto signed_report = SignSpamReport(report, config_.domain, config_.key_id, *key_);
+  if (!signed_report.ok()) {
+    PM_LOG(ERROR) << "cannot sign report: " << signed_report.status();
+    return;
+  }
+  std::lock_guard<std::mutex> lock(out_mu_);
+  reports_out_.emplace_back(std::move(*signed_report), signing_domain);
+  maint_cv_.notify_all();
+}
+
+void RecipientNode::SendQueuedReports() {
+  std::vector<std::pair<v1::SignedSpamReport, std::string>> batch;
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    batch.swap(reports_out_);
+  }
+  if (batch.empty()) return;
+  std::vector<std::string> peers;
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    for (const auto& [peer, weight] : policy_->config().peer_weights) peers.push_back(peer);
+  }
+  auto deadline = [] {
+    return std::chrono::system_clock::now() + std::chrono::seconds(5);
+  };
+  for (const auto& [report, signing_domain] : batch) {
+    // To each trusted peer: best effort (a peer that is down misses it).
+    for (const std::string& peer : peers) {
+      auto entry = directory_->Lookup(peer);
+      if (!entry.ok() || entry->recipient_endpoint.empty()) continue;
+      auto ch = Dial(config_.tls, entry->recipient_endpoint, peer);
+      if (!ch.ok()) continue;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(deadline());
+      v1::ReportResult r;
+      grpc::Status s = v1::RecipientService::NewStub(*ch)->ShareReport(&ctx, report, &r);
+      Metrics::Global().Add(absl::StrCat("pullmail_peer_reports_sent_total{result=\"",
+                                         s.ok() ? "ok" : "error", "\"}"));
+      if (!s.ok()) PM_LOG(INFO) << "report to peer " << peer << ": " << s.error_message();
+    }
+    // To the sender's node, as an abuse report against the submitter.
+    auto entry = directory_->Lookup(signing_domain);
+    if (!entry.ok() || entry->sender_endpoint.empty()) continue;
+    auto ch = Dial(config_.tls, entry->sender_endpoint, signing_domain);
+    if (!ch.ok()) continue;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    v1::AbuseResult r;
+    grpc::Status s = v1::SenderService::NewStub(*ch)->ReportAbuse(&ctx, report, &r);
+    Metrics::Global().Add(absl::StrCat("pullmail_abuse_reports_sent_total{result=\"",
+                                       s.ok() ? "ok" : "error", "\"}"));
+  }
+}
+
+void RecipientNode::ReviewHeldAndPrefetch() {
+  auto users = users_->ListUsers();
+  if (!users.ok()) return;
+  absl::Time now = clock().Now();
+  for (const User& u : *users) {
+    auto entries = store_->ListEntries(u.address, kInbox, 1, 0);
+    if (!entries.ok()) continue;
+    for (const MailboxEntry& e : *entries) {
+      if (e.state == EntryState::kRevoked || Seen(e)) continue;
+      auto n = store_->GetNotification(e.notification_id);
+      if (!n.ok() || n->revoked) continue;
+      if (e.state == EntryState::kHeld) {
+        Decision d;
+        {
+          std::lock_guard<std::mutex> lock(policy_mu_);
+          d = policy_->ReviewHeld(n->signing_domain, n->body_sha256, e.internal_date, now);
+        }
+        if (d.visibility == Visibility::kHeld) continue;
+        // Released copies get a fresh UID so clients see them as new mail.
+        std::string to = d.visibility == Visibility::kShown ? std::string(kInbox)
+                                                             : std::string(kJunk);
+        std::string reason = d.visibility == Visibility::kShown
+                                 ? std::string()
+                                 : absl::StrCat(d.rule, ": ", d.explanation);
+        if (store_->MoveEntry(u.address, kInbox, e.uid, to, StateOf(d.visibility), reason).ok()) {
+          changes_.Notify(u.address);
+          PM_LOG(INFO) << "held copy of " << n->message_id << " for " << u.address << ": "
+                       << VisibilityName(d.visibility) << " (" << d.explanation << ")";
+        }
+        continue;
+      }
+      // Pin a shown, unread body before the sender drops it.
+      if (e.state == EntryState::kShown && n->expires - now <= config_.prefetch_before_expiry &&
+          n->expires > now) {
+        auto cached = store_->HasBody(n->body_sha256);
+        if (cached.ok() && !*cached) {
+          auto r = fetcher_->EnsureCached(*n);
+          if (r.ok()) {
+            Metrics::Global().Add("pullmail_prefetches_total");
+            PM_LOG(INFO) << "prefetched " << n->message_id << " before its expiry";
+          }
+        }
+      }
+    }
+  }
+}
+
+absl::Status RecipientNode::SavePolicy() {
+  PolicySnapshot snap;
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    if (!policy_dirty_) return absl::OkStatus();
+    snap = policy_->Snapshot();
+    policy_dirty_ = false;
+  }
+  return SavePolicySnapshot(snap, config_.data_dir + "/policy.state");
+}
+
+void RecipientNode::Maintain() {
+  SendQueuedReports();
+  ReviewHeldAndPrefetch();
+  if (absl::Status s = SavePolicy(); !s.ok()) PM_LOG(ERROR) << s;
+}
+
+void RecipientNode::StartMaintenance() {
+  maint_thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(maint_mu_);
+    while (!maint_stop_) {
+      lock.unlock();
+      Maintain();
+      lock.lock();
+      maint_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return maint_stop_; });
+    }
+  });
+}
+
+void RecipientNode::StopMaintenance() {
+  {
+    std::lock_guard<std::mutex> lock(maint_mu_);
+    maint_stop_ = true;
+  }
+  maint_cv_.notify_all();
+  if (maint_thread_.joinable()) maint_thread_.join();
+}
+
+}  // namespace pullmail
