@@ -1,0 +1,24 @@
+// RecipientStore's non-virtual convenience method, shared by every back end.
+#include "core/storage/recipient_store.h"
+
+#include "core/util/status_macros.h"
+
+namespace pullmail {
+
+absl::StatusOr<InsertResult> RecipientStore::InsertNotification(
+    const StoredNotification& notification, const std::vector<std::string>& local_users,
+    EntryState initial_state, std::string_view reason) {
+  std::vector<NotificationInsert> batch(1);
+  batch[0].notification = notification;
+  batch[0].placements.reserve(local_users.size());
+  for (const std::string& user : local_users) {
+    EntryPlacement& p = batch[0].placements.emplace_back();
+    p.user = user;
+    p.state = initial_state;
+    p.reason = std::string(reason);
+  }
+  ASSIGN_OR_RETURN(std::vector<InsertResult> results, InsertNotifications(batch));
+  return std::move(results.front());
+}
+
+}  // namespace pullmail

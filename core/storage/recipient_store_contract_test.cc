@@ -1,0 +1,586 @@
+// The RecipientStore contract, run against every back end; plus SQLite-only
+// durability checks (close and reopen).
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/storage/memory_store.h"
+#include "core/storage/sqlite_store.h"
+#include "core/storage/storage_test_util.h"
+
+namespace pullmail {
+namespace {
+
+using ::pullmail::testing::Backend;
+using ::pullmail::testing::TempDir;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
+const std::string kAlice = "alice@r.example";
+const std::string kBob = "bob@r.example";
+
+std::string Hash(char c) { return std::string(32, c); }
+
+StoredNotification MakeNotification(const std::string& message_id, char body = 'h',
+                                    const std::string& domain = "s.example") {
+  StoredNotification n;
+  n.signing_domain = domain;
+  n.message_id = message_id;
+  n.envelope_sender = "sender@" + domain;
+  n.signed_bytes = std::string("\x0a\x00signed", 8) + message_id;
+  n.body_sha256 = Hash(body);
+  n.body_size = 1234;
+  n.fetch_token = std::string(32, '\x01');
+  n.summary = "summary-" + message_id;
+  n.created = kT0;
+  n.expires = kT0 + absl::Hours(24);
+  n.received = kT0 + absl::Milliseconds(5);
+  return n;
+}
+
+std::vector<uint32_t> Uids(const std::vector<MailboxEntry>& entries) {
+  std::vector<uint32_t> out;
+  for (const auto& e : entries) out.push_back(e.uid);
+  return out;
+}
+
+class RecipientStoreContract : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kMemory) {
+      store_ = NewMemoryRecipientStore();
+    } else {
+      auto s = OpenSqliteRecipientStore(dir_.File("recipient.db"));
+      PM_ASSERT_OK(s);
+      store_ = *std::move(s);
+    }
+  }
+
+  // Inserts a notification for `users` into INBOX; returns its result.
+  InsertResult Insert(const std::string& message_id, const std::vector<std::string>& users,
+                      char body = 'h') {
+    auto r = store_->InsertNotification(MakeNotification(message_id, body), users,
+                                        EntryState::kShown, "");
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : InsertResult();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<RecipientStore> store_;
+};
+
+// --- Notifications -------------------------------------------------------------
+
+TEST_P(RecipientStoreContract, InsertStoresNotificationAndOneInboxEntryPerUser) {
+  StoredNotification n = MakeNotification("m1");
+  auto r = store_->InsertNotification(n, {kAlice, kBob}, EntryState::kHeld, "new domain");
+  PM_ASSERT_OK(r);
+  EXPECT_FALSE(r->duplicate);
+  EXPECT_GT(r->notification_id, 0);
+  ASSERT_EQ(r->entries.size(), 2u);
+  for (const MailboxEntry& e : r->entries) {
+    EXPECT_EQ(e.folder, "INBOX");
+    EXPECT_EQ(e.uid, 1u);
+    EXPECT_EQ(e.notification_id, r->notification_id);
+    EXPECT_EQ(e.state, EntryState::kHeld);
+    EXPECT_EQ(e.reason, "new domain");
+    EXPECT_TRUE(e.flags.empty());
+    EXPECT_EQ(e.internal_date, n.received);
+  }
+
+  auto got = store_->GetNotification(r->notification_id);
+  PM_ASSERT_OK(got);
+  EXPECT_EQ(got->id, r->notification_id);
+  EXPECT_EQ(got->signing_domain, n.signing_domain);
+  EXPECT_EQ(got->message_id, "m1");
+  EXPECT_EQ(got->envelope_sender, n.envelope_sender);
+  EXPECT_EQ(got->signed_bytes, n.signed_bytes);
+  EXPECT_EQ(got->body_sha256, n.body_sha256);
+  EXPECT_EQ(got->body_size, n.body_size);
+  EXPECT_EQ(got->fetch_token, n.fetch_token);
+  EXPECT_EQ(got->summary, n.summary);
+  EXPECT_EQ(got->created, n.created);
+  EXPECT_EQ(got->expires, n.expires);
+  EXPECT_EQ(got->received, n.received);
+  EXPECT_FALSE(got->revoked);
+
+  auto entry = store_->GetEntry(kBob, "INBOX", 1);
+  PM_ASSERT_OK(entry);
+  EXPECT_EQ(entry->user, kBob);
+  EXPECT_EQ(entry->state, EntryState::kHeld);
+  auto inbox = store_->GetFolder(kAlice, "INBOX");
+  PM_ASSERT_OK(inbox);
+  EXPECT_EQ(inbox->messages, 1u);
+  EXPECT_EQ(inbox->unseen, 1u);
+  EXPECT_EQ(inbox->uid_next, 2u);
+
+  PM_EXPECT_CODE(store_->GetNotification(r->notification_id + 100), kNotFound);
+}
+
+TEST_P(RecipientStoreContract, DuplicateIsStoredOnce) {
+  InsertResult first = Insert("m1", {kAlice});
+  StoredNotification again = MakeNotification("m1");
+  again.envelope_sender = "changed@s.example";
+  auto second = store_->InsertNotification(again, {kAlice, kBob}, EntryState::kShown, "");
+  PM_ASSERT_OK(second);
+  EXPECT_TRUE(second->duplicate);
+  EXPECT_EQ(second->notification_id, first.notification_id);
+  EXPECT_TRUE(second->entries.empty());
+  EXPECT_EQ(store_->GetFolder(kAlice, "INBOX")->messages, 1u);
+  PM_EXPECT_CODE(store_->GetFolder(kBob, "INBOX"), kNotFound);  // nothing created for bob
+  EXPECT_EQ(store_->GetNotification(first.notification_id)->envelope_sender, "sender@s.example");
+
+  // Same message id from another signing domain is a different notification.
+  auto other = store_->InsertNotification(MakeNotification("m1", 'h', "t.example"), {kAlice},
+                                          EntryState::kShown, "");
+  PM_ASSERT_OK(other);
+  EXPECT_FALSE(other->duplicate);
+  EXPECT_NE(other->notification_id, first.notification_id);
+
+  auto found = store_->FindNotification("s.example", "m1");
+  PM_ASSERT_OK(found);
+  EXPECT_EQ(found->id, first.notification_id);
+  PM_EXPECT_CODE(store_->FindNotification("u.example", "m1"), kNotFound);
+}
+
+TEST_P(RecipientStoreContract, BatchInsertInOrderWithDuplicatesInsideTheBatch) {
+  Insert("m0", {kAlice});
+  std::vector<NotificationInsert> batch(4);
+  batch[0].notification = MakeNotification("m1");
+  batch[0].placements = {{kAlice}, {kBob, "Junk", EntryState::kSuppressed, "spam"}};
+  batch[1].notification = MakeNotification("m0");  // stored before
+  batch[1].placements = {{kAlice}};
+  batch[2].notification = MakeNotification("m2");
+  batch[2].placements = {{kAlice}};
+  batch[3].notification = MakeNotification("m1");  // earlier in this batch
+  batch[3].placements = {{kAlice}};
+  auto results = store_->InsertNotifications(batch);
+  PM_ASSERT_OK(results);
+  ASSERT_EQ(results->size(), 4u);
+  EXPECT_FALSE((*results)[0].duplicate);
+  EXPECT_TRUE((*results)[1].duplicate);
+  EXPECT_FALSE((*results)[2].duplicate);
+  EXPECT_TRUE((*results)[3].duplicate);
+  EXPECT_EQ((*results)[3].notification_id, (*results)[0].notification_id);
+  ASSERT_EQ((*results)[0].entries.size(), 2u);
+  EXPECT_EQ((*results)[0].entries[0].uid, 2u);  // alice's INBOX already had m0
+  EXPECT_EQ((*results)[0].entries[1].folder, "Junk");
+  EXPECT_EQ((*results)[0].entries[1].state, EntryState::kSuppressed);
+  EXPECT_EQ((*results)[2].entries[0].uid, 3u);
+  EXPECT_EQ(store_->GetFolder(kAlice, "INBOX")->messages, 3u);
+  EXPECT_EQ(store_->GetFolder(kBob, "Junk")->messages, 1u);
+}
+
+TEST_P(RecipientStoreContract, InvalidBatchStoresNothing) {
+  std::vector<NotificationInsert> batch(2);
+  batch[0].notification = MakeNotification("m1");
+  batch[0].placements = {{kAlice}};
+  batch[1].notification = MakeNotification("m2");
+  batch[1].placements = {{kAlice, "INBOX"}, {kAlice, "inbox"}};  // same folder twice
+  PM_EXPECT_CODE(store_->InsertNotifications(batch), kInvalidArgument);
+  batch[1].placements = {{""}};
+  PM_EXPECT_CODE(store_->InsertNotifications(batch), kInvalidArgument);
+  PM_EXPECT_CODE(store_->FindNotification("s.example", "m1"), kNotFound);
+  PM_EXPECT_CODE(store_->GetFolder(kAlice, "INBOX"), kNotFound);
+}
+
+TEST_P(RecipientStoreContract, NotificationsByBodyHashAndRevoke) {
+  InsertResult a = Insert("m1", {kAlice}, 'x');
+  InsertResult b = Insert("m2", {kBob}, 'x');
+  Insert("m3", {kBob}, 'y');
+  auto same = store_->NotificationsByBodyHash(Hash('x'));
+  PM_ASSERT_OK(same);
+  ASSERT_EQ(same->size(), 2u);
+  EXPECT_EQ((*same)[0].id, a.notification_id);
+  EXPECT_EQ((*same)[1].id, b.notification_id);
+  EXPECT_TRUE(store_->NotificationsByBodyHash(Hash('z'))->empty());
+
+  PM_ASSERT_OK(store_->MarkNotificationRevoked(a.notification_id));
+  PM_ASSERT_OK(store_->MarkNotificationRevoked(a.notification_id));
+  EXPECT_TRUE(store_->GetNotification(a.notification_id)->revoked);
+  EXPECT_FALSE(store_->GetNotification(b.notification_id)->revoked);
+  PM_EXPECT_CODE(store_->MarkNotificationRevoked(9999), kNotFound);
+}
+
+// --- Folders -----------------------------------------------------------------
+
+TEST_P(RecipientStoreContract, FoldersAndUidValidity) {
+  auto inbox = store_->EnsureFolder(kAlice, "inbox");  // INBOX is case-insensitive
+  PM_ASSERT_OK(inbox);
+  EXPECT_EQ(inbox->name, "INBOX");
+  EXPECT_EQ(inbox->uid_next, 1u);
+  EXPECT_EQ(inbox->messages, 0u);
+  auto again = store_->EnsureFolder(kAlice, "INBOX");
+  EXPECT_EQ(again->uid_validity, inbox->uid_validity);
+
+  auto work = store_->EnsureFolder(kAlice, "Work");
+  auto bob_inbox = store_->EnsureFolder(kBob, "INBOX");
+  PM_ASSERT_OK(work);
+  PM_ASSERT_OK(bob_inbox);
+  std::set<uint32_t> validities = {inbox->uid_validity, work->uid_validity,
+                                   bob_inbox->uid_validity};
+  EXPECT_EQ(validities.size(), 3u);
+  EXPECT_GT(inbox->uid_validity, 0u);
+
+  PM_EXPECT_CODE(store_->GetFolder(kAlice, "work"), kNotFound);  // other names are exact
+  auto folders = store_->ListFolders(kAlice);
+  PM_ASSERT_OK(folders);
+  ASSERT_EQ(folders->size(), 2u);
+  EXPECT_EQ((*folders)[0].name, "INBOX");
+  EXPECT_EQ((*folders)[1].name, "Work");
+  EXPECT_TRUE(store_->ListFolders("nobody@r.example")->empty());
+
+  // A deleted folder's name comes back with a new UIDVALIDITY.
+  PM_ASSERT_OK(store_->DeleteFolder(kAlice, "Work"));
+  PM_EXPECT_CODE(store_->GetFolder(kAlice, "Work"), kNotFound);
+  auto work2 = store_->EnsureFolder(kAlice, "Work");
+  PM_ASSERT_OK(work2);
+  EXPECT_EQ(validities.count(work2->uid_validity), 0u);
+  PM_EXPECT_CODE(store_->DeleteFolder(kAlice, "inbox"), kFailedPrecondition);
+  PM_EXPECT_CODE(store_->DeleteFolder(kAlice, "Nope"), kNotFound);
+  PM_EXPECT_CODE(store_->EnsureFolder(kAlice, ""), kInvalidArgument);
+  PM_EXPECT_CODE(store_->EnsureFolder("", "INBOX"), kInvalidArgument);
+}
+
+TEST_P(RecipientStoreContract, DeleteFolderRemovesItsEntries) {
+  InsertResult r = Insert("m1", {kAlice});
+  PM_ASSERT_OK(store_->EnsureFolder(kAlice, "Old"));
+  PM_ASSERT_OK(store_->CopyEntries(kAlice, "INBOX", {1}, "Old", false));
+  EXPECT_EQ(store_->EntriesForNotification(r.notification_id)->size(), 2u);
+  PM_ASSERT_OK(store_->DeleteFolder(kAlice, "Old"));
+  EXPECT_EQ(store_->EntriesForNotification(r.notification_id)->size(), 1u);
+  PM_ASSERT_OK(store_->EnsureFolder(kAlice, "Old"));
+  EXPECT_EQ(store_->GetFolder(kAlice, "Old")->messages, 0u);
+  EXPECT_EQ(store_->GetFolder(kAlice, "Old")->uid_next, 1u);
+}
+
+// --- Entries -----------------------------------------------------------------
+
+TEST_P(RecipientStoreContract, UidsAscendAndAreNeverReusedAfterExpunge) {
+  for (int i = 1; i <= 3; ++i) Insert(absl::StrCat("m", i), {kAlice});
+  EXPECT_EQ(Uids(*store_->ListEntries(kAlice, "INBOX", 0, 0)), (std::vector<uint32_t>{1, 2, 3}));
+  PM_ASSERT_OK(store_->SetFlags(kAlice, "INBOX", {3}, FlagOp::kAdd, {"\\Deleted"}));
+  EXPECT_EQ(*store_->Expunge(kAlice, "INBOX", std::nullopt), (std::vector<uint32_t>{3}));
+  InsertResult r = Insert("m4", {kAlice});
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].uid, 4u);  // not 3 again
+  EXPECT_EQ(Uids(*store_->ListEntries(kAlice, "INBOX", 0, 0)), (std::vector<uint32_t>{1, 2, 4}));
+  auto inbox = store_->GetFolder(kAlice, "INBOX");
+  EXPECT_EQ(inbox->uid_next, 5u);
+  EXPECT_EQ(inbox->messages, 3u);
+}
+
+TEST_P(RecipientStoreContract, ListEntriesFromUidWithLimit) {
+  for (int i = 1; i <= 5; ++i) Insert(absl::StrCat("m", i), {kAlice});
+  EXPECT_EQ(Uids(*store_->ListEntries(kAlice, "INBOX", 3, 0)), (std::vector<uint32_t>{3, 4, 5}));
+  EXPECT_EQ(Uids(*store_->ListEntries(kAlice, "INBOX", 2, 2)), (std::vector<uint32_t>{2, 3}));
+  EXPECT_TRUE(store_->ListEntries(kAlice, "INBOX", 6, 0)->empty());
+  PM_EXPECT_CODE(store_->ListEntries(kAlice, "Nope", 0, 0), kNotFound);
+  PM_EXPECT_CODE(store_->GetEntry(kAlice, "INBOX", 9), kNotFound);
+  PM_EXPECT_CODE(store_->GetEntry(kAlice, "Nope", 1), kNotFound);
+}
+
+TEST_P(RecipientStoreContract, FlagsAddRemoveReplace) {
+  for (int i = 1; i <= 3; ++i) Insert(absl::StrCat("m", i), {kAlice});
+  uint64_t modseq_before = store_->GetFolder(kAlice, "INBOX")->highest_modseq;
+
+  auto added = store_->SetFlags(kAlice, "INBOX", {2, 1, 99}, FlagOp::kAdd,
+                                {"\\Seen", "$Label", "\\Seen"});
+  PM_ASSERT_OK(added);
+  ASSERT_EQ(added->size(), 2u);  // 99 skipped; ascending order
+  EXPECT_EQ((*added)[0].uid, 1u);
+  EXPECT_EQ((*added)[0].flags, (std::vector<std::string>{"$Label", "\\Seen"}));
+  EXPECT_GT((*added)[0].modseq, modseq_before);
+  EXPECT_NE((*added)[0].modseq, (*added)[1].modseq);
+  auto inbox = store_->GetFolder(kAlice, "INBOX");
+  EXPECT_EQ(inbox->unseen, 1u);
+  EXPECT_EQ(inbox->highest_modseq, std::max((*added)[0].modseq, (*added)[1].modseq));
+
+  // A no-op change keeps the modseq.
+  auto same = store_->SetFlags(kAlice, "INBOX", {1}, FlagOp::kAdd, {"\\Seen"});
+  EXPECT_EQ((*same)[0].modseq, (*added)[0].modseq);
+
+  auto removed = store_->SetFlags(kAlice, "INBOX", {1}, FlagOp::kRemove, {"\\Seen", "\\Flagged"});
+  PM_ASSERT_OK(removed);
+  EXPECT_EQ((*removed)[0].flags, (std::vector<std::string>{"$Label"}));
+  EXPECT_GT((*removed)[0].modseq, (*added)[1].modseq);
+  EXPECT_EQ(store_->GetFolder(kAlice, "INBOX")->unseen, 2u);
+
+  auto replaced = store_->SetFlags(kAlice, "INBOX", {2}, FlagOp::kReplace, {"\\Flagged", "\\Answered"});
+  PM_ASSERT_OK(replaced);
+  EXPECT_EQ((*replaced)[0].flags, (std::vector<std::string>{"\\Answered", "\\Flagged"}));
+  EXPECT_EQ(store_->GetEntry(kAlice, "INBOX", 2)->flags,
+            (std::vector<std::string>{"\\Answered", "\\Flagged"}));
+  EXPECT_EQ(store_->GetFolder(kAlice, "INBOX")->unseen, 3u);
+  PM_EXPECT_CODE(store_->SetFlags(kAlice, "Nope", {1}, FlagOp::kAdd, {"\\Seen"}), kNotFound);
+}
+
+TEST_P(RecipientStoreContract, CopyAndMoveWithCopyUidMapping) {
+  for (int i = 1; i <= 4; ++i) Insert(absl::StrCat("m", i), {kAlice});
+  PM_ASSERT_OK(store_->SetFlags(kAlice, "INBOX", {2}, FlagOp::kAdd, {"\\Seen", "$Work"}));
+  auto archive = store_->EnsureFolder(kAlice, "Archive");
+  PM_ASSERT_OK(archive);
+
+  auto copied = store_->CopyEntries(kAlice, "INBOX", {4, 2, 77}, "Archive", false);
+  PM_ASSERT_OK(copied);
+  EXPECT_EQ(copied->uid_validity, archive->uid_validity);
+  EXPECT_EQ(copied->src, (std::vector<uint32_t>{2, 4}));
+  EXPECT_EQ(copied->dst, (std::vector<uint32_t>{1, 2}));
+  auto c1 = store_->GetEntry(kAlice, "Archive", 1);
+  PM_ASSERT_OK(c1);
+  EXPECT_EQ(c1->flags, (std::vector<std::string>{"$Work", "\\Seen"}));
+  EXPECT_EQ(c1->notification_id, store_->GetEntry(kAlice, "INBOX", 2)->notification_id);
+  EXPECT_EQ(store_->GetFolder(kAlice, "INBOX")->messages, 4u);  // copy keeps the source
+
+  auto moved = store_->CopyEntries(kAlice, "INBOX", {1, 3}, "Archive", true);
+  PM_ASSERT_OK(moved);
+  EXPECT_EQ(moved->src, (std::vector<uint32_t>{1, 3}));
+  EXPECT_EQ(moved->dst, (std::vector<uint32_t>{3, 4}));
+  EXPECT_EQ(Uids(*store_->ListEntries(kAlice, "INBOX", 0, 0)), (std::vector<uint32_t>{2, 4}));
+  EXPECT_EQ(Uids(*store_->ListEntries(kAlice, "Archive", 0, 0)),
+            (std::vector<uint32_t>{1, 2, 3, 4}));
+  auto archive_after = store_->GetFolder(kAlice, "Archive");
+  EXPECT_EQ(archive_after->messages, 4u);
+  EXPECT_EQ(archive_after->unseen, 3u);
+
+  PM_EXPECT_CODE(store_->CopyEntries(kAlice, "INBOX", {2}, "Missing", false), kNotFound);
+  PM_EXPECT_CODE(store_->CopyEntries(kAlice, "Missing", {2}, "Archive", false), kNotFound);
+  PM_EXPECT_CODE(store_->CopyEntries(kAlice, "INBOX", {2}, "inbox", true), kInvalidArgument);
+}
+
+TEST_P(RecipientStoreContract, ExpungeOnlyDeleted) {
+  for (int i = 1; i <= 5; ++i) Insert(absl::StrCat("m", i), {kAlice});
+  PM_ASSERT_OK(store_->SetFlags(kAlice, "INBOX", {1, 3, 5}, FlagOp::kAdd, {"\\Deleted"}));
+  // UID EXPUNGE 3:4 removes only 3 (4 is not \Deleted).
+  EXPECT_EQ(*store_->Expunge(kAlice, "INBOX", std::vector<uint32_t>{3, 4}),
+            (std::vector<uint32_t>{3}));
+  EXPECT_EQ(*store_->Expunge(kAlice, "INBOX", std::nullopt), (std::vector<uint32_t>{1, 5}));
+  EXPECT_TRUE(store_->Expunge(kAlice, "INBOX", std::nullopt)->empty());
+  EXPECT_EQ(Uids(*store_->ListEntries(kAlice, "INBOX", 0, 0)), (std::vector<uint32_t>{2, 4}));
+  EXPECT_EQ(store_->GetFolder(kAlice, "INBOX")->messages, 2u);
+  PM_EXPECT_CODE(store_->Expunge(kAlice, "Nope", std::nullopt), kNotFound);
+}
+
+TEST_P(RecipientStoreContract, MoveEntryGivesNewUidAndState) {
+  InsertResult r1 = Insert("m1", {kAlice});
+  Insert("m2", {kAlice});
+  PM_ASSERT_OK(store_->SetFlags(kAlice, "INBOX", {1}, FlagOp::kAdd, {"$Keep"}));
+
+  // Suppression: to Junk (created on demand) with state and reason.
+  auto junk = store_->MoveEntry(kAlice, "INBOX", 1, "Junk", EntryState::kSuppressed, "k reports");
+  PM_ASSERT_OK(junk);
+  EXPECT_EQ(junk->folder, "Junk");
+  EXPECT_EQ(junk->uid, 1u);
+  EXPECT_EQ(junk->state, EntryState::kSuppressed);
+  EXPECT_EQ(junk->reason, "k reports");
+  EXPECT_EQ(junk->flags, (std::vector<std::string>{"$Keep"}));
+  EXPECT_EQ(junk->notification_id, r1.notification_id);
+  PM_EXPECT_CODE(store_->GetEntry(kAlice, "INBOX", 1), kNotFound);
+
+  // Release of a held entry: same folder, renumbered above every seen UID.
+  auto released = store_->MoveEntry(kAlice, "INBOX", 2, "INBOX", EntryState::kShown, "");
+  PM_ASSERT_OK(released);
+  EXPECT_EQ(released->uid, 3u);
+  EXPECT_EQ(Uids(*store_->ListEntries(kAlice, "INBOX", 0, 0)), (std::vector<uint32_t>{3}));
+  PM_EXPECT_CODE(store_->MoveEntry(kAlice, "INBOX", 2, "Junk", EntryState::kShown, ""), kNotFound);
+}
+
+TEST_P(RecipientStoreContract, SetEntryState) {
+  Insert("m1", {kAlice});
+  uint64_t before = store_->GetEntry(kAlice, "INBOX", 1)->modseq;
+  PM_ASSERT_OK(store_->SetEntryState(kAlice, "INBOX", 1, EntryState::kRevoked, "sender revoked"));
+  auto e = store_->GetEntry(kAlice, "INBOX", 1);
+  EXPECT_EQ(e->state, EntryState::kRevoked);
+  EXPECT_EQ(e->reason, "sender revoked");
+  EXPECT_GT(e->modseq, before);
+  PM_EXPECT_CODE(store_->SetEntryState(kAlice, "INBOX", 2, EntryState::kShown, ""), kNotFound);
+}
+
+TEST_P(RecipientStoreContract, EntriesForNotificationAcrossUsersAndFolders) {
+  InsertResult r = Insert("m1", {kBob, kAlice});
+  Insert("m2", {kAlice});
+  PM_ASSERT_OK(store_->EnsureFolder(kAlice, "Archive"));
+  PM_ASSERT_OK(store_->CopyEntries(kAlice, "INBOX", {1}, "Archive", false));
+  auto entries = store_->EntriesForNotification(r.notification_id);
+  PM_ASSERT_OK(entries);
+  ASSERT_EQ(entries->size(), 3u);
+  EXPECT_EQ((*entries)[0].user, kAlice);
+  EXPECT_EQ((*entries)[0].folder, "Archive");
+  EXPECT_EQ((*entries)[1].user, kAlice);
+  EXPECT_EQ((*entries)[1].folder, "INBOX");
+  EXPECT_EQ((*entries)[2].user, kBob);
+
+  PM_ASSERT_OK(store_->SetFlags(kBob, "INBOX", {1}, FlagOp::kAdd, {"\\Deleted"}));
+  PM_ASSERT_OK(store_->Expunge(kBob, "INBOX", std::nullopt));
+  PM_ASSERT_OK(store_->MoveEntry(kAlice, "Archive", 1, "Junk", EntryState::kSuppressed, ""));
+  entries = store_->EntriesForNotification(r.notification_id);
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].folder, "INBOX");
+  EXPECT_EQ((*entries)[1].folder, "Junk");
+  EXPECT_TRUE(store_->EntriesForNotification(12345)->empty());
+}
+
+// --- Body cache ----------------------------------------------------------------
+
+TEST_P(RecipientStoreContract, BodyCache) {
+  std::string body(150'000, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7 + i / 300);
+  EXPECT_FALSE(*store_->HasBody(Hash('b')));
+  PM_EXPECT_CODE(store_->GetBody(Hash('b')), kNotFound);
+  PM_ASSERT_OK(store_->PutBody(Hash('b'), body));
+  PM_ASSERT_OK(store_->PutBody(Hash('b'), "a different body"));  // idempotent: first kept
+  EXPECT_TRUE(*store_->HasBody(Hash('b')));
+  EXPECT_EQ(*store_->CachedBodySize(Hash('b')), body.size());
+  EXPECT_EQ(*store_->GetBody(Hash('b')), body);
+  EXPECT_EQ(*store_->ReadCachedBody(Hash('b'), 65'536, 65'536), body.substr(65'536, 65'536));
+  EXPECT_EQ(*store_->ReadCachedBody(Hash('b'), body.size() - 3, 65'536), body.substr(body.size() - 3));
+  EXPECT_EQ(*store_->ReadCachedBody(Hash('b'), body.size(), 10), "");
+  PM_EXPECT_CODE(store_->ReadCachedBody(Hash('b'), body.size() + 1, 10), kOutOfRange);
+  PM_EXPECT_CODE(store_->ReadCachedBody(Hash('c'), 0, 10), kNotFound);
+  PM_EXPECT_CODE(store_->CachedBodySize(Hash('c')), kNotFound);
+  PM_ASSERT_OK(store_->DeleteBody(Hash('b')));
+  PM_ASSERT_OK(store_->DeleteBody(Hash('b')));
+  EXPECT_FALSE(*store_->HasBody(Hash('b')));
+  PM_ASSERT_OK(store_->PutBody(Hash('e'), ""));
+  EXPECT_EQ(*store_->GetBody(Hash('e')), "");
+  EXPECT_EQ(*store_->CachedBodySize(Hash('e')), 0u);
+}
+
+// --- Reports -------------------------------------------------------------------
+
+TEST_P(RecipientStoreContract, UserReports) {
+  InsertResult a = Insert("m1", {kAlice, kBob}, 'x');
+  InsertResult b = Insert("m2", {kAlice}, 'x');
+  InsertResult c = Insert("m3", {kAlice}, 'y');
+  EXPECT_TRUE(*store_->RecordReport(kBob, a.notification_id, 1, kT0));
+  EXPECT_FALSE(*store_->RecordReport(kBob, a.notification_id, 1, kT0));  // same verdict again
+  EXPECT_TRUE(*store_->RecordReport(kAlice, a.notification_id, 1, kT0));
+  EXPECT_TRUE(*store_->RecordReport(kAlice, b.notification_id, 1, kT0));
+  EXPECT_TRUE(*store_->RecordReport(kAlice, c.notification_id, 1, kT0));
+  EXPECT_TRUE(*store_->RecordReport(kAlice, b.notification_id, 2, kT0 + absl::Seconds(1)));
+  PM_EXPECT_CODE(store_->RecordReport(kAlice, 9999, 1, kT0), kNotFound);
+
+  auto by_hash = store_->ReportsForBodyHash(Hash('x'));
+  PM_ASSERT_OK(by_hash);
+  ASSERT_EQ(by_hash->size(), 3u);
+  EXPECT_EQ((*by_hash)[0].user, kAlice);
+  EXPECT_EQ((*by_hash)[0].notification_id, a.notification_id);
+  EXPECT_EQ((*by_hash)[1].user, kBob);
+  EXPECT_EQ((*by_hash)[2].notification_id, b.notification_id);
+  EXPECT_EQ((*by_hash)[2].verdict, 2);  // changed its mind
+  EXPECT_EQ((*by_hash)[2].time, kT0 + absl::Seconds(1));
+  EXPECT_EQ(store_->ReportsForBodyHash(Hash('y'))->size(), 1u);
+  EXPECT_EQ(store_->ReportsForSigningDomain("s.example")->size(), 4u);
+  EXPECT_TRUE(store_->ReportsForSigningDomain("t.example")->empty());
+}
+
+TEST_P(RecipientStoreContract, PeerReportsRejectReplays) {
+  PeerReport r;
+  r.peer_domain = "p.example";
+  r.report_id = "rep1";
+  r.body_sha256 = Hash('x');
+  r.verdict = 1;
+  r.count = 3;
+  r.time = kT0;
+  EXPECT_TRUE(*store_->RecordPeerReport(r));
+  EXPECT_FALSE(*store_->RecordPeerReport(r));
+  PeerReport other = r;
+  other.peer_domain = "a.example";
+  EXPECT_TRUE(*store_->RecordPeerReport(other));
+  auto got = store_->PeerReportsForBodyHash(Hash('x'));
+  PM_ASSERT_OK(got);
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].peer_domain, "a.example");
+  EXPECT_EQ((*got)[1].peer_domain, "p.example");
+  EXPECT_EQ((*got)[1].count, 3u);
+  EXPECT_EQ((*got)[1].time, kT0);
+  EXPECT_TRUE(store_->PeerReportsForBodyHash(Hash('y'))->empty());
+}
+
+TEST_P(RecipientStoreContract, ConcurrentInsertsGetDistinctUids) {
+  constexpr int kThreads = 4, kEach = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = store_->InsertNotification(MakeNotification(absl::StrCat("t", t, "-", i)),
+                                            {kAlice}, EntryState::kShown, "");
+        EXPECT_TRUE(r.ok()) << r.status();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto entries = store_->ListEntries(kAlice, "INBOX", 0, 0);
+  PM_ASSERT_OK(entries);
+  ASSERT_EQ(entries->size(), size_t{kThreads * kEach});
+  for (size_t i = 0; i < entries->size(); ++i) EXPECT_EQ((*entries)[i].uid, i + 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RecipientStoreContract,
+                         ::testing::Values(Backend::kMemory, Backend::kSqlite),
+                         ::pullmail::testing::BackendName);
+
+// --- SQLite only ---------------------------------------------------------------
+
+TEST(SqliteRecipientStore, SurvivesCloseAndReopen) {
+  TempDir dir;
+  const std::string path = dir.File("r.db");
+  uint32_t inbox_validity = 0, work_validity = 0;
+  int64_t id1 = 0;
+  {
+    auto store = OpenSqliteRecipientStore(path);
+    PM_ASSERT_OK(store);
+    RecipientStore& s = **store;
+    auto r = s.InsertNotification(MakeNotification("m1", 'x'), {kAlice, kBob}, EntryState::kShown,
+                                  "");
+    PM_ASSERT_OK(r);
+    id1 = r->notification_id;
+    PM_ASSERT_OK(s.InsertNotification(MakeNotification("m2", 'y'), {kAlice}, EntryState::kHeld,
+                                      "why"));
+    PM_ASSERT_OK(s.SetFlags(kAlice, "INBOX", {1}, FlagOp::kAdd, {"\\Seen", "$K"}));
+    PM_ASSERT_OK(s.EnsureFolder(kAlice, "Work"));
+    PM_ASSERT_OK(s.CopyEntries(kAlice, "INBOX", {1}, "Work", false));
+    PM_ASSERT_OK(s.SetFlags(kBob, "INBOX", {1}, FlagOp::kAdd, {"\\Deleted"}));
+    PM_ASSERT_OK(s.Expunge(kBob, "INBOX", std::nullopt));
+    PM_ASSERT_OK(s.PutBody(Hash('x'), "cached body"));
+    PM_ASSERT_OK(s.RecordReport(kAlice, id1, 1, kT0));
+    PeerReport pr{"p.example", "rep1", Hash('x'), 1, 2, kT0};
+    PM_ASSERT_OK(s.RecordPeerReport(pr));
+    PM_ASSERT_OK(s.MarkNotificationRevoked(id1));
+    inbox_validity = s.GetFolder(kAlice, "INBOX")->uid_validity;
+    work_validity = s.GetFolder(kAlice, "Work")->uid_validity;
+  }
+  auto store = OpenSqliteRecipientStore(path);
+  PM_ASSERT_OK(store);
+  RecipientStore& s = **store;
+  auto dup = s.InsertNotification(MakeNotification("m1", 'x'), {kAlice}, EntryState::kShown, "");
+  EXPECT_TRUE(dup->duplicate);
+  EXPECT_EQ(dup->notification_id, id1);
+  EXPECT_TRUE(s.GetNotification(id1)->revoked);
+  auto inbox = s.GetFolder(kAlice, "INBOX");
+  EXPECT_EQ(inbox->uid_validity, inbox_validity);
+  EXPECT_EQ(inbox->messages, 2u);
+  EXPECT_EQ(inbox->unseen, 1u);
+  EXPECT_EQ(s.GetFolder(kAlice, "Work")->uid_validity, work_validity);
+  EXPECT_EQ(s.GetEntry(kAlice, "INBOX", 1)->flags, (std::vector<std::string>{"$K", "\\Seen"}));
+  EXPECT_EQ(s.GetEntry(kAlice, "INBOX", 2)->state, EntryState::kHeld);
+  EXPECT_EQ(s.GetEntry(kAlice, "INBOX", 2)->reason, "why");
+  EXPECT_EQ(s.GetEntry(kAlice, "Work", 1)->flags, (std::vector<std::string>{"$K", "\\Seen"}));
+  EXPECT_TRUE(s.ListEntries(kBob, "INBOX", 0, 0)->empty());
+  EXPECT_EQ(s.GetFolder(kBob, "INBOX")->uid_next, 2u);
+  EXPECT_EQ(*s.GetBody(Hash('x')), "cached body");
+  EXPECT_EQ(s.ReportsForBodyHash(Hash('x'))->size(), 1u);
+  EXPECT_FALSE(*s.RecordPeerReport(PeerReport{"p.example", "rep1", Hash('x'), 1, 2, kT0}));
+  // A new folder after reopen still gets a never-used UIDVALIDITY.
+  auto fresh = s.EnsureFolder(kAlice, "Fresh");
+  EXPECT_NE(fresh->uid_validity, inbox_validity);
+  EXPECT_NE(fresh->uid_validity, work_validity);
+  EXPECT_NE(fresh->uid_validity, s.GetFolder(kBob, "INBOX")->uid_validity);
+}
+
+}  // namespace
+}  // namespace pullmail

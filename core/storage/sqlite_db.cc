@@ -1,0 +1,502 @@
+// The SQLite connection shared by the SQLite stores: open and configure,
+// schema migrations, statement cache, error mapping, and the factories
+// declared in sqlite_store.h.
+#include "core/storage/sqlite_db.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/logging.h"
+#include "core/util/status_macros.h"
+#include "core/util/strings.h"
+
+namespace pullmail {
+namespace {
+
+// Migration N (1-based) brings the schema from version N-1 to N. Append only:
+// never edit a migration that has shipped. Times are int64 microseconds since
+// the Unix epoch (types.h), hashes and tokens raw BLOBs.
+constexpr const char* kMigrations[] = {
+    // 1: the initial schema of all three stores.
+    R"sql(
+CREATE TABLE meta(
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta(key, value) VALUES('next_uid_validity', 1);
+
+CREATE TABLE users(
+  address TEXT PRIMARY KEY,
+  password_hash TEXT NOT NULL,
+  created_us INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE out_messages(
+  message_id TEXT PRIMARY KEY,
+  sender TEXT NOT NULL,
+  body_sha256 BLOB NOT NULL,
+  body_size INTEGER NOT NULL,
+  summary BLOB NOT NULL,
+  created_us INTEGER NOT NULL,
+  expires_us INTEGER NOT NULL,
+  revoked INTEGER NOT NULL,
+  body_deleted INTEGER NOT NULL
+);
+CREATE INDEX out_messages_by_sender ON out_messages(sender, created_us, message_id);
+CREATE INDEX out_messages_by_expiry ON out_messages(expires_us) WHERE body_deleted = 0;
+
+-- A rowid table, so that bodies can be read in slices (sqlite3_blob_open).
+CREATE TABLE out_bodies(
+  message_id TEXT NOT NULL UNIQUE REFERENCES out_messages(message_id) ON DELETE CASCADE,
+  data BLOB NOT NULL
+);
+
+CREATE TABLE deliveries(
+  message_id TEXT NOT NULL REFERENCES out_messages(message_id) ON DELETE CASCADE,
+  domain TEXT NOT NULL,
+  recipients BLOB NOT NULL,
+  fetch_token BLOB NOT NULL,
+  signed_notification BLOB NOT NULL,
+  state INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_us INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  bytes_served INTEGER NOT NULL,
+  PRIMARY KEY(message_id, domain)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_due ON deliveries(next_attempt_us, message_id, domain)
+  WHERE state = 0;
+
+CREATE TABLE abuse_reports(
+  reporter_domain TEXT NOT NULL,
+  report_id TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  verdict INTEGER NOT NULL,
+  time_us INTEGER NOT NULL,
+  PRIMARY KEY(reporter_domain, report_id)
+) WITHOUT ROWID;
+CREATE INDEX abuse_reports_by_sender ON abuse_reports(sender, verdict);
+
+CREATE TABLE notifications(
+  id INTEGER PRIMARY KEY,
+  signing_domain TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  envelope_sender TEXT NOT NULL,
+  signed_bytes BLOB NOT NULL,
+  body_sha256 BLOB NOT NULL,
+  body_size INTEGER NOT NULL,
+  fetch_token BLOB NOT NULL,
+  summary BLOB NOT NULL,
+  created_us INTEGER NOT NULL,
+  expires_us INTEGER NOT NULL,
+  received_us INTEGER NOT NULL,
+  revoked INTEGER NOT NULL,
+  UNIQUE(signing_domain, message_id)
+);
+CREATE INDEX notifications_by_body ON notifications(body_sha256);
+
+CREATE TABLE folders(
+  user TEXT NOT NULL,
+  name TEXT NOT NULL,
+  uid_validity INTEGER NOT NULL,
+  uid_next INTEGER NOT NULL,
+  highest_modseq INTEGER NOT NULL,
+  PRIMARY KEY(user, name)
+) WITHOUT ROWID;
+
+CREATE TABLE entries(
+  user TEXT NOT NULL,
+  folder TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  notification_id INTEGER NOT NULL REFERENCES notifications(id),
+  flags BLOB NOT NULL,
+  seen INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  internal_date_us INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  PRIMARY KEY(user, folder, uid),
+  FOREIGN KEY(user, folder) REFERENCES folders(user, name) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX entries_by_notification ON entries(notification_id);
+
+-- A rowid table, so that bodies can be read in slices (sqlite3_blob_open).
+CREATE TABLE body_cache(
+  sha256 BLOB NOT NULL UNIQUE,
+  data BLOB NOT NULL
+);
+
+CREATE TABLE user_reports(
+  user TEXT NOT NULL,
+  notification_id INTEGER NOT NULL REFERENCES notifications(id),
+  verdict INTEGER NOT NULL,
+  time_us INTEGER NOT NULL,
+  PRIMARY KEY(user, notification_id)
+) WITHOUT ROWID;
+
+CREATE TABLE peer_reports(
+  peer_domain TEXT NOT NULL,
+  report_id TEXT NOT NULL,
+  body_sha256 BLOB NOT NULL,
+  verdict INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  time_us INTEGER NOT NULL,
+  PRIMARY KEY(peer_domain, report_id)
+) WITHOUT ROWID;
+)sql",
+    // 2: indexes for the policy's report aggregation (by body hash, by
+    // signing domain), which version 1 answered with table scans.
+    R"sql(
+CREATE INDEX user_reports_by_notification ON user_reports(notification_id);
+CREATE INDEX peer_reports_by_body ON peer_reports(body_sha256);
+CREATE INDEX notifications_by_signer ON notifications(signing_domain);
+)sql",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion);
+
+absl::StatusCode CodeFor(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_PROTOCOL:
+      return absl::StatusCode::kUnavailable;
+    case SQLITE_CONSTRAINT:
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return absl::StatusCode::kAlreadyExists;
+      }
+      return absl::StatusCode::kFailedPrecondition;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::StatusCode::kDataLoss;
+    case SQLITE_FULL:
+    case SQLITE_NOMEM:
+      return absl::StatusCode::kResourceExhausted;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return absl::StatusCode::kPermissionDenied;
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+    case SQLITE_MISMATCH:
+      return absl::StatusCode::kInvalidArgument;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+}  // namespace
+
+absl::Status SqliteDb::Error(int rc, std::string_view what) {
+  // The connection's message describes the last failure on it; when `rc`
+  // came from elsewhere (sqlite3_open), errstr(rc) is the fallback.
+  const char* msg = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+  return absl::Status(CodeFor(rc), absl::StrCat("sqlite ", AV(what), ": ", msg, " (code ", rc,
+                                                ", ", path_, ")"));
+}
+
+absl::StatusOr<std::shared_ptr<SqliteDb>> SqliteDb::Open(const std::string& path,
+                                                         const SqliteOptions& options,
+                                                         int max_version) {
+  sqlite3* raw = nullptr;
+  // FULLMUTEX is unnecessary (we lock ourselves), NOMUTEX avoids double locking.
+  int rc = sqlite3_open_v2(path.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    sqlite3_close_v2(raw);
+    return absl::Status(CodeFor(rc), absl::StrCat("sqlite open: ", msg, " (", path, ")"));
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  std::shared_ptr<SqliteDb> db(new SqliteDb(raw, path));
+  absl::MutexLock lock(&db->mu_);
+  RETURN_IF_ERROR(db->Configure(options));
+  RETURN_IF_ERROR(db->Migrate(max_version));
+  return db;
+}
+
+SqliteDb::~SqliteDb() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  cache_.clear();
+  int rc = sqlite3_close_v2(db_);
+  if (rc != SQLITE_OK) PM_LOG(ERROR) << "sqlite close " << path_ << ": " << sqlite3_errstr(rc);
+}
+
+absl::Status SqliteDb::Configure(const SqliteOptions& options) {
+  sqlite3_busy_timeout(db_, static_cast<int>(absl::ToInt64Milliseconds(options.busy_timeout)));
+  // journal_mode returns a row ("wal"); anything else means WAL is
+  // unavailable (e.g. some network file systems), which we refuse.
+  {
+    Statement st(this, "PRAGMA journal_mode=WAL");
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    std::string mode = row ? st.ColText(0) : "";
+    if (mode != "wal") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("sqlite: cannot enable WAL on ", path_, " (journal_mode=", mode, ")"));
+    }
+  }
+  RETURN_IF_ERROR(Exec(options.synchronous == SqliteOptions::Synchronous::kFull
+                           ? "PRAGMA synchronous=FULL"
+                           : "PRAGMA synchronous=NORMAL"));
+  RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
+  return absl::OkStatus();
+}
+
+absl::Status SqliteDb::Migrate(int max_version) {
+  ASSIGN_OR_RETURN(int version, SchemaVersion());
+  if (version > kSqliteSchemaVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sqlite: ", path_, " has schema version ", version,
+                     ", newer than this program's ", kSqliteSchemaVersion));
+  }
+  // Each step commits with its version number, so a crash mid-way resumes
+  // from the last completed step.
+  for (int next = version + 1; next <= max_version && next <= kSqliteSchemaVersion; ++next) {
+    Transaction txn(this);
+    RETURN_IF_ERROR(txn.Begin());
+    RETURN_IF_ERROR(Exec(kMigrations[next - 1]));
+    RETURN_IF_ERROR(Exec(absl::StrCat("PRAGMA user_version=", next).c_str()));
+    RETURN_IF_ERROR(txn.Commit());
+    if (version > 0) PM_LOG(INFO) << "sqlite " << path_ << ": migrated schema to version " << next;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> SqliteDb::SchemaVersion() {
+  Statement st(this, "PRAGMA user_version");
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return absl::InternalError("sqlite: PRAGMA user_version returned no row");
+  return static_cast<int>(st.ColInt(0));
+}
+
+sqlite3_stmt* SqliteDb::Cached(std::string_view sql, absl::Status* status) {
+  auto it = cache_.find(AV(sql));
+  if (it != cache_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    *status = Error(rc, absl::StrCat("prepare \"", AV(sql), "\""));
+    sqlite3_finalize(stmt);
+    return nullptr;
+  }
+  cache_.emplace(std::string(sql), stmt);
+  return stmt;
+}
+
+absl::Status SqliteDb::Exec(const char* sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string what = err != nullptr ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    std::string_view head(sql);
+    head = head.substr(0, std::min<size_t>(head.size(), 60));
+    return absl::Status(CodeFor(rc), absl::StrCat("sqlite exec \"", AV(head), "\": ", what,
+                                                  " (code ", rc, ", ", path_, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SqliteDb::ReadBlobSlice(const char* table, const char* column,
+                                                    int64_t rowid, uint64_t offset,
+                                                    size_t max_len) {
+  sqlite3_blob* blob = nullptr;
+  int rc = sqlite3_blob_open(db_, "main", table, column, rowid, 0, &blob);
+  if (rc != SQLITE_OK) {
+    absl::Status s = Error(rc, absl::StrCat("open blob ", table, ".", column));
+    sqlite3_blob_close(blob);
+    return s;
+  }
+  uint64_t size = static_cast<uint64_t>(sqlite3_blob_bytes(blob));
+  std::string out;
+  if (offset < size) {
+    out.resize(std::min<uint64_t>(max_len, size - offset));
+    rc = sqlite3_blob_read(blob, out.data(), static_cast<int>(out.size()),
+                           static_cast<int>(offset));
+  }
+  if (rc != SQLITE_OK) {
+    absl::Status s = Error(rc, absl::StrCat("read blob ", table, ".", column));
+    sqlite3_blob_close(blob);
+    return s;
+  }
+  rc = sqlite3_blob_close(blob);
+  if (rc != SQLITE_OK) return Error(rc, absl::StrCat("close blob ", table, ".", column));
+  return out;
+}
+
+// --- Statement ---------------------------------------------------------------
+
+Statement::Statement(SqliteDb* db, std::string_view sql) : db_(db), sql_(sql) {
+  stmt_ = db_->Cached(sql, &status_);
+}
+
+Statement::~Statement() {
+  if (stmt_ != nullptr) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+}
+
+Statement& Statement::Int(int i, int64_t v) {
+  if (stmt_ != nullptr && status_.ok()) {
+    int rc = sqlite3_bind_int64(stmt_, i, v);
+    if (rc != SQLITE_OK) status_ = db_->Error(rc, absl::StrCat("bind ", i, " of ", sql_));
+  }
+  return *this;
+}
+
+Statement& Statement::Text(int i, std::string_view v) {
+  if (stmt_ != nullptr && status_.ok()) {
+    // A null data pointer would bind NULL; an empty string must stay ''.
+    int rc = sqlite3_bind_text64(stmt_, i, v.data() != nullptr ? v.data() : "", v.size(),
+                                 SQLITE_TRANSIENT, SQLITE_UTF8);
+    if (rc != SQLITE_OK) status_ = db_->Error(rc, absl::StrCat("bind ", i, " of ", sql_));
+  }
+  return *this;
+}
+
+Statement& Statement::Blob(int i, std::string_view v) {
+  if (stmt_ != nullptr && status_.ok()) {
+    int rc = sqlite3_bind_blob64(stmt_, i, v.data() != nullptr ? v.data() : "", v.size(),
+                                 SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK) status_ = db_->Error(rc, absl::StrCat("bind ", i, " of ", sql_));
+  }
+  return *this;
+}
+
+Statement& Statement::BlobNoCopy(int i, std::string_view v) {
+  if (stmt_ != nullptr && status_.ok()) {
+    int rc = sqlite3_bind_blob64(stmt_, i, v.data() != nullptr ? v.data() : "", v.size(),
+                                 SQLITE_STATIC);
+    if (rc != SQLITE_OK) status_ = db_->Error(rc, absl::StrCat("bind ", i, " of ", sql_));
+  }
+  return *this;
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  if (stmt_ == nullptr || !status_.ok()) return status_;
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  status_ = db_->Error(rc, sql_);
+  return status_;
+}
+
+absl::Status Statement::Run() {
+  ASSIGN_OR_RETURN(bool row, Step());
+  while (row) {
+    ASSIGN_OR_RETURN(row, Step());
+  }
+  return absl::OkStatus();
+}
+
+bool Statement::ColIsNull(int c) { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
+
+int64_t Statement::ColInt(int c) { return sqlite3_column_int64(stmt_, c); }
+
+std::string Statement::ColText(int c) {
+  const unsigned char* p = sqlite3_column_text(stmt_, c);
+  int n = sqlite3_column_bytes(stmt_, c);
+  return p != nullptr ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
+}
+
+std::string Statement::ColBlob(int c) {
+  const void* p = sqlite3_column_blob(stmt_, c);
+  int n = sqlite3_column_bytes(stmt_, c);
+  return p != nullptr ? std::string(static_cast<const char*>(p), n) : std::string();
+}
+
+// --- Transaction -------------------------------------------------------------
+
+absl::Status Transaction::Begin() {
+  // IMMEDIATE takes the write lock now, so two connections never deadlock
+  // upgrading read locks; a busy database waits busy_timeout, then kUnavailable.
+  RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  open_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Transaction::Commit() {
+  absl::Status s = db_->Exec("COMMIT");
+  if (s.ok()) open_ = false;
+  return s;
+}
+
+Transaction::~Transaction() {
+  if (open_) {
+    absl::Status s = db_->Exec("ROLLBACK");
+    if (!s.ok()) PM_LOG(ERROR) << s;
+  }
+}
+
+// --- String lists ------------------------------------------------------------
+
+std::string EncodeStringList(const std::vector<std::string>& list) {
+  std::string out;
+  for (const std::string& s : list) {
+    uint64_t n = s.size();
+    while (n >= 0x80) {
+      out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+      n >>= 7;
+    }
+    out.push_back(static_cast<char>(n));
+    out.append(s);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> DecodeStringList(std::string_view blob) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < blob.size()) {
+    uint64_t n = 0;
+    int shift = 0;
+    while (true) {
+      if (i >= blob.size() || shift > 56) {
+        return absl::DataLossError("sqlite: malformed string list in database");
+      }
+      uint8_t b = static_cast<uint8_t>(blob[i++]);
+      n |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) break;
+      shift += 7;
+    }
+    if (n > blob.size() - i) return absl::DataLossError("sqlite: truncated string list in database");
+    out.emplace_back(blob.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+// --- Factories (sqlite_store.h) ------------------------------------------------
+
+absl::StatusOr<std::shared_ptr<SqliteDb>> OpenSqliteDb(const std::string& path,
+                                                       const SqliteOptions& options) {
+  return SqliteDb::Open(path, options);
+}
+
+absl::StatusOr<std::unique_ptr<SenderStore>> OpenSqliteSenderStore(const std::string& path,
+                                                                   const SqliteOptions& options) {
+  ASSIGN_OR_RETURN(std::shared_ptr<SqliteDb> db, OpenSqliteDb(path, options));
+  return NewSqliteSenderStore(std::move(db));
+}
+
+absl::StatusOr<std::unique_ptr<RecipientStore>> OpenSqliteRecipientStore(
+    const std::string& path, const SqliteOptions& options) {
+  ASSIGN_OR_RETURN(std::shared_ptr<SqliteDb> db, OpenSqliteDb(path, options));
+  return NewSqliteRecipientStore(std::move(db));
+}
+
+absl::StatusOr<std::unique_ptr<UserStore>> OpenSqliteUserStore(const std::string& path,
+                                                               const SqliteOptions& options) {
+  ASSIGN_OR_RETURN(std::shared_ptr<SqliteDb> db, OpenSqliteDb(path, options));
+  return NewSqliteUserStore(std::move(db));
+}
+
+}  // namespace pullmail

@@ -1,0 +1,135 @@
+// Internal to the SQLite back end (sqlite_*_store.cc): one connection with
+// its mutex, the schema migrations, a prepared-statement cache, RAII
+// statement and transaction helpers, and the sqlite-code -> absl::Status
+// mapping. Programs use sqlite_store.h instead.
+//
+// Threading: SqliteDb is shared by the stores over it; every use of the
+// connection (statements, transactions) happens with mu() held. Statement
+// and Transaction objects must not outlive that critical section.
+#ifndef PULLMAIL_CORE_STORAGE_SQLITE_DB_H_
+#define PULLMAIL_CORE_STORAGE_SQLITE_DB_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/storage/sqlite_store.h"
+
+namespace pullmail {
+
+// The schema version this program writes (PRAGMA user_version after open).
+inline constexpr int kSqliteSchemaVersion = 2;
+
+class SqliteDb {
+ public:
+  // See OpenSqliteDb (sqlite_store.h). `max_version` stops migrations early:
+  // tests use it to build a database as an older program left it.
+  static absl::StatusOr<std::shared_ptr<SqliteDb>> Open(const std::string& path,
+                                                        const SqliteOptions& options,
+                                                        int max_version = kSqliteSchemaVersion);
+  ~SqliteDb();
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
+
+  // Held around every use of the connection.
+  absl::Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
+  sqlite3* handle() { return db_; }
+  const std::string& path() const { return path_; }
+
+  // The cached prepared statement for `sql` (prepared on first use), reset
+  // and unbound. nullptr with *status set on a prepare error. Requires mu().
+  sqlite3_stmt* Cached(std::string_view sql, absl::Status* status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Runs statements without results (no caching). Requires mu().
+  absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // PRAGMA user_version. Requires mu().
+  absl::StatusOr<int> SchemaVersion() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Reads [offset, offset + max_len) of table.column at `rowid` with
+  // incremental blob I/O, so a 64 MiB body is never loaded for one chunk.
+  // Fewer bytes at the end; empty at or past the end. Requires mu().
+  absl::StatusOr<std::string> ReadBlobSlice(const char* table, const char* column, int64_t rowid,
+                                            uint64_t offset, size_t max_len)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // The status for sqlite result code `rc` (with the connection's message),
+  // prefixed by what was being done.
+  absl::Status Error(int rc, std::string_view what);
+
+ private:
+  SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  absl::Status Configure(const SqliteOptions& options) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Migrate(int max_version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  sqlite3* db_;
+  const std::string path_;
+  absl::flat_hash_map<std::string, sqlite3_stmt*> cache_ ABSL_GUARDED_BY(mu_);
+};
+
+// A cached statement in use: bind, step, read columns; reset on destruction.
+// Bind errors are remembered and returned by the next Step/Run.
+class Statement {
+ public:
+  Statement(SqliteDb* db, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Parameters are 1-based. Text and Blob copy their argument;
+  // BlobNoCopy requires `v` to outlive the statement (for large bodies).
+  Statement& Int(int i, int64_t v);
+  Statement& Text(int i, std::string_view v);
+  Statement& Blob(int i, std::string_view v);
+  Statement& BlobNoCopy(int i, std::string_view v);
+
+  // true: a row is ready; false: done.
+  absl::StatusOr<bool> Step();
+  // Steps to completion, expecting no rows.
+  absl::Status Run();
+
+  // Columns are 0-based.
+  int64_t ColInt(int c);
+  std::string ColText(int c);
+  std::string ColBlob(int c);
+  bool ColIsNull(int c);
+
+ private:
+  SqliteDb* db_;
+  sqlite3_stmt* stmt_;
+  std::string sql_;  // kept for error messages
+  absl::Status status_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back on destruction unless committed.
+class Transaction {
+ public:
+  explicit Transaction(SqliteDb* db) : db_(db) {}
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  absl::Status Begin();
+  absl::Status Commit();
+
+ private:
+  SqliteDb* db_;
+  bool open_ = false;
+};
+
+// A list of byte strings as one BLOB (each: varint length, bytes).
+std::string EncodeStringList(const std::vector<std::string>& list);
+absl::StatusOr<std::vector<std::string>> DecodeStringList(std::string_view blob);
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_STORAGE_SQLITE_DB_H_

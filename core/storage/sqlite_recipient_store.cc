@@ -1,0 +1,785 @@
+// RecipientStore over SQLite (tables notifications, folders, entries,
+// body_cache, user_reports, peer_reports, and meta's uid_validity counter;
+// schema in sqlite_db.cc).
+//
+// Every method that changes more than one row runs in one IMMEDIATE
+// transaction, so a folder's uid_next/highest_modseq and its entries never
+// disagree, even after a crash.
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/storage/sqlite_db.h"
+#include "core/storage/sqlite_store.h"
+#include "core/util/status_macros.h"
+#include "core/util/strings.h"
+
+namespace pullmail {
+namespace {
+
+constexpr char kNotificationColumns[] =
+    "id, signing_domain, message_id, envelope_sender, signed_bytes, body_sha256, body_size, "
+    "fetch_token, summary, created_us, expires_us, received_us, revoked";
+constexpr char kEntryColumns[] =
+    "user, folder, uid, notification_id, flags, seen, deleted, internal_date_us, modseq, state, "
+    "reason";
+
+bool HasFlag(const std::vector<std::string>& flags, std::string_view flag) {
+  return std::binary_search(flags.begin(), flags.end(), flag);
+}
+
+std::vector<uint32_t> SortedUnique(std::vector<uint32_t> uids) {
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  return uids;
+}
+
+// A folder's row (its counts are computed on demand by FolderWithCounts).
+struct FolderRow {
+  uint32_t uid_validity = 0;
+  uint32_t uid_next = 1;
+  uint64_t highest_modseq = 0;
+};
+
+class SqliteRecipientStore : public RecipientStore {
+ public:
+  explicit SqliteRecipientStore(std::shared_ptr<SqliteDb> db) : db_(std::move(db)) {}
+
+  // --- Notifications -------------------------------------------------------
+
+  absl::StatusOr<std::vector<InsertResult>> InsertNotifications(
+      const std::vector<NotificationInsert>& batch) override {
+    for (const NotificationInsert& item : batch) {
+      std::set<std::pair<std::string_view, std::string>> seen;
+      for (const EntryPlacement& p : item.placements) {
+        if (p.user.empty() || p.folder.empty()) {
+          return absl::InvalidArgumentError("placement with empty user or folder");
+        }
+        if (!seen.emplace(p.user, NormalizeFolderName(p.folder)).second) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("two placements in ", p.user, "/", p.folder, " for one notification"));
+        }
+      }
+    }
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    std::vector<InsertResult> results;
+    results.reserve(batch.size());
+    for (const NotificationInsert& item : batch) {
+      const StoredNotification& n = item.notification;
+      InsertResult& r = results.emplace_back();
+      ASSIGN_OR_RETURN(std::optional<int64_t> existing,
+                       FindIdLocked(n.signing_domain, n.message_id));
+      if (existing.has_value()) {
+        r.duplicate = true;
+        r.notification_id = *existing;
+        continue;
+      }
+      {
+        Statement st(db_.get(),
+                     "INSERT INTO notifications(signing_domain, message_id, envelope_sender, "
+                     "signed_bytes, body_sha256, body_size, fetch_token, summary, created_us, "
+                     "expires_us, received_us, revoked) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        st.Text(1, n.signing_domain)
+            .Text(2, n.message_id)
+            .Text(3, n.envelope_sender)
+            .Blob(4, n.signed_bytes)
+            .Blob(5, n.body_sha256)
+            .Int(6, static_cast<int64_t>(n.body_size))
+            .Blob(7, n.fetch_token)
+            .Blob(8, n.summary)
+            .Int(9, TimeToStoredMicros(n.created))
+            .Int(10, TimeToStoredMicros(n.expires))
+            .Int(11, TimeToStoredMicros(n.received))
+            .Int(12, n.revoked ? 1 : 0);
+        RETURN_IF_ERROR(st.Run());
+      }
+      r.notification_id = sqlite3_last_insert_rowid(db_->handle());
+      for (const EntryPlacement& p : item.placements) {
+        MailboxEntry e;
+        e.user = p.user;
+        e.folder = NormalizeFolderName(p.folder);
+        e.notification_id = r.notification_id;
+        e.internal_date = TruncateToMicros(n.received);
+        e.state = p.state;
+        e.reason = p.reason;
+        RETURN_IF_ERROR(AppendEntryLocked(e));
+        r.entries.push_back(std::move(e));
+      }
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return results;
+  }
+
+  absl::StatusOr<StoredNotification> GetNotification(int64_t id) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(),
+                 absl::StrCat("SELECT ", kNotificationColumns, " FROM notifications WHERE id = ?"));
+    st.Int(1, id);
+    ASSIGN_OR_RETURN(std::vector<StoredNotification> found, ReadNotifications(st));
+    if (found.empty()) return absl::NotFoundError(absl::StrCat("no notification ", id));
+    return std::move(found.front());
+  }
+
+  absl::StatusOr<StoredNotification> FindNotification(std::string_view signing_domain,
+                                                      std::string_view message_id) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(), absl::StrCat("SELECT ", kNotificationColumns,
+                                         " FROM notifications WHERE signing_domain = ? AND "
+                                         "message_id = ?"));
+    st.Text(1, signing_domain).Text(2, message_id);
+    ASSIGN_OR_RETURN(std::vector<StoredNotification> found, ReadNotifications(st));
+    if (found.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("no notification ", AV(message_id), " from ", AV(signing_domain)));
+    }
+    return std::move(found.front());
+  }
+
+  absl::StatusOr<std::vector<StoredNotification>> NotificationsByBodyHash(
+      std::string_view body_sha256) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(), absl::StrCat("SELECT ", kNotificationColumns,
+                                         " FROM notifications WHERE body_sha256 = ? ORDER BY id"));
+    st.Blob(1, body_sha256);
+    return ReadNotifications(st);
+  }
+
+  absl::Status MarkNotificationRevoked(int64_t id) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(), "UPDATE notifications SET revoked = 1 WHERE id = ?");
+    st.Int(1, id);
+    RETURN_IF_ERROR(st.Run());
+    if (sqlite3_changes(db_->handle()) == 0) {
+      return absl::NotFoundError(absl::StrCat("no notification ", id));
+    }
+    return absl::OkStatus();
+  }
+
+  // --- Folders -------------------------------------------------------------
+
+  absl::StatusOr<Folder> EnsureFolder(std::string_view user, std::string_view name) override {
+    if (user.empty() || name.empty()) {
+      return absl::InvalidArgumentError("empty user or folder name");
+    }
+    std::string folder = NormalizeFolderName(name);
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    ASSIGN_OR_RETURN(FolderRow row, EnsureFolderLocked(user, folder));
+    ASSIGN_OR_RETURN(Folder f, WithCountsLocked(user, folder, row));
+    RETURN_IF_ERROR(txn.Commit());
+    return f;
+  }
+
+  absl::StatusOr<Folder> GetFolder(std::string_view user, std::string_view name) override {
+    std::string folder = NormalizeFolderName(name);
+    absl::MutexLock lock(&db_->mu());
+    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(user, folder));
+    return WithCountsLocked(user, folder, row);
+  }
+
+  absl::StatusOr<std::vector<Folder>> ListFolders(std::string_view user) override {
+    absl::MutexLock lock(&db_->mu());
+    std::vector<std::pair<std::string, FolderRow>> rows;
+    {
+      Statement st(db_.get(),
+                   "SELECT name, uid_validity, uid_next, highest_modseq FROM folders "
+                   "WHERE user = ? ORDER BY name");
+      st.Text(1, user);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        rows.emplace_back(st.ColText(0), FolderRow{static_cast<uint32_t>(st.ColInt(1)),
+                                                   static_cast<uint32_t>(st.ColInt(2)),
+                                                   static_cast<uint64_t>(st.ColInt(3))});
+      }
+    }
+    std::vector<Folder> out;
+    for (const auto& [name, row] : rows) {
+      ASSIGN_OR_RETURN(Folder f, WithCountsLocked(user, name, row));
+      out.push_back(std::move(f));
+    }
+    return out;
+  }
+
+  absl::Status DeleteFolder(std::string_view user, std::string_view name) override {
+    std::string folder = NormalizeFolderName(name);
+    if (folder == kInbox) return absl::FailedPreconditionError("INBOX cannot be deleted");
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    {
+      // Entries go with it (ON DELETE CASCADE); uid_validity is never reused
+      // because the counter in meta only grows.
+      Statement st(db_.get(), "DELETE FROM folders WHERE user = ? AND name = ?");
+      st.Text(1, user).Text(2, folder);
+      RETURN_IF_ERROR(st.Run());
+      if (sqlite3_changes(db_->handle()) == 0) return NoFolder(user, folder);
+    }
+    return txn.Commit();
+  }
+
+  // --- Entries -------------------------------------------------------------
+
+  absl::StatusOr<std::vector<MailboxEntry>> ListEntries(std::string_view user,
+                                                        std::string_view folder_name,
+                                                        uint32_t min_uid, size_t limit) override {
+    std::string folder = NormalizeFolderName(folder_name);
+    absl::MutexLock lock(&db_->mu());
+    RETURN_IF_ERROR(RequireFolderLocked(user, folder).status());
+    Statement st(db_.get(), absl::StrCat("SELECT ", kEntryColumns,
+                                         " FROM entries WHERE user = ? AND folder = ? AND "
+                                         "uid >= ? ORDER BY uid LIMIT ?"));
+    st.Text(1, user).Text(2, folder).Int(3, min_uid).Int(
+        4, limit == 0 ? -1 : static_cast<int64_t>(limit));
+    return ReadEntries(st);
+  }
+
+  absl::StatusOr<MailboxEntry> GetEntry(std::string_view user, std::string_view folder_name,
+                                        uint32_t uid) override {
+    std::string folder = NormalizeFolderName(folder_name);
+    absl::MutexLock lock(&db_->mu());
+    RETURN_IF_ERROR(RequireFolderLocked(user, folder).status());
+    ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(user, folder, uid));
+    if (!e.has_value()) return NoEntry(user, folder, uid);
+    return std::move(*e);
+  }
+
+  absl::StatusOr<std::vector<MailboxEntry>> EntriesForNotification(
+      int64_t notification_id) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(), absl::StrCat("SELECT ", kEntryColumns,
+                                         " FROM entries WHERE notification_id = ? "
+                                         "ORDER BY user, folder, uid"));
+    st.Int(1, notification_id);
+    return ReadEntries(st);
+  }
+
+  absl::StatusOr<std::vector<MailboxEntry>> SetFlags(std::string_view user,
+                                                     std::string_view folder_name,
+                                                     const std::vector<uint32_t>& uids, FlagOp op,
+                                                     std::vector<std::string> flags) override {
+    NormalizeFlags(flags);
+    std::string folder = NormalizeFolderName(folder_name);
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(user, folder));
+    std::vector<MailboxEntry> out;
+    const uint64_t modseq_before = row.highest_modseq;
+    for (uint32_t uid : SortedUnique(uids)) {
+      ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(user, folder, uid));
+      if (!e.has_value()) continue;
+      std::vector<std::string> next = ApplyFlags(e->flags, op, flags);
+      if (next != e->flags) {
+        e->flags = std::move(next);
+        e->modseq = ++row.highest_modseq;
+        Statement st(db_.get(),
+                     "UPDATE entries SET flags = ?, seen = ?, deleted = ?, modseq = ? "
+                     "WHERE user = ? AND folder = ? AND uid = ?");
+        st.Blob(1, EncodeStringList(e->flags))
+            .Int(2, HasFlag(e->flags, kSeenFlag))
+            .Int(3, HasFlag(e->flags, kDeletedFlag))
+            .Int(4, static_cast<int64_t>(e->modseq))
+            .Text(5, user)
+            .Text(6, folder)
+            .Int(7, uid);
+        RETURN_IF_ERROR(st.Run());
+      }
+      out.push_back(std::move(*e));
+    }
+    if (row.highest_modseq != modseq_before) RETURN_IF_ERROR(WriteFolderLocked(user, folder, row));
+    RETURN_IF_ERROR(txn.Commit());
+    return out;
+  }
+
+  absl::StatusOr<CopyResult> CopyEntries(std::string_view user, std::string_view from_name,
+                                         const std::vector<uint32_t>& uids,
+                                         std::string_view to_name, bool move) override {
+    std::string from = NormalizeFolderName(from_name);
+    std::string to = NormalizeFolderName(to_name);
+    if (from == to) return absl::InvalidArgumentError("copy into the same folder");
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    ASSIGN_OR_RETURN(FolderRow src_row, RequireFolderLocked(user, from));
+    ASSIGN_OR_RETURN(FolderRow dst_row, RequireFolderLocked(user, to));
+    CopyResult result;
+    result.uid_validity = dst_row.uid_validity;
+    for (uint32_t uid : SortedUnique(uids)) {
+      ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(user, from, uid));
+      if (!e.has_value()) continue;
+      if (move) RETURN_IF_ERROR(DeleteEntryLocked(user, from, uid));
+      e->folder = to;
+      RETURN_IF_ERROR(AppendEntryLocked(*e));
+      result.src.push_back(uid);
+      result.dst.push_back(e->uid);
+    }
+    if (move && !result.src.empty()) {
+      // The removal from the source is a change there (RFC 7162 3.2.10).
+      ++src_row.highest_modseq;
+      RETURN_IF_ERROR(WriteFolderLocked(user, from, src_row));
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return result;
+  }
+
+  absl::StatusOr<MailboxEntry> MoveEntry(std::string_view user, std::string_view folder_name,
+                                         uint32_t uid, std::string_view to_name, EntryState state,
+                                         std::string_view reason) override {
+    std::string folder = NormalizeFolderName(folder_name);
+    std::string to = NormalizeFolderName(to_name);
+    if (to.empty()) return absl::InvalidArgumentError("empty destination folder");
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    ASSIGN_OR_RETURN(FolderRow src_row, RequireFolderLocked(user, folder));
+    ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(user, folder, uid));
+    if (!e.has_value()) return NoEntry(user, folder, uid);
+    RETURN_IF_ERROR(DeleteEntryLocked(user, folder, uid));
+    ++src_row.highest_modseq;
+    RETURN_IF_ERROR(WriteFolderLocked(user, folder, src_row));
+    e->folder = to;
+    e->state = state;
+    e->reason = std::string(reason);
+    RETURN_IF_ERROR(AppendEntryLocked(*e));
+    RETURN_IF_ERROR(txn.Commit());
+    return std::move(*e);
+  }
+
+  absl::StatusOr<std::vector<uint32_t>> Expunge(
+      std::string_view user, std::string_view folder_name,
+      const std::optional<std::vector<uint32_t>>& uids) override {
+    std::string folder = NormalizeFolderName(folder_name);
+    std::optional<std::vector<uint32_t>> only;
+    if (uids.has_value()) only = SortedUnique(*uids);
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(user, folder));
+    std::vector<uint32_t> expunged;
+    {
+      Statement st(db_.get(),
+                   "SELECT uid FROM entries WHERE user = ? AND folder = ? AND deleted = 1 "
+                   "ORDER BY uid");
+      st.Text(1, user).Text(2, folder);
+      while (true) {
+        ASSIGN_OR_RETURN(bool has, st.Step());
+        if (!has) break;
+        uint32_t uid = static_cast<uint32_t>(st.ColInt(0));
+        if (!only.has_value() || std::binary_search(only->begin(), only->end(), uid)) {
+          expunged.push_back(uid);
+        }
+      }
+    }
+    for (uint32_t uid : expunged) RETURN_IF_ERROR(DeleteEntryLocked(user, folder, uid));
+    if (!expunged.empty()) {
+      ++row.highest_modseq;
+      RETURN_IF_ERROR(WriteFolderLocked(user, folder, row));
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return expunged;
+  }
+
+  absl::Status SetEntryState(std::string_view user, std::string_view folder_name, uint32_t uid,
+                             EntryState state, std::string_view reason) override {
+    std::string folder = NormalizeFolderName(folder_name);
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(user, folder));
+    ++row.highest_modseq;
+    {
+      Statement st(db_.get(),
+                   "UPDATE entries SET state = ?, reason = ?, modseq = ? "
+                   "WHERE user = ? AND folder = ? AND uid = ?");
+      st.Int(1, static_cast<int>(state))
+          .Text(2, reason)
+          .Int(3, static_cast<int64_t>(row.highest_modseq))
+          .Text(4, user)
+          .Text(5, folder)
+          .Int(6, uid);
+      RETURN_IF_ERROR(st.Run());
+      if (sqlite3_changes(db_->handle()) == 0) return NoEntry(user, folder, uid);
+    }
+    RETURN_IF_ERROR(WriteFolderLocked(user, folder, row));
+    return txn.Commit();
+  }
+
+  // --- Body cache ----------------------------------------------------------
+
+  absl::Status PutBody(std::string_view body_sha256, std::string_view body) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(), "INSERT OR IGNORE INTO body_cache(sha256, data) VALUES(?, ?)");
+    st.Blob(1, body_sha256).BlobNoCopy(2, body);
+    return st.Run();
+  }
+
+  absl::StatusOr<bool> HasBody(std::string_view body_sha256) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(), "SELECT 1 FROM body_cache WHERE sha256 = ?");
+    st.Blob(1, body_sha256);
+    return st.Step();
+  }
+
+  absl::StatusOr<uint64_t> CachedBodySize(std::string_view body_sha256) override {
+    absl::MutexLock lock(&db_->mu());
+    ASSIGN_OR_RETURN(auto found, FindBodyLocked(body_sha256));
+    return found.second;
+  }
+
+  absl::StatusOr<std::string> ReadCachedBody(std::string_view body_sha256, uint64_t offset,
+                                             size_t max_len) override {
+    absl::MutexLock lock(&db_->mu());
+    ASSIGN_OR_RETURN(auto found, FindBodyLocked(body_sha256));
+    if (offset > found.second) {
+      return absl::OutOfRangeError(
+          absl::StrCat("offset ", offset, " beyond cached body size ", found.second));
+    }
+    return db_->ReadBlobSlice("body_cache", "data", found.first, offset, max_len);
+  }
+
+  absl::StatusOr<std::string> GetBody(std::string_view body_sha256) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(), "SELECT data FROM body_cache WHERE sha256 = ?");
+    st.Blob(1, body_sha256);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return absl::NotFoundError("body not cached");
+    return st.ColBlob(0);
+  }
+
+  absl::Status DeleteBody(std::string_view body_sha256) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(), "DELETE FROM body_cache WHERE sha256 = ?");
+    st.Blob(1, body_sha256);
+    return st.Run();
+  }
+
+  // --- Spam reports --------------------------------------------------------
+
+  absl::StatusOr<bool> RecordReport(std::string_view user, int64_t notification_id, int verdict,
+                                    absl::Time time) override {
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    {
+      Statement st(db_.get(), "SELECT 1 FROM notifications WHERE id = ?");
+      st.Int(1, notification_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
+    }
+    {
+      Statement st(db_.get(),
+                   "SELECT verdict FROM user_reports WHERE user = ? AND notification_id = ?");
+      st.Text(1, user).Int(2, notification_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row && st.ColInt(0) == verdict) return false;
+    }
+    {
+      Statement st(db_.get(),
+                   "INSERT OR REPLACE INTO user_reports(user, notification_id, verdict, time_us) "
+                   "VALUES(?, ?, ?, ?)");
+      st.Text(1, user).Int(2, notification_id).Int(3, verdict).Int(4, TimeToStoredMicros(time));
+      RETURN_IF_ERROR(st.Run());
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return true;
+  }
+
+  absl::StatusOr<std::vector<UserReport>> ReportsForBodyHash(
+      std::string_view body_sha256) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(),
+                 "SELECT r.user, r.notification_id, r.verdict, r.time_us FROM user_reports r "
+                 "JOIN notifications n ON n.id = r.notification_id WHERE n.body_sha256 = ? "
+                 "ORDER BY r.notification_id, r.user");
+    st.Blob(1, body_sha256);
+    return ReadUserReports(st);
+  }
+
+  absl::StatusOr<std::vector<UserReport>> ReportsForSigningDomain(
+      std::string_view signing_domain) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(),
+                 "SELECT r.user, r.notification_id, r.verdict, r.time_us FROM user_reports r "
+                 "JOIN notifications n ON n.id = r.notification_id WHERE n.signing_domain = ? "
+                 "ORDER BY r.notification_id, r.user");
+    st.Text(1, signing_domain);
+    return ReadUserReports(st);
+  }
+
+  absl::StatusOr<bool> RecordPeerReport(const PeerReport& r) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(),
+                 "INSERT OR IGNORE INTO peer_reports(peer_domain, report_id, body_sha256, "
+                 "verdict, count, time_us) VALUES(?, ?, ?, ?, ?, ?)");
+    st.Text(1, r.peer_domain)
+        .Text(2, r.report_id)
+        .Blob(3, r.body_sha256)
+        .Int(4, r.verdict)
+        .Int(5, r.count)
+        .Int(6, TimeToStoredMicros(r.time));
+    RETURN_IF_ERROR(st.Run());
+    return sqlite3_changes(db_->handle()) > 0;
+  }
+
+  absl::StatusOr<std::vector<PeerReport>> PeerReportsForBodyHash(
+      std::string_view body_sha256) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(),
+                 "SELECT peer_domain, report_id, body_sha256, verdict, count, time_us "
+                 "FROM peer_reports WHERE body_sha256 = ? ORDER BY peer_domain, report_id");
+    st.Blob(1, body_sha256);
+    std::vector<PeerReport> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      PeerReport& r = out.emplace_back();
+      r.peer_domain = st.ColText(0);
+      r.report_id = st.ColText(1);
+      r.body_sha256 = st.ColBlob(2);
+      r.verdict = static_cast<int>(st.ColInt(3));
+      r.count = static_cast<uint32_t>(st.ColInt(4));
+      r.time = StoredMicrosToTime(st.ColInt(5));
+    }
+    return out;
+  }
+
+ private:
+  static absl::Status NoFolder(std::string_view user, std::string_view folder) {
+    return absl::NotFoundError(absl::StrCat("no folder ", AV(folder), " for ", AV(user)));
+  }
+  static absl::Status NoEntry(std::string_view user, std::string_view folder, uint32_t uid) {
+    return absl::NotFoundError(absl::StrCat("no UID ", uid, " in ", AV(folder), " of ", AV(user)));
+  }
+
+  static std::vector<std::string> ApplyFlags(const std::vector<std::string>& current, FlagOp op,
+                                             const std::vector<std::string>& flags) {
+    std::vector<std::string> next;
+    switch (op) {
+      case FlagOp::kReplace:
+        next = flags;
+        break;
+      case FlagOp::kAdd:
+        std::set_union(current.begin(), current.end(), flags.begin(), flags.end(),
+                       std::back_inserter(next));
+        break;
+      case FlagOp::kRemove:
+        std::set_difference(current.begin(), current.end(), flags.begin(), flags.end(),
+                            std::back_inserter(next));
+        break;
+    }
+    return next;
+  }
+
+  absl::StatusOr<std::optional<int64_t>> FindIdLocked(std::string_view signing_domain,
+                                                      std::string_view message_id) {
+    Statement st(db_.get(),
+                 "SELECT id FROM notifications WHERE signing_domain = ? AND message_id = ?");
+    st.Text(1, signing_domain).Text(2, message_id);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::nullopt;
+    return st.ColInt(0);
+  }
+
+  absl::StatusOr<std::optional<FolderRow>> GetFolderRowLocked(std::string_view user,
+                                                              std::string_view folder) {
+    Statement st(db_.get(),
+                 "SELECT uid_validity, uid_next, highest_modseq FROM folders "
+                 "WHERE user = ? AND name = ?");
+    st.Text(1, user).Text(2, folder);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::nullopt;
+    return FolderRow{static_cast<uint32_t>(st.ColInt(0)), static_cast<uint32_t>(st.ColInt(1)),
+                     static_cast<uint64_t>(st.ColInt(2))};
+  }
+
+  absl::StatusOr<FolderRow> RequireFolderLocked(std::string_view user, std::string_view folder) {
+    ASSIGN_OR_RETURN(std::optional<FolderRow> row, GetFolderRowLocked(user, folder));
+    if (!row.has_value()) return NoFolder(user, folder);
+    return *row;
+  }
+
+  // Requires an open transaction (reads and bumps the uid_validity counter).
+  absl::StatusOr<FolderRow> EnsureFolderLocked(std::string_view user, std::string_view folder) {
+    ASSIGN_OR_RETURN(std::optional<FolderRow> existing, GetFolderRowLocked(user, folder));
+    if (existing.has_value()) return *existing;
+    FolderRow row;
+    {
+      Statement st(db_.get(),
+                   "UPDATE meta SET value = value + 1 WHERE key = 'next_uid_validity' "
+                   "RETURNING value - 1");
+      ASSIGN_OR_RETURN(bool has, st.Step());
+      if (!has) return absl::DataLossError("sqlite: meta.next_uid_validity missing");
+      row.uid_validity = static_cast<uint32_t>(st.ColInt(0));
+      RETURN_IF_ERROR(st.Run());
+    }
+    Statement st(db_.get(),
+                 "INSERT INTO folders(user, name, uid_validity, uid_next, highest_modseq) "
+                 "VALUES(?, ?, ?, ?, ?)");
+    st.Text(1, user)
+        .Text(2, folder)
+        .Int(3, row.uid_validity)
+        .Int(4, row.uid_next)
+        .Int(5, static_cast<int64_t>(row.highest_modseq));
+    RETURN_IF_ERROR(st.Run());
+    return row;
+  }
+
+  absl::Status WriteFolderLocked(std::string_view user, std::string_view folder,
+                                 const FolderRow& row) {
+    Statement st(db_.get(),
+                 "UPDATE folders SET uid_next = ?, highest_modseq = ? WHERE user = ? AND name = ?");
+    st.Int(1, row.uid_next)
+        .Int(2, static_cast<int64_t>(row.highest_modseq))
+        .Text(3, user)
+        .Text(4, folder);
+    return st.Run();
+  }
+
+  absl::StatusOr<Folder> WithCountsLocked(std::string_view user, std::string_view folder,
+                                          const FolderRow& row) {
+    Folder f;
+    f.name = std::string(folder);
+    f.uid_validity = row.uid_validity;
+    f.uid_next = row.uid_next;
+    f.highest_modseq = row.highest_modseq;
+    Statement st(db_.get(),
+                 "SELECT COUNT(*), COALESCE(SUM(seen = 0), 0) FROM entries "
+                 "WHERE user = ? AND folder = ?");
+    st.Text(1, user).Text(2, folder);
+    ASSIGN_OR_RETURN(bool has, st.Step());
+    if (has) {
+      f.messages = static_cast<uint32_t>(st.ColInt(0));
+      f.unseen = static_cast<uint32_t>(st.ColInt(1));
+    }
+    return f;
+  }
+
+  // Gives `e` the next UID and modseq of e.folder (created if missing) and
+  // inserts it. Requires an open transaction.
+  absl::Status AppendEntryLocked(MailboxEntry& e) {
+    ASSIGN_OR_RETURN(FolderRow row, EnsureFolderLocked(e.user, e.folder));
+    if (row.uid_next == 0) {
+      // uid_next wrapped past 2^32-1: RFC 3501 would need a new UIDVALIDITY.
+      return absl::ResourceExhaustedError(absl::StrCat("UIDs exhausted in ", e.folder));
+    }
+    e.uid = row.uid_next++;
+    e.modseq = ++row.highest_modseq;
+    {
+      Statement st(db_.get(), absl::StrCat("INSERT INTO entries(", kEntryColumns,
+                                           ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      st.Text(1, e.user)
+          .Text(2, e.folder)
+          .Int(3, e.uid)
+          .Int(4, e.notification_id)
+          .Blob(5, EncodeStringList(e.flags))
+          .Int(6, HasFlag(e.flags, kSeenFlag))
+          .Int(7, HasFlag(e.flags, kDeletedFlag))
+          .Int(8, TimeToStoredMicros(e.internal_date))
+          .Int(9, static_cast<int64_t>(e.modseq))
+          .Int(10, static_cast<int>(e.state))
+          .Text(11, e.reason);
+      RETURN_IF_ERROR(st.Run());
+    }
+    return WriteFolderLocked(e.user, e.folder, row);
+  }
+
+  absl::Status DeleteEntryLocked(std::string_view user, std::string_view folder, uint32_t uid) {
+    Statement st(db_.get(), "DELETE FROM entries WHERE user = ? AND folder = ? AND uid = ?");
+    st.Text(1, user).Text(2, folder).Int(3, uid);
+    return st.Run();
+  }
+
+  absl::StatusOr<std::optional<MailboxEntry>> ReadEntryLocked(std::string_view user,
+                                                              std::string_view folder,
+                                                              uint32_t uid) {
+    Statement st(db_.get(), absl::StrCat("SELECT ", kEntryColumns,
+                                         " FROM entries WHERE user = ? AND folder = ? AND uid = ?"));
+    st.Text(1, user).Text(2, folder).Int(3, uid);
+    ASSIGN_OR_RETURN(std::vector<MailboxEntry> found, ReadEntries(st));
+    if (found.empty()) return std::nullopt;
+    return std::move(found.front());
+  }
+
+  // (rowid, size) of a cached body; NotFound if not cached.
+  absl::StatusOr<std::pair<int64_t, uint64_t>> FindBodyLocked(std::string_view body_sha256) {
+    Statement st(db_.get(), "SELECT rowid, length(data) FROM body_cache WHERE sha256 = ?");
+    st.Blob(1, body_sha256);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return absl::NotFoundError("body not cached");
+    return std::make_pair(st.ColInt(0), static_cast<uint64_t>(st.ColInt(1)));
+  }
+
+  static absl::StatusOr<std::vector<MailboxEntry>> ReadEntries(Statement& st) {
+    std::vector<MailboxEntry> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      MailboxEntry& e = out.emplace_back();
+      e.user = st.ColText(0);
+      e.folder = st.ColText(1);
+      e.uid = static_cast<uint32_t>(st.ColInt(2));
+      e.notification_id = st.ColInt(3);
+      ASSIGN_OR_RETURN(e.flags, DecodeStringList(st.ColBlob(4)));
+      // Columns 5 and 6 (seen, deleted) are derived from the flags.
+      e.internal_date = StoredMicrosToTime(st.ColInt(7));
+      e.modseq = static_cast<uint64_t>(st.ColInt(8));
+      e.state = static_cast<EntryState>(st.ColInt(9));
+      e.reason = st.ColText(10);
+    }
+    return out;
+  }
+
+  static absl::StatusOr<std::vector<StoredNotification>> ReadNotifications(Statement& st) {
+    std::vector<StoredNotification> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      StoredNotification& n = out.emplace_back();
+      n.id = st.ColInt(0);
+      n.signing_domain = st.ColText(1);
+      n.message_id = st.ColText(2);
+      n.envelope_sender = st.ColText(3);
+      n.signed_bytes = st.ColBlob(4);
+      n.body_sha256 = st.ColBlob(5);
+      n.body_size = static_cast<uint64_t>(st.ColInt(6));
+      n.fetch_token = st.ColBlob(7);
+      n.summary = st.ColBlob(8);
+      n.created = StoredMicrosToTime(st.ColInt(9));
+      n.expires = StoredMicrosToTime(st.ColInt(10));
+      n.received = StoredMicrosToTime(st.ColInt(11));
+      n.revoked = st.ColInt(12) != 0;
+    }
+    return out;
+  }
+
+  static absl::StatusOr<std::vector<UserReport>> ReadUserReports(Statement& st) {
+    std::vector<UserReport> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      UserReport& r = out.emplace_back();
+      r.user = st.ColText(0);
+      r.notification_id = st.ColInt(1);
+      r.verdict = static_cast<int>(st.ColInt(2));
+      r.time = StoredMicrosToTime(st.ColInt(3));
+    }
+    return out;
+  }
+
+  std::shared_ptr<SqliteDb> db_;
+};
+
+}  // namespace
+
+std::unique_ptr<RecipientStore> NewSqliteRecipientStore(std::shared_ptr<SqliteDb> db) {
+  return std::make_unique<SqliteRecipientStore>(std::move(db));
+}
+
+}  // namespace pullmail

@@ -1,0 +1,71 @@
+// Names of the storage enums and the small helpers both back ends share.
+#include "core/storage/types.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+namespace pullmail {
+
+std::string_view DeliveryStateName(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::kQueued:
+      return "queued";
+    case DeliveryState::kDelivered:
+      return "delivered";
+    case DeliveryState::kFetched:
+      return "fetched";
+    case DeliveryState::kBounced:
+      return "bounced";
+    case DeliveryState::kRevoked:
+      return "revoked";
+  }
+  return "unknown";
+}
+
+std::string_view EntryStateName(EntryState state) {
+  switch (state) {
+    case EntryState::kShown:
+      return "shown";
+    case EntryState::kHeld:
+      return "held";
+    case EntryState::kSuppressed:
+      return "suppressed";
+    case EntryState::kRevoked:
+      return "revoked";
+  }
+  return "unknown";
+}
+
+std::string NormalizeFolderName(std::string_view name) {
+  if (name.size() == kInbox.size() &&
+      std::equal(name.begin(), name.end(), kInbox.begin(), [](char a, char b) {
+        return (a >= 'a' && a <= 'z' ? a - 'a' + 'A' : a) == b;
+      })) {
+    return std::string(kInbox);
+  }
+  return std::string(name);
+}
+
+void NormalizeFlags(std::vector<std::string>& flags) {
+  std::sort(flags.begin(), flags.end());
+  flags.erase(std::unique(flags.begin(), flags.end()), flags.end());
+}
+
+int64_t TimeToStoredMicros(absl::Time t) {
+  // ToUnixMicros rounds toward the past and saturates at the infinities, which
+  // map to the int64 extremes and back (StoredMicrosToTime).
+  if (t == absl::InfiniteFuture()) return std::numeric_limits<int64_t>::max();
+  if (t == absl::InfinitePast()) return std::numeric_limits<int64_t>::min();
+  return absl::ToUnixMicros(t);
+}
+
+absl::Time StoredMicrosToTime(int64_t us) {
+  if (us == std::numeric_limits<int64_t>::max()) return absl::InfiniteFuture();
+  if (us == std::numeric_limits<int64_t>::min()) return absl::InfinitePast();
+  return absl::FromUnixMicros(us);
+}
+
+absl::Time TruncateToMicros(absl::Time t) { return StoredMicrosToTime(TimeToStoredMicros(t)); }
+
+}  // namespace pullmail
