@@ -4,14 +4,12 @@
 // than silently drop a key or an endpoint.
 #include "core/directory/toml_directory.h"
 
-#include <openssl/evp.h>
-
-#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/crypto/encoding.h"
 #include "core/util/limits.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
@@ -21,41 +19,6 @@ namespace pullmail {
 namespace {
 
 constexpr size_t kEd25519PublicKeySize = 32;
-
-// Strict standard base64 (RFC 4648 section 4) with padding. EVP_DecodeBlock
-// alone is too lenient (it skips surrounding whitespace and counts padding as
-// zero bytes), so length and alphabet are checked here first.
-// TODO(pullmail): switch to core/crypto/encoding.h once it is committed.
-std::optional<std::string> Base64Decode(std::string_view in) {
-  if (in.empty() || in.size() % 4 != 0) return std::nullopt;
-  size_t pad = 0;
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    bool alpha = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
-    if (c == '=') {
-      if (i < in.size() - 2) return std::nullopt;
-      ++pad;
-    } else if (!alpha || pad > 0) {
-      return std::nullopt;
-    }
-  }
-  std::string out(in.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0 || static_cast<size_t>(n) != out.size()) return std::nullopt;
-  out.resize(out.size() - pad);
-  return out;
-}
-
-std::string Base64Encode(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-  return out;
-}
 
 // A TOML basic string, quoted and escaped (TOML 1.0 "Basic strings").
 std::string TomlQuote(std::string_view s) {
@@ -192,8 +155,8 @@ absl::StatusOr<DomainEntry> ParseDomain(std::string_view source, std::string_vie
       }
       const toml::value<std::string>* s = v.as_string();
       if (s == nullptr) return FieldError(source, v, domain, field, "must be a base64 string");
-      std::optional<std::string> raw = Base64Decode(s->get());
-      if (!raw.has_value()) return FieldError(source, v, domain, field, "bad base64");
+      absl::StatusOr<std::string> raw = Base64Decode(s->get());
+      if (!raw.ok()) return FieldError(source, v, domain, field, "bad base64");
       if (raw->size() != kEd25519PublicKeySize) {
         return FieldError(source, v, domain, field,
                           absl::StrCat("Ed25519 public key must be 32 bytes, got ", raw->size()));
