@@ -167,14 +167,13 @@ void DeliveryWorker::Bounce(const Delivery& d, const std::string& reason,
 
   BounceInfo info;
   info.sender = msg->sender;
-  info.domain = d.domain;
+  info.domain = node_->config().domain;
   info.recipients = d.recipients;
-  info.original_message_id = d.message_id;
+  info.message_id = d.message_id;
   info.summary.ParseFromString(msg->summary);
   info.reason = reason;
   info.status_code = status_code;
   info.when = node_->clock().Now();
-  info.reporting_domain = node_->config().domain;
   SubmissionInput in;
   in.from = daemon;
   in.to = {msg->sender};
