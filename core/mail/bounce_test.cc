@@ -74,9 +74,10 @@ ParsedBounce Parse(const std::string& raw) {
 BounceInfo ExpiredInfo() {
   BounceInfo info;
   info.sender = "ann@a.example";
-  info.domain = "a.example";
+  info.domain = "b.example";
+  info.reporting_domain = "a.example";
   info.recipients = {"bob@b.example", "carol@b.example"};
-  info.message_id = "m-20240307-0001+x=y";
+  info.original_message_id = "m-20240307-0001+x=y";
   auto summary = ExtractHeaderSummary(
       "From: =?UTF-8?B?QW5uIE3DvGxsZXI=?= <ann@a.example>\r\n"
       "To: Bob <bob@b.example>, \"Lef\xC3\xA8vre, Carol\" <carol@b.example>\r\n"
@@ -111,6 +112,7 @@ TEST(BounceTest, ExpiryBounceIsAWellFormedDsn) {
   const std::string& text = p.part_bodies[0];
   EXPECT_TRUE(IsValidUtf8(text));
   EXPECT_THAT(text, HasSubstr("expired"));
+  EXPECT_THAT(text, HasSubstr("the mail system of b.example"));
   EXPECT_THAT(text, HasSubstr("bob@b.example"));
   EXPECT_THAT(text, HasSubstr("carol@b.example"));
   EXPECT_THAT(text, HasSubstr("UNAVAILABLE connection refused"));
@@ -194,7 +196,7 @@ TEST(BounceTest, MalformedStatusBecomesGeneric) {
 
 TEST(BounceTest, DomainDefaultsToSendersDomain) {
   BounceInfo info = ExpiredInfo();
-  info.domain.clear();
+  info.reporting_domain.clear();
   info.sender = "zed@z.example";
   ParsedBounce p = Parse(MakeBounceMessage(info));
   EXPECT_EQ(p.from, "Mail Delivery System <MAILER-DAEMON@z.example>");
