@@ -46,8 +46,10 @@ struct PolicyConfig {
   double min_reads_for_reputation = 20;
   // Net spam / max(reads, 1) above which a signing domain is "bad". >= 0.
   double bad_reputation_ratio = 0.1;
-  // Net spam / reads above which a domain that is not new has its new copies
-  // suppressed outright (rule "domain_reputation"). 0 turns this off. >= 0.
+  // Net spam / reads above which a domain with at least
+  // min_reads_for_reputation reads has its new copies suppressed outright
+  // (rule "domain_reputation"); with fewer reads it is held instead. 0 turns
+  // this off. >= 0.
   double suppress_reputation_ratio = 0;
 
   // --- Hold-back --------------------------------------------------------------

@@ -215,7 +215,9 @@ std::optional<Decision> SpamPolicy::SuppressionFor(const BodyState* body,
                                  Num(config_.spam_threshold_k), ")"),
                     std::nullopt};
   }
-  if (config_.suppress_reputation_ratio > 0 && rep.status != DomainStatus::kNew &&
+  // Only a domain with enough reads to judge it (a bad domain can still be
+  // short of reads: it is then held, not suppressed outright).
+  if (config_.suppress_reputation_ratio > 0 && rep.reads >= config_.min_reads_for_reputation &&
       rep.ratio > config_.suppress_reputation_ratio) {
     return Decision{Visibility::kSuppressed, std::string(policy_rule::kDomainReputation),
                     absl::StrCat("suppressed: ", rep.domain, "'s spam ratio ", Ratio(rep.ratio),

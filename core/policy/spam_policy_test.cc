@@ -623,6 +623,46 @@ TEST_F(SpamPolicyTest, PruneForgetsOldBodiesAndFadedDomains) {
   EXPECT_EQ(p.tracked_domains(), 0u);
 }
 
+// The figures quoted in the worked example of docs/POLICY.md.
+TEST_F(SpamPolicyTest, WorkedExampleOfPolicyDoc) {
+  PolicyConfig config;
+  config.suppress_reputation_ratio = 0.5;
+  config.peer_weights = {{"mail.partner.example", 1.0}, {"big-provider.example", 0.5}};
+  SpamPolicy p(config);
+  const absl::Time t = clock_.Now();
+  for (int i = 0; i < 500; ++i) p.OnRead("news.example", Body(5000 + i), t);
+  for (int i = 0; i < 2; ++i) p.OnLocalReport("news.example", Body(5000 + i), Verdict::kSpam, t);
+  EXPECT_EQ(p.OnNotification("news.example", Body(1000), User(1), t).explanation,
+            "shown: news.example has a good reputation (500 reads, 2 net spam, ratio 0.004)");
+
+  Decision held = p.OnNotification("promo.example", Body(1), FindUser(p, Body(1), false), t);
+  EXPECT_EQ(held.explanation,
+            "held: promo.example is new here (0 reads, fewer than 20; 0 net spam); shown first "
+            "to 10% of recipients, released after 2h (at 2023-11-15T00:13:20Z) if no complaints "
+            "arrive");
+  ReportOutcome r = p.OnLocalReport("promo.example", Body(1), Verdict::kSpam, t);
+  EXPECT_EQ(r.explanation,
+            "spam report by a local user counted 1; 1 net spam reports on this body (1 spam "
+            "reports weighing 1, 0 not-spam weighing 0; threshold 3): below the threshold");
+  EXPECT_EQ(p.ReviewHeld("promo.example", Body(1), t, t + absl::Minutes(20)).explanation,
+            "suppressed: 1 net spam reports on this body (1 spam reports weighing 1, 0 not-spam "
+            "weighing 0; limit 1 while promo.example is on hold)");
+  // A domain with complaints but too few reads to judge is held, never
+  // suppressed outright by suppress_reputation_ratio (its ratio here is ~1).
+  Decision other = p.OnNotification("promo.example", Body(2), FindUser(p, Body(2), false), t);
+  EXPECT_EQ(other.visibility, Visibility::kHeld);
+  EXPECT_EQ(other.rule, policy_rule::kHoldBadDomain);
+
+  EXPECT_DOUBLE_EQ(
+      p.OnPeerReport("mail.partner.example", "x.example", Body(7), Verdict::kSpam, 2, t)
+          ->applied_weight,
+      2);
+  EXPECT_DOUBLE_EQ(
+      p.OnPeerReport("big-provider.example", "x.example", Body(8), Verdict::kSpam, 40, t)
+          ->applied_weight,
+      5);
+}
+
 TEST(SpamPolicyConfigTest, CreateRejectsInvalidConfig) {
   PolicyConfig config;
   config.spam_threshold_k = 0;
