@@ -172,7 +172,7 @@ std::string SummaryHeaderFields(const v1::HeaderSummary& s) {
 
 std::string MakeBounceMessage(const BounceInfo& info) {
   std::string sender = SafeAddress(info.sender);
-  std::string domain = info.reporting_domain;
+  std::string domain = info.domain;
   if (domain.empty()) {
     size_t at = info.sender.rfind('@');
     domain = at == std::string::npos ? "localhost" : info.sender.substr(at + 1);
@@ -182,8 +182,7 @@ std::string MakeBounceMessage(const BounceInfo& info) {
   bool expired = status[0] == '4';
   std::string date = FormatRfc5322Date(info.when);
 
-  uint64_t h = Fnv1a(info.original_message_id);
-  h = Fnv1a(info.domain, Fnv1a("\n", h));
+  uint64_t h = Fnv1a(info.message_id);
   for (const std::string& r : info.recipients) h = Fnv1a(r, Fnv1a("\n", h));
   h = Fnv1a(absl::StrCat(ToUnixMs(info.when), status, info.reason), h);
   std::string tag = absl::StrCat(absl::Hex(h, absl::kZeroPad16));
@@ -196,9 +195,12 @@ std::string MakeBounceMessage(const BounceInfo& info) {
 
   // Part 1: the explanation a person reads.
   std::string text = absl::StrCat("This is the mail system at ", domain, ".\n\n");
-  std::string their = info.domain.empty()
-                          ? std::string("the recipients' mail system")
-                          : absl::StrCat("the mail system of ", AsciiLine(info.domain, limits::kMaxDomain));
+  std::string rcpt_domain;
+  if (!rcpts.empty() && rcpts[0].rfind('@') != std::string::npos) {
+    rcpt_domain = rcpts[0].substr(rcpts[0].rfind('@') + 1);
+  }
+  std::string their = rcpt_domain.empty() ? std::string("the recipients' mail system")
+                                          : absl::StrCat("the mail system of ", rcpt_domain);
   if (expired) {
     absl::StrAppend(&text, "Your message was not delivered before it expired: ", their,
                     "\ncould not be reached in time. Nothing more will be tried.\n\n");
@@ -220,12 +222,12 @@ std::string MakeBounceMessage(const BounceInfo& info) {
   quote("To", absl::StrJoin(s.to(), ", "));
   quote("Cc", absl::StrJoin(s.cc(), ", "));
   quote("Message-ID", s.message_id());
-  quote("pullmail id", info.original_message_id);
+  quote("pullmail id", info.message_id);
 
   // Part 2: RFC 3464 section 2.2 (per-message) and 2.3 (per-recipient).
   std::string dsn = absl::StrCat("Reporting-MTA: dns; ", domain, "\r\n");
-  if (!info.original_message_id.empty()) {
-    absl::StrAppend(&dsn, "Original-Envelope-Id: ", Xtext(info.original_message_id), "\r\n");
+  if (!info.message_id.empty()) {
+    absl::StrAppend(&dsn, "Original-Envelope-Id: ", Xtext(info.message_id), "\r\n");
   }
   std::string diagnostic = AsciiLine(info.reason, kMaxDiagnostic);
   for (const std::string& r : rcpts) {

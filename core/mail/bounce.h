@@ -24,12 +24,15 @@ namespace pullmail {
 struct BounceInfo {
   // The original envelope sender; the bounce is addressed to them.
   std::string sender;
-  // The recipient domain the message could not be delivered to.
+  // The domain of the node that gives up (for native mail, the sender's
+  // domain): the bounce comes From "MAILER-DAEMON@<domain>" and names it as
+  // Reporting-MTA. Empty means the domain part of `sender`.
   std::string domain;
-  // The recipients (at `domain`) the message was not delivered to.
+  // The recipients the message was not delivered to (one recipient domain's;
+  // the explanation names the domain of the first).
   std::vector<std::string> recipients;
   // The original pullmail message id (Original-Envelope-Id).
-  std::string original_message_id;
+  std::string message_id;
   // The original message's header summary, quoted in parts 1 and 3.
   v1::HeaderSummary summary;
   // Why, for a person (the peer's reason, or "expired after N attempts").
@@ -39,10 +42,6 @@ struct BounceInfo {
   std::string status_code;
   // When delivery was given up (Date:, Last-Attempt-Date:).
   absl::Time when;
-  // The domain of the node that gives up: the bounce comes From
-  // "MAILER-DAEMON@<reporting_domain>" and names it as Reporting-MTA. Empty
-  // means the domain part of `sender` (the same thing for native mail).
-  std::string reporting_domain;
 };
 
 // Builds the bounce message. Deterministic: the same BounceInfo yields the

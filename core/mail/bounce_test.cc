@@ -74,10 +74,9 @@ ParsedBounce Parse(const std::string& raw) {
 BounceInfo ExpiredInfo() {
   BounceInfo info;
   info.sender = "ann@a.example";
-  info.domain = "b.example";
-  info.reporting_domain = "a.example";
+  info.domain = "a.example";
   info.recipients = {"bob@b.example", "carol@b.example"};
-  info.original_message_id = "m-20240307-0001+x=y";
+  info.message_id = "m-20240307-0001+x=y";
   auto summary = ExtractHeaderSummary(
       "From: =?UTF-8?B?QW5uIE3DvGxsZXI=?= <ann@a.example>\r\n"
       "To: Bob <bob@b.example>, \"Lef\xC3\xA8vre, Carol\" <carol@b.example>\r\n"
@@ -196,7 +195,7 @@ TEST(BounceTest, MalformedStatusBecomesGeneric) {
 
 TEST(BounceTest, DomainDefaultsToSendersDomain) {
   BounceInfo info = ExpiredInfo();
-  info.reporting_domain.clear();
+  info.domain.clear();
   info.sender = "zed@z.example";
   ParsedBounce p = Parse(MakeBounceMessage(info));
   EXPECT_EQ(p.from, "Mail Delivery System <MAILER-DAEMON@z.example>");
