@@ -1,0 +1,163 @@
+// Hidden test-support subcommands of `pullmail` (`pullmail debug ...`). They
+// speak the node-to-node protocol directly, with the real gRPC stubs over
+// real TLS, so that the end-to-end tests can send what a well-behaved node
+// never would: the same notification twice, a notification signed with a
+// key the directory does not list, a fetch with a wrong token.
+//
+//   debug notify --config A/node.toml --to bob@b.example [--times N]
+//                [--random-key] [--key-id ID] [--message-id ID]
+//       Signs one notification as A's domain (or with a fresh key that no
+//       directory lists) and sends the same bytes N times to the recipient
+//       node the directory lists for bob's domain. One NotifyResult (JSON)
+//       per line on stdout. Exit 0 iff every result has code 0.
+//   debug fetch --config B/node.toml --from-domain a.example
+//               --message-id ID --token-hex HEX [--offset N]
+//       FetchBody at the sender node the directory lists for a.example, as
+//       recipient domain B. Prints {"code":..,"code_name":..,"message":..,
+//       "bytes":N,"chunks":N}; exit code as for any call (client.h).
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "core/crypto/ed25519.h"
+#include "core/crypto/encoding.h"
+#include "core/crypto/sha256.h"
+#include "core/crypto/token.h"
+#include "core/directory/toml_directory.h"
+#include "core/envelope/envelope.h"
+#include "core/util/clock.h"
+#include "core/util/random.h"
+#include "rpc/tls.h"
+
+namespace pullmail::cli {
+
+int RunDebugNotify(const Args& args) {
+  auto session = Session::Open(args.GetOr("config", ""), "", "");
+  if (!session.ok()) return ReportLocalError(session.status());
+  const NodeConfig& c = session->config();
+  std::string to = absl::AsciiStrToLower(args.GetOr("to", ""));
+  size_t at = to.rfind('@');
+  if (at == std::string::npos || at == 0) {
+    return ReportLocalError(absl::InvalidArgumentError("--to local@domain is required"));
+  }
+  std::string to_domain = to.substr(at + 1);
+  int64_t times = 1;
+  if (auto t = args.Get("times")) {
+    auto n = ParseInt(*t, "--times", 1, 1000);
+    if (!n.ok()) return ReportLocalError(n.status());
+    times = *n;
+  }
+  auto directory = LoadTomlDirectory(c.directory);
+  if (!directory.ok()) return ReportLocalError(directory.status());
+  auto entry = (*directory)->Lookup(to_domain);
+  if (!entry.ok()) return ReportLocalError(entry.status());
+
+  std::optional<SigningKey> key;
+  std::string key_id = args.GetOr("key-id", c.key_id);
+  if (args.Has("random-key")) {
+    auto k = SigningKey::Generate();
+    if (!k.ok()) return ReportLocalError(k.status());
+    key.emplace(*std::move(k));
+  } else {
+    auto k = SigningKey::LoadPem(c.signing_key);
+    if (!k.ok()) return ReportLocalError(k.status());
+    key.emplace(*std::move(k));
+  }
+
+  std::string body = args.GetOr(
+      "body", "From: debug\r\nSubject: crafted by pullmail debug notify\r\n\r\nhello\r\n");
+  absl::Time now = absl::Now();
+  v1::Notification n;
+  n.set_version(1);
+  n.set_message_id(args.GetOr("message-id", NewMessageId(SecureRandom(), c.domain)));
+  n.set_envelope_sender(args.GetOr("from", absl::StrCat("debug@", c.domain)));
+  n.add_recipients(to);
+  n.set_recipient_domain(to_domain);
+  n.set_sender_endpoint(c.sender_listen);
+  n.set_created_unix_ms(ToUnixMs(now));
+  n.set_expires_unix_ms(ToUnixMs(now + absl::Hours(24)));
+  n.set_body_size(body.size());
+  n.set_body_sha256(Sha256(body));
+  n.mutable_summary()->set_from(n.envelope_sender());
+  n.mutable_summary()->set_subject("crafted by pullmail debug notify");
+  n.set_fetch_token(NewToken(SecureRandom()));
+  n.set_origin(v1::ORIGIN_NATIVE);
+  auto signed_n = SignNotification(n, c.domain, key_id, *key);
+  if (!signed_n.ok()) return ReportLocalError(signed_n.status());
+
+  auto channel = Dial(c.tls, entry->recipient_endpoint, to_domain);
+  if (!channel.ok()) return ReportLocalError(channel.status());
+  auto stub = v1::RecipientService::NewStub(*channel);
+  int rc = kExitOk;
+  for (int64_t i = 0; i < times; ++i) {
+    auto ctx = session->Context(absl::Seconds(15));
+    v1::NotifyResult result;
+    grpc::Status s = stub->Notify(ctx.get(), *signed_n, &result);
+    if (!s.ok()) {
+      std::cout << "{\"rpc_error\":" << JsonQuote(StatusCodeName(s.error_code()))
+                << ",\"message\":" << JsonQuote(s.error_message()) << "}\n";
+      rc = std::max(rc, ExitCodeFor(s));
+      continue;
+    }
+    std::cout << ProtoToJson(result) << "\n";
+    if (result.code() != 0) {
+      rc = std::max(rc, result.code() == grpc::StatusCode::UNAVAILABLE ? kExitUnavailable
+                                                                         : kExitRefused);
+    }
+  }
+  std::cerr << "message_id " << n.message_id() << " fetch_token "
+            << HexEncode(n.fetch_token()) << "\n";
+  return rc;
+}
+
+int RunDebugFetch(const Args& args) {
+  auto session = Session::Open(args.GetOr("config", ""), "", "");
+  if (!session.ok()) return ReportLocalError(session.status());
+  const NodeConfig& c = session->config();
+  std::string from_domain = absl::AsciiStrToLower(args.GetOr("from-domain", ""));
+  std::string message_id = args.GetOr("message-id", "");
+  if (from_domain.empty() || message_id.empty()) {
+    return ReportLocalError(
+        absl::InvalidArgumentError("--from-domain and --message-id are required"));
+  }
+  auto token = HexDecode(args.GetOr("token-hex", ""));
+  if (!token.ok()) return ReportLocalError(token.status());
+  uint64_t offset = 0;
+  if (auto o = args.Get("offset")) {
+    auto n = ParseInt(*o, "--offset", 0, int64_t{1} << 40);
+    if (!n.ok()) return ReportLocalError(n.status());
+    offset = static_cast<uint64_t>(*n);
+  }
+  auto directory = LoadTomlDirectory(c.directory);
+  if (!directory.ok()) return ReportLocalError(directory.status());
+  auto entry = (*directory)->Lookup(from_domain);
+  if (!entry.ok()) return ReportLocalError(entry.status());
+  auto channel = Dial(c.tls, entry->sender_endpoint, from_domain);
+  if (!channel.ok()) return ReportLocalError(channel.status());
+  auto stub = v1::SenderService::NewStub(*channel);
+
+  v1::FetchRequest req;
+  req.set_message_id(message_id);
+  req.set_fetch_token(*token);
+  req.set_offset(offset);
+  req.set_recipient_domain(args.GetOr("recipient-domain", c.domain));
+  auto ctx = session->Context(absl::Seconds(30));
+  auto reader = stub->FetchBody(ctx.get(), req);
+  v1::BodyChunk chunk;
+  uint64_t bytes = 0, chunks = 0;
+  while (reader->Read(&chunk)) {
+    bytes += chunk.data().size();
+    ++chunks;
+  }
+  grpc::Status s = reader->Finish();
+  std::cout << "{\"code\":" << s.error_code()
+            << ",\"code_name\":" << JsonQuote(StatusCodeName(s.error_code()))
+            << ",\"message\":" << JsonQuote(s.error_message()) << ",\"bytes\":" << bytes
+            << ",\"chunks\":" << chunks << "}\n";
+  return ExitCodeFor(s);
+}
+
+}  // namespace pullmail::cli

@@ -1,0 +1,298 @@
+// `pullmail init` (see init.h): keys, certificates, node.toml and the
+// directory entry of one domain.
+#include "cli/init.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "core/config/node_config.h"
+#include "core/crypto/ed25519.h"
+#include "core/crypto/encoding.h"
+#include "core/directory/toml_directory.h"
+#include "core/util/limits.h"
+#include "core/util/random.h"
+#include "core/util/status_macros.h"
+#include "core/util/strings.h"
+#include "rpc/certs.h"
+
+namespace pullmail::cli {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr char kKeyId[] = "k1";
+
+absl::Status ErrnoError(std::string_view what, const std::string& path) {
+  return absl::UnavailableError(absl::StrCat(AV(what), " ", path, ": ", strerror(errno)));
+}
+
+// Letters, digits, '-' and '.', as in a DNS host name; also keeps the name
+// safe to use as a folder name.
+absl::Status ValidateDomain(const std::string& d) {
+  if (d.empty() || d.size() > limits::kMaxDomain || d.front() == '.' || d.back() == '.' ||
+      d.front() == '-') {
+    return absl::InvalidArgumentError(absl::StrCat("bad domain name '", d, "'"));
+  }
+  for (char c : d) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad domain name '", d, "': only letters, digits, '-' and '.'"));
+    }
+  }
+  if (d.find("..") != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("bad domain name '", d, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDirs(const std::string& path, int mode = 0755) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("mkdir ", path, ": ", ec.message()));
+  chmod(path.c_str(), mode);
+  return absl::OkStatus();
+}
+
+std::string PortOf(const std::string& host_port) {
+  size_t colon = host_port.rfind(':');
+  return colon == std::string::npos ? "" : host_port.substr(colon + 1);
+}
+
+std::string NodeToml(const InitOptions& o, int rport, int sport, int rmport, int smport) {
+  return absl::StrCat(
+      "# pullmail node configuration for ", o.domain, ", written by `pullmail init`.\n",
+      "# Both of the domain's nodes read this file (format: core/config/node_config.h).\n",
+      "domain = \"", o.domain, "\"\n",
+      "data_dir = \"data\"\n",
+      "directory = \"../directory.toml\"\n",
+      "key_id = \"", kKeyId, "\"\n",
+      "signing_key = \"keys/signing.pem\"\n",
+      "\n[tls]\n",
+      "plaintext = ", o.plaintext ? "true  # loopback only" : "false", "\n",
+      "ca = \"../ca/ca.pem\"\n",
+      "cert = \"tls/node.pem\"\n",
+      "key = \"tls/node.key\"\n",
+      "\n[sender]\n",
+      "listen = \"127.0.0.1:", sport, "\"\n",
+      "metrics_listen = \"127.0.0.1:", smport, "\"\n",
+      "retention_hours = ", o.retention_hours, "\n",
+      "\n[recipient]\n",
+      "listen = \"127.0.0.1:", rport, "\"\n",
+      "metrics_listen = \"127.0.0.1:", rmport, "\"\n",
+      "prefetch_before_expiry_hours = 24\n");
+}
+
+// Creates `path` with 32 random bytes, mode 0600, unless it exists.
+absl::Status EnsureTokenKey(const std::string& path, bool* created) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return absl::OkStatus();
+    return ErrnoError("create", path);
+  }
+  std::string key = SecureRandom().Bytes(32);
+  bool ok = write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) && fsync(fd) == 0;
+  close(fd);
+  if (!ok) return ErrnoError("write", path);
+  *created = true;
+  return absl::OkStatus();
+}
+
+// Rewrites ROOT/directory.toml with `entry` added or replaced, under an
+// exclusive lock so that two inits of one root do not lose each other's entry.
+absl::Status UpdateDirectory(const std::string& root, const DomainEntry& entry) {
+  std::string path = root + "/directory.toml";
+  std::string lock_path = root + "/.directory.lock";
+  int lock = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0) return ErrnoError("open", lock_path);
+  struct Unlock {
+    int fd;
+    ~Unlock() { close(fd); }  // closing releases the flock
+  } unlock{lock};
+  if (flock(lock, LOCK_EX) != 0) return ErrnoError("lock", lock_path);
+
+  MemoryDirectory dir;
+  if (fs::exists(path)) {
+    ASSIGN_OR_RETURN(auto existing, LoadTomlDirectory(path));
+    for (DomainEntry& e : existing->All()) dir.Add(std::move(e));
+  }
+  dir.Add(entry);
+  std::string text =
+      "# The pullmail directory of this federation: every domain's endpoints and\n"
+      "# public keys (format: core/directory/toml_directory.h). `pullmail init`\n"
+      "# adds or refreshes a domain's entry; nodes read it when they start.\n";
+  for (const DomainEntry& e : dir.All()) absl::StrAppend(&text, "\n", FormatTomlDirectoryEntry(e));
+  return WriteFileAtomically(path, text, 0644);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (!fs::exists(path)) return absl::NotFoundError(absl::StrCat("no such file: ", path));
+    return absl::UnavailableError(absl::StrCat("cannot read ", path));
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view data, int mode) {
+  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoError("create", tmp);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      close(fd);
+      unlink(tmp.c_str());
+      return ErrnoError("write", tmp);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0) {
+    close(fd);
+    unlink(tmp.c_str());
+    return ErrnoError("fsync", tmp);
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    return ErrnoError("rename", path);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof(a);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    int e = errno;
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("bind 127.0.0.1:0: ", strerror(e)));
+  }
+  close(fd);
+  return static_cast<int>(ntohs(a.sin_port));
+}
+
+absl::StatusOr<InitResult> InitDomain(const InitOptions& options) {
+  InitOptions o = options;
+  o.domain = absl::AsciiStrToLower(o.domain);
+  RETURN_IF_ERROR(ValidateDomain(o.domain));
+  if (o.root.empty()) return absl::InvalidArgumentError("--root is required");
+  o.root = fs::absolute(o.root).lexically_normal().string();
+  if (!o.root.empty() && o.root.back() == '/' && o.root.size() > 1) o.root.pop_back();
+
+  InitResult r;
+  std::string ddir = o.root + "/" + o.domain;
+  RETURN_IF_ERROR(MakeDirs(o.root));
+  RETURN_IF_ERROR(MakeDirs(ddir));
+  RETURN_IF_ERROR(MakeDirs(ddir + "/keys", 0700));
+  RETURN_IF_ERROR(MakeDirs(ddir + "/tls", 0700));
+  RETURN_IF_ERROR(MakeDirs(ddir + "/data", 0700));
+
+  // The CA (once per root) and this domain's TLS certificate.
+  std::string ca_dir = o.root + "/ca";
+  bool had_ca = fs::exists(ca_dir + "/ca.pem");
+  RETURN_IF_ERROR(MakeDirs(ca_dir, 0700));
+  RETURN_IF_ERROR(EnsureCertificateAuthority(ca_dir));
+  if (!had_ca) r.created.push_back(ca_dir + "/ca.pem");
+  std::string cert = ddir + "/tls/node.pem";
+  std::string cert_key = ddir + "/tls/node.key";
+  if (!fs::exists(cert) || !fs::exists(cert_key)) {
+    RETURN_IF_ERROR(IssueNodeCertificate(ca_dir, o.domain, cert, cert_key));
+    r.created.push_back(cert);
+  }
+
+  // The signing key.
+  std::string key_path = ddir + "/keys/signing.pem";
+  std::optional<SigningKey> key;
+  if (fs::exists(key_path)) {
+    ASSIGN_OR_RETURN(SigningKey k, SigningKey::LoadPem(key_path));
+    key.emplace(std::move(k));
+  } else {
+    ASSIGN_OR_RETURN(SigningKey k, SigningKey::Generate());
+    RETURN_IF_ERROR(k.SavePem(key_path));
+    key.emplace(std::move(k));
+    r.created.push_back(key_path);
+  }
+  r.public_key_base64 = Base64Encode(key->PublicKey());
+
+  // The bearer-token secret shared by the domain's two nodes.
+  bool token_created = false;
+  RETURN_IF_ERROR(EnsureTokenKey(ddir + "/data/token.key", &token_created));
+  if (token_created) r.created.push_back(ddir + "/data/token.key");
+
+  // node.toml: kept if present (its ports are what the directory must list).
+  r.config_path = ddir + "/node.toml";
+  if (!fs::exists(r.config_path)) {
+    int ports[4] = {o.recipient_port, o.sender_port, o.recipient_metrics_port,
+                    o.sender_metrics_port};
+    for (int& p : ports) {
+      if (p != 0) continue;
+      // Ports picked one after another can repeat only if the kernel hands
+      // the same one out twice; retry in that case.
+      for (int attempt = 0; attempt < 20 && p == 0; ++attempt) {
+        ASSIGN_OR_RETURN(int candidate, PickFreePort());
+        bool dup = false;
+        for (int q : ports) dup = dup || q == candidate;
+        if (!dup) p = candidate;
+      }
+      if (p == 0) return absl::UnavailableError("could not pick four distinct free ports");
+    }
+    RETURN_IF_ERROR(WriteFileAtomically(
+        r.config_path, NodeToml(o, ports[0], ports[1], ports[2], ports[3]), 0644));
+    r.created_config = true;
+    r.created.push_back(r.config_path);
+  }
+  ASSIGN_OR_RETURN(NodeConfig config, LoadNodeConfig(r.config_path));
+  if (config.domain != o.domain) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        r.config_path, " is for domain ", config.domain, ", not ", o.domain));
+  }
+  auto check_port = [&](int asked, const std::string& listen, const char* what) -> absl::Status {
+    if (asked != 0 && PortOf(listen) != std::to_string(asked)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          r.config_path, " exists and its ", what, " is ", listen, ", not port ", asked,
+          "; edit it or remove it first"));
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(check_port(o.recipient_port, config.recipient_listen, "recipient listen"));
+  RETURN_IF_ERROR(check_port(o.sender_port, config.sender_listen, "sender listen"));
+  r.recipient_listen = config.recipient_listen;
+  r.sender_listen = config.sender_listen;
+  r.recipient_metrics_listen = config.recipient_metrics_listen;
+  r.sender_metrics_listen = config.sender_metrics_listen;
+
+  DomainEntry entry;
+  entry.domain = o.domain;
+  entry.recipient_endpoint = config.recipient_listen;
+  entry.sender_endpoint = config.sender_listen;
+  entry.keys[config.key_id] = key->PublicKey();
+  RETURN_IF_ERROR(UpdateDirectory(o.root, entry));
+  return r;
+}
+
+}  // namespace pullmail::cli

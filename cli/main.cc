@@ -1,0 +1,212 @@
+// pullmail: the command a person types. It sets up a domain (`init`, `user
+// add`), sends and reads mail as a user of that domain (`send`, `list`,
+// `read`, `flag`, `move`, `delete`, `report`, `revoke`), shows what the
+// domain's nodes are doing (`status`), and runs the loopback demo (`demo`).
+//
+// Commands are dispatched from one table (words, arguments, options, help,
+// handler), as Postfix dispatches SMTP verbs; each handler lives in
+// commands.cc, demo.cc or debug.cc and returns the exit code (client.h).
+//
+// SECURITY: passwords come from --password or PULLMAIL_PASSWORD (prefer the
+// latter: argv is visible to other local users); `init` writes private keys
+// and the token secret with mode 0600; every call goes over TLS unless the
+// domain's node.toml says plaintext (loopback only).
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/args.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "core/util/logging.h"
+
+namespace pullmail::cli {
+namespace {
+
+struct Command {
+  std::vector<std::string> words;  // e.g. {"user", "add"}
+  std::string arguments;           // positional arguments, for the usage line
+  std::string summary;             // one line
+  std::string details;             // more help text, may be empty
+  std::vector<OptionSpec> options;
+  int (*run)(const Args&);
+  bool hidden = false;
+};
+
+std::vector<OptionSpec> With(std::vector<OptionSpec> base, std::vector<OptionSpec> more) {
+  base.insert(base.end(), more.begin(), more.end());
+  return base;
+}
+
+const std::vector<Command>& Commands() {
+  static const auto* kCommands = new std::vector<Command>{
+      {{"init"}, "", "create a domain: keys, TLS certificate, node.toml, directory entry",
+       "Creates (keeping what exists) ROOT/ca/, ROOT/DOMAIN/{node.toml,keys,tls,data} and\n"
+       "the domain's entry in ROOT/directory.toml. Free loopback ports are picked\n"
+       "unless given. Run it once per domain with the same --root to build a federation.",
+       {{"root", true, "the federation's folder (shared CA and directory)", "DIR"},
+        {"domain", true, "the domain to create, e.g. a.example", "DOMAIN"},
+        {"recipient-port", true, "recipient node gRPC port (default: a free one)", "PORT"},
+        {"sender-port", true, "sender node gRPC port (default: a free one)", "PORT"},
+        {"recipient-metrics-port", true, "recipient node /metrics port", "PORT"},
+        {"sender-metrics-port", true, "sender node /metrics port", "PORT"},
+        {"retention-hours", true, "how long bodies are kept (default 720)", "HOURS"},
+        {"plaintext", false, "no TLS (loopback only; the nodes warn loudly)"},
+        {"json", false, "print JSON instead of text"}},
+       &RunInit},
+      {{"user", "add"}, "ADDRESS", "add a user to the domain (password from --password or env)",
+       "Writes the scrypt hash of the password to DATA_DIR/users.db, which both of the\n"
+       "domain's nodes read. --update changes the password of an existing user.",
+       {{"config", true, "the domain's node.toml", "FILE"},
+        {"password", true, "the new user's password (or set PULLMAIL_PASSWORD)", "PASSWORD"},
+        {"update", false, "change the password if the user exists"},
+        {"json", false, "print JSON instead of text"}},
+       &RunUserAdd},
+      {{"user", "list"}, "", "list the domain's users", "",
+       {{"config", true, "the domain's node.toml", "FILE"},
+        {"json", false, "print JSON instead of text"}},
+       &RunUserList},
+      {{"send"}, "", "send a message (composed from flags, or RFC 5322 from a file or stdin)",
+       "With --subject/--body the message is composed for you. Otherwise the RFC 5322\n"
+       "message is read from --file (or stdin, `--file -`) and, without --to, the\n"
+       "recipients are taken from its To and Cc fields.",
+       With(ClientOptions(),
+            {{"to", true, "a recipient (repeat for more)", "ADDRESS"},
+             {"subject", true, "subject of a composed message", "TEXT"},
+             {"body", true, "body of a composed message", "TEXT"},
+             {"file", true, "an RFC 5322 message to send ('-' = stdin)", "FILE"}}),
+       &RunSend},
+      {{"list"}, "", "list a folder (no body moves: a listing needs only notifications)",
+       "Columns: UID, flags (N new, F flagged, A answered, D deleted), size, where the\n"
+       "body is (here = cached at your node, remote = still at the sender's node),\n"
+       "From and Subject. --junk lists the Junk folder with why each message is there.",
+       With(ClientOptions(),
+            {{"folder", true, "folder to list (default INBOX)", "FOLDER"},
+             {"junk", false, "list the Junk folder, with reasons"},
+             {"limit", true, "at most this many messages", "N"}}),
+       &RunList},
+      {{"read"}, "UID", "print a message (the first read fetches the body from the sender)",
+       "The body goes to stdout; a summary line to stderr says whether it was fetched\n"
+       "from the sender's node or served from your node's cache. Exit 3 when the\n"
+       "sender's node is unavailable (nothing is printed then).",
+       With(ClientOptions(),
+            {{"folder", true, "folder (default INBOX)", "FOLDER"},
+             {"peek", false, "do not mark the message \\Seen"}}),
+       &RunRead},
+      {{"flag"}, "UID [+FLAG|-FLAG]...", "set or clear flags, e.g. flag 3 +\\Flagged -\\Seen", "",
+       With(ClientOptions(), {{"folder", true, "folder (default INBOX)", "FOLDER"}}), &RunFlag},
+      {{"move"}, "UID", "move a message to another folder (created if missing)", "",
+       With(ClientOptions(),
+            {{"to", true, "destination folder", "FOLDER"},
+             {"folder", true, "source folder (default INBOX)", "FOLDER"}}),
+       &RunMove},
+      {{"delete"}, "UID", "delete a message (\\Deleted, then expunge that UID)", "",
+       With(ClientOptions(), {{"folder", true, "folder (default INBOX)", "FOLDER"}}), &RunDelete},
+      {{"report"}, "UID spam|not-spam", "report a message as spam or not spam",
+       "Reports feed the recipient node's spam policy: enough reports on one body\n"
+       "suppress its unread copies for everyone at this domain.",
+       With(ClientOptions(), {{"folder", true, "folder (default INBOX)", "FOLDER"}}), &RunReport},
+      {{"revoke"}, "MESSAGE_ID", "recall a message you sent that has not been read yet", "",
+       With(ClientOptions(), {{"reason", true, "a note for the recipients' operators", "TEXT"}}),
+       &RunRevoke},
+      {{"status"}, "", "the domain's two nodes: up or down, counters, your sent mail's delivery",
+       "Reads both nodes' /metrics; with --user also lists your sent messages and the\n"
+       "delivery state per recipient domain (queued, delivered, fetched, bounced).\n"
+       "Exit 3 if a node is down.",
+       ClientOptions(), &RunStatus},
+      {{"demo"}, "", "run the two-domain loopback demo and narrate it",
+       "Builds a.example and b.example in a temporary folder, starts their four nodes\n"
+       "(pullmail-sender and pullmail-recipient, found next to this program or in\n"
+       "--bin-dir), sends mail both ways, and shows with byte counters that bodies\n"
+       "move only when read, are cached, and that a downed sender gives a clean\n"
+       "UNAVAILABLE. Exit 0 only if every step did what it says.",
+       {{"dir", true, "use this (new or empty) folder instead of a temporary one", "DIR"},
+        {"keep", false, "keep the folder afterwards"},
+        {"bin-dir", true, "build folder holding sender-node/ and recipient-node/", "DIR"}},
+       &RunDemo},
+      {{"debug", "notify"}, "", "test support: send a crafted notification",
+       "", With(ClientOptions(),
+                {{"to", true, "recipient address", "ADDRESS"},
+                 {"times", true, "send the same signed bytes N times", "N"},
+                 {"random-key", false, "sign with a fresh key no directory lists"},
+                 {"key-id", true, "key id to put in the envelope", "ID"},
+                 {"message-id", true, "message id", "ID"},
+                 {"from", true, "envelope sender", "ADDRESS"},
+                 {"body", true, "body whose size and hash to announce", "TEXT"}}),
+       &RunDebugNotify, true},
+      {{"debug", "fetch"}, "", "test support: fetch a body as a recipient node would",
+       "", With(ClientOptions(),
+                {{"from-domain", true, "the sender's domain", "DOMAIN"},
+                 {"message-id", true, "message id", "ID"},
+                 {"token-hex", true, "fetch token, hex", "HEX"},
+                 {"recipient-domain", true, "domain the token is for (default: --config's)", "D"},
+                 {"offset", true, "resume offset", "N"}}),
+       &RunDebugFetch, true},
+  };
+  return *kCommands;
+}
+
+void PrintUsage(std::ostream& out) {
+  out << "usage: pullmail COMMAND [options]   (pullmail COMMAND --help for more)\n\n"
+         "pullmail is a pull-based mail transport: a message's body stays on its\n"
+         "sender's node until someone reads it.\n\ncommands:\n";
+  for (const Command& c : Commands()) {
+    if (c.hidden) continue;
+    std::string left = absl::StrCat("  ", absl::StrJoin(c.words, " "),
+                                    c.arguments.empty() ? "" : " " + c.arguments);
+    if (left.size() < 28) left.resize(28, ' ');
+    out << left << " " << c.summary << "\n";
+  }
+  out << "\nexit codes: 0 ok, 1 usage or local error, 2 the server said no, 3 unavailable\n"
+         "start here: pullmail demo\n";
+}
+
+void PrintCommandHelp(const Command& c, std::ostream& out) {
+  out << "usage: pullmail " << absl::StrJoin(c.words, " ")
+      << (c.arguments.empty() ? "" : " " + c.arguments) << " [options]\n\n"
+      << c.summary << "\n";
+  if (!c.details.empty()) out << "\n" << c.details << "\n";
+  out << "\noptions:\n" << FormatOptionHelp(c.options);
+}
+
+}  // namespace
+}  // namespace pullmail::cli
+
+int main(int argc, char** argv) {
+  using namespace pullmail::cli;
+  pullmail::SetLogProgramName("pullmail");
+  std::vector<std::string> rest(argv + 1, argv + argc);
+  if (rest.empty() || rest[0] == "--help" || rest[0] == "-h" || rest[0] == "help") {
+    PrintUsage(rest.empty() ? std::cerr : std::cout);
+    return rest.empty() ? kExitUsage : kExitOk;
+  }
+  // The longest run of leading words that names a command.
+  const Command* found = nullptr;
+  for (const Command& c : Commands()) {
+    if (rest.size() < c.words.size()) continue;
+    bool match = std::equal(c.words.begin(), c.words.end(), rest.begin());
+    if (match && (found == nullptr || c.words.size() > found->words.size())) found = &c;
+  }
+  if (found == nullptr) {
+    // "pullmail user" alone: show the user subcommands.
+    std::cerr << "pullmail: unknown command '" << rest[0] << (rest.size() > 1 ? " " + rest[1] : "")
+              << "'\n\n";
+    PrintUsage(std::cerr);
+    return kExitUsage;
+  }
+  std::vector<std::string> tail(rest.begin() + static_cast<long>(found->words.size()), rest.end());
+  auto args = Args::Parse(tail, found->options);
+  if (!args.ok()) {
+    std::cerr << "pullmail " << absl::StrJoin(found->words, " ") << ": " << args.status().message()
+              << "\n\n";
+    PrintCommandHelp(*found, std::cerr);
+    return kExitUsage;
+  }
+  if (args->Has("help")) {
+    PrintCommandHelp(*found, std::cout);
+    return kExitOk;
+  }
+  return found->run(*args);
+}
