@@ -18,6 +18,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/storage/memory_store.h"
@@ -79,11 +81,10 @@ class MemoryRecipientStore : public RecipientStore {
     for (const NotificationInsert& item : batch) {
       const StoredNotification& n = item.notification;
       InsertResult& r = results.emplace_back();
-      auto key = std::make_pair(n.signing_domain, n.message_id);
-      auto found = by_key_.find(key);
+      auto found = by_key_.find(KeyView{n.signing_domain, n.message_id});
       if (found != by_key_.end()) {
         r.duplicate = true;
-        r.notification_id = found->second;
+        r.notification_id = *found;
         continue;
       }
       NotifRec& rec = notifications_.emplace_back();
@@ -93,8 +94,8 @@ class MemoryRecipientStore : public RecipientStore {
       rec.n.expires = TruncateToMicros(n.expires);
       rec.n.received = TruncateToMicros(n.received);
       r.notification_id = rec.n.id;
-      by_key_.emplace(std::move(key), rec.n.id);
-      by_body_[n.body_sha256].push_back(rec.n.id);
+      by_key_.insert(rec.n.id);
+      by_body_[BodyKey(n.body_sha256)].push_back(rec.n.id);
       by_signer_[n.signing_domain].push_back(rec.n.id);
       for (const EntryPlacement& p : item.placements) {
         EntryRec e;
@@ -120,21 +121,19 @@ class MemoryRecipientStore : public RecipientStore {
   absl::StatusOr<StoredNotification> FindNotification(std::string_view signing_domain,
                                                       std::string_view message_id) override {
     absl::MutexLock lock(&mu_);
-    auto it = by_key_.find(std::make_pair(std::string(signing_domain), std::string(message_id)));
+    auto it = by_key_.find(KeyView{signing_domain, message_id});
     if (it == by_key_.end()) {
       return absl::NotFoundError(
           absl::StrCat("no notification ", AV(message_id), " from ", AV(signing_domain)));
     }
-    return notifications_[it->second - 1].n;
+    return notifications_[*it - 1].n;
   }
 
   absl::StatusOr<std::vector<StoredNotification>> NotificationsByBodyHash(
       std::string_view body_sha256) override {
     absl::MutexLock lock(&mu_);
     std::vector<StoredNotification> out;
-    auto it = by_body_.find(AV(body_sha256));
-    if (it == by_body_.end()) return out;
-    for (int64_t id : it->second) out.push_back(notifications_[id - 1].n);
+    for (int64_t id : IdsByBodyLocked(body_sha256)) out.push_back(notifications_[id - 1].n);
     return out;
   }
 
@@ -415,8 +414,7 @@ class MemoryRecipientStore : public RecipientStore {
   absl::StatusOr<std::vector<UserReport>> ReportsForBodyHash(
       std::string_view body_sha256) override {
     absl::MutexLock lock(&mu_);
-    auto it = by_body_.find(AV(body_sha256));
-    return it == by_body_.end() ? std::vector<UserReport>() : ReportsFor(it->second);
+    return ReportsFor(IdsByBodyLocked(body_sha256));
   }
 
   absl::StatusOr<std::vector<UserReport>> ReportsForSigningDomain(
@@ -480,6 +478,35 @@ class MemoryRecipientStore : public RecipientStore {
     StoredNotification n;
     std::vector<EntryRef> refs;
     std::vector<Report> reports;  // sorted by user
+  };
+  // (signing_domain, message_id), for heterogeneous lookup in by_key_.
+  struct KeyView {
+    std::string_view domain;
+    std::string_view message_id;
+  };
+  static KeyView ViewOf(const std::deque<NotifRec>& notes, int64_t id) {
+    const StoredNotification& n = notes[id - 1].n;
+    return KeyView{n.signing_domain, n.message_id};
+  }
+  struct IdKeyHash {
+    using is_transparent = void;
+    const std::deque<NotifRec>* notes;
+    size_t operator()(const KeyView& k) const {
+      return absl::Hash<std::pair<absl::string_view, absl::string_view>>()(
+          {AV(k.domain), AV(k.message_id)});
+    }
+    size_t operator()(int64_t id) const { return (*this)(ViewOf(*notes, id)); }
+  };
+  struct IdKeyEq {
+    using is_transparent = void;
+    const std::deque<NotifRec>* notes;
+    KeyView View(const KeyView& k) const { return k; }
+    KeyView View(int64_t id) const { return ViewOf(*notes, id); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      KeyView x = View(a), y = View(b);
+      return x.domain == y.domain && x.message_id == y.message_id;
+    }
   };
   struct FolderKeys {
     const std::string* user;
@@ -582,7 +609,24 @@ class MemoryRecipientStore : public RecipientStore {
     }
   }
 
-  std::vector<UserReport> ReportsFor(const std::vector<int64_t>& ids)
+  static uint64_t BodyKey(std::string_view body_sha256) {
+    return absl::Hash<absl::string_view>()(AV(body_sha256));
+  }
+
+  // Ids of the notifications with that body hash, ascending.
+  std::vector<int64_t> IdsByBodyLocked(std::string_view body_sha256)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<int64_t> out;
+    auto it = by_body_.find(BodyKey(body_sha256));
+    if (it == by_body_.end()) return out;
+    for (int64_t id : it->second) {
+      if (notifications_[id - 1].n.body_sha256 == body_sha256) out.push_back(id);  // not a collision
+    }
+    return out;
+  }
+
+  template <typename Ids>
+  std::vector<UserReport> ReportsFor(const Ids& ids)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::vector<UserReport> out;
     for (int64_t id : ids) {  // ascending, as inserted
@@ -596,8 +640,12 @@ class MemoryRecipientStore : public RecipientStore {
   absl::Mutex mu_;
   // id = index + 1; a deque grows without copying what it holds.
   std::deque<NotifRec> notifications_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::pair<std::string, std::string>, int64_t> by_key_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::vector<int64_t>> by_body_ ABSL_GUARDED_BY(mu_);
+  // Dedup index: ids, hashed and compared through the (signing_domain,
+  // message_id) of the notification they name, so no key is stored twice.
+  absl::flat_hash_set<int64_t, IdKeyHash, IdKeyEq> by_key_ ABSL_GUARDED_BY(mu_){
+      0, IdKeyHash{&notifications_}, IdKeyEq{&notifications_}};
+  // Hash of body_sha256 -> ids (ascending); lookups re-check the full hash.
+  absl::flat_hash_map<uint64_t, absl::InlinedVector<int64_t, 1>> by_body_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::vector<int64_t>> by_signer_ ABSL_GUARDED_BY(mu_);
   // Node-based, so the key strings that EntryRef points at stay put.
   std::unordered_map<std::string, UserFolders> users_ ABSL_GUARDED_BY(mu_);
