@@ -92,7 +92,14 @@ std::string NodeToml(const InitOptions& o, int rport, int sport, int rmport, int
       "\n[recipient]\n",
       "listen = \"127.0.0.1:", rport, "\"\n",
       "metrics_listen = \"127.0.0.1:", rmport, "\"\n",
-      "prefetch_before_expiry_hours = 24\n");
+      "prefetch_before_expiry_hours = 24\n",
+      "\n[recipient.policy]  # docs/POLICY.md explains every parameter\n",
+      "spam_threshold_k = 3.0\n",
+      "# Holding mail from domains this node has never seen is opt-in: a fresh\n",
+      "# federation would otherwise hold everyone's first mail for hold_period.\n",
+      "hold_new_domains = false\n",
+      "# Trusted peers whose spam reports count, with their weight:\n",
+      "# peer_weights = { \"c.example\" = 0.5 }\n");
 }
 
 // Creates `path` with 32 random bytes, mode 0600, unless it exists.
