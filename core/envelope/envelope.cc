@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/util/clock.h"
@@ -287,7 +288,10 @@ absl::StatusOr<Payload> VerifyObject(const Signed& in, std::string_view context,
   absl::StatusOr<DomainEntry> entry = directory.Lookup(domain);
   if (!entry.ok()) {
     if (absl::IsNotFound(entry.status())) {
-      return Reject(Rejection::kUnknownDomain, absl::StrCat(domain, " is not in the directory"), reason);
+      // Peer-supplied bytes go into logs escaped.
+      return Reject(Rejection::kUnknownDomain,
+                    absl::StrCat("'", absl::CHexEscape(domain), "' is not in the directory"),
+                    reason);
     }
     return Reject(Rejection::kDirectoryUnavailable,
                   absl::StrCat("looking up ", domain, ": ", entry.status().ToString()), reason);
@@ -295,7 +299,9 @@ absl::StatusOr<Payload> VerifyObject(const Signed& in, std::string_view context,
   auto key = entry->keys.find(in.key_id());
   if (key == entry->keys.end()) {
     return Reject(Rejection::kUnknownKey,
-                  absl::StrCat("no key '", in.key_id().substr(0, limits::kMaxKeyId), "' for ", domain), reason);
+                  absl::StrCat("no key '", absl::CHexEscape(in.key_id().substr(0, limits::kMaxKeyId)),
+                               "' for ", domain),
+                  reason);
   }
   if (in.signature().size() != limits::kSignatureSize) {
     return Reject(Rejection::kBadSignature,
