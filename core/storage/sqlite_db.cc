@@ -249,23 +249,33 @@ absl::Status SqliteDb::Configure(const SqliteOptions& options) {
 }
 
 absl::Status SqliteDb::Migrate(int max_version) {
-  ASSIGN_OR_RETURN(int version, SchemaVersion());
-  if (version > kSqliteSchemaVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("sqlite: ", path_, " has schema version ", version,
-                     ", newer than this program's ", kSqliteSchemaVersion));
+  const int target = std::min(max_version, kSqliteSchemaVersion);
+  {
+    // Fast path: an up-to-date database needs no write lock.
+    ASSIGN_OR_RETURN(int version, SchemaVersion());
+    if (version == target) return absl::OkStatus();
   }
-  // Each step commits with its version number, so a crash mid-way resumes
-  // from the last completed step.
-  for (int next = version + 1; next <= max_version && next <= kSqliteSchemaVersion; ++next) {
+  // Each step reads the version inside its own IMMEDIATE transaction and
+  // commits with the new number, so several processes opening one new file
+  // at once (a sender and a recipient node sharing users.db) apply each
+  // migration exactly once, and a crash mid-way resumes from the last step.
+  while (true) {
     Transaction txn(this);
     RETURN_IF_ERROR(txn.Begin());
-    RETURN_IF_ERROR(Exec(kMigrations[next - 1]));
-    RETURN_IF_ERROR(Exec(absl::StrCat("PRAGMA user_version=", next).c_str()));
+    ASSIGN_OR_RETURN(int version, SchemaVersion());
+    if (version > kSqliteSchemaVersion) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("sqlite: ", path_, " has schema version ", version,
+                       ", newer than this program's ", kSqliteSchemaVersion));
+    }
+    if (version >= target) return txn.Commit();
+    RETURN_IF_ERROR(Exec(kMigrations[version]));
+    RETURN_IF_ERROR(Exec(absl::StrCat("PRAGMA user_version=", version + 1).c_str()));
     RETURN_IF_ERROR(txn.Commit());
-    if (version > 0) PM_LOG(INFO) << "sqlite " << path_ << ": migrated schema to version " << next;
+    if (version > 0) {
+      PM_LOG(INFO) << "sqlite " << path_ << ": migrated schema to version " << version + 1;
+    }
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<int> SqliteDb::SchemaVersion() {

@@ -7,6 +7,8 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "core/storage/sqlite_store.h"
 #include "core/storage/storage_test_util.h"
@@ -125,6 +127,25 @@ TEST(SqliteDb, BusyIsUnavailable) {
   ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(other);
   PM_EXPECT_OK((*users)->AddUser(u));
+}
+
+// A sender and a recipient node open one new users.db at the same moment:
+// every open succeeds and the schema is created once.
+TEST(SqliteDb, ConcurrentOpensOfANewFileMigrateOnce) {
+  TempDir dir;
+  const std::string path = dir.File("race.db");
+  constexpr int kOpeners = 6;
+  std::vector<absl::Status> results(kOpeners);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kOpeners; ++i) {
+    threads.emplace_back([&, i] { results[i] = OpenSqliteDb(path).status(); });
+  }
+  for (auto& t : threads) t.join();
+  for (const absl::Status& s : results) EXPECT_TRUE(s.ok()) << s;
+  auto db = OpenSqliteDb(path);
+  PM_ASSERT_OK(db);
+  absl::MutexLock lock(&(*db)->mu());
+  EXPECT_EQ(*(*db)->SchemaVersion(), kSqliteSchemaVersion);
 }
 
 TEST(SqliteDb, StoresCanShareOneDatabase) {
