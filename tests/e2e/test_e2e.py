@@ -326,8 +326,10 @@ class E2E(unittest.TestCase):
 # [sender.retry] for tests: the first retry after ~100 ms, never more than 1 s
 # apart. Key names: core/logic/outbox.h (ParseRetryPolicy).
 RETRY_FAST = """[sender.retry]
-initial_backoff_ms = 100
-max_backoff_ms = 1000
+initial_seconds = 0.1
+multiplier = 2.0
+max_seconds = 1
+jitter = 0.1
 """
 
 
