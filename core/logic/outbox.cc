@@ -104,9 +104,8 @@ AttemptOutcome ClassifyNotifyResult(int grpc_code) {
     case absl::StatusCode::kUnimplemented:
     case absl::StatusCode::kDataLoss:
     case absl::StatusCode::kUnauthenticated:
-      return AttemptOutcome::kPermanentFailure;
     default:
-      return AttemptOutcome::kTemporaryFailure;
+      return AttemptOutcome::kPermanentFailure;
   }
 }
 

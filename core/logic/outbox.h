@@ -63,12 +63,11 @@ enum class AttemptOutcome { kAccepted, kTemporaryFailure, kPermanentFailure };
 //   OK, ALREADY_EXISTS                                       -> kAccepted
 //   UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
 //   ABORTED, INTERNAL, UNKNOWN, CANCELLED                    -> kTemporaryFailure
-//   every other defined code (PERMISSION_DENIED, INVALID_ARGUMENT,
-//   FAILED_PRECONDITION, NOT_FOUND, UNAUTHENTICATED, ...)   -> kPermanentFailure
-//   a number outside 0..16                                   -> kTemporaryFailure
-// CANCELLED is temporary because it is what our own shutdown produces; an
-// unknown number is temporary because bouncing on a code nobody defined
-// would lose mail on a peer's bug.
+//   every other code (PERMISSION_DENIED, INVALID_ARGUMENT,
+//   FAILED_PRECONDITION, NOT_FOUND, UNAUTHENTICATED, ...,
+//   and numbers outside 0..16)                               -> kPermanentFailure
+// (docs/PROTOCOL.md section 7.2). CANCELLED counts as a transport failure
+// with no answer: it is what our own shutdown produces.
 AttemptOutcome ClassifyNotifyResult(int grpc_code);
 
 // The RFC 3463 status for a permanent refusal with this gRPC code:

@@ -167,8 +167,8 @@ TEST(OutboxTest, ClassifiesGrpcCodes) {
   for (int code = 0; code <= 16; ++code) {
     EXPECT_EQ(ClassifyNotifyResult(code), want[code]) << "code " << code;
   }
-  EXPECT_EQ(ClassifyNotifyResult(-1), T);
-  EXPECT_EQ(ClassifyNotifyResult(99), T);
+  EXPECT_EQ(ClassifyNotifyResult(-1), P);
+  EXPECT_EQ(ClassifyNotifyResult(99), P);
 }
 
 TEST(OutboxTest, ParsesRetryTable) {
