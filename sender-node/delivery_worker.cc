@@ -132,8 +132,8 @@ void DeliveryWorker::Apply(Delivery& d, int code, const std::string& error) {
   absl::Time now = node_->clock().Now();
   auto msg = node_->store().GetMessage(d.message_id);
   absl::Time expires = msg.ok() ? msg->expires : now;
-  OutboxStep step = AfterAttempt(node_->retry(), ClassifyNotifyResult(code), error, d.attempts,
-                                 now, expires, SecureRandom());
+  OutboxStep step =
+      AfterNotifyResult(node_->retry(), code, error, d.attempts, now, expires, SecureRandom());
   switch (step.kind) {
     case OutboxStep::kDelivered:
       d.state = DeliveryState::kDelivered;

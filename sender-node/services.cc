@@ -3,6 +3,7 @@
 // and count.
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/logic/fetch_authorizer.h"
 #include "core/util/limits.h"

@@ -2,6 +2,7 @@
 // three object types, so the order of checks (size, domain, key, signature,
 // and only then parse) is written once; each type adds only its field rules
 // and its post-parse checks.
+#include "core/util/address.h"
 #include "core/envelope/envelope.h"
 
 #include <google/protobuf/io/coded_stream.h>
@@ -67,24 +68,6 @@ Check CheckDomain(std::string_view field, std::string_view domain) {
     return Malformed(absl::StrCat(AV(field), " is not a domain"));
   }
   return std::nullopt;
-}
-
-// "local@domain": visible ASCII other than '<' and '>', exactly one '@',
-// both parts non-empty, at most limits::kMaxAddress bytes. Returns the domain
-// part. (The same character rule as SplitAddress in core/logic/submission.)
-std::optional<std::string_view> AddressDomain(std::string_view address) {
-  if (address.empty() || address.size() > limits::kMaxAddress) return std::nullopt;
-  for (char c : address) {
-    if (c <= ' ' || c > '~' || c == '<' || c == '>') return std::nullopt;
-  }
-  size_t at = address.find('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == address.size() ||
-      address.find('@', at + 1) != std::string_view::npos) {
-    return std::nullopt;
-  }
-  std::string_view domain = address.substr(at + 1);
-  if (domain.size() > limits::kMaxDomain) return std::nullopt;
-  return domain;
 }
 
 Check CheckSummary(const v1::HeaderSummary& s) {

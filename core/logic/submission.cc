@@ -11,6 +11,7 @@
 #include "core/crypto/token.h"
 #include "core/envelope/envelope.h"
 #include "core/mail/header_summary.h"
+#include "core/util/address.h"
 #include "core/util/clock.h"
 #include "core/util/limits.h"
 #include "core/util/logging.h"
@@ -18,25 +19,6 @@
 #include "core/util/strings.h"
 
 namespace pullmail {
-
-absl::StatusOr<std::pair<std::string, std::string>> SplitAddress(std::string_view address) {
-  if (address.empty() || address.size() > limits::kMaxAddress) {
-    return absl::InvalidArgumentError(absl::StrCat("bad address length: '", AV(address), "'"));
-  }
-  for (char c : address) {
-    if (c <= ' ' || c >= 0x7f || c == '<' || c == '>') {
-      return absl::InvalidArgumentError(absl::StrCat("bad character in address '", AV(address), "'"));
-    }
-  }
-  size_t at = address.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == address.size() ||
-      address.find('@') != at) {
-    return absl::InvalidArgumentError(absl::StrCat("address must be local@domain: '", AV(address), "'"));
-  }
-  std::string domain = absl::AsciiStrToLower(AV(address.substr(at + 1)));
-  if (domain.size() > limits::kMaxDomain) return absl::InvalidArgumentError("domain too long");
-  return std::make_pair(std::string(address.substr(0, at)), domain);
-}
 
 absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
                                              const SubmissionContext& ctx) {

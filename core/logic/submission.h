@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "core/crypto/ed25519.h"
 #include "core/storage/types.h"
+#include "core/util/address.h"
 #include "core/util/random.h"
 #include "pullmail/v1/pullmail.pb.h"
 
@@ -52,11 +53,6 @@ struct Submission {
 // without an RFC 5322 header block.
 absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
                                              const SubmissionContext& ctx);
-
-// Splits "local@domain"; lower-cases the domain. kInvalidArgument when the
-// address is empty, too long, lacks exactly one '@', or has an empty part or
-// a character outside printable ASCII (or space, '<', '>').
-absl::StatusOr<std::pair<std::string, std::string>> SplitAddress(std::string_view address);
 
 }  // namespace pullmail
 
