@@ -96,6 +96,16 @@ TEST(ComposeTest, ComposedMessageHasHeadersAndCrlfBody) {
   EXPECT_EQ(*rcpts, (std::vector<std::string>{"bob@b.example", "cy@c.example"}));
 }
 
+TEST(ComposeTest, DisplayFormSenderGivesAWellFormedMessageId) {
+  SeededRandom random(2);
+  std::string msg = ComposeMessage("Ann <ann@a.example>", {"Bob <bob@b.example>"}, "x", "y",
+                                   absl::UnixEpoch(), random);
+  auto summary = ExtractHeaderSummary(msg);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->from(), "Ann <ann@a.example>");
+  EXPECT_TRUE(absl::EndsWith(summary->message_id(), "@a.example>")) << summary->message_id();
+}
+
 TEST(ComposeTest, RecipientsFromHeadersTakesToAndCcAndNeedsOne) {
   auto r = RecipientsFromHeaders("From: a@x\nTo: Bob <Bob@B.example>\nCc: c@c.example\n\nhi\n");
   ASSERT_TRUE(r.ok()) << r.status();

@@ -40,10 +40,11 @@ std::string EncodeWords(std::string_view s) {
 std::string ComposeMessage(std::string_view from, const std::vector<std::string>& to,
                            std::string_view subject, std::string_view body, absl::Time date,
                            Random& random) {
+  // `from` may be a display form ("Ann <ann@a.example>"): the Message-ID's
+  // domain part is the address's.
+  std::string address = SplitDisplayForm(from).second;
   std::string domain = "localhost";
-  if (size_t at = from.rfind('@'); at != std::string_view::npos) {
-    domain = std::string(from.substr(at + 1));
-  }
+  if (size_t at = address.rfind('@'); at != std::string::npos) domain = address.substr(at + 1);
   std::string msg;
   absl::StrAppend(&msg, "From: ", AV(from), "\r\n");
   absl::StrAppend(&msg, "To: ", absl::StrJoin(to, ", "), "\r\n");

@@ -78,6 +78,7 @@ struct DomainWorld {
   std::string name;
   InitResult init;
   std::string user;
+  std::string display_name;
   std::string password;
   std::optional<Session> session;
   ChildProcess sender;
@@ -225,7 +226,9 @@ absl::StatusOr<v1::SubmitResponse> Demo::Send(DomainWorld& from, const DomainWor
   v1::SubmitRequest req;
   req.set_from(from.user);
   req.add_to(to.user);
-  req.set_message(ComposeMessage(from.user, {to.user}, subject, body, absl::Now(), SecureRandom()));
+  req.set_message(ComposeMessage(absl::StrCat(from.display_name, " <", from.user, ">"),
+                                 {absl::StrCat(to.display_name, " <", to.user, ">")}, subject,
+                                 body, absl::Now(), SecureRandom()));
   v1::SubmitResponse resp;
   auto ctx = from.session->Context(absl::Seconds(30));
   grpc::Status s = (*stub)->Submit(ctx.get(), req, &resp);
@@ -277,8 +280,10 @@ std::optional<DemoFailure> Demo::SetUp() {
   DEMO_EXPECT(!ec, "cannot create ", root_, "/logs: ", ec.message());
   a_.name = "a.example";
   a_.user = "ann@a.example";
+  a_.display_name = "Ann";
   b_.name = "b.example";
   b_.user = "bob@b.example";
+  b_.display_name = "Bob";
   for (DomainWorld* d : {&a_, &b_}) {
     InitOptions o;
     o.root = root_;
@@ -346,7 +351,7 @@ std::optional<DemoFailure> Demo::Story() {
                     m1.summary().from().empty() ? m1.envelope_sender() : m1.summary().from(),
                     ", ", Bytes(m1.body_size()), "."));
   Say(absl::StrCat("    Bytes moved so far: the notification, ", Bytes(notif_bytes),
-                   "; body bytes: ", Bytes(served + fetched),
+                   "; the body: ", Bytes(served + fetched),
                    ". The listing came from the notification alone."));
   DEMO_EXPECT(inbox.messages_size() == 1, "expected 1 message at bob's, got ",
               inbox.messages_size());
@@ -435,7 +440,11 @@ std::optional<DemoFailure> Demo::Story() {
               StatusCodeName(r3.status.error_code()), ": ", r3.status.error_message(), " (",
               r3.body.size(), " body bytes)");
   DEMO_EXPECT(r3.body.empty(), "a failed read returned ", r3.body.size(), " body bytes");
-  Say(absl::StrCat("    bob reads it: UNAVAILABLE: \"", r3.status.error_message(), "\""));
+  // The node's message ends with the transport's details in parentheses;
+  // the first part is what a user is shown.
+  std::string why = r3.status.error_message();
+  if (size_t paren = why.find(" ("); paren != std::string::npos) why.resize(paren);
+  Say(absl::StrCat("    bob reads it: UNAVAILABLE: \"", why, "\""));
   Say("    A clear \"try later\", never a wrong or empty body.");
   ReadOutcome r1again = Read(b_, m1.uid());
   DEMO_EXPECT(r1again.status.ok() && r1again.from_cache,
@@ -476,6 +485,14 @@ std::optional<DemoFailure> Demo::Story() {
 std::optional<DemoFailure> Demo::StopAll(bool narrate) {
   std::optional<DemoFailure> failure;
   std::vector<std::string> lines;
+  absl::Time t0 = absl::Now();
+  // Our own client channels go first (a node's shutdown waits for open
+  // client connections, up to its drain bound); then all four at once.
+  for (DomainWorld* d : {&a_, &b_}) d->session.reset();
+  for (DomainWorld* d : {&a_, &b_}) {
+    d->sender.Terminate();
+    d->recipient.Terminate();
+  }
   for (DomainWorld* d : {&a_, &b_}) {
     for (bool sender : {true, false}) {
       ChildProcess& p = sender ? d->sender : d->recipient;
@@ -486,7 +503,8 @@ std::optional<DemoFailure> Demo::StopAll(bool narrate) {
         if (!failure) failure = DemoFailure{absl::StrCat(who, ": ", ws.status().message())};
         lines.push_back(absl::StrCat("    ", who, ": ", ws.status().message()));
       } else {
-        lines.push_back(absl::StrCat("    ", who, ": ", ExitDescription(*ws)));
+        lines.push_back(absl::StrFormat("    %s: %s (after %.1f s)", who, ExitDescription(*ws),
+                                        absl::ToDoubleSeconds(absl::Now() - t0)));
         if (*ws != 0 && !failure) {
           failure = DemoFailure{absl::StrCat(who, " did not exit cleanly on SIGTERM: ",
                                              ExitDescription(*ws))};
@@ -495,7 +513,8 @@ std::optional<DemoFailure> Demo::StopAll(bool narrate) {
     }
   }
   if (narrate && !lines.empty()) {
-    Step("Stopped every node with SIGTERM:");
+    Step(absl::StrFormat("Stopped every node with SIGTERM (%.1f s):",
+                         absl::ToDoubleSeconds(absl::Now() - t0)));
     for (const std::string& l : lines) Say(l);
   }
   return failure;

@@ -11,6 +11,7 @@
 // latter: argv is visible to other local users); `init` writes private keys
 // and the token secret with mode 0600; every call goes over TLS unless the
 // domain's node.toml says plaintext (loopback only).
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -177,6 +178,11 @@ void PrintCommandHelp(const Command& c, std::ostream& out) {
 int main(int argc, char** argv) {
   using namespace pullmail::cli;
   pullmail::SetLogProgramName("pullmail");
+  // The command's own output is what a person reads; library chatter (e.g.
+  // "migrated schema") only with PULLMAIL_LOG_LEVEL=info or debug.
+  if (std::getenv("PULLMAIL_LOG_LEVEL") == nullptr) {
+    pullmail::SetMinLogLevel(pullmail::LogLevel::kWarning);
+  }
   std::vector<std::string> rest(argv + 1, argv + argc);
   if (rest.empty() || rest[0] == "--help" || rest[0] == "-h" || rest[0] == "help") {
     PrintUsage(rest.empty() ? std::cerr : std::cout);

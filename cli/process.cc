@@ -145,6 +145,10 @@ absl::StatusOr<int> ChildProcess::Stop(absl::Duration grace) {
                    " of SIGTERM; killed with SIGKILL"));
 }
 
+void ChildProcess::Terminate() {
+  if (pid_ > 0) kill(pid_, SIGTERM);
+}
+
 void ChildProcess::Kill() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);

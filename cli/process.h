@@ -42,6 +42,10 @@ class ChildProcess {
   // status as from waitpid (see ExitDescription). OK if not running.
   absl::StatusOr<int> Stop(absl::Duration grace);
 
+  // Sends SIGTERM without waiting (to stop several children in parallel;
+  // then call Stop, whose grace counts from its own call).
+  void Terminate();
+
   // SIGKILL and reap, at once (the crash case).
   void Kill();
 
