@@ -521,6 +521,7 @@ int RunReport(const Args& args) {
         absl::StrCat("verdict '", verdict, "': expected spam or not-spam")));
   }
   req.set_folder(FolderOf(args));
+  req.set_uid(*uid);
   auto stub = session->Mailbox();
   if (!stub.ok()) return ReportLocalError(stub.status());
   v1::ReportResponse resp;

@@ -267,6 +267,40 @@ class E2E(unittest.TestCase):
         self.assertIn("c.example", text)
         self.assertIn("carol@c.example", text)
 
+    def test_spam_reports_suppress_unread_copies(self):
+        """Two readers' reports suppress the copies nobody has read; their bodies never move."""
+        a = self.world.init("a.example")
+        b = self.world.init("b.example")
+        # Two reports suppress a body (init writes k = 3 and no hold-back).
+        b.edit_config("spam_threshold_k = 3.0", "spam_threshold_k = 2.0")
+        ann = a.add_user("ann")
+        readers = [b.add_user(n) for n in ("bob", "cy", "dan", "eve")]
+        a.start()
+        b.start()
+        body = "You have won a prize! Send your bank details.\n" * 20
+        ann.send([u.address for u in readers], "PRIZE", body)
+        copies = {u.address: u.wait_for_messages(1)[0] for u in readers}
+        size = int(copies["bob@b.example"]["body_size"])
+
+        bob, cy, dan, eve = readers
+        bob.read_json(copies[bob.address]["uid"])
+        first = bob.run("report", copies[bob.address]["uid"], "spam", "--json").json()
+        self.assertEqual(first.get("suppressed", 0), 0, "one report is below k=2")
+        self.only(dan.list(), "PRIZE")  # still shown
+        cy.read_json(copies[cy.address]["uid"])  # from b.example's cache
+        second = cy.run("report", copies[cy.address]["uid"], "spam", "--json").json()
+        self.assertEqual(second["suppressed"], 2, second)  # dan's and eve's unread copies
+
+        for u in (dan, eve):
+            self.assertEqual(u.list(), [], f"{u.address} still sees the spam")
+            j = self.only(u.list(junk=True), "PRIZE")
+            self.assertEqual(j["state"], "suppressed")
+            self.assertTrue(j["reason"], "a suppressed copy says why")
+        # One fetch for the whole domain; the suppressed copies moved no body.
+        self.assertEqual(a.sender.counter(SERVED), size)
+        self.assertEqual(b.recipient.counter(FETCHED), size)
+        self.assertEqual(b.recipient.counter("pullmail_copies_suppressed_total"), 2)
+
     def test_cli_mailbox_commands(self):
         a, b, ann, bob = self.two_domains()
         for s in ("one", "two", "three"):
@@ -295,8 +329,17 @@ class E2E(unittest.TestCase):
         self.assertEqual(wrong.returncode, 2, wrong)
         self.assertIn("UNAUTHENTICATED", wrong.stderr)
 
-        rep = bob.run("report", uid["two"], "spam", "--json")
-        self.assertEqual(rep.returncode, 0)
+        # A spam report moves the reader's own copy to Junk, with the reason;
+        # not-spam on it brings it back.
+        bob.run("report", uid["two"], "spam", "--json")
+        self.assertNotIn("two", [m["summary"]["subject"] for m in bob.list()])
+        junk = self.only(bob.list(junk=True), "two")
+        self.assertEqual(junk["state"], "suppressed")
+        self.assertIn("reported it as spam", junk["reason"])
+        self.assertIn("reported it as spam", bob.run("list", "--junk").stdout)
+        bob.run("report", junk["uid"], "not-spam", "--folder", "Junk")
+        self.only(bob.list(), "two")
+        self.assertEqual(bob.list(junk=True), [])
 
         status = ann.run("status", "--json").json()
         self.assertTrue(status["sender"]["up"] and status["recipient"]["up"], status)
@@ -308,7 +351,7 @@ class E2E(unittest.TestCase):
 
         # Revoke an unread message: bob can no longer read it.
         sent = ann.send(bob.address, "oops", "sent by mistake\n")
-        m = self.only(bob.wait_for_messages(3), "oops")
+        m = self.only(bob.wait_for_subject("oops"), "oops")
         ann.run("revoke", sent["message_id"])
 
         def revoked():

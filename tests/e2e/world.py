@@ -216,6 +216,13 @@ class User:
                           timeout, what=f"{count} message(s) in {self.address}'s {folder}")
 
 
+    def wait_for_subject(self, subject, folder="INBOX", timeout=DEFAULT_TIMEOUT):
+        def found():
+            msgs = self.list(folder)
+            return msgs if any(m["summary"]["subject"] == subject for m in msgs) else None
+        return wait_until(found, timeout, what=f"'{subject}' in {self.address}'s {folder}")
+
+
 class Domain:
     def __init__(self, world, name, info):
         self.world, self.name, self.info = world, name, info
