@@ -78,6 +78,13 @@ std::string Clip(std::string_view s, size_t n) {
   return absl::StrCat(AV(s.substr(0, end)), "~");
 }
 
+// For a command that named one UID which the folder does not hold.
+int NoSuchUid(std::string_view command, std::string_view folder, uint32_t uid) {
+  std::cerr << "pullmail: " << command << ": NOT_FOUND: no UID " << uid << " in " << folder
+            << "\n";
+  return kExitRefused;
+}
+
 void PrintMessageLine(const v1::MessageInfo& m, bool show_state) {
   std::string flags;
   flags += HasFlag(m, "\\Seen") ? ' ' : 'N';
@@ -318,7 +325,8 @@ int RunList(const Args& args) {
   if (remote > 0) std::cout << "; " << remote << " body bytes still at the senders' nodes";
   std::cout << "\n";
   if (resp.messages_size() > 0) {
-    std::cout << "  UID FLAG     SIZE  BODY   FROM                         SUBJECT\n";
+    std::cout << absl::StrFormat("%5s %-4s %10s  %-6s %-28s %s\n", "UID", "FLAG", "SIZE", "BODY",
+                                 "FROM", "SUBJECT");
   }
   for (const v1::MessageInfo& m : resp.messages()) PrintMessageLine(m, junk);
   return kExitOk;
@@ -412,6 +420,9 @@ int RunFlag(const Args& args) {
     auto ctx = session->Context();
     grpc::Status s = (*stub)->SetFlags(ctx.get(), req, &resp);
     if (!s.ok()) return ReportRpcError("flag", s);
+    // IMAP semantics: STORE on a UID that does not exist is not an error,
+    // but for a person who named one UID it is.
+    if (resp.messages_size() == 0) return NoSuchUid("flag", req.folder(), *uid);
   }
   if (args.Has("json")) {
     std::cout << ProtoToJson(resp) << "\n";
@@ -461,6 +472,7 @@ int RunMove(const Args& args) {
   auto ctx = session->Context();
   grpc::Status s = (*stub)->Copy(ctx.get(), req, &resp);
   if (!s.ok()) return ReportRpcError("move", s);
+  if (resp.dest_uids_size() == 0) return NoSuchUid("move", req.folder(), *uid);
   if (args.Has("json")) {
     std::cout << ProtoToJson(resp) << "\n";
     return kExitOk;
@@ -487,6 +499,7 @@ int RunDelete(const Args& args) {
   auto ctx = session->Context();
   grpc::Status s = (*stub)->SetFlags(ctx.get(), freq, &fresp);
   if (!s.ok()) return ReportRpcError("delete", s);
+  if (fresp.messages_size() == 0) return NoSuchUid("delete", freq.folder(), *uid);
   v1::ExpungeRequest ereq;
   ereq.set_folder(freq.folder());
   ereq.add_uids(*uid);  // UID EXPUNGE: only this one, not other \Deleted messages

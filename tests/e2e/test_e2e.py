@@ -324,6 +324,11 @@ class E2E(unittest.TestCase):
         # Usage errors exit 1; a refusal by the server exits 2.
         self.assertEqual(bob.run("flag", uid["two"], "Flagged", check=False).returncode, 1)
         self.assertEqual(bob.run("read", "999999", check=False).returncode, 2)
+        for cmd in (["flag", "999999", "+\\Seen"], ["move", "999999", "--to", "Archive"],
+                    ["delete", "999999"]):
+            r = bob.run(*cmd, check=False)
+            self.assertEqual(r.returncode, 2, r)
+            self.assertIn("NOT_FOUND", r.stderr)
         wrong = self.world.pullmail("list", "--config", b.config, "--user", bob.address,
                                     "--password", "wrong", check=False)
         self.assertEqual(wrong.returncode, 2, wrong)
