@@ -12,6 +12,7 @@
 #include "cli/compose.h"
 #include "cli/init.h"
 #include "cli/metrics_client.h"
+#include "cli/process.h"
 #include "core/config/node_config.h"
 #include "core/crypto/ed25519.h"
 #include "core/crypto/encoding.h"
@@ -197,6 +198,36 @@ TEST_F(InitTest, RejectsBadDomains) {
     o.domain = d;
     EXPECT_TRUE(absl::IsInvalidArgument(InitDomain(o).status())) << d;
   }
+}
+
+TEST_F(InitTest, ChildProcessWaitsForReadyAndStops) {
+  ChildProcess p;
+  ASSERT_TRUE(p.Start({"/bin/sh", "-c", "echo starting; echo READY 127.0.0.1:4242; exec sleep 30"},
+                      root_ + "/out", root_ + "/err")
+                  .ok());
+  auto ready = p.WaitReady(absl::Seconds(10));
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_EQ(*ready, "127.0.0.1:4242");
+  auto ws = p.Stop(absl::Seconds(5));
+  ASSERT_TRUE(ws.ok()) << ws.status();
+  EXPECT_EQ(ExitDescription(*ws), "killed by signal 15 (Terminated)");
+  EXPECT_FALSE(p.running());
+
+  // A program that dies before READY: the error says how, with its stderr.
+  ASSERT_TRUE(p.Start({"/bin/sh", "-c", "echo no config >&2; exit 3"}, root_ + "/out",
+                      root_ + "/err")
+                  .ok());
+  auto dead = p.WaitReady(absl::Seconds(10));
+  EXPECT_TRUE(absl::IsUnavailable(dead.status())) << dead.status();
+  EXPECT_TRUE(absl::StrContains(dead.status().message(), "exited with status 3"));
+  EXPECT_TRUE(absl::StrContains(dead.status().message(), "no config"));
+
+  // A program that never says READY: the deadline holds.
+  ASSERT_TRUE(p.Start({"/bin/sh", "-c", "exec sleep 30"}, root_ + "/out", root_ + "/err").ok());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(p.WaitReady(absl::Milliseconds(200)).status()));
+  p.Kill();
+  EXPECT_FALSE(p.running());
+  EXPECT_TRUE(absl::IsNotFound(p.Start({"/nonexistent/x"}, root_ + "/o", root_ + "/e")));
 }
 
 TEST(ClientTest, ExitCodesAndCodeNames) {

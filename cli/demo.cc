@@ -529,8 +529,9 @@ void Demo::PrintLogTails() {
   for (DomainWorld* d : {&a_, &b_}) {
     for (bool sender : {true, false}) {
       ChildProcess& p = sender ? d->sender : d->recipient;
-      std::cerr << "--- last lines of " << LogPath(*d, sender, "log") << "\n"
-                << p.StderrTail(12);
+      std::string log = LogPath(*d, sender, "log");
+      if (!fs::exists(log)) continue;  // never started
+      std::cerr << "--- last lines of " << log << "\n" << p.StderrTail(12);
     }
   }
 }

@@ -196,9 +196,22 @@ int main(int argc, char** argv) {
     if (match && (found == nullptr || c.words.size() > found->words.size())) found = &c;
   }
   if (found == nullptr) {
-    // "pullmail user" alone: show the user subcommands.
-    std::cerr << "pullmail: unknown command '" << rest[0] << (rest.size() > 1 ? " " + rest[1] : "")
-              << "'\n\n";
+    // "pullmail user" alone (or "pullmail user --help"): show that group.
+    std::vector<const Command*> group;
+    for (const Command& c : Commands()) {
+      if (c.words.size() > 1 && c.words[0] == rest[0] && !c.hidden) group.push_back(&c);
+    }
+    bool asked = rest.size() > 1 && (rest[1] == "--help" || rest[1] == "-h");
+    if (!group.empty()) {
+      std::ostream& out = asked ? std::cout : std::cerr;
+      if (!asked && rest.size() > 1) out << "pullmail: unknown command '" << rest[0] << " " << rest[1] << "'\n";
+      for (const Command* c : group) {
+        out << "  pullmail " << absl::StrJoin(c->words, " ")
+            << (c->arguments.empty() ? "" : " " + c->arguments) << "    " << c->summary << "\n";
+      }
+      return asked ? kExitOk : kExitUsage;
+    }
+    std::cerr << "pullmail: unknown command '" << rest[0] << "'\n\n";
     PrintUsage(std::cerr);
     return kExitUsage;
   }

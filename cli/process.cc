@@ -160,7 +160,7 @@ void ChildProcess::Kill() {
 
 std::string ChildProcess::StderrTail(size_t lines) const {
   auto text = ReadFileToString(stderr_path_);
-  if (!text.ok()) return "(no stderr log)";
+  if (!text.ok()) return "    (no stderr log)\n";
   std::vector<absl::string_view> all =
       absl::StrSplit(absl::StripTrailingAsciiWhitespace(*text), '\n');
   size_t from = all.size() > lines ? all.size() - lines : 0;
