@@ -167,6 +167,11 @@ absl::StatusOr<v1::SetFlagsResponse> RecipientNode::SetFlags(const std::string& 
   ASSIGN_OR_RETURN(std::vector<MailboxEntry> updated,
                    store_->SetFlags(user, req.folder().empty() ? std::string(kInbox) : req.folder(),
                                     uids, op, flags));
+  if (updated.empty() && !uids.empty()) {
+    // IMAP's UID STORE skips missing UIDs silently; a gateway does that on
+    // its side. Asked directly, saying "none of those exist" is clearer.
+    return absl::NotFoundError("no message with those UIDs");
+  }
   v1::SetFlagsResponse resp;
   for (const MailboxEntry& e : updated) {
     if (!Visible(e)) continue;
@@ -186,6 +191,7 @@ absl::StatusOr<v1::CopyResponse> RecipientNode::Copy(const std::string& user,
   }
   std::vector<uint32_t> uids(req.uids().begin(), req.uids().end());
   ASSIGN_OR_RETURN(CopyResult r, store_->CopyEntries(user, from, uids, req.to_folder(), req.move()));
+  if (r.src.empty() && !uids.empty()) return absl::NotFoundError("no message with those UIDs");
   v1::CopyResponse resp;
   resp.set_to_uid_validity(r.uid_validity);
   for (uint32_t u : r.src) resp.add_source_uids(u);
