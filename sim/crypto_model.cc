@@ -1,0 +1,134 @@
+// The Ed25519 seam (see crypto_model.h). The two functions below are bound by
+// the linker (--wrap) in place of core's pullmail::VerifySignature and
+// pullmail::SigningKey::Sign; __real_* are core's originals. GCC asm labels
+// give them the mangled names that --wrap expects.
+#include "sim/crypto_model.h"
+
+#include <chrono>
+#include <unordered_map>
+
+#include "core/crypto/ed25519.h"
+#include "core/crypto/sha256.h"
+#include "core/util/logging.h"
+
+// The original functions, and the replacements the linker binds callers to.
+#define PM_VERIFY_SYM "_ZN8pullmail15VerifySignatureESt17basic_string_viewIcSt11char_traitsIcEES3_S3_S3_"
+#define PM_SIGN_SYM "_ZNK8pullmail10SigningKey4SignB5cxx11ESt17basic_string_viewIcSt11char_traitsIcEES4_"
+
+bool RealVerifySignature(std::string_view public_key, std::string_view context,
+                         std::string_view message, std::string_view signature)
+    __asm__("__real_" PM_VERIFY_SYM);
+bool WrapVerifySignature(std::string_view public_key, std::string_view context,
+                         std::string_view message, std::string_view signature)
+    __asm__("__wrap_" PM_VERIFY_SYM);
+std::string RealSign(const pullmail::SigningKey* self, std::string_view context,
+                     std::string_view message) __asm__("__real_" PM_SIGN_SYM);
+std::string WrapSign(const pullmail::SigningKey* self, std::string_view context,
+                     std::string_view message) __asm__("__wrap_" PM_SIGN_SYM);
+
+namespace pullmail::sim {
+namespace {
+
+SignatureImpl g_impl = SignatureImpl::kReal;
+CryptoCounters g_counters;
+bool g_seam_used = false;
+
+constexpr std::string_view kModelTag = "pullmail-sim model signature\0";
+
+// Public keys of the signing keys seen so far (the simulator's keys live for
+// the whole run, so their addresses are stable identifiers).
+std::unordered_map<const void*, std::string>& PublicKeys() {
+  static auto* keys = new std::unordered_map<const void*, std::string>();
+  return *keys;
+}
+
+}  // namespace
+
+void SetSignatureImpl(SignatureImpl impl) { g_impl = impl; }
+SignatureImpl GetSignatureImpl() { return g_impl; }
+CryptoCounters& GetCryptoCounters() { return g_counters; }
+
+std::string ModelSignature(std::string_view public_key, std::string_view context,
+                           std::string_view message) {
+  Sha256Hasher h;
+  h.Update(kModelTag);
+  h.Update(public_key);
+  h.Update(context);
+  h.Update(message);
+  std::string first = h.Finish();
+  return first + Sha256(first);
+}
+
+bool SeamLinked() {
+  // Signing through the public API reaches WrapSign only if the linker bound
+  // it; WrapSign records that it ran.
+  g_seam_used = false;
+  SignatureImpl saved_impl = g_impl;
+  g_impl = SignatureImpl::kReal;
+  absl::StatusOr<SigningKey> key = SigningKey::FromSeed(std::string(32, '\x01'));
+  PM_CHECK(key.ok());
+  CryptoCounters saved = g_counters;
+  (void)key->Sign("ctx", "msg");
+  g_counters = saved;
+  g_impl = saved_impl;
+  return g_seam_used;
+}
+
+CryptoCost Calibrate(int n) {
+  CryptoCounters saved = g_counters;
+  SignatureImpl saved_impl = g_impl;
+  g_impl = SignatureImpl::kReal;
+  absl::StatusOr<SigningKey> key = SigningKey::FromSeed(std::string(32, '\x07'));
+  PM_CHECK(key.ok());
+  std::string pub = key->PublicKey();
+  std::string message(500, 'm');
+  std::string sig;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    message[i % message.size()] = static_cast<char>(i);
+    sig = key->Sign("pullmail.v1.notification", message);
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  bool ok = true;
+  for (int i = 0; i < n; ++i) ok &= VerifySignature(pub, "pullmail.v1.notification", message, sig);
+  auto t2 = std::chrono::steady_clock::now();
+  PM_CHECK(ok) << "calibration signature did not verify";
+  g_counters = saved;
+  g_impl = saved_impl;
+  CryptoCost c;
+  c.sign_seconds = std::chrono::duration<double>(t1 - t0).count() / n;
+  c.verify_seconds = std::chrono::duration<double>(t2 - t1).count() / n;
+  return c;
+}
+
+}  // namespace pullmail::sim
+
+using pullmail::sim::g_counters;  // NOLINT: file-local state, used by the wrappers
+using pullmail::sim::g_impl;
+using pullmail::sim::g_seam_used;
+
+bool WrapVerifySignature(std::string_view public_key, std::string_view context,
+                         std::string_view message, std::string_view signature) {
+  g_seam_used = true;
+  if (g_impl == pullmail::sim::SignatureImpl::kReal) {
+    ++g_counters.real_verifies;
+    return RealVerifySignature(public_key, context, message, signature);
+  }
+  ++g_counters.model_verifies;
+  if (public_key.size() != 32 || signature.size() != 64) return false;
+  return pullmail::sim::ModelSignature(public_key, context, message) == signature;
+}
+
+std::string WrapSign(const pullmail::SigningKey* self, std::string_view context,
+                     std::string_view message) {
+  g_seam_used = true;
+  if (g_impl == pullmail::sim::SignatureImpl::kReal) {
+    ++g_counters.real_signs;
+    return RealSign(self, context, message);
+  }
+  ++g_counters.model_signs;
+  auto& keys = pullmail::sim::PublicKeys();
+  auto it = keys.find(self);
+  if (it == keys.end()) it = keys.emplace(self, self->PublicKey()).first;
+  return pullmail::sim::ModelSignature(it->second, context, message);
+}

@@ -1,0 +1,123 @@
+// What one world (pull or push) counts during a run. docs/SIMULATION.md,
+// "Figures", says how each number is counted; the names here are the column
+// and summary names.
+#ifndef PULLMAIL_SIM_METRICS_H_
+#define PULLMAIL_SIM_METRICS_H_
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace pullmail::sim {
+
+// Bytes on the wire, by kind.
+enum class ByteKind {
+  kNotify,         // pull: SignedNotification streams (NotifyStream requests)
+  kNotifyAck,      // pull: NotifyResult replies
+  kFetchRequest,   // pull: FetchRequest calls
+  kBody,           // pull: body chunks fetched because a user opened a message
+  kPin,            // pull: body chunks prefetched before expiry (pinning)
+  kPushBody,       // push: message bodies in SMTP DATA
+  kPushEnvelope,   // push: the SMTP dialogue around them
+  kCount
+};
+std::string_view ByteKindName(ByteKind k);  // "notify", "notify_ack", ...
+
+// Where a copy (one message for one recipient) ends.
+enum class Outcome { kDelivered, kSuppressed, kExpired, kFailed, kCount };
+std::string_view OutcomeName(Outcome o);
+
+// A quantity that changes over time, with its time integral.
+class Level {
+ public:
+  void Add(double delta, double now) {
+    Advance(now);
+    value_ += delta;
+    if (value_ > peak_) peak_ = value_;
+  }
+  void Advance(double now) {
+    if (now > last_) {
+      integral_ += value_ * (now - last_);
+      last_ = now;
+    }
+  }
+  double value() const { return value_; }
+  double peak() const { return peak_; }
+  // Integral up to the last Advance/Add, in value-seconds.
+  double integral() const { return integral_; }
+
+ private:
+  double value_ = 0, peak_ = 0, integral_ = 0, last_ = 0;
+};
+
+struct WorldMetrics {
+  explicit WorldMetrics(uint32_t users = 0)
+      : spam_shown_per_user(users, 0), spam_bodies_per_user(users, 0) {}
+
+  std::array<uint64_t, static_cast<size_t>(ByteKind::kCount)> bytes{};
+  uint64_t total_bytes() const {
+    uint64_t t = 0;
+    for (uint64_t b : bytes) t += b;
+    return t;
+  }
+  void AddBytes(ByteKind k, uint64_t n) { bytes[static_cast<size_t>(k)] += n; }
+  uint64_t Bytes(ByteKind k) const { return bytes[static_cast<size_t>(k)]; }
+
+  Level sender_storage;     // bodies held by sender nodes / sending MTAs (bots included)
+  Level recipient_storage;  // bodies held by recipient nodes / receiving MTAs
+  Level spammer_storage;    // the part of sender_storage held by bots
+
+  // Outcomes of copies, [outcome][spam ? 1 : 0].
+  std::array<std::array<uint64_t, 2>, static_cast<size_t>(Outcome::kCount)> outcomes{};
+  void AddOutcome(Outcome o, bool spam) { ++outcomes[static_cast<size_t>(o)][spam ? 1 : 0]; }
+  uint64_t Outcomes(Outcome o, int spam) const { return outcomes[static_cast<size_t>(o)][spam]; }
+  uint64_t OutcomeTotal() const {
+    uint64_t t = 0;
+    for (const auto& o : outcomes) t += o[0] + o[1];
+    return t;
+  }
+
+  uint64_t messages_created = 0;
+  uint64_t notifications_sent = 0;       // attempts that reached a recipient node
+  uint64_t notify_attempts_failed = 0;   // attempts that found the node down
+  uint64_t notifications_accepted = 0;   // core said store
+  uint64_t notifications_duplicate = 0;  // core said duplicate (lost reply, retried)
+  uint64_t notifications_rejected = 0;   // core said reject
+  uint64_t bounces = 0;                  // deliveries the outbox gave up
+
+  std::array<uint64_t, 2> copies_shown{};    // became visible in an inbox (ever)
+  std::array<uint64_t, 2> copies_held{};     // held back on arrival
+  std::array<uint64_t, 2> copies_read{};     // opened by their user (body shown)
+  std::array<uint64_t, 2> bodies_fetched{};  // reads that needed a fetch (pull) or pushes
+  uint64_t cache_hits = 0;                   // reads served from the node's cache
+  uint64_t held_at_expiry = 0;               // counted as suppressed
+  uint64_t reports_spam = 0, reports_not_spam = 0;
+  uint64_t suppress_events = 0;              // bodies that crossed the threshold
+  uint64_t fetch_calls = 0;
+  uint64_t fetch_failures_offline = 0;       // sender node down
+  uint64_t fetch_failures_expired = 0;       // body gone (core: "expired")
+  uint64_t fetch_failures_other = 0;
+  uint64_t reads_abandoned = 0;              // reader gave up after max_retries
+  uint64_t pins = 0;                         // bodies prefetched before expiry
+  uint64_t filtered_push = 0;                // push: spam junked by the content filter
+  uint64_t transfers = 0;                    // SimGrid comms started
+  uint64_t crypto_verifies = 0, crypto_signs = 0;
+  double cpu_seconds_crypto = 0;             // modelled Ed25519 CPU time
+
+  // Added latency of reads that needed a fetch (pull), in seconds.
+  std::vector<float> read_latency;
+
+  // Per user: spam notifications shown; spam bodies fetched (pull: opened
+  // and fetched or served from cache; push: pushed into the mailbox).
+  std::vector<uint32_t> spam_shown_per_user;
+  std::vector<uint32_t> spam_bodies_per_user;
+
+  uint64_t fetch_failures() const {
+    return fetch_failures_offline + fetch_failures_expired + fetch_failures_other;
+  }
+};
+
+}  // namespace pullmail::sim
+
+#endif  // PULLMAIL_SIM_METRICS_H_

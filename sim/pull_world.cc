@@ -1,0 +1,760 @@
+// The pull world (see pull_world.h).
+//
+// Who drives what. A provider's actor plays its domains' sender node (it
+// creates its users' messages) and their recipient node. Transfers are driven
+// by the recipient side: every notify_interval a recipient provider ships what
+// each sender has due for it (one transfer per sender and interval, the size
+// of the real serialized notifications), accepts them, and ships the replies
+// back; a reader's open triggers a fetch that the same actor drives. So each
+// actor waits only on its own activities, and nothing crosses actors but the
+// senders' outboxes, which the recipients read on their ticks.
+#include "sim/pull_world.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "core/logic/acceptor.h"
+#include "core/logic/fetch_authorizer.h"
+#include "core/logic/outbox.h"
+#include "core/util/logging.h"
+#include "sim/node_loop.h"
+#include "sim/reader.h"
+
+namespace pullmail::sim {
+namespace {
+
+namespace sg4 = simgrid::s4u;
+
+enum EventKind : uint16_t {
+  kTick = 1,      // recipient: ship due notifications from every sender
+  kExpireBody,    // sender: a body reached its expiry
+  kRead,          // recipient: a user opens a copy (extra = attempt)
+  kReview,        // recipient: review a held copy (aux = held since)
+  kFinal,         // recipient: an unread copy reaches its expiry
+  kPin,           // recipient: prefetch before expiry (b = group)
+  kCacheExpire,   // recipient: a cached body leaves (aux = fetched at)
+  kFetchFlush,    // recipient: ship the fetches queued for a sender (a = node)
+  kNotifyFail,    // recipient was down: the attempt times out (a = batch)
+  kFetchFail,     // sender was down: the fetch times out (a = batch)
+  kLocalDone,     // a transfer inside one host completes (a:b = tag)
+};
+
+// Activity tags: batch id << 3 | stage.
+enum Stage : uint64_t {
+  kNotifyArrived = 1,  // notifications reached the recipient
+  kNotifyVerified,     // the recipient's CPU checked their signatures
+  kAckArrived,         // the replies reached the sender
+  kFetchArrived,       // fetch requests reached the sender
+  kBodiesArrived,      // bodies reached the recipient
+};
+uint64_t Tag(uint64_t batch, Stage s) { return batch << 3 | s; }
+
+constexpr double kReferenceFlops = 1e9;  // CryptoCost is measured on a "1 Gflop/s" host
+
+}  // namespace
+
+class PullNode : public NodeLoop {
+ public:
+  PullNode(PullWorld* w, uint32_t node) : w_(w), node_(node), rng_(Mix64(w->sc_.run.seed, 0x9011, node)) {
+    const World& world = w_->world_;
+    provider_ = !world.IsBot(node);
+    messages_ = &world.node_messages()[node];
+    if (provider_) fetch_queue_.resize(world.nodes());
+  }
+
+  void Body() {
+    if (provider_) {
+      // Stagger the providers' ticks over one interval.
+      const double interval = w_->sc_.network.notify_interval;
+      Schedule(interval * (node_ + 1.0) / (w_->world_.providers() + 1.0), kTick);
+      ticking_ = true;
+    }
+    Run();
+    --w_->running_;
+  }
+
+ protected:
+  double NextWake() const override {
+    return cursor_ < messages_->size() ? w_->world_.messages()[(*messages_)[cursor_]].created
+                                       : std::numeric_limits<double>::infinity();
+  }
+
+  void OnWake() override {
+    const double now = Now();
+    while (cursor_ < messages_->size() &&
+           w_->world_.messages()[(*messages_)[cursor_]].created <= now) {
+      const uint32_t index = (*messages_)[cursor_++];
+      w_->Submit(index, now);
+      Schedule(w_->world_.Expires(w_->world_.messages()[index]), kExpireBody, index);
+    }
+  }
+
+  void OnEvent(const Event& e) override {
+    switch (e.kind) {
+      case kTick: Tick(); break;
+      case kExpireBody: ExpireBody(e.a); break;
+      case kRead: Read(e.a, e.b, e.extra); break;
+      case kReview: Review(e.a, e.b, e.aux); break;
+      case kFinal: Final(e.a, e.b); break;
+      case kPin: Pin(e.a, e.b); break;
+      case kCacheExpire: CacheExpire(e.a, e.b, e.aux); break;
+      case kFetchFlush: FetchFlush(e.a); break;
+      case kNotifyFail: NotifyFailed(e.a); break;
+      case kFetchFail: FetchFailed(e.a, "sender node unreachable"); break;
+      case kLocalDone: OnActivity(static_cast<uint64_t>(e.a) << 32 | e.b); break;
+      default: PM_CHECK(false) << "unknown event " << e.kind;
+    }
+  }
+
+  void OnActivity(uint64_t tag) override {
+    const uint64_t batch = tag >> 3;
+    switch (static_cast<Stage>(tag & 7)) {
+      case kNotifyArrived: NotifyArrived(batch); break;
+      case kNotifyVerified: NotifyVerified(batch); break;
+      case kAckArrived: AckArrived(batch); break;
+      case kFetchArrived: FetchArrived(batch); break;
+      case kBodiesArrived: BodiesArrived(batch); break;
+    }
+  }
+
+ private:
+  struct NotifyBatch {
+    uint32_t sender;
+    std::vector<PullWorld::Pending> items;
+    std::vector<v1::SignedNotification> signed_n;
+    std::vector<int> codes;
+    std::vector<std::string> reasons;
+  };
+  struct FetchItem {
+    uint32_t msg;
+    uint32_t domain;   // recipient domain
+    uint32_t body_id;
+    bool pin;
+    bool ok = false;
+    std::string error;
+  };
+  struct FetchBatch {
+    uint32_t sender;
+    std::vector<FetchItem> items;
+  };
+
+  const World& world() const { return w_->world_; }
+  WorldMetrics& metrics() { return w_->m_; }
+  const Scenario& sc() const { return w_->sc_; }
+  absl::Time ClockNow() const { return clock_.Now(); }
+
+  // Starts a transfer of `bytes` from node `from` to node `to`; OnActivity(tag)
+  // runs when the last byte arrives.
+  void Transfer(uint32_t from, uint32_t to, uint64_t bytes, uint64_t tag) {
+    sg4::Host* a = w_->hosts_[from];
+    sg4::Host* b = w_->hosts_[to];
+    if (a == b || bytes == 0) {
+      Schedule(Now(), kLocalDone, static_cast<uint32_t>(tag >> 32), static_cast<uint32_t>(tag));
+      return;
+    }
+    ++metrics().transfers;
+    Track(sg4::Comm::sendto_async(a, b, bytes), tag);
+  }
+
+  // ---- Sender side ------------------------------------------------------------
+
+  void ExpireBody(uint32_t index) {
+    const Message& m = world().messages()[index];
+    const double now = Now();
+    metrics().sender_storage.Add(-static_cast<double>(m.body_size), now);
+    if (world().IsBot(m.origin)) metrics().spammer_storage.Add(-static_cast<double>(m.body_size), now);
+  }
+
+  // ---- Notifications (this node as recipient provider) ---------------------------
+
+  void Tick() {
+    const double now = Now();
+    auto& dirty = w_->dirty_[node_];
+    std::vector<uint32_t> still;
+    for (uint32_t s : dirty) {
+      auto& q = w_->outbox_[s][node_];
+      if (!q.empty() && notify_inflight_ < sc().network.max_inflight && world().NodeUp(s, now)) {
+        std::vector<PullWorld::Pending> due;
+        std::vector<PullWorld::Pending> later;
+        for (const PullWorld::Pending& p : q) (p.next_attempt <= now ? due : later).push_back(p);
+        q = std::move(later);
+        std::vector<PullWorld::Pending> send;
+        for (const PullWorld::Pending& p : due) {
+          const Message& m = world().messages()[p.msg];
+          // Core's rule: a delivery never attempted but already expired bounces.
+          if (p.attempts == 0 && IsExpired(AtSimTime(world().Expires(m)), ClockNow())) {
+            Bounce(p, "4.4.7", "expired before the first attempt");
+          } else {
+            send.push_back(p);
+          }
+        }
+        if (!send.empty()) StartNotify(s, std::move(send));
+      }
+      if (!q.empty()) {
+        still.push_back(s);
+      } else {
+        w_->dirty_flag_[node_][s] = 0;
+      }
+    }
+    dirty = std::move(still);
+    if (w_->uncreated_ > 0 || !dirty.empty() || notify_inflight_ > 0) {
+      Schedule(now + sc().network.notify_interval, kTick);
+    } else {
+      ticking_ = false;
+    }
+  }
+
+  void EnsureTicking() {
+    if (!ticking_) {
+      ticking_ = true;
+      Schedule(Now() + sc().network.notify_interval, kTick);
+    }
+  }
+
+  void StartNotify(uint32_t sender, std::vector<PullWorld::Pending> items) {
+    const uint64_t id = next_batch_++;
+    auto batch = std::make_unique<NotifyBatch>();
+    batch->sender = sender;
+    batch->items = std::move(items);
+    ++notify_inflight_;
+    const double now = Now();
+    for (PullWorld::Pending& p : batch->items) ++p.attempts;
+    if (!world().NodeUp(node_, now)) {
+      // This recipient node is down: the sender's calls time out.
+      metrics().notify_attempts_failed += batch->items.size();
+      notify_batches_[id] = std::move(batch);
+      Schedule(now + sc().network.connect_timeout, kNotifyFail, static_cast<uint32_t>(id));
+      return;
+    }
+    uint64_t bytes = kCallOverhead;
+    batch->signed_n.reserve(batch->items.size());
+    for (const PullWorld::Pending& p : batch->items) {
+      absl::StatusOr<v1::SignedNotification> sn = w_->wire_.BuildNotification(p.msg, p.k);
+      PM_CHECK(sn.ok()) << "core refused to sign a simulated notification: " << sn.status();
+      bytes += GrpcMessageBytes(sn->ByteSizeLong());
+      batch->signed_n.push_back(*std::move(sn));
+    }
+    metrics().notifications_sent += batch->items.size();
+    // Signing happened at submission, off this path: counted, not delayed.
+    metrics().cpu_seconds_crypto += batch->items.size() * w_->cost_.sign_seconds;
+    metrics().AddBytes(ByteKind::kNotify, bytes);
+    notify_batches_[id] = std::move(batch);
+    Transfer(sender, node_, bytes, Tag(id, kNotifyArrived));
+  }
+
+  void NotifyArrived(uint64_t id) {
+    NotifyBatch& b = *notify_batches_[id];
+    // Checking the signatures takes this host's CPU (real Ed25519 cost, as
+    // measured, whether the run signs for real or with the model).
+    // The measured seconds are on this machine, taken as a 1 Gflop/s host.
+    const double flops = b.items.size() * w_->cost_.verify_seconds * kReferenceFlops;
+    metrics().cpu_seconds_crypto += b.items.size() * w_->cost_.verify_seconds;
+    if (flops > 0) {
+      Track(sg4::this_actor::exec_async(flops), Tag(id, kNotifyVerified));
+    } else {
+      NotifyVerified(id);
+    }
+  }
+
+  void NotifyVerified(uint64_t id) {
+    NotifyBatch& b = *notify_batches_[id];
+    uint64_t ack_bytes = 0;
+    b.codes.resize(b.items.size());
+    b.reasons.resize(b.items.size());
+    for (size_t i = 0; i < b.items.size(); ++i) {
+      AcceptDecision d = Accept(b.items[i], b.signed_n[i]);
+      v1::NotifyResult r = MakeNotifyResult(d, false);
+      b.codes[i] = r.code();
+      b.reasons[i] = r.reason();
+      ack_bytes += GrpcMessageBytes(r.ByteSizeLong());
+    }
+    b.signed_n.clear();
+    b.signed_n.shrink_to_fit();
+    metrics().AddBytes(ByteKind::kNotifyAck, ack_bytes);
+    Transfer(node_, b.sender, ack_bytes, Tag(id, kAckArrived));
+  }
+
+  void AckArrived(uint64_t id) {
+    std::unique_ptr<NotifyBatch> b = std::move(notify_batches_[id]);
+    notify_batches_.erase(id);
+    --notify_inflight_;
+    // A sender that went down meanwhile never saw the replies: it retries,
+    // and the recipient (core) will recognise the duplicates.
+    const bool lost = !world().NodeUp(b->sender, Now());
+    for (size_t i = 0; i < b->items.size(); ++i) {
+      if (lost) {
+        AfterAttempt(b->sender, b->items[i], static_cast<int>(absl::StatusCode::kUnavailable),
+                     "reply lost: sender went down");
+      } else {
+        AfterAttempt(b->sender, b->items[i], b->codes[i], b->reasons[i]);
+      }
+    }
+  }
+
+  void NotifyFailed(uint32_t id) {
+    std::unique_ptr<NotifyBatch> b = std::move(notify_batches_[id]);
+    notify_batches_.erase(id);
+    --notify_inflight_;
+    for (const PullWorld::Pending& p : b->items) {
+      AfterAttempt(b->sender, p, static_cast<int>(absl::StatusCode::kUnavailable),
+                   "unavailable: connection timed out");
+    }
+  }
+
+  // Core's outbox decides what happens to a delivery after an attempt.
+  void AfterAttempt(uint32_t sender, PullWorld::Pending p, int code, std::string_view error) {
+    const Message& m = world().messages()[p.msg];
+    OutboxStep step = AfterNotifyResult(sc().retry, code, error, p.attempts, ClockNow(),
+                                        AtSimTime(world().Expires(m)), rng_);
+    switch (step.kind) {
+      case OutboxStep::kDelivered: break;
+      case OutboxStep::kRetry: {
+        p.next_attempt = absl::ToDoubleSeconds(step.next_attempt - SimEpoch());
+        w_->outbox_[sender][node_].push_back(p);
+        if (!w_->dirty_flag_[node_][sender]) {
+          w_->dirty_flag_[node_][sender] = 1;
+          w_->dirty_[node_].push_back(sender);
+        }
+        EnsureTicking();
+        break;
+      }
+      case OutboxStep::kBounce: Bounce(p, step.status_code, error); break;
+    }
+  }
+
+  void Bounce(const PullWorld::Pending& p, std::string_view status, std::string_view error) {
+    const Message& m = world().messages()[p.msg];
+    ++metrics().bounces;
+    if (w_->notif_stored_[m.notif_begin + p.k]) return;  // the recipient has it: counted there
+    const Outcome o = (status == "4.4.7" || error.find("expired") != std::string_view::npos)
+                          ? Outcome::kExpired
+                          : Outcome::kFailed;
+    const World::Group g = world().NotificationGroup(m, p.k);
+    for (uint32_t j = g.begin; j < g.end; ++j) w_->AddCopyOutcome(j, o, world().IsSpam(m));
+  }
+
+  // The recipient node's decision on one notification: core's acceptor, then
+  // core's policy for each local user.
+  AcceptDecision Accept(const PullWorld::Pending& p, const v1::SignedNotification& sn) {
+    const Message& m = world().messages()[p.msg];
+    const World::Group g = world().NotificationGroup(m, p.k);
+    const uint32_t d = g.domain;
+    AcceptContext ctx;
+    ctx.directory = &world().directory();
+    ctx.local_domain = world().domains()[d].name;
+    ctx.now = ClockNow();
+    ctx.user_exists = [this, d](std::string_view address) {
+      return world().ParseUser(address, d).has_value();
+    };
+    ctx.find_existing = [this, d](std::string_view, std::string_view message_id)
+        -> std::optional<int64_t> {
+      std::optional<uint32_t> index = World::ParseMessageIndex(message_id);
+      if (!index || *index >= world().messages().size()) return std::nullopt;
+      const Message& mm = world().messages()[*index];
+      int k = w_->FindGroup(mm, d);
+      if (k < 0 || !w_->notif_stored_[mm.notif_begin + k]) return std::nullopt;
+      return static_cast<int64_t>(mm.notif_begin + k);
+    };
+    AcceptDecision dec = AcceptNotification(sn, ctx);
+    switch (dec.outcome) {
+      case AcceptDecision::kDuplicate: ++metrics().notifications_duplicate; break;
+      case AcceptDecision::kReject: ++metrics().notifications_rejected; break;
+      case AcceptDecision::kStore: {
+        ++metrics().notifications_accepted;
+        w_->notif_stored_[m.notif_begin + p.k] = 1;
+        const bool spam = world().IsSpam(m);
+        const std::string hash = world().BodyHash(m.body_id);
+        for (const std::string& address : dec.users) {
+          std::optional<uint32_t> u = world().ParseUser(address, d);
+          PM_CHECK(u.has_value()) << "acceptor kept a user the world does not know: " << address;
+          uint32_t j = g.begin;
+          while (j < g.end && world().rcpts()[j] != *u) ++j;
+          PM_CHECK(j < g.end);
+          AcceptCopy(p.msg, j, *u, address, dec.stored.signing_domain, hash, spam);
+        }
+        size_t invalid = 0;
+        for (uint32_t j = g.begin; j < g.end; ++j) {
+          if (world().rcpts()[j] & kInvalidRecipient) {
+            w_->AddCopyOutcome(j, Outcome::kFailed, spam);
+            ++invalid;
+          }
+        }
+        PM_CHECK(invalid == dec.dropped.size())
+            << "acceptor dropped " << dec.dropped.size() << " recipients, world has " << invalid;
+        if (sc().pull.pin_margin > 0) {
+          Schedule(std::max(Now(), world().Expires(m) - sc().pull.pin_margin), kPin, p.msg, p.k);
+        }
+        break;
+      }
+    }
+    return dec;
+  }
+
+  void AcceptCopy(uint32_t msg, uint32_t copy, uint32_t user, const std::string& address,
+                  const std::string& signing_domain, const std::string& hash, bool spam) {
+    const uint32_t d = world().UserDomain(user);
+    const double now = Now();
+    Decision dec = w_->rdomains_[d].policy->OnNotification(signing_domain, hash, address, ClockNow());
+    switch (dec.visibility) {
+      case Visibility::kSuppressed:
+        w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam);
+        break;
+      case Visibility::kHeld: {
+        w_->copy_state_[copy] = PullWorld::kHeld;
+        ++metrics().copies_held[spam];
+        double review = dec.review_at ? absl::ToDoubleSeconds(*dec.review_at - SimEpoch())
+                                      : now + absl::ToDoubleSeconds(sc().policy.hold_period);
+        Schedule(std::max(review, now), kReview, msg, copy, 0, now);
+        break;
+      }
+      case Visibility::kShown:
+        Show(msg, copy, user, spam);
+        break;
+    }
+  }
+
+  // A copy becomes visible: the reader will open it (or not) later.
+  void Show(uint32_t msg, uint32_t copy, uint32_t user, bool spam) {
+    const double now = Now();
+    w_->copy_state_[copy] = PullWorld::kShown;
+    ++metrics().copies_shown[spam];
+    if (spam) ++metrics().spam_shown_per_user[user];
+    ReaderChoice c = DrawReader(sc(), msg, user, spam);
+    if (c.reads) {
+      Schedule(now + c.delay, kRead, msg, copy);
+    } else {
+      Schedule(std::max(now, world().Expires(world().messages()[msg])), kFinal, msg, copy);
+    }
+  }
+
+  void Review(uint32_t msg, uint32_t copy, double held_since) {
+    if (w_->copy_state_[copy] != PullWorld::kHeld) return;
+    const Message& m = world().messages()[msg];
+    const bool spam = world().IsSpam(m);
+    const uint32_t user = world().rcpts()[copy];
+    const double now = Now();
+    Decision dec = w_->rdomains_[world().UserDomain(user)].policy->ReviewHeld(
+        world().domains()[m.sender_domain].name, world().BodyHash(m.body_id),
+        AtSimTime(held_since), ClockNow());
+    switch (dec.visibility) {
+      case Visibility::kShown: Show(msg, copy, user, spam); break;
+      case Visibility::kSuppressed: w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam); break;
+      case Visibility::kHeld: {
+        double review = dec.review_at ? absl::ToDoubleSeconds(*dec.review_at - SimEpoch())
+                                      : now + absl::ToDoubleSeconds(sc().policy.hold_period);
+        if (now >= world().Expires(m)) {
+          // Still held when the body expires: the user never saw it.
+          ++metrics().held_at_expiry;
+          w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam);
+        } else {
+          Schedule(std::max(review, now + 1), kReview, msg, copy, 0, held_since);
+        }
+        break;
+      }
+    }
+  }
+
+  void Final(uint32_t msg, uint32_t copy) {
+    if (w_->copy_state_[copy] == PullWorld::kFinal) return;
+    const Message& m = world().messages()[msg];
+    const bool spam = world().IsSpam(m);
+    const uint32_t d = world().RecipientDomain(world().rcpts()[copy]);
+    const bool suppressed = w_->rdomains_[d].policy->IsSuppressed(world().BodyHash(m.body_id));
+    w_->AddCopyOutcome(copy, suppressed ? Outcome::kSuppressed : Outcome::kDelivered, spam);
+  }
+
+  // ---- Reads and fetches ------------------------------------------------------------
+
+  void Read(uint32_t msg, uint32_t copy, uint16_t attempt) {
+    const Message& m = world().messages()[msg];
+    const bool spam = world().IsSpam(m);
+    const uint32_t user = world().rcpts()[copy];
+    const uint32_t d = world().UserDomain(user);
+    PullWorld::RecipientDomain& rd = w_->rdomains_[d];
+    if (attempt == 0) {
+      if (w_->copy_state_[copy] != PullWorld::kShown) return;
+      // Reports that came in since it was shown may have moved it to Junk.
+      if (rd.policy->IsSuppressed(world().BodyHash(m.body_id))) {
+        w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam);
+        return;
+      }
+      w_->AddCopyOutcome(copy, Outcome::kDelivered, spam);
+    }
+    const double now = Now();
+    PullWorld::Waiter waiter{msg, copy, now, attempt};
+    if (rd.cache.contains(m.body_id)) {
+      ReadComplete(waiter, /*fetched=*/false);
+      return;
+    }
+    auto it = rd.fetching.find(m.body_id);
+    if (it != rd.fetching.end()) {
+      it->second.waiters.push_back(waiter);
+      return;
+    }
+    rd.fetching[m.body_id].waiters.push_back(waiter);
+    QueueFetch(msg, d, /*pin=*/false);
+  }
+
+  void Pin(uint32_t msg, uint32_t k) {
+    const Message& m = world().messages()[msg];
+    const World::Group g = world().NotificationGroup(m, static_cast<int>(k));
+    PullWorld::RecipientDomain& rd = w_->rdomains_[g.domain];
+    if (rd.cache.contains(m.body_id) || rd.fetching.contains(m.body_id)) return;
+    bool unread = false;
+    for (uint32_t j = g.begin; j < g.end; ++j) {
+      uint8_t s = w_->copy_state_[j];
+      unread |= (s == PullWorld::kShown || s == PullWorld::kHeld);
+    }
+    if (!unread || rd.policy->IsSuppressed(world().BodyHash(m.body_id))) return;
+    rd.fetching[m.body_id];  // no reader waits for a pin
+    QueueFetch(msg, g.domain, /*pin=*/true);
+  }
+
+  void QueueFetch(uint32_t msg, uint32_t domain, bool pin) {
+    const Message& m = world().messages()[msg];
+    auto& q = fetch_queue_[m.origin];
+    q.push_back(FetchItem{msg, domain, m.body_id, pin});
+    if (q.size() == 1) Schedule(Now() + sc().network.fetch_window, kFetchFlush, m.origin);
+  }
+
+  void FetchFlush(uint32_t sender) {
+    auto& q = fetch_queue_[sender];
+    if (q.empty()) return;
+    const uint64_t id = next_batch_++;
+    auto batch = std::make_unique<FetchBatch>();
+    batch->sender = sender;
+    batch->items = std::move(q);
+    q.clear();
+    const double now = Now();
+    metrics().fetch_calls += batch->items.size();
+    if (!world().NodeUp(sender, now)) {
+      fetch_batches_[id] = std::move(batch);
+      Schedule(now + sc().network.connect_timeout, kFetchFail, static_cast<uint32_t>(id));
+      return;
+    }
+    uint64_t bytes = 0;
+    for (const FetchItem& it : batch->items) {
+      bytes += kCallOverhead + w_->wire_.FetchRequestBytes(it.msg, it.domain);
+    }
+    metrics().AddBytes(ByteKind::kFetchRequest, bytes);
+    fetch_batches_[id] = std::move(batch);
+    Transfer(node_, sender, bytes, Tag(id, kFetchArrived));
+  }
+
+  // The sender node serves the fetches: core's AuthorizeFetch decides each.
+  void FetchArrived(uint64_t id) {
+    FetchBatch& b = *fetch_batches_[id];
+    const double now = Now();
+    if (!world().NodeUp(b.sender, now)) {
+      FetchFailed(static_cast<uint32_t>(id), "sender node went down");
+      return;
+    }
+    uint64_t bytes = 0;
+    for (FetchItem& it : b.items) {
+      const Message& m = world().messages()[it.msg];
+      OutboundMessage om;
+      om.message_id = world().MessageId(it.msg);
+      om.body_size = m.body_size;
+      om.created = AtSimTime(m.created);
+      om.expires = AtSimTime(world().Expires(m));
+      om.body_deleted = now >= world().Expires(m);
+      Delivery dl;
+      dl.message_id = om.message_id;
+      dl.domain = world().domains()[it.domain].name;
+      dl.fetch_token = w_->wire_.FetchToken(it.msg, it.domain);
+      dl.state = DeliveryState::kDelivered;
+      absl::StatusOr<Delivery> ok =
+          AuthorizeFetch(om, {dl}, dl.domain, dl.fetch_token, 0, ClockNow());
+      if (ok.ok()) {
+        it.ok = true;
+        uint64_t body = w_->wire_.BodyResponseBytes(m.body_size);
+        metrics().AddBytes(it.pin ? ByteKind::kPin : ByteKind::kBody, body);
+        bytes += body;
+      } else {
+        it.error = std::string(ok.status().message());
+      }
+    }
+    Transfer(b.sender, node_, bytes, Tag(id, kBodiesArrived));
+  }
+
+  void BodiesArrived(uint64_t id) {
+    std::unique_ptr<FetchBatch> b = std::move(fetch_batches_[id]);
+    fetch_batches_.erase(id);
+    const double now = Now();
+    for (FetchItem& it : b->items) {
+      PullWorld::RecipientDomain& rd = w_->rdomains_[it.domain];
+      auto f = rd.fetching.find(it.body_id);
+      std::vector<PullWorld::Waiter> waiters;
+      if (f != rd.fetching.end()) {
+        waiters = std::move(f->second.waiters);
+        rd.fetching.erase(f);
+      }
+      if (!it.ok) {
+        if (it.error.rfind("expired", 0) == 0) {
+          ++metrics().fetch_failures_expired;
+        } else {
+          ++metrics().fetch_failures_other;
+        }
+        for (const PullWorld::Waiter& wt : waiters) RetryRead(wt);
+        continue;
+      }
+      if (it.pin) ++metrics().pins;
+      const Message& m = world().messages()[it.msg];
+      if (!rd.cache.contains(it.body_id)) {
+        rd.cache[it.body_id] = PullWorld::CacheEntry{now, m.body_size};
+        metrics().recipient_storage.Add(m.body_size, now);
+        Schedule(now + sc().retention.recipient, kCacheExpire, it.domain, it.body_id, 0, now);
+      }
+      for (const PullWorld::Waiter& wt : waiters) ReadComplete(wt, /*fetched=*/true);
+    }
+  }
+
+  void FetchFailed(uint32_t id, std::string_view why) {
+    std::unique_ptr<FetchBatch> b = std::move(fetch_batches_[id]);
+    fetch_batches_.erase(id);
+    for (FetchItem& it : b->items) {
+      ++metrics().fetch_failures_offline;
+      PullWorld::RecipientDomain& rd = w_->rdomains_[it.domain];
+      auto f = rd.fetching.find(it.body_id);
+      if (f == rd.fetching.end()) continue;
+      std::vector<PullWorld::Waiter> waiters = std::move(f->second.waiters);
+      rd.fetching.erase(f);
+      for (const PullWorld::Waiter& wt : waiters) RetryRead(wt);
+    }
+    (void)why;
+  }
+
+  // The reader got "temporarily unavailable" and tries again later.
+  void RetryRead(const PullWorld::Waiter& wt) {
+    if (wt.attempt < sc().readers.max_retries) {
+      Schedule(Now() + sc().readers.retry_delay, kRead, wt.msg, wt.copy,
+               static_cast<uint16_t>(wt.attempt + 1));
+    } else {
+      ++metrics().reads_abandoned;
+    }
+  }
+
+  // The user sees the body: reputation and reports go to core's policy.
+  void ReadComplete(const PullWorld::Waiter& wt, bool fetched) {
+    const Message& m = world().messages()[wt.msg];
+    const bool spam = world().IsSpam(m);
+    const uint32_t user = world().rcpts()[wt.copy];
+    const double now = Now();
+    ++metrics().copies_read[spam];
+    if (fetched) {
+      ++metrics().bodies_fetched[spam];
+      metrics().read_latency.push_back(static_cast<float>(now - wt.read_time));
+    } else {
+      ++metrics().cache_hits;
+    }
+    if (spam) ++metrics().spam_bodies_per_user[user];
+    SpamPolicy& policy = *w_->rdomains_[world().UserDomain(user)].policy;
+    const std::string& signing_domain = world().domains()[m.sender_domain].name;
+    const std::string hash = world().BodyHash(m.body_id);
+    const absl::Time t = ClockNow();
+    policy.OnRead(signing_domain, hash, t);
+    if (DrawReader(sc(), wt.msg, user, spam).reports) {
+      ReportOutcome r = policy.OnLocalReport(signing_domain, hash, Verdict::kSpam, t);
+      ++metrics().reports_spam;
+      if (r.newly_suppressed) ++metrics().suppress_events;
+    }
+  }
+
+  void CacheExpire(uint32_t domain, uint32_t body_id, double fetched_at) {
+    PullWorld::RecipientDomain& rd = w_->rdomains_[domain];
+    auto it = rd.cache.find(body_id);
+    if (it == rd.cache.end() || it->second.fetched_at != fetched_at) return;
+    metrics().recipient_storage.Add(-static_cast<double>(it->second.size), Now());
+    rd.cache.erase(it);
+  }
+
+  PullWorld* w_;
+  uint32_t node_;
+  bool provider_ = false;
+  SimClock clock_;
+  SeededRandom rng_;
+  const std::vector<uint32_t>* messages_ = nullptr;
+  size_t cursor_ = 0;
+  bool ticking_ = false;
+  int notify_inflight_ = 0;
+  uint64_t next_batch_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<NotifyBatch>> notify_batches_;
+  std::unordered_map<uint64_t, std::unique_ptr<FetchBatch>> fetch_batches_;
+  std::vector<std::vector<FetchItem>> fetch_queue_;  // by sender node
+};
+
+// ---- PullWorld ------------------------------------------------------------------------
+
+PullWorld::PullWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts,
+                     WorldMetrics* metrics, CryptoCost cost, std::vector<double>* progress)
+    : world_(world),
+      sc_(world.scenario()),
+      wire_(world),
+      m_(*metrics),
+      cost_(cost),
+      hosts_(std::move(hosts)),
+      progress_created_(progress) {
+  const int nodes = world.nodes();
+  const int providers = world.providers();
+  outbox_.assign(nodes, std::vector<std::vector<Pending>>(providers));
+  dirty_.assign(providers, {});
+  dirty_flag_.assign(providers, std::vector<uint8_t>(nodes, 0));
+  rdomains_.resize(world.legit_domains());
+  for (RecipientDomain& rd : rdomains_) rd.policy = std::make_unique<SpamPolicy>(sc_.policy);
+  copy_state_.assign(world.copies(), kNone);
+  notif_stored_.assign(world.notifications(), 0);
+  uncreated_ = world.messages().size();
+}
+
+PullWorld::~PullWorld() = default;
+
+void PullWorld::CreateActors() {
+  for (int n = 0; n < world_.nodes(); ++n) {
+    nodes_.push_back(std::make_unique<PullNode>(this, static_cast<uint32_t>(n)));
+    PullNode* node = nodes_.back().get();
+    ++running_;
+    simgrid::s4u::Actor::create(absl::StrCat("pull-", world_.IsBot(n) ? "bot" : "provider", n),
+                                hosts_[n], [node] { node->Body(); });
+  }
+}
+
+void PullWorld::Submit(uint32_t index, double now) {
+  const Message& m = world_.messages()[index];
+  ++m_.messages_created;
+  --uncreated_;
+  m_.sender_storage.Add(m.body_size, now);
+  if (world_.IsBot(m.origin)) m_.spammer_storage.Add(m.body_size, now);
+  for (int k = 0; k < m.notif_count; ++k) {
+    const World::Group g = world_.NotificationGroup(m, k);
+    const uint32_t p = static_cast<uint32_t>(world_.domains()[g.domain].provider);
+    outbox_[m.origin][p].push_back(Pending{index, static_cast<uint16_t>(k), 0, now});
+    if (!dirty_flag_[p][m.origin]) {
+      dirty_flag_[p][m.origin] = 1;
+      dirty_[p].push_back(m.origin);
+    }
+  }
+}
+
+void PullWorld::AddCopyOutcome(uint32_t copy, Outcome o, bool spam) {
+  PM_CHECK(copy_state_[copy] != kFinal) << "copy " << copy << " already has an outcome";
+  copy_state_[copy] = kFinal;
+  m_.AddOutcome(o, spam);
+}
+
+int PullWorld::FindGroup(const Message& m, uint32_t domain) const {
+  for (int k = 0; k < m.notif_count; ++k) {
+    if (world_.NotificationGroup(m, k).domain == domain) return k;
+  }
+  return -1;
+}
+
+bool PullWorld::CopiesAllFinal() const {
+  for (uint8_t s : copy_state_) {
+    if (s != kFinal) return false;
+  }
+  return true;
+}
+
+}  // namespace pullmail::sim

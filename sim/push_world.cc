@@ -1,0 +1,314 @@
+// The push baseline (see push_world.h). Its actors mirror the pull world's:
+// a recipient provider pulls in, on its tick, one SMTP session per sending
+// host with everything that host has due for it.
+#include "sim/push_world.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "core/logic/outbox.h"
+#include "core/util/logging.h"
+#include "sim/node_loop.h"
+#include "sim/reader.h"
+#include "sim/sim_clock.h"
+
+namespace pullmail::sim {
+namespace {
+
+namespace sg4 = simgrid::s4u;
+
+enum EventKind : uint16_t {
+  kTick = 1,     // recipient: take one SMTP session from each sender with mail due
+  kRelease,      // recipient: a stored body leaves (a = bytes)
+  kFail,         // recipient was down: the session times out (a = batch)
+  kLocalDone,    // a session inside one host completes (a = batch)
+};
+
+}  // namespace
+
+class PushNode : public NodeLoop {
+ public:
+  PushNode(PushWorld* w, uint32_t node) : w_(w), node_(node), rng_(Mix64(w->sc_.run.seed, 0x9054, node)) {
+    provider_ = !w_->world_.IsBot(node);
+    messages_ = &w_->world_.node_messages()[node];
+  }
+
+  void Body() {
+    if (provider_) {
+      const double interval = w_->sc_.network.notify_interval;
+      Schedule(interval * (node_ + 1.0) / (w_->world_.providers() + 1.0), kTick);
+      ticking_ = true;
+    }
+    Run();
+    --w_->running_;
+  }
+
+ protected:
+  double NextWake() const override {
+    return cursor_ < messages_->size() ? w_->world_.messages()[(*messages_)[cursor_]].created
+                                       : std::numeric_limits<double>::infinity();
+  }
+
+  void OnWake() override {
+    const double now = Now();
+    while (cursor_ < messages_->size() &&
+           w_->world_.messages()[(*messages_)[cursor_]].created <= now) {
+      w_->Submit((*messages_)[cursor_++], now);
+    }
+  }
+
+  void OnEvent(const Event& e) override {
+    switch (e.kind) {
+      case kTick: Tick(); break;
+      case kRelease: w_->m_.recipient_storage.Add(-static_cast<double>(e.a), Now()); break;
+      case kFail: Failed(e.a); break;
+      case kLocalDone: Arrived(e.a); break;
+      default: PM_CHECK(false) << "unknown event " << e.kind;
+    }
+  }
+
+  void OnActivity(uint64_t tag) override { Arrived(tag); }
+
+ private:
+  struct Batch {
+    uint32_t sender;
+    std::vector<PushWorld::Pending> items;
+  };
+
+  const World& world() const { return w_->world_; }
+  const Scenario& sc() const { return w_->sc_; }
+  WorldMetrics& metrics() { return w_->m_; }
+
+  void Tick() {
+    const double now = Now();
+    auto& dirty = w_->dirty_[node_];
+    std::vector<uint32_t> still;
+    for (uint32_t s : dirty) {
+      auto& q = w_->outbox_[s][node_];
+      if (!q.empty() && inflight_ < sc().network.max_inflight && world().NodeUp(s, now)) {
+        std::vector<PushWorld::Pending> due, later;
+        for (const PushWorld::Pending& p : q) (p.next_attempt <= now ? due : later).push_back(p);
+        q = std::move(later);
+        std::vector<PushWorld::Pending> send;
+        for (const PushWorld::Pending& p : due) {
+          const Message& m = world().messages()[p.msg];
+          if (p.attempts == 0 && IsExpired(AtSimTime(world().Expires(m)), clock_.Now())) {
+            Bounce(p);
+          } else {
+            send.push_back(p);
+          }
+        }
+        if (!send.empty()) Start(s, std::move(send));
+      }
+      if (!q.empty()) {
+        still.push_back(s);
+      } else {
+        w_->dirty_flag_[node_][s] = 0;
+      }
+    }
+    dirty = std::move(still);
+    if (w_->uncreated_ > 0 || !dirty.empty() || inflight_ > 0) {
+      Schedule(now + sc().network.notify_interval, kTick);
+    } else {
+      ticking_ = false;
+    }
+  }
+
+  void Start(uint32_t sender, std::vector<PushWorld::Pending> items) {
+    const uint64_t id = next_batch_++;
+    auto b = std::make_unique<Batch>();
+    b->sender = sender;
+    b->items = std::move(items);
+    for (PushWorld::Pending& p : b->items) ++p.attempts;
+    ++inflight_;
+    const double now = Now();
+    batches_[id] = std::move(b);
+    Batch& batch = *batches_[id];
+    if (!world().NodeUp(node_, now)) {
+      metrics().notify_attempts_failed += batch.items.size();
+      Schedule(now + sc().network.connect_timeout, kFail, static_cast<uint32_t>(id));
+      return;
+    }
+    uint64_t envelope = w_->wire_.SmtpConnectionBytes(sender, node_), body = 0;
+    for (const PushWorld::Pending& p : batch.items) {
+      const Message& m = world().messages()[p.msg];
+      const World::Group g = world().NotificationGroup(m, p.k);
+      uint32_t valid = 0;
+      for (uint32_t j = g.begin; j < g.end; ++j) valid += !(world().rcpts()[j] & kInvalidRecipient);
+      envelope += w_->wire_.SmtpTransactionBytes(p.msg, g, valid);
+      if (valid > 0) body += m.body_size;
+    }
+    metrics().AddBytes(ByteKind::kPushEnvelope, envelope);
+    metrics().AddBytes(ByteKind::kPushBody, body);
+    metrics().notifications_sent += batch.items.size();
+    sg4::Host* a = w_->hosts_[sender];
+    sg4::Host* h = w_->hosts_[node_];
+    if (a == h) {
+      Schedule(now, kLocalDone, static_cast<uint32_t>(id));
+    } else {
+      ++metrics().transfers;
+      Track(sg4::Comm::sendto_async(a, h, envelope + body), id);
+    }
+  }
+
+  // The receiving MTA takes every transaction of the session.
+  void Arrived(uint64_t id) {
+    std::unique_ptr<Batch> b = std::move(batches_[id]);
+    batches_.erase(id);
+    --inflight_;
+    const double now = Now();
+    for (const PushWorld::Pending& p : b->items) {
+      const Message& m = world().messages()[p.msg];
+      const bool spam = world().IsSpam(m);
+      const World::Group g = world().NotificationGroup(m, p.k);
+      bool stored = false;
+      for (uint32_t j = g.begin; j < g.end; ++j) {
+        const uint32_t entry = world().rcpts()[j];
+        if (entry & kInvalidRecipient) {
+          w_->AddCopyOutcome(j, Outcome::kFailed, spam);
+          continue;
+        }
+        stored = true;
+        ReaderChoice c = DrawReader(sc(), p.msg, entry, spam);
+        if (c.filtered) {
+          ++metrics().filtered_push;
+          w_->AddCopyOutcome(j, Outcome::kSuppressed, spam);
+          continue;
+        }
+        w_->AddCopyOutcome(j, Outcome::kDelivered, spam);
+        ++metrics().copies_shown[spam];
+        ++metrics().bodies_fetched[spam];
+        if (spam) {
+          ++metrics().spam_shown_per_user[entry];
+          ++metrics().spam_bodies_per_user[entry];
+        }
+        if (c.reads) ++metrics().copies_read[spam];
+      }
+      if (stored) {
+        ++metrics().notifications_accepted;
+        metrics().recipient_storage.Add(m.body_size, now);
+        Schedule(now + sc().retention.recipient, kRelease, m.body_size);
+      } else {
+        ++metrics().notifications_rejected;
+      }
+      w_->DomainDone(p.msg, now);
+    }
+  }
+
+  void Failed(uint32_t id) {
+    std::unique_ptr<Batch> b = std::move(batches_[id]);
+    batches_.erase(id);
+    --inflight_;
+    for (PushWorld::Pending p : b->items) {
+      const Message& m = world().messages()[p.msg];
+      OutboxStep step = pullmail::AfterAttempt(sc().retry, AttemptOutcome::kTemporaryFailure,
+                                               "421 4.4.2 connection timed out", p.attempts,
+                                               clock_.Now(), AtSimTime(world().Expires(m)), rng_);
+      if (step.kind == OutboxStep::kRetry) {
+        p.next_attempt = absl::ToDoubleSeconds(step.next_attempt - SimEpoch());
+        w_->outbox_[b->sender][node_].push_back(p);
+        if (!w_->dirty_flag_[node_][b->sender]) {
+          w_->dirty_flag_[node_][b->sender] = 1;
+          w_->dirty_[node_].push_back(b->sender);
+        }
+        if (!ticking_) {
+          ticking_ = true;
+          Schedule(Now() + sc().network.notify_interval, kTick);
+        }
+      } else {
+        Bounce(p);
+      }
+    }
+  }
+
+  void Bounce(const PushWorld::Pending& p) {
+    const Message& m = world().messages()[p.msg];
+    ++metrics().bounces;
+    const World::Group g = world().NotificationGroup(m, p.k);
+    for (uint32_t j = g.begin; j < g.end; ++j) {
+      w_->AddCopyOutcome(j, Outcome::kExpired, world().IsSpam(m));
+    }
+    w_->DomainDone(p.msg, Now());
+  }
+
+  PushWorld* w_;
+  uint32_t node_;
+  bool provider_ = false;
+  SimClock clock_;
+  SeededRandom rng_;
+  const std::vector<uint32_t>* messages_ = nullptr;
+  size_t cursor_ = 0;
+  bool ticking_ = false;
+  int inflight_ = 0;
+  uint64_t next_batch_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Batch>> batches_;
+};
+
+PushWorld::PushWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts,
+                     WorldMetrics* metrics)
+    : world_(world), sc_(world.scenario()), wire_(world), m_(*metrics), hosts_(std::move(hosts)) {
+  const int nodes = world.nodes();
+  const int providers = world.providers();
+  outbox_.assign(nodes, std::vector<std::vector<Pending>>(providers));
+  dirty_.assign(providers, {});
+  dirty_flag_.assign(providers, std::vector<uint8_t>(nodes, 0));
+  remaining_.resize(world.messages().size());
+  for (size_t i = 0; i < world.messages().size(); ++i) remaining_[i] = world.messages()[i].notif_count;
+  copy_final_.assign(world.copies(), 0);
+  uncreated_ = world.messages().size();
+}
+
+PushWorld::~PushWorld() = default;
+
+void PushWorld::CreateActors() {
+  for (int n = 0; n < world_.nodes(); ++n) {
+    nodes_.push_back(std::make_unique<PushNode>(this, static_cast<uint32_t>(n)));
+    PushNode* node = nodes_.back().get();
+    ++running_;
+    simgrid::s4u::Actor::create(absl::StrCat("push-", world_.IsBot(n) ? "bot" : "mta", n),
+                                hosts_[n], [node] { node->Body(); });
+  }
+}
+
+void PushWorld::Submit(uint32_t index, double now) {
+  const Message& m = world_.messages()[index];
+  ++m_.messages_created;
+  --uncreated_;
+  // The sending MTA holds the body until every domain has taken it.
+  m_.sender_storage.Add(m.body_size, now);
+  if (world_.IsBot(m.origin)) m_.spammer_storage.Add(m.body_size, now);
+  for (int k = 0; k < m.notif_count; ++k) {
+    const World::Group g = world_.NotificationGroup(m, k);
+    const uint32_t p = static_cast<uint32_t>(world_.domains()[g.domain].provider);
+    outbox_[m.origin][p].push_back(Pending{index, static_cast<uint16_t>(k), 0, now});
+    if (!dirty_flag_[p][m.origin]) {
+      dirty_flag_[p][m.origin] = 1;
+      dirty_[p].push_back(m.origin);
+    }
+  }
+}
+
+void PushWorld::DomainDone(uint32_t index, double now) {
+  PM_CHECK(remaining_[index] > 0);
+  if (--remaining_[index] == 0) {
+    const Message& m = world_.messages()[index];
+    m_.sender_storage.Add(-static_cast<double>(m.body_size), now);
+    if (world_.IsBot(m.origin)) m_.spammer_storage.Add(-static_cast<double>(m.body_size), now);
+  }
+}
+
+void PushWorld::AddCopyOutcome(uint32_t copy, Outcome o, bool spam) {
+  PM_CHECK(!copy_final_[copy]) << "copy " << copy << " already has an outcome";
+  copy_final_[copy] = 1;
+  m_.AddOutcome(o, spam);
+}
+
+bool PushWorld::CopiesAllFinal() const {
+  for (uint8_t f : copy_final_) {
+    if (!f) return false;
+  }
+  return true;
+}
+
+}  // namespace pullmail::sim

@@ -1,0 +1,508 @@
+// Result files and figures (see report.h).
+#include "sim/report.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/util/strings.h"
+
+namespace pullmail::sim {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string Num(double v) {
+  if (std::isnan(v)) return "";
+  return absl::StrFormat("%.10g", v);
+}
+
+double Percentile(std::vector<double> v, double q) {
+  if (v.empty()) return kNaN;
+  size_t k = static_cast<size_t>(std::min<double>(v.size() - 1, std::floor(q * (v.size() - 1) + 0.5)));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+template <typename T>
+std::vector<double> AsDoubles(const std::vector<T>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+double Mean(const std::vector<uint32_t>& v) {
+  if (v.empty()) return kNaN;
+  double s = 0;
+  for (uint32_t x : v) s += x;
+  return s / v.size();
+}
+
+double Max(const std::vector<uint32_t>& v) {
+  return v.empty() ? kNaN : *std::max_element(v.begin(), v.end());
+}
+
+// Human form for the text summary: bytes with SI prefixes, others %.4g.
+std::string Human(double v, bool bytes) {
+  if (std::isnan(v)) return "-";
+  if (!bytes) {
+    if (v == std::floor(v) && std::fabs(v) < 1e15) return absl::StrFormat("%.0f", v);
+    return absl::StrFormat("%.4g", v);
+  }
+  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+  int u = 0;
+  while (std::fabs(v) >= 1000 && u < 5) {
+    v /= 1000;
+    ++u;
+  }
+  return u == 0 ? absl::StrFormat("%.0f B", v) : absl::StrFormat("%.3g %s", v, units[u]);
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  out << text;
+  out.close();
+  if (!out) return absl::UnavailableError(absl::StrCat("error writing ", path));
+  return absl::OkStatus();
+}
+
+// Adds a row whose value is f(metrics) for each world that ran.
+template <typename F>
+void Row(std::vector<SummaryRow>& rows, const RunResult& r, std::string key, std::string label,
+         F f) {
+  rows.push_back(SummaryRow{std::move(key), std::move(label), r.pull ? f(*r.pull) : kNaN,
+                            r.push ? f(*r.push) : kNaN});
+}
+
+}  // namespace
+
+std::vector<SummaryRow> SummaryRows(const RunResult& r) {
+  std::vector<SummaryRow> rows;
+  const World& w = *r.world;
+  uint64_t spam_messages = 0;
+  for (const Message& m : w.messages()) spam_messages += m.campaign != 0;
+  const double end = r.end_time;
+  auto both = [&](std::string key, std::string label, double v) {
+    rows.push_back(SummaryRow{std::move(key), std::move(label), r.pull ? v : kNaN, r.push ? v : kNaN});
+  };
+  both("messages", "messages", static_cast<double>(w.messages().size()));
+  both("messages_spam", "  of which spam", static_cast<double>(spam_messages));
+  both("notifications", "notifications (message x recipient domain)", static_cast<double>(w.notifications()));
+  both("copies", "copies (message x recipient)", static_cast<double>(w.copies()));
+
+  Row(rows, r, "bytes_total", "bytes moved, total", [](const WorldMetrics& m) { return static_cast<double>(m.total_bytes()); });
+  for (int k = 0; k < static_cast<int>(ByteKind::kCount); ++k) {
+    ByteKind kind = static_cast<ByteKind>(k);
+    Row(rows, r, absl::StrCat("bytes_", AV(ByteKindName(kind))), absl::StrCat("  ", AV(ByteKindName(kind))),
+        [kind](const WorldMetrics& m) { return static_cast<double>(m.Bytes(kind)); });
+  }
+  Row(rows, r, "bytes_per_message", "bytes moved per message", [&](const WorldMetrics& m) {
+    return w.messages().empty() ? kNaN : static_cast<double>(m.total_bytes()) / w.messages().size();
+  });
+  Row(rows, r, "storage_sender_peak", "storage at senders, peak", [](const WorldMetrics& m) { return m.sender_storage.peak(); });
+  Row(rows, r, "storage_sender_byte_hours", "storage at senders, byte-hours", [&](const WorldMetrics& m) {
+    Level l = m.sender_storage;
+    l.Advance(end);
+    return l.integral() / 3600;
+  });
+  Row(rows, r, "storage_recipient_peak", "storage at recipients, peak", [](const WorldMetrics& m) { return m.recipient_storage.peak(); });
+  Row(rows, r, "storage_recipient_byte_hours", "storage at recipients, byte-hours", [&](const WorldMetrics& m) {
+    Level l = m.recipient_storage;
+    l.Advance(end);
+    return l.integral() / 3600;
+  });
+  Row(rows, r, "spammer_storage_byte_hours", "spammer's storage cost, byte-hours", [&](const WorldMetrics& m) {
+    Level l = m.spammer_storage;
+    l.Advance(end);
+    return l.integral() / 3600;
+  });
+  Row(rows, r, "spammer_storage_peak", "spammer's storage, peak", [](const WorldMetrics& m) { return m.spammer_storage.peak(); });
+
+  for (int o = 0; o < static_cast<int>(Outcome::kCount); ++o) {
+    for (int spam = 0; spam < 2; ++spam) {
+      Outcome out = static_cast<Outcome>(o);
+      Row(rows, r, absl::StrCat(AV(OutcomeName(out)), spam ? "_spam" : "_legit"),
+          absl::StrCat("copies ", AV(OutcomeName(out)), spam ? ", spam" : ", legit"),
+          [out, spam](const WorldMetrics& m) { return static_cast<double>(m.Outcomes(out, spam)); });
+    }
+  }
+  Row(rows, r, "copies_accounted", "copies accounted for (must equal copies)",
+      [](const WorldMetrics& m) { return static_cast<double>(m.OutcomeTotal()); });
+
+  Row(rows, r, "spam_shown", "spam notifications shown (copies)", [](const WorldMetrics& m) { return static_cast<double>(m.copies_shown[1]); });
+  Row(rows, r, "spam_read", "spam opened by readers", [](const WorldMetrics& m) { return static_cast<double>(m.copies_read[1]); });
+  Row(rows, r, "spam_bodies", "spam bodies that reached users", [](const WorldMetrics& m) {
+    return static_cast<double>(m.spam_bodies_per_user.empty() ? 0 : [&] {
+      uint64_t s = 0;
+      for (uint32_t x : m.spam_bodies_per_user) s += x;
+      return s;
+    }());
+  });
+  Row(rows, r, "legit_shown", "legitimate copies shown", [](const WorldMetrics& m) { return static_cast<double>(m.copies_shown[0]); });
+  Row(rows, r, "legit_read", "legitimate copies opened", [](const WorldMetrics& m) { return static_cast<double>(m.copies_read[0]); });
+  Row(rows, r, "spam_shown_per_user_mean", "spam shown per user, mean", [](const WorldMetrics& m) { return Mean(m.spam_shown_per_user); });
+  Row(rows, r, "spam_shown_per_user_p99", "spam shown per user, p99", [](const WorldMetrics& m) { return Percentile(AsDoubles(m.spam_shown_per_user), 0.99); });
+  Row(rows, r, "spam_shown_per_user_max", "spam shown per user, max", [](const WorldMetrics& m) { return Max(m.spam_shown_per_user); });
+  Row(rows, r, "spam_bodies_per_user_mean", "spam bodies per user, mean", [](const WorldMetrics& m) { return Mean(m.spam_bodies_per_user); });
+  Row(rows, r, "spam_bodies_per_user_p99", "spam bodies per user, p99", [](const WorldMetrics& m) { return Percentile(AsDoubles(m.spam_bodies_per_user), 0.99); });
+  Row(rows, r, "spam_bodies_per_user_max", "spam bodies per user, max", [](const WorldMetrics& m) { return Max(m.spam_bodies_per_user); });
+
+  auto latency = [&](double q) {
+    return [q](const WorldMetrics& m) {
+      return m.read_latency.empty() ? kNaN : Percentile(AsDoubles(m.read_latency), q);
+    };
+  };
+  Row(rows, r, "read_latency_p50_s", "read latency added by the pull, median (s)", latency(0.5));
+  Row(rows, r, "read_latency_p90_s", "read latency added by the pull, p90 (s)", latency(0.9));
+  Row(rows, r, "read_latency_p99_s", "read latency added by the pull, p99 (s)", latency(0.99));
+  Row(rows, r, "read_latency_max_s", "read latency added by the pull, max (s)", latency(1.0));
+  for (SummaryRow& row : rows) {
+    if (row.key.rfind("read_latency", 0) == 0 && r.push) row.push = 0;  // push: body already there
+  }
+  Row(rows, r, "reads_from_cache", "reads served from the node's cache", [](const WorldMetrics& m) { return static_cast<double>(m.cache_hits); });
+  Row(rows, r, "fetch_calls", "fetch calls", [](const WorldMetrics& m) { return static_cast<double>(m.fetch_calls); });
+  Row(rows, r, "fetch_failures", "fetch failures", [](const WorldMetrics& m) { return static_cast<double>(m.fetch_failures()); });
+  Row(rows, r, "fetch_failures_offline", "  sender offline", [](const WorldMetrics& m) { return static_cast<double>(m.fetch_failures_offline); });
+  Row(rows, r, "fetch_failures_expired", "  body expired", [](const WorldMetrics& m) { return static_cast<double>(m.fetch_failures_expired); });
+  Row(rows, r, "reads_abandoned", "reads abandoned after retries", [](const WorldMetrics& m) { return static_cast<double>(m.reads_abandoned); });
+  Row(rows, r, "pins", "bodies pinned before expiry", [](const WorldMetrics& m) { return static_cast<double>(m.pins); });
+  Row(rows, r, "notifications_accepted", "notifications accepted / domains stored", [](const WorldMetrics& m) { return static_cast<double>(m.notifications_accepted); });
+  Row(rows, r, "notifications_duplicate", "duplicates recognised", [](const WorldMetrics& m) { return static_cast<double>(m.notifications_duplicate); });
+  Row(rows, r, "notifications_rejected", "notifications rejected", [](const WorldMetrics& m) { return static_cast<double>(m.notifications_rejected); });
+  Row(rows, r, "attempts_failed", "delivery attempts to a node that was down", [](const WorldMetrics& m) { return static_cast<double>(m.notify_attempts_failed); });
+  Row(rows, r, "bounces", "deliveries bounced", [](const WorldMetrics& m) { return static_cast<double>(m.bounces); });
+  Row(rows, r, "copies_held", "copies held back on arrival", [](const WorldMetrics& m) { return static_cast<double>(m.copies_held[0] + m.copies_held[1]); });
+  Row(rows, r, "held_at_expiry", "  still held at expiry", [](const WorldMetrics& m) { return static_cast<double>(m.held_at_expiry); });
+  Row(rows, r, "reports_spam", "spam reports", [](const WorldMetrics& m) { return static_cast<double>(m.reports_spam); });
+  Row(rows, r, "suppress_events", "bodies suppressed at a node (threshold reached)", [](const WorldMetrics& m) { return static_cast<double>(m.suppress_events); });
+  Row(rows, r, "push_filtered", "spam junked by the push content filter", [](const WorldMetrics& m) { return static_cast<double>(m.filtered_push); });
+  Row(rows, r, "crypto_cpu_seconds", "Ed25519 CPU time, modelled (s)", [](const WorldMetrics& m) { return m.cpu_seconds_crypto; });
+  Row(rows, r, "transfers", "SimGrid transfers", [](const WorldMetrics& m) { return static_cast<double>(m.transfers); });
+  both("end_days", "simulated time (days)", end / 86400);
+  return rows;
+}
+
+absl::Status WriteResults(const RunResult& r, const std::string& dir, std::string* summary) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  const World& w = *r.world;
+  const Scenario& sc = w.scenario();
+  std::vector<SummaryRow> rows = SummaryRows(r);
+
+  // summary.csv
+  std::string csv = "metric,pull,push,pull_over_push\n";
+  for (const SummaryRow& row : rows) {
+    double ratio = (!std::isnan(row.pull) && !std::isnan(row.push) && row.push != 0) ? row.pull / row.push : kNaN;
+    absl::StrAppend(&csv, row.key, ",", Num(row.pull), ",", Num(row.push), ",", Num(ratio), "\n");
+  }
+  if (absl::Status s = WriteFile(dir + "/summary.csv", csv); !s.ok()) return s;
+
+  // summary.txt
+  std::string t;
+  absl::StrAppend(&t, "pullmail-sim: ", sc.run.name, "  (seed ", sc.run.seed, ", mode ", AV(ModeName(sc.run.mode)), ")\n");
+  absl::StrAppend(&t, "world: ", w.legit_domains(), " domains, ", w.users(), " users, ", w.providers(),
+                  " provider hosts, ", sc.campaigns.size(), " spam campaigns, ", w.bots().size(),
+                  " bots; platform: ", r.platform, r.shared_hosts ? " (both worlds share its hosts)" : "", "\n");
+  absl::StrAppend(&t, "signatures: ",
+                  r.signatures == SignatureImpl::kReal ? "real Ed25519" : "model (keyed SHA-256, same size)",
+                  "; ", r.crypto.signs(), " signed, ", r.crypto.verifies(), " verified\n");
+  absl::StrAppend(&t, "conservation: pull ", r.pull ? (r.pull_conserved ? "ok" : "FAILED") : "-",
+                  ", push ", r.push ? (r.push_conserved ? "ok" : "FAILED") : "-", "\n\n");
+  absl::StrAppend(&t, absl::StrFormat("%-48s %14s %14s %10s\n", "", "pull", "push", "pull/push"));
+  for (const SummaryRow& row : rows) {
+    const bool bytes = row.key.rfind("bytes", 0) == 0 || row.key.rfind("storage", 0) == 0 ||
+                       row.key.rfind("spammer", 0) == 0;
+    double ratio = (!std::isnan(row.pull) && !std::isnan(row.push) && row.push != 0) ? row.pull / row.push : kNaN;
+    std::string ratio_text = std::isnan(ratio) ? "" : absl::StrFormat("%.4g", ratio);
+    std::string label = row.label;
+    if (row.key.find("byte_hours") != std::string::npos) label += "";
+    absl::StrAppend(&t, absl::StrFormat("%-48s %14s %14s %10s\n", label, Human(row.pull, bytes),
+                                        Human(row.push, bytes), ratio_text));
+  }
+  if (absl::Status s = WriteFile(dir + "/summary.txt", t); !s.ok()) return s;
+  *summary = t;
+
+  // timeseries.csv
+  std::string ts = absl::StrJoin(r.series.columns, ",") + "\n";
+  for (const std::vector<double>& row : r.series.rows) {
+    for (size_t i = 0; i < row.size(); ++i) absl::StrAppend(&ts, i ? "," : "", Num(row[i]));
+    ts += "\n";
+  }
+  if (absl::Status s = WriteFile(dir + "/timeseries.csv", ts); !s.ok()) return s;
+
+  // per_user_spam.csv: how many users saw n spam notifications / bodies.
+  {
+    const WorldMetrics* worlds[2] = {r.pull.get(), r.push.get()};
+    uint32_t top = 0;
+    for (const WorldMetrics* m : worlds) {
+      if (m == nullptr) continue;
+      top = std::max<uint32_t>(top, static_cast<uint32_t>(Max(m->spam_shown_per_user)));
+      top = std::max<uint32_t>(top, static_cast<uint32_t>(Max(m->spam_bodies_per_user)));
+    }
+    top = std::min<uint32_t>(top, 100000);
+    std::vector<std::vector<uint64_t>> hist(4, std::vector<uint64_t>(top + 1, 0));
+    for (int wi = 0; wi < 2; ++wi) {
+      if (worlds[wi] == nullptr) continue;
+      for (uint32_t v : worlds[wi]->spam_shown_per_user) ++hist[2 * wi][std::min(v, top)];
+      for (uint32_t v : worlds[wi]->spam_bodies_per_user) ++hist[2 * wi + 1][std::min(v, top)];
+    }
+    std::string pu = "spam_count,pull_users_shown,pull_users_bodies,push_users_shown,push_users_bodies\n";
+    for (uint32_t c = 0; c <= top; ++c) {
+      absl::StrAppend(&pu, c);
+      for (int i = 0; i < 4; ++i) {
+        absl::StrAppend(&pu, ",", worlds[i / 2] ? absl::StrCat(hist[i][c]) : std::string());
+      }
+      pu += "\n";
+    }
+    if (absl::Status s = WriteFile(dir + "/per_user_spam.csv", pu); !s.ok()) return s;
+  }
+
+  // read_latency.csv: the added latency's quantiles (pull).
+  {
+    std::string rl = "quantile,seconds\n";
+    if (r.pull && !r.pull->read_latency.empty()) {
+      std::vector<float> v = r.pull->read_latency;
+      std::sort(v.begin(), v.end());
+      for (int i = 0; i <= 100; ++i) {
+        size_t k = std::min(v.size() - 1, static_cast<size_t>(std::floor(i / 100.0 * (v.size() - 1) + 0.5)));
+        absl::StrAppend(&rl, absl::StrFormat("%.2f", i / 100.0), ",", Num(v[k]), "\n");
+      }
+    }
+    if (absl::Status s = WriteFile(dir + "/read_latency.csv", rl); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadSummaryCsv(const std::string& path,
+                            std::map<std::string, std::pair<double, double>>* out) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, ',');
+    if (f.size() < 3) continue;
+    double pull = kNaN, push = kNaN;
+    if (!f[1].empty()) (void)absl::SimpleAtod(f[1], &pull);
+    if (!f[2].empty()) (void)absl::SimpleAtod(f[2], &push);
+    (*out)[f[0]] = {pull, push};
+  }
+  return absl::OkStatus();
+}
+
+bool GnuplotAvailable() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
+
+bool RunGnuplot(const std::string& dir, const std::string& script) {
+  std::string cmd = absl::StrCat("cd '", dir, "' && gnuplot '", script, "' 2>>gnuplot.log");
+  return std::system(cmd.c_str()) == 0;
+}
+
+namespace {
+
+// A script that draws `body` once as PNG and once as SVG.
+std::string Script(const std::string& name, const std::string& body) {
+  return absl::StrCat(
+      "# ", name, ": written by pullmail-sim; run `gnuplot ", name, ".gp` in this folder.\n",
+      "set datafile separator ','\nset key left top\nset grid\n",
+      "set terminal pngcairo size 1000,700 font 'Sans,10'\nset output '", name, ".png'\n", body,
+      "unset multiplot\nset output\n",
+      "set terminal svg size 1000,700 font 'Sans,10'\nset output '", name, ".svg'\n", body,
+      "unset multiplot\nset output\n");
+}
+
+// Curves of one series for the worlds that ran, plus a ratio panel when both ran.
+std::string TwoPanel(const std::string& title, const std::string& ylabel,
+                     const std::vector<std::pair<std::string, std::string>>& curves, bool pull,
+                     bool push, const std::string& ratio_num, const std::string& ratio_den) {
+  std::string s;
+  const bool ratio = pull && push && !ratio_num.empty();
+  if (ratio) {
+    s += "set multiplot layout 2,1 title \"" + title + "\"\n";
+  } else {
+    s += "set title \"" + title + "\"\n";
+  }
+  s += "set xlabel 'simulated time (hours)'\nset ylabel '" + ylabel + "'\n";
+  std::vector<std::string> parts;
+  for (const auto& [col, label] : curves) {
+    const bool is_pull = col.rfind("pull_", 0) == 0;
+    if ((is_pull && !pull) || (!is_pull && !push)) continue;
+    parts.push_back(absl::StrCat("'timeseries.csv' using 'hours':'", col, "' with lines lw 2 title '", label, "'"));
+  }
+  s += "plot " + absl::StrJoin(parts, ", \\\n     ") + "\n";
+  if (ratio) {
+    s += "set title ''\nset ylabel 'pull / push'\nset key off\n";
+    s += absl::StrCat("plot 'timeseries.csv' using 'hours':(column('", ratio_den, "') > 0 ? column('",
+                      ratio_num, "') / column('", ratio_den, "') : 1/0) with lines lw 2\n");
+    s += "set key left top\n";
+  }
+  return s;
+}
+
+}  // namespace
+
+absl::Status WritePlots(const std::string& dir, bool pull, bool push, bool k_sweep,
+                        std::string* note) {
+  std::vector<std::pair<std::string, std::string>> scripts;
+  scripts.emplace_back(
+      "fig_bytes",
+      TwoPanel("Bytes moved (cumulative)", "bytes",
+               {{"pull_bytes_total", "pull: total"},
+                {"pull_bytes_notify", "pull: notifications"},
+                {"pull_bytes_body", "pull: bodies (reads)"},
+                {"pull_bytes_pin", "pull: bodies (pinned)"},
+                {"push_bytes_total", "push: total"},
+                {"push_bytes_push_body", "push: bodies"}},
+               pull, push, "pull_bytes_total", "push_bytes_total"));
+  scripts.emplace_back(
+      "fig_storage",
+      TwoPanel("Storage held over time", "bytes",
+               {{"pull_storage_sender", "pull: at senders"},
+                {"pull_storage_recipient", "pull: at recipients"},
+                {"push_storage_sender", "push: at senders (queues)"},
+                {"push_storage_recipient", "push: at recipients"}},
+               pull, push, "pull_storage_recipient", "push_storage_recipient"));
+  scripts.emplace_back(
+      "fig_spammer_storage",
+      TwoPanel("Storage held by the spammer (bodies on bots); area = byte-hours", "bytes",
+               {{"pull_storage_spammer", "pull"}, {"push_storage_spammer", "push"}}, pull, push,
+               "pull_storage_spammer", "push_storage_spammer"));
+  scripts.emplace_back(
+      "fig_spam_over_time",
+      TwoPanel("Spam reaching users (cumulative copies)", "copies",
+               {{"pull_spam_shown", "pull: spam notifications shown"},
+                {"pull_spam_read", "pull: spam opened"},
+                {"push_spam_shown", "push: spam delivered to inboxes"},
+                {"push_spam_read", "push: spam opened"}},
+               pull, push, "pull_spam_shown", "push_spam_shown"));
+  scripts.emplace_back(
+      "fig_fetch_failures",
+      TwoPanel("Fetch failures (cumulative)", "failed fetch calls",
+               {{"pull_fetch_failures", "pull: all"},
+                {"pull_fetch_failures_offline", "pull: sender (bot) offline"}},
+               pull, false, "", ""));
+  {
+    std::string s = "set title 'Spam per user (users with n spam)'\nset xlabel 'n'\nset ylabel 'users'\nset logscale y\n";
+    std::vector<std::string> parts;
+    if (pull) {
+      parts.push_back("'per_user_spam.csv' using 'spam_count':'pull_users_shown' with linespoints title 'pull: notifications shown'");
+      parts.push_back("'per_user_spam.csv' using 'spam_count':'pull_users_bodies' with linespoints title 'pull: bodies'");
+    }
+    if (push) {
+      parts.push_back("'per_user_spam.csv' using 'spam_count':'push_users_shown' with linespoints title 'push: delivered (= bodies)'");
+    }
+    s += "plot " + absl::StrJoin(parts, ", \\\n     ") + "\nunset logscale y\n";
+    scripts.emplace_back("fig_spam_per_user", s);
+  }
+  if (pull) {
+    scripts.emplace_back(
+        "fig_read_latency",
+        "set title 'Read latency added by the pull (reads that fetched)'\n"
+        "set xlabel 'added latency (s)'\nset ylabel 'fraction of reads'\nset logscale x\n"
+        "plot 'read_latency.csv' using 'seconds':'quantile' with lines lw 2 title 'CDF (push: 0)'\n"
+        "unset logscale x\n");
+  }
+  if (k_sweep) {
+    scripts.emplace_back(
+        "fig_k",
+        "set title 'Suppression as a function of k (pull / push)'\nset xlabel 'spam_threshold_k'\n"
+        "set ylabel 'pull / push'\nset key right bottom\n"
+        "plot 'k_sweep.csv' using 'k':'spam_shown_ratio' with linespoints lw 2 title 'spam notifications shown', \\\n"
+        "     'k_sweep.csv' using 'k':'spam_read_ratio' with linespoints lw 2 title 'spam opened', \\\n"
+        "     'k_sweep.csv' using 'k':'spam_bodies_ratio' with linespoints lw 2 title 'spam bodies to users'\n");
+  }
+  const bool have = GnuplotAvailable();
+  int failed = 0;
+  for (const auto& [name, body] : scripts) {
+    if (absl::Status s = WriteFile(absl::StrCat(dir, "/", name, ".gp"), Script(name, body)); !s.ok()) {
+      return s;
+    }
+    if (have && !RunGnuplot(dir, name + ".gp")) ++failed;
+  }
+  if (!have) {
+    *note = "gnuplot not found: wrote the .gp scripts and CSVs only";
+  } else if (failed > 0) {
+    *note = absl::StrCat(failed, " gnuplot script(s) failed; see gnuplot.log");
+  } else {
+    *note = absl::StrCat("plots: ", scripts.size(), " figures as PNG and SVG");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteSweep(const std::string& dir, const std::string& param,
+                        const std::vector<std::string>& values,
+                        const std::vector<std::map<std::string, std::pair<double, double>>>& runs,
+                        bool plots, std::string* note) {
+  static const char* kKeys[] = {"bytes_total", "storage_recipient_byte_hours",
+                                "storage_sender_byte_hours", "spam_shown", "spam_read",
+                                "spam_bodies", "read_latency_p50_s", "fetch_failures",
+                                "spammer_storage_byte_hours"};
+  std::string csv = "value";
+  for (const char* k : kKeys) absl::StrAppend(&csv, ",pull_", k, ",push_", k, ",ratio_", k);
+  csv += "\n";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    csv += values[i];
+    for (const char* k : kKeys) {
+      auto it = runs[i].find(k);
+      double pull = it == runs[i].end() ? kNaN : it->second.first;
+      double push = it == runs[i].end() ? kNaN : it->second.second;
+      double ratio = (!std::isnan(pull) && !std::isnan(push) && push != 0) ? pull / push : kNaN;
+      absl::StrAppend(&csv, ",", Num(pull), ",", Num(push), ",", Num(ratio));
+    }
+    csv += "\n";
+  }
+  if (absl::Status s = WriteFile(dir + "/sweep.csv", csv); !s.ok()) return s;
+  std::string body = absl::StrCat(
+      "set title 'Sweep of ", param, ": pull / push'\nset xlabel '", param,
+      "'\nset ylabel 'pull / push'\nset key outside right\n",
+      "plot 'sweep.csv' using 1:'ratio_bytes_total' with linespoints lw 2 title 'bytes moved', \\\n",
+      "     '' using 1:'ratio_storage_recipient_byte_hours' with linespoints lw 2 title 'recipient storage', \\\n",
+      "     '' using 1:'ratio_spam_shown' with linespoints lw 2 title 'spam shown', \\\n",
+      "     '' using 1:'ratio_spam_bodies' with linespoints lw 2 title 'spam bodies to users'\n");
+  if (absl::Status s = WriteFile(dir + "/sweep.gp", Script("sweep", body)); !s.ok()) return s;
+  if (!plots) {
+    *note = "plots disabled";
+  } else if (!GnuplotAvailable()) {
+    *note = "gnuplot not found: wrote sweep.gp and sweep.csv only";
+  } else {
+    *note = RunGnuplot(dir, "sweep.gp") ? "sweep plot: sweep.png, sweep.svg"
+                                        : "gnuplot failed; see gnuplot.log";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteKSweep(const std::string& dir, const std::vector<double>& ks,
+                         const std::vector<std::map<std::string, std::pair<double, double>>>& runs,
+                         const std::map<std::string, std::pair<double, double>>& main_run) {
+  static const char* kKeys[] = {"spam_shown", "spam_read", "spam_bodies", "suppressed_spam",
+                                "suppressed_legit", "bytes_total"};
+  std::string csv = "k";
+  for (const char* k : kKeys) absl::StrAppend(&csv, ",", k, ",", k, "_ratio");
+  csv += "\n";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    csv += Num(ks[i]);
+    for (const char* k : kKeys) {
+      auto it = runs[i].find(k);
+      double pull = it == runs[i].end() ? kNaN : it->second.first;
+      auto base = main_run.find(k);
+      double push = base == main_run.end() ? kNaN : base->second.second;
+      double ratio = (!std::isnan(pull) && !std::isnan(push) && push != 0) ? pull / push : kNaN;
+      absl::StrAppend(&csv, ",", Num(pull), ",", Num(ratio));
+    }
+    csv += "\n";
+  }
+  return WriteFile(dir + "/k_sweep.csv", csv);
+}
+
+}  // namespace pullmail::sim

@@ -1,0 +1,175 @@
+// A pullmail-sim scenario: everything one run needs, read from a TOML file
+// (docs/SIMULATION.md documents every key). The scenario is plain data; the
+// world generator (world.h) turns it into domains, users, bots and messages.
+//
+// Parsing is strict: an unknown key is an error naming the table and the key
+// (a typo must never silently keep a default). The [policy] and [retry]
+// tables are handed verbatim to core's own parsers (ParsePolicyConfig,
+// ParseRetryPolicy), so the simulator accepts exactly what a node accepts.
+#ifndef PULLMAIL_SIM_SCENARIO_H_
+#define PULLMAIL_SIM_SCENARIO_H_
+
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/logic/outbox.h"
+#include "core/policy/policy_config.h"
+#include "sim/distribution.h"
+
+namespace pullmail::sim {
+
+enum class Mode { kPull, kPush, kBoth };
+std::string_view ModeName(Mode m);  // "pull", "push", "both"
+
+// How notifications and spam reports are signed and verified.
+enum class CryptoMode {
+  kReal,   // real Ed25519 for every notification (small runs)
+  kModel,  // a keyed SHA-256 stand-in with the same 64-byte size; every
+           // check other than the Ed25519 arithmetic still runs in core
+  kAuto,   // kReal up to crypto_real_limit notifications, else kModel
+};
+std::string_view CryptoModeName(CryptoMode m);
+
+struct RunConfig {
+  std::string name = "scenario";
+  uint64_t seed = 1;
+  Mode mode = Mode::kBoth;
+  double duration = 86400;         // s: the window in which messages are created
+  double sample_interval = 3600;   // s: one time-series row per interval
+  double max_time = 0;             // s: hard stop (0 = run until everything ends)
+  CryptoMode crypto = CryptoMode::kAuto;
+  uint64_t crypto_real_limit = 200000;  // notifications (kAuto)
+};
+
+// A pair of alternating up/down periods, exponentially distributed.
+struct Availability {
+  double uptime = 1.0;        // long-run fraction of time up, in (0, 1]
+  double mean_up = 86400;     // s: mean length of one up period
+};
+
+struct NetworkConfig {
+  std::string platform;            // SimGrid platform file; empty = generated star
+  std::string model = "LV08";      // SimGrid network/model
+  int providers = 16;              // hosts that the domains share (per world)
+  double bandwidth = 125e6;        // bytes/s of each provider's link (1 Gbps)
+  double latency = 0.010;          // s, one way, provider link
+  double bot_bandwidth = 1.25e6;   // bytes/s (10 Mbps)
+  double bot_latency = 0.040;      // s
+  double cpu_speed = 1e9;          // flops/s of every host
+  // CPU seconds of one Ed25519 signature / verification on a 1 Gflop/s host
+  // (defaults: TOOLCHAIN.md's 35k/s and 13.6k/s). Charged to the hosts as
+  // SimGrid executions whether signatures are real or modelled; fixed
+  // numbers rather than a measurement keep runs reproducible.
+  double sign_cost = 1.0 / 35000;
+  double verify_cost = 1.0 / 13600;
+  double notify_interval = 60;     // s: a sender ships its queued notifications
+                                   // for one recipient host at most this often
+  double fetch_window = 0;         // s: fetches for one sender host wait this long
+                                   // to share one transfer (0 = at once)
+  double connect_timeout = 30;     // s: how long a call to a host that is down
+                                   // takes to fail
+  int max_inflight = 64;           // transfers one host drives at once
+  Availability provider_availability;  // uptime 1 = never down
+};
+
+struct DomainsConfig {
+  int count = 100;                 // legitimate domains
+  int64_t users = 10000;           // users over all legitimate domains
+  double zipf_alpha = 1.0;         // domain i has ~ (i+1)^-alpha of the users
+  int min_users = 1;               // every domain has at least this many
+};
+
+struct LegitConfig {
+  double messages_per_user_per_day = 5;
+  Distribution recipients = Distribution::Fixed(1);  // per message, >= 1
+  Distribution body_size = Distribution::Fixed(20000);
+  double retention = 7 * 86400;    // s: expiry of the body at its sender
+  int subject_bytes = 40;          // Subject header length in the summary
+};
+
+struct CampaignConfig {
+  std::string name;
+  double start = 0;                // s
+  double duration = 86400;         // s
+  uint64_t messages = 1000;
+  Distribution recipients = Distribution::Fixed(1);
+  Distribution body_size = Distribution::Fixed(8000);
+  bool personalised = false;       // every message its own body (own SHA-256)
+  int bots = 10;
+  Availability bot_availability{0.5, 4 * 3600};
+  int signing_domains = 1;         // throwaway domains the bots sign for
+  double invalid_recipient_fraction = 0;  // recipients that do not exist
+  double retention = 7 * 86400;    // s
+  int subject_bytes = 60;
+};
+
+struct ReaderConfig {
+  double legit_read_probability = 0.8;
+  double spam_read_probability = 0.3;     // of spam copies a user sees
+  Distribution read_delay = Distribution::LogNormal(7200, 1.5);  // s
+  double spam_report_probability = 0.3;   // of spam copies a user read
+  double legit_report_probability = 0.001;  // false reports of legit mail
+  double retry_delay = 900;               // s: a reader tries again after a failed fetch
+  int max_retries = 3;
+};
+
+struct PullConfig {
+  double pin_margin = 86400;        // s before expiry to prefetch unread bodies (0 = off)
+};
+
+struct PushConfig {
+  double filter_catch_rate = 0;     // share of spam a classic content filter junks
+};
+
+struct RetentionConfig {
+  double recipient = 30 * 86400;    // s a recipient keeps a fetched/pushed body
+};
+
+struct OutputConfig {
+  std::vector<double> k_values;     // extra pull runs, one per k, for the k figure
+  bool plots = true;
+};
+
+struct Scenario {
+  RunConfig run;
+  NetworkConfig network;
+  DomainsConfig domains;
+  LegitConfig legit;
+  std::vector<CampaignConfig> campaigns;
+  ReaderConfig readers;
+  PullConfig pull;
+  PushConfig push;
+  RetentionConfig retention;
+  PolicyConfig policy;
+  RetryPolicy retry;
+  OutputConfig output;
+};
+
+// Builds a scenario from a parsed document. `source` names it in errors.
+// InvalidArgument for unknown keys, wrong types and out-of-range values.
+absl::StatusOr<Scenario> ParseScenario(const toml::table& doc, std::string_view source);
+
+// Reads `path`, applies `overrides` ("table.key=value", the value written as
+// in TOML; bare words are taken as strings) in order, then ParseScenario.
+absl::StatusOr<Scenario> LoadScenario(const std::string& path,
+                                      const std::vector<std::string>& overrides);
+
+// Applies one "a.b.c=value" override to `doc`, creating tables as needed.
+absl::Status ApplyOverride(toml::table& doc, std::string_view assignment);
+
+// Sizes: "20000", "20KB" (10^3), "20KiB" (2^10), MB/MiB, GB/GiB.
+absl::StatusOr<double> ParseBytes(std::string_view text);
+// Rates: "1Gbps", "100Mbps", "10kbps" (bits/s) or "10MBps" (bytes/s); bytes/s.
+absl::StatusOr<double> ParseBandwidth(std::string_view text);
+// Durations as core's policy parser writes them ("90s", "2h", "1d12h",
+// "20ms"); a bare number is seconds. Seconds.
+absl::StatusOr<double> ParseSeconds(std::string_view text);
+
+}  // namespace pullmail::sim
+
+#endif  // PULLMAIL_SIM_SCENARIO_H_
