@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/storage/memory_store.h"
+#include "core/storage/sqlite_db.h"  // kStoredBodyChunkSize: where the edges are
 #include "core/storage/sqlite_store.h"
 #include "core/storage/storage_test_util.h"
 
@@ -448,6 +449,53 @@ TEST_P(RecipientStoreContract, BodyCache) {
   PM_ASSERT_OK(store_->PutBody(Hash('e'), ""));
   EXPECT_EQ(*store_->GetBody(Hash('e')), "");
   EXPECT_EQ(*store_->CachedBodySize(Hash('e')), 0u);
+}
+
+// Cached bodies around the SQLite back end's chunk edges: exactly one
+// chunk, one byte more, several chunks, and 0 bytes; slices that straddle
+// edges; reads at the end; delete and cache again.
+TEST_P(RecipientStoreContract, BodyCacheAcrossChunkEdges) {
+  constexpr uint64_t kC = kStoredBodyChunkSize;
+  char tag = 'A';
+  for (uint64_t size : {uint64_t{0}, kC, kC + 1, 3 * kC + 17}) {
+    const std::string hash = Hash(tag++);
+    std::string body(size, '\0');
+    for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>(i * 13 + i / 509 + size);
+    PM_ASSERT_OK(store_->PutBody(hash, body));
+    EXPECT_EQ(*store_->CachedBodySize(hash), size);
+    EXPECT_EQ(*store_->GetBody(hash), body) << size;
+    EXPECT_EQ(*store_->ReadCachedBody(hash, 0, size + 1), body) << size;
+    struct Slice {
+      uint64_t offset;
+      size_t len;
+    };
+    for (Slice sl : {Slice{0, kC}, Slice{kC - 1, 1}, Slice{kC - 1, 2}, Slice{kC - 10, 20},
+                     Slice{kC, 1}, Slice{kC - 5, kC + 10}, Slice{size - 1, 5},
+                     Slice{1, size - 1}}) {
+      if (sl.offset > size || size == 0) continue;
+      auto got = store_->ReadCachedBody(hash, sl.offset, sl.len);
+      PM_ASSERT_OK(got);
+      EXPECT_EQ(*got, body.substr(sl.offset, sl.len))
+          << "size " << size << " offset " << sl.offset << " len " << sl.len;
+    }
+    EXPECT_EQ(*store_->ReadCachedBody(hash, size, 65'536), "") << size;
+    PM_EXPECT_CODE(store_->ReadCachedBody(hash, size + 1, 1), kOutOfRange);
+    std::string joined;
+    for (uint64_t off = 0; off < size; off += 65'536) {
+      joined += *store_->ReadCachedBody(hash, off, 65'536);
+    }
+    EXPECT_EQ(joined, body) << size;
+  }
+  // Delete, then cache a different body under the same hash: no chunk of
+  // the first one is left to mix in.
+  const std::string big = Hash('A' + 3);
+  PM_ASSERT_OK(store_->DeleteBody(big));
+  EXPECT_FALSE(*store_->HasBody(big));
+  PM_EXPECT_CODE(store_->ReadCachedBody(big, 0, 1), kNotFound);
+  const std::string smaller(kC + 3, 'z');
+  PM_ASSERT_OK(store_->PutBody(big, smaller));
+  EXPECT_EQ(*store_->GetBody(big), smaller);
+  EXPECT_EQ(*store_->ReadCachedBody(big, kC, 100), "zzz");
 }
 
 // --- Reports -------------------------------------------------------------------

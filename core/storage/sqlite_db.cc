@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,12 +17,22 @@
 namespace pullmail {
 namespace {
 
+absl::Status ChunkOldBodies(SqliteDb& db);
+
+// One schema step: `sql` runs first, then `data_step` if set (for changes
+// that SQL alone does badly, such as splitting large BLOBs), both inside the
+// step's transaction.
+struct Migration {
+  const char* sql;
+  absl::Status (*data_step)(SqliteDb& db) = nullptr;
+};
+
 // Migration N (1-based) brings the schema from version N-1 to N. Append only:
 // never edit a migration that has shipped. Times are int64 microseconds since
 // the Unix epoch (types.h), hashes and tokens raw BLOBs.
-constexpr const char* kMigrations[] = {
+const Migration kMigrations[] = {
     // 1: the initial schema of all three stores.
-    R"sql(
+    {R"sql(
 CREATE TABLE meta(
   key TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -146,16 +158,45 @@ CREATE TABLE peer_reports(
   time_us INTEGER NOT NULL,
   PRIMARY KEY(peer_domain, report_id)
 ) WITHOUT ROWID;
-)sql",
+)sql"},
     // 2: indexes for the policy's report aggregation (by body hash, by
     // signing domain), which version 1 answered with table scans.
-    R"sql(
+    {R"sql(
 CREATE INDEX user_reports_by_notification ON user_reports(notification_id);
 CREATE INDEX peer_reports_by_body ON peer_reports(body_sha256);
 CREATE INDEX notifications_by_signer ON notifications(signing_domain);
+)sql"},
+    // 3: bodies as chunk rows of kStoredBodyChunkSize bytes (see sqlite_db.h)
+    // instead of one BLOB each, so that reading a slice at offset N no longer
+    // walks N bytes of overflow pages; cached bodies' sizes in their own
+    // table. ChunkOldBodies moves the bodies over and drops the old tables.
+    // Chunk tables are rowid tables: rows of 256 KiB are far past the size
+    // where WITHOUT ROWID pays.
+    {R"sql(
+CREATE TABLE out_body_chunks(
+  message_id TEXT NOT NULL REFERENCES out_messages(message_id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY(message_id, idx)
+);
+
+CREATE TABLE cached_bodies(
+  sha256 BLOB PRIMARY KEY,
+  size INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE cached_body_chunks(
+  sha256 BLOB NOT NULL REFERENCES cached_bodies(sha256) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY(sha256, idx)
+);
+
+INSERT INTO cached_bodies(sha256, size) SELECT sha256, length(data) FROM body_cache;
 )sql",
+     ChunkOldBodies},
 };
-static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSqliteSchemaVersion);
+static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 
 absl::StatusCode CodeFor(int rc) {
   switch (rc & 0xff) {
@@ -187,6 +228,49 @@ absl::StatusCode CodeFor(int rc) {
     default:
       return absl::StatusCode::kInternal;
   }
+}
+
+// Copies every (key, data) row that `select_sql` yields into chunk rows
+// with `insert_sql` (parameters as for SqliteDb::InsertBodyChunks).
+absl::Status CopyBodiesIntoChunks(SqliteDb& db, const char* select_sql, bool key_is_text,
+                                  std::string_view insert_sql) {
+  // Prepared here rather than through the statement cache: the table it
+  // reads is dropped right after.
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db.handle(), select_sql, -1, &raw, nullptr);
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> select(raw, sqlite3_finalize);
+  if (rc != SQLITE_OK) return db.Error(rc, select_sql);
+  while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+    auto column = [&](int c) {
+      const void* p = sqlite3_column_blob(select.get(), c);
+      return std::string_view(static_cast<const char*>(p),
+                              p != nullptr ? sqlite3_column_bytes(select.get(), c) : 0);
+    };
+    const std::string key(column(0));
+    RETURN_IF_ERROR(db.InsertBodyChunks(
+        insert_sql,
+        [&](Statement& st) {
+          if (key_is_text) {
+            st.Text(1, key);
+          } else {
+            st.Blob(1, key);
+          }
+        },
+        column(1)));
+  }
+  if (rc != SQLITE_DONE) return db.Error(rc, select_sql);
+  return absl::OkStatus();
+}
+
+// Migration 3's data step. Each body is read whole once (bodies are at most
+// limits::kMaxBodySize) and written as chunks in the migration's transaction,
+// so a crash part-way leaves the database at version 2, bodies intact.
+absl::Status ChunkOldBodies(SqliteDb& db) {
+  RETURN_IF_ERROR(CopyBodiesIntoChunks(db, "SELECT message_id, data FROM out_bodies",
+                                       /*key_is_text=*/true, kInsertOutBodyChunkSql));
+  RETURN_IF_ERROR(CopyBodiesIntoChunks(db, "SELECT sha256, data FROM body_cache",
+                                       /*key_is_text=*/false, kInsertCachedBodyChunkSql));
+  return db.Exec("DROP TABLE out_bodies; DROP TABLE body_cache;");
 }
 
 }  // namespace
@@ -259,6 +343,7 @@ absl::Status SqliteDb::Migrate(int max_version) {
   // commits with the new number, so several processes opening one new file
   // at once (a sender and a recipient node sharing users.db) apply each
   // migration exactly once, and a crash mid-way resumes from the last step.
+  int first_version = -1;  // as this process found it (0: a new file)
   while (true) {
     Transaction txn(this);
     RETURN_IF_ERROR(txn.Begin());
@@ -268,11 +353,15 @@ absl::Status SqliteDb::Migrate(int max_version) {
           absl::StrCat("sqlite: ", path_, " has schema version ", version,
                        ", newer than this program's ", kSqliteSchemaVersion));
     }
+    if (first_version < 0) first_version = version;
     if (version >= target) return txn.Commit();
-    RETURN_IF_ERROR(Exec(kMigrations[version]));
+    const Migration& step = kMigrations[version];
+    RETURN_IF_ERROR(Exec(step.sql));
+    if (step.data_step != nullptr) RETURN_IF_ERROR(step.data_step(*this));
     RETURN_IF_ERROR(Exec(absl::StrCat("PRAGMA user_version=", version + 1).c_str()));
     RETURN_IF_ERROR(txn.Commit());
-    if (version > 0) {
+    // A new file's schema is no news; upgrading an existing one is.
+    if (first_version > 0) {
       PM_LOG(INFO) << "sqlite " << path_ << ": migrated schema to version " << version + 1;
     }
   }
@@ -314,30 +403,53 @@ absl::Status SqliteDb::Exec(const char* sql) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> SqliteDb::ReadBlobSlice(const char* table, const char* column,
-                                                    int64_t rowid, uint64_t offset,
-                                                    size_t max_len) {
-  sqlite3_blob* blob = nullptr;
-  int rc = sqlite3_blob_open(db_, "main", table, column, rowid, 0, &blob);
-  if (rc != SQLITE_OK) {
-    absl::Status s = Error(rc, absl::StrCat("open blob ", table, ".", column));
-    sqlite3_blob_close(blob);
-    return s;
+absl::Status SqliteDb::InsertBodyChunks(std::string_view insert_sql,
+                                        absl::FunctionRef<void(Statement&)> bind_key,
+                                        std::string_view body) {
+  for (uint64_t idx = 0, pos = 0; pos < body.size(); ++idx, pos += kStoredBodyChunkSize) {
+    Statement st(this, insert_sql);
+    bind_key(st);
+    st.Int(2, static_cast<int64_t>(idx)).BlobNoCopy(3, body.substr(pos, kStoredBodyChunkSize));
+    RETURN_IF_ERROR(st.Run());
   }
-  uint64_t size = static_cast<uint64_t>(sqlite3_blob_bytes(blob));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SqliteDb::ReadBodyChunks(std::string_view select_sql,
+                                                     absl::FunctionRef<void(Statement&)> bind_key,
+                                                     uint64_t body_size, uint64_t offset,
+                                                     size_t max_len) {
+  if (offset >= body_size || max_len == 0) return std::string();
+  const uint64_t end = offset + std::min<uint64_t>(max_len, body_size - offset);
+  const uint64_t first = offset / kStoredBodyChunkSize;
+  const uint64_t last = (end - 1) / kStoredBodyChunkSize;
   std::string out;
-  if (offset < size) {
-    out.resize(std::min<uint64_t>(max_len, size - offset));
-    rc = sqlite3_blob_read(blob, out.data(), static_cast<int>(out.size()),
-                           static_cast<int>(offset));
+  out.reserve(end - offset);
+  Statement st(this, select_sql);
+  bind_key(st);
+  st.Int(2, static_cast<int64_t>(first)).Int(3, static_cast<int64_t>(last));
+  uint64_t want = first;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    const int64_t idx = st.ColInt(0);
+    const std::string_view data = st.ColBlobView(1);
+    if (idx < 0 || static_cast<uint64_t>(idx) != want) break;  // reported below
+    const uint64_t start = want * kStoredBodyChunkSize;
+    const uint64_t expected = std::min<uint64_t>(kStoredBodyChunkSize, body_size - start);
+    if (data.size() != expected) {
+      return absl::DataLossError(absl::StrCat("sqlite ", path_, ": body chunk ", idx, " has ",
+                                              data.size(), " bytes, expected ", expected));
+    }
+    const uint64_t from = std::max(offset, start) - start;
+    const uint64_t to = std::min(end, start + expected) - start;
+    out.append(data.substr(from, to - from));
+    ++want;
   }
-  if (rc != SQLITE_OK) {
-    absl::Status s = Error(rc, absl::StrCat("read blob ", table, ".", column));
-    sqlite3_blob_close(blob);
-    return s;
+  if (want != last + 1) {
+    return absl::DataLossError(absl::StrCat("sqlite ", path_, ": body chunk ", want, " of a ",
+                                            body_size, "-byte body is missing"));
   }
-  rc = sqlite3_blob_close(blob);
-  if (rc != SQLITE_OK) return Error(rc, absl::StrCat("close blob ", table, ".", column));
   return out;
 }
 
@@ -417,10 +529,12 @@ std::string Statement::ColText(int c) {
   return p != nullptr ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
 }
 
-std::string Statement::ColBlob(int c) {
+std::string Statement::ColBlob(int c) { return std::string(ColBlobView(c)); }
+
+std::string_view Statement::ColBlobView(int c) {
   const void* p = sqlite3_column_blob(stmt_, c);
   int n = sqlite3_column_bytes(stmt_, c);
-  return p != nullptr ? std::string(static_cast<const char*>(p), n) : std::string();
+  return p != nullptr ? std::string_view(static_cast<const char*>(p), n) : std::string_view();
 }
 
 // --- Transaction -------------------------------------------------------------

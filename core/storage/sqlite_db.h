@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -26,7 +27,25 @@
 namespace pullmail {
 
 // The schema version this program writes (PRAGMA user_version after open).
-inline constexpr int kSqliteSchemaVersion = 2;
+inline constexpr int kSqliteSchemaVersion = 3;
+
+// Bodies (the sender's out_body_chunks, the recipient's cached_body_chunks)
+// are stored as rows of this many bytes, chunk `idx` holding body bytes
+// [idx * size, (idx + 1) * size); the last chunk is shorter and a 0-byte
+// body has no chunk. A read of a slice touches only the chunks it overlaps,
+// so its cost does not grow with its offset (one big BLOB made SQLite walk
+// its overflow-page chain from the start on every read). Stored data depends
+// on this number: changing it needs a migration that re-chunks.
+inline constexpr size_t kStoredBodyChunkSize = 256 * 1024;
+
+// The chunk inserts, shared by the stores and migration 3 (one cached
+// statement each). Parameters: owner key, idx, data.
+inline constexpr char kInsertOutBodyChunkSql[] =
+    "INSERT INTO out_body_chunks(message_id, idx, data) VALUES(?, ?, ?)";
+inline constexpr char kInsertCachedBodyChunkSql[] =
+    "INSERT INTO cached_body_chunks(sha256, idx, data) VALUES(?, ?, ?)";
+
+class Statement;
 
 class SqliteDb {
  public:
@@ -55,12 +74,25 @@ class SqliteDb {
   // PRAGMA user_version. Requires mu().
   absl::StatusOr<int> SchemaVersion() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Reads [offset, offset + max_len) of table.column at `rowid` with
-  // incremental blob I/O, so a 64 MiB body is never loaded for one chunk.
-  // Fewer bytes at the end; empty at or past the end. Requires mu().
-  absl::StatusOr<std::string> ReadBlobSlice(const char* table, const char* column, int64_t rowid,
-                                            uint64_t offset, size_t max_len)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes `body` as chunk rows (kStoredBodyChunkSize) with `insert_sql`,
+  // whose parameters are ?1 the owner key (bound by `bind_key`), ?2 the chunk
+  // index, ?3 the chunk bytes. No row for an empty body. The caller holds the
+  // transaction that makes the body atomic with its metadata; `body` must
+  // stay valid until this returns (bound without a copy). Requires mu().
+  absl::Status InsertBodyChunks(std::string_view insert_sql,
+                                absl::FunctionRef<void(Statement&)> bind_key,
+                                std::string_view body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Reads body bytes [offset, min(offset + max_len, body_size)) from chunk
+  // rows with `select_sql`, whose parameters are ?1 the owner key (bound by
+  // `bind_key`), ?2 and ?3 the first and last chunk index wanted, and whose
+  // columns are (idx, data) in idx order. Touches only those chunks. Empty at
+  // offset >= body_size (the caller checks offset > size first). kDataLoss
+  // if a needed chunk is missing or not of its expected size. Requires mu().
+  absl::StatusOr<std::string> ReadBodyChunks(std::string_view select_sql,
+                                             absl::FunctionRef<void(Statement&)> bind_key,
+                                             uint64_t body_size, uint64_t offset,
+                                             size_t max_len) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The status for sqlite result code `rc` (with the connection's message),
   // prefixed by what was being done.
@@ -102,6 +134,9 @@ class Statement {
   int64_t ColInt(int c);
   std::string ColText(int c);
   std::string ColBlob(int c);
+  // The column's bytes without a copy; valid until the next Step or the
+  // statement's destruction.
+  std::string_view ColBlobView(int c);
   bool ColIsNull(int c);
 
  private:

@@ -87,6 +87,155 @@ TEST(SqliteDb, MigratesAnOlderDatabase) {
   EXPECT_EQ(store->GetFolder("alice@r.example", "INBOX")->messages, 1u);
 }
 
+// Runs `sql` on a plain connection with `params` bound as BLOBs, or as
+// integers where `ints` has a value; expects it to finish.
+void RawExec(sqlite3* db, const char* sql, const std::vector<std::string>& blobs,
+             const std::vector<int64_t>& ints = {}) {
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  int i = 1;
+  for (const std::string& b : blobs) {
+    ASSERT_EQ(sqlite3_bind_blob64(st, i++, b.data(), b.size(), SQLITE_TRANSIENT), SQLITE_OK);
+  }
+  for (int64_t v : ints) ASSERT_EQ(sqlite3_bind_int64(st, i++, v), SQLITE_OK);
+  EXPECT_EQ(sqlite3_step(st), SQLITE_DONE) << sqlite3_errmsg(db);
+  sqlite3_finalize(st);
+}
+
+std::string RandomishBody(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (char& c : s) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  return s;
+}
+
+// A database as version 2 left it, with bodies stored the old way (one BLOB
+// per body in out_bodies and body_cache), is migrated to chunk rows on open
+// and every body reads back byte-exact, whole and in slices.
+TEST(SqliteDb, MigratesSingleBlobBodiesToChunks) {
+  constexpr uint64_t kC = kStoredBodyChunkSize;
+  TempDir dir;
+  const std::string path = dir.File("v2.db");
+  const std::vector<std::pair<std::string, std::string>> bodies = {
+      {"empty", ""},
+      {"small", "hello"},
+      {"one-chunk", RandomishBody(kC, 1)},
+      {"chunk-plus-one", RandomishBody(kC + 1, 2)},
+      {"big", RandomishBody(2 * kC + 123, 3)},
+  };
+  auto sha = [](const std::string& id) { return "sha-of-" + id; };
+  {
+    auto db = SqliteDb::Open(path, SqliteOptions(), /*max_version=*/2);
+    PM_ASSERT_OK(db);
+    absl::MutexLock lock(&(*db)->mu());
+    sqlite3* h = (*db)->handle();
+    EXPECT_EQ(*(*db)->SchemaVersion(), 2);
+    for (const auto& [id, body] : bodies) {
+      // What version 2's PutMessage and PutBody wrote.
+      RawExec(h,
+              "INSERT INTO out_messages(message_id, sender, body_sha256, body_size, summary, "
+              "created_us, expires_us, revoked, body_deleted) "
+              "VALUES(CAST(?1 AS TEXT), 'a@s.example', ?2, ?3, x'', 1, 2, 0, 0)",
+              {id, sha(id)}, {static_cast<int64_t>(body.size())});
+      RawExec(h, "INSERT INTO out_bodies(message_id, data) VALUES(CAST(?1 AS TEXT), ?2)",
+              {id, body});
+      RawExec(h, "INSERT INTO body_cache(sha256, data) VALUES(?1, ?2)", {sha(id), body});
+    }
+    // A message whose body was deleted under version 2: no out_bodies row.
+    RawExec(h,
+            "INSERT INTO out_messages(message_id, sender, body_sha256, body_size, summary, "
+            "created_us, expires_us, revoked, body_deleted) "
+            "VALUES('gone', 'a@s.example', x'00', 7, x'', 1, 2, 0, 1)",
+            {});
+  }
+  auto db = OpenSqliteDb(path);
+  PM_ASSERT_OK(db);
+  {
+    absl::MutexLock lock(&(*db)->mu());
+    sqlite3* h = (*db)->handle();
+    EXPECT_EQ(*(*db)->SchemaVersion(), kSqliteSchemaVersion);
+    EXPECT_EQ(RawQuery(h, "SELECT COUNT(*) FROM sqlite_master WHERE name IN "
+                          "('out_bodies', 'body_cache')"),
+              "0");
+    // 0 + 1 + 1 + 2 + 3 chunks in each store.
+    EXPECT_EQ(RawQuery(h, "SELECT COUNT(*) FROM out_body_chunks"), "7");
+    EXPECT_EQ(RawQuery(h, "SELECT COUNT(*) FROM cached_body_chunks"), "7");
+    EXPECT_EQ(RawQuery(h, "SELECT MAX(length(data)) FROM out_body_chunks"), std::to_string(kC));
+    EXPECT_EQ(RawQuery(h, "PRAGMA foreign_key_check"), "");
+    EXPECT_EQ(RawQuery(h, "PRAGMA integrity_check"), "ok");
+  }
+  auto sender = NewSqliteSenderStore(*db);
+  auto recipient = NewSqliteRecipientStore(*db);
+  for (const auto& [id, body] : bodies) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(sender->GetMessage(id)->body_size, body.size());
+    auto whole = sender->ReadBody(id, 0, body.size() + 1);
+    PM_ASSERT_OK(whole);
+    EXPECT_TRUE(*whole == body);
+    std::string joined;
+    for (uint64_t off = 0; off < body.size(); off += 65'536) {
+      joined += *sender->ReadBody(id, off, 65'536);
+    }
+    EXPECT_TRUE(joined == body);
+    EXPECT_EQ(*sender->ReadBody(id, body.size(), 10), "");
+
+    EXPECT_TRUE(*recipient->HasBody(sha(id)));
+    EXPECT_EQ(*recipient->CachedBodySize(sha(id)), body.size());
+    auto cached = recipient->GetBody(sha(id));
+    PM_ASSERT_OK(cached);
+    EXPECT_TRUE(*cached == body);
+    if (body.size() > kC) {
+      EXPECT_TRUE(*recipient->ReadCachedBody(sha(id), kC - 3, 6) == body.substr(kC - 3, 6));
+    }
+  }
+  PM_EXPECT_CODE(sender->ReadBody("gone", 0, 1), kFailedPrecondition);
+  // The migrated stores keep working: a new body, and a delete.
+  PM_ASSERT_OK(recipient->DeleteBody(sha("big")));
+  EXPECT_FALSE(*recipient->HasBody(sha("big")));
+  OutboundMessage m;
+  m.message_id = "new";
+  m.body_size = 3;
+  PM_ASSERT_OK(sender->PutMessage(m, "abc", {}));
+  EXPECT_EQ(*sender->ReadBody("new", 1, 5), "bc");
+}
+
+// A chunk that is missing or of the wrong length is reported as kDataLoss,
+// never returned as a short or shifted body.
+TEST(SqliteDb, DamagedBodyChunksAreDataLoss) {
+  constexpr uint64_t kC = kStoredBodyChunkSize;
+  TempDir dir;
+  auto db = OpenSqliteDb(dir.File("damaged.db"));
+  PM_ASSERT_OK(db);
+  auto sender = NewSqliteSenderStore(*db);
+  auto recipient = NewSqliteRecipientStore(*db);
+  const std::string body = RandomishBody(2 * kC + 5, 9);
+  OutboundMessage m;
+  m.message_id = "m";
+  m.body_size = body.size();
+  PM_ASSERT_OK(sender->PutMessage(m, body, {}));
+  PM_ASSERT_OK(recipient->PutBody("h", body));
+  {
+    absl::MutexLock lock(&(*db)->mu());
+    RawExec((*db)->handle(), "DELETE FROM out_body_chunks WHERE message_id = 'm' AND idx = 1",
+            {});
+    RawExec((*db)->handle(),
+            "UPDATE cached_body_chunks SET data = substr(data, 1, 3) WHERE idx = 2", {});
+  }
+  EXPECT_TRUE(*sender->ReadBody("m", 0, kC) == body.substr(0, kC));  // untouched chunk
+  PM_EXPECT_CODE(sender->ReadBody("m", kC, 1), kDataLoss);
+  PM_EXPECT_CODE(sender->ReadBody("m", kC - 1, 2), kDataLoss);
+  PM_EXPECT_CODE(sender->ReadBody("m", 0, body.size()), kDataLoss);
+  EXPECT_TRUE(*sender->ReadBody("m", 2 * kC, 5) == body.substr(2 * kC));
+  PM_EXPECT_CODE(recipient->GetBody("h"), kDataLoss);
+  PM_EXPECT_CODE(recipient->ReadCachedBody("h", 2 * kC, 1), kDataLoss);
+  EXPECT_TRUE(*recipient->ReadCachedBody("h", kC, kC) == body.substr(kC, kC));
+}
+
 TEST(SqliteDb, RefusesANewerSchema) {
   TempDir dir;
   const std::string path = dir.File("new.db");

@@ -1,6 +1,7 @@
 // RecipientStore over SQLite (tables notifications, folders, entries,
-// body_cache, user_reports, peer_reports, and meta's uid_validity counter;
-// schema in sqlite_db.cc).
+// cached_bodies and cached_body_chunks, user_reports, peer_reports, and
+// meta's uid_validity counter; schema in sqlite_db.cc). A cached body is
+// its size in cached_bodies plus chunk rows (sqlite_db.h).
 //
 // Every method that changes more than one row runs in one IMMEDIATE
 // transaction, so a folder's uid_next/highest_modseq and its entries never
@@ -415,49 +416,61 @@ class SqliteRecipientStore : public RecipientStore {
 
   absl::Status PutBody(std::string_view body_sha256, std::string_view body) override {
     absl::MutexLock lock(&db_->mu());
-    Statement st(db_.get(), "INSERT OR IGNORE INTO body_cache(sha256, data) VALUES(?, ?)");
-    st.Blob(1, body_sha256).BlobNoCopy(2, body);
-    return st.Run();
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    {
+      Statement st(db_.get(), "INSERT OR IGNORE INTO cached_bodies(sha256, size) VALUES(?, ?)");
+      st.Blob(1, body_sha256).Int(2, static_cast<int64_t>(body.size()));
+      RETURN_IF_ERROR(st.Run());
+    }
+    // Already cached: the first body stays (the size row and chunks were
+    // written together, so they are complete).
+    if (sqlite3_changes(db_->handle()) == 0) return txn.Commit();
+    RETURN_IF_ERROR(db_->InsertBodyChunks(
+        kInsertCachedBodyChunkSql, [&](Statement& st) { st.Blob(1, body_sha256); }, body));
+    return txn.Commit();
   }
 
   absl::StatusOr<bool> HasBody(std::string_view body_sha256) override {
     absl::MutexLock lock(&db_->mu());
-    Statement st(db_.get(), "SELECT 1 FROM body_cache WHERE sha256 = ?");
+    Statement st(db_.get(), "SELECT 1 FROM cached_bodies WHERE sha256 = ?");
     st.Blob(1, body_sha256);
     return st.Step();
   }
 
   absl::StatusOr<uint64_t> CachedBodySize(std::string_view body_sha256) override {
     absl::MutexLock lock(&db_->mu());
-    ASSIGN_OR_RETURN(auto found, FindBodyLocked(body_sha256));
-    return found.second;
+    return CachedBodySizeLocked(body_sha256);
   }
 
   absl::StatusOr<std::string> ReadCachedBody(std::string_view body_sha256, uint64_t offset,
                                              size_t max_len) override {
     absl::MutexLock lock(&db_->mu());
-    ASSIGN_OR_RETURN(auto found, FindBodyLocked(body_sha256));
-    if (offset > found.second) {
+    ASSIGN_OR_RETURN(uint64_t size, CachedBodySizeLocked(body_sha256));
+    if (offset > size) {
       return absl::OutOfRangeError(
-          absl::StrCat("offset ", offset, " beyond cached body size ", found.second));
+          absl::StrCat("offset ", offset, " beyond cached body size ", size));
     }
-    return db_->ReadBlobSlice("body_cache", "data", found.first, offset, max_len);
+    return ReadChunksLocked(body_sha256, size, offset, max_len);
   }
 
   absl::StatusOr<std::string> GetBody(std::string_view body_sha256) override {
     absl::MutexLock lock(&db_->mu());
-    Statement st(db_.get(), "SELECT data FROM body_cache WHERE sha256 = ?");
-    st.Blob(1, body_sha256);
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return absl::NotFoundError("body not cached");
-    return st.ColBlob(0);
+    ASSIGN_OR_RETURN(uint64_t size, CachedBodySizeLocked(body_sha256));
+    return ReadChunksLocked(body_sha256, size, 0, size);
   }
 
   absl::Status DeleteBody(std::string_view body_sha256) override {
     absl::MutexLock lock(&db_->mu());
-    Statement st(db_.get(), "DELETE FROM body_cache WHERE sha256 = ?");
-    st.Blob(1, body_sha256);
-    return st.Run();
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    for (const char* sql : {"DELETE FROM cached_body_chunks WHERE sha256 = ?",
+                            "DELETE FROM cached_bodies WHERE sha256 = ?"}) {
+      Statement st(db_.get(), sql);
+      st.Blob(1, body_sha256);
+      RETURN_IF_ERROR(st.Run());
+    }
+    return txn.Commit();
   }
 
   // --- Spam reports --------------------------------------------------------
@@ -707,13 +720,22 @@ class SqliteRecipientStore : public RecipientStore {
     return std::move(found.front());
   }
 
-  // (rowid, size) of a cached body; NotFound if not cached.
-  absl::StatusOr<std::pair<int64_t, uint64_t>> FindBodyLocked(std::string_view body_sha256) {
-    Statement st(db_.get(), "SELECT rowid, length(data) FROM body_cache WHERE sha256 = ?");
+  // Size of a cached body; NotFound if not cached.
+  absl::StatusOr<uint64_t> CachedBodySizeLocked(std::string_view body_sha256) {
+    Statement st(db_.get(), "SELECT size FROM cached_bodies WHERE sha256 = ?");
     st.Blob(1, body_sha256);
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return absl::NotFoundError("body not cached");
-    return std::make_pair(st.ColInt(0), static_cast<uint64_t>(st.ColInt(1)));
+    return static_cast<uint64_t>(st.ColInt(0));
+  }
+
+  // [offset, offset + max_len) of a cached body of `size` bytes.
+  absl::StatusOr<std::string> ReadChunksLocked(std::string_view body_sha256, uint64_t size,
+                                               uint64_t offset, size_t max_len) {
+    return db_->ReadBodyChunks(
+        "SELECT idx, data FROM cached_body_chunks WHERE sha256 = ? AND idx BETWEEN ? AND ? "
+        "ORDER BY idx",
+        [&](Statement& st) { st.Blob(1, body_sha256); }, size, offset, max_len);
   }
 
   static absl::StatusOr<std::vector<MailboxEntry>> ReadEntries(Statement& st) {

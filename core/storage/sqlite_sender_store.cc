@@ -1,5 +1,6 @@
-// SenderStore over SQLite (tables out_messages, out_bodies, deliveries,
-// abuse_reports; schema in sqlite_db.cc).
+// SenderStore over SQLite (tables out_messages, out_body_chunks, deliveries,
+// abuse_reports; schema in sqlite_db.cc). A body is kept as chunk rows
+// (sqlite_db.h, kStoredBodyChunkSize); its size is out_messages.body_size.
 #include <memory>
 #include <set>
 #include <string>
@@ -67,9 +68,8 @@ class SqliteSenderStore : public SenderStore {
       RETURN_IF_ERROR(s);
     }
     if (!m.body_deleted) {
-      Statement st(db_.get(), "INSERT INTO out_bodies(message_id, data) VALUES(?, ?)");
-      st.Text(1, m.message_id).BlobNoCopy(2, body);
-      RETURN_IF_ERROR(st.Run());
+      RETURN_IF_ERROR(db_->InsertBodyChunks(
+          kInsertOutBodyChunkSql, [&](Statement& st) { st.Text(1, m.message_id); }, body));
     }
     for (const Delivery& d : deliveries) {
       Statement st(db_.get(), absl::StrCat("INSERT INTO deliveries(", kDeliveryColumns,
@@ -115,15 +115,15 @@ class SqliteSenderStore : public SenderStore {
       return absl::OutOfRangeError(
           absl::StrCat("offset ", offset, " beyond body size ", m.body_size));
     }
-    int64_t rowid;
-    {
-      Statement st(db_.get(), "SELECT rowid FROM out_bodies WHERE message_id = ?");
-      st.Text(1, message_id);
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) return absl::DataLossError(absl::StrCat("body of ", m.message_id, " missing"));
-      rowid = st.ColInt(0);
+    auto slice = db_->ReadBodyChunks(
+        "SELECT idx, data FROM out_body_chunks WHERE message_id = ? AND idx BETWEEN ? AND ? "
+        "ORDER BY idx",
+        [&](Statement& st) { st.Text(1, message_id); }, m.body_size, offset, max_len);
+    if (!slice.ok() && absl::IsDataLoss(slice.status())) {
+      return absl::DataLossError(
+          absl::StrCat("body of ", m.message_id, ": ", slice.status().message()));
     }
-    return db_->ReadBlobSlice("out_bodies", "data", rowid, offset, max_len);
+    return slice;
   }
 
   absl::Status MarkRevoked(std::string_view message_id) override {
@@ -146,7 +146,7 @@ class SqliteSenderStore : public SenderStore {
       if (sqlite3_changes(db_->handle()) == 0) return NoMessage(message_id);
     }
     {
-      Statement st(db_.get(), "DELETE FROM out_bodies WHERE message_id = ?");
+      Statement st(db_.get(), "DELETE FROM out_body_chunks WHERE message_id = ?");
       st.Text(1, message_id);
       RETURN_IF_ERROR(st.Run());
     }
