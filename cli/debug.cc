@@ -15,6 +15,17 @@
 //       FetchBody at the sender node the directory lists for a.example, as
 //       recipient domain B. Prints {"code":..,"code_name":..,"message":..,
 //       "bytes":N,"chunks":N}; exit code as for any call (client.h).
+//   debug share-report --config B/node.toml --to-domain c.example
+//                      --message-id ID --message-signing-domain a.example
+//                      --body-sha256-hex HEX [--verdict spam|not-spam]
+//                      [--reports N] [--report-id ID] [--times N]
+//                      [--random-key] [--key-id ID]
+//       Signs one SpamReport as B's domain (SignSpamReport, B's key, or a
+//       fresh key that no directory lists) and sends the same signed bytes N
+//       times to RecipientService.ShareReport at the recipient node the
+//       directory lists for c.example, as a peer node would. One line of
+//       JSON per call on stdout: {"code":..,"code_name":..,"message":..,
+//       "result_code":..,"reason":..}. Exit 0 iff every call was OK.
 #include <iostream>
 
 #include "absl/strings/ascii.h"
@@ -158,6 +169,86 @@ int RunDebugFetch(const Args& args) {
             << ",\"message\":" << JsonQuote(s.error_message()) << ",\"bytes\":" << bytes
             << ",\"chunks\":" << chunks << "}\n";
   return ExitCodeFor(s);
+}
+
+int RunDebugShareReport(const Args& args) {
+  auto session = Session::Open(args.GetOr("config", ""), "", "");
+  if (!session.ok()) return ReportLocalError(session.status());
+  const NodeConfig& c = session->config();
+  std::string to_domain = absl::AsciiStrToLower(args.GetOr("to-domain", ""));
+  std::string message_id = args.GetOr("message-id", "");
+  std::string signing_domain = absl::AsciiStrToLower(args.GetOr("message-signing-domain", ""));
+  if (to_domain.empty() || message_id.empty() || signing_domain.empty()) {
+    return ReportLocalError(absl::InvalidArgumentError(
+        "--to-domain, --message-id and --message-signing-domain are required"));
+  }
+  auto body_sha256 = HexDecode(args.GetOr("body-sha256-hex", ""));
+  if (!body_sha256.ok() || body_sha256->size() != 32) {
+    return ReportLocalError(
+        absl::InvalidArgumentError("--body-sha256-hex must be 64 hex digits"));
+  }
+  std::string verdict = absl::AsciiStrToLower(args.GetOr("verdict", "spam"));
+  if (verdict != "spam" && verdict != "not-spam") {
+    return ReportLocalError(absl::InvalidArgumentError("--verdict must be spam or not-spam"));
+  }
+  int64_t reports = 1, times = 1;
+  if (auto r = args.Get("reports")) {
+    auto n = ParseInt(*r, "--reports", 1, 1'000'000);
+    if (!n.ok()) return ReportLocalError(n.status());
+    reports = *n;
+  }
+  if (auto t = args.Get("times")) {
+    auto n = ParseInt(*t, "--times", 1, 1000);
+    if (!n.ok()) return ReportLocalError(n.status());
+    times = *n;
+  }
+  auto directory = LoadTomlDirectory(c.directory);
+  if (!directory.ok()) return ReportLocalError(directory.status());
+  auto entry = (*directory)->Lookup(to_domain);
+  if (!entry.ok()) return ReportLocalError(entry.status());
+
+  std::optional<SigningKey> key;
+  if (args.Has("random-key")) {
+    auto k = SigningKey::Generate();
+    if (!k.ok()) return ReportLocalError(k.status());
+    key.emplace(*std::move(k));
+  } else {
+    auto k = SigningKey::LoadPem(c.signing_key);
+    if (!k.ok()) return ReportLocalError(k.status());
+    key.emplace(*std::move(k));
+  }
+
+  v1::SpamReport report;
+  report.set_version(1);
+  report.set_report_id(args.GetOr("report-id", NewMessageId(SecureRandom(), c.domain)));
+  report.set_reporter_domain(c.domain);
+  report.set_message_id(message_id);
+  report.set_message_signing_domain(signing_domain);
+  report.set_body_sha256(*body_sha256);
+  report.set_verdict(verdict == "spam" ? v1::VERDICT_SPAM : v1::VERDICT_NOT_SPAM);
+  report.set_reported_unix_ms(ToUnixMs(absl::Now()));
+  report.set_reports(static_cast<uint32_t>(reports));
+  auto signed_report =
+      SignSpamReport(report, c.domain, args.GetOr("key-id", c.key_id), *key);
+  if (!signed_report.ok()) return ReportLocalError(signed_report.status());
+
+  auto channel = Dial(c.tls, entry->recipient_endpoint, to_domain);
+  if (!channel.ok()) return ReportLocalError(channel.status());
+  auto stub = v1::RecipientService::NewStub(*channel);
+  int rc = kExitOk;
+  for (int64_t i = 0; i < times; ++i) {
+    auto ctx = session->Context(absl::Seconds(15));
+    v1::ReportResult result;
+    grpc::Status s = stub->ShareReport(ctx.get(), *signed_report, &result);
+    std::cout << "{\"code\":" << s.error_code()
+              << ",\"code_name\":" << JsonQuote(StatusCodeName(s.error_code()))
+              << ",\"message\":" << JsonQuote(s.error_message())
+              << ",\"result_code\":" << result.code()
+              << ",\"reason\":" << JsonQuote(result.reason()) << "}\n";
+    rc = std::max(rc, ExitCodeFor(s));
+  }
+  std::cerr << "report_id " << report.report_id() << "\n";
+  return rc;
 }
 
 }  // namespace pullmail::cli

@@ -7,7 +7,11 @@
 //   - the first read pulls the body from the sender's node,
 //   - a second read is served from the recipient node's cache,
 //   - a sender node that is down gives a clean UNAVAILABLE, never a wrong or
-//     empty body, and after its restart the read succeeds.
+//     empty body, and after its restart the read succeeds,
+//   - a spam campaign to ten users at b.example (whose policy suppresses a
+//     body at k = 2 reports) is read and reported by two early readers; the
+//     other eight never see it in their inbox (it waits in Junk with the
+//     reason) and b.example fetched its body once, for the two readers.
 // Every step checks what it claims; any surprise makes the demo exit 1 with
 // the nodes' log tails, so ctest runs it as a smoke test.
 #include <signal.h>
@@ -74,6 +78,13 @@ struct ReadOutcome {
   std::string body;
 };
 
+// A user of the spam act: address, password and a logged-in view.
+struct Account {
+  std::string address;
+  std::string password;
+  std::optional<Session> session;
+};
+
 struct DomainWorld {
   std::string name;
   InitResult init;
@@ -100,14 +111,23 @@ class Demo {
   std::optional<DemoFailure> SetUp();
   std::optional<DemoFailure> StartNode(DomainWorld& d, bool sender);
   std::optional<DemoFailure> Story();
+  std::optional<DemoFailure> SpamAct();
+
+  // Adds users `locals` to domain `d` (its users.db, as `pullmail user add`
+  // does) and opens a session for each.
+  absl::StatusOr<std::vector<Account>> AddAccounts(const DomainWorld& d,
+                                                   const std::vector<std::string>& locals);
 
   std::string Binary(bool sender) const;
   std::string LogPath(const DomainWorld& d, bool sender, std::string_view ext) const {
     return absl::StrCat(root_, "/logs/", d.name, sender ? "-sender." : "-recipient.", AV(ext));
   }
 
-  absl::StatusOr<v1::ListMessagesResponse> List(DomainWorld& d);
-  ReadOutcome Read(DomainWorld& d, uint32_t uid);
+  absl::StatusOr<v1::ListMessagesResponse> List(DomainWorld& d) { return List(*d.session, "INBOX"); }
+  absl::StatusOr<v1::ListMessagesResponse> List(Session& s, const std::string& folder);
+  ReadOutcome Read(DomainWorld& d, uint32_t uid) { return Read(*d.session, uid); }
+  ReadOutcome Read(Session& s, uint32_t uid);
+  absl::StatusOr<v1::ReportResponse> ReportSpam(Session& s, uint32_t uid);
   absl::StatusOr<v1::SubmitResponse> Send(DomainWorld& from, const DomainWorld& to,
                                           const std::string& subject, const std::string& body);
   // Polls the inbox of `d` until it lists `count` messages.
@@ -127,6 +147,7 @@ class Demo {
   std::string root_;
   std::string bin_dir_;
   DomainWorld a_, b_;
+  std::vector<Account> spam_accounts_;  // the spammer at a.example, then ten at b.example
   int step_ = 0;
 };
 
@@ -177,13 +198,13 @@ absl::StatusOr<double> Demo::WaitCounter(const DomainWorld& d, bool sender,
   }
 }
 
-absl::StatusOr<v1::ListMessagesResponse> Demo::List(DomainWorld& d) {
-  auto stub = d.session->Mailbox();
+absl::StatusOr<v1::ListMessagesResponse> Demo::List(Session& session, const std::string& folder) {
+  auto stub = session.Mailbox();
   if (!stub.ok()) return stub.status();
   v1::ListMessagesRequest req;
-  req.set_folder("INBOX");
+  req.set_folder(folder);
   v1::ListMessagesResponse resp;
-  auto ctx = d.session->Context(absl::Seconds(10));
+  auto ctx = session.Context(absl::Seconds(10));
   grpc::Status s = (*stub)->ListMessages(ctx.get(), req, &resp);
   if (!s.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
@@ -192,9 +213,9 @@ absl::StatusOr<v1::ListMessagesResponse> Demo::List(DomainWorld& d) {
   return resp;
 }
 
-ReadOutcome Demo::Read(DomainWorld& d, uint32_t uid) {
+ReadOutcome Demo::Read(Session& session, uint32_t uid) {
   ReadOutcome out;
-  auto stub = d.session->Mailbox();
+  auto stub = session.Mailbox();
   if (!stub.ok()) {
     out.status = grpc::Status(grpc::StatusCode::INTERNAL, std::string(stub.status().message()));
     return out;
@@ -202,7 +223,7 @@ ReadOutcome Demo::Read(DomainWorld& d, uint32_t uid) {
   v1::ReadRequest req;
   req.set_folder("INBOX");
   req.set_uid(uid);
-  auto ctx = d.session->Context(absl::Seconds(30));
+  auto ctx = session.Context(absl::Seconds(30));
   auto reader = (*stub)->Read(ctx.get(), req);
   v1::ReadChunk chunk;
   bool first = true;
@@ -215,6 +236,44 @@ ReadOutcome Demo::Read(DomainWorld& d, uint32_t uid) {
     out.body += chunk.data();
   }
   out.status = reader->Finish();
+  return out;
+}
+
+absl::StatusOr<v1::ReportResponse> Demo::ReportSpam(Session& session, uint32_t uid) {
+  auto stub = session.Mailbox();
+  if (!stub.ok()) return stub.status();
+  v1::ReportRequest req;
+  req.set_folder("INBOX");
+  req.set_uid(uid);
+  req.set_verdict(v1::VERDICT_SPAM);
+  v1::ReportResponse resp;
+  auto ctx = session.Context(absl::Seconds(10));
+  grpc::Status s = (*stub)->Report(ctx.get(), req, &resp);
+  if (!s.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        absl::StrCat(StatusCodeName(s.error_code()), ": ", s.error_message()));
+  }
+  return resp;
+}
+
+absl::StatusOr<std::vector<Account>> Demo::AddAccounts(const DomainWorld& d,
+                                                       const std::vector<std::string>& locals) {
+  ASSIGN_OR_RETURN(auto users,
+                   OpenSqliteUserStore(absl::StrCat(root_, "/", d.name, "/data/users.db")));
+  std::vector<Account> out;
+  for (const std::string& local : locals) {
+    Account a;
+    a.address = absl::StrCat(local, "@", d.name);
+    a.password = absl::StrCat("demo-", HexEncode(SecureRandom().Bytes(6)));
+    User u;
+    u.address = a.address;
+    u.password_hash = HashPassword(a.password, SecureRandom());
+    u.created = absl::Now();
+    RETURN_IF_ERROR(users->AddUser(u));
+    ASSIGN_OR_RETURN(Session session, Session::Open(d.init.config_path, a.address, a.password));
+    a.session.emplace(std::move(session));
+    out.push_back(std::move(a));
+  }
   return out;
 }
 
@@ -289,6 +348,17 @@ std::optional<DemoFailure> Demo::SetUp() {
     o.root = root_;
     o.domain = d->name;
     DEMO_ASSIGN(d->init, InitDomain(o), absl::StrCat("pullmail init ", d->name));
+    if (d == &b_) {
+      // The spam act: two reports on one body suppress its unread copies
+      // (init writes k = 3, docs/POLICY.md).
+      DEMO_ASSIGN(std::string toml, ReadFileToString(d->init.config_path), "reading node.toml");
+      constexpr std::string_view kDefaultK = "spam_threshold_k = 3.0";
+      size_t at = toml.find(kDefaultK);
+      DEMO_EXPECT(at != std::string::npos, d->init.config_path, " has no '", AV(kDefaultK), "'");
+      toml.replace(at, kDefaultK.size(), "spam_threshold_k = 2.0");
+      absl::Status w = WriteFileAtomically(d->init.config_path, toml);
+      DEMO_EXPECT(w.ok(), "writing ", d->init.config_path, ": ", w.message());
+    }
     d->password = absl::StrCat("demo-", HexEncode(SecureRandom().Bytes(6)));
     DEMO_ASSIGN(auto users, OpenSqliteUserStore(absl::StrCat(root_, "/", d->name, "/data/users.db")),
                 "opening users.db");
@@ -308,6 +378,8 @@ std::optional<DemoFailure> Demo::SetUp() {
                      " a node.toml, user ", d->user));
   }
   Say("    directory.toml lists both domains' endpoints and public keys.");
+  Say("    b.example's spam policy: spam_threshold_k = 2 (two reports on one body suppress its"
+      " unread copies).");
 
   absl::Time t0 = absl::Now();
   for (DomainWorld* d : {&a_, &b_}) {
@@ -482,6 +554,153 @@ std::optional<DemoFailure> Demo::Story() {
   return std::nullopt;
 }
 
+std::optional<DemoFailure> Demo::SpamAct() {
+  constexpr int kUsers = 10;
+  constexpr int kEarlyReaders = 2;
+  std::vector<std::string> locals;
+  for (int i = 1; i <= kUsers; ++i) locals.push_back(absl::StrFormat("user%02d", i));
+  DEMO_ASSIGN(spam_accounts_, AddAccounts(a_, {"spammer"}), "adding spammer@a.example");
+  DEMO_ASSIGN(std::vector<Account> readers, AddAccounts(b_, locals), "adding users at b.example");
+  for (Account& r : readers) spam_accounts_.push_back(std::move(r));
+  Account& spammer = spam_accounts_[0];
+  std::vector<Account*> users;
+  for (size_t i = 1; i < spam_accounts_.size(); ++i) users.push_back(&spam_accounts_[i]);
+
+  // Finds the copy of `message_id` in one user's `folder`, if listed there.
+  auto find = [&](Account& u, const std::string& folder,
+                  const std::string& message_id) -> absl::StatusOr<std::optional<v1::MessageInfo>> {
+    auto list = List(*u.session, folder);
+    if (!list.ok()) return list.status();
+    for (const v1::MessageInfo& m : list->messages()) {
+      if (m.message_id() == message_id) return m;
+    }
+    return std::optional<v1::MessageInfo>();
+  };
+
+  // --- the campaign ----------------------------------------------------------
+  std::string body;
+  for (int i = 0; i < 48; ++i) {
+    body += "CONGRATULATIONS! You have been selected for a FREE cruise. Claim it now at "
+            "http://cruise.invalid/\n";
+  }
+  v1::SubmitRequest req;
+  req.set_from(spammer.address);
+  std::vector<std::string> to;
+  for (Account* u : users) {
+    req.add_to(u->address);
+    to.push_back(u->address);
+  }
+  req.set_message(ComposeMessage(absl::StrCat("Prize Desk <", spammer.address, ">"), to,
+                                 "You have WON a cruise", body, absl::Now(), SecureRandom()));
+  DEMO_ASSIGN(auto submit_stub, spammer.session->Submit(), "spammer's submit channel");
+  v1::SubmitResponse sent;
+  {
+    auto ctx = spammer.session->Context(absl::Seconds(30));
+    grpc::Status st = submit_stub->Submit(ctx.get(), req, &sent);
+    DEMO_EXPECT(st.ok(), "the spammer's submission: ", StatusCodeName(st.error_code()), ": ",
+                st.error_message());
+  }
+  const std::string& mid = sent.message_id();
+  const double size = static_cast<double>(sent.body_size());
+  Step(absl::StrCat("A spam campaign: spammer@a.example sends \"You have WON a cruise\" (",
+                    Bytes(size), ") to ten users at b.example, user01 ... user10."));
+
+  std::vector<uint32_t> uids(users.size(), 0);
+  absl::Time deadline = absl::Now() + kDeliveryTimeout;
+  for (size_t i = 0; i < users.size(); ++i) {
+    while (true) {
+      DEMO_ASSIGN(auto copy, find(*users[i], "INBOX", mid), "listing " + users[i]->address);
+      if (copy) {
+        DEMO_EXPECT(copy->state() == "shown" && !copy->body_cached(), users[i]->address,
+                    "'s new copy is ", copy->state(), copy->body_cached() ? ", body cached" : "");
+        uids[i] = copy->uid();
+        break;
+      }
+      DEMO_EXPECT(absl::Now() < deadline, users[i]->address, "'s inbox does not list ", mid,
+                  " after ", absl::FormatDuration(kDeliveryTimeout));
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+  DEMO_ASSIGN(auto b_before, Counters(b_, false), "b.example recipient counters");
+  DEMO_ASSIGN(auto a_before, Counters(a_, true), "a.example sender counters");
+  const double fetched0 = Metric(b_before, "pullmail_body_bytes_fetched_total");
+  const double served0 = Metric(a_before, "pullmail_body_bytes_served_total");
+  const double abuse0 = Metric(a_before, "pullmail_abuse_reports_total{verdict=\"spam\"}");
+  Say("    All ten inboxes list it; b.example has the notification only, no body yet.");
+
+  // --- two early readers read and report it ------------------------------------
+  for (int i = 0; i < kEarlyReaders; ++i) {
+    Account& u = *users[i];
+    ReadOutcome r = Read(*u.session, uids[i]);
+    DEMO_EXPECT(r.status.ok(), u.address, "'s read: ", StatusCodeName(r.status.error_code()), ": ",
+                r.status.error_message());
+    DEMO_EXPECT(static_cast<double>(r.body.size()) == size && absl::StrContains(r.body, "FREE cruise"),
+                u.address, " read ", r.body.size(), " bytes, not the campaign's body");
+    DEMO_EXPECT(r.from_cache == (i > 0), u.address, "'s read ",
+                r.from_cache ? "came from the cache" : "fetched the body again");
+    DEMO_ASSIGN(double fetched,
+                WaitCounter(b_, false, "pullmail_body_bytes_fetched_total",
+                            [&](double v) { return v >= fetched0 + size; }),
+                "b.example's body-fetched counter");
+    DEMO_EXPECT(fetched == fetched0 + size, "b.example fetched ", fetched - fetched0,
+                " body bytes for a ", size, "-byte body");
+    DEMO_ASSIGN(auto rep, ReportSpam(*u.session, uids[i]), u.address + "'s spam report");
+    const uint32_t expect_suppressed = i + 1 < kEarlyReaders ? 0 : kUsers - kEarlyReaders;
+    DEMO_EXPECT(rep.suppressed() == expect_suppressed, u.address, "'s report suppressed ",
+                rep.suppressed(), " copies, expected ", expect_suppressed, " (",
+                rep.explanation(), ")");
+    if (i == 0) {
+      Step(absl::StrCat(u.address, " opens it first: b.example fetches the body (",
+                        Bytes(fetched - fetched0), "). ", u.address, " reports it as spam."));
+      Say("    1 report, below the threshold of 2: the other nine still see it.");
+    } else {
+      Step(absl::StrCat(u.address, " opens it too (from b.example's cache, no byte fetched) and "
+                        "reports it: threshold reached, ", rep.suppressed(),
+                        " unread copies moved to Junk."));
+    }
+  }
+
+  // --- the other eight -----------------------------------------------------------
+  std::string reason;
+  for (size_t i = kEarlyReaders; i < users.size(); ++i) {
+    Account& u = *users[i];
+    DEMO_ASSIGN(auto in_inbox, find(u, "INBOX", mid), "listing " + u.address);
+    DEMO_EXPECT(!in_inbox, u.address, "'s inbox still lists the spam (state ",
+                in_inbox ? in_inbox->state() : "", ")");
+    DEMO_ASSIGN(auto in_junk, find(u, "Junk", mid), "listing " + u.address + "'s Junk");
+    DEMO_EXPECT(in_junk && in_junk->state() == "suppressed" &&
+                    absl::StartsWith(in_junk->reason(), "body_hash_threshold"),
+                u.address, "'s Junk does not hold the suppressed copy with its reason");
+    reason = in_junk->reason();
+  }
+  DEMO_ASSIGN(auto b_after, Counters(b_, false), "b.example recipient counters");
+  DEMO_ASSIGN(auto a_after, Counters(a_, true), "a.example sender counters");
+  const double fetched = Metric(b_after, "pullmail_body_bytes_fetched_total") - fetched0;
+  const double served = Metric(a_after, "pullmail_body_bytes_served_total") - served0;
+  DEMO_EXPECT(fetched == size && served == size, "the campaign moved ", fetched,
+              " body bytes to b.example (", served, " served by a.example); expected one body, ",
+              size);
+  const int others = kUsers - kEarlyReaders;
+  Step(absl::StrCat("The other ", others, " users (",
+                    absl::StrFormat("user%02d ... user%02d", kEarlyReaders + 1, kUsers),
+                    ") never see it in their inbox; it waits in their Junk folder, with why:"));
+  Say(absl::StrCat("    \"", reason, "\""));
+  Say(absl::StrCat("    b.example fetched the body once, ", Bytes(fetched), ", for its two "
+                   "readers. Pushed, the spam would have landed in all ten mailboxes (",
+                   Bytes(kUsers * size), ") and in front of ten people; here ", others, " x ",
+                   Bytes(size), " = ", Bytes(others * size), " were never delivered to the ",
+                   others, " who did not open it, and they were never shown it."));
+  DEMO_ASSIGN(double abuse,
+              WaitCounter(a_, true, "pullmail_abuse_reports_total{verdict=\"spam\"}",
+                          [&](double v) { return v >= abuse0 + kEarlyReaders; }),
+              "a.example's abuse-report counter");
+  DEMO_EXPECT(abuse == abuse0 + kEarlyReaders, "a.example counted ", abuse - abuse0,
+              " abuse reports, expected ", kEarlyReaders);
+  Say(absl::StrCat("    b.example also sent both reports to a.example's sender node, which counts ",
+                   abuse - abuse0, " abuse reports against spammer@a.example."));
+  return std::nullopt;
+}
+
 std::optional<DemoFailure> Demo::StopAll(bool narrate) {
   std::optional<DemoFailure> failure;
   std::vector<std::string> lines;
@@ -489,6 +708,7 @@ std::optional<DemoFailure> Demo::StopAll(bool narrate) {
   // Our own client channels go first (a node's shutdown waits for open
   // client connections, up to its drain bound); then all four at once.
   for (DomainWorld* d : {&a_, &b_}) d->session.reset();
+  for (Account& acc : spam_accounts_) acc.session.reset();
   for (DomainWorld* d : {&a_, &b_}) {
     d->sender.Terminate();
     d->recipient.Terminate();
@@ -522,7 +742,8 @@ std::optional<DemoFailure> Demo::StopAll(bool narrate) {
 
 std::optional<DemoFailure> Demo::Run() {
   if (auto f = SetUp()) return f;
-  return Story();
+  if (auto f = Story()) return f;
+  return SpamAct();
 }
 
 void Demo::PrintLogTails() {

@@ -122,7 +122,9 @@ const std::vector<Command>& Commands() {
        "(pullmail-sender and pullmail-recipient, found next to this program or in\n"
        "--bin-dir), sends mail both ways, and shows with byte counters that bodies\n"
        "move only when read, are cached, and that a downed sender gives a clean\n"
-       "UNAVAILABLE. Exit 0 only if every step did what it says.",
+       "UNAVAILABLE. Then a spam campaign to ten users at b.example: two early\n"
+       "readers report it, and the other eight never see it nor cause a fetch.\n"
+       "Exit 0 only if every step did what it says.",
        {{"dir", true, "use this (new or empty) folder instead of a temporary one", "DIR"},
         {"keep", false, "keep the folder afterwards"},
         {"bin-dir", true, "build folder holding sender-node/ and recipient-node/", "DIR"}},
@@ -145,6 +147,19 @@ const std::vector<Command>& Commands() {
                  {"recipient-domain", true, "domain the token is for (default: --config's)", "D"},
                  {"offset", true, "resume offset", "N"}}),
        &RunDebugFetch, true},
+      {{"debug", "share-report"}, "", "test support: share a signed spam report with a peer",
+       "", With(ClientOptions(),
+                {{"to-domain", true, "the peer whose recipient node gets it", "DOMAIN"},
+                 {"message-id", true, "the reported message's id", "ID"},
+                 {"message-signing-domain", true, "the domain that signed it", "DOMAIN"},
+                 {"body-sha256-hex", true, "the reported body's SHA-256, hex", "HEX"},
+                 {"verdict", true, "spam (default) or not-spam", "VERDICT"},
+                 {"reports", true, "how many local users the report stands for", "N"},
+                 {"report-id", true, "report id (default: a fresh one)", "ID"},
+                 {"times", true, "send the same signed bytes N times", "N"},
+                 {"random-key", false, "sign with a fresh key no directory lists"},
+                 {"key-id", true, "key id to put in the envelope", "ID"}}),
+       &RunDebugShareReport, true},
   };
   return *kCommands;
 }
