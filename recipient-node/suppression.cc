@@ -80,6 +80,12 @@ absl::StatusOr<v1::ReportResponse> RecipientNode::Report(const std::string& user
   const bool spam = req.verdict() == v1::VERDICT_SPAM;
   std::string folder = req.folder().empty() ? std::string(kInbox) : req.folder();
   ASSIGN_OR_RETURN(MailboxEntry e, store_->GetEntry(user, folder, req.uid()));
+  // Held and revoked copies are invisible to their user (mailbox.cc), so a
+  // report on one finds nothing, as a read does. Otherwise the move below
+  // would take a revoked copy to Junk as "suppressed" and list it again.
+  if (e.state != EntryState::kShown && e.state != EntryState::kSuppressed) {
+    return absl::NotFoundError(absl::StrCat("no message with UID ", req.uid()));
+  }
   ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
   absl::Time now = clock().Now();
   ASSIGN_OR_RETURN(bool fresh, store_->RecordReport(user, e.notification_id,
