@@ -318,6 +318,13 @@ class Spam(unittest.TestCase):
             self.assertIn("NOT_FOUND", r.stderr)
             self.assertEqual(r.stdout, "")
         self.assertEqual(b.recipient.counter("pullmail_revocations_total"), 1)
+        # A hidden copy stays hidden: a report on its old UID finds nothing
+        # (rather than moving it to Junk, where it would be listed again).
+        r = cy.run("report", copies[cy.address]["uid"], "spam", check=False)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("NOT_FOUND", r.stderr)
+        self.assert_not_listed(cy, mid, junk=True)
+        self.assertEqual(b.recipient.counter('pullmail_reports_total{verdict="spam"}'), 0)
 
         # The reader keeps it, and it still reads (from b.example's cache).
         kept = self.copy_of(bob, mid)
