@@ -11,7 +11,7 @@
 #include "core/storage/sqlite_store.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
-#include "rpc/file_directory.h"
+#include "rpc/node_base.h"
 #include "rpc/metrics.h"
 
 namespace pullmail {
@@ -37,14 +37,11 @@ uint64_t ChangeFeed::WaitChange(const std::string& user, uint64_t seen, absl::Du
 absl::StatusOr<std::unique_ptr<RecipientNode>> RecipientNode::Open(const NodeConfig& config) {
   std::unique_ptr<RecipientNode> node(new RecipientNode(config));
   ASSIGN_OR_RETURN(node->store_, OpenSqliteRecipientStore(config.RecipientDbPath()));
-  ASSIGN_OR_RETURN(node->users_, OpenSqliteUserStore(config.UsersDbPath()));
-  ASSIGN_OR_RETURN(node->directory_, FileDirectory::Open(config.directory));
-  ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadPem(config.signing_key));
-  node->key_ = std::make_unique<SigningKey>(std::move(key));
-  ASSIGN_OR_RETURN(std::string token_key,
-                   UserAuthenticator::LoadOrCreateTokenKey(config.TokenKeyPath()));
-  node->auth_ = std::make_unique<UserAuthenticator>(node->users_.get(), std::move(token_key),
-                                                    &SystemClock());
+  ASSIGN_OR_RETURN(NodeBase base, OpenNodeBase(config));
+  node->users_ = std::move(base.users);
+  node->directory_ = std::move(base.directory);
+  node->key_ = std::move(base.key);
+  node->auth_ = std::move(base.auth);
   PolicyConfig policy_config;
   if (const toml::table* t = config.Section("recipient", "policy")) {
     ASSIGN_OR_RETURN(policy_config, ParsePolicyConfig(*t));

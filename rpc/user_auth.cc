@@ -18,6 +18,7 @@
 #include "core/crypto/password.h"
 #include "core/util/random.h"
 #include "core/util/strings.h"
+#include "rpc/grpc_status.h"
 
 namespace pullmail {
 namespace {
@@ -121,6 +122,15 @@ absl::StatusOr<std::string> UserAuthenticator::Authenticate(
   auto it = md.find("authorization");
   if (it == md.end()) return AuthenticateHeader("");
   return AuthenticateHeader(std::string_view(it->second.data(), it->second.size()));
+}
+
+grpc::Status ServeLogin(UserAuthenticator& auth, const v1::LoginRequest& req,
+                        v1::LoginResponse* resp) {
+  auto token = auth.Login(req.user(), req.password());
+  if (!token.ok()) return ToGrpc(token.status());
+  resp->set_token(token->first);
+  resp->set_expires_unix_ms(absl::ToUnixMillis(token->second));
+  return grpc::Status::OK;
 }
 
 std::string BasicAuthorization(std::string_view user, std::string_view password) {

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "core/storage/user_store.h"
 #include "core/util/clock.h"
+#include "pullmail/v1/pullmail.pb.h"
 
 namespace pullmail {
 
@@ -44,6 +45,10 @@ class UserAuthenticator {
   Clock* clock_;
   absl::Duration lifetime_;
 };
+
+// The Login RPC of SubmitService and MailboxService, both.
+grpc::Status ServeLogin(UserAuthenticator& auth, const v1::LoginRequest& req,
+                        v1::LoginResponse* resp);
 
 // The client side: metadata value for Basic credentials.
 std::string BasicAuthorization(std::string_view user, std::string_view password);

@@ -11,7 +11,7 @@
 #include "core/util/random.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
-#include "rpc/file_directory.h"
+#include "rpc/node_base.h"
 #include "rpc/grpc_status.h"
 #include "rpc/metrics.h"
 #include "rpc/tls.h"
@@ -21,25 +21,13 @@ namespace pullmail {
 absl::StatusOr<std::unique_ptr<SenderNode>> SenderNode::Open(const NodeConfig& config) {
   std::unique_ptr<SenderNode> node(new SenderNode(config));
   ASSIGN_OR_RETURN(node->store_, OpenSqliteSenderStore(config.SenderDbPath()));
-  ASSIGN_OR_RETURN(node->users_, OpenSqliteUserStore(config.UsersDbPath()));
-  ASSIGN_OR_RETURN(node->directory_, FileDirectory::Open(config.directory));
-  ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadPem(config.signing_key));
-  node->key_ = std::make_unique<SigningKey>(std::move(key));
-  ASSIGN_OR_RETURN(std::string token_key,
-                   UserAuthenticator::LoadOrCreateTokenKey(config.TokenKeyPath()));
-  node->auth_ = std::make_unique<UserAuthenticator>(node->users_.get(), std::move(token_key),
-                                                    &SystemClock());
+  ASSIGN_OR_RETURN(NodeBase base, OpenNodeBase(config));
+  node->users_ = std::move(base.users);
+  node->directory_ = std::move(base.directory);
+  node->key_ = std::move(base.key);
+  node->auth_ = std::move(base.auth);
   if (const toml::table* retry = config.Section("sender", "retry")) {
     ASSIGN_OR_RETURN(node->retry_, ParseRetryPolicy(*retry));
-  }
-  // The directory's key for us must be the key we sign with, or every
-  // recipient will reject our notifications: fail loudly at start instead.
-  auto listed = node->directory_->LookupKey(config.domain, config.key_id);
-  if (!listed.ok() || *listed != node->key_->PublicKey()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the directory ", config.directory, " does not list this node's key ",
-                     config.domain, "/", config.key_id,
-                     listed.ok() ? " (different key)" : absl::StrCat(" (", listed.status().message(), ")")));
   }
   return node;
 }

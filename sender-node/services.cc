@@ -21,11 +21,7 @@ class SubmitServiceImpl final : public v1::SubmitService::Service {
 
   grpc::Status Login(grpc::ServerContext*, const v1::LoginRequest* req,
                      v1::LoginResponse* resp) override {
-    auto token = node_->auth().Login(req->user(), req->password());
-    if (!token.ok()) return ToGrpc(token.status());
-    resp->set_token(token->first);
-    resp->set_expires_unix_ms(ToUnixMs(token->second));
-    return grpc::Status::OK;
+    return ServeLogin(node_->auth(), *req, resp);
   }
 
   grpc::Status Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,

@@ -1,0 +1,34 @@
+// OpenNodeBase (see node_base.h).
+#include "rpc/node_base.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/storage/sqlite_store.h"
+#include "core/util/clock.h"
+#include "core/util/status_macros.h"
+#include "core/util/strings.h"
+#include "rpc/file_directory.h"
+
+namespace pullmail {
+
+absl::StatusOr<NodeBase> OpenNodeBase(const NodeConfig& config) {
+  NodeBase b;
+  ASSIGN_OR_RETURN(b.users, OpenSqliteUserStore(config.UsersDbPath()));
+  ASSIGN_OR_RETURN(b.directory, FileDirectory::Open(config.directory));
+  ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadPem(config.signing_key));
+  b.key = std::make_unique<SigningKey>(std::move(key));
+  ASSIGN_OR_RETURN(std::string token_key,
+                   UserAuthenticator::LoadOrCreateTokenKey(config.TokenKeyPath()));
+  b.auth = std::make_unique<UserAuthenticator>(b.users.get(), std::move(token_key),
+                                               &SystemClock());
+  auto listed = b.directory->LookupKey(config.domain, config.key_id);
+  if (!listed.ok() || *listed != b.key->PublicKey()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the directory ", config.directory, " does not list this node's key ", config.domain, "/",
+        config.key_id,
+        listed.ok() ? " (it lists a different key)"
+                    : absl::StrCat(" (", listed.status().message(), ")")));
+  }
+  return b;
+}
+
+}  // namespace pullmail
