@@ -186,7 +186,10 @@ class Spam(unittest.TestCase):
         # counted against the user who submitted the message.
         wait_until(lambda: a.sender.counter(ABUSE_SPAM) == 2, 20,
                    what="a.example's sender node to count 2 abuse reports")
-        self.assertEqual(b.recipient.counter('pullmail_abuse_reports_sent_total{result="ok"}'), 2)
+        # b.example counts a sent report once a.example's answer is back.
+        wait_until(lambda: b.recipient.counter(
+            'pullmail_abuse_reports_sent_total{result="ok"}') == 2, 10,
+            what="b.example to count 2 abuse reports sent")
         per_sender = dict(query(a, "sender.db",
                                 "SELECT sender, COUNT(*) FROM abuse_reports WHERE verdict = 1 "
                                 "GROUP BY sender"))
@@ -276,7 +279,10 @@ class Spam(unittest.TestCase):
             self.assertIn("3 net spam reports", j["reason"])  # e's 1 + b's 2; nothing else
         self.assertEqual(c.recipient.counter(PEER_ACCEPTED), 2)
         self.assertEqual(c.recipient.counter(SUPPRESSED), len(cs))
-        self.assertEqual(b.recipient.counter('pullmail_peer_reports_sent_total{result="ok"}'), 1)
+        # b.example counts the shared report once c.example's answer is back.
+        wait_until(lambda: b.recipient.counter(
+            'pullmail_peer_reports_sent_total{result="ok"}') == 1, 10,
+            what="b.example to count its report to c.example as sent")
         # c.example never fetched the body; only bea's read moved it, once.
         self.assertEqual(c.recipient.counter(FETCHED), 0)
         self.assertEqual(a.sender.counter(SERVED), size)
