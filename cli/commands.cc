@@ -23,6 +23,8 @@
 #include "core/crypto/encoding.h"
 #include "core/crypto/password.h"
 #include "core/mail/utf8.h"
+#include "core/policy/arf.h"
+#include "core/util/clock.h"
 #include "core/storage/sqlite_store.h"
 #include "core/util/random.h"
 #include "core/util/strings.h"
@@ -537,10 +539,49 @@ int RunReport(const Args& args) {
   req.set_uid(*uid);
   auto stub = session->Mailbox();
   if (!stub.ok()) return ReportLocalError(stub.status());
+  // With --arf, look the message up first: a spam report moves it to Junk.
+  v1::MessageInfo info;
+  if (args.Has("arf")) {
+    v1::ListMessagesRequest lreq;
+    lreq.set_folder(req.folder());
+    lreq.set_since_uid(*uid - 1);
+    lreq.set_limit(1);
+    v1::ListMessagesResponse lresp;
+    auto lctx = session->Context();
+    grpc::Status ls = (*stub)->ListMessages(lctx.get(), lreq, &lresp);
+    if (!ls.ok()) return ReportRpcError("report", ls);
+    if (lresp.messages_size() == 0 || lresp.messages(0).uid() != *uid) {
+      return ReportRpcError("report", grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                                   "no message with that UID"));
+    }
+    info = lresp.messages(0);
+  }
   v1::ReportResponse resp;
   auto ctx = session->Context();
   grpc::Status s = (*stub)->Report(ctx.get(), req, &resp);
   if (!s.ok()) return ReportRpcError("report", s);
+  if (args.Has("arf")) {
+    // RFC 5965 feedback report for operators of classic mail.
+    ArfInfo arf;
+    arf.date = absl::Now();
+    arf.feedback_type = req.verdict() == v1::VERDICT_SPAM ? "abuse" : "not-spam";
+    arf.original_mail_from = info.envelope_sender();
+    arf.arrival_date = FromUnixMs(info.received_unix_ms());
+    arf.reporting_mta = session->config().domain;
+    arf.reported_domains = {info.signing_domain()};
+    arf.message_id = info.message_id();
+    arf.body_sha256 = info.body_sha256();
+    arf.explanation = resp.explanation();
+    arf.summary = info.summary();
+    std::string out = MakeArfReport(arf);
+    std::string path = args.GetOr("arf", "-");
+    if (path == "-") {
+      std::cout << out;
+      return kExitOk;
+    }
+    absl::Status w = WriteFileAtomically(path, out, 0600);
+    if (!w.ok()) return ReportLocalError(w);
+  }
   if (args.Has("json")) {
     std::cout << ProtoToJson(resp) << "\n";
     return kExitOk;

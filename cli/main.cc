@@ -108,7 +108,10 @@ const std::vector<Command>& Commands() {
       {{"report"}, "UID spam|not-spam", "report a message as spam or not spam",
        "Reports feed the recipient node's spam policy: enough reports on one body\n"
        "suppress its unread copies for everyone at this domain.",
-       With(ClientOptions(), {{"folder", true, "folder (default INBOX)", "FOLDER"}}), &RunReport},
+       With(ClientOptions(), {{"folder", true, "folder (default INBOX)", "FOLDER"},
+                              {"arf", true, "also write an RFC 5965 ARF report ('-' = stdout)",
+                               "FILE"}}),
+       &RunReport},
       {{"revoke"}, "MESSAGE_ID", "recall a message you sent that has not been read yet", "",
        With(ClientOptions(), {{"reason", true, "a note for the recipients' operators", "TEXT"}}),
        &RunRevoke},

@@ -301,6 +301,22 @@ class E2E(unittest.TestCase):
         self.assertEqual(b.recipient.counter(FETCHED), size)
         self.assertEqual(b.recipient.counter("pullmail_copies_suppressed_total"), 2)
 
+    def test_report_exports_arf_for_classic_operators(self):
+        """`report --arf` writes an RFC 5965 feedback report about the message."""
+        a, b, ann, bob = self.two_domains()
+        ann.send([bob.address], "Cheap watches", "Buy now.\n")
+        uid = self.only(bob.wait_for_subject("Cheap watches"), "Cheap watches")["uid"]
+        r = bob.run("report", uid, "spam", "--arf", "-")
+        self.assertEqual(r.returncode, 0, r)
+        arf = r.stdout
+        for needle in ("multipart/report", "report-type=feedback-report",
+                       "message/feedback-report", "Feedback-Type: abuse", "Version: 1",
+                       "Original-Mail-From: <ann@a.example>", "Reported-Domain: a.example",
+                       "text/rfc822-headers", "Cheap watches"):
+            self.assertIn(needle, arf, needle)
+        # The report itself was made: the copy is in Junk now.
+        self.only(bob.list(junk=True), "Cheap watches")
+
     def test_cli_mailbox_commands(self):
         a, b, ann, bob = self.two_domains()
         for s in ("one", "two", "three"):
