@@ -137,6 +137,20 @@ absl::Status SenderNode::ReportAbuse(const v1::SignedSpamReport& signed_report) 
   ASSIGN_OR_RETURN(v1::SpamReport report,
                    VerifySpamReport(signed_report, *directory_, clock().Now(), nullptr));
   ASSIGN_OR_RETURN(OutboundMessage msg, store_->GetMessage(report.message_id()));
+  // Only a domain we notified about this message may complain about it.
+  ASSIGN_OR_RETURN(std::vector<Delivery> deliveries, store_->ListDeliveries(msg.message_id));
+  bool notified = false;
+  for (const Delivery& d : deliveries) {
+    if (d.domain == report.reporter_domain() && d.state != DeliveryState::kQueued &&
+        d.state != DeliveryState::kBounced) {
+      notified = true;
+    }
+  }
+  if (!notified) {
+    Metrics::Global().Add("pullmail_abuse_reports_rejected_total{reason=\"not_a_recipient\"}");
+    return absl::PermissionDeniedError(absl::StrCat(
+        "not_a_recipient: ", report.reporter_domain(), " was not notified of this message"));
+  }
   ASSIGN_OR_RETURN(bool fresh,
                    store_->RecordAbuseReport(msg.sender, report.reporter_domain(),
                                              report.report_id(), report.verdict(), clock().Now()));
