@@ -3,8 +3,8 @@
 // too slow for the scale target. At scale the simulator therefore replaces
 // the two primitives -- and only them -- with a model of the same size:
 //
-//   signature = SHA-256(tag || public key || context || message)
-//               || SHA-256(that first half)                      (64 bytes)
+//   signature = SipHash-2-4 chained over (tag, context, message), keyed by
+//               the public key, spread over 64 bytes
 //
 // It is wired in at link time (ld --wrap on pullmail::VerifySignature and
 // pullmail::SigningKey::Sign; see sim/CMakeLists.txt), so core's envelope,

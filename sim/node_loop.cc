@@ -2,8 +2,42 @@
 #include "sim/node_loop.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace pullmail::sim {
+
+void NodeLoop::AddLazy(double at, const Event& e) {
+  // Bucket k holds (k - 1) * q < at <= k * q and runs at k * q.
+  const int64_t k = static_cast<int64_t>(std::ceil(at / quantum_));
+  auto [it, inserted] = lazy_.try_emplace(k);
+  if (inserted) lazy_keys_.push(k);
+  it->second.push_back(e);
+}
+
+double NodeLoop::NextLazy() const {
+  return lazy_keys_.empty() ? std::numeric_limits<double>::infinity()
+                            : static_cast<double>(lazy_keys_.top()) * quantum_;
+}
+
+void NodeLoop::RunLazyBucket() {
+  const int64_t k = lazy_keys_.top();
+  lazy_keys_.pop();
+  auto it = lazy_.find(k);
+  std::vector<Event> bucket = std::move(it->second);
+  lazy_.erase(it);
+  // In time order (a total order, so the run is deterministic).
+  EventLater later;
+  std::sort(bucket.begin(), bucket.end(), [&](const Event& x, const Event& y) { return later(y, x); });
+  for (const Event& e : bucket) {
+    if (e.kind & kPromote) {
+      Event x = e;
+      x.kind &= ~kPromote;
+      events_.push(x);
+    } else {
+      OnEvent(e);
+    }
+  }
+}
 
 void NodeLoop::Run() {
   namespace sg4 = simgrid::s4u;
@@ -28,9 +62,14 @@ void NodeLoop::Run() {
       OnEvent(e);
       continue;
     }
-    const double next = std::min(events_.empty() ? kInf : events_.top().t, NextWake());
+    if (NextLazy() <= now) {
+      RunLazyBucket();
+      continue;
+    }
+    const double next =
+        std::min({events_.empty() ? kInf : events_.top().t, NextWake(), NextLazy()});
     if (activities_.empty()) {
-      if (next == kInf) return;  // Done() or not, nothing can ever happen again
+      if (next == kInf) return;  // nothing can ever happen again
       sg4::this_actor::sleep_until(next);
       continue;
     }

@@ -57,7 +57,8 @@ constexpr double kReferenceFlops = 1e9;  // CryptoCost is measured on a "1 Gflop
 
 class PullNode : public NodeLoop {
  public:
-  PullNode(PullWorld* w, uint32_t node) : w_(w), node_(node), rng_(Mix64(w->sc_.run.seed, 0x9011, node)) {
+  PullNode(PullWorld* w, uint32_t node)
+      : NodeLoop(w->sc_.run.time_quantum), w_(w), node_(node), rng_(Mix64(w->sc_.run.seed, 0x9011, node)) {
     const World& world = w_->world_;
     provider_ = !world.IsBot(node);
     messages_ = &world.node_messages()[node];
@@ -76,9 +77,11 @@ class PullNode : public NodeLoop {
   }
 
  protected:
+  // The next message creation; with a time quantum, creations are taken in
+  // batches at the quantum's boundaries (they only fill queues).
   double NextWake() const override {
-    return cursor_ < messages_->size() ? w_->world_.messages()[(*messages_)[cursor_]].created
-                                       : std::numeric_limits<double>::infinity();
+    if (cursor_ >= messages_->size()) return std::numeric_limits<double>::infinity();
+    return QuantumCeil(w_->world_.messages()[(*messages_)[cursor_]].created);
   }
 
   void OnWake() override {
@@ -87,7 +90,7 @@ class PullNode : public NodeLoop {
            w_->world_.messages()[(*messages_)[cursor_]].created <= now) {
       const uint32_t index = (*messages_)[cursor_++];
       w_->Submit(index, now);
-      Schedule(w_->world_.Expires(w_->world_.messages()[index]), kExpireBody, index);
+      ScheduleLazy(w_->world_.Expires(w_->world_.messages()[index]), kExpireBody, index);
     }
   }
 
@@ -146,12 +149,24 @@ class PullNode : public NodeLoop {
   absl::Time ClockNow() const { return clock_.Now(); }
 
   // Starts a transfer of `bytes` from node `from` to node `to`; OnActivity(tag)
-  // runs when the last byte arrives.
-  void Transfer(uint32_t from, uint32_t to, uint64_t bytes, uint64_t tag) {
+  // runs when the last byte arrives. `lazy`: a small transfer whose arrival
+  // only does bookkeeping (replies to the outbox) may be handled up to one
+  // time quantum late.
+  void Transfer(uint32_t from, uint32_t to, uint64_t bytes, uint64_t tag, bool lazy = false) {
     sg4::Host* a = w_->hosts_[from];
     sg4::Host* b = w_->hosts_[to];
     if (a == b || bytes == 0) {
       Schedule(Now(), kLocalDone, static_cast<uint32_t>(tag >> 32), static_cast<uint32_t>(tag));
+      return;
+    }
+    if (w_->net_.IsSmall(bytes)) {
+      ++metrics().timed_transfers;
+      const double t = Now() + w_->net_.IdleTransferTime(a, b, bytes);
+      if (lazy) {
+        ScheduleLazy(t, kLocalDone, static_cast<uint32_t>(tag >> 32), static_cast<uint32_t>(tag));
+      } else {
+        Schedule(t, kLocalDone, static_cast<uint32_t>(tag >> 32), static_cast<uint32_t>(tag));
+      }
       return;
     }
     ++metrics().transfers;
@@ -177,9 +192,18 @@ class PullNode : public NodeLoop {
       auto& q = w_->outbox_[s][node_];
       if (!q.empty() && notify_inflight_ < sc().network.max_inflight && world().NodeUp(s, now)) {
         std::vector<PullWorld::Pending> due;
-        std::vector<PullWorld::Pending> later;
-        for (const PullWorld::Pending& p : q) (p.next_attempt <= now ? due : later).push_back(p);
-        q = std::move(later);
+        auto keep = std::partition(q.begin(), q.end(),
+                                   [now](const PullWorld::Pending& p) { return p.next_attempt > now; });
+        if (keep == q.begin()) {
+          due.swap(q);  // all due: the common case
+        } else {
+          due.assign(keep, q.end());
+          q.erase(keep, q.end());
+          // partition does not keep order: put the due ones back in queue order.
+          std::sort(due.begin(), due.end(), [](const PullWorld::Pending& x, const PullWorld::Pending& y) {
+            return x.msg != y.msg ? x.msg < y.msg : x.k < y.k;
+          });
+        }
         std::vector<PullWorld::Pending> send;
         for (const PullWorld::Pending& p : due) {
           const Message& m = world().messages()[p.msg];
@@ -273,7 +297,7 @@ class PullNode : public NodeLoop {
     b.signed_n.clear();
     b.signed_n.shrink_to_fit();
     metrics().AddBytes(ByteKind::kNotifyAck, ack_bytes);
-    Transfer(node_, b.sender, ack_bytes, Tag(id, kAckArrived));
+    Transfer(node_, b.sender, ack_bytes, Tag(id, kAckArrived), /*lazy=*/true);
   }
 
   void AckArrived(uint64_t id) {
@@ -365,7 +389,7 @@ class PullNode : public NodeLoop {
         ++metrics().notifications_accepted;
         w_->notif_stored_[m.notif_begin + p.k] = 1;
         const bool spam = world().IsSpam(m);
-        const std::string hash = world().BodyHash(m.body_id);
+        const World::Hash hash = world().BodyHash(m.body_id);
         for (const std::string& address : dec.users) {
           std::optional<uint32_t> u = world().ParseUser(address, d);
           PM_CHECK(u.has_value()) << "acceptor kept a user the world does not know: " << address;
@@ -384,7 +408,7 @@ class PullNode : public NodeLoop {
         PM_CHECK(invalid == dec.dropped.size())
             << "acceptor dropped " << dec.dropped.size() << " recipients, world has " << invalid;
         if (sc().pull.pin_margin > 0) {
-          Schedule(std::max(Now(), world().Expires(m) - sc().pull.pin_margin), kPin, p.msg, p.k);
+          ScheduleLazy(std::max(Now(), world().Expires(m) - sc().pull.pin_margin), kPin, p.msg, p.k);
         }
         break;
       }
@@ -393,10 +417,11 @@ class PullNode : public NodeLoop {
   }
 
   void AcceptCopy(uint32_t msg, uint32_t copy, uint32_t user, const std::string& address,
-                  const std::string& signing_domain, const std::string& hash, bool spam) {
+                  const std::string& signing_domain, const World::Hash& hash, bool spam) {
     const uint32_t d = world().UserDomain(user);
     const double now = Now();
-    Decision dec = w_->rdomains_[d].policy->OnNotification(signing_domain, hash, address, ClockNow());
+    Decision dec = w_->rdomains_[d].policy->OnNotification(signing_domain, World::View(hash), address,
+                                                           ClockNow());
     switch (dec.visibility) {
       case Visibility::kSuppressed:
         w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam);
@@ -406,7 +431,7 @@ class PullNode : public NodeLoop {
         ++metrics().copies_held[spam];
         double review = dec.review_at ? absl::ToDoubleSeconds(*dec.review_at - SimEpoch())
                                       : now + absl::ToDoubleSeconds(sc().policy.hold_period);
-        Schedule(std::max(review, now), kReview, msg, copy, 0, now);
+        ScheduleLazy(std::max(review, now), kReview, msg, copy, 0, now);
         break;
       }
       case Visibility::kShown:
@@ -425,7 +450,7 @@ class PullNode : public NodeLoop {
     if (c.reads) {
       Schedule(now + c.delay, kRead, msg, copy);
     } else {
-      Schedule(std::max(now, world().Expires(world().messages()[msg])), kFinal, msg, copy);
+      ScheduleLazy(std::max(now, world().Expires(world().messages()[msg])), kFinal, msg, copy);
     }
   }
 
@@ -436,7 +461,7 @@ class PullNode : public NodeLoop {
     const uint32_t user = world().rcpts()[copy];
     const double now = Now();
     Decision dec = w_->rdomains_[world().UserDomain(user)].policy->ReviewHeld(
-        world().domains()[m.sender_domain].name, world().BodyHash(m.body_id),
+        world().domains()[m.sender_domain].name, World::View(world().BodyHash(m.body_id)),
         AtSimTime(held_since), ClockNow());
     switch (dec.visibility) {
       case Visibility::kShown: Show(msg, copy, user, spam); break;
@@ -449,7 +474,7 @@ class PullNode : public NodeLoop {
           ++metrics().held_at_expiry;
           w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam);
         } else {
-          Schedule(std::max(review, now + 1), kReview, msg, copy, 0, held_since);
+          ScheduleLazy(std::max(review, now + 1), kReview, msg, copy, 0, held_since);
         }
         break;
       }
@@ -461,7 +486,8 @@ class PullNode : public NodeLoop {
     const Message& m = world().messages()[msg];
     const bool spam = world().IsSpam(m);
     const uint32_t d = world().RecipientDomain(world().rcpts()[copy]);
-    const bool suppressed = w_->rdomains_[d].policy->IsSuppressed(world().BodyHash(m.body_id));
+    const bool suppressed =
+        w_->rdomains_[d].policy->IsSuppressed(World::View(world().BodyHash(m.body_id)));
     w_->AddCopyOutcome(copy, suppressed ? Outcome::kSuppressed : Outcome::kDelivered, spam);
   }
 
@@ -476,7 +502,7 @@ class PullNode : public NodeLoop {
     if (attempt == 0) {
       if (w_->copy_state_[copy] != PullWorld::kShown) return;
       // Reports that came in since it was shown may have moved it to Junk.
-      if (rd.policy->IsSuppressed(world().BodyHash(m.body_id))) {
+      if (rd.policy->IsSuppressed(World::View(world().BodyHash(m.body_id)))) {
         w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam);
         return;
       }
@@ -507,7 +533,7 @@ class PullNode : public NodeLoop {
       uint8_t s = w_->copy_state_[j];
       unread |= (s == PullWorld::kShown || s == PullWorld::kHeld);
     }
-    if (!unread || rd.policy->IsSuppressed(world().BodyHash(m.body_id))) return;
+    if (!unread || rd.policy->IsSuppressed(World::View(world().BodyHash(m.body_id)))) return;
     rd.fetching[m.body_id];  // no reader waits for a pin
     QueueFetch(msg, g.domain, /*pin=*/true);
   }
@@ -605,7 +631,7 @@ class PullNode : public NodeLoop {
       if (!rd.cache.contains(it.body_id)) {
         rd.cache[it.body_id] = PullWorld::CacheEntry{now, m.body_size};
         metrics().recipient_storage.Add(m.body_size, now);
-        Schedule(now + sc().retention.recipient, kCacheExpire, it.domain, it.body_id, 0, now);
+        ScheduleLazy(now + sc().retention.recipient, kCacheExpire, it.domain, it.body_id, 0, now);
       }
       for (const PullWorld::Waiter& wt : waiters) ReadComplete(wt, /*fetched=*/true);
     }
@@ -652,11 +678,11 @@ class PullNode : public NodeLoop {
     if (spam) ++metrics().spam_bodies_per_user[user];
     SpamPolicy& policy = *w_->rdomains_[world().UserDomain(user)].policy;
     const std::string& signing_domain = world().domains()[m.sender_domain].name;
-    const std::string hash = world().BodyHash(m.body_id);
+    const World::Hash hash = world().BodyHash(m.body_id);
     const absl::Time t = ClockNow();
-    policy.OnRead(signing_domain, hash, t);
+    policy.OnRead(signing_domain, World::View(hash), t);
     if (DrawReader(sc(), wt.msg, user, spam).reports) {
-      ReportOutcome r = policy.OnLocalReport(signing_domain, hash, Verdict::kSpam, t);
+      ReportOutcome r = policy.OnLocalReport(signing_domain, World::View(hash), Verdict::kSpam, t);
       ++metrics().reports_spam;
       if (r.newly_suppressed) ++metrics().suppress_events;
     }
@@ -687,15 +713,15 @@ class PullNode : public NodeLoop {
 
 // ---- PullWorld ------------------------------------------------------------------------
 
-PullWorld::PullWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts,
-                     WorldMetrics* metrics, CryptoCost cost, std::vector<double>* progress)
+PullWorld::PullWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts, Net* net,
+                     WorldMetrics* metrics, CryptoCost cost)
     : world_(world),
       sc_(world.scenario()),
       wire_(world),
       m_(*metrics),
       cost_(cost),
       hosts_(std::move(hosts)),
-      progress_created_(progress) {
+      net_(*net) {
   const int nodes = world.nodes();
   const int providers = world.providers();
   outbox_.assign(nodes, std::vector<std::vector<Pending>>(providers));

@@ -21,6 +21,7 @@
 #include "core/policy/spam_policy.h"
 #include "sim/crypto_model.h"
 #include "sim/metrics.h"
+#include "sim/net.h"
 #include "sim/sim_clock.h"
 #include "sim/wire.h"
 #include "sim/world.h"
@@ -34,8 +35,8 @@ class PullWorld {
   // `hosts[n]` is node n's SimGrid host. `metrics` and `world` must outlive
   // this object. `cost` is the measured cost of real Ed25519, charged to the
   // hosts' CPUs as SimGrid executions.
-  PullWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts, WorldMetrics* metrics,
-            CryptoCost cost, std::vector<double>* progress_created);
+  PullWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts, Net* net,
+            WorldMetrics* metrics, CryptoCost cost);
   ~PullWorld();
 
   // Creates one actor per node (providers and bots). Call before Engine::run.
@@ -88,8 +89,8 @@ class PullWorld {
   WorldMetrics& m_;
   CryptoCost cost_;
   std::vector<simgrid::s4u::Host*> hosts_;
+  Net& net_;
   std::vector<std::unique_ptr<PullNode>> nodes_;
-  std::vector<double>* progress_created_;
 
   // outbox_[sender node][recipient provider]
   std::vector<std::vector<std::vector<Pending>>> outbox_;

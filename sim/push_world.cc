@@ -29,7 +29,8 @@ enum EventKind : uint16_t {
 
 class PushNode : public NodeLoop {
  public:
-  PushNode(PushWorld* w, uint32_t node) : w_(w), node_(node), rng_(Mix64(w->sc_.run.seed, 0x9054, node)) {
+  PushNode(PushWorld* w, uint32_t node)
+      : NodeLoop(w->sc_.run.time_quantum), w_(w), node_(node), rng_(Mix64(w->sc_.run.seed, 0x9054, node)) {
     provider_ = !w_->world_.IsBot(node);
     messages_ = &w_->world_.node_messages()[node];
   }
@@ -45,9 +46,11 @@ class PushNode : public NodeLoop {
   }
 
  protected:
+  // The next message creation; with a time quantum, creations are taken in
+  // batches at the quantum's boundaries (they only fill queues).
   double NextWake() const override {
-    return cursor_ < messages_->size() ? w_->world_.messages()[(*messages_)[cursor_]].created
-                                       : std::numeric_limits<double>::infinity();
+    if (cursor_ >= messages_->size()) return std::numeric_limits<double>::infinity();
+    return QuantumCeil(w_->world_.messages()[(*messages_)[cursor_]].created);
   }
 
   void OnWake() override {
@@ -87,9 +90,19 @@ class PushNode : public NodeLoop {
     for (uint32_t s : dirty) {
       auto& q = w_->outbox_[s][node_];
       if (!q.empty() && inflight_ < sc().network.max_inflight && world().NodeUp(s, now)) {
-        std::vector<PushWorld::Pending> due, later;
-        for (const PushWorld::Pending& p : q) (p.next_attempt <= now ? due : later).push_back(p);
-        q = std::move(later);
+        std::vector<PushWorld::Pending> due;
+        auto keep = std::partition(q.begin(), q.end(),
+                                   [now](const PushWorld::Pending& p) { return p.next_attempt > now; });
+        if (keep == q.begin()) {
+          due.swap(q);  // all due: the common case
+        } else {
+          due.assign(keep, q.end());
+          q.erase(keep, q.end());
+          // partition does not keep order: put the due ones back in queue order.
+          std::sort(due.begin(), due.end(), [](const PushWorld::Pending& x, const PushWorld::Pending& y) {
+            return x.msg != y.msg ? x.msg < y.msg : x.k < y.k;
+          });
+        }
         std::vector<PushWorld::Pending> send;
         for (const PushWorld::Pending& p : due) {
           const Message& m = world().messages()[p.msg];
@@ -146,6 +159,10 @@ class PushNode : public NodeLoop {
     sg4::Host* h = w_->hosts_[node_];
     if (a == h) {
       Schedule(now, kLocalDone, static_cast<uint32_t>(id));
+    } else if (w_->net_.IsSmall(envelope + body)) {
+      ++metrics().timed_transfers;
+      Schedule(now + w_->net_.IdleTransferTime(a, h, envelope + body), kLocalDone,
+               static_cast<uint32_t>(id));
     } else {
       ++metrics().transfers;
       Track(sg4::Comm::sendto_async(a, h, envelope + body), id);
@@ -188,7 +205,7 @@ class PushNode : public NodeLoop {
       if (stored) {
         ++metrics().notifications_accepted;
         metrics().recipient_storage.Add(m.body_size, now);
-        Schedule(now + sc().retention.recipient, kRelease, m.body_size);
+        ScheduleLazy(now + sc().retention.recipient, kRelease, m.body_size);
       } else {
         ++metrics().notifications_rejected;
       }
@@ -245,9 +262,14 @@ class PushNode : public NodeLoop {
   std::unordered_map<uint64_t, std::unique_ptr<Batch>> batches_;
 };
 
-PushWorld::PushWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts,
+PushWorld::PushWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts, Net* net,
                      WorldMetrics* metrics)
-    : world_(world), sc_(world.scenario()), wire_(world), m_(*metrics), hosts_(std::move(hosts)) {
+    : world_(world),
+      sc_(world.scenario()),
+      wire_(world),
+      m_(*metrics),
+      hosts_(std::move(hosts)),
+      net_(*net) {
   const int nodes = world.nodes();
   const int providers = world.providers();
   outbox_.assign(nodes, std::vector<std::vector<Pending>>(providers));

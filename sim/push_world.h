@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "sim/metrics.h"
+#include "sim/net.h"
 #include "sim/wire.h"
 #include "sim/world.h"
 
@@ -26,7 +27,8 @@ class PushNode;
 
 class PushWorld {
  public:
-  PushWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts, WorldMetrics* metrics);
+  PushWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts, Net* net,
+            WorldMetrics* metrics);
   ~PushWorld();
 
   void CreateActors();
@@ -52,6 +54,7 @@ class PushWorld {
   Wire wire_;
   WorldMetrics& m_;
   std::vector<simgrid::s4u::Host*> hosts_;
+  Net& net_;
   std::vector<std::unique_ptr<PushNode>> nodes_;
   std::vector<std::vector<std::vector<Pending>>> outbox_;  // [sender node][provider]
   std::vector<std::vector<uint32_t>> dirty_;

@@ -188,7 +188,8 @@ std::vector<SummaryRow> SummaryRows(const RunResult& r) {
   Row(rows, r, "suppress_events", "bodies suppressed at a node (threshold reached)", [](const WorldMetrics& m) { return static_cast<double>(m.suppress_events); });
   Row(rows, r, "push_filtered", "spam junked by the push content filter", [](const WorldMetrics& m) { return static_cast<double>(m.filtered_push); });
   Row(rows, r, "crypto_cpu_seconds", "Ed25519 CPU time, modelled (s)", [](const WorldMetrics& m) { return m.cpu_seconds_crypto; });
-  Row(rows, r, "transfers", "SimGrid transfers", [](const WorldMetrics& m) { return static_cast<double>(m.transfers); });
+  Row(rows, r, "transfers", "transfers simulated as SimGrid flows", [](const WorldMetrics& m) { return static_cast<double>(m.transfers); });
+  Row(rows, r, "timed_transfers", "small transfers in closed form", [](const WorldMetrics& m) { return static_cast<double>(m.timed_transfers); });
   both("end_days", "simulated time (days)", end / 86400);
   return rows;
 }

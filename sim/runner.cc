@@ -141,16 +141,17 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& sc, const RunOptions& opti
     result.platform = sc.network.platform;
   }
 
+  Net net(static_cast<uint64_t>(sc.network.small_flow_bytes));
   std::unique_ptr<PullWorld> pull;
   std::unique_ptr<PushWorld> push;
   if (want_pull) {
     result.pull = std::make_unique<WorldMetrics>(w.users());
-    pull = std::make_unique<PullWorld>(w, pull_hosts, result.pull.get(), modelled, nullptr);
+    pull = std::make_unique<PullWorld>(w, pull_hosts, &net, result.pull.get(), modelled);
     pull->CreateActors();
   }
   if (want_push) {
     result.push = std::make_unique<WorldMetrics>(w.users());
-    push = std::make_unique<PushWorld>(w, push_hosts, result.push.get());
+    push = std::make_unique<PushWorld>(w, push_hosts, &net, result.push.get());
     push->CreateActors();
   }
 

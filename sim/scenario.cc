@@ -222,6 +222,7 @@ absl::Status ParseCampaign(const toml::table& t, std::string where, CampaignConf
   RETURN_IF_ERROR(f.Range("start", &c->start, 0, 1e12, ParseSeconds));
   RETURN_IF_ERROR(f.Range("duration", &c->duration, 1, 1e12, ParseSeconds));
   RETURN_IF_ERROR(f.Integer("messages", &c->messages, 0, 1e11));
+  RETURN_IF_ERROR(f.Range("messages_per_user", &c->messages_per_user, 0, 1e6));
   RETURN_IF_ERROR(f.Dist("recipients", &c->recipients, PlainNumber));
   RETURN_IF_ERROR(f.Dist("body_size", &c->body_size, ParseBytes));
   RETURN_IF_ERROR(f.Bool("personalised", &c->personalised));
@@ -334,6 +335,7 @@ absl::StatusOr<Scenario> ParseScenario(const toml::table& doc, std::string_view 
     RETURN_IF_ERROR(f.Range("duration", &s.run.duration, 1, 1e10, ParseSeconds));
     RETURN_IF_ERROR(f.Range("sample_interval", &s.run.sample_interval, 1, 1e10, ParseSeconds));
     RETURN_IF_ERROR(f.Range("max_time", &s.run.max_time, 0, 1e12, ParseSeconds));
+    RETURN_IF_ERROR(f.Range("time_quantum", &s.run.time_quantum, 0, 86400, ParseSeconds));
     std::string crypto(CryptoModeName(s.run.crypto));
     RETURN_IF_ERROR(f.String("crypto", &crypto));
     if (crypto == "real") {
@@ -365,6 +367,7 @@ absl::StatusOr<Scenario> ParseScenario(const toml::table& doc, std::string_view 
     RETURN_IF_ERROR(f.Range("fetch_window", &n.fetch_window, 0, 86400, ParseSeconds));
     RETURN_IF_ERROR(f.Range("connect_timeout", &n.connect_timeout, 0, 3600, ParseSeconds));
     RETURN_IF_ERROR(f.Integer("max_inflight", &n.max_inflight, 1, 100000));
+    RETURN_IF_ERROR(f.Range("small_flow_bytes", &n.small_flow_bytes, 0, 1e12, ParseBytes));
     RETURN_IF_ERROR(ParseAvailability(f, "provider_", &n.provider_availability));
     RETURN_IF_ERROR(f.Finish());
   }
@@ -403,6 +406,11 @@ absl::StatusOr<Scenario> ParseScenario(const toml::table& doc, std::string_view 
           ParseCampaign(*t.as_table(), absl::StrCat(AV(source), ": campaign[", i, "]"), &cc));
       s.campaigns.push_back(std::move(cc));
       ++i;
+    }
+  }
+  for (CampaignConfig& c : s.campaigns) {
+    if (c.messages_per_user > 0) {
+      c.messages = static_cast<uint64_t>(std::llround(c.messages_per_user * s.domains.users));
     }
   }
   {

@@ -42,6 +42,8 @@ struct RunConfig {
   double duration = 86400;         // s: the window in which messages are created
   double sample_interval = 3600;   // s: one time-series row per interval
   double max_time = 0;             // s: hard stop (0 = run until everything ends)
+  double time_quantum = 0;         // s: slow bookkeeping timers may run this late
+                                   // (sim/node_loop.h); 0 = every timer exact
   CryptoMode crypto = CryptoMode::kAuto;
   uint64_t crypto_real_limit = 200000;  // notifications (kAuto)
 };
@@ -74,6 +76,8 @@ struct NetworkConfig {
   double connect_timeout = 30;     // s: how long a call to a host that is down
                                    // takes to fail
   int max_inflight = 64;           // transfers one host drives at once
+  double small_flow_bytes = 0;     // transfers below this are closed-form timers
+                                   // (sim/net.h); 0 = every transfer is a flow
   Availability provider_availability;  // uptime 1 = never down
 };
 
@@ -97,6 +101,7 @@ struct CampaignConfig {
   double start = 0;                // s
   double duration = 86400;         // s
   uint64_t messages = 1000;
+  double messages_per_user = 0;    // if > 0: messages = this * domains.users
   Distribution recipients = Distribution::Fixed(1);
   Distribution body_size = Distribution::Fixed(8000);
   bool personalised = false;       // every message its own body (own SHA-256)

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <google/protobuf/io/coded_stream.h>
+
 #include "absl/strings/str_cat.h"
 #include "core/envelope/envelope.h"
 #include "core/util/clock.h"
@@ -49,7 +51,7 @@ absl::StatusOr<v1::SignedNotification> Wire::BuildNotification(uint32_t index, i
   n.set_created_unix_ms(ToUnixMs(AtSimTime(m.created)));
   n.set_expires_unix_ms(ToUnixMs(AtSimTime(world_.Expires(m))));
   n.set_body_size(m.body_size);
-  n.set_body_sha256(world_.BodyHash(m.body_id));
+  n.set_body_sha256(std::string(World::View(world_.BodyHash(m.body_id))));
   v1::HeaderSummary* s = n.mutable_summary();
   s->set_from(absl::StrCat(m.campaign ? "Offers" : "User ", m.sender_user, " <", sender, ">"));
   // The To: header lists every recipient of the message (at most 100).
@@ -78,14 +80,21 @@ uint64_t Wire::BodyResponseBytes(uint64_t body_size) const {
   uint64_t total = 0;
   uint64_t offset = 0;
   chunk_.set_total_size(body_size);
+  chunk_.clear_data();
   do {
     uint64_t len = std::min<uint64_t>(limits::kBodyChunkSize, body_size - offset);
     chunk_.set_offset(offset);
-    chunk_.mutable_data()->resize(len);
-    total += GrpcMessageBytes(chunk_.ByteSizeLong());
+    total += GrpcMessageBytes(ChunkBytes(chunk_.ByteSizeLong(), len));
     offset += len;
   } while (offset < body_size);
   return total;
+}
+
+uint64_t ChunkBytes(uint64_t without_data, uint64_t len) {
+  // BodyChunk.data is field 2, length-delimited: one tag byte, the length as
+  // a varint, the bytes (absent altogether when empty, as proto3 encodes it).
+  if (len == 0) return without_data;
+  return without_data + 1 + google::protobuf::io::CodedOutputStream::VarintSize64(len) + len;
 }
 
 uint64_t Wire::SmtpTransactionBytes(uint32_t index, const World::Group& g, uint32_t valid) const {

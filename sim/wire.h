@@ -35,6 +35,10 @@ inline absl::Time AtSimTime(double t) { return SimEpoch() + absl::Seconds(t); }
 
 // Bytes of one gRPC message of `payload` bytes on the wire, framing included.
 uint64_t GrpcMessageBytes(uint64_t payload);
+// Serialized size of a BodyChunk whose other fields take `without_data`
+// bytes, once `len` bytes of data are added (sim/wire_test checks it against
+// a real BodyChunk).
+uint64_t ChunkBytes(uint64_t without_data, uint64_t len);
 
 class Wire {
  public:

@@ -4,6 +4,7 @@
 #include "sim/world.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <numeric>
 
@@ -348,9 +349,12 @@ int World::SubjectBytes(const Message& m) const {
                          : scenario_.campaigns[m.campaign - 1].subject_bytes;
 }
 
-std::string World::BodyHash(uint32_t body_id) const {
-  std::string h(32, '\0');
-  SeededRandom(Mix64(scenario_.run.seed, 0xB0D7, body_id)).Fill(reinterpret_cast<uint8_t*>(h.data()), 32);
+World::Hash World::BodyHash(uint32_t body_id) const {
+  Hash h;
+  for (int i = 0; i < 4; ++i) {
+    uint64_t v = Mix64(scenario_.run.seed ^ 0xB0D7, body_id, i);
+    std::memcpy(h.data() + 8 * i, &v, 8);
+  }
   return h;
 }
 

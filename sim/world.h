@@ -11,6 +11,7 @@
 #ifndef PULLMAIL_SIM_WORLD_H_
 #define PULLMAIL_SIM_WORLD_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -125,7 +126,9 @@ class World {
   bool IsSpam(const Message& m) const { return m.campaign != 0; }
   int SubjectBytes(const Message& m) const;
   // The 32 bytes that stand for the body's SHA-256 (a hash of body_id).
-  std::string BodyHash(uint32_t body_id) const;
+  using Hash = std::array<char, 32>;
+  Hash BodyHash(uint32_t body_id) const;
+  static std::string_view View(const Hash& h) { return std::string_view(h.data(), h.size()); }
   // The k-th notification (recipient domain group) of `m`: its recipients
   // are rcpts()[begin, end).
   struct Group {

@@ -1,0 +1,374 @@
+// Tests of pullmail-sim. Unit tests of the pieces that need no SimGrid engine
+// (scenario parsing, distributions, wire sizes, the Ed25519 seam), then whole
+// runs of tiny scenarios through the pullmail-sim binary (SimGrid allows one
+// engine per process): determinism, conservation of copies, push sanity, a
+// scenario whose every count is worked out by hand, and a sweep.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/envelope/envelope.h"
+#include "core/util/toml.h"
+#include "gtest/gtest.h"
+#include "sim/crypto_model.h"
+#include "sim/distribution.h"
+#include "sim/report.h"
+#include "sim/scenario.h"
+#include "sim/wire.h"
+#include "sim/world.h"
+
+namespace pullmail::sim {
+namespace {
+
+using Summary = std::map<std::string, std::pair<double, double>>;
+
+const std::string kBin = PULLMAIL_SIM_BIN;
+const std::string kScenarios = PULLMAIL_SIM_SCENARIOS;
+
+std::string TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "pullmail-sim-test-XXXXXX").string();
+  char* d = mkdtemp(tmpl.data());
+  EXPECT_NE(d, nullptr);
+  return tmpl;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs pullmail-sim; returns its exit code.
+int RunSim(const std::string& scenario, const std::string& out, const std::string& extra = "") {
+  std::string cmd = absl::StrCat("'", kBin, "' --scenario='", kScenarios, "/", scenario, "' --out='", out,
+                                 "' --progress=off --plots=false --quiet ", extra, " 2>'", out,
+                                 ".stderr'");
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+Summary ReadSummary(const std::string& dir) {
+  Summary s;
+  EXPECT_TRUE(ReadSummaryCsv(dir + "/summary.csv", &s).ok()) << dir;
+  return s;
+}
+
+double Pull(const Summary& s, const std::string& key) {
+  auto it = s.find(key);
+  EXPECT_NE(it, s.end()) << key;
+  return it == s.end() ? NAN : it->second.first;
+}
+double Push(const Summary& s, const std::string& key) {
+  auto it = s.find(key);
+  EXPECT_NE(it, s.end()) << key;
+  return it == s.end() ? NAN : it->second.second;
+}
+
+Scenario LoadOrDie(const std::string& name, const std::vector<std::string>& overrides = {}) {
+  absl::StatusOr<Scenario> s = LoadScenario(kScenarios + "/" + name, overrides);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+// ---- Scenario parsing ------------------------------------------------------------------
+
+TEST(ScenarioTest, ParsesUnitsAndDistributions) {
+  absl::StatusOr<toml::table> doc = ParseToml(R"(
+[run]
+duration = "1d12h"
+[network]
+bandwidth = "100Mbps"
+latency = "25ms"
+[legit]
+body_size = { dist = "lognormal", median = "20KiB", sigma = 1.5, max = "1MB" }
+[[campaign]]
+messages_per_user = 2
+[domains]
+users = 500
+count = 5
+)", "test");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  absl::StatusOr<Scenario> s = ParseScenario(*doc, "test");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_DOUBLE_EQ(s->run.duration, 36 * 3600);
+  EXPECT_DOUBLE_EQ(s->network.bandwidth, 12.5e6);
+  EXPECT_NEAR(s->network.latency, 0.025, 1e-12);
+  EXPECT_EQ(s->legit.body_size.kind(), Distribution::Kind::kLogNormal);
+  EXPECT_DOUBLE_EQ(s->legit.body_size.a(), 20480);
+  EXPECT_DOUBLE_EQ(s->legit.body_size.cap(), 1e6);
+  ASSERT_EQ(s->campaigns.size(), 1u);
+  EXPECT_EQ(s->campaigns[0].messages, 1000u);
+}
+
+TEST(ScenarioTest, RejectsUnknownKeysAndTables) {
+  for (const char* text : {"[run]\nsede = 3\n", "[runn]\nseed = 3\n", "[policy]\nspam_treshold_k = 2\n",
+                           "[legit]\nbody_size = { dist = \"normal\" }\n", "[run]\nmode = \"pulled\"\n"}) {
+    absl::StatusOr<toml::table> doc = ParseToml(text, "t");
+    ASSERT_TRUE(doc.ok());
+    EXPECT_FALSE(ParseScenario(*doc, "t").ok()) << text;
+  }
+}
+
+TEST(ScenarioTest, PolicyAndRetryGoThroughCoreParsers) {
+  absl::StatusOr<toml::table> doc =
+      ParseToml("[policy]\nspam_threshold_k = 7\nhold_period = \"45m\"\n[retry]\ninitial_seconds = 10\n", "t");
+  ASSERT_TRUE(doc.ok());
+  absl::StatusOr<Scenario> s = ParseScenario(*doc, "t");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_DOUBLE_EQ(s->policy.spam_threshold_k, 7);
+  EXPECT_EQ(s->policy.hold_period, absl::Minutes(45));
+  EXPECT_EQ(s->retry.initial, absl::Seconds(10));
+}
+
+TEST(ScenarioTest, OverridesApplyInOrder) {
+  Scenario s = LoadOrDie("hand.toml", {"run.seed=99", "policy.spam_threshold_k=4.5",
+                                       "campaign.0.messages=3", "run.mode=push", "run.name=x y"});
+  EXPECT_EQ(s.run.seed, 99u);
+  EXPECT_DOUBLE_EQ(s.policy.spam_threshold_k, 4.5);
+  EXPECT_EQ(s.campaigns[0].messages, 3u);
+  EXPECT_EQ(s.run.mode, Mode::kPush);
+  EXPECT_EQ(s.run.name, "x y");
+  EXPECT_FALSE(LoadScenario(kScenarios + "/hand.toml", {"campaign.messages=3"}).ok());
+  EXPECT_FALSE(LoadScenario(kScenarios + "/hand.toml", {"noequals"}).ok());
+}
+
+// ---- Distributions -------------------------------------------------------------------------
+
+TEST(DistributionTest, QuantilesMatchClosedForms) {
+  EXPECT_NEAR(Distribution::LogNormal(7200, 1.5).Quantile(0.5), 7200, 1e-6);
+  EXPECT_NEAR(Distribution::LogNormal(100, 1).Quantile(0.8413447), 100 * std::exp(1.0), 1e-3);
+  EXPECT_NEAR(Distribution::Exponential(10).Quantile(1 - std::exp(-1.0)), 10, 1e-9);
+  EXPECT_NEAR(Distribution::Pareto(2, 1).Quantile(0.5), 4, 1e-9);
+  EXPECT_DOUBLE_EQ(Distribution::Uniform(1, 3).Quantile(0.25), 1.5);
+  EXPECT_DOUBLE_EQ(Distribution::LogNormal(100, 3).Clamp(0, 500).Quantile(0.9999), 500);
+  EXPECT_NEAR(NormalQuantile(0.975), 1.959964, 1e-6);
+}
+
+// ---- Wire sizes and the Ed25519 seam --------------------------------------------------------
+
+TEST(WireTest, BodyChunkArithmeticMatchesRealMessages) {
+  for (uint64_t size : {1ull, 127ull, 128ull, 10000ull, 65535ull, 65536ull, 65537ull, 300000ull}) {
+    uint64_t real = 0;
+    for (uint64_t off = 0; off < size; off += 65536) {
+      v1::BodyChunk c;
+      c.set_offset(off);
+      c.set_total_size(size);
+      c.set_data(std::string(std::min<uint64_t>(65536, size - off), 'x'));
+      real += GrpcMessageBytes(c.ByteSizeLong());
+    }
+    Scenario sc = LoadOrDie("hand.toml");
+    absl::StatusOr<std::unique_ptr<World>> w = World::Generate(sc);
+    ASSERT_TRUE(w.ok());
+    EXPECT_EQ(Wire(**w).BodyResponseBytes(size), real) << size;
+  }
+  // The hand-worked figure used below: 10000 bytes -> 10020 on the wire.
+  EXPECT_EQ(GrpcMessageBytes(10006), 10020u);
+}
+
+class SeamTest : public ::testing::TestWithParam<SignatureImpl> {};
+
+TEST_P(SeamTest, CoreVerifiesBuiltNotificationsAndCatchesTampering) {
+  ASSERT_TRUE(SeamLinked());
+  SetSignatureImpl(GetParam());
+  Scenario sc = LoadOrDie("hand.toml");
+  absl::StatusOr<std::unique_ptr<World>> w = World::Generate(sc);
+  ASSERT_TRUE(w.ok()) << w.status();
+  const World& world = **w;
+  Wire wire(world);
+  absl::StatusOr<v1::SignedNotification> sn = wire.BuildNotification(0, 0);
+  ASSERT_TRUE(sn.ok()) << sn.status();
+  EXPECT_EQ(sn->signature().size(), 64u);
+  const Message& m = world.messages()[0];
+  VerifyOptions opt;
+  opt.now = AtSimTime(m.created + 1);
+  opt.expected_recipient_domain = world.domains()[world.NotificationGroup(m, 0).domain].name;
+  Rejection why;
+  EXPECT_TRUE(VerifyNotification(*sn, world.directory(), opt, &why).ok());
+  v1::SignedNotification bad = *sn;
+  bad.mutable_payload()->back() ^= 1;
+  EXPECT_FALSE(VerifyNotification(bad, world.directory(), opt, &why).ok());
+  EXPECT_EQ(why, Rejection::kBadSignature);
+  // Core's time checks still run under the model.
+  opt.now = AtSimTime(world.Expires(m) + 1);
+  EXPECT_FALSE(VerifyNotification(*sn, world.directory(), opt, &why).ok());
+  EXPECT_EQ(why, Rejection::kExpired);
+  SetSignatureImpl(SignatureImpl::kReal);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothImpls, SeamTest,
+                         ::testing::Values(SignatureImpl::kReal, SignatureImpl::kModel));
+
+TEST(SeamTest2, ModelSignatureDiffersFromRealButHasItsSize) {
+  absl::StatusOr<SigningKey> key = SigningKey::FromSeed(std::string(32, '\x05'));
+  ASSERT_TRUE(key.ok());
+  SetSignatureImpl(SignatureImpl::kModel);
+  std::string model = key->Sign("ctx", "message");
+  SetSignatureImpl(SignatureImpl::kReal);
+  std::string real = key->Sign("ctx", "message");
+  EXPECT_EQ(model.size(), real.size());
+  EXPECT_NE(model, real);
+  EXPECT_EQ(model, ModelSignature(key->PublicKey(), "ctx", "message"));
+  EXPECT_NE(model, ModelSignature(key->PublicKey(), "ctx", "messagf"));
+}
+
+// ---- Whole runs ---------------------------------------------------------------------------------
+
+TEST(RunTest, SameSeedSameOutputDifferentSeedDifferentOutput) {
+  const std::string dir = TempDir();
+  ASSERT_EQ(RunSim("rich.toml", dir + "/a"), 0) << ReadAll(dir + "/a.stderr");
+  ASSERT_EQ(RunSim("rich.toml", dir + "/b"), 0) << ReadAll(dir + "/b.stderr");
+  ASSERT_EQ(RunSim("rich.toml", dir + "/c", "--seed=4"), 0) << ReadAll(dir + "/c.stderr");
+  for (const char* f : {"summary.csv", "summary.txt", "timeseries.csv", "per_user_spam.csv",
+                        "read_latency.csv"}) {
+    std::string a = ReadAll(dir + "/a/" + f);
+    EXPECT_FALSE(a.empty()) << f;
+    EXPECT_EQ(a, ReadAll(dir + "/b/" + f)) << f << " differs between two runs with the same seed";
+  }
+  EXPECT_NE(ReadAll(dir + "/a/timeseries.csv"), ReadAll(dir + "/c/timeseries.csv"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RunTest, EveryCopyIsAccountedForExactlyOnce) {
+  const std::string dir = TempDir();
+  ASSERT_EQ(RunSim("rich.toml", dir + "/r"), 0) << ReadAll(dir + "/r.stderr");
+  Summary s = ReadSummary(dir + "/r");
+  const double copies = Pull(s, "copies");
+  EXPECT_GT(copies, 1000);
+  for (auto world : {&Pull, &Push}) {
+    double sum = 0;
+    for (const char* o : {"delivered", "suppressed", "expired", "failed"}) {
+      sum += world(s, absl::StrCat(o, "_legit")) + world(s, absl::StrCat(o, "_spam"));
+    }
+    EXPECT_EQ(sum, copies);
+    EXPECT_EQ(world(s, "copies_accounted"), copies);
+  }
+  // The scenario reaches every outcome in the pull world, and fetches fail
+  // while bots are offline.
+  EXPECT_GT(Pull(s, "delivered_legit"), 0);
+  EXPECT_GT(Pull(s, "suppressed_spam"), 0);
+  EXPECT_GT(Pull(s, "expired_legit") + Pull(s, "expired_spam"), 0);
+  EXPECT_GT(Pull(s, "failed_spam"), 0);
+  EXPECT_GT(Pull(s, "fetch_failures_offline"), 0);
+  EXPECT_GT(Pull(s, "copies_held"), 0);
+  // Invalid recipients fail alike in both worlds.
+  EXPECT_EQ(Pull(s, "failed_spam"), Push(s, "failed_spam"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RunTest, PushBytesAreBodiesTimesRecipientDomains) {
+  const std::string dir = TempDir();
+  // No outages, bots always up: every push transaction happens exactly once.
+  const std::vector<std::string> overrides = {"network.provider_uptime=1", "campaign.0.bot_uptime=1",
+                                              "campaign.1.bot_uptime=1"};
+  const std::string set = absl::StrCat("--set='", absl::StrJoin(overrides, ";"), "'");
+  ASSERT_EQ(RunSim("rich.toml", dir + "/p", set), 0) << ReadAll(dir + "/p.stderr");
+  Summary s = ReadSummary(dir + "/p");
+  Scenario sc = LoadOrDie("rich.toml", overrides);
+  absl::StatusOr<std::unique_ptr<World>> w = World::Generate(sc);
+  ASSERT_TRUE(w.ok());
+  uint64_t expected = 0, all_domains = 0;
+  for (const Message& m : (*w)->messages()) {
+    for (int k = 0; k < m.notif_count; ++k) {
+      World::Group g = (*w)->NotificationGroup(m, k);
+      bool valid = false;
+      for (uint32_t j = g.begin; j < g.end; ++j) valid |= !((*w)->rcpts()[j] & kInvalidRecipient);
+      if (valid) expected += m.body_size;
+      all_domains += m.body_size;
+    }
+  }
+  EXPECT_EQ(Push(s, "bytes_push_body"), static_cast<double>(expected));
+  EXPECT_LT(expected, all_domains);  // some domains had only invalid recipients
+  EXPECT_EQ(Push(s, "bytes_total"), Push(s, "bytes_push_body") + Push(s, "bytes_push_envelope"));
+  EXPECT_EQ(Push(s, "bytes_notify"), 0);
+  std::filesystem::remove_all(dir);
+}
+
+// hand.toml: domains d0 and d1 with one user each; two legitimate messages
+// (10000 bytes, each to "the other" user, so each crosses domains); one spam
+// message (5000 bytes) to one of the two users from a bot that never goes
+// offline. Everything is shown (no hold-back), read 10 minutes later and
+// fetched; the spam reader reports it.
+TEST(RunTest, HandWorkedScenario) {
+  const std::string dir = TempDir();
+  ASSERT_EQ(RunSim("hand.toml", dir + "/h"), 0) << ReadAll(dir + "/h.stderr");
+  Summary s = ReadSummary(dir + "/h");
+  // 1 message/user/day x 2 users x 1 day = 2 legit + 1 spam.
+  EXPECT_EQ(Pull(s, "messages"), 3);
+  EXPECT_EQ(Pull(s, "messages_spam"), 1);
+  EXPECT_EQ(Pull(s, "notifications"), 3);
+  EXPECT_EQ(Pull(s, "copies"), 3);
+  for (auto world : {&Pull, &Push}) {
+    EXPECT_EQ(world(s, "delivered_legit"), 2);
+    EXPECT_EQ(world(s, "delivered_spam"), 1);
+    EXPECT_EQ(world(s, "suppressed_spam") + world(s, "expired_spam") + world(s, "failed_spam") +
+                  world(s, "suppressed_legit") + world(s, "expired_legit") + world(s, "failed_legit"),
+              0);
+    EXPECT_EQ(world(s, "spam_shown"), 1);
+    EXPECT_EQ(world(s, "spam_read"), 1);
+    EXPECT_EQ(world(s, "legit_read"), 2);
+    EXPECT_EQ(world(s, "spam_bodies"), 1);
+    EXPECT_EQ(world(s, "spam_shown_per_user_mean"), 0.5);
+  }
+  // Pull: three fetches, nothing from cache, three accepted notifications,
+  // one report that takes the body to k = 1.
+  EXPECT_EQ(Pull(s, "fetch_calls"), 3);
+  EXPECT_EQ(Pull(s, "reads_from_cache"), 0);
+  EXPECT_EQ(Pull(s, "notifications_accepted"), 3);
+  EXPECT_EQ(Pull(s, "reports_spam"), 1);
+  EXPECT_EQ(Pull(s, "suppress_events"), 1);
+  EXPECT_EQ(Pull(s, "fetch_failures"), 0);
+  // A 10000-byte body is one BodyChunk: data 1 + 2 + 10000, total_size 1 + 2
+  // -> 10006; gRPC prefix 5 and one HTTP/2 frame header 9 -> 10020. The
+  // 5000-byte one: 5003 + 3 + 5 + 9 = 5020.
+  EXPECT_EQ(Pull(s, "bytes_body"), 2 * 10020 + 5020);
+  EXPECT_EQ(Pull(s, "bytes_pin"), 0);
+  // Push carries the bodies themselves: 2 x 10000 + 5000.
+  EXPECT_EQ(Push(s, "bytes_push_body"), 25000);
+  // Storage. Pull senders hold each body from creation to expiry (1 day):
+  // 25000 B x 24 h; bots hold the spam body: 5000 x 24. Recipients keep
+  // each fetched body 2 days; push recipients keep each pushed body 2 days.
+  EXPECT_DOUBLE_EQ(Pull(s, "storage_sender_byte_hours"), 25000.0 * 24);
+  EXPECT_DOUBLE_EQ(Pull(s, "spammer_storage_byte_hours"), 5000.0 * 24);
+  EXPECT_DOUBLE_EQ(Pull(s, "storage_recipient_byte_hours"), 25000.0 * 48);
+  EXPECT_DOUBLE_EQ(Push(s, "storage_recipient_byte_hours"), 25000.0 * 48);
+  EXPECT_EQ(Pull(s, "storage_sender_peak"), 25000);
+  // Real Ed25519 signed and checked the three notifications.
+  std::string summary = ReadAll(dir + "/h/summary.txt");
+  EXPECT_NE(summary.find("real Ed25519; 3 signed, 3 verified"), std::string::npos) << summary;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RunTest, SweepWritesOneRowPerValue) {
+  const std::string dir = TempDir();
+  std::string cmd = absl::StrCat("'", kBin, "' --scenario='", kScenarios,
+                                 "/hand.toml' --out='", dir,
+                                 "/s' --sweep=legit.body_size=1000,20000 --plots=false 2>/dev/null >/dev/null");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::string csv = ReadAll(dir + "/s/sweep.csv");
+  std::istringstream lines(csv);
+  std::string header, row1, row2, extra;
+  std::getline(lines, header);
+  std::getline(lines, row1);
+  std::getline(lines, row2);
+  EXPECT_EQ(header.rfind("value,pull_bytes_total,push_bytes_total,ratio_bytes_total", 0), 0u) << header;
+  EXPECT_EQ(row1.rfind("1000,", 0), 0u);
+  EXPECT_EQ(row2.rfind("20000,", 0), 0u);
+  EXPECT_FALSE(std::getline(lines, extra) && !extra.empty());
+  Summary small = ReadSummary(dir + "/s/sweep/legit.body_size=1000");
+  EXPECT_EQ(Push(small, "bytes_push_body"), 2 * 1000 + 5000);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace pullmail::sim
