@@ -98,7 +98,7 @@ class PullNode : public NodeLoop {
     switch (e.kind) {
       case kTick: Tick(); break;
       case kExpireBody: ExpireBody(e.a); break;
-      case kRead: Read(e.a, e.b, e.extra); break;
+      case kRead: Read(e.a, e.b, e.extra, e.aux); break;
       case kReview: Review(e.a, e.b, e.aux); break;
       case kFinal: Final(e.a, e.b); break;
       case kPin: Pin(e.a, e.b); break;
@@ -493,7 +493,9 @@ class PullNode : public NodeLoop {
 
   // ---- Reads and fetches ------------------------------------------------------------
 
-  void Read(uint32_t msg, uint32_t copy, uint16_t attempt) {
+  // A user opens a copy. `first_open` is when they first tried (retries
+  // after "temporarily unavailable" carry it, so latency counts the wait).
+  void Read(uint32_t msg, uint32_t copy, uint16_t attempt, double first_open) {
     const Message& m = world().messages()[msg];
     const bool spam = world().IsSpam(m);
     const uint32_t user = world().rcpts()[copy];
@@ -509,7 +511,7 @@ class PullNode : public NodeLoop {
       w_->AddCopyOutcome(copy, Outcome::kDelivered, spam);
     }
     const double now = Now();
-    PullWorld::Waiter waiter{msg, copy, now, attempt};
+    PullWorld::Waiter waiter{msg, copy, attempt == 0 ? now : first_open, attempt};
     if (rd.cache.contains(m.body_id)) {
       ReadComplete(waiter, /*fetched=*/false);
       return;
@@ -656,7 +658,7 @@ class PullNode : public NodeLoop {
   void RetryRead(const PullWorld::Waiter& wt) {
     if (wt.attempt < sc().readers.max_retries) {
       Schedule(Now() + sc().readers.retry_delay, kRead, wt.msg, wt.copy,
-               static_cast<uint16_t>(wt.attempt + 1));
+               static_cast<uint16_t>(wt.attempt + 1), wt.read_time);
     } else {
       ++metrics().reads_abandoned;
     }

@@ -65,7 +65,7 @@ class PullWorld {
   struct Waiter {         // a reader waiting for a body being fetched
     uint32_t msg;
     uint32_t copy;
-    double read_time;
+    double read_time;     // when the user first opened it
     uint16_t attempt;
   };
   struct Fetching {

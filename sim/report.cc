@@ -217,7 +217,7 @@ absl::Status WriteResults(const RunResult& r, const std::string& dir, std::strin
                   " provider hosts, ", sc.campaigns.size(), " spam campaigns, ", w.bots().size(),
                   " bots; platform: ", r.platform, r.shared_hosts ? " (both worlds share its hosts)" : "", "\n");
   absl::StrAppend(&t, "signatures: ",
-                  r.signatures == SignatureImpl::kReal ? "real Ed25519" : "model (keyed SHA-256, same size)",
+                  r.signatures == SignatureImpl::kReal ? "real Ed25519" : "model (keyed SipHash, same 64-byte size)",
                   "; ", r.crypto.signs(), " signed, ", r.crypto.verifies(), " verified\n");
   absl::StrAppend(&t, "conservation: pull ", r.pull ? (r.pull_conserved ? "ok" : "FAILED") : "-",
                   ", push ", r.push ? (r.push_conserved ? "ok" : "FAILED") : "-", "\n\n");
@@ -317,18 +317,20 @@ std::string Script(const std::string& name, const std::string& body) {
   return absl::StrCat(
       "# ", name, ": written by pullmail-sim; run `gnuplot ", name, ".gp` in this folder.\n",
       "set datafile separator ','\nset key left top\nset grid\n",
-      "set terminal pngcairo size 1000,700 font 'Sans,10'\nset output '", name, ".png'\n", body,
+      "set terminal pngcairo noenhanced size 1000,700 font 'Sans,10'\nset output '", name, ".png'\n", body,
       "unset multiplot\nset output\n",
-      "set terminal svg size 1000,700 font 'Sans,10'\nset output '", name, ".svg'\n", body,
+      "set terminal svg noenhanced size 1000,700 font 'Sans,10'\nset output '", name, ".svg'\n", body,
       "unset multiplot\nset output\n");
 }
 
 // Curves of one series for the worlds that ran, plus a ratio panel when both ran.
 std::string TwoPanel(const std::string& title, const std::string& ylabel,
                      const std::vector<std::pair<std::string, std::string>>& curves, bool pull,
-                     bool push, const std::string& ratio_num, const std::string& ratio_den) {
+                     bool push, const std::string& ratio_num, const std::string& ratio_den,
+                     const std::string& ratio_label = "pull / push") {
   std::string s;
   const bool ratio = pull && push && !ratio_num.empty();
+  s += "set key outside right top\nset lmargin at screen 0.08\nset rmargin at screen 0.72\n";
   if (ratio) {
     s += "set multiplot layout 2,1 title \"" + title + "\"\n";
   } else {
@@ -343,11 +345,12 @@ std::string TwoPanel(const std::string& title, const std::string& ylabel,
   }
   s += "plot " + absl::StrJoin(parts, ", \\\n     ") + "\n";
   if (ratio) {
-    s += "set title ''\nset ylabel 'pull / push'\nset key off\n";
+    s += "set title ''\nset ylabel 'pull / push'\n";
     s += absl::StrCat("plot 'timeseries.csv' using 'hours':(column('", ratio_den, "') > 0 ? column('",
-                      ratio_num, "') / column('", ratio_den, "') : 1/0) with lines lw 2\n");
-    s += "set key left top\n";
+                      ratio_num, "') / column('", ratio_den, "') : 1/0) with lines lw 2 title '",
+                      ratio_label, "'\n");
   }
+  s += "set lmargin\nset rmargin\nset key default\nset key left top\n";
   return s;
 }
 
@@ -365,7 +368,7 @@ absl::Status WritePlots(const std::string& dir, bool pull, bool push, bool k_swe
                 {"pull_bytes_pin", "pull: bodies (pinned)"},
                 {"push_bytes_total", "push: total"},
                 {"push_bytes_push_body", "push: bodies"}},
-               pull, push, "pull_bytes_total", "push_bytes_total"));
+               pull, push, "pull_bytes_total", "push_bytes_total", "total bytes, pull / push"));
   scripts.emplace_back(
       "fig_storage",
       TwoPanel("Storage held over time", "bytes",
@@ -373,12 +376,14 @@ absl::Status WritePlots(const std::string& dir, bool pull, bool push, bool k_swe
                 {"pull_storage_recipient", "pull: at recipients"},
                 {"push_storage_sender", "push: at senders (queues)"},
                 {"push_storage_recipient", "push: at recipients"}},
-               pull, push, "pull_storage_recipient", "push_storage_recipient"));
+               pull, push, "pull_recipient_byte_hours", "push_recipient_byte_hours",
+               "recipient byte-hours so far, pull / push"));
   scripts.emplace_back(
       "fig_spammer_storage",
       TwoPanel("Storage held by the spammer (bodies on bots); area = byte-hours", "bytes",
                {{"pull_storage_spammer", "pull"}, {"push_storage_spammer", "push"}}, pull, push,
-               "pull_storage_spammer", "push_storage_spammer"));
+               "pull_spammer_byte_hours", "push_spammer_byte_hours",
+               "spammer byte-hours so far, pull / push"));
   scripts.emplace_back(
       "fig_spam_over_time",
       TwoPanel("Spam reaching users (cumulative copies)", "copies",
@@ -386,7 +391,7 @@ absl::Status WritePlots(const std::string& dir, bool pull, bool push, bool k_swe
                 {"pull_spam_read", "pull: spam opened"},
                 {"push_spam_shown", "push: spam delivered to inboxes"},
                 {"push_spam_read", "push: spam opened"}},
-               pull, push, "pull_spam_shown", "push_spam_shown"));
+               pull, push, "pull_spam_read", "push_spam_read", "spam opened, pull / push"));
   scripts.emplace_back(
       "fig_fetch_failures",
       TwoPanel("Fetch failures (cumulative)", "failed fetch calls",
@@ -417,11 +422,14 @@ absl::Status WritePlots(const std::string& dir, bool pull, bool push, bool k_swe
   if (k_sweep) {
     scripts.emplace_back(
         "fig_k",
-        "set title 'Suppression as a function of k (pull / push)'\nset xlabel 'spam_threshold_k'\n"
-        "set ylabel 'pull / push'\nset key right bottom\n"
+        "set title 'Suppression as a function of k (pull runs, over the push baseline)'\n"
+        "set xlabel 'policy.spam_threshold_k'\nset ylabel 'pull / push'\nset key outside right top\n"
+        "set yrange [0:*]\n"
         "plot 'k_sweep.csv' using 'k':'spam_shown_ratio' with linespoints lw 2 title 'spam notifications shown', \\\n"
+        "     'k_sweep.csv' using 'k':'delivered_spam_ratio' with linespoints lw 2 title 'spam left in inboxes', \\\n"
         "     'k_sweep.csv' using 'k':'spam_read_ratio' with linespoints lw 2 title 'spam opened', \\\n"
-        "     'k_sweep.csv' using 'k':'spam_bodies_ratio' with linespoints lw 2 title 'spam bodies to users'\n");
+        "     'k_sweep.csv' using 'k':'spam_bodies_ratio' with linespoints lw 2 title 'spam bodies to users'\n"
+        "set yrange [*:*]\n");
   }
   const bool have = GnuplotAvailable();
   int failed = 0;
@@ -486,8 +494,8 @@ absl::Status WriteSweep(const std::string& dir, const std::string& param,
 absl::Status WriteKSweep(const std::string& dir, const std::vector<double>& ks,
                          const std::vector<std::map<std::string, std::pair<double, double>>>& runs,
                          const std::map<std::string, std::pair<double, double>>& main_run) {
-  static const char* kKeys[] = {"spam_shown", "spam_read", "spam_bodies", "suppressed_spam",
-                                "suppressed_legit", "bytes_total"};
+  static const char* kKeys[] = {"spam_shown", "delivered_spam", "spam_read", "spam_bodies",
+                                "suppressed_spam", "suppressed_legit", "bytes_total"};
   std::string csv = "k";
   for (const char* k : kKeys) absl::StrAppend(&csv, ",", k, ",", k, "_ratio");
   csv += "\n";

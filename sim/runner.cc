@@ -46,6 +46,7 @@ void AddColumns(std::vector<std::string>& cols, std::string_view w) {
     cols.push_back(absl::StrCat(AV(w), "_bytes_", AV(ByteKindName(static_cast<ByteKind>(k)))));
   }
   for (const char* c : {"bytes_total", "storage_sender", "storage_recipient", "storage_spammer",
+                        "sender_byte_hours", "recipient_byte_hours", "spammer_byte_hours",
                         "messages_created", "spam_shown", "spam_read", "spam_bodies",
                         "legit_read", "fetch_failures", "fetch_failures_offline", "suppressed"}) {
     cols.push_back(absl::StrCat(AV(w), "_", c));
@@ -61,6 +62,9 @@ void AddValues(std::vector<double>& row, WorldMetrics& m, double now) {
   row.push_back(m.sender_storage.value());
   row.push_back(m.recipient_storage.value());
   row.push_back(m.spammer_storage.value());
+  row.push_back(m.sender_storage.integral() / 3600);
+  row.push_back(m.recipient_storage.integral() / 3600);
+  row.push_back(m.spammer_storage.integral() / 3600);
   row.push_back(static_cast<double>(m.messages_created));
   row.push_back(static_cast<double>(m.copies_shown[1]));
   row.push_back(static_cast<double>(m.copies_read[1]));
