@@ -22,6 +22,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -49,7 +51,7 @@ namespace pullmail::sim {
 namespace {
 
 constexpr char kUsage[] =
-    R"(pullmail-sim: simulate pull-based mail (pullmail) and classic SMTP push side by side.
+    R"(simulate pull-based mail (pullmail) and classic SMTP push side by side.
 
 Usage:
   pullmail-sim --scenario FILE [--out DIR] [--seed N] [--mode pull|push|both]
@@ -145,11 +147,17 @@ int Sweep(const std::string& out) {
 
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "sim/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
   SetLogProgramName("pullmail-sim");
   const std::string path = absl::GetFlag(FLAGS_scenario);
   if (path.empty()) {
-    std::cerr << kUsage;
+    std::cerr << "pullmail-sim: " << kUsage << "\n--scenario is required; --help lists every flag.\n";
     return 2;
   }
   absl::StatusOr<Scenario> sc = LoadScenario(path, Overrides());

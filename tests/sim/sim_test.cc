@@ -349,6 +349,24 @@ TEST(RunTest, HandWorkedScenario) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(RunTest, PlatformFileReplacesTheGeneratedStar) {
+  const std::string dir = TempDir();
+  const std::string set =
+      absl::StrCat("--set='network.platform=\"", kScenarios, "/platform.xml\"'");
+  ASSERT_EQ(RunSim("hand.toml", dir + "/f", set), 0) << ReadAll(dir + "/f.stderr");
+  Summary s = ReadSummary(dir + "/f");
+  EXPECT_EQ(Pull(s, "delivered_legit"), 2);
+  EXPECT_EQ(Pull(s, "bytes_body"), 2 * 10020 + 5020);
+  // The cluster's routes (5 ms links, 1 ms backbone) give another latency
+  // than the generated star's 10 ms links.
+  Summary star;
+  ASSERT_EQ(RunSim("hand.toml", dir + "/g"), 0);
+  star = ReadSummary(dir + "/g");
+  EXPECT_NE(Pull(s, "read_latency_p50_s"), Pull(star, "read_latency_p50_s"));
+  EXPECT_NE(ReadAll(dir + "/f/summary.txt").find("platform.xml"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(RunTest, SweepWritesOneRowPerValue) {
   const std::string dir = TempDir();
   std::string cmd = absl::StrCat("'", kBin, "' --scenario='", kScenarios,
