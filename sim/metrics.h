@@ -103,7 +103,6 @@ struct WorldMetrics {
   uint64_t filtered_push = 0;                // push: spam junked by the content filter
   uint64_t transfers = 0;                    // SimGrid flows started
   uint64_t timed_transfers = 0;              // small transfers computed in closed form
-  uint64_t crypto_verifies = 0, crypto_signs = 0;
   double cpu_seconds_crypto = 0;             // modelled Ed25519 CPU time
 
   // Added latency of reads that needed a fetch (pull), in seconds.

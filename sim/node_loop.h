@@ -85,7 +85,6 @@ class NodeLoop {
     activities_.push_back(std::move(activity));
     tags_.push_back(tag);
   }
-  size_t inflight() const { return activities_.size(); }
   // `t` rounded up to the next quantum boundary (t itself with no quantum).
   double QuantumCeil(double t) const {
     return quantum_ > 0 ? std::ceil(t / quantum_) * quantum_ : t;

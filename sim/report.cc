@@ -143,11 +143,9 @@ std::vector<SummaryRow> SummaryRows(const RunResult& r) {
   Row(rows, r, "spam_shown", "spam notifications shown (copies)", [](const WorldMetrics& m) { return static_cast<double>(m.copies_shown[1]); });
   Row(rows, r, "spam_read", "spam opened by readers", [](const WorldMetrics& m) { return static_cast<double>(m.copies_read[1]); });
   Row(rows, r, "spam_bodies", "spam bodies that reached users", [](const WorldMetrics& m) {
-    return static_cast<double>(m.spam_bodies_per_user.empty() ? 0 : [&] {
-      uint64_t s = 0;
-      for (uint32_t x : m.spam_bodies_per_user) s += x;
-      return s;
-    }());
+    uint64_t total = 0;
+    for (uint32_t x : m.spam_bodies_per_user) total += x;
+    return static_cast<double>(total);
   });
   Row(rows, r, "legit_shown", "legitimate copies shown", [](const WorldMetrics& m) { return static_cast<double>(m.copies_shown[0]); });
   Row(rows, r, "legit_read", "legitimate copies opened", [](const WorldMetrics& m) { return static_cast<double>(m.copies_read[0]); });
@@ -227,9 +225,7 @@ absl::Status WriteResults(const RunResult& r, const std::string& dir, std::strin
                        row.key.rfind("spammer", 0) == 0;
     double ratio = (!std::isnan(row.pull) && !std::isnan(row.push) && row.push != 0) ? row.pull / row.push : kNaN;
     std::string ratio_text = std::isnan(ratio) ? "" : absl::StrFormat("%.4g", ratio);
-    std::string label = row.label;
-    if (row.key.find("byte_hours") != std::string::npos) label += "";
-    absl::StrAppend(&t, absl::StrFormat("%-48s %14s %14s %10s\n", label, Human(row.pull, bytes),
+    absl::StrAppend(&t, absl::StrFormat("%-48s %14s %14s %10s\n", row.label, Human(row.pull, bytes),
                                         Human(row.push, bytes), ratio_text));
   }
   if (absl::Status s = WriteFile(dir + "/summary.txt", t); !s.ok()) return s;

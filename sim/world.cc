@@ -58,19 +58,6 @@ double Schedule::NextUp(double t) const {
   return it == toggles_.end() ? std::numeric_limits<double>::infinity() : *it;
 }
 
-double Schedule::UpTimeBefore(double t) const {
-  double up_time = 0, last = 0;
-  bool up = up_at_zero_;
-  for (double flip : toggles_) {
-    if (flip >= t) break;
-    if (up) up_time += flip - last;
-    last = flip;
-    up = !up;
-  }
-  if (up) up_time += t - last;
-  return up_time;
-}
-
 // --- World ----------------------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<World>> World::Generate(const Scenario& scenario) {
@@ -321,15 +308,6 @@ std::optional<uint32_t> World::ParseUser(std::string_view address, uint32_t doma
 std::string World::SenderAddress(const Message& m) const {
   if (m.campaign != 0) return absl::StrCat("bot", m.sender_user, "@", domains_[m.sender_domain].name);
   return absl::StrCat("u", m.sender_user, "@", domains_[m.sender_domain].name);
-}
-
-std::optional<uint32_t> World::FindDomain(std::string_view name) const {
-  if (name.size() < 10 || name.substr(name.size() - 8) != ".example") return std::nullopt;
-  uint32_t i;
-  if (!absl::SimpleAtoi(AV(name.substr(1, name.size() - 9)), &i)) return std::nullopt;
-  if (name[0] == 'd' && i < static_cast<uint32_t>(legit_domains_)) return i;
-  if (name[0] == 's' && legit_domains_ + i < domains_.size()) return legit_domains_ + i;
-  return std::nullopt;
 }
 
 bool World::NodeUp(uint32_t node, double t) const { return NodeSchedule(node).IsUp(t); }

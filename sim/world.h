@@ -48,9 +48,6 @@ class Schedule {
   bool IsUp(double t) const;
   // The first time >= t at which the host is up (t itself if it is up).
   double NextUp(double t) const;
-  // Time spent up in [0, t).
-  double UpTimeBefore(double t) const;
-  size_t changes() const { return toggles_.size(); }
 
  private:
   bool up_at_zero_ = true;
@@ -96,8 +93,6 @@ class World {
   // The user index of "u<digits>@<domain>" if it is a user of `domain`.
   std::optional<uint32_t> ParseUser(std::string_view address, uint32_t domain) const;
   std::string SenderAddress(const Message& m) const;
-  // The domain index of a domain name ("d12.example" -> 12), or nullopt.
-  std::optional<uint32_t> FindDomain(std::string_view name) const;
 
   // --- Hosts ----------------------------------------------------------------
   // Nodes [0, providers) are providers; [providers, providers + bots) bots.
