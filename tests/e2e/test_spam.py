@@ -25,7 +25,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import World, wait_until  # noqa: E402
+from world import World, run_tests, wait_until  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 
@@ -357,28 +357,5 @@ class Spam(unittest.TestCase):
         self.assertEqual([d["state"] for d in s["deliveries"]], ["revoked"])
 
 
-def main():
-    global BIN_DIR
-    argv = [sys.argv[0]]
-    args = sys.argv[1:]
-    i = 0
-    while i < len(args):
-        if args[i] == "--bin-dir" and i + 1 < len(args):
-            BIN_DIR = args[i + 1]
-            i += 2
-        elif args[i].startswith("--bin-dir="):
-            BIN_DIR = args[i].split("=", 1)[1]
-            i += 1
-        else:
-            argv.append(args[i])
-            i += 1
-    for prog in ("cli/pullmail", "sender-node/pullmail-sender", "recipient-node/pullmail-recipient"):
-        path = os.path.join(BIN_DIR, prog)
-        if not os.access(path, os.X_OK):
-            sys.stderr.write(f"missing {path}: build it first (cmake --build {BIN_DIR})\n")
-            sys.exit(2)
-    unittest.main(argv=argv, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    run_tests(globals())

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -305,3 +306,32 @@ class World:
         if self.commands:
             parts.append(f"--- last command:\n{self.commands[-1]!r}")
         return "\n".join(parts)
+
+
+def run_tests(test_globals):
+    """The e2e test files' command line: [--bin-dir DIR] [unittest arguments].
+
+    Sets BIN_DIR in the calling test module, checks the programs are built,
+    and runs unittest.
+    """
+    import unittest
+    argv = [sys.argv[0]]
+    args = sys.argv[1:]
+    i = 0
+    while i < len(args):
+        if args[i] == "--bin-dir" and i + 1 < len(args):
+            test_globals["BIN_DIR"] = args[i + 1]
+            i += 2
+        elif args[i].startswith("--bin-dir="):
+            test_globals["BIN_DIR"] = args[i].split("=", 1)[1]
+            i += 1
+        else:
+            argv.append(args[i])
+            i += 1
+    bin_dir = test_globals["BIN_DIR"]
+    for prog in ("cli/pullmail", "sender-node/pullmail-sender", "recipient-node/pullmail-recipient"):
+        path = os.path.join(bin_dir, prog)
+        if not os.access(path, os.X_OK):
+            sys.stderr.write(f"missing {path}: build it first (cmake --build {bin_dir})\n")
+            sys.exit(2)
+    unittest.main(argv=argv, verbosity=2)
