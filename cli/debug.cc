@@ -232,14 +232,26 @@ int RunDebugShareReport(const Args& args) {
       SignSpamReport(report, c.domain, args.GetOr("key-id", c.key_id), *key);
   if (!signed_report.ok()) return ReportLocalError(signed_report.status());
 
-  auto channel = Dial(c.tls, entry->recipient_endpoint, to_domain);
+  // --as-abuse: to the domain's sender node as SenderService.ReportAbuse.
+  const bool as_abuse = args.Has("as-abuse");
+  auto channel = Dial(c.tls, as_abuse ? entry->sender_endpoint : entry->recipient_endpoint,
+                      to_domain);
   if (!channel.ok()) return ReportLocalError(channel.status());
   auto stub = v1::RecipientService::NewStub(*channel);
+  auto sender_stub = v1::SenderService::NewStub(*channel);
   int rc = kExitOk;
   for (int64_t i = 0; i < times; ++i) {
     auto ctx = session->Context(absl::Seconds(15));
     v1::ReportResult result;
-    grpc::Status s = stub->ShareReport(ctx.get(), *signed_report, &result);
+    grpc::Status s;
+    if (as_abuse) {
+      v1::AbuseResult abuse;
+      s = sender_stub->ReportAbuse(ctx.get(), *signed_report, &abuse);
+      result.set_code(abuse.code());
+      result.set_reason(abuse.reason());
+    } else {
+      s = stub->ShareReport(ctx.get(), *signed_report, &result);
+    }
     std::cout << "{\"code\":" << s.error_code()
               << ",\"code_name\":" << JsonQuote(StatusCodeName(s.error_code()))
               << ",\"message\":" << JsonQuote(s.error_message())

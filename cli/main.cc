@@ -161,7 +161,8 @@ const std::vector<Command>& Commands() {
                  {"report-id", true, "report id (default: a fresh one)", "ID"},
                  {"times", true, "send the same signed bytes N times", "N"},
                  {"random-key", false, "sign with a fresh key no directory lists"},
-                 {"key-id", true, "key id to put in the envelope", "ID"}}),
+                 {"key-id", true, "key id to put in the envelope", "ID"},
+                 {"as-abuse", false, "send it to the domain's sender node (ReportAbuse)"}}),
        &RunDebugShareReport, true},
   };
   return *kCommands;

@@ -102,6 +102,31 @@ class Spam(unittest.TestCase):
 
     # ------------------------------------------------------------------
 
+    def test_abuse_report_only_from_a_notified_domain(self):
+        """ReportAbuse counts against the submitter only when the reporter got the mail."""
+        a = self.world.init("a.example")
+        b = self.world.init("b.example")
+        c = self.world.init("c.example")
+        ann = a.add_user("ann")
+        bob = b.add_user("bob")
+        for d in (a, b, c):
+            d.start()
+        sent = ann.send([bob.address], "Offer", "Buy now.\n")
+        m = self.wait_for_message(bob, sent["message_id"])
+        # c.example was never notified of this message: refused, not counted.
+        r = self.share_report(c, a, m, "--as-abuse")
+        self.assertEqual(r.returncode, 2, r)
+        res = r.json_lines()[0]
+        self.assertEqual(res["code_name"], "PERMISSION_DENIED", res)
+        self.assertIn("not_a_recipient", res["message"])
+        self.assertEqual(
+            a.sender.counter('pullmail_abuse_reports_rejected_total{reason="not_a_recipient"}'), 1)
+        self.assertEqual(a.sender.counter('pullmail_abuse_reports_total{verdict="spam"}'), 0)
+        # b.example was: counted.
+        r = self.share_report(b, a, m, "--as-abuse")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(a.sender.counter('pullmail_abuse_reports_total{verdict="spam"}'), 1)
+
     def test_ten_users_early_reports_suppress_the_rest(self):
         """Two reports (k=2) put the unread copies in Junk; one body fetch for the whole node."""
         a = self.world.init("a.example")
