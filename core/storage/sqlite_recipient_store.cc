@@ -571,25 +571,6 @@ class SqliteRecipientStore : public RecipientStore {
     return absl::NotFoundError(absl::StrCat("no UID ", uid, " in ", AV(folder), " of ", AV(user)));
   }
 
-  static std::vector<std::string> ApplyFlags(const std::vector<std::string>& current, FlagOp op,
-                                             const std::vector<std::string>& flags) {
-    std::vector<std::string> next;
-    switch (op) {
-      case FlagOp::kReplace:
-        next = flags;
-        break;
-      case FlagOp::kAdd:
-        std::set_union(current.begin(), current.end(), flags.begin(), flags.end(),
-                       std::back_inserter(next));
-        break;
-      case FlagOp::kRemove:
-        std::set_difference(current.begin(), current.end(), flags.begin(), flags.end(),
-                            std::back_inserter(next));
-        break;
-    }
-    return next;
-  }
-
   absl::StatusOr<std::optional<int64_t>> FindIdLocked(std::string_view signing_domain,
                                                       std::string_view message_id) {
     Statement st(db_.get(),

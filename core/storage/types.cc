@@ -68,4 +68,23 @@ absl::Time StoredMicrosToTime(int64_t us) {
 
 absl::Time TruncateToMicros(absl::Time t) { return StoredMicrosToTime(TimeToStoredMicros(t)); }
 
+std::vector<std::string> ApplyFlags(const std::vector<std::string>& current, FlagOp op,
+                                    const std::vector<std::string>& flags) {
+  std::vector<std::string> next;
+  switch (op) {
+    case FlagOp::kReplace:
+      next = flags;
+      break;
+    case FlagOp::kAdd:
+      std::set_union(current.begin(), current.end(), flags.begin(), flags.end(),
+                     std::back_inserter(next));
+      break;
+    case FlagOp::kRemove:
+      std::set_difference(current.begin(), current.end(), flags.begin(), flags.end(),
+                          std::back_inserter(next));
+      break;
+  }
+  return next;
+}
+
 }  // namespace pullmail

@@ -151,6 +151,12 @@ std::string NormalizeFolderName(std::string_view name);
 // Sorts and removes duplicates in place.
 void NormalizeFlags(std::vector<std::string>& flags);
 
+// The flags an entry has after SetFlags: `current` and `flags` sorted and
+// unique (NormalizeFlags); kAdd is their union, kRemove the difference,
+// kReplace `flags`. The one rule both back ends use.
+std::vector<std::string> ApplyFlags(const std::vector<std::string>& current, FlagOp op,
+                                    const std::vector<std::string>& flags);
+
 // Truncates to whole microseconds (what every store keeps), keeping the
 // infinities. Used by the memory store so that both back ends agree.
 absl::Time TruncateToMicros(absl::Time t);
