@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
@@ -316,20 +317,33 @@ absl::Status SqliteDb::Configure(const SqliteOptions& options) {
   sqlite3_busy_timeout(db_, static_cast<int>(absl::ToInt64Milliseconds(options.busy_timeout)));
   // journal_mode returns a row ("wal"); anything else means WAL is
   // unavailable (e.g. some network file systems), which we refuse.
-  {
-    Statement st(this, "PRAGMA journal_mode=WAL");
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    std::string mode = row ? st.ColText(0) : "";
-    if (mode != "wal") {
-      return absl::FailedPreconditionError(
-          absl::StrCat("sqlite: cannot enable WAL on ", path_, " (journal_mode=", mode, ")"));
+  // Switching a new file to WAL takes an exclusive lock, and SQLite reports
+  // SQLITE_BUSY at once (without the busy handler) when another connection
+  // is opening the same new file; retry until busy_timeout has passed.
+  const absl::Time deadline = absl::Now() + options.busy_timeout;
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<std::string> mode = JournalModeWal();
+    if (mode.ok()) {
+      if (*mode != "wal") {
+        return absl::FailedPreconditionError(
+            absl::StrCat("sqlite: cannot enable WAL on ", path_, " (journal_mode=", *mode, ")"));
+      }
+      break;
     }
+    if (!absl::IsUnavailable(mode.status()) || absl::Now() >= deadline) return mode.status();
+    absl::SleepFor(absl::Milliseconds(std::min(1 << std::min(attempt, 6), 50)));
   }
   RETURN_IF_ERROR(Exec(options.synchronous == SqliteOptions::Synchronous::kFull
                            ? "PRAGMA synchronous=FULL"
                            : "PRAGMA synchronous=NORMAL"));
   RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SqliteDb::JournalModeWal() {
+  Statement st(this, "PRAGMA journal_mode=WAL");
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.ColText(0) : std::string();
 }
 
 absl::Status SqliteDb::Migrate(int max_version) {

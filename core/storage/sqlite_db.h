@@ -101,6 +101,8 @@ class SqliteDb {
  private:
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   absl::Status Configure(const SqliteOptions& options) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs "PRAGMA journal_mode=WAL" once and returns the mode SQLite reports.
+  absl::StatusOr<std::string> JournalModeWal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Migrate(int max_version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
