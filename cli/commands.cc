@@ -163,6 +163,9 @@ int RunInit(const Args& args) {
               << ",\"sender_listen\":" << JsonQuote(r->sender_listen)
               << ",\"recipient_metrics_listen\":" << JsonQuote(r->recipient_metrics_listen)
               << ",\"sender_metrics_listen\":" << JsonQuote(r->sender_metrics_listen)
+              << ",\"imap_listen\":" << JsonQuote(r->imap_listen)
+              << ",\"pop3_listen\":" << JsonQuote(r->pop3_listen)
+              << ",\"submission_listen\":" << JsonQuote(r->submission_listen)
               << ",\"public_key\":" << JsonQuote(r->public_key_base64)
               << ",\"created\":[" << absl::StrJoin(created, ",") << "]}\n";
     return kExitOk;
@@ -174,6 +177,8 @@ int RunInit(const Args& args) {
             << r->recipient_metrics_listen << ")\n"
             << "  sender node     " << r->sender_listen << "  (metrics "
             << r->sender_metrics_listen << ")\n"
+            << "  gateway         IMAP " << r->imap_listen << ", POP3 " << r->pop3_listen
+            << ", submission " << r->submission_listen << "\n"
             << "  public key k1   " << r->public_key_base64 << "\n";
   for (const std::string& c : r->created) std::cout << "  created         " << c << "\n";
   if (o.plaintext) std::cout << "  WARNING: plaintext gRPC (loopback only)\n";

@@ -19,6 +19,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/config/gateway_config.h"
 #include "core/config/node_config.h"
 #include "core/crypto/ed25519.h"
 #include "core/crypto/encoding.h"
@@ -71,7 +72,8 @@ std::string PortOf(const std::string& host_port) {
   return colon == std::string::npos ? "" : host_port.substr(colon + 1);
 }
 
-std::string NodeToml(const InitOptions& o, int rport, int sport, int rmport, int smport) {
+std::string NodeToml(const InitOptions& o, int rport, int sport, int rmport, int smport,
+                     int imap_port, int pop3_port, int submission_port) {
   return absl::StrCat(
       "# pullmail node configuration for ", o.domain, ", written by `pullmail init`.\n",
       "# Both of the domain's nodes read this file (format: core/config/node_config.h).\n",
@@ -99,7 +101,11 @@ std::string NodeToml(const InitOptions& o, int rport, int sport, int rmport, int
       "# federation would otherwise hold everyone's first mail for hold_period.\n",
       "hold_new_domains = false\n",
       "# Trusted peers whose spam reports count, with their weight:\n",
-      "# peer_weights = { \"c.example\" = 0.5 }\n");
+      "# peer_weights = { \"c.example\" = 0.5 }\n",
+      "\n[gateway]  # pullmail-gateway: IMAP, POP3, SMTP submission (docs/GATEWAY.md)\n",
+      "imap_listen = \"127.0.0.1:", imap_port, "\"\n",
+      "pop3_listen = \"127.0.0.1:", pop3_port, "\"\n",
+      "submission_listen = \"127.0.0.1:", submission_port, "\"\n");
 }
 
 // Creates `path` with 32 random bytes, mode 0600, unless it exists.
@@ -254,8 +260,8 @@ absl::StatusOr<InitResult> InitDomain(const InitOptions& options) {
   // node.toml: kept if present (its ports are what the directory must list).
   r.config_path = ddir + "/node.toml";
   if (!fs::exists(r.config_path)) {
-    int ports[4] = {o.recipient_port, o.sender_port, o.recipient_metrics_port,
-                    o.sender_metrics_port};
+    int ports[7] = {o.recipient_port, o.sender_port, o.recipient_metrics_port,
+                    o.sender_metrics_port, 0, 0, 0};
     for (int& p : ports) {
       if (p != 0) continue;
       // Ports picked one after another can repeat only if the kernel hands
@@ -266,10 +272,10 @@ absl::StatusOr<InitResult> InitDomain(const InitOptions& options) {
         for (int q : ports) dup = dup || q == candidate;
         if (!dup) p = candidate;
       }
-      if (p == 0) return absl::UnavailableError("could not pick four distinct free ports");
+      if (p == 0) return absl::UnavailableError("could not pick seven distinct free ports");
     }
     RETURN_IF_ERROR(WriteFileAtomically(
-        r.config_path, NodeToml(o, ports[0], ports[1], ports[2], ports[3]), 0644));
+        r.config_path, NodeToml(o, ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6]), 0644));
     r.created_config = true;
     r.created.push_back(r.config_path);
   }
@@ -292,6 +298,10 @@ absl::StatusOr<InitResult> InitDomain(const InitOptions& options) {
   r.sender_listen = config.sender_listen;
   r.recipient_metrics_listen = config.recipient_metrics_listen;
   r.sender_metrics_listen = config.sender_metrics_listen;
+  ASSIGN_OR_RETURN(GatewayConfig gateway, ParseGatewayConfig(config));
+  r.imap_listen = gateway.imap_listen;
+  r.pop3_listen = gateway.pop3_listen;
+  r.submission_listen = gateway.submission_listen;
 
   DomainEntry entry;
   entry.domain = o.domain;

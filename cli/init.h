@@ -39,6 +39,9 @@ struct InitResult {
   std::string sender_listen;
   std::string recipient_metrics_listen;
   std::string sender_metrics_listen;
+  std::string imap_listen;        // the gateway's listeners ([gateway])
+  std::string pop3_listen;
+  std::string submission_listen;
   std::string public_key_base64;
   std::vector<std::string> created;  // paths made by this call, for the user
 };

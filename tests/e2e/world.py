@@ -91,7 +91,8 @@ class Node:
 
     def __init__(self, world, domain, kind):
         self.world, self.domain, self.kind = world, domain, kind
-        self.binary = os.path.join(world.bin_dir, f"{kind}-node", f"pullmail-{kind}")
+        folder = "gateway" if kind == "gateway" else f"{kind}-node"
+        self.binary = os.path.join(world.bin_dir, folder, f"pullmail-{kind}")
         self.out_path = os.path.join(world.root, "logs", f"{domain.name}-{kind}.out")
         self.log_path = os.path.join(world.root, "logs", f"{domain.name}-{kind}.log")
         self.proc = None
@@ -99,6 +100,8 @@ class Node:
 
     @property
     def listen(self):
+        if self.kind == "gateway":
+            return self.domain.info["imap_listen"]
         return self.domain.info[f"{self.kind}_listen"]
 
     @property
@@ -230,6 +233,8 @@ class Domain:
         self.config = info["config"]
         self.sender = Node(world, self, "sender")
         self.recipient = Node(world, self, "recipient")
+        # pullmail-gateway (IMAP, POP3, submission); not started by start().
+        self.gateway = Node(world, self, "gateway")
 
     def add_user(self, local, password=None):
         password = password or f"pw-{local}-{os.getpid()}"
@@ -244,6 +249,17 @@ class Domain:
         self.sender.wait_ready()
         self.recipient.wait_ready()
         return self
+
+    def gateway_address(self, protocol):
+        """(host, port) of the gateway's 'imap', 'pop3' or 'submission' listener."""
+        host, port = self.info[f"{protocol}_listen"].rsplit(":", 1)
+        return host, int(port)
+
+    def tls_context(self):
+        """A client TLS context that trusts the world's CA (the gateway's
+        certificate names the domain: pass server_hostname=domain.name)."""
+        import ssl
+        return ssl.create_default_context(cafile=os.path.join(self.world.root, "ca", "ca.pem"))
 
     def edit_config(self, old, new):
         """Replaces text in node.toml (for test-only settings)."""
@@ -290,6 +306,8 @@ class World:
         for d in self.domains.values():
             yield d.sender
             yield d.recipient
+            if d.gateway.starts:
+                yield d.gateway
 
     def close(self, keep=False):
         for p in self.processes:

@@ -1,0 +1,150 @@
+// pullmail-gateway: classic mail protocols for the users of one pullmail
+// domain. IMAP4rev1 and POP3 read the recipient node's mailboxes (an IMAP
+// FETCH or POP3 RETR of a body is what makes the node pull it from the
+// sender); SMTP submission hands mail to the sender node. Reads the domain's
+// node.toml ([gateway] section: core/config/gateway_config.h).
+//
+// SECURITY: passwords are accepted only over TLS (STARTTLS/STLS or an
+// implicit-TLS port) unless allow_plaintext_auth is set, which the config
+// allows only on loopback listeners. The gateway holds no mail and no keys
+// but its TLS key: it checks a user's password by logging in at the node and
+// then acts with that user's bearer token only. Every line, literal and
+// message has a limit; each listener caps its connections.
+#include <openssl/ssl.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "core/config/gateway_config.h"
+#include "core/config/node_config.h"
+#include "core/util/logging.h"
+#include "gateway/listener.h"
+#include "gateway/node_client.h"
+#include "gateway/sessions.h"
+#include "gateway/tls_context.h"
+#include "rpc/server_runner.h"
+
+ABSL_FLAG(std::string, config, "", "path to the domain's node.toml (made by `pullmail init`)");
+
+namespace pullmail::gateway {
+namespace {
+
+int Run(const std::string& path) {
+  auto node = LoadNodeConfig(path);
+  if (!node.ok()) {
+    PM_LOG(ERROR) << node.status();
+    return 1;
+  }
+  auto config = ParseGatewayConfig(*node);
+  if (!config.ok()) {
+    PM_LOG(ERROR) << config.status();
+    return 1;
+  }
+  auto nodes = NodeClient::Open(*node);
+  if (!nodes.ok()) {
+    PM_LOG(ERROR) << "cannot reach the nodes: " << nodes.status();
+    return 1;
+  }
+  // The classic protocols always get a TLS context from the node's
+  // certificate; with [tls] plaintext = true there may be none.
+  SslCtxPtr tls;
+  if (!node->tls.cert.empty() && !node->tls.key.empty()) {
+    auto ctx = MakeServerTlsContext(node->tls);
+    if (!ctx.ok()) {
+      PM_LOG(ERROR) << ctx.status();
+      return 1;
+    }
+    tls = std::move(*ctx);
+  }
+
+  SessionEnv env;
+  env.config = &*config;
+  env.nodes = nodes->get();
+  env.hostname = node->domain;
+
+  struct Kind {
+    const char* name;
+    const std::string& listen;
+    bool implicit_tls;
+    const char* busy;
+    void (*serve)(Conn&, const SessionEnv&);
+  };
+  const Kind kinds[] = {
+      {"imap", config->imap_listen, false, "* BYE [UNAVAILABLE] too many connections\r\n",
+       ServeImap},
+      {"imaps", config->imaps_listen, true, "* BYE [UNAVAILABLE] too many connections\r\n",
+       ServeImap},
+      {"pop3", config->pop3_listen, false, "-ERR [SYS/TEMP] too many connections\r\n", ServePop3},
+      {"pop3s", config->pop3s_listen, true, "-ERR [SYS/TEMP] too many connections\r\n",
+       ServePop3},
+      {"submission", config->submission_listen, false,
+       "421 4.7.0 too many connections, try again later\r\n", ServeSubmission},
+  };
+  std::vector<std::unique_ptr<Listener>> listeners;
+  for (const Kind& k : kinds) {
+    if (k.listen.empty()) continue;
+    ListenerSpec spec;
+    spec.name = k.name;
+    spec.listen = k.listen;
+    spec.implicit_tls = k.implicit_tls;
+    spec.max_connections = config->max_connections;
+    spec.idle_timeout = config->idle_timeout;
+    spec.busy_reply = k.busy;
+    auto serve = k.serve;
+    spec.serve = [serve, &env](Conn& conn) { serve(conn, env); };
+    auto l = Listener::Start(std::move(spec), tls.get());
+    if (!l.ok()) {
+      PM_LOG(ERROR) << k.name << ": " << l.status();
+      return 1;
+    }
+    PM_LOG(INFO) << k.name << " on " << (*l)->address()
+                 << (tls ? "" : " (no TLS: passwords only if allow_plaintext_auth)");
+    listeners.push_back(std::move(*l));
+  }
+  if (listeners.empty()) {
+    PM_LOG(ERROR) << path << ": [gateway] has no listener (imap_listen, pop3_listen, ...)";
+    return 1;
+  }
+  for (const auto& l : listeners) std::printf("READY %s\n", l->address().c_str());
+  std::fflush(stdout);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  PM_LOG(INFO) << "signal " << sig << ": shutting down";
+  for (auto& l : listeners) l->Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace pullmail::gateway
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "pullmail-gateway --config DIR/node.toml\n\n"
+      "Classic mail protocols for one pullmail domain's users, so that Thunderbird,\n"
+      "mutt, fetchmail and other IMAP/POP3/SMTP clients work unchanged:\n"
+      "  IMAP4rev1 (STARTTLS) on [gateway] imap_listen, implicit TLS on imaps_listen\n"
+      "  POP3 (STLS) on pop3_listen, implicit TLS on pop3s_listen\n"
+      "  SMTP submission (STARTTLS + AUTH) on submission_listen\n"
+      "Mailboxes are the recipient node's; submissions go to the sender node.\n"
+      "Prints 'READY <address>' per listener once serving; stops on SIGTERM/SIGINT.\n"
+      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.");
+  pullmail::BlockShutdownSignals();
+  absl::ParseCommandLine(argc, argv);
+  pullmail::SetLogProgramName("pullmail-gateway");
+  std::string path = absl::GetFlag(FLAGS_config);
+  if (path.empty()) {
+    std::fprintf(stderr, "pullmail-gateway: --config is required (see --help)\n");
+    return 1;
+  }
+  return pullmail::gateway::Run(path);
+}

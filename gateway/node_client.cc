@@ -1,0 +1,71 @@
+// Channels to the domain's nodes and user login (see node_client.h).
+#include "gateway/node_client.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "core/util/strings.h"
+#include "rpc/grpc_status.h"
+#include "rpc/tls.h"
+
+namespace pullmail::gateway {
+namespace {
+
+constexpr absl::Duration kLoginTimeout = absl::Seconds(15);
+
+template <typename Stub>
+absl::StatusOr<std::string> Login(Stub& stub, const std::string& address,
+                                  std::string_view password) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + kLoginTimeout));
+  v1::LoginRequest req;
+  req.set_user(address);
+  req.set_password(std::string(password));
+  v1::LoginResponse resp;
+  grpc::Status s = stub.Login(&ctx, req, &resp);
+  if (!s.ok()) return FromGrpc(s);
+  return resp.token();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<NodeClient>> NodeClient::Open(const NodeConfig& node) {
+  if (node.recipient_listen.empty() || node.sender_listen.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(node.path, ": [recipient] and [sender] listen are both needed"));
+  }
+  auto recipient = Dial(node.tls, node.recipient_listen, node.domain);
+  if (!recipient.ok()) return recipient.status();
+  auto sender = Dial(node.tls, node.sender_listen, node.domain);
+  if (!sender.ok()) return sender.status();
+  std::unique_ptr<NodeClient> c(new NodeClient());
+  c->domain_ = node.domain;
+  c->mailbox_ = v1::MailboxService::NewStub(*recipient);
+  c->submit_ = v1::SubmitService::NewStub(*sender);
+  return c;
+}
+
+std::string NodeClient::Address(std::string_view user) const {
+  size_t at = user.rfind('@');
+  if (at == std::string_view::npos) return absl::StrCat(AV(user), "@", domain_);
+  return absl::StrCat(AV(user.substr(0, at + 1)), absl::AsciiStrToLower(AV(user.substr(at + 1))));
+}
+
+absl::StatusOr<std::string> NodeClient::LoginMailbox(std::string_view user,
+                                                     std::string_view password) {
+  return Login(*mailbox_, Address(user), password);
+}
+
+absl::StatusOr<std::string> NodeClient::LoginSubmit(std::string_view user,
+                                                    std::string_view password) {
+  return Login(*submit_, Address(user), password);
+}
+
+std::unique_ptr<grpc::ClientContext> NodeClient::Context(const std::string& token,
+                                                         absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return ctx;
+}
+
+}  // namespace pullmail::gateway

@@ -1,0 +1,54 @@
+// The gateway's view of its domain's two nodes: gRPC channels (TLS, from the
+// domain's node.toml), logging a user in, and the contexts every call uses.
+// Thread-safe: sessions on many threads share one NodeClient.
+#ifndef PULLMAIL_GATEWAY_NODE_CLIENT_H_
+#define PULLMAIL_GATEWAY_NODE_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/config/node_config.h"
+#include "pullmail/v1/pullmail.grpc.pb.h"
+
+namespace pullmail::gateway {
+
+class NodeClient {
+ public:
+  // Dials the domain's recipient node (MailboxService) and sender node
+  // (SubmitService) as listed in `node`. Channels connect lazily.
+  static absl::StatusOr<std::unique_ptr<NodeClient>> Open(const NodeConfig& node);
+
+  const std::string& domain() const { return domain_; }
+
+  // "alice" -> "alice@<domain>"; an address with a domain is lower-cased
+  // in its domain part and returned.
+  std::string Address(std::string_view user) const;
+
+  // Logs `user` in at the recipient node (mailbox) or the sender node
+  // (submission) and returns a bearer token for Context().
+  // kUnauthenticated: wrong user or password. kUnavailable: node down.
+  absl::StatusOr<std::string> LoginMailbox(std::string_view user, std::string_view password);
+  absl::StatusOr<std::string> LoginSubmit(std::string_view user, std::string_view password);
+
+  v1::MailboxService::Stub& mailbox() { return *mailbox_; }
+  v1::SubmitService::Stub& submit() { return *submit_; }
+
+  // A context carrying "authorization: Bearer <token>" and a deadline.
+  static std::unique_ptr<grpc::ClientContext> Context(const std::string& token,
+                                                       absl::Duration timeout = absl::Seconds(60));
+
+ private:
+  NodeClient() = default;
+  std::string domain_;
+  std::unique_ptr<v1::MailboxService::Stub> mailbox_;
+  std::unique_ptr<v1::SubmitService::Stub> submit_;
+};
+
+}  // namespace pullmail::gateway
+
+#endif  // PULLMAIL_GATEWAY_NODE_CLIENT_H_

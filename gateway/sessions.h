@@ -1,0 +1,38 @@
+// The three classic protocols the gateway speaks to clients of pullmail
+// users, each mapped onto the domain's nodes (docs/GATEWAY.md):
+//   IMAP4rev1 (RFC 3501) -> MailboxService; an IMAP FETCH of a body is what
+//                           makes the recipient node pull it from the sender.
+//   POP3 (RFC 1939)      -> MailboxService, the INBOX as the maildrop.
+//   Submission (RFC 6409, SMTP with AUTH) -> SubmitService.Submit.
+// Each Serve* runs one connection to its end on the calling thread.
+#ifndef PULLMAIL_GATEWAY_SESSIONS_H_
+#define PULLMAIL_GATEWAY_SESSIONS_H_
+
+#include <string>
+
+#include "core/config/gateway_config.h"
+#include "gateway/conn.h"
+#include "gateway/node_client.h"
+
+namespace pullmail::gateway {
+
+struct SessionEnv {
+  const GatewayConfig* config = nullptr;  // limits, allow_plaintext_auth
+  NodeClient* nodes = nullptr;
+  std::string hostname;                   // the domain, for greetings
+};
+
+// The one rule for when a session may take a password (IMAP LOGIN and
+// AUTHENTICATE, POP3 USER/PASS and AUTH, SMTP AUTH): over TLS, or in the
+// clear only when allow_plaintext_auth is set and the peer is loopback.
+inline bool AuthAllowed(const Conn& conn, const SessionEnv& env) {
+  return conn.tls_active() || (env.config->allow_plaintext_auth && conn.peer_is_loopback());
+}
+
+void ServeImap(Conn& conn, const SessionEnv& env);
+void ServePop3(Conn& conn, const SessionEnv& env);
+void ServeSubmission(Conn& conn, const SessionEnv& env);
+
+}  // namespace pullmail::gateway
+
+#endif  // PULLMAIL_GATEWAY_SESSIONS_H_
