@@ -1,0 +1,60 @@
+// The SMTP DATA assembler (RFC 5321 4.1.1.4, 4.5.2 transparency): fed the
+// lines that follow "354", one at a time without their line ends, it undoes
+// dot-stuffing, sees the end-of-data line ".", and rebuilds the message with
+// CRLF line ends. Pure; it never reads a socket.
+//
+// Limits: the message (after unstuffing, CRLFs counted) may be at most
+// max_message_bytes; past that the assembler keeps consuming lines to the
+// end "." but stores nothing more, and the result is kTooBig (RFC 1870 6:
+// 552 5.3.4). A line with a bare CR (RFC 5321 2.3.8: CR and LF only as CRLF)
+// or one the transport reported as over-long makes the result kMalformed
+// (554 5.6.0), also only once the end "." arrives, so the dialogue stays in
+// step with the client.
+#ifndef PULLMAIL_CORE_SMTP_SMTP_DATA_H_
+#define PULLMAIL_CORE_SMTP_SMTP_DATA_H_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "core/smtp/smtp_reply.h"
+
+namespace pullmail {
+
+class SmtpDataReader {
+ public:
+  enum class Result { kOk, kTooBig, kMalformed };
+
+  explicit SmtpDataReader(size_t max_message_bytes) : max_bytes_(max_message_bytes) {}
+
+  // Feeds one line (no CRLF). Returns true when it was the end-of-data line
+  // "."; nothing may be fed after that.
+  bool AddLine(std::string_view line);
+
+  // The transport dropped an over-long line (Conn::ReadLine said
+  // kResourceExhausted): the message is malformed but reading goes on.
+  void AddOverlongLine();
+
+  bool done() const { return done_; }
+  Result result() const { return result_; }
+  // The reply for a result other than kOk.
+  SmtpReply ErrorReply() const;
+  // The message, CRLF line ends, dot-stuffing undone (valid for kOk).
+  const std::string& message() const { return message_; }
+  std::string TakeMessage() { return std::move(message_); }
+  // Bytes the client sent for the message so far (unstuffed, CRLFs counted),
+  // also past the limit.
+  size_t received_bytes() const { return received_; }
+
+ private:
+  size_t max_bytes_;
+  std::string message_;
+  size_t received_ = 0;
+  bool done_ = false;
+  Result result_ = Result::kOk;
+  std::string malformed_reason_;
+};
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_SMTP_SMTP_DATA_H_

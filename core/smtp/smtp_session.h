@@ -1,0 +1,182 @@
+// The SMTP submission dialogue (RFC 6409 over RFC 5321, with RFC 3207
+// STARTTLS, RFC 4954 AUTH, RFC 1870 SIZE, RFC 6152 8BITMIME, RFC 2920
+// PIPELINING, RFC 2034 enhanced codes) as pure logic: the session is fed the
+// client's lines and the outcomes of what it asked for, and returns the
+// replies to write and the one action the caller must perform next. The
+// gateway (gateway/submission_session.cc) does only the I/O: reading lines,
+// writing replies, the TLS handshake, the Login and Submit RPCs.
+//
+//   greeting -> EHLO -> [STARTTLS -> EHLO] -> AUTH -> (MAIL -> RCPT+ -> DATA)*
+//
+// A session is used by one thread. It holds no secrets longer than needed:
+// the credentials of a pending AUTH are dropped by OnAuthResult().
+#ifndef PULLMAIL_CORE_SMTP_SMTP_SESSION_H_
+#define PULLMAIL_CORE_SMTP_SMTP_SESSION_H_
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/smtp/sasl.h"
+#include "core/smtp/smtp_command.h"
+#include "core/smtp/smtp_data.h"
+#include "core/smtp/smtp_reply.h"
+#include "core/util/clock.h"
+#include "core/util/random.h"
+
+namespace pullmail {
+
+struct SmtpSessionOptions {
+  std::string hostname;                 // in the greeting, EHLO and Received:
+  std::string domain;                   // the users' domain (RCPT TO:<Postmaster>)
+  std::string client;                   // the peer, "127.0.0.1:54321", for Received:
+  size_t max_message_bytes = size_t{64} << 20;  // SIZE; 552 5.3.4 beyond
+  size_t max_recipients = 1000;         // SubmitRequest.to; 452 4.5.3 beyond
+  size_t max_data_line_bytes = 8192;    // a DATA line longer than this: 554 5.6.0
+  int max_auth_failures = 3;            // then 421 4.7.0 and close
+  int max_errors = 20;                  // protocol errors before 421 4.7.0 and close
+  const Clock* clock = nullptr;         // Date: and Received: (not owned; required)
+  Random* random = nullptr;             // Message-ID: (not owned; required)
+};
+
+// What the caller must do after writing SmtpStep::reply.
+enum class SmtpAction {
+  kNone,          // read the next line
+  kStartTls,      // handshake, then OnTlsStarted() (or give up if it fails)
+  kAuthenticate,  // check credentials(), then OnAuthResult()
+  kSubmit,        // submit envelope(), then OnSubmitResult()
+  kClose,         // close the connection
+};
+
+struct SmtpStep {
+  std::string reply;  // wire bytes (zero or more CRLF-terminated reply lines)
+  SmtpAction action = SmtpAction::kNone;
+};
+
+// One message ready for SubmitService.Submit.
+struct SmtpEnvelope {
+  std::string from;             // the authenticated user's address
+  std::vector<std::string> to;  // 1..max_recipients, no duplicates
+  std::string message;          // RFC 5322 bytes, CRLF, with Received: etc. added
+};
+
+class SmtpSession {
+ public:
+  explicit SmtpSession(SmtpSessionOptions options);
+
+  // Transport facts, set before the greeting and after STARTTLS:
+  // `auth_allowed` is the gateway's AuthAllowed() rule.
+  void SetTransport(bool tls_available, bool tls_active, bool auth_allowed);
+
+  // "220 <hostname> ESMTP pullmail submission".
+  std::string Greeting() const;
+
+  // The longest line the caller should read next (Conn::ReadLine's limit):
+  // the DATA line limit while reading a message, else RFC 4954's 12288 for
+  // commands and SASL responses (the parser applies RFC 5321's 512 to the
+  // commands that have it).
+  size_t line_limit() const;
+
+  // One line from the client, without its line end.
+  SmtpStep OnLine(std::string_view line);
+  // The transport dropped a line longer than line_limit(): 500 5.5.2 (or
+  // 500 5.5.6 in an AUTH exchange); in DATA the message is refused at its
+  // end with 554 5.6.0.
+  SmtpStep OnLineTooLong();
+  // The idle timeout passed: 421 4.4.2, close.
+  SmtpStep OnTimeout();
+
+  // After kStartTls succeeded: RFC 3207 4.2, everything known from before
+  // (EHLO, a transaction) is forgotten; the client must EHLO again.
+  SmtpStep OnTlsStarted(bool auth_allowed);
+
+  // For kAuthenticate: the decoded credentials to check.
+  const SaslCredentials& credentials() const { return credentials_; }
+  // The outcome of checking credentials(): OK with the user's canonical
+  // address ("alice@a.example"), kUnauthenticated (535 5.7.8), kUnavailable
+  // or anything else (454 4.7.0).
+  SmtpStep OnAuthResult(const absl::Status& status, std::string_view address);
+
+  // For kSubmit: the message to hand to the node.
+  const SmtpEnvelope& envelope() const { return envelope_; }
+  // The node's answer: the message id, or an error mapped by
+  // SmtpReplyForSubmitError(). The transaction ends either way.
+  SmtpStep OnSubmitResult(const absl::StatusOr<std::string>& message_id);
+
+  bool authenticated() const { return !user_.empty(); }
+  const std::string& user() const { return user_; }
+
+ private:
+  enum class State {
+    kCommand, kSaslPlain, kSaslLoginUser, kSaslLoginPass, kData,
+    kAwaitTls, kAwaitAuth, kAwaitSubmit, kClosed,
+  };
+
+  SmtpStep HandleCommand(const SmtpCommand& cmd);
+  SmtpStep Ehlo(const SmtpCommand& cmd);
+  SmtpStep Mail(const SmtpCommand& cmd);
+  SmtpStep Rcpt(const SmtpCommand& cmd);
+  SmtpStep Data();
+  SmtpStep Auth(const SmtpCommand& cmd);
+  SmtpStep SaslResponse(std::string_view line);
+  SmtpStep EndOfData();
+  SmtpStep AuthFailed(const SmtpReply& reply);
+  SmtpStep CountError(SmtpStep step);
+  void ResetTransaction();
+
+  SmtpSessionOptions options_;
+  bool tls_available_ = false;
+  bool tls_active_ = false;
+  bool auth_allowed_ = false;
+
+  State state_ = State::kCommand;
+  bool greeted_ = false;  // EHLO or HELO seen (since STARTTLS)
+  bool esmtp_ = false;    // it was EHLO
+  std::string helo_name_;
+  std::string user_;      // authenticated address
+  int auth_failures_ = 0;
+  int errors_ = 0;
+  SaslCredentials credentials_;
+
+  bool in_transaction_ = false;
+  std::string from_;
+  std::vector<std::string> to_;
+  std::unique_ptr<SmtpDataReader> data_;
+  SmtpEnvelope envelope_;
+};
+
+// The reply for a failed SubmitService.Submit (the "one table" for SMTP):
+// kUnavailable/kDeadlineExceeded/kAborted/kInternal/kUnknown 451 4.3.0,
+// kPermissionDenied 553 5.7.1, kInvalidArgument 554 5.6.0,
+// kResourceExhausted 552 5.3.4, kUnauthenticated 451 4.7.0 (token expired),
+// kFailedPrecondition/kNotFound 554 5.1.2 (e.g. an unknown recipient domain),
+// others 554 5.0.0. The node's message is kept, sanitized.
+SmtpReply SmtpReplyForSubmitError(const absl::Status& status);
+
+// What an RFC 6409 8 submission server adds to a message before it goes on:
+// a Received: field on top (RFC 5321 4.4), and Date: (8.3) and Message-ID:
+// (8.2) at the end of the header block when the message lacks them.
+struct SmtpTraceInfo {
+  std::string helo;         // the client's EHLO name
+  std::string client;       // "127.0.0.1:54321" or "[::1]:54321"
+  std::string hostname;     // this server
+  std::string protocol;     // "ESMTPSA" etc. (RFC 3848)
+  std::string user;         // the authenticated user, as a comment
+  std::string for_rcpt;     // the one recipient, or empty
+  absl::Time now;
+  std::string message_id_local;  // random left part for a new Message-ID:
+};
+std::string AddSubmissionHeaders(std::string_view message, const SmtpTraceInfo& trace);
+
+// RFC 5322 3.3 date-time in UTC: "Tue, 14 Nov 2023 22:13:20 +0000".
+std::string Rfc5322Date(absl::Time t);
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_SMTP_SMTP_SESSION_H_
