@@ -1,0 +1,308 @@
+// IMAP4rev1 response formatting (RFC 3501 4, 7.4.2, 9) and SEARCH evaluation
+// (RFC 3501 6.4.4) over a mailbox listing. See the header for contracts.
+#include "core/imap/imap_format.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "core/crypto/encoding.h"
+#include "core/mail/header_summary.h"
+#include "core/util/strings.h"
+
+namespace pullmail {
+namespace {
+
+constexpr size_t kMaxQuoted = 1000;
+
+bool Is7BitText(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    unsigned char u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x7f;
+  });
+}
+
+// (name adl mailbox host) for one display form; NIL parts where empty.
+std::string Address(std::string_view display) {
+  auto [name, addr] = SplitDisplayForm(display);
+  std::string mailbox = addr, host;
+  size_t at = addr.rfind('@');
+  if (at != std::string::npos) {
+    mailbox = addr.substr(0, at);
+    host = addr.substr(at + 1);
+  }
+  return absl::StrCat("(", ImapNString(EncodeWordsIfNeeded(name)), " NIL ", ImapNString(mailbox),
+                      " ", ImapNString(host), ")");
+}
+
+std::string AddressList(const std::vector<std::string>& displays) {
+  std::string out;
+  for (const std::string& d : displays) {
+    if (d.empty()) continue;
+    absl::StrAppend(&out, Address(d));
+  }
+  return out.empty() ? "NIL" : absl::StrCat("(", out, ")");
+}
+
+std::vector<std::string> FromList(const v1::HeaderSummary& s) {
+  return s.from().empty() ? std::vector<std::string>{} : SplitJoinedMailboxes(s.from());
+}
+
+// A display form as header text: the name encoded (RFC 2047) when 8-bit,
+// quoted when it holds RFC 5322 specials.
+std::string HeaderMailbox(std::string_view display) {
+  auto [name, addr] = SplitDisplayForm(display);
+  if (name.empty()) return addr;
+  std::string shown = EncodeWordsIfNeeded(name);
+  if (shown == name && shown.find_first_of("()<>[]:;@\\,.\"") != std::string::npos) {
+    std::string q = "\"";
+    for (char c : name) {
+      if (c == '"' || c == '\\') q.push_back('\\');
+      q.push_back(c);
+    }
+    shown = q + "\"";
+  }
+  return absl::StrCat(shown, " <", addr, ">");
+}
+
+bool ContainsCi(std::string_view hay, std::string_view needle) {
+  return absl::StrContains(absl::AsciiStrToLower(AV(hay)), absl::AsciiStrToLower(AV(needle)));
+}
+
+bool HasFlag(const v1::MessageInfo& m, std::string_view flag) {
+  for (const std::string& f : m.flags()) {
+    if (absl::EqualsIgnoreCase(f, AV(flag))) return true;
+  }
+  return false;
+}
+
+// The value of a summary field by upper-case header name; nullopt if the
+// summary does not hold that field.
+std::optional<std::string> SummaryField(const v1::HeaderSummary& s, std::string_view name) {
+  auto join = [](const auto& list) {
+    std::string out;
+    for (const std::string& d : list) {
+      if (!out.empty()) out += ", ";
+      out += HeaderMailbox(d);
+    }
+    return out;
+  };
+  if (name == "DATE") return s.date();
+  if (name == "FROM") return join(FromList(s));
+  if (name == "TO") return join(s.to());
+  if (name == "CC") return join(s.cc());
+  if (name == "SUBJECT") return EncodeWordsIfNeeded(s.subject());
+  if (name == "MESSAGE-ID") return s.message_id();
+  if (name == "IN-REPLY-TO") return s.in_reply_to();
+  return std::nullopt;
+}
+
+// Display text for matching (decoded, as the summary has it).
+std::string SummaryMatchText(const v1::HeaderSummary& s, std::string_view name) {
+  auto join = [](const auto& list) {
+    std::string out;
+    for (const std::string& d : list) absl::StrAppend(&out, d, "\n");
+    return out;
+  };
+  if (name == "FROM") return s.from();
+  if (name == "TO") return join(s.to());
+  if (name == "CC") return join(s.cc());
+  if (name == "SUBJECT") return s.subject();
+  if (name == "DATE") return s.date();
+  if (name == "MESSAGE-ID") return s.message_id();
+  if (name == "IN-REPLY-TO") return s.in_reply_to();
+  return "";
+}
+
+}  // namespace
+
+std::string ImapString(std::string_view s) {
+  if (s.size() <= kMaxQuoted && Is7BitText(s)) {
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+    return out;
+  }
+  return absl::StrCat("{", s.size(), "}\r\n", AV(s));
+}
+
+std::string ImapNString(std::string_view s) { return s.empty() ? "NIL" : ImapString(s); }
+
+std::string ImapDateTime(absl::Time t) {
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  absl::CivilSecond c = absl::ToCivilSecond(t, absl::UTCTimeZone());
+  return absl::StrFormat("\"%2d-%s-%04d %02d:%02d:%02d +0000\"", c.day(), kMonths[c.month() - 1],
+                         c.year(), c.hour(), c.minute(), c.second());
+}
+
+std::string EncodeWordsIfNeeded(std::string_view utf8) {
+  bool plain = std::all_of(utf8.begin(), utf8.end(), [](char c) {
+    unsigned char u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x7f;
+  });
+  if (plain && utf8.find("=?") == std::string_view::npos) return std::string(utf8);
+  // RFC 2047 2: an encoded word is at most 75 characters; 45 bytes of UTF-8
+  // give 60 of base64. Split on character boundaries.
+  std::string out;
+  size_t i = 0;
+  while (i < utf8.size()) {
+    size_t end = std::min(utf8.size(), i + 45);
+    while (end < utf8.size() && end > i &&
+           (static_cast<unsigned char>(utf8[end]) & 0xC0) == 0x80) {
+      --end;
+    }
+    if (end == i) end = std::min(utf8.size(), i + 45);
+    std::string clean;
+    for (char c : utf8.substr(i, end - i)) clean.push_back((c == '\r' || c == '\n') ? ' ' : c);
+    if (!out.empty()) out += " ";
+    absl::StrAppend(&out, "=?UTF-8?B?", Base64Encode(clean), "?=");
+    i = end;
+  }
+  return out;
+}
+
+std::string ImapEnvelope(const v1::HeaderSummary& s) {
+  std::string from = AddressList(FromList(s));
+  std::vector<std::string> to(s.to().begin(), s.to().end());
+  std::vector<std::string> cc(s.cc().begin(), s.cc().end());
+  return absl::StrCat("(", ImapNString(s.date()), " ", ImapNString(EncodeWordsIfNeeded(s.subject())),
+                      " ", from, " ", from, " ", from, " ", AddressList(to), " ", AddressList(cc),
+                      " NIL ", ImapNString(s.in_reply_to()), " ", ImapNString(s.message_id()), ")");
+}
+
+bool SummaryHasField(std::string_view n) {
+  return n == "DATE" || n == "FROM" || n == "TO" || n == "CC" || n == "SUBJECT" ||
+         n == "MESSAGE-ID" || n == "IN-REPLY-TO";
+}
+
+std::optional<std::string> SummaryHeaderFields(const v1::HeaderSummary& summary,
+                                               const std::vector<std::string>& fields) {
+  static constexpr std::pair<std::string_view, std::string_view> kNames[] = {
+      {"DATE", "Date"}, {"FROM", "From"}, {"TO", "To"}, {"CC", "Cc"},
+      {"SUBJECT", "Subject"}, {"MESSAGE-ID", "Message-ID"}, {"IN-REPLY-TO", "In-Reply-To"}};
+  for (const std::string& f : fields) {
+    if (!SummaryHasField(f)) return std::nullopt;
+  }
+  std::string out;
+  // In the summary's fixed order, each field once, as a server that filters
+  // a real header would (RFC 3501 6.4.5 leaves the order to the message).
+  for (const auto& [upper, name] : kNames) {
+    if (std::find(fields.begin(), fields.end(), upper) == fields.end()) continue;
+    std::optional<std::string> v = SummaryField(summary, upper);
+    if (!v || v->empty()) continue;
+    absl::StrAppend(&out, AV(name), ": ", *v, "\r\n");
+  }
+  out += "\r\n";
+  return out;
+}
+
+bool SearchNeedsBody(const SearchKey& key) {
+  using K = SearchKey::Kind;
+  if (key.kind == K::kBody || key.kind == K::kText) return true;
+  if (key.kind == K::kHeader && !SummaryHasField(key.field)) return true;
+  for (const SearchKey& c : key.children) {
+    if (SearchNeedsBody(c)) return true;
+  }
+  return false;
+}
+
+std::optional<absl::CivilDay> ParseRfc5322Day(std::string_view date) {
+  // RFC 5322 3.3: [day-of-week ","] day month year time zone. Find the first
+  // "day month year" run of tokens.
+  static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                                 "jul", "aug", "sep", "oct", "nov", "dec"};
+  std::vector<std::string> tok =
+      absl::StrSplit(AV(date), absl::ByAnyChar(" \t,"), absl::SkipEmpty());
+  for (size_t i = 0; i + 2 < tok.size(); ++i) {
+    int day = 0, year = 0, month = 0;
+    if (!absl::SimpleAtoi(tok[i], &day) || day < 1 || day > 31) continue;
+    std::string mon = absl::AsciiStrToLower(tok[i + 1].substr(0, 3));
+    for (int m = 0; m < 12; ++m) {
+      if (mon == kMonths[m]) month = m + 1;
+    }
+    if (month == 0 || !absl::SimpleAtoi(tok[i + 2], &year)) continue;
+    if (year < 50) year += 2000;       // RFC 5322 4.3 obsolete two-digit years
+    else if (year < 1000) year += 1900;
+    return absl::CivilDay(year, month, day);
+  }
+  return std::nullopt;
+}
+
+bool SearchMatches(const SearchKey& key, const ImapSearchItem& item, uint32_t max_seq,
+                   uint32_t max_uid) {
+  using K = SearchKey::Kind;
+  const v1::MessageInfo& m = *item.info;
+  const v1::HeaderSummary& s = m.summary();
+  auto internal_day = [&] {
+    return absl::ToCivilDay(absl::FromUnixMillis(m.received_unix_ms()), absl::UTCTimeZone());
+  };
+  switch (key.kind) {
+    case K::kAll: return true;
+    case K::kAnd:
+      for (const SearchKey& c : key.children) {
+        if (!SearchMatches(c, item, max_seq, max_uid)) return false;
+      }
+      return true;
+    case K::kOr:
+      return SearchMatches(key.children[0], item, max_seq, max_uid) ||
+             SearchMatches(key.children[1], item, max_seq, max_uid);
+    case K::kNot: return !SearchMatches(key.children[0], item, max_seq, max_uid);
+    case K::kAnswered: return HasFlag(m, "\\Answered");
+    case K::kDeleted: return HasFlag(m, "\\Deleted");
+    case K::kDraft: return HasFlag(m, "\\Draft");
+    case K::kFlagged: return HasFlag(m, "\\Flagged");
+    case K::kSeen: return HasFlag(m, "\\Seen");
+    case K::kUnanswered: return !HasFlag(m, "\\Answered");
+    case K::kUndeleted: return !HasFlag(m, "\\Deleted");
+    case K::kUndraft: return !HasFlag(m, "\\Draft");
+    case K::kUnflagged: return !HasFlag(m, "\\Flagged");
+    case K::kUnseen: return !HasFlag(m, "\\Seen");
+    case K::kRecent: return item.recent;
+    case K::kNew: return item.recent && !HasFlag(m, "\\Seen");
+    case K::kOld: return !item.recent;
+    case K::kKeyword: return HasFlag(m, key.text);
+    case K::kUnkeyword: return !HasFlag(m, key.text);
+    case K::kFrom: return ContainsCi(SummaryMatchText(s, "FROM"), key.text);
+    case K::kTo: return ContainsCi(SummaryMatchText(s, "TO"), key.text);
+    case K::kCc: return ContainsCi(SummaryMatchText(s, "CC"), key.text);
+    case K::kSubject: return ContainsCi(s.subject(), key.text);
+    case K::kBcc: return false;
+    case K::kHeader: {
+      if (!SummaryHasField(key.field)) return false;
+      std::string v = SummaryMatchText(s, key.field);
+      // RFC 3501 6.4.4: an empty string matches every message with the field.
+      return key.text.empty() ? !v.empty() : ContainsCi(v, key.text);
+    }
+    case K::kBody:
+    case K::kText: return false;
+    case K::kBefore: return internal_day() < key.date;
+    case K::kOn: return internal_day() == key.date;
+    case K::kSince: return internal_day() >= key.date;
+    case K::kSentBefore:
+    case K::kSentOn:
+    case K::kSentSince: {
+      std::optional<absl::CivilDay> d = ParseRfc5322Day(s.date());
+      if (!d) return false;
+      if (key.kind == K::kSentBefore) return *d < key.date;
+      if (key.kind == K::kSentOn) return *d == key.date;
+      return *d >= key.date;
+    }
+    case K::kLarger: return m.body_size() > key.number;
+    case K::kSmaller: return m.body_size() < key.number;
+    case K::kUid: return key.set.Contains(item.uid, max_uid);
+    case K::kSequence: return key.set.Contains(item.seq, max_seq);
+  }
+  return false;
+}
+
+}  // namespace pullmail

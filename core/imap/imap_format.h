@@ -1,0 +1,80 @@
+// IMAP4rev1 response formatting and message-attribute logic that needs no
+// body (RFC 3501 sections 2.3, 7 and 9): strings as quoted or literal,
+// date-time, ENVELOPE from a listing's header summary, header fields
+// synthesised from that summary (so that a client's header fetch need not
+// pull the body from the sender's node), and SEARCH evaluation against a
+// listing. Pure functions; thread-safe.
+#ifndef PULLMAIL_CORE_IMAP_IMAP_FORMAT_H_
+#define PULLMAIL_CORE_IMAP_IMAP_FORMAT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/imap/imap_command.h"
+#include "pullmail/v1/pullmail.pb.h"
+
+namespace pullmail {
+
+// RFC 3501 4.3: `s` as a quoted string when it can be (7-bit, no CR, LF or
+// NUL, at most 1000 bytes), else as a literal "{n}\r\n<bytes>".
+std::string ImapString(std::string_view s);
+
+// NIL for an empty string, else ImapString(s) (RFC 3501 4.5 nstring).
+std::string ImapNString(std::string_view s);
+
+// RFC 3501 9 date-time, quoted: "\"17-Jul-1996 02:44:25 +0000\"" (UTC).
+std::string ImapDateTime(absl::Time t);
+
+// UTF-8 text as RFC 2047 encoded words when it is not plain 7-bit ASCII
+// (envelope strings and synthesised headers must be 7-bit); else unchanged.
+std::string EncodeWordsIfNeeded(std::string_view utf8);
+
+// RFC 3501 7.4.2 ENVELOPE from a header summary: (date subject from sender
+// reply-to to cc bcc in-reply-to message-id). Sender and Reply-To default to
+// From (RFC 3501 7.4.2); Bcc is NIL (a summary has none). Addresses are
+// split into (name adl mailbox host).
+std::string ImapEnvelope(const v1::HeaderSummary& summary);
+
+// The header fields a summary holds (RFC 5322 names, upper-case): DATE,
+// FROM, TO, CC, SUBJECT, MESSAGE-ID, IN-REPLY-TO.
+bool SummaryHasField(std::string_view upper_name);
+
+// BODY[HEADER.FIELDS (...)] built from the summary, when every requested
+// field (upper-cased) is one SummaryHasField knows; std::nullopt otherwise
+// (the caller must read the real header). Fields the message lacks are left
+// out, as a real header fetch would. Ends with the blank line (CRLF CRLF).
+std::optional<std::string> SummaryHeaderFields(const v1::HeaderSummary& summary,
+                                               const std::vector<std::string>& fields);
+
+// What SEARCH knows about one message of the selected mailbox.
+struct ImapSearchItem {
+  uint32_t seq = 0;
+  uint32_t uid = 0;
+  bool recent = false;
+  const v1::MessageInfo* info = nullptr;  // not owned; must be set
+};
+
+// Whether a search key needs the message body (BODY, TEXT, or HEADER of a
+// field the summary does not hold): a session answers those with NO
+// [CANNOT] rather than pulling every body from its sender node.
+bool SearchNeedsBody(const SearchKey& key);
+
+// RFC 3501 6.4.4: whether `item` matches `key`. `max_seq` and `max_uid` are
+// what "*" means. String keys match case-insensitively as substrings of the
+// summary's fields; date keys compare calendar days in UTC (INTERNALDATE) or
+// as written in the Date: field (SENT*). Keys SearchNeedsBody reports match
+// nothing.
+bool SearchMatches(const SearchKey& key, const ImapSearchItem& item, uint32_t max_seq,
+                   uint32_t max_uid);
+
+// The calendar day of an RFC 5322 Date: value ("Thu, 7 Mar 2024 08:15:02
+// +0100" -> 2024-03-07), or nullopt if it cannot be read.
+std::optional<absl::CivilDay> ParseRfc5322Day(std::string_view date);
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_IMAP_IMAP_FORMAT_H_

@@ -1,0 +1,374 @@
+// MIME structure for IMAP FETCH (RFC 3501 6.4.5, 7.4.2), on raw bytes:
+// header/body split at the first empty line (RFC 5322 2.1), Content-*
+// fields (RFC 2045 5, 6; RFC 2183 for Content-Disposition), multipart
+// bodies split at their boundary delimiters (RFC 2046 5.1.1).
+#include "core/imap/imap_mime.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/imap/imap_format.h"
+#include "core/mail/header_summary.h"
+#include "core/util/strings.h"
+
+namespace pullmail {
+namespace {
+
+std::string Upper(std::string_view s) { return absl::AsciiStrToUpper(AV(s)); }
+
+// Splits an entity into its header (with the empty line that ends it) and
+// its body. An entity that starts with an empty line has an empty header
+// (only that line); one without an empty line is all header.
+std::pair<std::string_view, std::string_view> SplitEntity(std::string_view e) {
+  if (absl::StartsWith(AV(e), "\r\n")) return {e.substr(0, 2), e.substr(2)};
+  if (absl::StartsWith(AV(e), "\n")) return {e.substr(0, 1), e.substr(1)};
+  size_t pos = 0;
+  while (true) {
+    size_t nl = e.find('\n', pos);
+    if (nl == std::string_view::npos) return {e, e.substr(e.size())};
+    size_t next = nl + 1;
+    if (next < e.size() && e[next] == '\n') return {e.substr(0, next + 1), e.substr(next + 1)};
+    if (next + 1 < e.size() && e[next] == '\r' && e[next + 1] == '\n') {
+      return {e.substr(0, next + 2), e.substr(next + 2)};
+    }
+    pos = next;
+  }
+}
+
+// The header's fields as (upper-case name, raw lines incl. folding and line
+// end). Lines that are not fields (no colon) are skipped.
+std::vector<std::pair<std::string, std::string_view>> Fields(std::string_view header) {
+  std::vector<std::pair<std::string, std::string_view>> out;
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t start = pos;
+    size_t nl = header.find('\n', pos);
+    pos = nl == std::string_view::npos ? header.size() : nl + 1;
+    // Folded continuation lines (RFC 5322 2.2.3) begin with WSP.
+    while (pos < header.size() && (header[pos] == ' ' || header[pos] == '\t')) {
+      nl = header.find('\n', pos);
+      pos = nl == std::string_view::npos ? header.size() : nl + 1;
+    }
+    std::string_view line = header.substr(start, pos - start);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) continue;
+    std::string name(absl::StripTrailingAsciiWhitespace(AV(line.substr(0, colon))));
+    out.emplace_back(Upper(name), line);
+  }
+  return out;
+}
+
+// The unfolded, trimmed value of the first field `upper_name`, or "".
+std::string FieldValue(std::string_view header, std::string_view upper_name) {
+  for (const auto& [name, line] : Fields(header)) {
+    if (name != upper_name) continue;
+    std::string v;
+    for (char c : line.substr(line.find(':') + 1)) {
+      if (c == '\r' || c == '\n') continue;
+      v.push_back(c == '\t' ? ' ' : c);
+    }
+    return std::string(absl::StripAsciiWhitespace(v));
+  }
+  return "";
+}
+
+// Removes RFC 5322 comments "(...)" outside quoted strings.
+std::string StripComments(std::string_view v) {
+  std::string out;
+  int depth = 0;
+  bool quoted = false;
+  for (size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    if (quoted) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < v.size()) out.push_back(v[++i]);
+      else if (c == '"') quoted = false;
+    } else if (depth > 0) {
+      if (c == '\\') ++i;
+      else if (c == '(') ++depth;
+      else if (c == ')') --depth;
+    } else if (c == '(') {
+      depth = 1;
+    } else {
+      if (c == '"') quoted = true;
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// "value; a=b; c=\"d\"" -> value, {(A,b),(C,d)} (RFC 2045 5.1).
+std::string ParseParams(std::string_view raw,
+                        std::vector<std::pair<std::string, std::string>>* params) {
+  std::string v = StripComments(raw);
+  size_t semi = v.find(';');
+  std::string main(absl::StripAsciiWhitespace(AV(std::string_view(v).substr(0, semi))));
+  size_t pos = semi;
+  while (pos != std::string::npos && pos < v.size()) {
+    ++pos;  // past ';'
+    while (pos < v.size() && std::isspace(static_cast<unsigned char>(v[pos]))) ++pos;
+    size_t eq = v.find('=', pos);
+    if (eq == std::string::npos) break;
+    std::string name(absl::StripAsciiWhitespace(AV(std::string_view(v).substr(pos, eq - pos))));
+    pos = eq + 1;
+    while (pos < v.size() && std::isspace(static_cast<unsigned char>(v[pos]))) ++pos;
+    std::string value;
+    if (pos < v.size() && v[pos] == '"') {
+      ++pos;
+      while (pos < v.size() && v[pos] != '"') {
+        if (v[pos] == '\\' && pos + 1 < v.size()) ++pos;
+        value.push_back(v[pos++]);
+      }
+      pos = v.find(';', pos);
+    } else {
+      size_t end = v.find(';', pos);
+      value = std::string(absl::StripAsciiWhitespace(
+          AV(std::string_view(v).substr(pos, end == std::string::npos ? end : end - pos))));
+      pos = end;
+    }
+    if (!name.empty()) params->emplace_back(Upper(name), value);
+  }
+  return main;
+}
+
+std::string Param(const std::vector<std::pair<std::string, std::string>>& params,
+                  std::string_view name) {
+  for (const auto& [n, v] : params) {
+    if (n == name) return v;
+  }
+  return "";
+}
+
+size_t CountLines(std::string_view body) {
+  size_t n = static_cast<size_t>(std::count(body.begin(), body.end(), '\n'));
+  if (!body.empty() && body.back() != '\n') ++n;
+  return n;
+}
+
+// RFC 2046 5.1.1: the body parts between "--boundary" delimiter lines. The
+// line break before a delimiter belongs to the delimiter.
+std::vector<std::string_view> SplitMultipart(std::string_view body, std::string_view boundary) {
+  std::vector<std::string_view> parts;
+  std::string dash = absl::StrCat("--", AV(boundary));
+  size_t pos = 0;
+  size_t part_start = std::string_view::npos;
+  while (pos <= body.size()) {
+    size_t nl = body.find('\n', pos);
+    size_t line_end = nl == std::string_view::npos ? body.size() : nl + 1;
+    std::string_view line = body.substr(pos, line_end - pos);
+    if (absl::StartsWith(AV(line), AV(dash))) {
+      std::string_view rest = line.substr(dash.size());
+      bool close = absl::StartsWith(AV(rest), "--");
+      if (close) rest.remove_prefix(2);
+      if (absl::StripAsciiWhitespace(AV(rest)).empty()) {
+        if (part_start != std::string_view::npos) {
+          size_t end = pos;
+          if (end > part_start && body[end - 1] == '\n') --end;
+          if (end > part_start && body[end - 1] == '\r') --end;
+          parts.push_back(body.substr(part_start, end - part_start));
+        }
+        if (close) return parts;
+        part_start = line_end;
+      }
+    }
+    if (nl == std::string_view::npos) break;
+    pos = line_end;
+  }
+  // No close delimiter: the last part runs to the end (RFC 2046 5.1.1 says
+  // a missing close delimiter is an error; being lenient shows the content).
+  if (part_start != std::string_view::npos && part_start <= body.size()) {
+    parts.push_back(body.substr(part_start));
+  }
+  return parts;
+}
+
+void Fill(MimeEntity* e, std::string_view header, std::string_view body, bool digest_child,
+          int depth) {
+  e->header = header;
+  e->body = body;
+  std::string ct = FieldValue(header, "CONTENT-TYPE");
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string type = ct.empty() ? "" : ParseParams(ct, &params);
+  size_t slash = type.find('/');
+  if (slash != std::string::npos && slash > 0 && slash + 1 < type.size()) {
+    e->type = Upper(std::string_view(type).substr(0, slash));
+    e->subtype = Upper(std::string_view(type).substr(slash + 1));
+    e->params = std::move(params);
+  } else if (digest_child) {
+    e->type = "MESSAGE";  // RFC 2046 5.1.5: the default in a digest
+    e->subtype = "RFC822";
+  }
+  if (e->type == "TEXT" && Param(e->params, "CHARSET").empty()) {
+    e->params.insert(e->params.begin(), {"CHARSET", "us-ascii"});  // RFC 2045 5.2
+  }
+  e->id = FieldValue(header, "CONTENT-ID");
+  e->description = FieldValue(header, "CONTENT-DESCRIPTION");
+  std::string enc = Upper(StripComments(FieldValue(header, "CONTENT-TRANSFER-ENCODING")));
+  enc = std::string(absl::StripAsciiWhitespace(enc));
+  if (!enc.empty()) e->encoding = enc;
+  std::string disp = FieldValue(header, "CONTENT-DISPOSITION");
+  if (!disp.empty()) e->disposition = Upper(ParseParams(disp, &e->disposition_params));
+  e->language = FieldValue(header, "CONTENT-LANGUAGE");
+  e->location = FieldValue(header, "CONTENT-LOCATION");
+  if (depth <= 0) return;
+  if (e->is_multipart()) {
+    std::string boundary = Param(e->params, "BOUNDARY");
+    if (boundary.empty()) return;
+    for (std::string_view part : SplitMultipart(body, boundary)) {
+      auto [h, b] = SplitEntity(part);
+      e->parts.emplace_back();
+      Fill(&e->parts.back(), h, b, e->subtype == "DIGEST", depth - 1);
+    }
+  } else if (e->is_message()) {
+    auto [h, b] = SplitEntity(body);
+    e->message.emplace_back();
+    Fill(&e->message.back(), h, b, false, depth - 1);
+  }
+}
+
+std::string ParamList(const std::vector<std::pair<std::string, std::string>>& params) {
+  if (params.empty()) return "NIL";
+  std::vector<std::string> items;
+  for (const auto& [n, v] : params) items.push_back(absl::StrCat(ImapString(n), " ", ImapString(v)));
+  return absl::StrCat("(", absl::StrJoin(items, " "), ")");
+}
+
+std::string Disposition(const MimeEntity& e) {
+  if (e.disposition.empty()) return "NIL";
+  return absl::StrCat("(", ImapString(e.disposition), " ", ParamList(e.disposition_params), ")");
+}
+
+std::string Structure(const MimeEntity& e, bool ext) {
+  if (e.is_multipart() && !e.parts.empty()) {
+    std::string out = "(";
+    for (const MimeEntity& p : e.parts) out += Structure(p, ext);
+    absl::StrAppend(&out, " ", ImapString(e.subtype));
+    if (ext) {
+      absl::StrAppend(&out, " ", ParamList(e.params), " ", Disposition(e), " ",
+                      ImapNString(e.language), " ", ImapNString(e.location));
+    }
+    return out + ")";
+  }
+  std::string type = e.type, subtype = e.subtype;
+  if (e.is_multipart()) {  // a multipart without parts: show as text
+    type = "TEXT";
+    subtype = "PLAIN";
+  }
+  std::string out = absl::StrCat("(", ImapString(type), " ", ImapString(subtype), " ",
+                                 ParamList(e.params), " ", ImapNString(e.id), " ",
+                                 ImapNString(e.description), " ", ImapString(e.encoding), " ",
+                                 e.body.size());
+  if (e.is_message() && !e.message.empty()) {
+    const MimeEntity& m = e.message.front();
+    v1::HeaderSummary summary;
+    auto s = ExtractHeaderSummary(e.body);
+    if (s.ok()) summary = *s;
+    absl::StrAppend(&out, " ", ImapEnvelope(summary), " ", Structure(m, ext), " ",
+                    CountLines(e.body));
+  } else if (type == "TEXT") {
+    absl::StrAppend(&out, " ", CountLines(e.body));
+  }
+  if (ext) {
+    absl::StrAppend(&out, " NIL ", Disposition(e), " ", ImapNString(e.language), " ",
+                    ImapNString(e.location));
+  }
+  return out + ")";
+}
+
+}  // namespace
+
+MimeEntity ParseMime(std::string_view message, int max_depth) {
+  MimeEntity root;
+  auto [h, b] = SplitEntity(message);
+  Fill(&root, h, b, false, max_depth);
+  return root;
+}
+
+std::string FilterHeaderFields(std::string_view header,
+                               const std::vector<std::string>& upper_names, bool exclude) {
+  std::string out;
+  for (const auto& [name, line] : Fields(header)) {
+    bool listed = std::find(upper_names.begin(), upper_names.end(), name) != upper_names.end();
+    if (listed != exclude) out.append(line.data(), line.size());
+  }
+  bool crlf = absl::EndsWith(AV(header), "\r\n") || header.find("\r\n") != std::string_view::npos;
+  out += crlf ? "\r\n" : "\n";
+  return out;
+}
+
+absl::StatusOr<std::string> SectionBytes(std::string_view message, const MimeEntity& root,
+                                         const FetchSection& section) {
+  using T = FetchSection::Text;
+  const MimeEntity* cur = &root;
+  // Whether `cur` is a message (its HEADER and TEXT are defined): the root
+  // is; so is a message/rfc822 part (through its encapsulated message).
+  const MimeEntity* msg = &root;
+  for (size_t i = 0; i < section.part.size(); ++i) {
+    uint32_t n = section.part[i];
+    const MimeEntity* container = cur;
+    if (i > 0) {
+      if (!cur->is_message() || cur->message.empty()) {
+        if (!cur->is_multipart()) return absl::NotFoundError("no such body part");
+      } else {
+        container = &cur->message.front();
+      }
+    }
+    if (container->is_multipart() && !container->parts.empty()) {
+      if (n > container->parts.size()) return absl::NotFoundError("no such body part");
+      cur = &container->parts[n - 1];
+    } else if (n == 1) {
+      cur = container;  // a single-part message has exactly part 1: its body
+    } else {
+      return absl::NotFoundError("no such body part");
+    }
+    msg = (cur->is_message() && !cur->message.empty()) ? &cur->message.front() : nullptr;
+  }
+  switch (section.text) {
+    case T::kNone:
+      if (section.part.empty()) return std::string(message);
+      return std::string(cur->body);
+    case T::kMime:
+      return std::string(cur->header);
+    case T::kHeader:
+    case T::kHeaderFields:
+    case T::kHeaderFieldsNot:
+    case T::kText:
+      break;
+  }
+  if (msg == nullptr) return absl::NotFoundError("HEADER and TEXT need a message/rfc822 part");
+  if (section.text == T::kHeader) return std::string(msg->header);
+  if (section.text == T::kText) return std::string(msg->body);
+  return FilterHeaderFields(msg->header, section.fields, section.text == T::kHeaderFieldsNot);
+}
+
+std::string ImapBodyStructure(const MimeEntity& root, bool extensible) {
+  return Structure(root, extensible);
+}
+
+std::string SectionSpec(const FetchSection& section) {
+  using T = FetchSection::Text;
+  std::string out = absl::StrJoin(section.part, ".");
+  std::string text;
+  switch (section.text) {
+    case T::kNone: break;
+    case T::kHeader: text = "HEADER"; break;
+    case T::kHeaderFields: text = "HEADER.FIELDS"; break;
+    case T::kHeaderFieldsNot: text = "HEADER.FIELDS.NOT"; break;
+    case T::kText: text = "TEXT"; break;
+    case T::kMime: text = "MIME"; break;
+  }
+  if (!text.empty()) out += out.empty() ? text : "." + text;
+  if (section.text == T::kHeaderFields || section.text == T::kHeaderFieldsNot) {
+    std::vector<std::string> names;
+    for (const std::string& f : section.fields) names.push_back(IsImapAtom(f) ? f : ImapString(f));
+    absl::StrAppend(&out, " (", absl::StrJoin(names, " "), ")");
+  }
+  return out;
+}
+
+}  // namespace pullmail

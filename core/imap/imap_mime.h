@@ -1,0 +1,63 @@
+// The MIME structure of a message as IMAP4rev1 sees it (RFC 3501 6.4.5 and
+// 7.4.2; RFC 2045, RFC 2046 5.1.1): part numbers, BODY[section] bytes and
+// BODYSTRUCTURE. Works on the raw bytes (CRLF or bare LF line ends), so
+// every size and every section is exactly the bytes stored, as RFC 3501
+// requires. Pure; thread-safe.
+#ifndef PULLMAIL_CORE_IMAP_IMAP_MIME_H_
+#define PULLMAIL_CORE_IMAP_IMAP_MIME_H_
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/imap/imap_command.h"
+
+namespace pullmail {
+
+// One MIME entity. Views point into the message given to ParseMime, which
+// must outlive the tree.
+struct MimeEntity {
+  std::string_view header;  // header fields and the empty line after them
+  std::string_view body;
+  std::string type = "TEXT";     // upper-case
+  std::string subtype = "PLAIN"; // upper-case
+  std::vector<std::pair<std::string, std::string>> params;  // names upper-case
+  std::string id, description, encoding = "7BIT", disposition, language, location;
+  std::vector<std::pair<std::string, std::string>> disposition_params;
+  std::vector<MimeEntity> parts;    // multipart/*: the body parts
+  std::vector<MimeEntity> message;  // message/rfc822: the one encapsulated message
+
+  bool is_multipart() const { return type == "MULTIPART"; }
+  bool is_message() const { return type == "MESSAGE" && subtype == "RFC822"; }
+};
+
+// Parses `message` (RFC 5322 + MIME). Nesting deeper than `max_depth`
+// (multiparts and encapsulated messages) stops parsing: deeper entities are
+// treated as opaque bodies. Never fails: malformed MIME falls back to
+// text/plain, as RFC 2045 5.2 says.
+MimeEntity ParseMime(std::string_view message, int max_depth = 20);
+
+// RFC 3501 6.4.5: the bytes of BODY[section] (before any <partial>).
+// kNotFound: the part does not exist, or HEADER/TEXT of a part that is not
+// a message/rfc822.
+absl::StatusOr<std::string> SectionBytes(std::string_view message, const MimeEntity& root,
+                                         const FetchSection& section);
+
+// Lines of header `header` whose field name is (or, with `exclude`, is not)
+// in `upper_names`, folded lines kept, followed by the empty line.
+std::string FilterHeaderFields(std::string_view header,
+                               const std::vector<std::string>& upper_names, bool exclude);
+
+// RFC 3501 7.4.2 BODYSTRUCTURE (extensible = true) or BODY (false) of the
+// message whose tree is `root`.
+std::string ImapBodyStructure(const MimeEntity& root, bool extensible);
+
+// RFC 3501 6.4.5 section spec as written back in a FETCH response:
+// "", "HEADER", "1.2.MIME", "HEADER.FIELDS (FROM TO)".
+std::string SectionSpec(const FetchSection& section);
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_IMAP_IMAP_MIME_H_
