@@ -130,10 +130,10 @@ absl::Status Conn::Fill() {
 }
 
 absl::StatusOr<std::string> Conn::ReadLine(size_t max_bytes) {
-  size_t scanned = pos_;
+  size_t scanned = 0;  // bytes after pos_ already searched for a line end
   bool overlong = false;
   for (;;) {
-    size_t nl = buf_.find('\n', scanned);
+    size_t nl = buf_.find('\n', pos_ + scanned);
     if (nl != std::string::npos) {
       if (overlong || nl + 1 - pos_ > max_bytes) {
         pos_ = nl + 1;
@@ -152,7 +152,7 @@ absl::StatusOr<std::string> Conn::ReadLine(size_t max_bytes) {
       buf_.clear();
       pos_ = 0;
     }
-    scanned = buf_.size();
+    scanned = buf_.size() - pos_;  // Fill() may move the unread bytes to the front
     absl::Status s = Fill();
     if (!s.ok()) return s;
   }

@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimgrid-dev libasio-dev libgmime-3.0-dev libtomlplusplus-dev
   gnuplot-nox openssl python3 procps
+  # real mail clients the gateway's interop tests drive (tests/e2e/test_gateway_*.py)
+  fetchmail isync swaks libnet-ssleay-perl
 )
 
 missing=()
