@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/crypto/encoding.h"
+#include "core/mail/header_summary.h"
 #include "core/util/address.h"
 #include "core/util/logging.h"
 #include "core/util/strings.h"
@@ -422,20 +423,6 @@ SmtpReply SmtpReplyForSubmitError(const absl::Status& status) {
   }
 }
 
-std::string Rfc5322Date(absl::Time t) {
-  static constexpr const char* kDays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  absl::TimeZone utc = absl::UTCTimeZone();
-  absl::CivilSecond cs = absl::ToCivilSecond(t, utc);
-  int wd = static_cast<int>(absl::GetWeekday(cs));  // Monday == 0
-  char buf[64];
-  snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[wd], cs.day(),
-           kMonths[cs.month() - 1], static_cast<int>(cs.year()), cs.hour(), cs.minute(),
-           cs.second());
-  return buf;
-}
-
 namespace {
 
 // RFC 5322 3.6.8: field-name = 1*ftext (%d33-57 / %d59-126), then ':'.
@@ -500,7 +487,7 @@ std::string AddSubmissionHeaders(std::string_view message, const SmtpTraceInfo& 
     if (name == "message-id") have_id = true;
     pos = next;
   }
-  std::string date = Rfc5322Date(trace.now);
+  std::string date = FormatRfc5322Date(trace.now);
   std::string out;
   out.reserve(message.size() + 512);
   absl::StrAppend(&out, "Received: from ", trace.helo.empty() ? "unknown" : trace.helo, " (",

@@ -174,9 +174,6 @@ struct SmtpTraceInfo {
 };
 std::string AddSubmissionHeaders(std::string_view message, const SmtpTraceInfo& trace);
 
-// RFC 5322 3.3 date-time in UTC: "Tue, 14 Nov 2023 22:13:20 +0000".
-std::string Rfc5322Date(absl::Time t);
-
 }  // namespace pullmail
 
 #endif  // PULLMAIL_CORE_SMTP_SMTP_SESSION_H_
