@@ -1,8 +1,179 @@
-// PLACEHOLDER, replaced by the submission session: refuses every connection.
+// The gateway's SMTP submission session (RFC 6409: SMTP with STARTTLS, RFC
+// 3207, and AUTH, RFC 4954): one client connection of a pullmail user's mail
+// program, mapped onto the domain's sender node. The protocol decisions are
+// core/smtp's SmtpSession; this file does only the I/O it asks for:
+//   STARTTLS -> Conn::StartTls;
+//   AUTH     -> NodeClient::LoginSubmit (the sender node checks the password
+//               and returns a bearer token);
+//   end of DATA -> SubmitService.Submit(from, to[], bytes). "250 ... queued
+//               as <id>" is written only after the node answered, and the
+//               node answers only once the message is durable.
+//
+// SECURITY
+//   The client is untrusted. Every line is read with a limit (12288 bytes
+//   for commands and AUTH responses, RFC 4954 4, within which core/smtp
+//   applies RFC 5321's 512 to the commands that have it; max_line_bytes for
+//   message lines), and an over-long line is answered and dropped, never
+//   buffered. A message is capped at max_message_bytes: past it the session
+//   reads to the end "." while keeping nothing, and answers 552 5.3.4.
+//   A password is taken only when AuthAllowed() says so (over TLS, or on
+//   loopback when the operator allowed plaintext); otherwise AUTH is not
+//   advertised and answers 538 5.7.11. Three failed logins or twenty
+//   protocol errors close the connection. The gateway holds no passwords:
+//   the sender node checks them; the token it returns lives in this
+//   session's memory only and is never logged, nor is a password. MAIL FROM
+//   must be the authenticated user's own address (553 5.7.1), and the node
+//   enforces the same rule again with the token. Bytes the client pipelined
+//   before STARTTLS are discarded by Conn (RFC 3207 4.2), and the session
+//   forgets its EHLO state after the handshake. Node error messages reach
+//   the client sanitized to one printable line.
+//   Known gap: Conn accepts a bare LF as a line end, so "\n.\n" ends DATA
+//   as "\r\n.\r\n" does; the sender of such a message can only ever send as
+//   themselves, so no other identity can be smuggled through it.
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/smtp/smtp_session.h"
+#include "core/util/clock.h"
+#include "core/util/logging.h"
+#include "core/util/random.h"
+#include "core/util/strings.h"
 #include "gateway/sessions.h"
+#include "rpc/grpc_status.h"
 
 namespace pullmail::gateway {
+namespace {
 
-void ServeSubmission(Conn& conn, const SessionEnv&) { (void)conn.Write("554 5.3.3 submission is not built yet\r\n"); }
+// A Submit stores up to 64 MiB durably before it answers.
+constexpr absl::Duration kSubmitTimeout = absl::Minutes(5);
+
+class SubmissionSession {
+ public:
+  SubmissionSession(Conn& conn, const SessionEnv& env)
+      : conn_(conn), env_(env), session_(Options(conn, env)) {}
+
+  void Run() {
+    session_.SetTransport(conn_.tls_available(), conn_.tls_active(), AuthAllowed(conn_, env_));
+    if (!conn_.Write(session_.Greeting()).ok()) return;
+    while (true) {
+      // RFC 2920 4: replies to a pipelined group may go out together; they
+      // are flushed before the session would wait for the client.
+      if (!out_.empty() && !conn_.WaitReadable(absl::ZeroDuration()) && !Flush()) return;
+      absl::StatusOr<std::string> line = conn_.ReadLine(session_.line_limit());
+      SmtpStep step;
+      if (line.ok()) {
+        step = session_.OnLine(*line);
+      } else if (line.status().code() == absl::StatusCode::kResourceExhausted) {
+        step = session_.OnLineTooLong();
+      } else {
+        // Conn says kUnavailable for a closed peer, a broken connection and
+        // the idle timeout alike; only the last one deserves a 421.
+        if (line.status().message() == "idle timeout") {
+          out_ += session_.OnTimeout().reply;
+          Flush();
+        }
+        return;
+      }
+      if (!Perform(std::move(step))) return;
+    }
+  }
+
+ private:
+  static SmtpSessionOptions Options(const Conn& conn, const SessionEnv& env) {
+    SmtpSessionOptions o;
+    o.hostname = env.hostname;
+    o.domain = env.nodes->domain();
+    o.client = conn.peer();
+    o.max_message_bytes = env.config->max_message_bytes;
+    o.max_data_line_bytes = env.config->max_line_bytes;
+    o.clock = &SystemClock();
+    o.random = &SecureRandom();
+    return o;
+  }
+
+  bool Flush() {
+    if (out_.empty()) return true;
+    absl::Status s = conn_.Write(out_);
+    out_.clear();
+    return s.ok();
+  }
+
+  // Writes (or queues) the step's reply and does its action; false when the
+  // session is over.
+  bool Perform(SmtpStep step) {
+    while (true) {
+      out_ += step.reply;
+      switch (step.action) {
+        case SmtpAction::kNone:
+          return true;
+        case SmtpAction::kClose:
+          Flush();
+          return false;
+        case SmtpAction::kStartTls:
+          if (!Flush()) return false;
+          if (!conn_.StartTls().ok()) return false;  // the connection is dead
+          step = session_.OnTlsStarted(AuthAllowed(conn_, env_));
+          continue;
+        case SmtpAction::kAuthenticate:
+          if (!Flush()) return false;
+          step = Authenticate();
+          continue;
+        case SmtpAction::kSubmit:
+          if (!Flush()) return false;
+          step = Submit();
+          continue;
+      }
+      return false;
+    }
+  }
+
+  SmtpStep Authenticate() {
+    const SaslCredentials& c = session_.credentials();
+    absl::StatusOr<std::string> token = env_.nodes->LoginSubmit(c.authcid, c.password);
+    std::string address = env_.nodes->Address(c.authcid);
+    if (!token.ok()) {
+      PM_LOG(INFO) << "submission " << conn_.peer() << ": login of " << address
+                   << " failed: " << token.status();
+      return session_.OnAuthResult(token.status(), "");
+    }
+    token_ = std::move(*token);
+    return session_.OnAuthResult(absl::OkStatus(), address);
+  }
+
+  SmtpStep Submit() {
+    const SmtpEnvelope& e = session_.envelope();
+    v1::SubmitRequest req;
+    req.set_from(e.from);
+    for (const std::string& to : e.to) req.add_to(to);
+    req.set_message(e.message);
+    v1::SubmitResponse resp;
+    std::unique_ptr<grpc::ClientContext> ctx = NodeClient::Context(token_, kSubmitTimeout);
+    absl::Status status = FromGrpc(env_.nodes->submit().Submit(ctx.get(), req, &resp));
+    if (!status.ok()) {
+      PM_LOG(INFO) << "submission " << conn_.peer() << ": " << session_.user() << " to "
+                   << e.to.size() << " recipient(s): " << status;
+      return session_.OnSubmitResult(status);
+    }
+    PM_LOG(INFO) << "submission " << conn_.peer() << ": " << session_.user() << " queued "
+                 << resp.message_id() << " (" << e.message.size() << " bytes) for "
+                 << e.to.size() << " recipient(s)";
+    return session_.OnSubmitResult(resp.message_id());
+  }
+
+  Conn& conn_;
+  const SessionEnv& env_;
+  SmtpSession session_;
+  std::string out_;    // replies not written yet (a pipelined group)
+  std::string token_;  // the sender node's bearer token after AUTH
+};
+
+}  // namespace
+
+void ServeSubmission(Conn& conn, const SessionEnv& env) {
+  SubmissionSession session(conn, env);
+  session.Run();
+}
 
 }  // namespace pullmail::gateway
