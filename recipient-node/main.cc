@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   spec.tls = &config->tls;
   spec.services = {recipient.get(), mailbox.get()};
   spec.metrics_listen = config->recipient_metrics_listen;
+  spec.before_shutdown = [&node] { (*node)->BeginShutdown(); };
   spec.on_shutdown = [&node] { (*node)->StopMaintenance(); };
   (*node)->StartMaintenance();
   absl::Status s = pullmail::ServeUntilSignal(spec);

@@ -12,6 +12,7 @@
 #ifndef PULLMAIL_RECIPIENT_NODE_RECIPIENT_NODE_H_
 #define PULLMAIL_RECIPIENT_NODE_RECIPIENT_NODE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -99,6 +100,11 @@ class RecipientNode {
   void StartMaintenance();
   void StopMaintenance();
 
+  // Set when a shutdown signal arrives, before the server drains: long-lived
+  // Watch streams end at once (UNAVAILABLE) instead of holding the drain.
+  void BeginShutdown() { shutting_down_.store(true); }
+  bool shutting_down() const { return shutting_down_.load(); }
+
   RecipientStore& store() { return *store_; }
   UserAuthenticator& auth() { return *auth_; }
   ChangeFeed& changes() { return changes_; }
@@ -107,6 +113,7 @@ class RecipientNode {
 
  private:
   explicit RecipientNode(NodeConfig config) : config_(std::move(config)) {}
+  std::atomic<bool> shutting_down_{false};
   bool UserExists(std::string_view address);
   void QueueReportOut(const v1::SpamReport& report, const std::string& signing_domain);
   void SendQueuedReports();

@@ -183,6 +183,9 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     uint32_t last_count = first->folder().messages();
     uint64_t version = node_->changes().Version(*user);
     while (!ctx->IsCancelled()) {
+      if (node_->shutting_down()) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the node is shutting down");
+      }
       uint64_t now = node_->changes().WaitChange(*user, version, absl::Seconds(1));
       if (now == version) continue;
       version = now;

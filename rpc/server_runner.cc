@@ -60,6 +60,7 @@ absl::Status ServeUntilSignal(const ServerSpec& spec) {
   int sig = 0;
   sigwait(&set, &sig);
   PM_LOG(INFO) << "signal " << sig << ": shutting down";
+  if (spec.before_shutdown) spec.before_shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (spec.on_shutdown) spec.on_shutdown();
   server->Wait();

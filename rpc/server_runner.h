@@ -24,6 +24,9 @@ struct ServerSpec {
   const TlsConfig* tls = nullptr;       // not owned
   std::vector<grpc::Service*> services; // not owned
   std::string metrics_listen;           // empty = none
+  // Called when the shutdown signal arrives, before the drain (end
+  // long-lived streams here).
+  std::function<void()> before_shutdown;
   // Called after the server stops accepting calls, before it is destroyed
   // (stop background workers here).
   std::function<void()> on_shutdown;
