@@ -19,7 +19,7 @@ using Action = Step::Action;
 
 // ---------------------------------------------------------------- parser
 
-TEST(ParseCommand, KeywordsAreCaseInsensitiveAndArgumentsSplitOnSpace) {
+TEST(Pop3ParseCommand, KeywordsAreCaseInsensitiveAndArgumentsSplitOnSpace) {
   auto c = ParseCommand("top 3 10");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->verb, Verb::kTop);
@@ -30,7 +30,7 @@ TEST(ParseCommand, KeywordsAreCaseInsensitiveAndArgumentsSplitOnSpace) {
   EXPECT_TRUE(c->args.empty());
 }
 
-TEST(ParseCommand, EveryVerbHasItsName) {
+TEST(Pop3ParseCommand, EveryVerbHasItsName) {
   for (std::string_view name : {"USER a", "PASS a", "APOP a b", "AUTH", "STLS", "CAPA", "STAT",
                                 "LIST", "UIDL", "RETR 1", "TOP 1 2", "DELE 1", "NOOP", "RSET",
                                 "QUIT"}) {
@@ -40,7 +40,7 @@ TEST(ParseCommand, EveryVerbHasItsName) {
   }
 }
 
-TEST(ParseCommand, UnknownCommandIsNotFound) {
+TEST(Pop3ParseCommand, UnknownCommandIsNotFound) {
   auto c = ParseCommand("XYZZY 1");
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(c.status().message(), "unknown command 'XYZZY'");
@@ -50,7 +50,7 @@ TEST(ParseCommand, UnknownCommandIsNotFound) {
   EXPECT_EQ(ParseCommand(std::string("X\x01\x7f", 3)).status().message(), "unknown command 'X?" "?'");
 }
 
-TEST(ParseCommand, WrongArityIsInvalidArgument) {
+TEST(Pop3ParseCommand, WrongArityIsInvalidArgument) {
   EXPECT_EQ(ParseCommand("RETR").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseCommand("RETR 1 2").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseCommand("TOP 1").status().message(), "TOP takes 2 arguments");
@@ -62,7 +62,7 @@ TEST(ParseCommand, WrongArityIsInvalidArgument) {
   EXPECT_EQ(ParseCommand("RETR 1 ").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ParseCommand, PassTakesTheRestOfTheLine) {
+TEST(Pop3ParseCommand, PassTakesTheRestOfTheLine) {
   auto c = ParseCommand("PASS correct horse  battery ");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->args, (std::vector<std::string>{"correct horse  battery "}));
@@ -72,7 +72,7 @@ TEST(ParseCommand, PassTakesTheRestOfTheLine) {
   EXPECT_EQ(c->args[0].size(), 100u);
 }
 
-TEST(ParseCommand, LineLimitIs255OctetsWithCrlf) {
+TEST(Pop3ParseCommand, LineLimitIs255OctetsWithCrlf) {
   std::string ok = "USER " + std::string(kMaxArgument, 'u');
   EXPECT_TRUE(ParseCommand(ok).ok());
   std::string pass = "PASS " + std::string(kMaxCommandLine - 5, 'p');
@@ -83,7 +83,7 @@ TEST(ParseCommand, LineLimitIs255OctetsWithCrlf) {
             "command line too long (at most 255 octets with CRLF)");
 }
 
-TEST(ParseCommand, ArgumentLimitIs40Octets) {
+TEST(Pop3ParseCommand, ArgumentLimitIs40Octets) {
   EXPECT_TRUE(ParseCommand("USER " + std::string(40, 'u')).ok());
   auto c = ParseCommand("USER " + std::string(41, 'u'));
   EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted);
@@ -92,7 +92,7 @@ TEST(ParseCommand, ArgumentLimitIs40Octets) {
             absl::StatusCode::kResourceExhausted);
 }
 
-TEST(ParseCommand, AuthInitialResponseMayUseTheLongerLimit) {
+TEST(Pop3ParseCommand, AuthInitialResponseMayUseTheLongerLimit) {
   Limits limits;
   limits.max_auth_line = 1000;
   std::string ir(900, 'A');
@@ -106,7 +106,7 @@ TEST(ParseCommand, AuthInitialResponseMayUseTheLongerLimit) {
             absl::StatusCode::kResourceExhausted);
 }
 
-TEST(ParseMessageNumber, DigitsOnlyFromOne) {
+TEST(Pop3ParseMessageNumber, DigitsOnlyFromOne) {
   EXPECT_EQ(*ParseMessageNumber("1"), 1u);
   EXPECT_EQ(*ParseMessageNumber("007"), 7u);
   EXPECT_EQ(*ParseMessageNumber("2147483647"), 2147483647u);
@@ -117,7 +117,7 @@ TEST(ParseMessageNumber, DigitsOnlyFromOne) {
   EXPECT_FALSE(ParseLineCount("-1").ok());
 }
 
-TEST(DecodeAuthPlain, Rfc4616Forms) {
+TEST(Pop3DecodeAuthPlain, Rfc4616Forms) {
   auto c = DecodeAuthPlain(Base64Encode(std::string("\0alice\0secret", 13)));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->user, "alice");
@@ -141,7 +141,7 @@ Maildrop ThreeMessages() {
                    {15, 300, UniqueId(7, 15)}});
 }
 
-TEST(Maildrop, UniqueIdIsStableAndWithinRfc1939) {
+TEST(Pop3Maildrop, UniqueIdIsStableAndWithinRfc1939) {
   EXPECT_EQ(UniqueId(7, 10), "7.10");
   std::string max = UniqueId(4294967295u, 4294967295u);
   EXPECT_LE(max.size(), 70u);
@@ -149,7 +149,7 @@ TEST(Maildrop, UniqueIdIsStableAndWithinRfc1939) {
   EXPECT_NE(UniqueId(1, 23), UniqueId(12, 3));
 }
 
-TEST(Maildrop, DeleteResetAndTheUpdateDecision) {
+TEST(Pop3Maildrop, DeleteResetAndTheUpdateDecision) {
   Maildrop m = ThreeMessages();
   EXPECT_EQ(m.size(), 3u);
   EXPECT_EQ(m.live_count(), 3u);
@@ -172,25 +172,25 @@ TEST(Maildrop, DeleteResetAndTheUpdateDecision) {
 
 // --------------------------------------------------------------- encoder
 
-TEST(MultilineEncoder, CrlfMessagePassesThrough) {
+TEST(Pop3MultilineEncoder, CrlfMessagePassesThrough) {
   EXPECT_EQ(EncodeMultiline("Subject: x\r\n\r\nhello\r\n"), "Subject: x\r\n\r\nhello\r\n.\r\n");
 }
 
-TEST(MultilineEncoder, LinesStartingWithDotAreStuffed) {
+TEST(Pop3MultilineEncoder, LinesStartingWithDotAreStuffed) {
   EXPECT_EQ(EncodeMultiline("a\r\n.\r\n..b\r\n.c\r\nd.\r\n"),
             "a\r\n..\r\n...b\r\n..c\r\nd.\r\n.\r\n");
   EXPECT_EQ(EncodeMultiline(".\r\n"), "..\r\n.\r\n");
   EXPECT_EQ(EncodeMultiline("."), "..\r\n.\r\n");
 }
 
-TEST(MultilineEncoder, BodyWithoutFinalLineEndGetsOne) {
+TEST(Pop3MultilineEncoder, BodyWithoutFinalLineEndGetsOne) {
   EXPECT_EQ(EncodeMultiline("a\r\nlast"), "a\r\nlast\r\n.\r\n");
   EXPECT_EQ(EncodeMultiline("a\r\n.last"), "a\r\n..last\r\n.\r\n");
 }
 
-TEST(MultilineEncoder, EmptyBodyIsJustTheTerminator) { EXPECT_EQ(EncodeMultiline(""), ".\r\n"); }
+TEST(Pop3MultilineEncoder, EmptyBodyIsJustTheTerminator) { EXPECT_EQ(EncodeMultiline(""), ".\r\n"); }
 
-TEST(MultilineEncoder, BareLfBecomesCrlfAndLoneCrIsData) {
+TEST(Pop3MultilineEncoder, BareLfBecomesCrlfAndLoneCrIsData) {
   EXPECT_EQ(EncodeMultiline("a\nb\n.\n"), "a\r\nb\r\n..\r\n.\r\n");
   EXPECT_EQ(EncodeMultiline("a\rb\r\n"), "a\rb\r\n.\r\n");
   EXPECT_EQ(EncodeMultiline("a\r"), "a\r\n.\r\n");  // a final CR ends the last line
@@ -198,7 +198,7 @@ TEST(MultilineEncoder, BareLfBecomesCrlfAndLoneCrIsData) {
   EXPECT_EQ(EncodeMultiline("\n\n"), "\r\n\r\n.\r\n");
 }
 
-TEST(MultilineEncoder, ByteAtATimeMatchesWhole) {
+TEST(Pop3MultilineEncoder, ByteAtATimeMatchesWhole) {
   const std::string inputs[] = {"H: v\r\n\r\n.\r\nbody\r\n..x\r\nend",
                                 "a\nb\r\n.\n\r\r\n.",
                                 "",
@@ -216,7 +216,7 @@ TEST(MultilineEncoder, ByteAtATimeMatchesWhole) {
   }
 }
 
-TEST(MultilineEncoder, TopSendsHeaderBlankLineAndNBodyLines) {
+TEST(Pop3MultilineEncoder, TopSendsHeaderBlankLineAndNBodyLines) {
   const std::string msg = "From: a\r\nSubject: s\r\n\r\nline1\r\n.line2\r\nline3\r\n";
   EXPECT_EQ(EncodeMultiline(msg, 0), "From: a\r\nSubject: s\r\n\r\n.\r\n");
   EXPECT_EQ(EncodeMultiline(msg, 2), "From: a\r\nSubject: s\r\n\r\nline1\r\n..line2\r\n.\r\n");
@@ -228,7 +228,7 @@ TEST(MultilineEncoder, TopSendsHeaderBlankLineAndNBodyLines) {
   EXPECT_EQ(EncodeMultiline("A: b\n\nx\ny\n", 1), "A: b\r\n\r\nx\r\n.\r\n");
 }
 
-TEST(MultilineEncoder, TopIsDoneOnceTheLinesAreOut) {
+TEST(Pop3MultilineEncoder, TopIsDoneOnceTheLinesAreOut) {
   MultilineEncoder e(1);
   EXPECT_EQ(e.Feed("A: b\r\n\r\nfirst\r\nsecond"), "A: b\r\n\r\nfirst\r\n");
   EXPECT_TRUE(e.done());
@@ -239,7 +239,7 @@ TEST(MultilineEncoder, TopIsDoneOnceTheLinesAreOut) {
   EXPECT_FALSE(r.done());
 }
 
-TEST(Replies, StatusLinesAndCodes) {
+TEST(Pop3Replies, StatusLinesAndCodes) {
   EXPECT_EQ(OkLine(""), "+OK\r\n");
   EXPECT_EQ(OkLine("a\r\nb"), "+OK a  b\r\n");
   EXPECT_EQ(ErrLine(Code::kNone, "x"), "-ERR x\r\n");
@@ -269,11 +269,11 @@ SessionMachine LoggedIn() {
   return m;
 }
 
-TEST(Machine, Greeting) {
+TEST(Pop3Machine, Greeting) {
   EXPECT_EQ(SessionMachine().Greeting(), "+OK pullmail POP3 ready\r\n");
 }
 
-TEST(Machine, CapaBeforeTlsOffersStlsButNoPassword) {
+TEST(Pop3Machine, CapaBeforeTlsOffersStlsButNoPassword) {
   SessionMachine m;
   Step s = m.OnLine("CAPA", kPlain);
   EXPECT_EQ(s.action, Action::kNone);
@@ -292,7 +292,7 @@ TEST(Machine, CapaBeforeTlsOffersStlsButNoPassword) {
   EXPECT_EQ(s.reply.find("STLS"), std::string::npos);
 }
 
-TEST(Machine, CapaAfterLoginListsTransactionCapabilities) {
+TEST(Pop3Machine, CapaAfterLoginListsTransactionCapabilities) {
   SessionMachine m = LoggedIn();
   Step s = m.OnLine("CAPA", kTls);
   EXPECT_EQ(s.reply,
@@ -300,7 +300,7 @@ TEST(Machine, CapaAfterLoginListsTransactionCapabilities) {
             "PIPELINING\r\nIMPLEMENTATION pullmail\r\n.\r\n");
 }
 
-TEST(Machine, StlsOnlyWhenAvailableAndNotActive) {
+TEST(Pop3Machine, StlsOnlyWhenAvailableAndNotActive) {
   SessionMachine m;
   Step s = m.OnLine("STLS", kPlain);
   EXPECT_EQ(s.action, Action::kStartTls);
@@ -311,7 +311,7 @@ TEST(Machine, StlsOnlyWhenAvailableAndNotActive) {
   EXPECT_EQ(t.OnLine("STLS", kPlain).reply, "-ERR STLS is not valid after login\r\n");
 }
 
-TEST(Machine, StlsForgetsAPendingUser) {
+TEST(Pop3Machine, StlsForgetsAPendingUser) {
   SessionMachine m;
   Transport loopback{true, false, true};
   m.OnLine("USER alice", loopback);
@@ -319,7 +319,7 @@ TEST(Machine, StlsForgetsAPendingUser) {
   EXPECT_EQ(m.OnLine("PASS pw", kTls).reply, "-ERR send USER first\r\n");
 }
 
-TEST(Machine, PasswordRefusedWithoutTls) {
+TEST(Pop3Machine, PasswordRefusedWithoutTls) {
   SessionMachine m;
   const std::string refused =
       "-ERR [AUTH] a password is accepted only over TLS: issue STLS first\r\n";
@@ -330,7 +330,7 @@ TEST(Machine, PasswordRefusedWithoutTls) {
   EXPECT_EQ(m.state(), State::kAuthorization);
 }
 
-TEST(Machine, UserPassLogin) {
+TEST(Pop3Machine, UserPassLogin) {
   SessionMachine m;
   EXPECT_EQ(m.OnLine("PASS pw", kTls).reply, "-ERR send USER first\r\n");
   m.OnLine("USER bob", kTls);
@@ -348,7 +348,7 @@ TEST(Machine, UserPassLogin) {
   EXPECT_EQ(m.state(), State::kAuthorization);
 }
 
-TEST(Machine, NodeDownAtLoginIsSysTemp) {
+TEST(Pop3Machine, NodeDownAtLoginIsSysTemp) {
   SessionMachine m;
   m.OnLine("USER alice", kTls);
   m.OnLine("PASS pw", kTls);
@@ -358,7 +358,7 @@ TEST(Machine, NodeDownAtLoginIsSysTemp) {
   EXPECT_EQ(m.state(), State::kAuthorization);
 }
 
-TEST(Machine, ThreeFailedLoginsClose) {
+TEST(Pop3Machine, ThreeFailedLoginsClose) {
   SessionMachine m;
   for (int i = 0; i < 3; ++i) {
     m.OnLine("USER alice", kTls);
@@ -370,7 +370,7 @@ TEST(Machine, ThreeFailedLoginsClose) {
   EXPECT_EQ(m.OnLine("NOOP", kTls).action, Action::kClose);
 }
 
-TEST(Machine, AuthPlainWithInitialResponse) {
+TEST(Pop3Machine, AuthPlainWithInitialResponse) {
   SessionMachine m;
   Step s = m.OnLine("AUTH PLAIN " + Base64Encode(std::string("\0alice\0pw", 9)), kTls);
   EXPECT_EQ(s.action, Action::kLogin);
@@ -380,7 +380,7 @@ TEST(Machine, AuthPlainWithInitialResponse) {
   EXPECT_EQ(s.reply, "+OK alice's maildrop has 0 messages (0 octets)\r\n");
 }
 
-TEST(Machine, AuthPlainWithContinuation) {
+TEST(Pop3Machine, AuthPlainWithContinuation) {
   SessionMachine m;
   Step s = m.OnLine("auth plain", kTls);
   EXPECT_EQ(s.reply, "+ \r\n");
@@ -390,7 +390,7 @@ TEST(Machine, AuthPlainWithContinuation) {
   EXPECT_EQ(s.user, "alice");
 }
 
-TEST(Machine, AuthPlainCancelledMalformedOrTooLong) {
+TEST(Pop3Machine, AuthPlainCancelledMalformedOrTooLong) {
   SessionMachine m;
   m.OnLine("AUTH PLAIN", kTls);
   EXPECT_EQ(m.OnLine("*", kTls).reply, "-ERR authentication cancelled\r\n");
@@ -407,7 +407,7 @@ TEST(Machine, AuthPlainCancelledMalformedOrTooLong) {
             "-ERR APOP is not supported; use USER/PASS or AUTH PLAIN\r\n");
 }
 
-TEST(Machine, TransactionCommandsRefusedBeforeLogin) {
+TEST(Pop3Machine, TransactionCommandsRefusedBeforeLogin) {
   SessionMachine m;
   for (std::string_view cmd : {"STAT", "LIST", "LIST 1", "UIDL", "RETR 1", "TOP 1 1", "DELE 1",
                                "RSET"}) {
@@ -419,7 +419,7 @@ TEST(Machine, TransactionCommandsRefusedBeforeLogin) {
   EXPECT_EQ(m.OnLine("NOOP", kTls).reply, "+OK\r\n");
 }
 
-TEST(Machine, AuthorizationCommandsRefusedAfterLogin) {
+TEST(Pop3Machine, AuthorizationCommandsRefusedAfterLogin) {
   SessionMachine m = LoggedIn();
   for (std::string_view cmd : {"USER alice", "PASS pw", "AUTH PLAIN", "APOP a b", "STLS"}) {
     Step s = m.OnLine(cmd, kTls);
@@ -428,7 +428,7 @@ TEST(Machine, AuthorizationCommandsRefusedAfterLogin) {
   }
 }
 
-TEST(Machine, QuitBeforeLoginClosesWithoutUpdate) {
+TEST(Pop3Machine, QuitBeforeLoginClosesWithoutUpdate) {
   SessionMachine m;
   Step s = m.OnLine("QUIT", kPlain);
   EXPECT_EQ(s.action, Action::kClose);
@@ -436,7 +436,7 @@ TEST(Machine, QuitBeforeLoginClosesWithoutUpdate) {
   EXPECT_EQ(m.state(), State::kClosed);
 }
 
-TEST(Machine, BadLinesGetErrAndTheSessionGoesOn) {
+TEST(Pop3Machine, BadLinesGetErrAndTheSessionGoesOn) {
   SessionMachine m = LoggedIn();
   EXPECT_EQ(m.OnLine("FOO", kTls).reply, "-ERR unknown command 'FOO'\r\n");
   EXPECT_EQ(m.OnLine("RETR", kTls).reply, "-ERR RETR takes 1 argument\r\n");
@@ -444,7 +444,7 @@ TEST(Machine, BadLinesGetErrAndTheSessionGoesOn) {
   EXPECT_EQ(m.OnLine("STAT", kTls).reply, "+OK 3 600\r\n");
 }
 
-TEST(Machine, StatListUidl) {
+TEST(Pop3Machine, StatListUidl) {
   SessionMachine m = LoggedIn();
   EXPECT_EQ(m.OnLine("STAT", kTls).reply, "+OK 3 600\r\n");
   EXPECT_EQ(m.OnLine("LIST", kTls).reply,
@@ -460,7 +460,7 @@ TEST(Machine, StatListUidl) {
   EXPECT_EQ(m.OnLine("NOOP", kTls).reply, "+OK\r\n");
 }
 
-TEST(Machine, DeletedMessagesVanishFromListingsUntilRset) {
+TEST(Pop3Machine, DeletedMessagesVanishFromListingsUntilRset) {
   SessionMachine m = LoggedIn();
   EXPECT_EQ(m.OnLine("DELE 2", kTls).reply, "+OK message 2 deleted\r\n");
   EXPECT_EQ(m.OnLine("DELE 2", kTls).reply, "-ERR message 2 already deleted\r\n");
@@ -480,7 +480,7 @@ TEST(Machine, DeletedMessagesVanishFromListingsUntilRset) {
   EXPECT_TRUE(m.maildrop().UidsToExpunge().empty());
 }
 
-TEST(Machine, RetrAndTopAskForTheRightUid) {
+TEST(Pop3Machine, RetrAndTopAskForTheRightUid) {
   SessionMachine m = LoggedIn();
   Step s = m.OnLine("RETR 3", kTls);
   EXPECT_EQ(s.action, Action::kRetrieve);
@@ -498,7 +498,7 @@ TEST(Machine, RetrAndTopAskForTheRightUid) {
   EXPECT_EQ(m.OnLine("RETR 4", kTls).reply, "-ERR no such message\r\n");
 }
 
-TEST(Machine, RetrieveErrorsKeepTheSession) {
+TEST(Pop3Machine, RetrieveErrorsKeepTheSession) {
   SessionMachine m = LoggedIn();
   Step s = m.OnLine("RETR 2", kTls);
   EXPECT_EQ(m.RetrieveErrLine(s, absl::UnavailableError("sender down")),
@@ -511,7 +511,7 @@ TEST(Machine, RetrieveErrorsKeepTheSession) {
   EXPECT_EQ(m.OnLine("RETR 2", kTls).action, Action::kRetrieve);
 }
 
-TEST(Machine, QuitExpungesExactlyTheMarkedUids) {
+TEST(Pop3Machine, QuitExpungesExactlyTheMarkedUids) {
   SessionMachine m = LoggedIn();
   m.OnLine("DELE 3", kTls);
   m.OnLine("DELE 1", kTls);
@@ -524,7 +524,7 @@ TEST(Machine, QuitExpungesExactlyTheMarkedUids) {
   EXPECT_EQ(m.state(), State::kClosed);
 }
 
-TEST(Machine, QuitAfterRsetExpungesNothing) {
+TEST(Pop3Machine, QuitAfterRsetExpungesNothing) {
   SessionMachine m = LoggedIn();
   m.OnLine("DELE 1", kTls);
   m.OnLine("RSET", kTls);
@@ -534,7 +534,7 @@ TEST(Machine, QuitAfterRsetExpungesNothing) {
   EXPECT_EQ(m.OnUpdateResult(absl::OkStatus(), 0).reply, "+OK pullmail POP3 signing off\r\n");
 }
 
-TEST(Machine, FailedUpdateSaysSoAndCloses) {
+TEST(Pop3Machine, FailedUpdateSaysSoAndCloses) {
   SessionMachine m = LoggedIn();
   m.OnLine("DELE 1", kTls);
   m.OnLine("QUIT", kTls);
@@ -543,7 +543,7 @@ TEST(Machine, FailedUpdateSaysSoAndCloses) {
   EXPECT_EQ(s.reply, "-ERR [SYS/TEMP] some deleted messages not removed; try again later\r\n");
 }
 
-TEST(Machine, PipelinedCommandsAnswerInOrder) {
+TEST(Pop3Machine, PipelinedCommandsAnswerInOrder) {
   // RFC 2449 6.6: a client may send many commands at once; the machine is
   // fed them one line at a time and answers each in turn.
   SessionMachine m = LoggedIn();
