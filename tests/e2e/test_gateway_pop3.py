@@ -236,6 +236,35 @@ class GatewayPop3(unittest.TestCase):
         self.assertEqual(self.inbox_subjects(), ["d1", "d2"])
         self.assertTrue(all("\\Deleted" not in m["flags"] for m in self.bob.list()))
 
+    def test_pipelined_commands_are_answered_in_order(self):
+        # RFC 2449 6.6 PIPELINING: several commands in one write.
+        self.send("pipe", "a\n")
+        size = int(self.bob.wait_for_messages(1)[0]["body_size"])
+        p = self.login()
+        p.sock.sendall(b"STAT\r\nLIST 1\r\nDELE 1\r\nSTAT\r\nRSET\r\nNOOP\r\n")
+        got = [p._getline()[0] for _ in range(6)]
+        self.assertEqual(got, [f"+OK 1 {size}".encode(), f"+OK 1 {size}".encode(),
+                               b"+OK message 1 deleted", b"+OK 0 0",
+                               f"+OK maildrop has 1 message ({size} octets)".encode(), b"+OK"])
+        p.quit()
+        self.assertEqual(self.inbox_subjects(), ["pipe"])
+
+    def test_idle_timeout_closes_without_update(self):
+        # A gateway with a 2-second idle timeout (the config's minimum is 1).
+        self.assertEqual(self.b.gateway.stop(), 0)
+        listen = f'pop3_listen = "{self.b.info["pop3_listen"]}"\n'
+        self.b.edit_config(listen, listen + "idle_timeout_seconds = 2\n")
+        self.b.gateway.start()
+        self.send("idle", "do not delete me\n")
+        self.bob.wait_for_messages(1)
+        p = self.login()
+        self.assertEqual(p.dele(1), b"+OK message 1 deleted")
+        # Say nothing: the gateway closes the connection (bounded by the
+        # socket timeout) and, with no QUIT, removes nothing.
+        self.assertEqual(p.file.readline(), b"", "the gateway should have closed the connection")
+        self.assertEqual(self.inbox_subjects(), ["idle"])
+        self.assertTrue(all("\\Deleted" not in m["flags"] for m in self.bob.list()))
+
     def test_wrong_password_is_auth_error_and_session_goes_on(self):
         p = self.connect()
         p.user(self.bob.address)
