@@ -127,7 +127,7 @@ SyncState *
             f.write(f"""set no syslog
 poll {host} service {port} protocol POP3 uidl
   user "{self.bob.address}" there with password "{self.bob.password}" is "bob" here
-  sslproto 'TLS1.2+' sslcertck sslcertfile "{self.ca}"
+  sslproto 'TLS1.2+' sslcertck sslcertfile "{self.ca}" sslcommonname "b.example"
   mda "/bin/sh -c 'cat >> {out}'"
 """)
         os.chmod(rc, 0o600)
