@@ -237,13 +237,18 @@ class Parser {
     do {
       if (out->ranges.size() >= limits_.max_set_items) return Fail("sequence set too long");
       SequenceSet::Range r;
-      if (!SeqNumber(&r.lo)) return Fail("bad sequence set");
+      // The set's own error replaces the number's ("expected a number").
+      if (!SeqNumber(&r.lo)) return BadSet();
       r.hi = r.lo;
-      if (Eat(':') && !SeqNumber(&r.hi)) return Fail("bad sequence set");
+      if (Eat(':') && !SeqNumber(&r.hi)) return BadSet();
       out->ranges.push_back(r);
     } while (Eat(','));
-    if (!AtEnd() && Peek() != ' ' && Peek() != ')') return Fail("bad sequence set");
+    if (!AtEnd() && Peek() != ' ' && Peek() != ')') return BadSet();
     return true;
+  }
+  bool BadSet() {
+    err_ = "bad sequence set";
+    return false;
   }
 
   // RFC 3501 6.4.5 section.

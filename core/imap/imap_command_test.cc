@@ -188,7 +188,9 @@ TEST(ImapCommand, SequenceSets) {
   for (const char* bad : {"s FETCH 0 FLAGS", "s FETCH 1: FLAGS", "s FETCH :3 FLAGS",
                           "s FETCH 1,,2 FLAGS", "s FETCH 1:2:3 FLAGS", "s FETCH a FLAGS",
                           "s FETCH 4294967296 FLAGS", "s FETCH 1x FLAGS", "s FETCH -1 FLAGS"}) {
-    EXPECT_EQ(MustFail(bad).tag, "s") << bad;
+    ImapParseError e = MustFail(bad);
+    EXPECT_EQ(e.tag, "s") << bad;
+    EXPECT_EQ(e.text, "bad sequence set") << bad;
   }
   EXPECT_EQ(MustFail("s FETCH 1,2,3,4,5,6 FLAGS", Small()).text, "sequence set too long");
 }

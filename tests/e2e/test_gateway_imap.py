@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""End-to-end tests of pullmail-gateway's IMAP4rev1 service (RFC 3501).
+
+Each test builds a two-domain federation (world.py), starts b.example's
+gateway, and drives it with Python's imaplib over STARTTLS, trusting the
+world's CA: a real client, real TLS, real nodes. ann@a.example sends with the
+`pullmail` CLI; bob@b.example reads by IMAP. Byte counters from the nodes'
+/metrics show when a body moves (a.example serves it, b.example fetches it):
+listing, ENVELOPE and summary header fields must move none; BODY[] pulls.
+A few tests speak raw IMAP over a TLS socket where imaplib hides the wire
+(literals, over-long lines, IDLE).
+
+Run one:  python3 tests/e2e/test_gateway_imap.py --bin-dir build GatewayImap.test_idle_sees_new_mail
+ctest registers each test method as e2e_gateway_imap_<name>.
+"""
+
+import imaplib
+import os
+import re
+import socket
+import ssl
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from world import World, run_tests, wait_until  # noqa: E402
+
+BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
+
+SERVED = "pullmail_body_bytes_served_total"
+FETCHED = "pullmail_body_bytes_fetched_total"
+TIMEOUT = 30  # seconds, for every socket operation
+
+
+class RawImap:
+    """A line-level IMAP client over a socket (STARTTLS on request)."""
+
+    def __init__(self, addr, tls_context=None, server_hostname=None):
+        self.sock = socket.create_connection(addr, timeout=TIMEOUT)
+        self.buf = b""
+        self.greeting = self.line()
+        if tls_context is not None:
+            self.send(b"s0 STARTTLS\r\n")
+            resp = self.line()
+            assert resp.startswith(b"s0 OK"), resp
+            self.sock = tls_context.wrap_socket(self.sock, server_hostname=server_hostname)
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(f"connection closed; buffered {self.buf!r}")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def until_tagged(self, tag):
+        """Lines up to and including the one starting with `tag `."""
+        lines = []
+        while True:
+            line = self.line()
+            lines.append(line)
+            if line.startswith(tag + b" "):
+                return lines
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class GatewayImap(unittest.TestCase):
+    maxDiff = None
+
+    def setUp(self):
+        self.world = World(BIN_DIR, self._testMethodName)
+        self.addCleanup(self._close_world)
+        self.a = self.world.init("a.example")
+        self.b = self.world.init("b.example")
+        self.ann = self.a.add_user("ann")
+        self.bob = self.b.add_user("bob")
+        self.a.start()
+        self.b.start()
+        self.b.gateway.start()
+        self.sessions = []
+        self.addCleanup(self._close_sessions)
+
+    def _close_sessions(self):
+        for s in self.sessions:
+            try:
+                if isinstance(s, RawImap):
+                    s.close()
+                else:
+                    s.shutdown()
+            except (OSError, imaplib.IMAP4.error):
+                pass
+
+    def _close_world(self):
+        outcome = getattr(self, "_outcome", None)
+        failed = outcome is not None and not getattr(outcome, "success", True)
+        if failed:
+            sys.stderr.write("\n" + self.world.diagnostics() + "\n")
+        self.world.close(keep=failed and bool(os.environ.get("PULLMAIL_E2E_KEEP")))
+
+    # -------------------------------------------------------------- helpers
+
+    def connect(self, tls=True):
+        host, port = self.b.gateway_address("imap")
+        m = imaplib.IMAP4(host, port, timeout=TIMEOUT)
+        self.sessions.append(m)
+        self.assertIn(b"pullmail IMAP4rev1 ready", m.welcome)
+        if tls:
+            # imaplib checks the certificate against self.host; the gateway's
+            # certificate names the domain, which we reach at 127.0.0.1.
+            m.host = self.b.name
+            typ, _ = m.starttls(ssl_context=self.b.tls_context())
+            self.assertEqual(typ, "OK")
+        return m
+
+    def login(self, user=None):
+        user = user or self.bob
+        m = self.connect()
+        typ, _ = m.login(user.address, user.password)
+        self.assertEqual(typ, "OK")
+        return m
+
+    def raw(self, tls=True):
+        r = RawImap(self.b.gateway_address("imap"), self.b.tls_context() if tls else None,
+                    self.b.name)
+        self.sessions.append(r)
+        return r
+
+    def raw_login(self):
+        r = self.raw()
+        r.send(f'l1 LOGIN {self.bob.address} "{self.bob.password}"\r\n'.encode())
+        self.assertTrue(r.until_tagged(b"l1")[-1].startswith(b"l1 OK"))
+        return r
+
+    def send(self, subject, body):
+        return self.ann.send(self.bob.address, subject, body)
+
+    def ok(self, result):
+        typ, data = result
+        self.assertEqual(typ, "OK", data)
+        return data
+
+    # ---------------------------------------------------------------- tests
+
+    def test_envelope_moves_no_body_then_body_pulls_it(self):
+        self.send("Lunch on Friday?", "Hi Bob,\nlunch on Friday?\n")
+        listed = self.bob.wait_for_messages(1)[0]
+        size = int(listed["body_size"])
+
+        m = self.login()
+        folders = self.ok(m.list('""', "*"))
+        self.assertTrue(any(b'"INBOX"' in f for f in folders), folders)
+        typ, data = m.select("INBOX")
+        self.assertEqual((typ, data), ("OK", [b"1"]))
+        data = self.ok(m.fetch("1", "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)"))
+        line = data[0]
+        self.assertIn(f"RFC822.SIZE {size}".encode(), line)
+        self.assertIn(b'"Lunch on Friday?"', line)
+        self.assertIn(b'"ann" "a.example"', line)
+        self.assertRegex(line, rb'INTERNALDATE "[ 0-9]\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d \+0000"')
+        # Header fields the summary holds come from it: still no body moved.
+        data = self.ok(m.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[HEADER.FIELDS "
+                                             "(DATE FROM SUBJECT TO MESSAGE-ID)])"))
+        self.assertIn(b"Subject: Lunch on Friday?", data[0][1])
+        self.assertIn(b"From: ", data[0][1])
+        self.assertEqual(self.a.sender.counter(SERVED), 0)
+        self.assertEqual(self.b.recipient.counter(FETCHED), 0)
+        self.assertNotIn("\\Seen", self.bob.list()[0]["flags"])
+
+        # BODY[] pulls the body now: exactly its bytes, and \Seen is set.
+        data = self.ok(m.fetch("1", "(BODY[])"))
+        meta, body = data[0]
+        self.assertIn(b"\\Seen", data[0][0] + (data[1] if len(data) > 1 else b""))
+        self.assertEqual(len(body), size)
+        self.assertIn(b"Subject: Lunch on Friday?", body)
+        self.assertTrue(body.replace(b"\r\n", b"\n").endswith(b"Hi Bob,\nlunch on Friday?\n"), body)
+        wait_until(lambda: self.a.sender.counter(SERVED) == size, 10,
+                   what=f"a.example to have served {size} body bytes")
+        self.assertEqual(self.b.recipient.counter(FETCHED), size)
+        self.assertIn("\\Seen", self.bob.list()[0]["flags"])
+        # The node's own read gives the same bytes.
+        cli = self.bob.read_json(listed["uid"])["body"]
+        self.assertEqual(body.decode(), cli)
+        # BODYSTRUCTURE of a plain text message (from the cache now).
+        data = self.ok(m.fetch("1", "(BODYSTRUCTURE)"))
+        self.assertRegex(data[0], rb'BODYSTRUCTURE \("TEXT" "PLAIN" \("CHARSET" "[^"]+"\) NIL NIL '
+                                  rb'"[0-9A-Z-]+" \d+ \d+')
+        self.assertEqual(m.logout()[0], "BYE")  # imaplib returns the BYE
+
+    def test_mutt_header_fetch_and_partial(self):
+        self.send("Mutt", "one\ntwo\n")
+        self.bob.wait_for_messages(1)
+        m = self.login()
+        self.ok(m.select("INBOX"))
+        # mutt asks for fields the summary lacks (REFERENCES, CONTENT-TYPE):
+        # that needs the real header, a peek (no \Seen).
+        data = self.ok(m.uid("FETCH", "1:*", "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK"
+                                             "[HEADER.FIELDS (DATE FROM SUBJECT TO CC MESSAGE-ID "
+                                             "REFERENCES CONTENT-TYPE IN-REPLY-TO)])"))
+        meta, header = data[0]
+        self.assertIn(b"BODY[HEADER.FIELDS (DATE FROM SUBJECT TO CC MESSAGE-ID REFERENCES "
+                      b"CONTENT-TYPE IN-REPLY-TO)]", meta)
+        self.assertIn(b"Subject: Mutt", header)
+        self.assertTrue(header.endswith(b"\r\n\r\n") or header.endswith(b"\n\n"), header)
+        self.assertNotIn(b"\\Seen", meta)
+        data = self.ok(m.fetch("1", "(BODY.PEEK[TEXT]<0.3>)"))
+        self.assertIn(b"BODY[TEXT]<0>", data[0][0])
+        self.assertEqual(data[0][1], b"one")
+        self.assertNotIn("\\Seen", self.bob.list()[0]["flags"])
+
+    def test_store_flags_visible_to_the_node(self):
+        self.send("Flag me", "body\n")
+        self.bob.wait_for_messages(1)
+        m = self.login()
+        self.ok(m.select("INBOX"))
+        data = self.ok(m.store("1", "+FLAGS", "(\\Flagged)"))
+        self.assertIn(b"\\Flagged", data[0])
+        self.assertIn("\\Flagged", self.bob.list()[0]["flags"])
+        self.ok(m.store("1", "-FLAGS", "(\\Flagged)"))
+        self.assertNotIn("\\Flagged", self.bob.list()[0]["flags"])
+        # EXAMINE is read-only.
+        self.ok(m.select("INBOX", readonly=True))
+        typ, data = m.store("1", "+FLAGS", "(\\Flagged)")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[READ-ONLY]", data[0])
+
+    def test_copy_move_search_expunge(self):
+        for s in ("m1", "m2", "m3"):
+            self.send(s, f"body of {s}\n")
+        self.bob.wait_for_messages(3)
+        m = self.login()
+        self.ok(m.select("INBOX"))
+        # COPY to a folder that does not exist: TRYCREATE.
+        typ, data = m.copy("1", "Archive")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[TRYCREATE]", data[0])
+        self.ok(m.create("Archive"))
+        folders = self.ok(m.list('""', "*"))
+        self.assertTrue(any(b'"Archive"' in f for f in folders), folders)
+        # The tagged line's text (imaplib's uid() hides it).
+        typ, data = m._simple_command("UID", "COPY", "1", "Archive")
+        self.assertEqual(typ, "OK")
+        self.assertRegex(data[-1], rb"^\[COPYUID \d+ 1 \d+\] COPY completed$")
+        self.assertEqual(len(self.bob.list("Archive")), 1)
+
+        # SEARCH UNSEEN, after reading one.
+        self.ok(m.fetch("2", "(BODY[])"))
+        self.assertEqual(self.ok(m.search(None, "UNSEEN")), [b"1 3"])
+        self.assertEqual(self.ok(m.search(None, "SUBJECT", "m3")), [b"3"])
+        self.assertEqual(self.ok(m.uid("SEARCH", "SEEN")), [b"2"])
+        typ, data = m.search(None, "BODY", "x")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[CANNOT]", data[0])
+
+        # UID MOVE 3 to Archive: gone from INBOX, an EXPUNGE for seq 3.
+        typ, data = m.uid("MOVE", "3", "Archive")
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(m.untagged_responses.get("EXPUNGE"), [b"3"])
+        m.untagged_responses.pop("EXPUNGE", None)
+        self.assertEqual(sorted(x["summary"]["subject"] for x in self.bob.list("Archive")),
+                         ["m1", "m3"])
+
+        # STORE \Deleted + EXPUNGE removes message 1 (m1).
+        self.ok(m.store("1", "+FLAGS", "(\\Deleted)"))
+        typ, data = m.expunge()
+        self.assertEqual((typ, data), ("OK", [b"1"]))
+        self.assertEqual([x["summary"]["subject"] for x in self.bob.list()], ["m2"])
+        status = self.ok(m.status("Archive", "(MESSAGES UIDNEXT UNSEEN)"))
+        self.assertIn(b"MESSAGES 2", status[0])
+        self.ok(m.close())
+
+    def test_sender_node_down_gives_unavailable(self):
+        self.send("Directions", "turn left\n")
+        self.bob.wait_for_messages(1)
+        m = self.login()
+        self.ok(m.select("INBOX"))
+        self.a.sender.stop()
+        typ, data = m.fetch("1", "(BODY[])")
+        self.assertEqual(typ, "NO")
+        self.assertEqual(data[0],
+                         b"[UNAVAILABLE] the sender's node cannot be reached; try again later")
+        # No body, not even a partial one, reached the client; the session
+        # goes on and the listing still works.
+        self.assertNotIn("FETCH", m.untagged_responses)
+        data = self.ok(m.fetch("1", "(ENVELOPE)"))
+        self.assertIn(b'"Directions"', data[0])
+        self.assertNotIn("\\Seen", self.bob.list()[0]["flags"])
+
+    def test_wrong_password_and_plaintext_login(self):
+        m = self.connect()
+        with self.assertRaises(imaplib.IMAP4.error) as cm:
+            m.login(self.bob.address, "wrong")
+        self.assertIn("[AUTHENTICATIONFAILED]", str(cm.exception))
+        # Before STARTTLS (allow_plaintext_auth is false): LOGINDISABLED and
+        # LOGIN is refused with PRIVACYREQUIRED.
+        r = self.raw(tls=False)
+        self.assertIn(b"LOGINDISABLED", r.greeting)
+        self.assertIn(b"STARTTLS", r.greeting)
+        r.send(f'a LOGIN {self.bob.address} "{self.bob.password}"\r\n'.encode())
+        self.assertTrue(r.line().startswith(b"a NO [PRIVACYREQUIRED]"))
+        r.send(b"b SELECT INBOX\r\n")
+        self.assertTrue(r.line().startswith(b"b BAD"))
+        # AUTHENTICATE PLAIN over TLS works (SASL-IR).
+        m2 = self.connect()
+        typ, _ = m2.authenticate(
+            "PLAIN", lambda _: f"\0{self.bob.address}\0{self.bob.password}".encode())
+        self.assertEqual(typ, "OK")
+
+    def test_literals_and_overlong_line(self):
+        r = self.raw()
+        user, pw = self.bob.address.encode(), self.bob.password.encode()
+        r.send(b"a1 LOGIN {%d}\r\n" % len(user))
+        self.assertTrue(r.line().startswith(b"+ "))
+        r.send(user + b" {%d}\r\n" % len(pw))
+        self.assertTrue(r.line().startswith(b"+ "))
+        r.send(pw + b"\r\n")
+        self.assertTrue(r.until_tagged(b"a1")[-1].startswith(b"a1 OK"))
+        # LITERAL+ (no continuation), then an unknown command and a bad set.
+        r.send(b"a2 SELECT {5+}\r\nINBOX\r\n")
+        self.assertTrue(r.until_tagged(b"a2")[-1].startswith(b"a2 OK [READ-WRITE]"))
+        r.send(b"a3 FROB\r\n")
+        self.assertEqual(r.line(), b"a3 BAD unknown command FROB")
+        r.send(b"a4 UID FETCH 1:x FLAGS\r\n")
+        self.assertEqual(r.line(), b"a4 BAD bad sequence set")
+        # A line longer than max_line_bytes (8192): BAD, and the session goes on.
+        r.send(b"a5 NOOP " + b"x" * 20000 + b"\r\n")
+        self.assertEqual(r.line(), b"* BAD line too long")
+        r.send(b"a6 NOOP\r\n")
+        self.assertEqual(r.until_tagged(b"a6")[-1], b"a6 OK NOOP completed")
+        # APPEND is refused before its literal is sent.
+        r.send(b"a7 APPEND INBOX {10}\r\n")
+        self.assertTrue(r.line().startswith(b"a7 NO [CANNOT]"))
+        r.send(b"a8 LOGOUT\r\n")
+        lines = r.until_tagged(b"a8")
+        self.assertTrue(lines[0].startswith(b"* BYE"))
+
+    def test_idle_sees_new_mail(self):
+        self.send("first", "1\n")
+        self.bob.wait_for_messages(1)
+        r = self.raw_login()
+        r.send(b"s SELECT INBOX\r\n")
+        lines = r.until_tagged(b"s")
+        self.assertIn(b"* 1 EXISTS", lines)
+        r.send(b"i IDLE\r\n")
+        self.assertTrue(r.line().startswith(b"+ "))
+        self.send("second", "2\n")
+        # Bounded by the socket timeout (TIMEOUT seconds).
+        seen = []
+        while b"* 2 EXISTS" not in seen:
+            seen.append(r.line())
+        r.send(b"DONE\r\n")
+        self.assertEqual(r.until_tagged(b"i")[-1], b"i OK IDLE terminated")
+        r.send(b"f FETCH 2 (ENVELOPE)\r\n")
+        lines = r.until_tagged(b"f")
+        self.assertIn(b'"second"', lines[0])
+        self.assertEqual(lines[-1], b"f OK FETCH completed")
+
+    def test_noop_reports_expunge_from_another_session(self):
+        for s in ("x1", "x2"):
+            self.send(s, "b\n")
+        self.bob.wait_for_messages(2)
+        m1 = self.login()
+        self.ok(m1.select("INBOX"))
+        uid = min(x["uid"] for x in self.bob.list())
+        self.bob.run("delete", str(uid))
+        wait_until(lambda: len(self.bob.list()) == 1, 10, what="the CLI's delete")
+        def expunged():
+            self.ok(m1.noop())
+            return m1.untagged_responses.get("EXPUNGE")
+        self.assertEqual(wait_until(expunged, 10, what="an EXPUNGE response"), [b"1"])
+        data = self.ok(m1.fetch("1", "(ENVELOPE)"))
+        self.assertIn(b'"x2"', data[0])
+
+
+if __name__ == "__main__":
+    run_tests(globals())
