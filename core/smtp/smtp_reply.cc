@@ -29,7 +29,8 @@ std::string SanitizeReplyText(std::string_view text, size_t max_bytes) {
     unsigned char u = static_cast<unsigned char>(c);
     out += (u < 0x20 || u >= 0x7f) ? '?' : c;
   }
-  if (out.empty()) out = "-";
+  // (push_back rather than `out = "-"`: GCC 12 warns -Wrestrict on that.)
+  if (out.empty()) out.push_back('-');
   return out;
 }
 
