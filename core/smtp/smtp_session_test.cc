@@ -455,6 +455,73 @@ TEST_F(SessionTest, ByteAtATimeIsNotASessionConcern) {
   EXPECT_EQ(Line("EH"), "500 5.5.2 Command unrecognized\r\n");
 }
 
+// A cheap fuzzer: random command-ish lines and random outcomes never break
+// the session's invariants: every reply line is "ddd" + ' ' or '-', ends
+// with CRLF, and has no other CR or LF; an action comes only with the state
+// that allows it.
+TEST_F(SessionTest, RandomDialoguesKeepRepliesWellFormed) {
+  SeededRandom rnd(42);
+  const std::vector<std::string> pieces = {
+      "EHLO x", "HELO y", "MAIL FROM:<alice@a.example>", "MAIL FROM:<>", "RCPT TO:<b@b.example>",
+      "RCPT TO:<Postmaster>", "DATA", "RSET", "NOOP", "QUIT", "VRFY a", "HELP", "STARTTLS",
+      "AUTH PLAIN", "AUTH LOGIN", "AUTH PLAIN " + Plain("", "alice", "pw"), "*", "=", ".", "..",
+      "", "Subject: x", B64("alice"), "MAIL FROM:<alice@a.example> SIZE=99999", "\r\n",
+      std::string("\0\x01\xff", 3), "AUTH X"};
+  for (int round = 0; round < 300; ++round) {
+    Reset(/*max_message=*/200, /*max_rcpt=*/3);
+    s_->SetTransport(true, rnd.Uniform(2) == 0, rnd.Uniform(2) == 0);
+    for (int i = 0; i < 60; ++i) {
+      SmtpStep st;
+      switch (rnd.Uniform(10)) {
+        case 0:
+          st = s_->OnLineTooLong();
+          break;
+        case 1: {
+          std::string junk = rnd.Bytes(rnd.Uniform(40));
+          st = s_->OnLine(junk);
+          break;
+        }
+        default:
+          st = s_->OnLine(pieces[rnd.Uniform(pieces.size())]);
+      }
+      for (int hop = 0; hop < 3 && st.action != SmtpAction::kNone &&
+                        st.action != SmtpAction::kClose; ++hop) {
+        std::string before = st.reply;
+        switch (st.action) {
+          case SmtpAction::kStartTls:
+            st = s_->OnTlsStarted(true);
+            break;
+          case SmtpAction::kAuthenticate:
+            st = s_->OnAuthResult(rnd.Uniform(2) ? absl::OkStatus()
+                                                 : absl::UnauthenticatedError("no"),
+                                  "alice@a.example");
+            break;
+          case SmtpAction::kSubmit:
+            EXPECT_FALSE(s_->envelope().to.empty());
+            EXPECT_LE(s_->envelope().to.size(), 3u);
+            st = s_->OnSubmitResult(rnd.Uniform(2) ? absl::StatusOr<std::string>("id")
+                                                   : absl::UnavailableError("down"));
+            break;
+          default:
+            break;
+        }
+        st.reply = before + st.reply;
+      }
+      std::string_view r = st.reply;
+      while (!r.empty()) {
+        size_t eol = r.find("\r\n");
+        ASSERT_NE(eol, std::string_view::npos) << st.reply;
+        std::string_view l = r.substr(0, eol);
+        ASSERT_GE(l.size(), 4u) << st.reply;
+        EXPECT_TRUE(l[0] >= '2' && l[0] <= '5' && (l[3] == ' ' || l[3] == '-')) << st.reply;
+        EXPECT_EQ(l.find_first_of("\r\n"), std::string_view::npos) << st.reply;
+        r.remove_prefix(eol + 2);
+      }
+      if (st.action == SmtpAction::kClose) break;
+    }
+  }
+}
+
 TEST(SubmissionHeaders, KeepsExistingDateAndMessageId) {
   SmtpTraceInfo t;
   t.helo = "c";

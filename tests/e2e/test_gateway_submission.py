@@ -265,6 +265,18 @@ class GatewaySubmission(unittest.TestCase):
         self.assertTrue(s.has_extn("auth"))
         s.login(self.ann.address, self.ann.password)
 
+    def test_plaintext_auth_on_loopback_when_the_operator_allows_it(self):
+        self.a.edit_config("submission_listen = ",
+                           "allow_plaintext_auth = true\nsubmission_listen = ")
+        self.start()
+        s = self.smtp(tls=False)
+        self.assertTrue(s.has_extn("auth"), s.esmtp_features)
+        s.login(self.ann.address, self.ann.password)
+        s.sendmail(self.ann.address, [self.bob.address], self.message("In the clear", "lo\n"))
+        read = self.read_only(self.bob, "In the clear")
+        # RFC 3848: ESMTPA, not ESMTPSA, says no TLS was used.
+        self.assertIn("(pullmail submission) with ESMTPA\n", read)
+
     def test_mail_from_someone_else_is_553(self):
         carol = self.a.add_user("carol")
         self.start()
