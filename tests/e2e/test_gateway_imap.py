@@ -17,8 +17,10 @@ ctest registers each test method as e2e_gateway_imap_<name>.
 import imaplib
 import os
 import re
+import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import time
 import unittest
@@ -379,6 +381,32 @@ class GatewayImap(unittest.TestCase):
         self.assertEqual(wait_until(expunged, 10, what="an EXPUNGE response"), [b"1"])
         data = self.ok(m1.fetch("1", "(ENVELOPE)"))
         self.assertIn(b'"x2"', data[0])
+
+    @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
+    def test_curl_lists_searches_and_downloads(self):
+        body = "Hello Bob,\nfetched by curl over IMAP.\n"
+        self.send("For curl", body)
+        self.bob.wait_for_messages(1)
+        host, port = self.b.gateway_address("imap")
+        base = f"imap://{self.b.name}:{port}"
+
+        def curl(url, *extra):
+            argv = ["curl", "--silent", "--show-error", "--ssl-reqd", "--max-time", str(TIMEOUT),
+                    "--cacert", os.path.join(self.world.root, "ca", "ca.pem"),
+                    "--connect-to", f"{self.b.name}:{port}:{host}:{port}",
+                    "--user", f"{self.bob.address}:{self.bob.password}", *extra, url]
+            p = subprocess.run(argv, capture_output=True, timeout=TIMEOUT + 10)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return p.stdout
+
+        self.assertIn(b'"INBOX"', curl(base + "/"))
+        self.assertEqual(curl(base + "/INBOX?UNSEEN").strip(), b"* SEARCH 1")
+        self.assertEqual(self.a.sender.counter(SERVED), 0)
+        data = curl(base + "/INBOX;UID=1").replace(b"\r\n", b"\n")
+        self.assertIn(b"Subject: For curl", data)
+        self.assertTrue(data.endswith(body.encode()), data)
+        self.assertGreater(self.a.sender.counter(SERVED), 0)
+        self.assertEqual(curl(base + "/INBOX?UNSEEN").strip(), b"* SEARCH")
 
 
 if __name__ == "__main__":
