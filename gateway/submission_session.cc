@@ -157,8 +157,8 @@ class SubmissionSession {
       return session_.OnSubmitResult(status);
     }
     PM_LOG(INFO) << "submission " << conn_.peer() << ": " << session_.user() << " queued "
-                 << resp.message_id() << " (" << e.message.size() << " bytes) for "
-                 << e.to.size() << " recipient(s)";
+                 << resp.message_id() << " (" << e.message.size() << " bytes) for " << e.to.size()
+                 << " recipient(s)";
     return session_.OnSubmitResult(resp.message_id());
   }
 

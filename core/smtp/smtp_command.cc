@@ -181,8 +181,8 @@ std::string_view TrimLeft(std::string_view s) {
 std::variant<SmtpCommand, SmtpReply> ParseMailRcpt(SmtpVerb verb, std::string_view arg) {
   const bool mail = verb == SmtpVerb::kMail;
   std::string_view prefix = mail ? "FROM:" : "TO:";
-  const char* syntax = mail ? "Syntax: MAIL FROM:<address> [parameters]"
-                            : "Syntax: RCPT TO:<address> [parameters]";
+  const char* syntax =
+      mail ? "Syntax: MAIL FROM:<address> [parameters]" : "Syntax: RCPT TO:<address> [parameters]";
   if (!absl::StartsWithIgnoreCase(AV(arg), AV(prefix))) return Reply(501, "5.5.4", syntax);
   // RFC 5321 has no space after the colon; many clients send one
   // ("MAIL FROM: <a@b>"), and 4.1.1 asks servers to be liberal here.
@@ -247,8 +247,7 @@ bool IsSaslMechName(std::string_view m) {  // RFC 4422 3.1: 1*20 of [A-Z0-9-_]
 }  // namespace
 
 std::optional<std::string> ParseSmtpPath(std::string_view path, bool allow_null) {
-  if (path.size() < 2 || path.size() > kSmtpMaxPath || path.front() != '<' ||
-      path.back() != '>') {
+  if (path.size() < 2 || path.size() > kSmtpMaxPath || path.front() != '<' || path.back() != '>') {
     return std::nullopt;
   }
   std::string_view inner = path.substr(1, path.size() - 2);
@@ -343,8 +342,7 @@ std::variant<SmtpCommand, SmtpReply> ParseSmtpCommand(std::string_view raw) {
   if (verb == "AUTH") {  // RFC 4954 4: AUTH mechanism [initial-response]
     size_t sp2 = arg.find(' ');
     std::string_view mech = arg.substr(0, sp2);
-    std::string_view initial =
-        sp2 == std::string_view::npos ? "" : TrimLeft(arg.substr(sp2 + 1));
+    std::string_view initial = sp2 == std::string_view::npos ? "" : TrimLeft(arg.substr(sp2 + 1));
     if (!IsSaslMechName(mech) || initial.find(' ') != std::string_view::npos) {
       return Reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
     }
@@ -355,8 +353,8 @@ std::variant<SmtpCommand, SmtpReply> ParseSmtpCommand(std::string_view raw) {
     }
     return cmd;
   }
-  static constexpr const char* kNotImplemented[] = {"EXPN", "TURN", "ETRN", "ATRN", "BDAT",
-                                                    "SEND", "SOML", "SAML"};
+  static constexpr const char* kNotImplemented[] = {"EXPN", "TURN", "ETRN", "ATRN",
+                                                    "BDAT", "SEND", "SOML", "SAML"};
   for (const char* n : kNotImplemented) {
     if (verb == n) return Reply(502, "5.5.1", absl::StrCat(n, " not implemented"));
   }

@@ -30,7 +30,18 @@ inline constexpr size_t kSmtpMaxPath = 256;         // RFC 5321 4.5.3.1.3, brack
 inline constexpr size_t kSmtpMaxTextLine = 1000;    // RFC 5321 4.5.3.1.6, CRLF included
 
 enum class SmtpVerb {
-  kEhlo, kHelo, kMail, kRcpt, kData, kRset, kNoop, kQuit, kVrfy, kHelp, kStarttls, kAuth,
+  kEhlo,
+  kHelo,
+  kMail,
+  kRcpt,
+  kData,
+  kRset,
+  kNoop,
+  kQuit,
+  kVrfy,
+  kHelp,
+  kStarttls,
+  kAuth,
 };
 
 // RFC 6152: the BODY parameter of MAIL.
@@ -45,8 +56,8 @@ struct SmtpCommand {
   // quoted local part kept with its quotes); empty for MAIL FROM:<>. A
   // source route (RFC 5321 4.1.2 A-d-l) is dropped, as 4.1.1.3 allows.
   std::string address;
-  bool null_path = false;      // MAIL FROM:<>
-  bool postmaster = false;     // RCPT TO:<Postmaster> (no domain, 4.1.1.3)
+  bool null_path = false;        // MAIL FROM:<>
+  bool postmaster = false;       // RCPT TO:<Postmaster> (no domain, 4.1.1.3)
   std::optional<uint64_t> size;  // MAIL SIZE=n (RFC 1870)
   SmtpBody body = SmtpBody::kUnspecified;
   // AUTH: the initial response as sent (base64, "=" for empty), if any.

@@ -70,7 +70,8 @@ TEST(SmtpCommand, Errors) {
   EXPECT_EQ(Err("EHLO"), "501 5.5.4 Syntax: EHLO hostname\r\n");
   EXPECT_EQ(Err("HELO "), "501 5.5.4 Syntax: HELO hostname\r\n");
   EXPECT_EQ(Err("VRFY"), "501 5.5.4 Syntax: VRFY address\r\n");
-  EXPECT_EQ(Err(std::string("NOOP \0", 6)), "500 5.5.2 Command line contains control characters\r\n");
+  EXPECT_EQ(Err(std::string("NOOP \0", 6)),
+            "500 5.5.2 Command line contains control characters\r\n");
   EXPECT_EQ(Err("NOOP a\rb"), "500 5.5.2 Command line contains control characters\r\n");
 }
 
@@ -122,7 +123,8 @@ TEST(SmtpCommand, MailFromErrors) {
   EXPECT_EQ(Err("MAIL FROM:<a@b.example> SIZE=-1"), "501 5.5.4 Bad SIZE parameter\r\n");
   EXPECT_EQ(Err("MAIL FROM:<a@b.example> BODY=BINARYMIME"),
             "501 5.5.4 Bad BODY parameter: 7BIT or 8BITMIME\r\n");
-  EXPECT_EQ(Err("MAIL FROM:<a@b.example> SMTPUTF8"), "555 5.5.4 Unsupported parameter SMTPUTF8\r\n");
+  EXPECT_EQ(Err("MAIL FROM:<a@b.example> SMTPUTF8"),
+            "555 5.5.4 Unsupported parameter SMTPUTF8\r\n");
   EXPECT_EQ(Err("MAIL FROM:<a@b.example> RET=HDRS"), "555 5.5.4 Unsupported parameter RET\r\n");
   EXPECT_EQ(Err("MAIL FROM:<a@b.example> SIZE=1 size=2"), "501 5.5.4 Duplicate parameter SIZE\r\n");
   EXPECT_EQ(Err("MAIL FROM:<a@b.example> -X=1"), "501 5.5.4 Syntax error in parameters\r\n");
@@ -154,11 +156,11 @@ TEST(SmtpPath, Syntax) {
   EXPECT_EQ(*ParseSmtpPath("<a@[IPv6:2001:db8::1]>", false), "a@[IPv6:2001:db8::1]");
   EXPECT_EQ(*ParseSmtpPath("<>", true), "");
   EXPECT_FALSE(ParseSmtpPath("<>", false));
-  for (const char* bad : {"a@b.example", "<a@b.example", "<a b@b.example>", "<.a@b.example>",
-                          "<a.@b.example>", "<a..b@b.example>", "<@b.example>", "<a@>",
-                          "<a@-b.example>", "<a@b-.example>", "<a@b..example>", "<a@b_c.example>",
-                          "<\"unterminated@b.example>", "<a@[]>", "<@r.example:>",
-                          "<@r.example,:a@b.example>", "<a@b.example@c.example>", "<a@b@c>"}) {
+  for (const char* bad :
+       {"a@b.example", "<a@b.example", "<a b@b.example>", "<.a@b.example>", "<a.@b.example>",
+        "<a..b@b.example>", "<@b.example>", "<a@>", "<a@-b.example>", "<a@b-.example>",
+        "<a@b..example>", "<a@b_c.example>", "<\"unterminated@b.example>", "<a@[]>",
+        "<@r.example:>", "<@r.example,:a@b.example>", "<a@b.example@c.example>", "<a@b@c>"}) {
     EXPECT_FALSE(ParseSmtpPath(bad, true)) << bad;
   }
 }
@@ -196,8 +198,8 @@ TEST(Sasl, DecodeResponse) {
   EXPECT_TRUE(absl::IsInvalidArgument(DecodeSaslResponse("aGVsbG8").status()));    // no padding
   EXPECT_TRUE(absl::IsInvalidArgument(DecodeSaslResponse("aGV sbG8=").status()));  // space
   EXPECT_TRUE(absl::IsInvalidArgument(DecodeSaslResponse("a$==").status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(
-      DecodeSaslResponse(std::string(kSaslMaxResponse + 4, 'A')).status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(DecodeSaslResponse(std::string(kSaslMaxResponse + 4, 'A')).status()));
 }
 
 TEST(Sasl, Plain) {

@@ -46,9 +46,9 @@ SmtpReply SmtpDataReader::ErrorReply() const {
     case Result::kOk:
       return Reply(250, "2.0.0", "Ok");
     case Result::kTooBig:
-      return Reply(552, "5.3.4",
-                   absl::StrCat("Message size exceeds fixed maximum message size (", max_bytes_,
-                                " bytes)"));
+      return Reply(
+          552, "5.3.4",
+          absl::StrCat("Message size exceeds fixed maximum message size (", max_bytes_, " bytes)"));
     case Result::kMalformed:
       break;
   }

@@ -12,8 +12,8 @@
 namespace pullmail {
 
 struct SmtpReply {
-  int code = 0;              // RFC 5321 4.2.2 three-digit reply code, 200..599
-  std::string enhanced;      // RFC 3463 "x.y.z", or empty (greeting, EHLO, 334, 354)
+  int code = 0;                    // RFC 5321 4.2.2 three-digit reply code, 200..599
+  std::string enhanced;            // RFC 3463 "x.y.z", or empty (greeting, EHLO, 334, 354)
   std::vector<std::string> lines;  // at least one; each without CRLF
 
   // The wire form: every line but the last as "code-", the last as

@@ -23,8 +23,8 @@ SmtpStep Say(const SmtpReply& r, SmtpAction a = SmtpAction::kNone) { return {r.F
 // Codes that mean "the client broke the protocol" (counted towards
 // max_errors); 4xx/5xx answers about mail itself (452, 552, 553) are not.
 bool IsProtocolError(int code) {
-  return code == 500 || code == 501 || code == 502 || code == 503 || code == 504 ||
-         code == 530 || code == 538 || code == 555;
+  return code == 500 || code == 501 || code == 502 || code == 503 || code == 504 || code == 530 ||
+         code == 538 || code == 555;
 }
 
 // Two addresses are the same mailbox: same local part, same domain in any case.
@@ -64,9 +64,9 @@ void SmtpSession::ResetTransaction() {
 
 SmtpStep SmtpSession::CountError(SmtpStep step) {
   if (++errors_ < options_.max_errors) return step;
-  step.reply += Reply(421, "4.7.0", absl::StrCat(options_.hostname,
-                                                 " Error: too many errors; closing"))
-                    .Format();
+  step.reply +=
+      Reply(421, "4.7.0", absl::StrCat(options_.hostname, " Error: too many errors; closing"))
+          .Format();
   step.action = SmtpAction::kClose;
   state_ = State::kClosed;
   return step;
@@ -201,9 +201,9 @@ SmtpStep SmtpSession::Mail(const SmtpCommand& cmd) {
   if (!authenticated()) return Say(Reply(530, "5.7.0", "Authentication required"));
   if (in_transaction_) return Say(Reply(503, "5.5.1", "Error: nested MAIL command"));
   if (cmd.null_path) {
-    return Say(Reply(553, "5.7.1",
-                     absl::StrCat("Sender address rejected: pullmail has no null sender; use <",
-                                  user_, ">")));
+    return Say(Reply(
+        553, "5.7.1",
+        absl::StrCat("Sender address rejected: pullmail has no null sender; use <", user_, ">")));
   }
   if (cmd.size && *cmd.size > options_.max_message_bytes) {  // RFC 1870 6.1
     return Say(Reply(552, "5.3.4",
@@ -213,8 +213,8 @@ SmtpStep SmtpSession::Mail(const SmtpCommand& cmd) {
   // RFC 6409 6.1: the MSA may refuse a sender the user is not entitled
   // to; pullmail's sender node enforces the same rule.
   if (!SameAddress(cmd.address, user_)) {
-    return Say(Reply(553, "5.7.1",
-                     absl::StrCat("Sender address rejected: not owned by user ", user_)));
+    return Say(
+        Reply(553, "5.7.1", absl::StrCat("Sender address rejected: not owned by user ", user_)));
   }
   in_transaction_ = true;
   from_ = user_;
@@ -225,8 +225,7 @@ SmtpStep SmtpSession::Mail(const SmtpCommand& cmd) {
 SmtpStep SmtpSession::Rcpt(const SmtpCommand& cmd) {
   if (!authenticated()) return Say(Reply(530, "5.7.0", "Authentication required"));
   if (!in_transaction_) return Say(Reply(503, "5.5.1", "Error: need MAIL command"));
-  std::string address = cmd.postmaster ? absl::StrCat("postmaster@", options_.domain)
-                                       : cmd.address;
+  std::string address = cmd.postmaster ? absl::StrCat("postmaster@", options_.domain) : cmd.address;
   auto split = SplitAddress(address);
   if (!split.ok()) {
     return Say(Reply(553, "5.1.3",
@@ -284,8 +283,8 @@ SmtpStep SmtpSession::OnSubmitResult(const absl::StatusOr<std::string>& message_
   envelope_ = {};
   state_ = State::kCommand;
   if (!message_id.ok()) return Say(SmtpReplyForSubmitError(message_id.status()));
-  return Say(Reply(250, "2.0.0",
-                   absl::StrCat("Ok: queued as ", SanitizeReplyText(*message_id, 128))));
+  return Say(
+      Reply(250, "2.0.0", absl::StrCat("Ok: queued as ", SanitizeReplyText(*message_id, 128))));
 }
 
 SmtpStep SmtpSession::Auth(const SmtpCommand& cmd) {
@@ -296,8 +295,7 @@ SmtpStep SmtpSession::Auth(const SmtpCommand& cmd) {
     return Say(Reply(503, "5.5.1", "Error: AUTH not permitted during a mail transaction"));
   }
   if (!auth_allowed_) {
-    return Say(Reply(538, "5.7.11",
-                     "Encryption required for requested authentication mechanism"));
+    return Say(Reply(538, "5.7.11", "Encryption required for requested authentication mechanism"));
   }
   credentials_ = {};
   if (cmd.argument == "PLAIN") {
@@ -335,9 +333,8 @@ SmtpStep SmtpSession::SaslResponse(std::string_view line) {
     case State::kSaslPlain: {
       auto creds = ParseSaslPlain(*decoded);
       if (!creds.ok()) {
-        return CountError(Say(Reply(501, "5.5.2",
-                                    absl::StrCat("Malformed PLAIN response: ",
-                                                 creds.status().message()))));
+        return CountError(Say(Reply(
+            501, "5.5.2", absl::StrCat("Malformed PLAIN response: ", creds.status().message()))));
       }
       credentials_ = std::move(*creds);
       state_ = State::kAwaitAuth;
@@ -367,8 +364,8 @@ SmtpStep SmtpSession::SaslResponse(std::string_view line) {
 SmtpStep SmtpSession::AuthFailed(const SmtpReply& reply) {
   SmtpStep step = Say(reply);
   if (++auth_failures_ >= options_.max_auth_failures) {
-    step.reply += Reply(421, "4.7.0", absl::StrCat(options_.hostname,
-                                                   " Error: too many failed authentications"))
+    step.reply += Reply(421, "4.7.0",
+                        absl::StrCat(options_.hostname, " Error: too many failed authentications"))
                       .Format();
     step.action = SmtpAction::kClose;
     state_ = State::kClosed;
@@ -451,7 +448,7 @@ std::string ClientLiteral(std::string_view peer) {
   if (host.empty()) return "[unknown]";
   std::string h = SanitizeReplyText(host, 64);
   return host.find(':') != std::string_view::npos ? absl::StrCat("[IPv6:", h, "]")
-                                                   : absl::StrCat("[", h, "]");
+                                                  : absl::StrCat("[", h, "]");
 }
 
 }  // namespace

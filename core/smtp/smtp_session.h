@@ -33,16 +33,16 @@
 namespace pullmail {
 
 struct SmtpSessionOptions {
-  std::string hostname;                 // in the greeting, EHLO and Received:
-  std::string domain;                   // the users' domain (RCPT TO:<Postmaster>)
-  std::string client;                   // the peer, "127.0.0.1:54321", for Received:
+  std::string hostname;                         // in the greeting, EHLO and Received:
+  std::string domain;                           // the users' domain (RCPT TO:<Postmaster>)
+  std::string client;                           // the peer, "127.0.0.1:54321", for Received:
   size_t max_message_bytes = size_t{64} << 20;  // SIZE; 552 5.3.4 beyond
-  size_t max_recipients = 1000;         // SubmitRequest.to; 452 4.5.3 beyond
-  size_t max_data_line_bytes = 8192;    // a DATA line longer than this: 554 5.6.0
-  int max_auth_failures = 3;            // then 421 4.7.0 and close
-  int max_errors = 20;                  // protocol errors before 421 4.7.0 and close
-  const Clock* clock = nullptr;         // Date: and Received: (not owned; required)
-  Random* random = nullptr;             // Message-ID: (not owned; required)
+  size_t max_recipients = 1000;                 // SubmitRequest.to; 452 4.5.3 beyond
+  size_t max_data_line_bytes = 8192;            // a DATA line longer than this: 554 5.6.0
+  int max_auth_failures = 3;                    // then 421 4.7.0 and close
+  int max_errors = 20;                          // protocol errors before 421 4.7.0 and close
+  const Clock* clock = nullptr;                 // Date: and Received: (not owned; required)
+  Random* random = nullptr;                     // Message-ID: (not owned; required)
 };
 
 // What the caller must do after writing SmtpStep::reply.
@@ -114,8 +114,15 @@ class SmtpSession {
 
  private:
   enum class State {
-    kCommand, kSaslPlain, kSaslLoginUser, kSaslLoginPass, kData,
-    kAwaitTls, kAwaitAuth, kAwaitSubmit, kClosed,
+    kCommand,
+    kSaslPlain,
+    kSaslLoginUser,
+    kSaslLoginPass,
+    kData,
+    kAwaitTls,
+    kAwaitAuth,
+    kAwaitSubmit,
+    kClosed,
   };
 
   SmtpStep HandleCommand(const SmtpCommand& cmd);
@@ -139,7 +146,7 @@ class SmtpSession {
   bool greeted_ = false;  // EHLO or HELO seen (since STARTTLS)
   bool esmtp_ = false;    // it was EHLO
   std::string helo_name_;
-  std::string user_;      // authenticated address
+  std::string user_;  // authenticated address
   int auth_failures_ = 0;
   int errors_ = 0;
   SaslCredentials credentials_;
@@ -163,12 +170,12 @@ SmtpReply SmtpReplyForSubmitError(const absl::Status& status);
 // a Received: field on top (RFC 5321 4.4), and Date: (8.3) and Message-ID:
 // (8.2) at the end of the header block when the message lacks them.
 struct SmtpTraceInfo {
-  std::string helo;         // the client's EHLO name
-  std::string client;       // "127.0.0.1:54321" or "[::1]:54321"
-  std::string hostname;     // this server
-  std::string protocol;     // "ESMTPSA" etc. (RFC 3848)
-  std::string user;         // the authenticated user, as a comment
-  std::string for_rcpt;     // the one recipient, or empty
+  std::string helo;      // the client's EHLO name
+  std::string client;    // "127.0.0.1:54321" or "[::1]:54321"
+  std::string hostname;  // this server
+  std::string protocol;  // "ESMTPSA" etc. (RFC 3848)
+  std::string user;      // the authenticated user, as a comment
+  std::string for_rcpt;  // the one recipient, or empty
   absl::Time now;
   std::string message_id_local;  // random left part for a new Message-ID:
 };

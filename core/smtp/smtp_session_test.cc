@@ -365,8 +365,8 @@ TEST_F(SessionTest, PipelinedGroup) {
   // replies come back in order, one per command.
   Login();
   std::string replies;
-  for (const char* l : {"MAIL FROM:<alice@a.example>", "RCPT TO:<bob@b.example>",
-                        "RCPT TO:<bad>", "RCPT TO:<carol@c.example>", "DATA"}) {
+  for (const char* l : {"MAIL FROM:<alice@a.example>", "RCPT TO:<bob@b.example>", "RCPT TO:<bad>",
+                        "RCPT TO:<carol@c.example>", "DATA"}) {
     replies += Line(l);
   }
   EXPECT_EQ(replies,
@@ -396,7 +396,8 @@ TEST_F(SessionTest, SubmitErrorsMapToReplies) {
   } cases[] = {
       {absl::UnavailableError("sender node down"),
        "451 4.3.0 Temporary failure, try again later: sender node down\r\n"},
-      {absl::DeadlineExceededError("slow"), "451 4.3.0 Temporary failure, try again later: slow\r\n"},
+      {absl::DeadlineExceededError("slow"),
+       "451 4.3.0 Temporary failure, try again later: slow\r\n"},
       {absl::PermissionDeniedError("not yours"), "553 5.7.1 Rejected: not yours\r\n"},
       {absl::InvalidArgumentError("no header\r\n250 fake"),
        "554 5.6.0 Message rejected: no header??250 fake\r\n"},
@@ -461,12 +462,33 @@ TEST_F(SessionTest, ByteAtATimeIsNotASessionConcern) {
 // that allows it.
 TEST_F(SessionTest, RandomDialoguesKeepRepliesWellFormed) {
   SeededRandom rnd(42);
-  const std::vector<std::string> pieces = {
-      "EHLO x", "HELO y", "MAIL FROM:<alice@a.example>", "MAIL FROM:<>", "RCPT TO:<b@b.example>",
-      "RCPT TO:<Postmaster>", "DATA", "RSET", "NOOP", "QUIT", "VRFY a", "HELP", "STARTTLS",
-      "AUTH PLAIN", "AUTH LOGIN", "AUTH PLAIN " + Plain("", "alice", "pw"), "*", "=", ".", "..",
-      "", "Subject: x", B64("alice"), "MAIL FROM:<alice@a.example> SIZE=99999", "\r\n",
-      std::string("\0\x01\xff", 3), "AUTH X"};
+  const std::vector<std::string> pieces = {"EHLO x",
+                                           "HELO y",
+                                           "MAIL FROM:<alice@a.example>",
+                                           "MAIL FROM:<>",
+                                           "RCPT TO:<b@b.example>",
+                                           "RCPT TO:<Postmaster>",
+                                           "DATA",
+                                           "RSET",
+                                           "NOOP",
+                                           "QUIT",
+                                           "VRFY a",
+                                           "HELP",
+                                           "STARTTLS",
+                                           "AUTH PLAIN",
+                                           "AUTH LOGIN",
+                                           "AUTH PLAIN " + Plain("", "alice", "pw"),
+                                           "*",
+                                           "=",
+                                           ".",
+                                           "..",
+                                           "",
+                                           "Subject: x",
+                                           B64("alice"),
+                                           "MAIL FROM:<alice@a.example> SIZE=99999",
+                                           "\r\n",
+                                           std::string("\0\x01\xff", 3),
+                                           "AUTH X"};
   for (int round = 0; round < 300; ++round) {
     Reset(/*max_message=*/200, /*max_rcpt=*/3);
     s_->SetTransport(true, rnd.Uniform(2) == 0, rnd.Uniform(2) == 0);
@@ -484,17 +506,17 @@ TEST_F(SessionTest, RandomDialoguesKeepRepliesWellFormed) {
         default:
           st = s_->OnLine(pieces[rnd.Uniform(pieces.size())]);
       }
-      for (int hop = 0; hop < 3 && st.action != SmtpAction::kNone &&
-                        st.action != SmtpAction::kClose; ++hop) {
+      for (int hop = 0;
+           hop < 3 && st.action != SmtpAction::kNone && st.action != SmtpAction::kClose; ++hop) {
         std::string before = st.reply;
         switch (st.action) {
           case SmtpAction::kStartTls:
             st = s_->OnTlsStarted(true);
             break;
           case SmtpAction::kAuthenticate:
-            st = s_->OnAuthResult(rnd.Uniform(2) ? absl::OkStatus()
-                                                 : absl::UnauthenticatedError("no"),
-                                  "alice@a.example");
+            st = s_->OnAuthResult(
+                rnd.Uniform(2) ? absl::OkStatus() : absl::UnauthenticatedError("no"),
+                "alice@a.example");
             break;
           case SmtpAction::kSubmit:
             EXPECT_FALSE(s_->envelope().to.empty());
