@@ -400,6 +400,18 @@ class GatewaySubmission(unittest.TestCase):
         self.assertEqual(code, 500, text)
         self.assertEqual(r.cmd("NOOP"), (250, ["2.0.0 Ok"]))
 
+    def test_idle_client_gets_421_and_is_closed(self):
+        self.a.edit_config("submission_listen = ",
+                           "idle_timeout_seconds = 3\nsubmission_listen = ")
+        self.start()
+        r = self.raw()
+        r.starttls_and_login(self.ann)
+        # Say nothing: the gateway gives up after its idle timeout.
+        code, text = r.reply()
+        self.assertEqual(code, 421, text)
+        self.assertTrue(text[0].startswith("4.4.2 "), text)
+        self.assertEqual(r.sock.recv(100), b"")  # closed
+
     def test_swaks_auth_login_pipelined(self):
         if not shutil.which("swaks"):
             self.skipTest("swaks is not installed (apt-get install swaks)")
