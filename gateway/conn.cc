@@ -125,7 +125,7 @@ absl::Status Conn::Fill() {
         return absl::UnavailableError(absl::StrCat("read: ", std::strerror(errno)));
       }
     }
-    if (!WaitFd(fd_, wait_for, deadline)) return absl::UnavailableError("idle timeout");
+    if (!WaitFd(fd_, wait_for, deadline)) return absl::DeadlineExceededError("idle timeout");
   }
 }
 
@@ -141,7 +141,8 @@ absl::StatusOr<std::string> Conn::ReadLine(size_t max_bytes) {
             absl::StrCat("line longer than ", max_bytes, " bytes"));
       }
       size_t end = nl;
-      if (end > pos_ && buf_[end - 1] == '\r') --end;
+      last_bare_lf_ = !(end > pos_ && buf_[end - 1] == '\r');
+      if (!last_bare_lf_) --end;
       std::string line = buf_.substr(pos_, end - pos_);
       pos_ = nl + 1;
       return line;

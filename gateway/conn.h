@@ -29,11 +29,17 @@ class Conn {
   // One line without its line end (CRLF, or a bare LF, which is accepted).
   // kResourceExhausted: the line is longer than max_bytes; the rest of it is
   //   read and dropped, so the session can answer and go on.
-  // kUnavailable: the peer closed, the idle timeout passed, or a socket or
-  //   TLS error (the connection is then dead: answer nothing, return).
+  // kDeadlineExceeded: the idle timeout passed (the session may say goodbye
+  //   in its protocol's words, e.g. "* BYE autologout", then must return).
+  // kUnavailable: the peer closed, or a socket or TLS error (the connection
+  //   is dead: answer nothing, return).
   absl::StatusOr<std::string> ReadLine(size_t max_bytes);
 
-  // Exactly n bytes (an IMAP literal). kUnavailable as for ReadLine.
+  // Whether the line ReadLine last returned ended in a bare LF rather than
+  // CRLF (SMTP DATA must not take "<LF>.<LF>" as its end: SMTP smuggling).
+  bool last_line_bare_lf() const { return last_bare_lf_; }
+
+  // Exactly n bytes (an IMAP literal). Errors as for ReadLine.
   absl::StatusOr<std::string> ReadExact(size_t n);
 
   // Writes all of `bytes` (blocking). kUnavailable when the peer is gone.
@@ -67,6 +73,7 @@ class Conn {
   absl::Duration idle_timeout_;
   std::string buf_;
   size_t pos_ = 0;  // next unread byte of buf_
+  bool last_bare_lf_ = false;
   std::string peer_;
   bool peer_loopback_ = false;
 };

@@ -238,7 +238,7 @@ class ImapSession {
           if (!Write("* BAD line too long\r\n")) return;
           continue;
         }
-        if (line.status().message() == "idle timeout") {
+        if (absl::IsDeadlineExceeded(line.status())) {
           (void)conn_.Write("* BYE autologout; idle for too long\r\n");  // RFC 3501 5.4
         }
         return;

@@ -68,9 +68,9 @@ class SubmissionSession {
       } else if (line.status().code() == absl::StatusCode::kResourceExhausted) {
         step = session_.OnLineTooLong();
       } else {
-        // Conn says kUnavailable for a closed peer, a broken connection and
-        // the idle timeout alike; only the last one deserves a 421.
-        if (line.status().message() == "idle timeout") {
+        // A closed or broken connection is kUnavailable: nobody to answer.
+        // The idle timeout (kDeadlineExceeded) deserves a 421.
+        if (absl::IsDeadlineExceeded(line.status())) {
           out_ += session_.OnTimeout().reply;
           Flush();
         }

@@ -32,7 +32,8 @@ absl::StatusOr<GatewayConfig> ParseGatewayConfig(const NodeConfig& node) {
                             {"imaps_listen", &c.imaps_listen},
                             {"pop3_listen", &c.pop3_listen},
                             {"pop3s_listen", &c.pop3s_listen},
-                            {"submission_listen", &c.submission_listen}};
+                            {"submission_listen", &c.submission_listen},
+                            {"smtp_listen", &c.smtp_listen}};
   struct Int {
     std::string_view key;
     int64_t min, max;

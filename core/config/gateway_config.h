@@ -8,6 +8,7 @@
 //   pop3_listen = "127.0.0.1:7110"          # POP3, STLS
 //   pop3s_listen = ""
 //   submission_listen = "127.0.0.1:7587"    # SMTP submission, STARTTLS + AUTH
+//   smtp_listen = ""                        # SMTP in from classic servers (MX, 25)
 //   max_connections = 200                   # per listener; more get a "busy" reply
 //   idle_timeout_seconds = 1800             # RFC 3501 5.4: at least 30 minutes
 //   max_line_bytes = 8192                   # a command line, CRLF included
@@ -32,6 +33,7 @@ struct GatewayConfig {
   std::string pop3_listen;
   std::string pop3s_listen;
   std::string submission_listen;
+  std::string smtp_listen;
   int max_connections = 200;
   absl::Duration idle_timeout = absl::Minutes(30);
   size_t max_line_bytes = 8192;
