@@ -18,6 +18,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
+#include "core/mail/header_summary.h"
 #include "core/util/logging.h"
 #include "core/util/strings.h"
 
@@ -257,16 +258,6 @@ std::string DomainOf(std::string_view addr) {
 
 }  // namespace
 
-std::string Rfc5322Date(absl::Time t) {
-  static constexpr const char* kDays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const absl::CivilSecond cs = absl::ToCivilSecond(t, absl::UTCTimeZone());
-  const int weekday = static_cast<int>(absl::GetWeekday(absl::CivilDay(cs)));  // monday = 0
-  return absl::StrFormat("%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[weekday], cs.day(),
-                         kMonths[cs.month() - 1], cs.year(), cs.hour(), cs.minute(), cs.second());
-}
-
 std::string MakeArfReport(const ArfInfo& info) {
   const std::string feedback_type = FeedbackType(info.feedback_type);
   const std::string reporting_mta = AsciiField(info.reporting_mta).value_or("");
@@ -286,7 +277,7 @@ std::string MakeArfReport(const ArfInfo& info) {
   line("Envelope sender", info.original_mail_from);
   for (const std::string& d : info.reported_domains) line("Signing domain", d);
   line("Body SHA-256", body_hash);
-  if (info.arrival_date.has_value()) line("Arrived", Rfc5322Date(*info.arrival_date));
+  if (info.arrival_date.has_value()) line("Arrived", FormatRfc5322Date(*info.arrival_date));
   if (info.incidents > 1) line("Reports", absl::StrCat(info.incidents));
   // The subject stays out of this part (it is in part 3) so that a UTF-8
   // subject does not force this part, read by people, into base64.
@@ -314,7 +305,7 @@ std::string MakeArfReport(const ArfInfo& info) {
     absl::StrAppend(&fields, "Original-Mail-From: ", *a, "\r\n");
   }
   if (info.arrival_date.has_value()) {
-    absl::StrAppend(&fields, "Arrival-Date: ", Rfc5322Date(*info.arrival_date), "\r\n");
+    absl::StrAppend(&fields, "Arrival-Date: ", FormatRfc5322Date(*info.arrival_date), "\r\n");
   }
   if (!reporting_mta.empty() && reporting_mta.find(' ') == std::string::npos) {
     absl::StrAppend(&fields, "Reporting-MTA: dns; ", reporting_mta, "\r\n");
@@ -376,7 +367,7 @@ std::string MakeArfReport(const ArfInfo& info) {
   out += AddressField("From", {from});
   if (!Clean(info.to).empty()) out += AddressField("To", {info.to});
   out += UnstructuredField("Subject", subject);
-  out += absl::StrCat("Date: ", Rfc5322Date(info.date), "\r\n");
+  out += absl::StrCat("Date: ", FormatRfc5322Date(info.date), "\r\n");
   out += UnstructuredField("Message-ID", message_id);
   out += "Auto-Submitted: auto-generated\r\n";  // RFC 3834: no auto-replies to this
   out += "MIME-Version: 1.0\r\n";

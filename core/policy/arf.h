@@ -70,9 +70,6 @@ struct ArfInfo {
 // derived from a hash of the input). Thread-safe.
 std::string MakeArfReport(const ArfInfo& info);
 
-// RFC 5322 section 3.3 date-time in UTC, e.g. "Tue, 14 Nov 2023 22:13:20 +0000".
-// Locale-independent.
-std::string Rfc5322Date(absl::Time t);
 
 }  // namespace pullmail
 

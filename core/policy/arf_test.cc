@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "core/mail/header_summary.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -117,8 +118,8 @@ class ArfTest : public ::testing::Test {
 };
 
 TEST_F(ArfTest, Rfc5322DateIsEnglishAndUtc) {
-  EXPECT_EQ(Rfc5322Date(absl::FromUnixSeconds(1'700'000'000)), "Tue, 14 Nov 2023 22:13:20 +0000");
-  EXPECT_EQ(Rfc5322Date(absl::FromUnixSeconds(0)), "Thu, 01 Jan 1970 00:00:00 +0000");
+  EXPECT_EQ(FormatRfc5322Date(absl::FromUnixSeconds(1'700'000'000)), "Tue, 14 Nov 2023 22:13:20 +0000");
+  EXPECT_EQ(FormatRfc5322Date(absl::FromUnixSeconds(0)), "Thu, 01 Jan 1970 00:00:00 +0000");
 }
 
 TEST_F(ArfTest, IsAMultipartReportWithTheThreeParts) {
