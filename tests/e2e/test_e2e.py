@@ -17,7 +17,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import World, run_tests, wait_until  # noqa: E402
+from world import WorldTestCase, run_tests, wait_until  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 
@@ -25,20 +25,7 @@ SERVED = "pullmail_body_bytes_served_total"
 FETCHED = "pullmail_body_bytes_fetched_total"
 
 
-class E2E(unittest.TestCase):
-    maxDiff = None
-
-    def setUp(self):
-        self.world = World(BIN_DIR, self._testMethodName)
-        self.addCleanup(self._close_world)
-
-    def _close_world(self):
-        outcome = getattr(self, "_outcome", None)
-        failed = outcome is not None and not getattr(outcome, "success", True)
-        if failed:
-            sys.stderr.write("\n" + self.world.diagnostics() + "\n")
-        self.world.close(keep=failed and bool(os.environ.get("PULLMAIL_E2E_KEEP")))
-
+class E2E(WorldTestCase):
     def two_domains(self, start=True):
         a = self.world.init("a.example")
         b = self.world.init("b.example")

@@ -26,7 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import World, run_tests, wait_until  # noqa: E402
+from world import WorldTestCase, run_tests, wait_until  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 
@@ -76,12 +76,9 @@ class RawImap:
             pass
 
 
-class GatewayImap(unittest.TestCase):
-    maxDiff = None
-
+class GatewayImap(WorldTestCase):
     def setUp(self):
-        self.world = World(BIN_DIR, self._testMethodName)
-        self.addCleanup(self._close_world)
+        super().setUp()
         self.a = self.world.init("a.example")
         self.b = self.world.init("b.example")
         self.ann = self.a.add_user("ann")
@@ -102,12 +99,6 @@ class GatewayImap(unittest.TestCase):
             except (OSError, imaplib.IMAP4.error):
                 pass
 
-    def _close_world(self):
-        outcome = getattr(self, "_outcome", None)
-        failed = outcome is not None and not getattr(outcome, "success", True)
-        if failed:
-            sys.stderr.write("\n" + self.world.diagnostics() + "\n")
-        self.world.close(keep=failed and bool(os.environ.get("PULLMAIL_E2E_KEEP")))
 
     # -------------------------------------------------------------- helpers
 

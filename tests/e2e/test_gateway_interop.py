@@ -19,22 +19,19 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import World, run_tests, wait_until  # noqa: E402
+from world import WorldTestCase, run_tests, wait_until  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 SERVED = "pullmail_body_bytes_served_total"
 CLIENT_TIMEOUT = 60
 
 
-class GatewayInterop(unittest.TestCase):
-    maxDiff = None
-
+class GatewayInterop(WorldTestCase):
     def setUp(self):
         for tool in ("mbsync", "fetchmail", "swaks"):
             if shutil.which(tool) is None:
                 self.fail(f"{tool} is not installed: run scripts/install-deps.sh")
-        self.world = World(BIN_DIR, self._testMethodName)
-        self.addCleanup(self._close_world)
+        super().setUp()
         self.a = self.world.init("a.example")
         self.b = self.world.init("b.example")
         self.ann = self.a.add_user("ann")
@@ -47,12 +44,6 @@ class GatewayInterop(unittest.TestCase):
         os.makedirs(self.home)
         self.ca = os.path.join(self.world.root, "ca", "ca.pem")
 
-    def _close_world(self):
-        outcome = getattr(self, "_outcome", None)
-        failed = outcome is not None and not getattr(outcome, "success", True)
-        if failed:
-            sys.stderr.write("\n" + self.world.diagnostics() + "\n")
-        self.world.close(keep=failed and bool(os.environ.get("PULLMAIL_E2E_KEEP")))
 
     def run_client(self, argv, **kw):
         env = dict(os.environ, HOME=self.home)

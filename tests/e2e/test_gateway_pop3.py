@@ -22,7 +22,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import World, run_tests, wait_until  # noqa: E402
+from world import WorldTestCase, run_tests, wait_until  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 
@@ -31,12 +31,9 @@ FETCHED = "pullmail_body_bytes_fetched_total"
 TIMEOUT = 30  # seconds, for every socket operation
 
 
-class GatewayPop3(unittest.TestCase):
-    maxDiff = None
-
+class GatewayPop3(WorldTestCase):
     def setUp(self):
-        self.world = World(BIN_DIR, self._testMethodName)
-        self.addCleanup(self._close_world)
+        super().setUp()
         self.a = self.world.init("a.example")
         self.b = self.world.init("b.example")
         self.ann = self.a.add_user("ann")
@@ -54,12 +51,6 @@ class GatewayPop3(unittest.TestCase):
             except OSError:
                 pass
 
-    def _close_world(self):
-        outcome = getattr(self, "_outcome", None)
-        failed = outcome is not None and not getattr(outcome, "success", True)
-        if failed:
-            sys.stderr.write("\n" + self.world.diagnostics() + "\n")
-        self.world.close(keep=failed and bool(os.environ.get("PULLMAIL_E2E_KEEP")))
 
     # -------------------------------------------------------------- helpers
 

@@ -25,7 +25,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import World, run_tests, wait_until  # noqa: E402
+from world import WorldTestCase, run_tests, wait_until  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 
@@ -60,19 +60,7 @@ def sha256_hex(message_info):
     return base64.b64decode(message_info["body_sha256"]).hex()
 
 
-class Spam(unittest.TestCase):
-    maxDiff = None
-
-    def setUp(self):
-        self.world = World(BIN_DIR, self._testMethodName)
-        self.addCleanup(self._close_world)
-
-    def _close_world(self):
-        outcome = getattr(self, "_outcome", None)
-        failed = outcome is not None and not getattr(outcome, "success", True)
-        if failed:
-            sys.stderr.write("\n" + self.world.diagnostics() + "\n")
-        self.world.close(keep=failed and bool(os.environ.get("PULLMAIL_E2E_KEEP")))
+class Spam(WorldTestCase):
 
     # -- helpers ---------------------------------------------------------
 

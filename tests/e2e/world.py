@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.request
 
@@ -324,6 +325,27 @@ class World:
         if self.commands:
             parts.append(f"--- last command:\n{self.commands[-1]!r}")
         return "\n".join(parts)
+
+
+class WorldTestCase(unittest.TestCase):
+    """A test with its own World (self.world) in a fresh folder, closed after
+    the test, pass or fail; a failure prints the nodes' log tails (and
+    PULLMAIL_E2E_KEEP=1 keeps the folder). The build folder is the calling
+    test module's BIN_DIR, which run_tests() sets from --bin-dir."""
+
+    maxDiff = None
+
+    def setUp(self):
+        bin_dir = getattr(sys.modules[type(self).__module__], "BIN_DIR", "build")
+        self.world = World(bin_dir, self._testMethodName)
+        self.addCleanup(self._close_world)
+
+    def _close_world(self):
+        outcome = getattr(self, "_outcome", None)
+        failed = outcome is not None and not getattr(outcome, "success", True)
+        if failed:
+            sys.stderr.write("\n" + self.world.diagnostics() + "\n")
+        self.world.close(keep=failed and bool(os.environ.get("PULLMAIL_E2E_KEEP")))
 
 
 def run_tests(test_globals):
