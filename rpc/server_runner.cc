@@ -25,6 +25,16 @@ void BlockShutdownSignals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+int WaitForShutdownSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
 absl::Status ServeUntilSignal(const ServerSpec& spec) {
   auto creds = MakeServerCredentials(*spec.tls, spec.listen);
   if (!creds.ok()) return creds.status();
@@ -53,12 +63,7 @@ absl::Status ServeUntilSignal(const ServerSpec& spec) {
   std::printf("READY %s\n", spec.listen.c_str());
   std::fflush(stdout);
 
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
+  int sig = WaitForShutdownSignal();
   PM_LOG(INFO) << "signal " << sig << ": shutting down";
   if (spec.before_shutdown) spec.before_shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

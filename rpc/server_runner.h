@@ -19,6 +19,10 @@ namespace pullmail {
 // thread started after it). Call first thing in main().
 void BlockShutdownSignals();
 
+// Waits for SIGTERM or SIGINT (blocked by BlockShutdownSignals) and returns
+// which one arrived.
+int WaitForShutdownSignal();
+
 struct ServerSpec {
   std::string listen;                   // host:port
   const TlsConfig* tls = nullptr;       // not owned
