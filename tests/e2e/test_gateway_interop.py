@@ -12,8 +12,11 @@ Run: python3 tests/e2e/test_gateway_interop.py --bin-dir build
 """
 
 import glob
+import imaplib
 import os
+import poplib
 import shutil
+import socket
 import subprocess
 import sys
 import unittest
@@ -24,6 +27,21 @@ from world import WorldTestCase, run_tests, wait_until  # noqa: E402
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 SERVED = "pullmail_body_bytes_served_total"
 CLIENT_TIMEOUT = 60
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listen_of(domain, key):
+    with open(domain.config) as f:
+        for line in f:
+            if line.startswith(key + " ="):
+                host, port = line.split('"')[1].rsplit(":", 1)
+                return host, int(port)
+    raise AssertionError(f"{key} not in {domain.config}")
 
 
 class GatewayInterop(WorldTestCase):
@@ -38,6 +56,9 @@ class GatewayInterop(WorldTestCase):
         self.bob = self.b.add_user("bob")
         self.a.start()
         self.b.start()
+        self.b.edit_config("[gateway]", "[gateway]\n"
+                           f"imaps_listen = \"127.0.0.1:{free_port()}\"\n"
+                           f"pop3s_listen = \"127.0.0.1:{free_port()}\"")
         self.b.gateway.start()
         self.a.gateway.start()
         self.home = os.path.join(self.world.root, "home")
@@ -168,6 +189,56 @@ poll {host} service {port} protocol POP3 uidl
             "--from", self.ann.address, "--to", self.bob.address, "--helo", "client.test"])
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("535", p.stdout + p.stderr)
+
+    def test_implicit_tls_ports_serve_imap_and_pop3(self):
+        """imaps_listen / pop3s_listen: TLS from the first byte (993/995 style)."""
+        body = "Hello Bob,\nover implicit TLS.\n"
+        self.send_to_bob("Implicit TLS", body)
+        ctx = self.b.tls_context()
+
+        host, port = listen_of(self.b, "imaps_listen")
+        m = imaplib.IMAP4_SSL(host, port, ssl_context=ctx, timeout=CLIENT_TIMEOUT)
+        try:
+            self.assertIn(b"IMAP4rev1", m.welcome)
+            m.login(self.bob.address, self.bob.password)
+            typ, data = m.select("INBOX")
+            self.assertEqual((typ, data), ("OK", [b"1"]))
+            typ, data = m.fetch("1", "(BODY.PEEK[])")
+            self.assertEqual(typ, "OK")
+            self.assertIn(body.encode(), data[0][1].replace(b"\r\n", b"\n"))
+            m.logout()
+        finally:
+            try:
+                m.shutdown()
+            except OSError:
+                pass
+
+        host, port = listen_of(self.b, "pop3s_listen")
+        p = poplib.POP3_SSL(host, port, context=ctx, timeout=CLIENT_TIMEOUT)
+        try:
+            p.user(self.bob.address)
+            p.pass_(self.bob.password)
+            count, _ = p.stat()
+            self.assertEqual(count, 1)
+            lines = p.retr(1)[1]
+            self.assertIn(b"over implicit TLS.", lines)
+            p.quit()
+        finally:
+            try:
+                p.close()
+            except OSError:
+                pass
+
+        # A plaintext client on the implicit-TLS port gets no greeting in the
+        # clear: the gateway expects a TLS ClientHello and drops the rest.
+        with socket.create_connection((host, port), timeout=5) as s:
+            s.settimeout(2)
+            s.sendall(b"USER bob\r\n")
+            try:
+                data = s.recv(100)
+            except (socket.timeout, ConnectionResetError):
+                data = b""
+            self.assertFalse(data.startswith(b"+OK"), data)
 
 
 if __name__ == "__main__":
