@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""IMAP through pullmail-gateway beside Dovecot, on the same messages.
+
+Builds a two-domain federation on loopback (tests/e2e/world.py), submits
+messages from ann@a.example to bob@b.example through a.example's gateway
+(SMTP submission), then times the same IMAP commands, over STARTTLS, against
+b.example's gateway and against a Dovecot holding the same messages in a
+Maildir (if `dovecot` is installed: `apt-get install dovecot-imapd`):
+
+  listing   UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)
+  first     UID FETCH of every body (BODY.PEEK[]); for pullmail this is the
+            pull: recipient node <- sender node, verified, cached, served
+  again     the same fetch once more (pullmail: from the recipient's cache)
+
+and prints messages/s and MB/s, with pullmail/dovecot as a ratio. Figures,
+not a test: nothing here passes or fails on time.
+
+Usage: bench/gateway_bench.py [--bin-dir build] [--messages 200]
+                              [--size 4096] [--big 1048576,16777216]
+"""
+
+import argparse
+import imaplib
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+from world import World, wait_until  # noqa: E402
+
+FETCHED = "pullmail_body_bytes_fetched_total"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_message(i, size):
+    head = (f"From: Ann <ann@a.example>\r\nTo: bob@b.example\r\n"
+            f"Subject: bench {i}\r\nMessage-ID: <bench-{i}@a.example>\r\n"
+            f"Date: Mon, 23 Nov 2026 06:00:00 +0000\r\n\r\n")
+    line = ("The quick brown fox jumps over the lazy dog %06d.\r\n" % i)
+    body = (line * (max(0, size - len(head)) // len(line) + 1))[:max(0, size - len(head) - 2)]
+    return (head + body + "\r\n").encode()
+
+
+def imap_session(host, port, user, password, ctx, server_hostname):
+    m = imaplib.IMAP4(host, port, timeout=120)
+    m._host = server_hostname  # imaplib checks the certificate against this name
+    m.starttls(ssl_context=ctx)
+    m.login(user, password)
+    typ, data = m.select("INBOX")
+    assert typ == "OK", (typ, data)
+    return m, int(data[0])
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def fetch_bodies(m, uids):
+    typ, data = m.uid("FETCH", ",".join(str(u) for u in uids), "(BODY.PEEK[])")
+    assert typ == "OK", (typ, data)
+    bodies = [part[1] for part in data if isinstance(part, tuple)]
+    assert len(bodies) == len(uids), (len(bodies), len(uids))
+    return bodies
+
+
+def measure(m, count, small_uids, big_uids):
+    r = {}
+    t, (typ, data) = timed(lambda: m.uid("FETCH", "1:*",
+                                         "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)"))
+    assert typ == "OK" and len([d for d in data if d]) >= count, (typ, len(data))
+    r["listing"] = (count / t, "messages/s")
+    for label, uids in (("small", small_uids), ("big", big_uids)):
+        if not uids:
+            continue
+        t1, bodies = timed(lambda: fetch_bodies(m, uids))
+        size = sum(len(b) for b in bodies)
+        t2, _ = timed(lambda: fetch_bodies(m, uids))
+        r[f"{label} first"] = (size / t1 / 1e6, "MB/s")
+        r[f"{label} again"] = (size / t2 / 1e6, "MB/s")
+        r[f"_{label}_bodies"] = bodies
+    return r
+
+
+def dovecot_config(root, port, cert, key):
+    return f"""base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+ssl = required
+ssl_cert = <{cert}
+ssl_key = <{key}
+auth_mechanisms = plain
+passdb {{
+  driver = static
+  args = password=bench
+}}
+userdb {{
+  driver = static
+  args = uid=65534 gid=65534 home={root}/home
+}}
+mail_location = maildir:{root}/Maildir
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin-dir", default="build")
+    ap.add_argument("--messages", type=int, default=200)
+    ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--big", default="1048576,16777216")
+    args = ap.parse_args()
+    bigs = [int(x) for x in args.big.split(",") if x]
+
+    world = World(args.bin_dir, "gateway-bench")
+    dovecot = None
+    try:
+        a, b = world.init("a.example"), world.init("b.example")
+        ann, bob = a.add_user("ann"), b.add_user("bob")
+        a.start()
+        b.start()
+        a.gateway.start()
+        b.gateway.start()
+        ctx = b.tls_context()
+
+        messages = [make_message(i, args.size) for i in range(args.messages)]
+        messages += [make_message(args.messages + j, s) for j, s in enumerate(bigs)]
+        host, port = a.gateway_address("submission")
+        s = smtplib.SMTP(host, port, timeout=120)
+        s._host = "a.example"
+        s.starttls(context=a.tls_context())
+        s.login(ann.address, ann.password)
+        t0 = time.perf_counter()
+        for msg in messages:
+            s.sendmail(ann.address, [bob.address], msg)
+        submit_s = time.perf_counter() - t0
+        s.quit()
+        wait_until(lambda: len(bob.list()) == len(messages), timeout=300,
+                   what=f"{len(messages)} messages in bob's inbox")
+
+        host, port = b.gateway_address("imap")
+        m, count = imap_session(host, port, bob.address, bob.password, ctx, "b.example")
+        small = list(range(1, args.messages + 1))
+        big = list(range(args.messages + 1, len(messages) + 1))
+        before = b.recipient.counter(FETCHED)
+        pm = measure(m, count, small, big)
+        m.logout()
+        assert before == 0, "the listing must not have pulled bodies"
+
+        results = {"pullmail": pm}
+        if shutil.which("dovecot"):
+            root = os.path.join(world.root, "dovecot")
+            maildir = os.path.join(root, "Maildir")
+            for sub in ("cur", "new", "tmp"):
+                os.makedirs(os.path.join(maildir, sub))
+            os.makedirs(os.path.join(root, "home"))
+            bodies = pm.get("_small_bodies", []) + pm.get("_big_bodies", [])
+            for i, body in enumerate(bodies):
+                with open(os.path.join(maildir, "cur", f"{i:06d}.bench:2,S"), "wb") as f:
+                    f.write(body)
+            subprocess.run(["chown", "-R", "65534:65534", maildir, os.path.join(root, "home")],
+                           check=True)
+            dport = free_port()
+            conf = os.path.join(root, "dovecot.conf")
+            tls_dir = os.path.join(os.path.dirname(b.config), "tls")
+            with open(conf, "w") as f:
+                f.write(dovecot_config(root, dport, os.path.join(tls_dir, "node.pem"),
+                                       os.path.join(tls_dir, "node.key")))
+            dovecot = subprocess.Popen(["dovecot", "-c", conf, "-F"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_until(lambda: socket.create_connection(("127.0.0.1", dport), 1).close() or True,
+                       timeout=20, what="dovecot listening")
+            d, dcount = imap_session("127.0.0.1", dport, "bob", "bench", ctx, "b.example")
+            assert dcount == count, (dcount, count)
+            results["dovecot"] = measure(d, dcount, small, big)
+            d.logout()
+
+        print(f"pullmail-gateway IMAP beside Dovecot: {args.messages} messages of "
+              f"{args.size} B" + (f" + {len(bigs)} of {', '.join(map(str, bigs))} B" if bigs else "")
+              + ", IMAP over STARTTLS on 127.0.0.1")
+        print(f"submission through the gateway: {len(messages) / submit_s:.0f} messages/s "
+              f"(SMTP + STARTTLS + AUTH -> sender node, durable)")
+        dv = results.get("dovecot")
+        print(f"{'':14} {'pullmail':>12} {'dovecot':>12} {'ratio':>7}")
+        for key, entry in pm.items():
+            if key.startswith("_"):
+                continue
+            value, unit = entry
+            other = dv[key][0] if dv else None
+            ratio = f"{value / other:7.2f}" if other else "      -"
+            other_s = f"{other:12.1f}" if other else f"{'-':>12}"
+            print(f"{key:14} {value:12.1f} {other_s} {ratio}  {unit}")
+        if not dv:
+            print("(dovecot not installed: apt-get install dovecot-imapd for the peer figures)")
+        print("first = pullmail pulls each body from the sender node (verify, cache, serve); "
+              "again = from the recipient node's cache")
+    finally:
+        if dovecot is not None:
+            dovecot.terminate()
+            dovecot.wait(timeout=20)
+        world.close()
+
+
+if __name__ == "__main__":
+    main()
