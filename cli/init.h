@@ -42,6 +42,7 @@ struct InitResult {
   std::string imap_listen;        // the gateway's listeners ([gateway])
   std::string pop3_listen;
   std::string submission_listen;
+  std::string smtp_listen;        // SMTP in (the domain's MX)
   std::string public_key_base64;
   std::vector<std::string> created;  // paths made by this call, for the user
 };

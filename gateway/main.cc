@@ -1,17 +1,22 @@
 // pullmail-gateway: classic mail protocols for the users of one pullmail
 // domain. IMAP4rev1 and POP3 read the recipient node's mailboxes (an IMAP
 // FETCH or POP3 RETR of a body is what makes the node pull it from the
-// sender); SMTP submission hands mail to the sender node. Reads the domain's
-// node.toml ([gateway] section: core/config/gateway_config.h).
+// sender); SMTP submission hands mail to the sender node; SMTP in (the
+// domain's MX) hands mail from other servers to the sender node's Bridge.
+// Reads the domain's node.toml ([gateway] section:
+// core/config/gateway_config.h).
 //
 // SECURITY: passwords are accepted only over TLS (STARTTLS/STLS or an
 // implicit-TLS port) unless allow_plaintext_auth is set, which the config
-// allows only on loopback listeners. The gateway holds no mail and no keys
-// but its TLS key: it checks a user's password by logging in at the node and
-// then acts with that user's bearer token only. Every line, literal and
-// message has a limit; each listener caps its connections.
+// allows only on loopback listeners. The gateway holds no mail and no
+// signing keys: it checks a user's password by logging in at the node and
+// then acts with that user's bearer token only. With smtp_listen set it
+// also reads the domain's token key (data/token.key) to mint its own
+// "gateway:bridge" token for SubmitService.Bridge; that key could mint any
+// user's token, so such a gateway is as trusted as the nodes and must run
+// on their host, as their user. Every line, literal and message has a
+// limit; each listener caps its connections.
 #include <openssl/ssl.h>
-#include <signal.h>
 
 #include <cstdio>
 #include <memory>
@@ -27,6 +32,7 @@
 #include "gateway/node_client.h"
 #include "gateway/sessions.h"
 #include "gateway/tls_context.h"
+#include "rpc/file_directory.h"
 #include "rpc/server_runner.h"
 
 ABSL_FLAG(std::string, config, "", "path to the domain's node.toml (made by `pullmail init`)");
@@ -62,10 +68,27 @@ int Run(const std::string& path) {
     tls = std::move(*ctx);
   }
 
+  // SMTP in needs the directory (pullmail domains never arrive over SMTP)
+  // and the token key (the Bridge principal's token).
+  std::unique_ptr<FileDirectory> directory;
+  if (!config->smtp_listen.empty()) {
+    auto d = FileDirectory::Open(node->directory);
+    if (!d.ok()) {
+      PM_LOG(ERROR) << "smtp: " << d.status();
+      return 1;
+    }
+    directory = std::move(*d);
+    if (absl::Status s = (*nodes)->LoadBridgeKey(node->TokenKeyPath()); !s.ok()) {
+      PM_LOG(ERROR) << "smtp: " << s;
+      return 1;
+    }
+  }
+
   SessionEnv env;
   env.config = &*config;
   env.nodes = nodes->get();
   env.hostname = node->domain;
+  env.directory = directory.get();
 
   struct Kind {
     const char* name;
@@ -84,6 +107,8 @@ int Run(const std::string& path) {
        ServePop3},
       {"submission", config->submission_listen, false,
        "421 4.7.0 too many connections, try again later\r\n", ServeSubmission},
+      {"smtp", config->smtp_listen, false, "421 4.7.0 too many connections, try again later\r\n",
+       ServeSmtpIn},
   };
   std::vector<std::unique_ptr<Listener>> listeners;
   for (const Kind& k : kinds) {
@@ -113,12 +138,7 @@ int Run(const std::string& path) {
   for (const auto& l : listeners) std::printf("READY %s\n", l->address().c_str());
   std::fflush(stdout);
 
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
+  int sig = WaitForShutdownSignal();
   PM_LOG(INFO) << "signal " << sig << ": shutting down";
   for (auto& l : listeners) l->Stop();
   return 0;
@@ -135,6 +155,7 @@ int main(int argc, char** argv) {
       "  IMAP4rev1 (STARTTLS) on [gateway] imap_listen, implicit TLS on imaps_listen\n"
       "  POP3 (STLS) on pop3_listen, implicit TLS on pop3s_listen\n"
       "  SMTP submission (STARTTLS + AUTH) on submission_listen\n"
+      "  SMTP in from other mail servers (the domain's MX, STARTTLS) on smtp_listen\n"
       "Mailboxes are the recipient node's; submissions go to the sender node.\n"
       "Prints 'READY <address>' per listener once serving; stops on SIGTERM/SIGINT.\n"
       "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.");

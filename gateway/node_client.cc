@@ -1,11 +1,15 @@
 // Channels to the domain's nodes and user login (see node_client.h).
 #include "gateway/node_client.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/util/strings.h"
 #include "rpc/grpc_status.h"
 #include "rpc/tls.h"
+#include "rpc/user_auth.h"
 
 namespace pullmail::gateway {
 namespace {
@@ -58,6 +62,30 @@ absl::StatusOr<std::string> NodeClient::LoginMailbox(std::string_view user,
 absl::StatusOr<std::string> NodeClient::LoginSubmit(std::string_view user,
                                                     std::string_view password) {
   return Login(*submit_, Address(user), password);
+}
+
+absl::Status NodeClient::LoadBridgeKey(const std::string& token_key_path) {
+  // Read only, never created: a key the nodes do not share is useless.
+  std::ifstream in(token_key_path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read the token key ", token_key_path,
+                     " (SMTP in needs it; `pullmail init` creates it)"));
+  }
+  std::ostringstream key;
+  key << in.rdbuf();
+  if (key.str().size() != 32) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(token_key_path, ": token key must be 32 bytes"));
+  }
+  bridge_key_ = key.str();
+  return absl::OkStatus();
+}
+
+std::unique_ptr<grpc::ClientContext> NodeClient::BridgeContext(absl::Duration timeout) const {
+  // A short-lived token per call: nothing long-lived to steal from memory.
+  absl::Time expires = absl::Now() + timeout + absl::Minutes(1);
+  return Context(MintBearerToken(bridge_key_, kBridgePrincipal, expires), timeout);
 }
 
 std::unique_ptr<grpc::ClientContext> NodeClient::Context(const std::string& token,

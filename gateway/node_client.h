@@ -35,6 +35,18 @@ class NodeClient {
   absl::StatusOr<std::string> LoginMailbox(std::string_view user, std::string_view password);
   absl::StatusOr<std::string> LoginSubmit(std::string_view user, std::string_view password);
 
+  // SMTP in: reads the domain's token key (NodeConfig::TokenKeyPath(), the
+  // file both nodes use) so that BridgeContext() can mint the gateway's
+  // kBridgePrincipal token. kFailedPrecondition when it cannot be read.
+  // Call once, before sessions start.
+  absl::Status LoadBridgeKey(const std::string& token_key_path);
+  bool bridge_enabled() const { return !bridge_key_.empty(); }
+
+  // A context for SubmitService.Bridge: a fresh kBridgePrincipal token
+  // (valid a few minutes more than `timeout`) and the deadline. Requires
+  // LoadBridgeKey() to have succeeded.
+  std::unique_ptr<grpc::ClientContext> BridgeContext(absl::Duration timeout) const;
+
   v1::MailboxService::Stub& mailbox() { return *mailbox_; }
   v1::SubmitService::Stub& submit() { return *submit_; }
 
@@ -45,6 +57,7 @@ class NodeClient {
  private:
   NodeClient() = default;
   std::string domain_;
+  std::string bridge_key_;  // the domain's 32-byte token key; never logged
   std::unique_ptr<v1::MailboxService::Stub> mailbox_;
   std::unique_ptr<v1::SubmitService::Stub> submit_;
 };

@@ -4,6 +4,8 @@
 //                           makes the recipient node pull it from the sender.
 //   POP3 (RFC 1939)      -> MailboxService, the INBOX as the maildrop.
 //   Submission (RFC 6409, SMTP with AUTH) -> SubmitService.Submit.
+//   SMTP in (RFC 5321, the domain's MX, no AUTH) -> SubmitService.Bridge:
+//                           other mail servers deliver to this domain's users.
 // Each Serve* runs one connection to its end on the calling thread.
 #ifndef PULLMAIL_GATEWAY_SESSIONS_H_
 #define PULLMAIL_GATEWAY_SESSIONS_H_
@@ -11,6 +13,7 @@
 #include <string>
 
 #include "core/config/gateway_config.h"
+#include "core/directory/directory.h"
 #include "gateway/conn.h"
 #include "gateway/node_client.h"
 
@@ -20,6 +23,9 @@ struct SessionEnv {
   const GatewayConfig* config = nullptr;  // limits, allow_plaintext_auth
   NodeClient* nodes = nullptr;
   std::string hostname;                   // the domain, for greetings
+  // SMTP in: which sender domains are pullmail domains (never bridged).
+  // Not owned; required by ServeSmtpIn.
+  const Directory* directory = nullptr;
 };
 
 // The one rule for when a session may take a password (IMAP LOGIN and
@@ -32,6 +38,8 @@ inline bool AuthAllowed(const Conn& conn, const SessionEnv& env) {
 void ServeImap(Conn& conn, const SessionEnv& env);
 void ServePop3(Conn& conn, const SessionEnv& env);
 void ServeSubmission(Conn& conn, const SessionEnv& env);
+// Needs env.directory and env.nodes->bridge_enabled().
+void ServeSmtpIn(Conn& conn, const SessionEnv& env);
 
 }  // namespace pullmail::gateway
 

@@ -124,6 +124,8 @@ class SubmissionSession {
           if (!Flush()) return false;
           step = Submit();
           continue;
+        case SmtpAction::kCheckRecipient:  // SMTP in only; never asked here
+          return false;
       }
       return false;
     }

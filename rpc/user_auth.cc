@@ -26,7 +26,20 @@ namespace {
 const absl::Status kBadCredentials =
     absl::UnauthenticatedError("authentication failed: unknown user or wrong password");
 
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  unsigned char out[32];
+  unsigned int len = sizeof(out);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
 }  // namespace
+
+std::string MintBearerToken(std::string_view key, std::string_view principal, absl::Time expires) {
+  std::string body = absl::StrCat(AV(principal), "\n", absl::ToUnixMillis(expires));
+  return absl::StrCat(Base64Encode(body), ".", Base64Encode(HmacSha256(key, body)));
+}
 
 UserAuthenticator::UserAuthenticator(UserStore* users, std::string token_key, Clock* clock,
                                      absl::Duration token_lifetime)
@@ -52,13 +65,7 @@ absl::StatusOr<std::string> UserAuthenticator::LoadOrCreateTokenKey(const std::s
   return key;
 }
 
-std::string UserAuthenticator::Mac(std::string_view data) const {
-  unsigned char out[32];
-  unsigned int len = sizeof(out);
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
-}
+std::string UserAuthenticator::Mac(std::string_view data) const { return HmacSha256(key_, data); }
 
 absl::StatusOr<std::pair<std::string, absl::Time>> UserAuthenticator::Login(
     std::string_view user, std::string_view password) {
@@ -76,12 +83,21 @@ absl::StatusOr<std::pair<std::string, absl::Time>> UserAuthenticator::Login(
   }
   if (!VerifyPassword(password, stored->password_hash)) return kBadCredentials;
   absl::Time expires = clock_->Now() + lifetime_;
-  std::string body = absl::StrCat(stored->address, "\n", absl::ToUnixMillis(expires));
-  std::string token = absl::StrCat(Base64Encode(body), ".", Base64Encode(Mac(body)));
-  return std::make_pair(token, expires);
+  return std::make_pair(MintBearerToken(key_, stored->address, expires), expires);
 }
 
 absl::StatusOr<std::string> UserAuthenticator::AuthenticateHeader(std::string_view header) {
+  absl::StatusOr<std::string> principal = Principal(header);
+  if (!principal.ok()) return principal.status();
+  // Users are addresses; a minted principal (the gateway's) is not a user
+  // and may call none of the users' services.
+  if (principal->find('@') == std::string::npos) {
+    return absl::UnauthenticatedError("this token is not a user's");
+  }
+  return principal;
+}
+
+absl::StatusOr<std::string> UserAuthenticator::Principal(std::string_view header) {
   absl::string_view h = AV(header);
   if (absl::ConsumePrefix(&h, "Basic ")) {
     auto decoded = Base64Decode(SV(h));
@@ -116,12 +132,34 @@ absl::StatusOr<std::string> UserAuthenticator::AuthenticateHeader(std::string_vi
       "missing credentials: send metadata 'authorization: Basic ...' or 'Bearer ...'");
 }
 
-absl::StatusOr<std::string> UserAuthenticator::Authenticate(
-    const grpc::ServerContextBase& context) {
+namespace {
+std::string_view AuthorizationOf(const grpc::ServerContextBase& context) {
   const auto& md = context.client_metadata();
   auto it = md.find("authorization");
-  if (it == md.end()) return AuthenticateHeader("");
-  return AuthenticateHeader(std::string_view(it->second.data(), it->second.size()));
+  if (it == md.end()) return "";
+  return std::string_view(it->second.data(), it->second.size());
+}
+}  // namespace
+
+absl::StatusOr<std::string> UserAuthenticator::Authenticate(
+    const grpc::ServerContextBase& context) {
+  return AuthenticateHeader(AuthorizationOf(context));
+}
+
+absl::Status UserAuthenticator::AuthenticatePrincipal(const grpc::ServerContextBase& context,
+                                                      std::string_view principal) {
+  return AuthenticatePrincipalHeader(AuthorizationOf(context), principal);
+}
+
+absl::Status UserAuthenticator::AuthenticatePrincipalHeader(std::string_view authorization,
+                                                            std::string_view principal) {
+  absl::StatusOr<std::string> who = Principal(authorization);
+  if (!who.ok()) return who.status();
+  if (*who != principal) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("only ", AV(principal), " may make this call, not ", *who));
+  }
+  return absl::OkStatus();
 }
 
 grpc::Status ServeLogin(UserAuthenticator& auth, const v1::LoginRequest& req,

@@ -4,13 +4,16 @@
 //   "Bearer <token>"                  (issued by Login: HMAC-SHA256 over the
 //                                      user and expiry with the domain's
 //                                      token key, so the domain's two nodes
-//                                      accept each other's tokens).
+//                                      accept each other's tokens; the
+//                                      gateway, which reads the same key,
+//                                      mints kBridgePrincipal's).
 #ifndef PULLMAIL_RPC_USER_AUTH_H_
 #define PULLMAIL_RPC_USER_AUTH_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -19,6 +22,17 @@
 #include "pullmail/v1/pullmail.pb.h"
 
 namespace pullmail {
+
+// The principal of the domain's gateway when it bridges SMTP in
+// (SubmitService.Bridge). Not an address (no '@'), so no user can be it, and
+// Authenticate() refuses its token for every user-facing call.
+inline constexpr std::string_view kBridgePrincipal = "gateway:bridge";
+
+// The one bearer-token rule: base64(principal "\n" expiry_ms) "."
+// base64(HMAC-SHA256(key, principal "\n" expiry_ms)). Login issues users'
+// tokens with it; the gateway mints kBridgePrincipal's with the domain's
+// token key (NodeConfig::TokenKeyPath()). `key` is the 32-byte token key.
+std::string MintBearerToken(std::string_view key, std::string_view principal, absl::Time expires);
 
 class UserAuthenticator {
  public:
@@ -34,11 +48,22 @@ class UserAuthenticator {
   absl::StatusOr<std::pair<std::string, absl::Time>> Login(std::string_view user,
                                                            std::string_view password);
 
-  // The authenticated user's address, or kUnauthenticated.
+  // The authenticated user's address, or kUnauthenticated (also for a valid
+  // token whose principal is not a user, such as kBridgePrincipal's).
   absl::StatusOr<std::string> Authenticate(const grpc::ServerContextBase& context);
   absl::StatusOr<std::string> AuthenticateHeader(std::string_view authorization);
 
+  // OK only for a valid bearer token of `principal` (e.g. kBridgePrincipal);
+  // kUnauthenticated for missing, invalid or expired credentials;
+  // kPermissionDenied for valid credentials of anyone else (every user).
+  absl::Status AuthenticatePrincipal(const grpc::ServerContextBase& context,
+                                     std::string_view principal);
+  absl::Status AuthenticatePrincipalHeader(std::string_view authorization,
+                                           std::string_view principal);
+
  private:
+  // Any valid credentials' principal (a user's address, or a minted one).
+  absl::StatusOr<std::string> Principal(std::string_view authorization);
   std::string Mac(std::string_view data) const;
   UserStore* users_;
   std::string key_;

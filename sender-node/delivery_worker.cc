@@ -164,6 +164,9 @@ void DeliveryWorker::Bounce(const Delivery& d, const std::string& reason,
   PM_LOG(INFO) << "bounce: " << d.message_id << " to " << d.domain << " failed (" << status_code
                << " " << reason << ")";
   if (absl::AsciiStrToLower(msg->sender) == daemon) return;  // never bounce a bounce
+  // Bridged mail with SMTP's null reverse path (itself a bounce or an
+  // auto-reply): RFC 5321 4.5.5, no notification is ever sent for it.
+  if (msg->sender.empty()) return;
 
   BounceInfo info;
   info.sender = msg->sender;

@@ -32,7 +32,7 @@ absl::StatusOr<std::unique_ptr<SenderNode>> SenderNode::Open(const NodeConfig& c
   return node;
 }
 
-absl::StatusOr<v1::SubmitResponse> SenderNode::Submit(const SubmissionInput& input) {
+SubmissionContext SenderNode::MakeSubmissionContext() {
   SubmissionContext ctx;
   ctx.local_domain = config_.domain;
   ctx.sender_endpoint = config_.sender_listen;
@@ -41,6 +41,30 @@ absl::StatusOr<v1::SubmitResponse> SenderNode::Submit(const SubmissionInput& inp
   ctx.retention = config_.retention;
   ctx.now = clock().Now();
   ctx.random = &SecureRandom();
+  ctx.directory = directory_.get();
+  ctx.user_exists = [this](const std::string& address) {
+    return users_->GetUser(absl::AsciiStrToLower(address)).status();
+  };
+  return ctx;
+}
+
+absl::StatusOr<v1::SubmitResponse> SenderNode::Bridge(const v1::BridgeRequest& request) {
+  SubmissionInput in;
+  in.from = request.envelope_from();
+  in.to.assign(request.to().begin(), request.to().end());
+  in.origin = v1::ORIGIN_BRIDGED_SMTP;
+  if (request.check_only()) {
+    RETURN_IF_ERROR(CheckBridgeRecipients(in.to, MakeSubmissionContext()));
+    return v1::SubmitResponse();
+  }
+  in.message = request.message();
+  PM_LOG(INFO) << "bridging SMTP mail from <" << in.from << "> via "
+               << request.client().substr(0, 512);
+  return Submit(in);
+}
+
+absl::StatusOr<v1::SubmitResponse> SenderNode::Submit(const SubmissionInput& input) {
+  SubmissionContext ctx = MakeSubmissionContext();
   ASSIGN_OR_RETURN(Submission sub, PrepareSubmission(input, ctx));
   RETURN_IF_ERROR(store_->PutMessage(sub.message, input.message, sub.deliveries));
   Metrics::Global().Add("pullmail_submissions_total");

@@ -6,6 +6,9 @@
 // SECURITY: bodies are served only to a caller presenting the fetch token
 // issued to one recipient domain (compared in constant time); users submit
 // only as themselves; private keys are read from 0600 files and never logged.
+// Bridge (SMTP in) is open only to the gateway's minted principal
+// (kBridgePrincipal), only for this domain's existing users, and never for a
+// sender at a pullmail domain (the signing rule, core/envelope).
 #ifndef PULLMAIL_SENDER_NODE_SENDER_NODE_H_
 #define PULLMAIL_SENDER_NODE_SENDER_NODE_H_
 
@@ -34,6 +37,11 @@ class SenderNode {
 
   // Stores the message and queues its notifications (durable before return).
   absl::StatusOr<v1::SubmitResponse> Submit(const SubmissionInput& input);
+  // SMTP in, for the domain's gateway (the caller has checked that it is):
+  // Submit with origin ORIGIN_BRIDGED_SMTP and envelope_from as given; the
+  // recipients must be users of this domain (core's CheckBridgeRecipients).
+  // With check_only, validates the recipients and stores nothing.
+  absl::StatusOr<v1::SubmitResponse> Bridge(const v1::BridgeRequest& request);
   // Revokes `message_id` on behalf of `user` (its sender), drops the body and
   // tells each recipient domain with a signed Revocation.
   absl::StatusOr<v1::RevokeResponse> Revoke(std::string_view user, std::string_view message_id,
@@ -62,6 +70,9 @@ class SenderNode {
 
  private:
   explicit SenderNode(NodeConfig config) : config_(std::move(config)) {}
+  // The submission context for now; bridged mail also gets the directory
+  // and the user check.
+  SubmissionContext MakeSubmissionContext();
   NodeConfig config_;
   std::unique_ptr<SenderStore> store_;
   std::unique_ptr<UserStore> users_;

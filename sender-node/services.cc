@@ -39,6 +39,20 @@ class SubmitServiceImpl final : public v1::SubmitService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status Bridge(grpc::ServerContext* ctx, const v1::BridgeRequest* req,
+                      v1::SubmitResponse* resp) override {
+    // The gateway's minted principal only: every user gets PERMISSION_DENIED.
+    if (absl::Status s = node_->auth().AuthenticatePrincipal(*ctx, kBridgePrincipal); !s.ok()) {
+      Metrics::Global().Add("pullmail_bridge_refused_total{reason=\"auth\"}");
+      return ToGrpc(s);
+    }
+    auto r = node_->Bridge(*req);
+    if (!r.ok()) return ToGrpc(r.status());
+    if (!req->check_only()) Metrics::Global().Add("pullmail_bridged_total");
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
   grpc::Status Revoke(grpc::ServerContext* ctx, const v1::RevokeRequest* req,
                       v1::RevokeResponse* resp) override {
     auto user = node_->auth().Authenticate(*ctx);

@@ -97,7 +97,15 @@ Check CheckFields(const v1::Notification& n) {
     return Malformed(absl::StrCat("version ", n.version(), " is not ", limits::kProtocolVersion));
   }
   if (Check c = CheckId("message_id", n.message_id())) return c;
-  if (!AddressDomain(n.envelope_sender())) return Malformed("envelope_sender is not local@domain");
+  // Section 3.1: a null reverse path (RFC 5321 4.5.5, "MAIL FROM:<>") is an
+  // empty envelope_sender, and only a bridged notification may carry one.
+  if (n.envelope_sender().empty()) {
+    if (n.origin() != v1::ORIGIN_BRIDGED_SMTP) {
+      return Malformed("envelope_sender may be empty only for origin ORIGIN_BRIDGED_SMTP");
+    }
+  } else if (!AddressDomain(n.envelope_sender())) {
+    return Malformed("envelope_sender is not local@domain");
+  }
   if (Check c = CheckDomain("recipient_domain", n.recipient_domain())) return c;
   if (n.recipients().empty() ||
       static_cast<size_t>(n.recipients().size()) > limits::kMaxRecipientsPerNotification) {
@@ -133,13 +141,36 @@ Check CheckFields(const v1::Notification& n) {
   return CheckSummary(n.summary());
 }
 
-Check CheckSigner(const v1::Notification& n, std::string_view signing_domain) {
+// Section 6.1 step 6 for a notification. A native notification's sender is
+// at the signing domain. A bridged one (ORIGIN_BRIDGED_SMTP: a gateway took
+// it in over SMTP) may also carry a null sender, or a sender at a domain the
+// directory does not list as a pullmail domain (unknown, or legacy = true):
+// a bridge can never speak for a pullmail domain's users. `directory` may be
+// null (a signer without one): then a bridged sender outside the signing
+// domain cannot be judged and the answer is directory_unavailable.
+Check CheckSigner(const v1::Notification& n, std::string_view signing_domain,
+                  const Directory* directory) {
+  const bool bridged = n.origin() == v1::ORIGIN_BRIDGED_SMTP;
+  if (bridged && n.envelope_sender().empty()) return std::nullopt;
   std::optional<std::string_view> domain = AddressDomain(n.envelope_sender());
-  if (!domain || !EqualsIgnoreCase(*domain, signing_domain)) {
+  if (domain && EqualsIgnoreCase(*domain, signing_domain)) return std::nullopt;
+  auto outside = [&] {
     return Problem{Rejection::kSenderOutsideDomain,
                    absl::StrCat("envelope sender ", n.envelope_sender(), " is not at ",
-                                AV(signing_domain))};
+                                AV(signing_domain),
+                                bridged ? " and its domain is a pullmail domain" : "")};
+  };
+  if (!bridged || !domain) return outside();
+  if (directory == nullptr) {
+    return Problem{Rejection::kDirectoryUnavailable,
+                   "a bridged sender outside the signing domain needs the directory"};
   }
+  absl::StatusOr<bool> pullmail = IsPullmailDomain(*directory, *domain);
+  if (!pullmail.ok()) {
+    return Problem{Rejection::kDirectoryUnavailable,
+                   absl::StrCat("looking up ", AV(*domain), ": ", pullmail.status().ToString())};
+  }
+  if (*pullmail) return outside();
   return std::nullopt;
 }
 
@@ -161,7 +192,7 @@ Check CheckFields(const v1::SpamReport& r) {
   return std::nullopt;
 }
 
-Check CheckSigner(const v1::SpamReport& r, std::string_view signing_domain) {
+Check CheckSigner(const v1::SpamReport& r, std::string_view signing_domain, const Directory*) {
   if (!EqualsIgnoreCase(r.reporter_domain(), signing_domain)) {
     return Problem{Rejection::kSenderOutsideDomain,
                    absl::StrCat("reporter_domain ", r.reporter_domain(), " is not the signer ",
@@ -182,7 +213,7 @@ Check CheckFields(const v1::Revocation& r) {
   return std::nullopt;
 }
 
-Check CheckSigner(const v1::Revocation& r, std::string_view signing_domain) {
+Check CheckSigner(const v1::Revocation& r, std::string_view signing_domain, const Directory*) {
   if (!EqualsIgnoreCase(r.signing_domain(), signing_domain)) {
     return Problem{Rejection::kSenderOutsideDomain,
                    absl::StrCat("revocation for ", r.signing_domain(), " signed by ",
@@ -227,7 +258,7 @@ std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
 template <typename Signed, typename Payload>
 absl::StatusOr<Signed> SignObject(const Payload& object, std::string_view context,
                                   std::string_view signing_domain, std::string_view key_id,
-                                  const SigningKey& key) {
+                                  const SigningKey& key, const Directory* directory) {
   if (signing_domain.empty() || signing_domain.size() > limits::kMaxDomain) {
     return absl::InvalidArgumentError("signing domain must be 1..253 bytes");
   }
@@ -237,10 +268,13 @@ absl::StatusOr<Signed> SignObject(const Payload& object, std::string_view contex
   }
   // Refuse what every receiver would refuse, with the name it would give.
   Check problem = CheckFields(object);
-  if (!problem) problem = CheckSigner(object, signing_domain);
+  if (!problem) problem = CheckSigner(object, signing_domain, directory);
   if (problem) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AV(RejectionName(problem->reason)), ": ", problem->detail));
+    // Retryable only when the directory could not answer.
+    return absl::Status(problem->reason == Rejection::kDirectoryUnavailable
+                            ? absl::StatusCode::kUnavailable
+                            : absl::StatusCode::kInvalidArgument,
+                        absl::StrCat(AV(RejectionName(problem->reason)), ": ", problem->detail));
   }
   std::string payload = SerializeDeterministic(object);
   if (payload.size() > limits::kMaxSignedPayload) {
@@ -301,7 +335,7 @@ absl::StatusOr<Payload> VerifyObject(const Signed& in, std::string_view context,
     return Reject(Rejection::kMalformed, "payload does not parse", reason);
   }
   Check problem = CheckFields(object);
-  if (!problem) problem = CheckSigner(object, domain);
+  if (!problem) problem = CheckSigner(object, domain, &directory);
   if (problem) return Reject(problem->reason, problem->detail, reason);
   return object;
 }
@@ -361,6 +395,14 @@ absl::StatusOr<v1::Revocation> VerifyRevocationImpl(const v1::SignedRevocation& 
 
 }  // namespace
 
+absl::StatusOr<bool> IsPullmailDomain(const Directory& directory, std::string_view domain) {
+  absl::StatusOr<DomainEntry> entry = directory.Lookup(domain);
+  if (entry.ok()) return !entry->legacy;
+  if (absl::IsNotFound(entry.status())) return false;
+  return absl::UnavailableError(
+      absl::StrCat("the directory cannot answer for ", AV(domain), ": ", entry.status().message()));
+}
+
 std::string_view RejectionName(Rejection r) {
   switch (r) {
     case Rejection::kNone: return "none";
@@ -398,8 +440,10 @@ absl::StatusCode RejectionCode(Rejection r) {
 absl::StatusOr<v1::SignedNotification> SignNotification(const v1::Notification& n,
                                                         std::string_view signing_domain,
                                                         std::string_view key_id,
-                                                        const SigningKey& key) {
-  return SignObject<v1::SignedNotification>(n, kNotificationContext, signing_domain, key_id, key);
+                                                        const SigningKey& key,
+                                                        const Directory* directory) {
+  return SignObject<v1::SignedNotification>(n, kNotificationContext, signing_domain, key_id, key,
+                                            directory);
 }
 
 absl::StatusOr<v1::Notification> VerifyNotification(const v1::SignedNotification& signed_n,
@@ -415,7 +459,8 @@ absl::StatusOr<v1::SignedSpamReport> SignSpamReport(const v1::SpamReport& report
                                                     std::string_view signing_domain,
                                                     std::string_view key_id,
                                                     const SigningKey& key) {
-  return SignObject<v1::SignedSpamReport>(report, kSpamReportContext, signing_domain, key_id, key);
+  return SignObject<v1::SignedSpamReport>(report, kSpamReportContext, signing_domain, key_id, key,
+                                          nullptr);
 }
 
 absl::StatusOr<v1::SpamReport> VerifySpamReport(const v1::SignedSpamReport& signed_report,
@@ -431,7 +476,7 @@ absl::StatusOr<v1::SignedRevocation> SignRevocation(const v1::Revocation& revoca
                                                     std::string_view key_id,
                                                     const SigningKey& key) {
   return SignObject<v1::SignedRevocation>(revocation, kRevocationContext, signing_domain, key_id,
-                                          key);
+                                          key, nullptr);
 }
 
 absl::StatusOr<v1::Revocation> VerifyRevocation(const v1::SignedRevocation& signed_revocation,

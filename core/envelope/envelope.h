@@ -76,17 +76,29 @@ absl::StatusCode RejectionCode(Rejection r);
 // ---------------------------------------------------------------------------
 // Notification.
 
+// The directory's verdict on a domain for the bridged-sender rule
+// (docs/PROTOCOL.md 6.1 step 6): true when it lists `domain` as a pullmail
+// domain (legacy = false); false when the domain is unknown to it or marked
+// legacy; kUnavailable when it cannot answer. The SMTP-in gateway asks the
+// same question at MAIL FROM, so a sender refused there would be refused here.
+absl::StatusOr<bool> IsPullmailDomain(const Directory& directory, std::string_view domain);
+
 // Serializes `n` deterministically and signs it as `signing_domain` with the
 // key `key_id`. Refuses (kInvalidArgument, message starting with the
 // rejection name a receiver would give) a notification that any receiver
 // would reject whatever the time: bad fields (see docs/PROTOCOL.md), a
 // payload over limits::kMaxSignedPayload, an envelope sender outside
-// `signing_domain`, an empty or over-long signing domain or key id. Does not
-// look at the clock. `key` is only borrowed.
+// `signing_domain` (for origin ORIGIN_BRIDGED_SMTP: at a pullmail domain by
+// `directory`), an empty or over-long signing domain or key id. A bridged
+// notification whose sender is outside `signing_domain` needs `directory`
+// (borrowed; may be null otherwise): without one, or when it cannot answer,
+// the result is kUnavailable ("directory_unavailable: ..."). Does not look
+// at the clock. `key` is only borrowed.
 absl::StatusOr<v1::SignedNotification> SignNotification(const v1::Notification& n,
                                                         std::string_view signing_domain,
                                                         std::string_view key_id,
-                                                        const SigningKey& key);
+                                                        const SigningKey& key,
+                                                        const Directory* directory = nullptr);
 
 struct VerifyOptions {
   absl::Time now;                         // the receiver's clock
@@ -99,8 +111,11 @@ struct VerifyOptions {
 // RejectionName(*reason), e.g. "bad_signature: ...". On success sets *reason
 // to kNone. Check order (first failure wins): payload size, signing domain
 // known, key id known, signature, parse + field limits, envelope sender's
-// domain == signing domain, recipient domain == expected (if set), created
-// <= now + limits::kMaxClockSkewMs, expires > now.
+// domain == signing domain (a bridged notification, ORIGIN_BRIDGED_SMTP, may
+// instead carry an empty sender or one at a domain that IsPullmailDomain()
+// says is not pullmail's; directory_unavailable when it cannot answer),
+// recipient domain == expected (if set), created <= now +
+// limits::kMaxClockSkewMs, expires > now.
 absl::StatusOr<v1::Notification> VerifyNotification(const v1::SignedNotification& signed_n,
                                                      const Directory& directory,
                                                      const VerifyOptions& options,

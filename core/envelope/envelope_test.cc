@@ -327,6 +327,135 @@ TEST_F(EnvelopeTest, DirectoryOutageIsRetryableNotARejection) {
   EXPECT_EQ(n.status().code(), absl::StatusCode::kUnavailable);
 }
 
+// --- The bridged-sender rule (docs/PROTOCOL.md 6.1 step 6): a gateway's
+// notification may name a sender outside its domain only when that domain
+// is not a pullmail domain.
+
+// Answers as `inner` does, except that `broken` cannot be looked up.
+class PartlyFailingDirectory : public Directory {
+ public:
+  PartlyFailingDirectory(const Directory& inner, std::string broken)
+      : inner_(inner), broken_(std::move(broken)) {}
+  absl::StatusOr<DomainEntry> Lookup(std::string_view domain) const override {
+    if (domain == broken_) return absl::UnavailableError("DNS timeout");
+    return inner_.Lookup(domain);
+  }
+
+ private:
+  const Directory& inner_;
+  std::string broken_;
+};
+
+class BridgedEnvelopeTest : public EnvelopeTest {
+ protected:
+  BridgedEnvelopeTest() {
+    DomainEntry legacy;
+    legacy.domain = "legacy.example";
+    legacy.legacy = true;
+    directory_.Add(legacy);
+  }
+  static v1::Notification Bridged(std::string sender) {
+    v1::Notification n = ValidNotification();
+    n.set_origin(v1::ORIGIN_BRIDGED_SMTP);
+    n.set_envelope_sender(std::move(sender));
+    return n;
+  }
+  // Signs through SignNotification (with the directory) and verifies.
+  Rejection SignAndVerify(const v1::Notification& n) const {
+    absl::StatusOr<v1::SignedNotification> s =
+        SignNotification(n, "a.example", "k1", key_, &directory_);
+    Rejection from_raw = VerifyReason(SignRaw(n.SerializeAsString()));
+    // The signer refuses exactly what a receiver would refuse.
+    EXPECT_EQ(s.ok(), from_raw == Rejection::kNone) << s.status();
+    if (s.ok()) EXPECT_EQ(VerifyReason(*s), Rejection::kNone);
+    return from_raw;
+  }
+};
+
+TEST_F(BridgedEnvelopeTest, UnknownDomainSenderIsAccepted) {
+  EXPECT_EQ(SignAndVerify(Bridged("carol@nowhere.example")), Rejection::kNone);
+}
+
+TEST_F(BridgedEnvelopeTest, LegacyDomainSenderIsAccepted) {
+  EXPECT_EQ(SignAndVerify(Bridged("carol@Legacy.Example")), Rejection::kNone);
+}
+
+TEST_F(BridgedEnvelopeTest, PullmailDomainSenderIsOutsideDomain) {
+  // b.example is a pullmail domain: a.example's gateway cannot speak for it.
+  EXPECT_EQ(SignAndVerify(Bridged("bob@b.example")), Rejection::kSenderOutsideDomain);
+  absl::StatusOr<v1::SignedNotification> s =
+      SignNotification(Bridged("bob@b.example"), "a.example", "k1", key_, &directory_);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(s.status().message(), "sender_outside_domain: ")) << s.status();
+}
+
+TEST_F(BridgedEnvelopeTest, OwnDomainSenderKeepsTodaysRule) {
+  EXPECT_EQ(SignAndVerify(Bridged("ann@a.example")), Rejection::kNone);
+}
+
+TEST_F(BridgedEnvelopeTest, NativeOriginKeepsTodaysRule) {
+  v1::Notification n = Bridged("carol@nowhere.example");
+  n.set_origin(v1::ORIGIN_NATIVE);
+  EXPECT_EQ(SignAndVerify(n), Rejection::kSenderOutsideDomain);
+  n.set_envelope_sender("carol@legacy.example");
+  EXPECT_EQ(SignAndVerify(n), Rejection::kSenderOutsideDomain);
+  // Any origin value other than BRIDGED_SMTP counts as native.
+  n.set_origin(static_cast<v1::Origin>(7));
+  EXPECT_EQ(VerifyReason(SignRaw(n.SerializeAsString())), Rejection::kSenderOutsideDomain);
+  n.set_origin(v1::ORIGIN_UNSPECIFIED);
+  EXPECT_EQ(VerifyReason(SignRaw(n.SerializeAsString())), Rejection::kSenderOutsideDomain);
+}
+
+TEST_F(BridgedEnvelopeTest, NullSenderOnlyWhenBridged) {
+  EXPECT_EQ(SignAndVerify(Bridged("")), Rejection::kNone);
+  v1::Notification n = Bridged("");
+  n.set_origin(v1::ORIGIN_NATIVE);
+  EXPECT_EQ(VerifyReason(SignRaw(n.SerializeAsString())), Rejection::kMalformed);
+  EXPECT_EQ(SignNotification(n, "a.example", "k1", key_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A null sender needs no directory, even at the signer.
+  EXPECT_TRUE(SignNotification(Bridged(""), "a.example", "k1", key_).ok());
+}
+
+TEST_F(BridgedEnvelopeTest, DirectoryUnavailableWhenTheRuleNeedsIt) {
+  PartlyFailingDirectory dir(directory_, "nowhere.example");
+  Rejection reason = Rejection::kNone;
+  absl::StatusOr<v1::Notification> n = VerifyNotification(
+      SignRaw(Bridged("carol@nowhere.example").SerializeAsString()), dir,
+      VerifyOptions{kNow, ""}, &reason);
+  EXPECT_EQ(reason, Rejection::kDirectoryUnavailable);
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kUnavailable);
+  // Not consulted when the sender is at the signing domain.
+  EXPECT_TRUE(VerifyNotification(SignRaw(Bridged("ann@a.example").SerializeAsString()), dir,
+                                 VerifyOptions{kNow, ""}, &reason)
+                  .ok());
+  // The signer: no directory, or one that cannot answer, is retryable.
+  absl::StatusOr<v1::SignedNotification> s =
+      SignNotification(Bridged("carol@nowhere.example"), "a.example", "k1", key_);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StartsWith(s.status().message(), "directory_unavailable: ")) << s.status();
+  s = SignNotification(Bridged("carol@nowhere.example"), "a.example", "k1", key_, &dir);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(IsPullmailDomain, Verdicts) {
+  MemoryDirectory dir;
+  DomainEntry p;
+  p.domain = "p.example";
+  dir.Add(p);
+  DomainEntry l;
+  l.domain = "l.example";
+  l.legacy = true;
+  dir.Add(l);
+  EXPECT_EQ(*IsPullmailDomain(dir, "p.example"), true);
+  EXPECT_EQ(*IsPullmailDomain(dir, "P.EXAMPLE"), true);
+  EXPECT_EQ(*IsPullmailDomain(dir, "l.example"), false);
+  EXPECT_EQ(*IsPullmailDomain(dir, "unknown.example"), false);
+  FailingDirectory failing;
+  EXPECT_EQ(IsPullmailDomain(failing, "p.example").status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
 // --- Cross-type replay: a signature for one kind never verifies as another.
 
 TEST_F(EnvelopeTest, NotificationSignatureDoesNotVerifyAsRevocationOrReport) {

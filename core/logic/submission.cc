@@ -23,10 +23,27 @@ namespace pullmail {
 absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
                                              const SubmissionContext& ctx) {
   PM_CHECK(ctx.key != nullptr && ctx.random != nullptr);
-  ASSIGN_OR_RETURN(auto from, SplitAddress(input.from));
-  if (from.second != ctx.local_domain) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("sender ", input.from, " is outside this node's domain ", ctx.local_domain));
+  const bool bridged = input.origin == v1::ORIGIN_BRIDGED_SMTP;
+  std::string sender;  // canonical: local part as given, domain lower-cased
+  if (bridged) {
+    // Only the gateway bridges, and it is nobody's user.
+    if (!input.authenticated_user.empty()) {
+      return absl::PermissionDeniedError("bridged mail is not submitted by a user");
+    }
+    // The sender's domain is judged when the notification is signed
+    // (SignNotification with ctx.directory): one rule, in core/envelope.
+    if (!input.from.empty()) {
+      ASSIGN_OR_RETURN(auto from, SplitAddress(input.from));
+      sender = absl::StrCat(from.first, "@", from.second);
+    }
+    RETURN_IF_ERROR(CheckBridgeRecipients(input.to, ctx));
+  } else {
+    ASSIGN_OR_RETURN(auto from, SplitAddress(input.from));
+    if (from.second != ctx.local_domain) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("sender ", input.from, " is outside this node's domain ", ctx.local_domain));
+    }
+    sender = absl::StrCat(from.first, "@", from.second);
   }
   if (!input.authenticated_user.empty() &&
       absl::AsciiStrToLower(input.authenticated_user) != absl::AsciiStrToLower(input.from)) {
@@ -56,7 +73,7 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
 
   OutboundMessage& m = out.message;
   m.message_id = NewMessageId(*ctx.random, ctx.local_domain);
-  m.sender = absl::StrCat(from.first, "@", from.second);
+  m.sender = sender;
   m.body_sha256 = Sha256(input.message);
   m.body_size = input.message.size();
   m.summary = out.summary.SerializeAsString();
@@ -86,11 +103,38 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
     n.set_fetch_token(d.fetch_token);
     n.set_origin(input.origin);
     ASSIGN_OR_RETURN(v1::SignedNotification signed_n,
-                     SignNotification(n, ctx.local_domain, ctx.key_id, *ctx.key));
+                     SignNotification(n, ctx.local_domain, ctx.key_id, *ctx.key, ctx.directory));
     d.signed_notification = signed_n.SerializeAsString();
     out.deliveries.push_back(std::move(d));
   }
   return out;
+}
+
+absl::Status CheckBridgeRecipients(const std::vector<std::string>& to,
+                                   const SubmissionContext& ctx) {
+  if (to.empty()) return absl::InvalidArgumentError("no recipients");
+  if (to.size() > limits::kMaxRecipientsPerNotification) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("too many recipients (max ", limits::kMaxRecipientsPerNotification, ")"));
+  }
+  for (const std::string& rcpt : to) {
+    ASSIGN_OR_RETURN(auto parts, SplitAddress(rcpt));
+    if (parts.second != ctx.local_domain) {
+      return absl::InvalidArgumentError(absl::StrCat("relaying denied: bridged mail is only for ",
+                                                     ctx.local_domain, ", not ", rcpt));
+    }
+  }
+  if (!ctx.user_exists) return absl::OkStatus();
+  for (const std::string& rcpt : to) {
+    ASSIGN_OR_RETURN(auto parts, SplitAddress(rcpt));
+    std::string address = absl::StrCat(parts.first, "@", parts.second);
+    absl::Status exists = ctx.user_exists(address);
+    if (absl::IsNotFound(exists)) {
+      return absl::NotFoundError(absl::StrCat("no such user: ", address));
+    }
+    RETURN_IF_ERROR(exists);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace pullmail

@@ -5,12 +5,14 @@
 #ifndef PULLMAIL_CORE_LOGIC_SUBMISSION_H_
 #define PULLMAIL_CORE_LOGIC_SUBMISSION_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/crypto/ed25519.h"
+#include "core/directory/directory.h"
 #include "core/storage/types.h"
 #include "core/util/address.h"
 #include "core/util/random.h"
@@ -20,12 +22,16 @@ namespace pullmail {
 
 struct SubmissionInput {
   // The authenticated submitter; `from` must be this address. Empty only for
-  // the node's own messages (bounces) and for a gateway bridging SMTP, which
-  // may send from any address of its own domain.
+  // the node's own messages (bounces) and for the gateway bridging SMTP in.
   std::string authenticated_user;
-  std::string from;             // envelope sender, local@local_domain
+  // Envelope sender: local@local_domain; for ORIGIN_BRIDGED_SMTP any address
+  // (the signing rule refuses a pullmail domain's, docs/PROTOCOL.md 6.1
+  // step 6) or "" for SMTP's null reverse path.
+  std::string from;
   std::vector<std::string> to;  // envelope recipients, 1..1000
   std::string message;          // RFC 5322 bytes
+  // ORIGIN_BRIDGED_SMTP: mail a gateway took in over SMTP
+  // (SubmitService.Bridge); its recipients must be local users.
   v1::Origin origin = v1::ORIGIN_NATIVE;
 };
 
@@ -37,6 +43,11 @@ struct SubmissionContext {
   absl::Duration retention = absl::Hours(24 * 30);
   absl::Time now;
   Random* random = nullptr;         // not owned; tokens and message ids
+  // Bridged mail only (both not owned; may be null for native mail): the
+  // directory for the bridged-sender rule, and whether a local user exists
+  // (kNotFound: no; other errors: cannot tell).
+  const Directory* directory = nullptr;
+  std::function<absl::Status(const std::string& address)> user_exists;
 };
 
 struct Submission {
@@ -47,12 +58,24 @@ struct Submission {
 
 // Validates and prepares a submission. Errors (kInvalidArgument unless said):
 // sender not the authenticated user (kPermissionDenied), sender outside the
-// local domain (kPermissionDenied), no recipients, more than
+// local domain (kPermissionDenied; for bridged mail: a sender at a pullmail
+// domain, kInvalidArgument "sender_outside_domain: ...", or kUnavailable when
+// the directory cannot tell), bridged mail with an authenticated user
+// (kPermissionDenied) or recipients CheckBridgeRecipients refuses, no recipients, more than
 // limits::kMaxRecipientsPerNotification, a malformed address, an empty or
 // oversized message (kResourceExhausted past limits::kMaxBodySize), a message
 // without an RFC 5322 header block.
 absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
                                              const SubmissionContext& ctx);
+
+// The recipients of bridged mail (SMTP in): 1..1000, each local@local_domain
+// (kInvalidArgument otherwise: the gateway is its domain's MX, not an open
+// relay) and an existing user by ctx.user_exists (kNotFound naming the first
+// unknown one; its other errors are returned as they are). PrepareSubmission
+// applies it to every bridged submission; SubmitService.Bridge(check_only)
+// applies it alone at RCPT time.
+absl::Status CheckBridgeRecipients(const std::vector<std::string>& to,
+                                   const SubmissionContext& ctx);
 
 }  // namespace pullmail
 

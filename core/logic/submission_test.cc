@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+
 #include "core/crypto/sha256.h"
 #include "core/directory/memory_directory.h"
 #include "core/envelope/envelope.h"
@@ -97,6 +100,88 @@ TEST_F(SubmissionTest, RefusesWhatARealServerWould) {
   in.authenticated_user.clear();
   in.from = "mailer-daemon@a.example";
   EXPECT_TRUE(PrepareSubmission(in, ctx_).ok());
+}
+
+// Bridged mail (SubmitService.Bridge, SMTP in): any non-pullmail sender or
+// the null sender, local users only, signed as ORIGIN_BRIDGED_SMTP.
+class BridgedSubmissionTest : public SubmissionTest {
+ protected:
+  void SetUp() override {
+    SubmissionTest::SetUp();
+    DomainEntry b;
+    b.domain = "b.example";
+    dir_.Add(b);
+    ctx_.directory = &dir_;
+    ctx_.user_exists = [](const std::string& given) {
+      // As the sender node does: user addresses are stored lower-case.
+      std::string address = absl::AsciiStrToLower(given);
+      if (address == "ann@a.example" || address == "amy@a.example") return absl::OkStatus();
+      if (address == "broken@a.example") return absl::UnavailableError("db locked");
+      return absl::NotFoundError("no user");
+    };
+  }
+  SubmissionInput Bridged(std::string from) {
+    SubmissionInput in;
+    in.from = std::move(from);
+    in.to = {"Ann@A.Example", "amy@a.example"};
+    in.message = "From: carol@legacy.example\r\nSubject: in\r\n\r\nhello\r\n";
+    in.origin = v1::ORIGIN_BRIDGED_SMTP;
+    return in;
+  }
+};
+
+TEST_F(BridgedSubmissionTest, LegacySenderIsSignedAsBridged) {
+  auto sub = PrepareSubmission(Bridged("carol@Legacy.Example"), ctx_);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  EXPECT_EQ(sub->message.sender, "carol@legacy.example");
+  ASSERT_EQ(sub->deliveries.size(), 1u);
+  EXPECT_EQ(sub->deliveries[0].domain, "a.example");
+  v1::SignedNotification sn;
+  ASSERT_TRUE(sn.ParseFromString(sub->deliveries[0].signed_notification));
+  auto n = VerifyNotification(sn, dir_, VerifyOptions{clock_.Now(), "a.example"}, nullptr);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(n->origin(), v1::ORIGIN_BRIDGED_SMTP);
+  EXPECT_EQ(n->envelope_sender(), "carol@legacy.example");
+}
+
+TEST_F(BridgedSubmissionTest, NullSender) {
+  auto sub = PrepareSubmission(Bridged(""), ctx_);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  EXPECT_EQ(sub->message.sender, "");
+}
+
+TEST_F(BridgedSubmissionTest, PullmailSenderIsRefusedBySigning) {
+  auto sub = PrepareSubmission(Bridged("bob@b.example"), ctx_);
+  EXPECT_EQ(sub.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(sub.status().message(), "sender_outside_domain")) << sub.status();
+}
+
+TEST_F(BridgedSubmissionTest, RecipientsMustBeLocalUsers) {
+  SubmissionInput in = Bridged("carol@legacy.example");
+  in.to = {"ann@a.example", "bob@b.example"};
+  EXPECT_EQ(PrepareSubmission(in, ctx_).status().code(), absl::StatusCode::kInvalidArgument);
+  in.to = {"ann@a.example", "zed@a.example", "yan@a.example"};
+  auto sub = PrepareSubmission(in, ctx_);
+  EXPECT_EQ(sub.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(sub.status().message(), "no such user: zed@a.example");
+  in.to = {"broken@a.example"};
+  EXPECT_EQ(CheckBridgeRecipients(in.to, ctx_).code(), absl::StatusCode::kUnavailable);
+  in.to = {"Ann@a.example"};
+  EXPECT_TRUE(CheckBridgeRecipients(in.to, ctx_).ok());
+  EXPECT_EQ(CheckBridgeRecipients({}, ctx_).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(BridgedSubmissionTest, NoUserMayBridge) {
+  SubmissionInput in = Bridged("carol@legacy.example");
+  in.authenticated_user = "ann@a.example";
+  EXPECT_EQ(PrepareSubmission(in, ctx_).status().code(), absl::StatusCode::kPermissionDenied);
+  // And native mail keeps its rules: no null sender, nothing from outside.
+  SubmissionInput native = Input();
+  native.authenticated_user.clear();
+  native.from = "carol@legacy.example";
+  EXPECT_EQ(PrepareSubmission(native, ctx_).status().code(), absl::StatusCode::kPermissionDenied);
+  native.from = "";
+  EXPECT_FALSE(PrepareSubmission(native, ctx_).ok());
 }
 
 }  // namespace

@@ -7,8 +7,21 @@
 
 namespace pullmail {
 
-bool SmtpDataReader::AddLine(std::string_view line) {
+bool SmtpDataReader::AddLine(std::string_view line, bool bare_lf) {
   if (done_) return true;
+  if (strict_crlf_ && bare_lf) {
+    // 4.1.1.4: the end is "<CRLF>.<CRLF>"; a line that did not end in CRLF
+    // (so also a "." so ended) is content, and a message that has one is
+    // refused rather than passed on with an ambiguous end.
+    if (result_ == Result::kOk) {
+      result_ = Result::kMalformed;
+      malformed_reason_ = "Message contains a bare LF (RFC 5321 2.3.8)";
+      message_.clear();
+      message_.shrink_to_fit();
+    }
+    received_ += line.size() + 2;
+    return false;
+  }
   if (line == ".") {
     done_ = true;
     return true;

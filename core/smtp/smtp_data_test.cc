@@ -104,4 +104,38 @@ TEST(SmtpData, TooBigWinsOverLaterMalformed) {
 }
 
 }  // namespace
+// Strict mode (SMTP in): only "." ended by CRLF ends the data; a bare LF
+// anywhere makes the message malformed (SMTP smuggling, CVE-2023-51766).
+TEST(SmtpData, StrictDotWithBareLfIsNotTheEnd) {
+  SmtpDataReader r(1000, /*strict_crlf=*/true);
+  EXPECT_FALSE(r.AddLine("Subject: hi"));
+  EXPECT_FALSE(r.AddLine(""));
+  EXPECT_FALSE(r.AddLine("body", /*bare_lf=*/true));
+  // "<LF>.<LF>": not the end; the smuggled "command" that follows is data.
+  EXPECT_FALSE(r.AddLine(".", /*bare_lf=*/true));
+  EXPECT_FALSE(r.AddLine("MAIL FROM:<admin@b.example>"));
+  EXPECT_FALSE(r.done());
+  EXPECT_TRUE(r.AddLine("."));
+  EXPECT_EQ(r.result(), SmtpDataReader::Result::kMalformed);
+  SmtpReply reply = r.ErrorReply();
+  EXPECT_EQ(reply.code, 554);
+  EXPECT_EQ(reply.Format(), "554 5.6.0 Message contains a bare LF (RFC 5321 2.3.8)\r\n");
+}
+
+TEST(SmtpData, StrictCrlfMessageIsUnchanged) {
+  SmtpDataReader r(1000, /*strict_crlf=*/true);
+  EXPECT_EQ(Feed(r, {"Subject: hi", "", "..x", "."}), 4u);
+  EXPECT_EQ(r.result(), SmtpDataReader::Result::kOk);
+  EXPECT_EQ(r.message(), "Subject: hi\r\n\r\n.x\r\n");
+}
+
+TEST(SmtpData, LenientModeStillEndsAtBareLfDot) {
+  // Submission keeps its documented behaviour (the user can only send as
+  // themselves there).
+  SmtpDataReader r(1000);
+  EXPECT_FALSE(r.AddLine("x", true));
+  EXPECT_TRUE(r.AddLine(".", true));
+  EXPECT_EQ(r.result(), SmtpDataReader::Result::kOk);
+}
+
 }  // namespace pullmail

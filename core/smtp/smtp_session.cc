@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/crypto/encoding.h"
+#include "core/envelope/envelope.h"
 #include "core/mail/header_summary.h"
 #include "core/util/address.h"
 #include "core/util/logging.h"
@@ -38,6 +39,7 @@ bool SameAddress(std::string_view a, std::string_view b) {
 
 SmtpSession::SmtpSession(SmtpSessionOptions options) : options_(std::move(options)) {
   PM_CHECK(options_.clock != nullptr && options_.random != nullptr);
+  PM_CHECK(!relay_in() || options_.directory != nullptr);
 }
 
 void SmtpSession::SetTransport(bool tls_available, bool tls_active, bool auth_allowed) {
@@ -47,7 +49,9 @@ void SmtpSession::SetTransport(bool tls_available, bool tls_active, bool auth_al
 }
 
 std::string SmtpSession::Greeting() const {
-  return Reply(220, "", absl::StrCat(options_.hostname, " ESMTP pullmail submission")).Format();
+  return Reply(220, "", absl::StrCat(options_.hostname,
+                                     relay_in() ? " ESMTP pullmail" : " ESMTP pullmail submission"))
+      .Format();
 }
 
 size_t SmtpSession::line_limit() const {
@@ -72,10 +76,10 @@ SmtpStep SmtpSession::CountError(SmtpStep step) {
   return step;
 }
 
-SmtpStep SmtpSession::OnLine(std::string_view line) {
+SmtpStep SmtpSession::OnLine(std::string_view line, bool bare_lf) {
   switch (state_) {
     case State::kData:
-      if (data_->AddLine(line)) return EndOfData();
+      if (data_->AddLine(line, bare_lf)) return EndOfData();
       return {};
     case State::kSaslPlain:
     case State::kSaslLoginUser:
@@ -88,6 +92,7 @@ SmtpStep SmtpSession::OnLine(std::string_view line) {
     case State::kAwaitTls:
     case State::kAwaitAuth:
     case State::kAwaitSubmit:
+    case State::kAwaitRcptCheck:
       // The caller broke the contract (it must report the outcome first).
       PM_LOG(ERROR) << "smtp: line fed while an action is pending";
       state_ = State::kClosed;
@@ -161,6 +166,11 @@ SmtpStep SmtpSession::HandleCommand(const SmtpCommand& cmd) {
     case SmtpVerb::kVrfy:  // 3.5.3: 252 when verification is not offered
       return Say(Reply(252, "2.5.0", "Cannot VRFY user; try RCPT to attempt delivery"));
     case SmtpVerb::kHelp:  // 4.1.1.8
+      if (relay_in()) {
+        return Say(Reply(214, "2.0.0",
+                         "Commands: EHLO HELO STARTTLS MAIL RCPT DATA RSET NOOP VRFY HELP QUIT; "
+                         "see RFC 5321"));
+      }
       return Say(Reply(214, "2.0.0",
                        "Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP "
                        "QUIT; see RFC 6409"));
@@ -170,6 +180,8 @@ SmtpStep SmtpSession::HandleCommand(const SmtpCommand& cmd) {
       state_ = State::kAwaitTls;
       return Say(Reply(220, "2.0.0", "Ready to start TLS"), SmtpAction::kStartTls);
     case SmtpVerb::kAuth:
+      // An MX takes no passwords: users submit on the submission port.
+      if (relay_in()) return Say(Reply(503, "5.5.1", "Error: authentication not enabled"));
       return Auth(cmd);
   }
   return Say(Reply(500, "5.5.2", "Command unrecognized"));
@@ -189,7 +201,7 @@ SmtpStep SmtpSession::Ehlo(const SmtpCommand& cmd) {
   if (tls_available_ && !tls_active_) r.lines.push_back("STARTTLS");
   // RFC 4954 and the gateway's rule: no AUTH offered where a password
   // would cross the network in the clear.
-  if (auth_allowed_) r.lines.push_back("AUTH PLAIN LOGIN");
+  if (auth_allowed_ && !relay_in()) r.lines.push_back("AUTH PLAIN LOGIN");
   r.lines.push_back("ENHANCEDSTATUSCODES");
   r.lines.push_back("8BITMIME");
   return Say(r);
@@ -197,6 +209,7 @@ SmtpStep SmtpSession::Ehlo(const SmtpCommand& cmd) {
 
 SmtpStep SmtpSession::Mail(const SmtpCommand& cmd) {
   if (!greeted_) return Say(Reply(503, "5.5.1", "Error: send EHLO first"));
+  if (relay_in()) return MailRelayIn(cmd);
   // RFC 4954 6 / RFC 6409 4.3: submission requires authentication.
   if (!authenticated()) return Say(Reply(530, "5.7.0", "Authentication required"));
   if (in_transaction_) return Say(Reply(503, "5.5.1", "Error: nested MAIL command"));
@@ -222,8 +235,44 @@ SmtpStep SmtpSession::Mail(const SmtpCommand& cmd) {
   return Say(Reply(250, "2.1.0", "Ok"));
 }
 
+SmtpStep SmtpSession::MailRelayIn(const SmtpCommand& cmd) {
+  if (in_transaction_) return Say(Reply(503, "5.5.1", "Error: nested MAIL command"));
+  if (cmd.size && *cmd.size > options_.max_message_bytes) {  // RFC 1870 6.1
+    return Say(Reply(552, "5.3.4",
+                     absl::StrCat("Message size exceeds fixed maximum message size (",
+                                  options_.max_message_bytes, " bytes)")));
+  }
+  std::string from;  // "" is the null reverse path (RFC 5321 4.5.5): bounces
+  if (!cmd.null_path) {
+    auto split = SplitAddress(cmd.address);
+    if (!split.ok()) {
+      return Say(Reply(553, "5.1.7",
+                       absl::StrCat("Sender address rejected: ",
+                                    SanitizeReplyText(SV(split.status().message())))));
+    }
+    // docs/PROTOCOL.md 6.1 step 6: a bridged notification never speaks for
+    // a pullmail domain's users, this one's included; they send natively.
+    absl::StatusOr<bool> pullmail = IsPullmailDomain(*options_.directory, split->second);
+    if (!pullmail.ok()) {
+      return Say(Reply(451, "4.3.0", "Temporary failure (directory), try again later"));
+    }
+    from = absl::StrCat(split->first, "@", split->second);
+    if (*pullmail) {
+      return Say(Reply(550, "5.7.1",
+                       absl::StrCat("<", SanitizeReplyText(from, kSmtpMaxPath),
+                                    "> is a pullmail domain: its mail cannot arrive over SMTP")));
+    }
+  }
+  in_transaction_ = true;
+  from_ = std::move(from);
+  to_.clear();
+  return Say(Reply(250, "2.1.0", "Ok"));
+}
+
 SmtpStep SmtpSession::Rcpt(const SmtpCommand& cmd) {
-  if (!authenticated()) return Say(Reply(530, "5.7.0", "Authentication required"));
+  if (!authenticated() && !relay_in()) {
+    return Say(Reply(530, "5.7.0", "Authentication required"));
+  }
   if (!in_transaction_) return Say(Reply(503, "5.5.1", "Error: need MAIL command"));
   std::string address = cmd.postmaster ? absl::StrCat("postmaster@", options_.domain) : cmd.address;
   auto split = SplitAddress(address);
@@ -240,16 +289,50 @@ SmtpStep SmtpSession::Rcpt(const SmtpCommand& cmd) {
   if (to_.size() >= options_.max_recipients) {
     return Say(Reply(452, "4.5.3", "Error: too many recipients"));
   }
+  if (relay_in()) {
+    // An MX for its own domain only (RFC 5321 3.6.2: no open relay).
+    if (!absl::EqualsIgnoreCase(split->second, AV(options_.domain))) {
+      return Say(Reply(550, "5.7.1",
+                       absl::StrCat("<", SanitizeReplyText(address, kSmtpMaxPath),
+                                    ">: Relay access denied")));
+    }
+    pending_rcpt_ = absl::StrCat(split->first, "@", split->second);
+    state_ = State::kAwaitRcptCheck;
+    return {"", SmtpAction::kCheckRecipient};
+  }
   to_.push_back(absl::StrCat(split->first, "@", split->second));
   return Say(Reply(250, "2.1.5", "Ok"));
 }
 
+SmtpStep SmtpSession::OnRecipientResult(const absl::Status& status) {
+  state_ = State::kCommand;
+  std::string address = std::move(pending_rcpt_);
+  pending_rcpt_.clear();
+  std::string shown = SanitizeReplyText(address, kSmtpMaxPath);
+  if (status.ok()) {
+    to_.push_back(std::move(address));
+    return Say(Reply(250, "2.1.5", "Ok"));
+  }
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:  // RFC 3463 3.2: X.1.1 bad destination mailbox
+      return Say(Reply(550, "5.1.1",
+                       absl::StrCat("<", shown, ">: Recipient address rejected: User unknown")));
+    case absl::StatusCode::kInvalidArgument:
+      return Say(Reply(550, "5.7.1", absl::StrCat("<", shown, ">: Recipient address rejected")));
+    default:
+      return Say(Reply(451, "4.3.0",
+                       absl::StrCat("<", shown, ">: Temporary failure, try again later")));
+  }
+}
+
 SmtpStep SmtpSession::Data() {
-  if (!authenticated()) return Say(Reply(530, "5.7.0", "Authentication required"));
+  if (!authenticated() && !relay_in()) {
+    return Say(Reply(530, "5.7.0", "Authentication required"));
+  }
   if (!in_transaction_) return Say(Reply(503, "5.5.1", "Error: need MAIL command"));
   // RFC 2920 3.1: DATA after no accepted recipient.
   if (to_.empty()) return Say(Reply(554, "5.5.1", "Error: no valid recipients"));
-  data_ = std::make_unique<SmtpDataReader>(options_.max_message_bytes);
+  data_ = std::make_unique<SmtpDataReader>(options_.max_message_bytes, /*strict_crlf=*/relay_in());
   state_ = State::kData;
   return Say(Reply(354, "", "End data with <CR><LF>.<CR><LF>"));
 }
@@ -265,8 +348,14 @@ SmtpStep SmtpSession::EndOfData() {
   trace.helo = helo_name_;
   trace.client = options_.client;
   trace.hostname = options_.hostname;
-  trace.protocol = absl::StrCat(esmtp_ ? "ESMTP" : "SMTP", tls_active_ ? "S" : "", "A");
+  // RFC 3848: ESMTP, ESMTPS (TLS), ESMTPSA (TLS and AUTH).
+  trace.protocol =
+      absl::StrCat(esmtp_ ? "ESMTP" : "SMTP", tls_active_ ? "S" : "", relay_in() ? "" : "A");
   trace.user = user_;
+  if (relay_in()) {
+    trace.service = "pullmail smtp-in";
+    trace.add_missing_fields = false;
+  }
   if (to_.size() == 1) trace.for_rcpt = to_.front();
   trace.now = options_.clock->Now();
   trace.message_id_local =
@@ -282,7 +371,10 @@ SmtpStep SmtpSession::EndOfData() {
 SmtpStep SmtpSession::OnSubmitResult(const absl::StatusOr<std::string>& message_id) {
   envelope_ = {};
   state_ = State::kCommand;
-  if (!message_id.ok()) return Say(SmtpReplyForSubmitError(message_id.status()));
+  if (!message_id.ok()) {
+    return Say(relay_in() ? SmtpReplyForBridgeError(message_id.status())
+                          : SmtpReplyForSubmitError(message_id.status()));
+  }
   return Say(
       Reply(250, "2.0.0", absl::StrCat("Ok: queued as ", SanitizeReplyText(*message_id, 128))));
 }
@@ -420,6 +512,33 @@ SmtpReply SmtpReplyForSubmitError(const absl::Status& status) {
   }
 }
 
+SmtpReply SmtpReplyForBridgeError(const absl::Status& status) {
+  std::string why = SanitizeReplyText(SV(status.message()));
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kUnauthenticated:   // the gateway's own credentials:
+    case absl::StatusCode::kPermissionDenied:  // a fault here, not the client's
+      return Reply(451, "4.3.0", absl::StrCat("Temporary failure, try again later: ", why));
+    case absl::StatusCode::kNotFound:
+      return Reply(550, "5.1.1", absl::StrCat("Recipient address rejected: ", why));
+    case absl::StatusCode::kInvalidArgument:
+      if (absl::StrContains(status.message(), "sender_outside_domain") ||
+          absl::StrContains(status.message(), "relaying denied")) {
+        return Reply(550, "5.7.1", absl::StrCat("Rejected: ", why));
+      }
+      return Reply(554, "5.6.0", absl::StrCat("Message rejected: ", why));
+    case absl::StatusCode::kResourceExhausted:
+      return Reply(552, "5.3.4", absl::StrCat("Message too big: ", why));
+    default:
+      return Reply(554, "5.0.0", absl::StrCat("Rejected: ", why));
+  }
+}
+
 namespace {
 
 // RFC 5322 3.6.8: field-name = 1*ftext (%d33-57 / %d59-126), then ':'.
@@ -488,8 +607,8 @@ std::string AddSubmissionHeaders(std::string_view message, const SmtpTraceInfo& 
   std::string out;
   out.reserve(message.size() + 512);
   absl::StrAppend(&out, "Received: from ", trace.helo.empty() ? "unknown" : trace.helo, " (",
-                  ClientLiteral(trace.client), ")\r\n\tby ", trace.hostname,
-                  " (pullmail submission) with ", trace.protocol);
+                  ClientLiteral(trace.client), ")\r\n\tby ", trace.hostname, " (", trace.service,
+                  ") with ", trace.protocol);
   if (!trace.user.empty()) absl::StrAppend(&out, "\r\n\t(authenticated user ", trace.user, ")");
   if (!trace.for_rcpt.empty()) absl::StrAppend(&out, "\r\n\tfor <", trace.for_rcpt, ">");
   absl::StrAppend(&out, "; ", date, "\r\n");
@@ -499,6 +618,7 @@ std::string AddSubmissionHeaders(std::string_view message, const SmtpTraceInfo& 
   if (header_end > 0 && !absl::EndsWith(AV(message.substr(0, header_end)), "\r\n")) {
     out += "\r\n";
   }
+  if (!trace.add_missing_fields) have_date = have_id = true;
   if (!have_date) absl::StrAppend(&out, "Date: ", date, "\r\n");
   if (!have_id) {
     absl::StrAppend(&out, "Message-ID: <", trace.message_id_local, "@", trace.hostname, ">\r\n");
