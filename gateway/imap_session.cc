@@ -17,6 +17,10 @@
 //                                   from the sender's node
 //   STORE / COPY / MOVE /        -> SetFlags / Copy / Expunge
 //   EXPUNGE
+//   APPEND                       -> Append: the message is stored at the
+//                                   recipient node for this user alone
+//                                   (APPENDUID, RFC 4315); no sender node
+//   CREATE / DELETE              -> CreateFolder / DeleteFolder
 //   IDLE                         -> Watch events, polled in turns with the
 //                                   client's socket
 //
@@ -26,8 +30,10 @@
 //   answers BAD and goes on); commands are parsed by core/imap with limits on
 //   literal size, command size, argument count and nesting. Before login a
 //   literal may be no longer than a line, so an anonymous client cannot make
-//   the gateway buffer megabytes. A password is taken only when AuthAllowed()
-//   says so (over TLS, or on loopback when the operator allowed plaintext);
+//   the gateway buffer megabytes; after login an APPEND literal over
+//   max_message_bytes is refused before the client sends it (RFC 7889). A
+//   password is taken only when AuthAllowed() says so (over TLS, or on
+//   loopback when the operator allowed plaintext);
 //   otherwise LOGINDISABLED is advertised and LOGIN is refused with
 //   [PRIVACYREQUIRED]. Three failed logins close the connection. The gateway
 //   keeps no passwords: the recipient node checks them and returns a bearer
@@ -262,6 +268,8 @@ class ImapSession {
 
   std::string Capabilities() const {
     std::string caps = "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN";
+    // RFC 7889: the largest message APPEND takes.
+    absl::StrAppend(&caps, " APPENDLIMIT=", env_.config->max_message_bytes);
     if (state_ == State::kNotAuthenticated) {
       if (conn_.tls_available() && !conn_.tls_active()) caps += " STARTTLS";
       caps += AuthAllowed(conn_, env_) ? " AUTH=PLAIN" : " LOGINDISABLED";
@@ -278,15 +286,13 @@ class ImapSession {
         // Before login a literal may be no longer than a line (SECURITY).
         size_t cap = state_ == State::kNotAuthenticated ? env_.config->max_line_bytes
                                                         : env_.config->max_message_bytes;
-        bool refuse_append = need->name == "APPEND" && state_ != State::kNotAuthenticated;
-        if (need->size > cap || (refuse_append && need->synchronizing)) {
+        if (need->size > cap) {
           reader_.Reset();
           if (!need->synchronizing) {
             (void)Write("* BYE literal too large\r\n");
             return false;
           }
-          return Write(refuse_append ? AppendRefusal(need->tag)
-                                     : absl::StrCat(need->tag, " BAD literal too large\r\n"));
+          return Write(absl::StrCat(need->tag, " BAD literal too large\r\n"));
         }
         if (need->synchronizing && !Write("+ Ready for literal data\r\n")) return false;
         absl::StatusOr<std::string> bytes = conn_.ReadExact(need->size);
@@ -310,14 +316,16 @@ class ImapSession {
           (void)Write(absl::StrCat("* BYE ", err->text, "\r\n"));
           return false;
         }
+        if (err->literal_too_large && err->name == "APPEND" && state_ != State::kNotAuthenticated) {
+          // RFC 7889 4: over APPENDLIMIT is NO [TOOBIG], answered before the
+          // client sends the (synchronizing) literal.
+          return Write(absl::StrCat(err->tag, " NO [TOOBIG] message is larger than ",
+                                    env_.config->max_message_bytes, " bytes\r\n"));
+        }
         return Write(absl::StrCat(err->tag, " BAD ", err->text, "\r\n"));
       }
       return Dispatch(std::get<ImapCommand>(res));
     }
-  }
-
-  std::string AppendRefusal(std::string_view tag) {
-    return absl::StrCat(AV(tag), " NO [CANNOT] APPEND is not supported: send mail through submission\r\n");
   }
 
   bool Tagged(const ImapCommand& cmd, std::string_view status, std::string_view text) {
@@ -352,10 +360,11 @@ class ImapSession {
     if (n == "STARTTLS" || n == "LOGIN" || n == "AUTHENTICATE") {
       return Tagged(cmd, "BAD", "already logged in");
     }
-    if (n == "APPEND") return Write(AppendRefusal(cmd.tag));
+    if (n == "APPEND") return Append(cmd);
     if (n == "SELECT" || n == "EXAMINE") return Select(cmd);
     if (n == "CREATE") return Create(cmd);
-    if (n == "DELETE" || n == "RENAME") {
+    if (n == "DELETE") return Delete(cmd);
+    if (n == "RENAME") {
       return Tagged(cmd, "NO", absl::StrCat("[CANNOT] ", n, " is not supported by pullmail"));
     }
     if (n == "SUBSCRIBE" || n == "UNSUBSCRIBE") return Ok(cmd);  // every folder is subscribed
@@ -537,6 +546,70 @@ class ImapSession {
     v1::CreateFolderResponse resp;
     grpc::Status s = env_.nodes->mailbox().CreateFolder(ctx.get(), req, &resp);
     if (!s.ok()) return Tagged(cmd, "NO", NoText(FromGrpc(s), "CREATE"));
+    return Ok(cmd);
+  }
+
+  // RFC 3501 6.3.11: args = {mailbox, message}; flags; items = {date-time}.
+  bool Append(const ImapCommand& cmd) {
+    v1::AppendRequest req;
+    req.set_folder(cmd.args[0]);
+    for (const std::string& f : cmd.flags) {
+      // RFC 3501 2.3.2: \Recent cannot be stored; other flags are kept.
+      if (!absl::EqualsIgnoreCase(f, "\\Recent")) req.add_flags(f);
+    }
+    if (!cmd.items.empty()) {
+      std::optional<absl::Time> date = ParseImapDateTime(cmd.items[0]);
+      if (!date.has_value()) return Tagged(cmd, "BAD", "invalid date-time");
+      req.set_internal_date_unix_ms(absl::ToUnixMillis(*date));
+    }
+    const std::string& message = cmd.args[1];
+    if (message.empty()) return Tagged(cmd, "NO", "[CANNOT] empty message");
+    req.set_message(message);
+    // Up to 64 MiB travel to the node in one call.
+    auto ctx = NodeClient::Context(token_, kReadTimeout);
+    v1::AppendResponse resp;
+    grpc::Status s = env_.nodes->mailbox().Append(ctx.get(), req, &resp);
+    if (!s.ok()) {
+      if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+        return Tagged(cmd, "NO", "[TRYCREATE] no such mailbox");
+      }
+      PM_LOG(INFO) << "imap " << conn_.peer() << ": APPEND for " << user_
+                   << " failed: " << FromGrpc(s);
+      return Tagged(cmd, "NO", NoText(FromGrpc(s), cmd.name));
+    }
+    // RFC 3501 6.3.11: a message appended to the selected mailbox is
+    // announced (EXISTS) now, not at the next command.
+    bool to_selected = state_ == State::kSelected && sel_->name == cmd.args[0];
+    return Refresh(true, to_selected) &&
+           Ok(cmd, absl::StrCat("[APPENDUID ", resp.uid_validity(), " ", resp.uid(),
+                                "] APPEND completed"));
+  }
+
+  bool Delete(const ImapCommand& cmd) {
+    std::string name = cmd.args[0];
+    while (absl::EndsWith(name, "/")) name.pop_back();
+    if (name.empty()) return Tagged(cmd, "NO", "[NONEXISTENT] no such mailbox");
+    if (name == "INBOX") return Tagged(cmd, "NO", "[CANNOT] INBOX cannot be deleted");  // RFC 3501 6.3.4
+    if (state_ == State::kSelected && sel_->name == name) {
+      // RFC 5530 INUSE: this session is sitting on it.
+      return Tagged(cmd, "NO", "[INUSE] close the mailbox before deleting it");
+    }
+    auto ctx = NodeClient::Context(token_, kCallTimeout);
+    v1::DeleteFolderRequest req;
+    req.set_name(name);
+    v1::DeleteFolderResponse resp;
+    grpc::Status s = env_.nodes->mailbox().DeleteFolder(ctx.get(), req, &resp);
+    if (!s.ok()) {
+      switch (s.error_code()) {
+        case grpc::StatusCode::NOT_FOUND:
+          return Tagged(cmd, "NO", "[NONEXISTENT] no such mailbox");
+        case grpc::StatusCode::FAILED_PRECONDITION:
+          // "Junk cannot be deleted": the node's words are the client's here.
+          return Tagged(cmd, "NO", absl::StrCat("[CANNOT] ", s.error_message()));
+        default:
+          return Tagged(cmd, "NO", NoText(FromGrpc(s), cmd.name));
+      }
+    }
     return Ok(cmd);
   }
 

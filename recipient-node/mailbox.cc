@@ -1,12 +1,28 @@
 // RecipientNode's mailbox operations: IMAP semantics over RecipientStore.
 // Held and revoked entries are invisible to their user; suppressed entries
 // live in the Junk folder with their reason.
+//
+// Local messages (Append, IMAP APPEND): the user's own copies (sent mail,
+// drafts) are stored as a row like an accepted notification's, so that
+// listing, reading, flags, copy and expunge treat them alike, but with
+// message id "local." + 32 hex digits, signing domain = this node's domain,
+// envelope sender = the user, no signed bytes (IsLocalMessage), no fetch
+// token, and no expiry (absl::InfiniteFuture: the node's only expiry logic,
+// prefetch before expiry, never selects them). Their body is in the body
+// cache from the start, so a read never fetches.
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/crypto/encoding.h"
+#include "core/crypto/sha256.h"
+#include "core/crypto/token.h"
+#include "core/mail/header_summary.h"
+#include "core/util/random.h"
 #include "core/util/limits.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
+#include "core/util/strings.h"
 #include "recipient-node/recipient_node.h"
 #include "rpc/metrics.h"
 
@@ -15,6 +31,8 @@ namespace {
 
 constexpr std::string_view kJunk = "Junk";
 constexpr uint32_t kMaxList = 10'000;
+constexpr size_t kMaxAppendFlags = 100;
+constexpr std::string_view kLocalIdPrefix = "local.";
 
 bool Visible(const MailboxEntry& e) {
   return e.state == EntryState::kShown || e.state == EntryState::kSuppressed;
@@ -34,6 +52,19 @@ absl::Status CheckFolderName(const std::string& name) {
   return absl::OkStatus();
 }
 
+// A flag or keyword a client may set: 1..64 bytes, no IMAP specials.
+absl::Status CheckFlag(const std::string& f) {
+  if (f.empty() || f.size() > 64 || f.find_first_of(" (){%*\"]") != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("bad flag '", f, "'"));
+  }
+  for (char c : f) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError("flags may not hold control characters");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotification& n) {
@@ -47,7 +78,8 @@ v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotific
   info.set_body_sha256(n.body_sha256);
   for (const std::string& f : e.flags) info.add_flags(f);
   info.set_received_unix_ms(ToUnixMs(e.internal_date));
-  info.set_expires_unix_ms(ToUnixMs(n.expires));
+  // 0: a local message (Append) never expires.
+  info.set_expires_unix_ms(IsLocalMessage(n) ? 0 : ToUnixMs(n.expires));
   auto cached = store_->HasBody(n.body_sha256);
   info.set_body_cached(cached.ok() && *cached);
   info.set_state(std::string(EntryStateName(e.state)));
@@ -126,8 +158,16 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(const std::string&
   if (!Visible(e)) return absl::NotFoundError(absl::StrCat("no message with UID ", req.uid()));
   ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
   Metrics::Global().Add("pullmail_reads_total");
-  ASSIGN_OR_RETURN(bool from_cache, fetcher_->EnsureCached(n));
-  if (!HasFlag(e, kSeenFlag)) {
+  const bool local = IsLocalMessage(n);
+  bool from_cache = true;
+  if (local) {
+    // Stored here by its owner: there is no sender node to ask.
+    ASSIGN_OR_RETURN(bool cached, store_->HasBody(n.body_sha256));
+    if (!cached) return absl::DataLossError("the stored copy of this message is missing");
+  } else {
+    ASSIGN_OR_RETURN(from_cache, fetcher_->EnsureCached(n));
+  }
+  if (!local && !HasFlag(e, kSeenFlag)) {
     // A first read counts for the sender's reputation (core's policy).
     std::lock_guard<std::mutex> lock(policy_mu_);
     policy_->OnRead(n.signing_domain, n.body_sha256, clock().Now());
@@ -158,9 +198,7 @@ absl::StatusOr<v1::SetFlagsResponse> RecipientNode::SetFlags(const std::string& 
   }
   std::vector<std::string> flags;
   for (const std::string& f : req.flags()) {
-    if (f.empty() || f.size() > 64 || f.find_first_of(" (){%*\"]") != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("bad flag '", f, "'"));
-    }
+    RETURN_IF_ERROR(CheckFlag(f));
     flags.push_back(f);
   }
   std::vector<uint32_t> uids(req.uids().begin(), req.uids().end());
@@ -211,6 +249,96 @@ absl::StatusOr<v1::ExpungeResponse> RecipientNode::Expunge(const std::string& us
   for (uint32_t u : gone) resp.add_expunged(u);
   changes_.Notify(user);
   return resp;
+}
+
+absl::StatusOr<v1::AppendResponse> RecipientNode::Append(const std::string& user,
+                                                         const v1::AppendRequest& req) {
+  std::string folder = NormalizeFolderName(req.folder().empty() ? kInbox : req.folder());
+  RETURN_IF_ERROR(CheckFolderName(folder));
+  const std::string& message = req.message();
+  if (message.empty()) return absl::InvalidArgumentError("empty message");
+  if (message.size() > limits::kMaxBodySize) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("message is ", message.size(), " bytes; limit ", limits::kMaxBodySize));
+  }
+  if (req.flags_size() > static_cast<int>(kMaxAppendFlags)) {
+    return absl::InvalidArgumentError(absl::StrCat("more than ", kMaxAppendFlags, " flags"));
+  }
+  std::vector<std::string> flags;
+  for (const std::string& f : req.flags()) {
+    RETURN_IF_ERROR(CheckFlag(f));
+    // RFC 3501 2.3.2: \Recent is the server's to set.
+    if (absl::EqualsIgnoreCase(f, "\\Recent")) continue;
+    flags.push_back(f);
+  }
+  if (folder == kInbox || folder == kJunk) {
+    RETURN_IF_ERROR(store_->EnsureFolder(user, folder).status());
+  } else {
+    absl::StatusOr<Folder> f = store_->GetFolder(user, folder);
+    if (absl::IsNotFound(f.status())) {
+      return absl::NotFoundError(absl::StrCat("[TRYCREATE] no folder ", folder));
+    }
+    RETURN_IF_ERROR(f.status());
+  }
+
+  absl::Time now = clock().Now();
+  StoredNotification n;
+  n.signing_domain = config_.domain;
+  n.message_id = absl::StrCat(AV(kLocalIdPrefix), HexEncode(NewToken(SecureRandom(), 16)));
+  n.envelope_sender = user;
+  n.body_sha256 = Sha256(message);
+  n.body_size = message.size();
+  // The same extraction the sender node does on Submit. A client may store
+  // text that has no header block (a draft being written); IMAP accepts it,
+  // and the listing then shows an empty envelope.
+  absl::StatusOr<v1::HeaderSummary> summary = ExtractHeaderSummary(message);
+  if (summary.ok()) {
+    n.summary = summary->SerializeAsString();
+  } else {
+    PM_LOG(INFO) << "append for " << user << ": no header summary (" << summary.status() << ")";
+  }
+  n.created = now;
+  n.expires = absl::InfiniteFuture();
+  n.received = req.internal_date_unix_ms() > 0 ? FromUnixMs(req.internal_date_unix_ms()) : now;
+
+  // Body first: a row whose body is missing would be unreadable, while a
+  // body without a row (a crash in between) is only an unused cache entry.
+  RETURN_IF_ERROR(store_->PutBody(n.body_sha256, message));
+  NotificationInsert ins;
+  ins.notification = n;
+  EntryPlacement p;
+  p.user = user;
+  p.folder = folder;
+  p.flags = std::move(flags);
+  ins.placements.push_back(std::move(p));
+  ASSIGN_OR_RETURN(std::vector<InsertResult> results, store_->InsertNotifications({ins}));
+  if (results.size() != 1 || results[0].duplicate || results[0].entries.size() != 1) {
+    // 128 random bits collided, or the store broke its contract.
+    return absl::InternalError("local message id already in use");
+  }
+  ASSIGN_OR_RETURN(Folder f, store_->GetFolder(user, folder));
+  changes_.Notify(user);
+  Metrics::Global().Add("pullmail_appends_total");
+  PM_LOG(INFO) << "append: " << user << " stored " << n.message_id << " (" << n.body_size
+               << " bytes) in " << folder;
+  v1::AppendResponse resp;
+  resp.set_uid_validity(f.uid_validity);
+  resp.set_uid(results[0].entries[0].uid);
+  return resp;
+}
+
+absl::Status RecipientNode::DeleteFolder(const std::string& user, const std::string& name) {
+  std::string folder = NormalizeFolderName(name);
+  RETURN_IF_ERROR(CheckFolderName(folder));
+  if (folder == kInbox || folder == kJunk) {
+    return absl::FailedPreconditionError(absl::StrCat(folder, " cannot be deleted"));
+  }
+  // The store deletes the folder's entries with it. The rows and cached
+  // bodies they referred to stay (the node has no body garbage collection).
+  RETURN_IF_ERROR(store_->DeleteFolder(user, folder));
+  changes_.Notify(user);
+  PM_LOG(INFO) << user << " deleted folder " << folder;
+  return absl::OkStatus();
 }
 
 }  // namespace pullmail

@@ -146,6 +146,8 @@ absl::StatusOr<uint32_t> RecipientNode::ApplyRevocation(const v1::SignedRevocati
   // keyed by the verified signing domain.
   auto n = store_->FindNotification(signed_rev.signing_domain(), rev.message_id());
   if (!n.ok()) return n.status();
+  // A user's own stored copy (APPEND) was never sent: nothing to recall.
+  if (IsLocalMessage(*n)) return absl::NotFoundError("no such notification");
   RETURN_IF_ERROR(store_->MarkNotificationRevoked(n->id));
   ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries, store_->EntriesForNotification(n->id));
   uint32_t hidden = 0;

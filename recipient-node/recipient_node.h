@@ -81,6 +81,26 @@ class RecipientNode {
   absl::StatusOr<v1::ReportResponse> Report(const std::string& user,
                                             const v1::ReportRequest& req);
 
+  // Stores a message of the user's own (IMAP APPEND) in one of their
+  // folders: the body goes into the body cache, a local row (no signature,
+  // no fetch token, never expires) and one entry with the given flags are
+  // committed together, and Watch streams are woken. No sender node is
+  // involved and the spam policy never sees it (see IsLocalMessage).
+  // NotFound "[TRYCREATE]" if the folder does not exist (INBOX and Junk
+  // always do); InvalidArgument for an empty message or a bad flag;
+  // ResourceExhausted over limits::kMaxBodySize.
+  absl::StatusOr<v1::AppendResponse> Append(const std::string& user,
+                                            const v1::AppendRequest& req);
+  // Deletes one of the user's folders and its entries (RFC 3501 6.3.4).
+  // FailedPrecondition for INBOX and Junk; NotFound if it does not exist.
+  absl::Status DeleteFolder(const std::string& user, const std::string& name);
+
+  // Whether a stored row is a local message (Append) rather than an accepted
+  // notification: only an accepted notification has signed bytes. Local
+  // messages are never fetched, prefetched, revoked, suppressed or counted
+  // by the spam policy.
+  static bool IsLocalMessage(const StoredNotification& n) { return n.signed_bytes.empty(); }
+
   v1::MessageInfo ToInfo(const MailboxEntry& e, const StoredNotification& n);
 
   // --- Spam policy and federation (suppression.cc) -------------------------

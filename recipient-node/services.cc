@@ -146,6 +146,17 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     return Call(ctx, resp, [&](const std::string& u) { return node_->Report(u, *req); });
   }
 
+  grpc::Status Append(grpc::ServerContext* ctx, const v1::AppendRequest* req,
+                      v1::AppendResponse* resp) override {
+    return Call(ctx, resp, [&](const std::string& u) { return node_->Append(u, *req); });
+  }
+  grpc::Status DeleteFolder(grpc::ServerContext* ctx, const v1::DeleteFolderRequest* req,
+                            v1::DeleteFolderResponse*) override {
+    auto user = node_->auth().Authenticate(*ctx);
+    if (!user.ok()) return ToGrpc(user.status());
+    return ToGrpc(node_->DeleteFolder(*user, req->name()));
+  }
+
   // The body is streamed only after it is complete and verified here, so a
   // reader never sees a partial or unverified byte.
   grpc::Status Read(grpc::ServerContext* ctx, const v1::ReadRequest* req,

@@ -58,6 +58,8 @@ absl::StatusOr<uint32_t> RecipientNode::SuppressUnreadCopies(const std::string& 
   ASSIGN_OR_RETURN(std::vector<StoredNotification> ns, store_->NotificationsByBodyHash(body_sha256));
   uint32_t moved = 0;
   for (const StoredNotification& n : ns) {
+    // A user's own stored copy (APPEND) is not incoming mail.
+    if (IsLocalMessage(n)) continue;
     ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries, store_->EntriesForNotification(n.id));
     for (const MailboxEntry& e : entries) {
       // A reader who read it keeps it; copies already in Junk stay there.
@@ -87,6 +89,21 @@ absl::StatusOr<v1::ReportResponse> RecipientNode::Report(const std::string& user
     return absl::NotFoundError(absl::StrCat("no message with UID ", req.uid()));
   }
   ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
+  if (IsLocalMessage(n)) {
+    // The user stored it here (APPEND): no sender to blame, nothing for the
+    // policy to count. The copy still goes where the verdict says.
+    if (spam && folder != kJunk) {
+      RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, kJunk, EntryState::kSuppressed,
+                                        "you marked it as spam").status());
+    } else if (!spam && folder == kJunk) {
+      RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, kInbox, EntryState::kShown, "")
+                          .status());
+    }
+    changes_.Notify(user);
+    v1::ReportResponse resp;
+    resp.set_explanation("a message you stored yourself: moved, nothing reported");
+    return resp;
+  }
   absl::Time now = clock().Now();
   ASSIGN_OR_RETURN(bool fresh, store_->RecordReport(user, e.notification_id,
                                                    static_cast<int>(req.verdict()), now));
@@ -260,7 +277,8 @@ void RecipientNode::ReviewHeldAndPrefetch() {
     for (const MailboxEntry& e : *entries) {
       if (e.state == EntryState::kRevoked || Seen(e)) continue;
       auto n = store_->GetNotification(e.notification_id);
-      if (!n.ok() || n->revoked) continue;
+      // Local messages (APPEND) are never held and have no sender to fetch from.
+      if (!n.ok() || n->revoked || IsLocalMessage(*n)) continue;
       if (e.state == EntryState::kHeld) {
         Decision d;
         {

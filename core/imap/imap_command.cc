@@ -696,9 +696,11 @@ ImapFeedResult ImapCommandReader::Feed(std::string_view line) {
     if (size > limits_.max_literal_bytes ||
         buf_.size() + 2 + size > limits_.max_command_bytes) {
       std::string tag = tag_;
+      std::string name = name_;
+      bool too_large = size > limits_.max_literal_bytes;
       Reset();
-      return ImapParseError{
-          tag, size > limits_.max_literal_bytes ? "literal too large" : "command too long", !sync};
+      return ImapParseError{tag, too_large ? "literal too large" : "command too long", !sync,
+                            too_large, std::move(name)};
     }
     buf_.append("\r\n");
     literal_pending_ = static_cast<size_t>(size);

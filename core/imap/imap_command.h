@@ -164,6 +164,11 @@ struct ImapParseError {
   std::string tag;
   std::string text;
   bool fatal = false;
+  // The announced literal is over max_literal_bytes; `name` is the command's
+  // (upper-cased) so that a session can answer APPEND with NO [TOOBIG]
+  // (RFC 7889) instead of BAD.
+  bool literal_too_large = false;
+  std::string name;
 };
 
 using ImapFeedResult = std::variant<ImapCommand, ImapNeedLiteral, ImapNeedLine, ImapParseError>;

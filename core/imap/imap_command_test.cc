@@ -297,6 +297,16 @@ TEST(ImapCommand, Limits) {
   EXPECT_EQ(std::get<ImapParseError>(res).text, "literal too large");
   EXPECT_FALSE(std::get<ImapParseError>(res).fatal);
   EXPECT_FALSE(r.in_command());
+  EXPECT_TRUE(std::get<ImapParseError>(res).literal_too_large);
+  EXPECT_EQ(std::get<ImapParseError>(res).name, "LOGIN");
+  // APPEND over the limit: the session answers NO [TOOBIG] (RFC 7889).
+  res = r.Feed("a2 APPEND Sent (\\Seen) {101}");
+  ASSERT_TRUE(std::holds_alternative<ImapParseError>(res));
+  EXPECT_EQ(std::get<ImapParseError>(res).tag, "a2");
+  EXPECT_EQ(std::get<ImapParseError>(res).name, "APPEND");
+  EXPECT_TRUE(std::get<ImapParseError>(res).literal_too_large);
+  EXPECT_FALSE(std::get<ImapParseError>(res).fatal);
+  EXPECT_FALSE(r.in_command());
   res = r.Feed("a LOGIN {101+}");
   ASSERT_TRUE(std::holds_alternative<ImapParseError>(res));
   EXPECT_TRUE(std::get<ImapParseError>(res).fatal);

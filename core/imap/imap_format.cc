@@ -145,6 +145,69 @@ std::string ImapDateTime(absl::Time t) {
                          c.year(), c.hour(), c.minute(), c.second());
 }
 
+std::optional<absl::Time> ParseImapDateTime(std::string_view text) {
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  size_t i = 0;
+  // Reads exactly `n` digits.
+  auto digits = [&](size_t n, int* out) {
+    if (i + n > text.size()) return false;
+    int v = 0;
+    for (size_t k = 0; k < n; ++k) {
+      char c = text[i + k];
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    i += n;
+    *out = v;
+    return true;
+  };
+  auto eat = [&](char c) {
+    if (i >= text.size() || text[i] != c) return false;
+    ++i;
+    return true;
+  };
+  // date-day-fixed = (SP DIGIT) / 2DIGIT; a bare single digit is accepted.
+  int day = 0;
+  if (eat(' ')) {
+    if (!digits(1, &day)) return std::nullopt;
+  } else if (i + 1 < text.size() && text[i + 1] == '-') {
+    if (!digits(1, &day)) return std::nullopt;
+  } else if (!digits(2, &day)) {
+    return std::nullopt;
+  }
+  if (!eat('-') || i + 3 > text.size()) return std::nullopt;
+  int month = 0;
+  for (int m = 0; m < 12; ++m) {
+    if (absl::EqualsIgnoreCase(AV(text.substr(i, 3)), kMonths[m])) month = m + 1;
+  }
+  if (month == 0) return std::nullopt;
+  i += 3;
+  int year = 0, hour = 0, minute = 0, second = 0, zh = 0, zm = 0;
+  if (!eat('-') || !digits(4, &year) || !eat(' ') || !digits(2, &hour) || !eat(':') ||
+      !digits(2, &minute) || !eat(':') || !digits(2, &second) || !eat(' ')) {
+    return std::nullopt;
+  }
+  int sign = 0;
+  if (eat('+')) {
+    sign = 1;
+  } else if (eat('-')) {
+    sign = -1;
+  } else {
+    return std::nullopt;
+  }
+  if (!digits(2, &zh) || !digits(2, &zm) || i != text.size()) return std::nullopt;
+  if (year < 1900 || day < 1 || hour > 23 || minute > 59 || second > 60 || zh > 23 || zm > 59) {
+    return std::nullopt;
+  }
+  if (second == 60) second = 59;
+  absl::CivilDay d(year, month, day);
+  if (d.day() != day || d.month() != month) return std::nullopt;  // e.g. 31-Feb
+  absl::Time local = absl::FromCivil(absl::CivilSecond(year, month, day, hour, minute, second),
+                                     absl::UTCTimeZone());
+  return local - sign * (absl::Hours(zh) + absl::Minutes(zm));
+}
+
 std::string EncodeWordsIfNeeded(std::string_view utf8) {
   bool plain = std::all_of(utf8.begin(), utf8.end(), [](char c) {
     unsigned char u = static_cast<unsigned char>(c);

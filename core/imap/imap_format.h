@@ -29,6 +29,14 @@ std::string ImapNString(std::string_view s);
 // RFC 3501 9 date-time, quoted: "\"17-Jul-1996 02:44:25 +0000\"" (UTC).
 std::string ImapDateTime(absl::Time t);
 
+// Parses an RFC 3501 9 date-time as APPEND carries it (the quoted string's
+// contents, without the quotes): "dd-Mon-yyyy hh:mm:ss +zzzz", the day
+// space-padded (" 7") or, as many clients send it, one or two digits; the
+// month name in any letter case. Nullopt when malformed or out of range
+// (day past the month's end, hour > 23, minute or second > 59 (60 is taken
+// as 59, a leap second), zone beyond +/-2359, year outside 1900..9999).
+std::optional<absl::Time> ParseImapDateTime(std::string_view text);
+
 // UTF-8 text as RFC 2047 encoded words when it is not plain 7-bit ASCII
 // (envelope strings and synthesised headers must be 7-bit); else unchanged.
 std::string EncodeWordsIfNeeded(std::string_view utf8);

@@ -27,6 +27,37 @@ TEST(ImapFormat, DateTime) {
   EXPECT_EQ(ImapDateTime(t), "\"17-Dec-2024 23:00:05 +0000\"");
 }
 
+TEST(ImapFormat, ParseDateTime) {
+  auto utc = [](int y, int mo, int d, int h, int mi, int s) {
+    return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), absl::UTCTimeZone());
+  };
+  EXPECT_EQ(ParseImapDateTime(" 7-Jul-1996 02:44:25 +0000"), utc(1996, 7, 7, 2, 44, 25));
+  EXPECT_EQ(ParseImapDateTime("07-Jul-1996 02:44:25 +0000"), utc(1996, 7, 7, 2, 44, 25));
+  EXPECT_EQ(ParseImapDateTime("7-jul-1996 02:44:25 +0000"), utc(1996, 7, 7, 2, 44, 25));
+  // The zone is the offset from UTC of the local time written.
+  EXPECT_EQ(ParseImapDateTime("17-Jul-1996 02:44:25 -0700"), utc(1996, 7, 17, 9, 44, 25));
+  EXPECT_EQ(ParseImapDateTime("01-Jan-2024 00:30:00 +0130"), utc(2023, 12, 31, 23, 0, 0));
+  EXPECT_EQ(ParseImapDateTime("31-Dec-2016 23:59:60 +0000"), utc(2016, 12, 31, 23, 59, 59));
+  // Round trip with the formatter.
+  absl::Time t = utc(2024, 12, 17, 23, 0, 5);
+  std::string quoted = ImapDateTime(t);
+  EXPECT_EQ(ParseImapDateTime(quoted.substr(1, quoted.size() - 2)), t);
+  for (const char* bad :
+       {"", "17-Jul-1996", "17-Jul-1996 02:44:25", "17-Jul-1996 02:44:25 0000",
+        "17-Jux-1996 02:44:25 +0000", "31-Feb-2024 02:44:25 +0000", "00-Jan-2024 02:44:25 +0000",
+        "17-Jul-1996 24:00:00 +0000", "17-Jul-1996 02:60:00 +0000", "17-Jul-1996 02:44:25 +2400",
+        "17-Jul-96 02:44:25 +0000", "17-Jul-1996 2:44:25 +0000", "17-Jul-1996 02:44:25 +0000 ",
+        "\"17-Jul-1996 02:44:25 +0000\"", "117-Jul-1996 02:44:25 +0000",
+        "17-Jul-1899 02:44:25 +0000"}) {
+    EXPECT_EQ(ParseImapDateTime(bad), std::nullopt) << bad;
+  }
+  // Byte by byte: no prefix of a valid date-time is one.
+  std::string good = "17-Jul-1996 02:44:25 +0000";
+  for (size_t n = 0; n < good.size(); ++n) {
+    EXPECT_EQ(ParseImapDateTime(good.substr(0, n)), std::nullopt) << n;
+  }
+}
+
 TEST(ImapFormat, EncodedWords) {
   EXPECT_EQ(EncodeWordsIfNeeded("plain"), "plain");
   EXPECT_EQ(EncodeWordsIfNeeded("caf\xc3\xa9"), "=?UTF-8?B?Y2Fmw6k=?=");

@@ -84,6 +84,8 @@ class MemoryRecipientStore : public RecipientStore {
         e.internal_date_us = TimeToStoredMicros(rec.n.received);
         e.state = p.state;
         e.reason = p.reason;
+        e.flags = p.flags;
+        NormalizeFlags(e.flags);
         auto [user_key, folder_key, folder] = EnsureFolderLocked(p.user, NormalizeFolderName(p.folder));
         uint32_t uid = AppendLocked(user_key, folder_key, *folder, std::move(e));
         r.entries.push_back(ToEntry(*user_key, *folder_key, uid, folder->entries.at(uid)));

@@ -32,6 +32,7 @@ struct EntryPlacement {
   std::string folder = std::string(kInbox);  // created if missing
   EntryState state = EntryState::kShown;
   std::string reason;
+  std::vector<std::string> flags;  // the new entry's flags (normalized on insert)
 };
 
 // One notification to insert with its entries (see InsertNotifications).

@@ -189,6 +189,37 @@ TEST_P(RecipientStoreContract, InvalidBatchStoresNothing) {
   PM_EXPECT_CODE(store_->GetFolder(kAlice, "INBOX"), kNotFound);
 }
 
+// What a local APPEND needs: the entry is born with its flags (sorted,
+// unique), in one commit, and counts as seen when \Seen is among them.
+TEST_P(RecipientStoreContract, PlacementFlagsAreTheNewEntrysFlags) {
+  PM_ASSERT_OK(store_->EnsureFolder(kAlice, "Sent"));
+  std::vector<NotificationInsert> batch(1);
+  batch[0].notification = MakeNotification("local1");
+  EntryPlacement p;
+  p.user = kAlice;
+  p.folder = "Sent";
+  p.flags = {"\\Seen", "$Label1", "\\Seen", "\\Draft"};
+  batch[0].placements = {p};
+  auto results = store_->InsertNotifications(batch);
+  PM_ASSERT_OK(results);
+  ASSERT_EQ((*results)[0].entries.size(), 1u);
+  const std::vector<std::string> want = {"$Label1", "\\Draft", "\\Seen"};
+  EXPECT_EQ((*results)[0].entries[0].flags, want);
+  auto e = store_->GetEntry(kAlice, "Sent", (*results)[0].entries[0].uid);
+  PM_ASSERT_OK(e);
+  EXPECT_EQ(e->flags, want);
+  EXPECT_EQ(e->internal_date, TruncateToMicros(batch[0].notification.received));
+  auto f = store_->GetFolder(kAlice, "Sent");
+  PM_ASSERT_OK(f);
+  EXPECT_EQ(f->messages, 1u);
+  EXPECT_EQ(f->unseen, 0u);
+  // Without flags, as before: no flags, unseen.
+  InsertResult plain = Insert("m9", {kAlice});
+  ASSERT_EQ(plain.entries.size(), 1u);
+  EXPECT_TRUE(plain.entries[0].flags.empty());
+  EXPECT_EQ(store_->GetFolder(kAlice, "INBOX")->unseen, 1u);
+}
+
 TEST_P(RecipientStoreContract, NotificationsByBodyHashAndRevoke) {
   InsertResult a = Insert("m1", {kAlice}, 'x');
   InsertResult b = Insert("m2", {kBob}, 'x');

@@ -108,6 +108,8 @@ class SqliteRecipientStore : public RecipientStore {
         e.internal_date = TruncateToMicros(n.received);
         e.state = p.state;
         e.reason = p.reason;
+        e.flags = p.flags;
+        NormalizeFlags(e.flags);
         RETURN_IF_ERROR(AppendEntryLocked(e));
         r.entries.push_back(std::move(e));
       }

@@ -329,9 +329,13 @@ class GatewayImap(WorldTestCase):
         self.assertEqual(r.line(), b"* BAD line too long")
         r.send(b"a6 NOOP\r\n")
         self.assertEqual(r.until_tagged(b"a6")[-1], b"a6 OK NOOP completed")
-        # APPEND is refused before its literal is sent.
+        # APPEND takes its literal after a continuation (APPEND tests below).
         r.send(b"a7 APPEND INBOX {10}\r\n")
-        self.assertTrue(r.line().startswith(b"a7 NO [CANNOT]"))
+        self.assertTrue(r.line().startswith(b"+ "))
+        r.send(b"Subject: x\r\n")
+        lines = r.until_tagged(b"a7")
+        self.assertIn(b"* 1 EXISTS", lines)  # INBOX is selected: announced at once
+        self.assertRegex(lines[-1], rb"^a7 OK \[APPENDUID \d+ 1\]")
         r.send(b"a8 LOGOUT\r\n")
         lines = r.until_tagged(b"a8")
         self.assertTrue(lines[0].startswith(b"* BYE"))
@@ -398,6 +402,138 @@ class GatewayImap(WorldTestCase):
         self.assertTrue(data.endswith(body.encode()), data)
         self.assertGreater(self.a.sender.counter(SERVED), 0)
         self.assertEqual(curl(base + "/INBOX?UNSEEN").strip(), b"* SEARCH")
+
+    # ------------------------------------------------- APPEND and DELETE
+
+    def draft(self, subject, body):
+        """An RFC 5322 message from bob, as a client saves it in Sent."""
+        return (f"From: Bob <{self.bob.address}>\r\nTo: {self.ann.address}\r\n"
+                f"Subject: {subject}\r\nDate: Thu, 07 Mar 2024 08:15:02 +0000\r\n"
+                f"Message-ID: <{subject.replace(' ', '.')}@b.example>\r\n\r\n"
+                f"{body}").encode()
+
+    def test_append_to_sent_stores_exact_bytes_with_appenduid(self):
+        message = self.draft("Saved copy", "Hello Ann,\r\nthe copy I sent you.\r\n")
+        m = self.login()
+        self.assertIn(b"APPENDLIMIT=", b" ".join(self.ok(m.capability())))
+        self.ok(m.create("Sent"))
+        date = '"07-Mar-2024 10:15:02 +0200"'  # 08:15:02 UTC
+        data = self.ok(m.append("Sent", r"(\Seen $Sent)", date, message))
+        match = re.match(rb"\[APPENDUID (\d+) (\d+)\] APPEND completed", data[0])
+        self.assertIsNotNone(match, data)
+        uid_validity, uid = int(match.group(1)), int(match.group(2))
+        self.assertEqual(uid, 1)
+
+        typ, data = m.select("Sent")
+        self.assertEqual((typ, data), ("OK", [b"1"]))
+        self.assertEqual(int(m.untagged_responses["UIDVALIDITY"][0]), uid_validity)
+        data = self.ok(m.fetch("1", "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)"))
+        line = data[0]
+        self.assertIn(f"UID {uid} ".encode(), line)
+        self.assertIn(b"\\Seen", line)
+        self.assertIn(b"$Sent", line)
+        self.assertIn(b'INTERNALDATE " 7-Mar-2024 08:15:02 +0000"', line)
+        self.assertIn(f"RFC822.SIZE {len(message)}".encode(), line)
+        self.assertIn(b'"Saved copy"', line)          # ENVELOPE from the summary
+        self.assertIn(b'"Bob" NIL "bob" "b.example"', line)
+        data = self.ok(m.fetch("1", "(BODY[])"))
+        self.assertEqual(data[0][1], message)          # exactly the appended bytes
+
+        # Stored at b.example alone: a.example served nothing, b.example
+        # fetched nothing, and the node lists it as bob's own.
+        self.assertEqual(self.a.sender.counter(SERVED), 0)
+        self.assertEqual(self.b.sender.counter(SERVED), 0)
+        self.assertEqual(self.b.recipient.counter(FETCHED), 0)
+        listed = self.bob.list("Sent")
+        self.assertEqual(len(listed), 1)
+        self.assertEqual(listed[0]["envelope_sender"], self.bob.address)
+        self.assertTrue(listed[0]["message_id"].startswith("local."), listed[0])
+        self.assertEqual(self.bob.list(), [])          # nothing arrived in INBOX
+        self.assertEqual(self.bob.read_json(uid, "Sent")["body"].encode(), message)
+
+        # A second APPEND without flags or date: the next UID, unseen.
+        data = self.ok(m.append("Sent", None, None, self.draft("Second", "two\r\n")))
+        self.assertIn(f"[APPENDUID {uid_validity} 2]".encode(), data[0])
+        # RFC 3501 6.3.11: appended to the selected mailbox, announced at once.
+        self.assertEqual(m.untagged_responses.get("EXISTS", [])[-1:], [b"2"])
+        data = self.ok(m.fetch("2", "(FLAGS)"))
+        self.assertNotIn(b"\\Seen", data[0])
+
+    def test_append_to_missing_folder_is_trycreate(self):
+        m = self.login()
+        typ, data = m.append("Drafts", None, None, self.draft("Draft", "unfinished\r\n"))
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[TRYCREATE]", data[0])
+        self.ok(m.create("Drafts"))
+        data = self.ok(m.append("Drafts", r"(\Draft)", None, self.draft("Draft", "unfinished\r\n")))
+        self.assertIn(b"[APPENDUID ", data[0])
+        self.assertEqual(len(self.bob.list("Drafts")), 1)
+        # INBOX always exists; a bad date is BAD.
+        self.ok(m.append("INBOX", None, None, self.draft("To myself", "note\r\n")))
+        with self.assertRaisesRegex(imaplib.IMAP4.error, "invalid date-time"):  # BAD
+            m.append("INBOX", None, '"31-Feb-2024 00:00:00 +0000"', b"Subject: x\r\n\r\nx")
+        self.assertEqual(len(self.bob.list()), 1)
+
+    def test_append_literal_plus_and_over_the_limit(self):
+        self.b.gateway.stop()
+        self.b.edit_config("imap_listen = ", "max_message_bytes = 4096\nimap_listen = ")
+        self.b.gateway.start()
+        r = self.raw_login()
+        r.send(b"c1 CAPABILITY\r\n")
+        self.assertIn(b"APPENDLIMIT=4096", r.until_tagged(b"c1")[0])
+        r.send(b"c2 CREATE Sent\r\n")
+        self.assertTrue(r.until_tagged(b"c2")[-1].startswith(b"c2 OK"))
+        # Over the limit with a synchronizing literal: refused before the
+        # bytes are sent (no "+" continuation), and the session goes on.
+        r.send(b"a1 APPEND Sent (\\Seen) {5000}\r\n")
+        lines = r.until_tagged(b"a1")
+        self.assertEqual(len(lines), 1, lines)
+        self.assertTrue(lines[0].startswith(b"a1 NO [TOOBIG]"), lines)
+        # LITERAL+ (RFC 7888): no continuation to wait for.
+        msg = self.draft("Literal plus", "fits\r\n")
+        r.send(b"a2 APPEND Sent {%d+}\r\n%s\r\n" % (len(msg), msg))
+        lines = r.until_tagged(b"a2")
+        self.assertRegex(lines[-1], rb"^a2 OK \[APPENDUID \d+ 1\] APPEND completed")
+        # A synchronizing literal that fits: "+", then the bytes.
+        r.send(b"a3 APPEND Sent {%d}\r\n" % len(msg))
+        self.assertTrue(r.line().startswith(b"+ "))
+        r.send(msg + b"\r\n")
+        self.assertRegex(r.until_tagged(b"a3")[-1], rb"^a3 OK \[APPENDUID \d+ 2\]")
+        self.assertEqual(len(self.bob.list("Sent")), 2)
+        # Over the limit as LITERAL+: the bytes are coming anyway, so BYE.
+        r.send(b"a4 APPEND Sent {5000+}\r\n")
+        self.assertTrue(r.line().startswith(b"* BYE"))
+        self.assertEqual(len(self.bob.list("Sent")), 2)
+
+    def test_delete_folder_removes_it_and_its_messages(self):
+        m = self.login()
+        self.ok(m.create("Old"))
+        self.ok(m.append("Old", None, None, self.draft("Old one", "x\r\n")))
+        self.assertTrue(any(b'"Old"' in f for f in self.ok(m.list('""', "*"))))
+        self.ok(m.delete("Old"))
+        self.assertFalse(any(b'"Old"' in f for f in self.ok(m.list('""', "*"))))
+        typ, data = m.select("Old")
+        self.assertEqual(typ, "NO")
+        # Re-created: empty, with a new UIDVALIDITY (RFC 3501 2.3.1.1).
+        self.ok(m.create("Old"))
+        self.assertEqual(m.select("Old"), ("OK", [b"0"]))
+        self.ok(m.close())
+        # INBOX, Junk and a missing folder are refused with the reason.
+        typ, data = m.delete("INBOX")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[CANNOT]", data[0])
+        typ, data = m.delete("Junk")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[CANNOT] Junk cannot be deleted", data[0])
+        typ, data = m.delete("Nope")
+        self.assertEqual((typ, data[0][:13]), ("NO", b"[NONEXISTENT]"))
+        # The selected folder is refused (INUSE) until it is closed.
+        self.ok(m.select("Old"))
+        typ, data = m.delete("Old")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[INUSE]", data[0])
+        self.ok(m.close())
+        self.ok(m.delete("Old"))
 
 
 if __name__ == "__main__":
