@@ -535,6 +535,34 @@ class GatewayImap(WorldTestCase):
         self.ok(m.close())
         self.ok(m.delete("Old"))
 
+    def test_append_seen_by_idle_in_another_session_and_headerless_text(self):
+        # Session 1 idles on Drafts; session 2 (imaplib) saves a draft there.
+        m = self.login()
+        self.ok(m.create("Drafts"))
+        r = self.raw_login()
+        r.send(b"s SELECT Drafts\r\n")
+        self.assertIn(b"* 0 EXISTS", r.until_tagged(b"s"))
+        r.send(b"i IDLE\r\n")
+        self.assertTrue(r.line().startswith(b"+ "))
+        # Text with no header block, as a draft may be: stored as is, with an
+        # empty ENVELOPE (no summary to take it from).
+        text = b"just some words\r\nnot a header\r\n"
+        self.ok(m.append("Drafts", r"(\Draft)", None, text))
+        seen = []
+        while b"* 1 EXISTS" not in seen:  # bounded by the socket timeout
+            seen.append(r.line())
+        r.send(b"DONE\r\n")
+        self.assertEqual(r.until_tagged(b"i")[-1], b"i OK IDLE terminated")
+        r.send(b"f FETCH 1 (FLAGS RFC822.SIZE ENVELOPE BODY.PEEK[])\r\n")
+        lines = r.until_tagged(b"f")
+        self.assertIn(b"\\Draft", lines[0])
+        self.assertIn(f"RFC822.SIZE {len(text)}".encode(), lines[0])
+        self.assertIn(b"ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)", lines[0])
+        self.assertTrue(lines[0].endswith(b"BODY[] {%d}" % len(text)), lines[0])
+        self.assertEqual(b"\r\n".join(lines[1:3]) + b"\r\n", text)
+        self.assertEqual(lines[-1], b"f OK FETCH completed")
+        self.assertEqual(self.b.recipient.counter(FETCHED), 0)
+
 
 if __name__ == "__main__":
     run_tests(globals())
