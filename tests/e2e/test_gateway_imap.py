@@ -563,6 +563,39 @@ class GatewayImap(WorldTestCase):
         self.assertEqual(lines[-1], b"f OK FETCH completed")
         self.assertEqual(self.b.recipient.counter(FETCHED), 0)
 
+    def test_appended_copy_is_outside_the_spam_policy(self):
+        # cy, dan, fay and eve get a spam from ann; bob stores the very same
+        # bytes himself. Three reports (the default threshold) suppress the
+        # unread copies of that body: eve's, never bob's own stored copy; and
+        # his report on it counts for nothing.
+        cy, dan, fay, eve = (self.b.add_user(n) for n in ("cy", "dan", "fay", "eve"))
+        self.ann.send([u.address for u in (cy, dan, fay, eve)], "PRIZE",
+                      "You have won a prize!\n" * 10)
+        copies = {u.address: u.wait_for_messages(1)[0] for u in (cy, dan, fay, eve)}
+        body = cy.read_json(copies[cy.address]["uid"])["body"].encode()
+        m = self.login()
+        data = self.ok(m.append("INBOX", None, None, body))
+        self.assertIn(b"[APPENDUID ", data[0])
+        mine = self.bob.list()[0]
+        self.assertEqual(mine["body_sha256"], copies[cy.address]["body_sha256"])  # same body
+
+        for u in (cy, dan, fay):
+            u.read_json(copies[u.address]["uid"])
+            last = u.run("report", copies[u.address]["uid"], "spam", "--json").json()
+        self.assertEqual(last.get("suppressed", 0), 1, last)  # eve's copy, not bob's
+        self.assertEqual(eve.list(), [])
+        listed = self.bob.list()
+        self.assertEqual(len(listed), 1)
+        self.assertEqual(listed[0]["state"], "shown")
+
+        spam = 'pullmail_reports_total{verdict="spam"}'
+        self.assertEqual(self.b.recipient.counter(spam), 3)
+        r = self.bob.run("report", mine["uid"], "spam", "--json").json()
+        self.assertIn("stored yourself", r["explanation"])
+        self.assertEqual(self.bob.list(), [])
+        self.assertEqual(len(self.bob.list(junk=True)), 1)
+        self.assertEqual(self.b.recipient.counter(spam), 3)
+        self.assertEqual(self.b.recipient.counter(FETCHED), len(body))  # cy's first read alone
 
 if __name__ == "__main__":
     run_tests(globals())
