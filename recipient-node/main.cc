@@ -21,14 +21,15 @@
 ABSL_FLAG(std::string, config, "", "path to the domain's node.toml (made by `pullmail init`)");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  pullmail::SetProgramHelp(
       "pullmail-recipient --config DIR/node.toml\n\n"
       "The recipient node of one pullmail domain. Serves RecipientService (other\n"
       "domains' sender nodes deliver signed notifications; revocations) and\n"
       "MailboxService (its users list, read, flag, move, expunge, report, watch) on\n"
       "[recipient] listen; serves Prometheus counters on [recipient] metrics_listen.\n"
       "Prints 'READY <address>' on stdout once serving; stops cleanly on SIGTERM/SIGINT.\n"
-      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.");
+      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.",
+      "recipient-node/main.cc");
   pullmail::BlockShutdownSignals();
   absl::ParseCommandLine(argc, argv);
   pullmail::SetLogProgramName("pullmail-recipient");

@@ -9,12 +9,27 @@
 #include <cstdio>
 #include <thread>
 
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/util/strings.h"
 #include "core/util/logging.h"
 #include "rpc/metrics.h"
 #include "rpc/tls.h"
 
 namespace pullmail {
+
+void SetProgramHelp(std::string_view usage, std::string_view main_file) {
+  absl::SetProgramUsageMessage(AV(usage));
+  absl::FlagsUsageConfig config;
+  std::string file(main_file);
+  config.contains_help_flags = [file](absl::string_view path) {
+    return absl::EndsWith(path, AV(file));
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+}
 
 void BlockShutdownSignals() {
   sigset_t set;

@@ -8,12 +8,18 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "core/config/node_config.h"
 
 namespace pullmail {
+
+// Sets the program's --help text and makes --help list the flags defined in
+// `main_file` (e.g. "gateway/main.cc"; Abseil would otherwise list only
+// flags from a file named after the program).
+void SetProgramHelp(std::string_view usage, std::string_view main_file);
 
 // Blocks SIGTERM/SIGINT/SIGPIPE in the calling thread (and so in every
 // thread started after it). Call first thing in main().

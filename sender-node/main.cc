@@ -20,14 +20,15 @@
 ABSL_FLAG(std::string, config, "", "path to the domain's node.toml (made by `pullmail init`)");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  pullmail::SetProgramHelp(
       "pullmail-sender --config DIR/node.toml\n\n"
       "The sender node of one pullmail domain. Serves SubmitService (its users submit\n"
       "mail) and SenderService (recipient nodes fetch bodies, revocations, abuse\n"
       "reports) on [sender] listen; sends queued notifications with retries; bounces\n"
       "what expires; serves Prometheus counters on [sender] metrics_listen.\n"
       "Prints 'READY <address>' on stdout once serving; stops cleanly on SIGTERM/SIGINT.\n"
-      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.");
+      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.",
+      "sender-node/main.cc");
   pullmail::BlockShutdownSignals();
   absl::ParseCommandLine(argc, argv);
   pullmail::SetLogProgramName("pullmail-sender");
