@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/util/strings.h"
 
@@ -33,7 +34,9 @@ absl::StatusOr<GatewayConfig> ParseGatewayConfig(const NodeConfig& node) {
                             {"pop3_listen", &c.pop3_listen},
                             {"pop3s_listen", &c.pop3s_listen},
                             {"submission_listen", &c.submission_listen},
-                            {"smtp_listen", &c.smtp_listen}};
+                            {"smtp_listen", &c.smtp_listen},
+                            {"relay_listen", &c.relay_listen},
+                            {"smarthost", &c.smarthost}};
   struct Int {
     std::string_view key;
     int64_t min, max;
@@ -75,8 +78,18 @@ absl::StatusOr<GatewayConfig> ParseGatewayConfig(const NodeConfig& node) {
     if (b == nullptr) return FieldError(node, "allow_plaintext_auth", "must be true or false");
     c.allow_plaintext_auth = b->get();
   }
+  if (!c.smarthost.empty()) {
+    size_t colon = c.smarthost.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(c.smarthost.substr(colon + 1), &port) || port < 1 || port > 65535) {
+      return FieldError(node, "smarthost", "must be \"host:port\" (no MX lookup is done)");
+    }
+  }
   if (c.allow_plaintext_auth) {
     for (const Listen& l : listens) {
+      // Neither carries passwords: the relay is gRPC, the smarthost a peer.
+      if (l.field == &c.relay_listen || l.field == &c.smarthost) continue;
       if (!l.field->empty() && !IsLoopbackEndpoint(*l.field)) {
         return FieldError(node, "allow_plaintext_auth",
                           absl::StrCat("allowed only on loopback listeners, not ", *l.field));

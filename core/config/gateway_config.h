@@ -9,6 +9,11 @@
 //   pop3s_listen = ""
 //   submission_listen = "127.0.0.1:7587"    # SMTP submission, STARTTLS + AUTH
 //   smtp_listen = ""                        # SMTP in from classic servers (MX, 25)
+//   relay_listen = "127.0.0.1:7125"         # SMTP out: gRPC RecipientService (TLS with
+//                                           # the node certificate) where this domain's
+//                                           # sender node notifies legacy domains
+//   smarthost = "mail.isp.example:25"       # where SMTP out hands mail (no MX lookup;
+//                                           # unset: mail to legacy domains bounces)
 //   max_connections = 200                   # per listener; more get a "busy" reply
 //   idle_timeout_seconds = 1800             # RFC 3501 5.4: at least 30 minutes
 //   max_line_bytes = 8192                   # a command line, CRLF included
@@ -34,6 +39,10 @@ struct GatewayConfig {
   std::string pop3s_listen;
   std::string submission_listen;
   std::string smtp_listen;
+  // SMTP out (gateway/relay_service.h). relay_listen is also read by the
+  // sender node: it is where notifications for legacy domains go.
+  std::string relay_listen;
+  std::string smarthost;  // "host:port"; empty: the relay refuses (bounces) all
   int max_connections = 200;
   absl::Duration idle_timeout = absl::Minutes(30);
   size_t max_line_bytes = 8192;
@@ -42,8 +51,10 @@ struct GatewayConfig {
 };
 
 // Reads the [gateway] section of `node` (defaults when absent). Errors name
-// the file and the field: an unknown key, a value out of range, or
-// allow_plaintext_auth on a listener that is not loopback.
+// the file and the field: an unknown key, a value out of range,
+// allow_plaintext_auth on a listener that is not loopback, or a smarthost
+// that is not "host:port". relay_listen without a smarthost is valid: the
+// relay then refuses every message permanently (the sender gets a bounce).
 absl::StatusOr<GatewayConfig> ParseGatewayConfig(const NodeConfig& node);
 
 }  // namespace pullmail

@@ -71,5 +71,35 @@ TEST(GatewayConfig, PlaintextAuthOnlyOnLoopback) {
   EXPECT_NE(c.status().message().find("loopback"), std::string::npos);
 }
 
+TEST(GatewayConfig, ReadsRelayAndSmarthost) {
+  auto c = Parse("[gateway]\nrelay_listen = \"127.0.0.1:7125\"\nsmarthost = \"mx.isp.example:2525\"\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->relay_listen, "127.0.0.1:7125");
+  EXPECT_EQ(c->smarthost, "mx.isp.example:2525");
+  auto off = Parse("");
+  ASSERT_TRUE(off.ok());
+  EXPECT_TRUE(off->relay_listen.empty());
+  EXPECT_TRUE(off->smarthost.empty());
+}
+
+TEST(GatewayConfig, RelayNeedsAWellFormedSmarthost) {
+  // pullmail init writes relay_listen and leaves smarthost unset.
+  auto unset = Parse("[gateway]\nrelay_listen = \"127.0.0.1:7125\"\n");
+  ASSERT_TRUE(unset.ok()) << unset.status();
+  EXPECT_TRUE(unset->smarthost.empty());
+  for (const char* bad : {"mx.isp.example", "mx.isp.example:0", "mx.isp.example:x", ":25",
+                          "mx.isp.example:70000"}) {
+    auto c = Parse(std::string("[gateway]\nsmarthost = \"") + bad + "\"\n");
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(GatewayConfig, PlaintextAuthIgnoresTheRelayAndSmarthost) {
+  auto c = Parse(
+      "[gateway]\nimap_listen = \"127.0.0.1:143\"\nrelay_listen = \"0.0.0.0:7125\"\n"
+      "smarthost = \"mx.isp.example:25\"\nallow_plaintext_auth = true\n");
+  EXPECT_TRUE(c.ok()) << c.status();
+}
+
 }  // namespace
 }  // namespace pullmail
