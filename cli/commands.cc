@@ -167,6 +167,7 @@ int RunInit(const Args& args) {
               << ",\"pop3_listen\":" << JsonQuote(r->pop3_listen)
               << ",\"submission_listen\":" << JsonQuote(r->submission_listen)
               << ",\"smtp_listen\":" << JsonQuote(r->smtp_listen)
+              << ",\"relay_listen\":" << JsonQuote(r->relay_listen)
               << ",\"public_key\":" << JsonQuote(r->public_key_base64)
               << ",\"created\":[" << absl::StrJoin(created, ",") << "]}\n";
     return kExitOk;
@@ -180,7 +181,7 @@ int RunInit(const Args& args) {
             << r->sender_metrics_listen << ")\n"
             << "  gateway         IMAP " << r->imap_listen << ", POP3 " << r->pop3_listen
             << ", submission " << r->submission_listen << ", SMTP in " << r->smtp_listen
-            << "\n"
+            << ", SMTP out relay " << r->relay_listen << "\n"
             << "  public key k1   " << r->public_key_base64 << "\n";
   for (const std::string& c : r->created) std::cout << "  created         " << c << "\n";
   if (o.plaintext) std::cout << "  WARNING: plaintext gRPC (loopback only)\n";

@@ -73,7 +73,8 @@ std::string PortOf(const std::string& host_port) {
 }
 
 std::string NodeToml(const InitOptions& o, int rport, int sport, int rmport, int smport,
-                     int imap_port, int pop3_port, int submission_port, int smtp_port) {
+                     int imap_port, int pop3_port, int submission_port, int smtp_port,
+                     int relay_port) {
   return absl::StrCat(
       "# pullmail node configuration for ", o.domain, ", written by `pullmail init`.\n",
       "# Both of the domain's nodes read this file (format: core/config/node_config.h).\n",
@@ -107,7 +108,11 @@ std::string NodeToml(const InitOptions& o, int rport, int sport, int rmport, int
       "pop3_listen = \"127.0.0.1:", pop3_port, "\"\n",
       "submission_listen = \"127.0.0.1:", submission_port, "\"\n",
       "# SMTP in: other mail servers deliver to this domain's users here (its MX)\n",
-      "smtp_listen = \"127.0.0.1:", smtp_port, "\"\n");
+      "smtp_listen = \"127.0.0.1:", smtp_port, "\"\n",
+      "# SMTP out: the sender node hands mail for legacy domains to this relay\n",
+      "# (gRPC, node certificate), which sends it by SMTP to the smarthost.\n",
+      "relay_listen = \"127.0.0.1:", relay_port, "\"\n",
+      "# smarthost = \"mail.isp.example:25\"  # unset: mail to legacy domains bounces\n");
 }
 
 // Creates `path` with 32 random bytes, mode 0600, unless it exists.
@@ -262,8 +267,8 @@ absl::StatusOr<InitResult> InitDomain(const InitOptions& options) {
   // node.toml: kept if present (its ports are what the directory must list).
   r.config_path = ddir + "/node.toml";
   if (!fs::exists(r.config_path)) {
-    int ports[8] = {o.recipient_port, o.sender_port, o.recipient_metrics_port,
-                    o.sender_metrics_port, 0, 0, 0, 0};
+    int ports[9] = {o.recipient_port, o.sender_port, o.recipient_metrics_port,
+                    o.sender_metrics_port, 0, 0, 0, 0, 0};
     for (int& p : ports) {
       if (p != 0) continue;
       // Ports picked one after another can repeat only if the kernel hands
@@ -274,11 +279,11 @@ absl::StatusOr<InitResult> InitDomain(const InitOptions& options) {
         for (int q : ports) dup = dup || q == candidate;
         if (!dup) p = candidate;
       }
-      if (p == 0) return absl::UnavailableError("could not pick eight distinct free ports");
+      if (p == 0) return absl::UnavailableError("could not pick nine distinct free ports");
     }
     RETURN_IF_ERROR(WriteFileAtomically(
         r.config_path, NodeToml(o, ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6],
-                                  ports[7]),
+                                  ports[7], ports[8]),
         0644));
     r.created_config = true;
     r.created.push_back(r.config_path);
@@ -307,6 +312,7 @@ absl::StatusOr<InitResult> InitDomain(const InitOptions& options) {
   r.pop3_listen = gateway.pop3_listen;
   r.submission_listen = gateway.submission_listen;
   r.smtp_listen = gateway.smtp_listen;
+  r.relay_listen = gateway.relay_listen;
 
   DomainEntry entry;
   entry.domain = o.domain;

@@ -43,6 +43,7 @@ struct InitResult {
   std::string pop3_listen;
   std::string submission_listen;
   std::string smtp_listen;        // SMTP in (the domain's MX)
+  std::string relay_listen;       // SMTP out relay (gRPC; the sender node's, for legacy domains)
   std::string public_key_base64;
   std::vector<std::string> created;  // paths made by this call, for the user
 };

@@ -2,7 +2,9 @@
 // domain. IMAP4rev1 and POP3 read the recipient node's mailboxes (an IMAP
 // FETCH or POP3 RETR of a body is what makes the node pull it from the
 // sender); SMTP submission hands mail to the sender node; SMTP in (the
-// domain's MX) hands mail from other servers to the sender node's Bridge.
+// domain's MX) hands mail from other servers to the sender node's Bridge;
+// SMTP out (relay_listen, a gRPC RecipientService) relays the domain's mail
+// for legacy domains to a smarthost (gateway/relay_service.h).
 // Reads the domain's node.toml ([gateway] section:
 // core/config/gateway_config.h).
 //
@@ -14,8 +16,10 @@
 // also reads the domain's token key (data/token.key) to mint its own
 // "gateway:bridge" token for SubmitService.Bridge; that key could mint any
 // user's token, so such a gateway is as trusted as the nodes and must run
-// on their host, as their user. Every line, literal and message has a
-// limit; each listener caps its connections.
+// on their host, as their user. The SMTP-out relay accepts only
+// notifications signed by this domain for legacy domains (never an open
+// relay). Every line, literal and message has a limit; each listener caps
+// its connections.
 #include <openssl/ssl.h>
 
 #include <cstdio>
@@ -30,6 +34,7 @@
 #include "core/util/logging.h"
 #include "gateway/listener.h"
 #include "gateway/node_client.h"
+#include "gateway/relay_service.h"
 #include "gateway/sessions.h"
 #include "gateway/tls_context.h"
 #include "rpc/file_directory.h"
@@ -70,14 +75,17 @@ int Run(const std::string& path) {
 
   // SMTP in needs the directory (pullmail domains never arrive over SMTP)
   // and the token key (the Bridge principal's token).
+  // SMTP out needs it too (verification, legacy domains, the sender node).
   std::unique_ptr<FileDirectory> directory;
-  if (!config->smtp_listen.empty()) {
+  if (!config->smtp_listen.empty() || !config->relay_listen.empty()) {
     auto d = FileDirectory::Open(node->directory);
     if (!d.ok()) {
       PM_LOG(ERROR) << "smtp: " << d.status();
       return 1;
     }
     directory = std::move(*d);
+  }
+  if (!config->smtp_listen.empty()) {
     if (absl::Status s = (*nodes)->LoadBridgeKey(node->TokenKeyPath()); !s.ok()) {
       PM_LOG(ERROR) << "smtp: " << s;
       return 1;
@@ -131,16 +139,36 @@ int Run(const std::string& path) {
                  << (tls ? "" : " (no TLS: passwords only if allow_plaintext_auth)");
     listeners.push_back(std::move(*l));
   }
-  if (listeners.empty()) {
+  std::unique_ptr<RelayServer> relay;
+  if (!config->relay_listen.empty()) {
+    RelayOptions ro;
+    ro.domain = node->domain;
+    ro.smarthost = config->smarthost;
+    ro.max_message_bytes = config->max_message_bytes;
+    ro.tls = &node->tls;
+    ro.directory = directory.get();
+    auto r = RelayServer::Start(config->relay_listen, std::move(ro));
+    if (!r.ok()) {
+      PM_LOG(ERROR) << "relay: " << r.status();
+      return 1;
+    }
+    relay = std::move(*r);
+    PM_LOG(INFO) << "relay (SMTP out) on " << relay->address() << " to "
+                 << (config->smarthost.empty() ? "(no smarthost: mail to legacy domains bounces)"
+                                               : config->smarthost);
+  }
+  if (listeners.empty() && relay == nullptr) {
     PM_LOG(ERROR) << path << ": [gateway] has no listener (imap_listen, pop3_listen, ...)";
     return 1;
   }
   for (const auto& l : listeners) std::printf("READY %s\n", l->address().c_str());
+  if (relay != nullptr) std::printf("READY %s\n", relay->address().c_str());
   std::fflush(stdout);
 
   int sig = WaitForShutdownSignal();
   PM_LOG(INFO) << "signal " << sig << ": shutting down";
   for (auto& l : listeners) l->Stop();
+  if (relay != nullptr) relay->Stop();
   return 0;
 }
 
@@ -148,7 +176,7 @@ int Run(const std::string& path) {
 }  // namespace pullmail::gateway
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  pullmail::SetProgramHelp(
       "pullmail-gateway --config DIR/node.toml\n\n"
       "Classic mail protocols for one pullmail domain's users, so that Thunderbird,\n"
       "mutt, fetchmail and other IMAP/POP3/SMTP clients work unchanged:\n"
@@ -156,9 +184,12 @@ int main(int argc, char** argv) {
       "  POP3 (STLS) on pop3_listen, implicit TLS on pop3s_listen\n"
       "  SMTP submission (STARTTLS + AUTH) on submission_listen\n"
       "  SMTP in from other mail servers (the domain's MX, STARTTLS) on smtp_listen\n"
+      "  SMTP out: the sender node's mail for legacy domains, on relay_listen (gRPC),\n"
+      "  relayed by SMTP to [gateway] smarthost\n"
       "Mailboxes are the recipient node's; submissions go to the sender node.\n"
       "Prints 'READY <address>' per listener once serving; stops on SIGTERM/SIGINT.\n"
-      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.");
+      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.",
+      "gateway/main.cc");
   pullmail::BlockShutdownSignals();
   absl::ParseCommandLine(argc, argv);
   pullmail::SetLogProgramName("pullmail-gateway");

@@ -74,11 +74,15 @@ void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Deliver
 
   auto channel = node_->RecipientChannel(domain);
   if (!channel.ok()) {
-    // Not in the directory (or no endpoint): nothing will ever accept it.
+    // Not in the directory, no endpoint, or a legacy domain with no SMTP
+    // relay configured: nothing will ever accept it (a bounce, 5.1.1 for an
+    // unknown domain, 5.7.0 for a domain we cannot route to).
+    const int code = channel.status().code() == absl::StatusCode::kFailedPrecondition
+                         ? static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION)
+                         : static_cast<int>(grpc::StatusCode::NOT_FOUND);
     for (Delivery* d : live) {
       d->attempts++;
-      Apply(*d, static_cast<int>(grpc::StatusCode::NOT_FOUND),
-            std::string(channel.status().message()));
+      Apply(*d, code, std::string(channel.status().message()));
     }
     return;
   }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/config/gateway_config.h"
 #include "core/crypto/token.h"
 #include "core/envelope/envelope.h"
 #include "core/storage/sqlite_store.h"
@@ -29,6 +30,10 @@ absl::StatusOr<std::unique_ptr<SenderNode>> SenderNode::Open(const NodeConfig& c
   if (const toml::table* retry = config.Section("sender", "retry")) {
     ASSIGN_OR_RETURN(node->retry_, ParseRetryPolicy(*retry));
   }
+  // The same [gateway] section the gateway reads: its relay_listen is where
+  // notifications for legacy domains go.
+  ASSIGN_OR_RETURN(GatewayConfig gateway, ParseGatewayConfig(config));
+  node->relay_endpoint_ = gateway.relay_listen;
   return node;
 }
 
@@ -190,14 +195,27 @@ absl::Status SenderNode::ReportAbuse(const v1::SignedSpamReport& signed_report) 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> SenderNode::RecipientChannel(
     const std::string& domain) {
   ASSIGN_OR_RETURN(DomainEntry entry, directory_->Lookup(domain));
-  if (entry.recipient_endpoint.empty()) {
+  // THE routing rule: a pullmail domain is notified at its own recipient
+  // node; a legacy domain at this domain's own gateway relay (SMTP out),
+  // which presents this domain's certificate.
+  std::string endpoint = entry.recipient_endpoint;
+  std::string peer = domain;
+  if (entry.legacy) {
+    if (relay_endpoint_.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no SMTP relay configured for legacy domain ", domain));
+    }
+    endpoint = relay_endpoint_;
+    peer = config_.domain;
+  }
+  if (endpoint.empty()) {
     return absl::FailedPreconditionError(absl::StrCat("directory lists no recipient endpoint for ", domain));
   }
-  std::string key = absl::StrCat(domain, "|", entry.recipient_endpoint);
+  std::string key = absl::StrCat(domain, "|", endpoint);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = channels_.find(key);
   if (it != channels_.end()) return it->second;
-  ASSIGN_OR_RETURN(auto channel, Dial(config_.tls, entry.recipient_endpoint, domain));
+  ASSIGN_OR_RETURN(auto channel, Dial(config_.tls, endpoint, peer));
   channels_[key] = channel;
   return channel;
 }

@@ -50,7 +50,11 @@ class SenderNode {
   // Counts a verified abuse report against the message's submitter.
   absl::Status ReportAbuse(const v1::SignedSpamReport& report);
 
-  // A channel to `domain`'s recipient node as the directory lists it.
+  // A channel to where `domain`'s notifications go: its recipient node as the
+  // directory lists it, or, for a domain the directory marks legacy, this
+  // domain's own gateway relay ([gateway] relay_listen; SMTP out).
+  // kFailedPrecondition (permanent: the sender gets a bounce) for a legacy
+  // domain when no relay is configured; kNotFound for an unknown domain.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> RecipientChannel(const std::string& domain);
 
   // Wakes the delivery worker (new mail queued).
@@ -80,6 +84,7 @@ class SenderNode {
   std::unique_ptr<SigningKey> key_;
   std::unique_ptr<UserAuthenticator> auth_;
   RetryPolicy retry_;
+  std::string relay_endpoint_;  // [gateway] relay_listen; empty = none
 
   std::mutex mu_;
   std::condition_variable cv_;
