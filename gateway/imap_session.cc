@@ -67,6 +67,7 @@
 #include "core/imap/imap_mime.h"
 #include "core/util/logging.h"
 #include "core/util/strings.h"
+#include "gateway/body_prefetch.h"
 #include "gateway/sessions.h"
 #include "rpc/grpc_status.h"
 
@@ -76,6 +77,10 @@ namespace {
 constexpr absl::Duration kCallTimeout = absl::Seconds(60);
 // A read may first pull a body of up to 64 MiB from the sender's node.
 constexpr absl::Duration kReadTimeout = absl::Minutes(10);
+// Body reads of one FETCH run up to this many at a time, holding at most
+// this many bytes of bodies ahead of the one being written (body_prefetch.h).
+constexpr size_t kPrefetchWindow = 8;
+constexpr uint64_t kPrefetchBytes = uint64_t{32} << 20;
 constexpr uint32_t kListPage = 10000;  // the node's cap per ListMessages
 constexpr int kMaxFailedLogins = 3;
 // IDLE checks the client's socket and the watch stream in turns.
@@ -921,36 +926,38 @@ class ImapSession {
     return Refresh(true, false) && Ok(cmd, "MOVE completed");
   }
 
-  // The message's bytes via Read (peek as asked). kUnavailable: the sender's
-  // node cannot be reached (no byte was sent to the client).
-  absl::StatusOr<std::string> ReadBody(uint32_t uid, bool peek, v1::MessageInfo* info) {
-    auto ctx = NodeClient::Context(token_, kReadTimeout);
+  // The message's bytes via Read (peek as asked), with the MessageInfo the
+  // node sent along. kUnavailable: the sender's node cannot be reached (no
+  // byte was sent to the client). Thread-safe (BodyPrefetch runs several).
+  static absl::StatusOr<BodyPrefetch::Result> ReadBody(NodeClient* nodes, const std::string& token,
+                                                       const std::string& folder, uint32_t uid,
+                                                       bool peek, size_t max_bytes) {
+    auto ctx = NodeClient::Context(token, kReadTimeout);
     v1::ReadRequest req;
-    req.set_folder(sel_->name);
+    req.set_folder(folder);
     req.set_uid(uid);
     req.set_peek(peek);
-    std::unique_ptr<grpc::ClientReader<v1::ReadChunk>> reader =
-        env_.nodes->mailbox().Read(ctx.get(), req);
-    std::string body;
+    std::unique_ptr<grpc::ClientReader<v1::ReadChunk>> reader = nodes->mailbox().Read(ctx.get(), req);
+    BodyPrefetch::Result r;
     v1::ReadChunk chunk;
     bool first = true;
     while (reader->Read(&chunk)) {
-      if (first && chunk.has_info()) *info = chunk.info();
+      if (first && chunk.has_info()) r.info = chunk.info();
       first = false;
-      body += chunk.data();
-      if (body.size() > env_.config->max_message_bytes + (size_t{1} << 20)) {
+      r.body += chunk.data();
+      if (r.body.size() > max_bytes + (size_t{1} << 20)) {
         ctx->TryCancel();
         break;
       }
     }
     grpc::Status s = reader->Finish();
     if (!s.ok()) return FromGrpc(s);
-    if (!first && body.size() != info->body_size()) {
+    if (!first && r.body.size() != r.info.body_size()) {
       // The node promises a verified, complete body; anything else is not
       // shown (DESIGN.md: never a partial body).
       return absl::UnavailableError("short body from the node");
     }
-    return body;
+    return r;
   }
 
   static std::string Literal(std::string_view bytes) {
@@ -984,28 +991,48 @@ class ImapSession {
       }
     }
     if (sel_->read_only) sets_seen = false;
+    // Header fields the summary holds need no pull (the point of pull mail:
+    // listings never move bodies); what else needs the message's bytes.
+    auto needs_read = [&](const v1::MessageInfo& m) {
+      if (sets_seen && !HasFlag(m, "\\Seen")) return true;
+      if (!needs_body) return false;
+      for (const FetchAtt& a : cmd.fetch) {
+        bool from_summary = a.kind == K::kBodySection && a.peek && a.section.part.empty() &&
+                            a.section.text == FetchSection::Text::kHeaderFields &&
+                            !SummaryEmpty(m.summary()) &&
+                            SummaryHeaderFields(m.summary(), a.section.fields).has_value();
+        bool simple = a.kind == K::kFlags || a.kind == K::kUid || a.kind == K::kRfc822Size ||
+                      a.kind == K::kInternalDate || a.kind == K::kEnvelope;
+        if (!from_summary && !simple) return true;
+      }
+      return false;
+    };
+    // The bodies are read ahead, several at once, and taken in order.
+    constexpr size_t kNoRead = ~size_t{0};
+    std::vector<size_t> read_slot(seqs->size(), kNoRead);
+    std::vector<BodyPrefetch::Item> reads;
+    for (size_t k = 0; k < seqs->size(); ++k) {
+      const v1::MessageInfo& m = sel_->messages[(*seqs)[k] - 1];
+      if (!needs_read(m)) continue;
+      read_slot[k] = reads.size();
+      reads.push_back({m.uid(), m.body_size()});
+    }
+    BodyPrefetch prefetch(
+        [nodes = env_.nodes, token = token_, folder = sel_->name, peek = !sets_seen,
+         max = env_.config->max_message_bytes](uint32_t uid) {
+          return ReadBody(nodes, token, folder, uid, peek, max);
+        },
+        std::move(reads), kPrefetchWindow, kPrefetchBytes);
     bool expunged = false;
-    for (uint32_t seq : *seqs) {
+    for (size_t k = 0; k < seqs->size(); ++k) {
+      const uint32_t seq = (*seqs)[k];
       v1::MessageInfo& m = sel_->messages[seq - 1];
       std::optional<std::string> body;
-      // Header fields the summary holds need no pull (the point of pull
-      // mail: listings never move bodies).
-      bool pull = false;
-      if (needs_body) {
-        for (const FetchAtt& a : cmd.fetch) {
-          bool from_summary = a.kind == K::kBodySection && a.peek && a.section.part.empty() &&
-                              a.section.text == FetchSection::Text::kHeaderFields &&
-                              !SummaryEmpty(m.summary()) &&
-                              SummaryHeaderFields(m.summary(), a.section.fields).has_value();
-          bool simple = a.kind == K::kFlags || a.kind == K::kUid || a.kind == K::kRfc822Size ||
-                        a.kind == K::kInternalDate || a.kind == K::kEnvelope;
-          if (!from_summary && !simple) pull = true;
-        }
-      }
       bool was_seen = HasFlag(m, "\\Seen");
-      if (pull || (sets_seen && !was_seen)) {
-        v1::MessageInfo info = m;
-        absl::StatusOr<std::string> bytes = ReadBody(m.uid(), !sets_seen, &info);
+      if (read_slot[k] != kNoRead) {
+        absl::StatusOr<BodyPrefetch::Result> read = prefetch.Take(read_slot[k]);
+        absl::StatusOr<std::string> bytes =
+            read.ok() ? absl::StatusOr<std::string>(std::move(read->body)) : read.status();
         if (!bytes.ok()) {
           if (bytes.status().code() == absl::StatusCode::kNotFound) {
             expunged = true;  // removed by another session; announced later
