@@ -16,6 +16,7 @@ ctest registers each test method as e2e_gateway_smtpout_<name>.
 
 import os
 import socketserver
+import ssl
 import sys
 import threading
 import unittest
@@ -41,10 +42,14 @@ class SmtpSink:
     """A minimal SMTP server (RFC 5321) on 127.0.0.1: answers 220/250/354/250,
     records (mail_from, rcpts, data) for each accepted message with the
     dot-stuffing undone, and answers the scripted replies queued in
-    rcpt_replies / data_replies (one per command, then 250 again)."""
+    rcpt_replies / data_replies (one per command, then 250 again). With
+    tls_context set it offers STARTTLS (RFC 3207) and records in tls_used
+    whether each accepted message came over TLS."""
 
     def __init__(self):
         self.lock = threading.Lock()
+        self.tls_context = None
+        self.tls_used = []
         self.messages = []
         self.rcpt_commands = []
         self.rcpt_replies = []
@@ -61,6 +66,7 @@ class SmtpSink:
             def handle(self):
                 self.reply("220 mx.legacy.example ESMTP sink")
                 mail_from, rcpts = None, []
+                tls = False
                 while True:
                     line = self.rfile.readline(4096)
                     if not line:
@@ -68,7 +74,16 @@ class SmtpSink:
                     cmd = line.decode("ascii", "replace").rstrip("\r\n")
                     verb = cmd[:4].upper()
                     if verb in ("EHLO", "HELO"):
-                        self.reply("250-mx.legacy.example\r\n250-SIZE 10000000\r\n250 8BITMIME")
+                        starttls = "250-STARTTLS\r\n" if sink.tls_context and not tls else ""
+                        self.reply("250-mx.legacy.example\r\n" + starttls +
+                                   "250-SIZE 10000000\r\n250 8BITMIME")
+                    elif cmd.upper() == "STARTTLS" and sink.tls_context and not tls:
+                        self.reply("220 2.0.0 ready to start TLS")
+                        self.request = sink.tls_context.wrap_socket(self.request, server_side=True)
+                        self.rfile = self.request.makefile("rb")
+                        self.wfile = self.request.makefile("wb")
+                        tls = True
+                        mail_from, rcpts = None, []
                     elif verb == "MAIL":
                         mail_from = cmd[cmd.index("<") + 1:cmd.index(">")]
                         rcpts = []
@@ -97,6 +112,7 @@ class SmtpSink:
                             r = sink.data_replies.pop(0) if sink.data_replies else "250 2.0.0 queued"
                             if r.startswith("2"):
                                 sink.messages.append((mail_from, list(rcpts), data))
+                                sink.tls_used.append(tls)
                         self.reply(r)
                     elif verb == "RSET":
                         mail_from, rcpts = None, []
@@ -195,6 +211,37 @@ class GatewaySmtpout(unittest.TestCase):
         self.assertEqual(d["attempts"], 1)
         # The body left the sender node once: fetched by the relay.
         self.assertEqual(a.sender.counter("pullmail_body_bytes_served_total"), len(data))
+        self.assertEqual(self.sink.tls_used, [False])  # the sink offered no STARTTLS
+        # SIGTERM stops the relay with the listeners.
+        self.assertEqual(a.gateway.stop(), 0)
+
+    def test_starttls_is_used_when_the_legacy_mta_offers_it(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # Any certificate will do: SMTP out's STARTTLS verifies nothing.
+        a_dir = os.path.join(self.world.root, "a.example")
+        self.sink.tls_context = ctx
+        a, ann = self.federation()
+        ctx.load_cert_chain(os.path.join(a_dir, "tls", "node.pem"),
+                            os.path.join(a_dir, "tls", "node.key"))
+        sent = ann.send(CAROL, "Over TLS", "secret\n")
+        self.wait_state(ann, sent["message_id"], "delivered")
+        msgs, _ = self.sink.snapshot()
+        self.assertEqual(len(msgs), 1)
+        self.assertTrue(msgs[0][2].endswith(b"\r\n\r\nsecret\r\n"))
+        self.assertEqual(self.sink.tls_used, [True])
+
+    def test_some_recipients_refused_the_others_get_it_and_no_bounce(self):
+        a, ann = self.federation(retry_fast=True)
+        self.sink.rcpt_replies.append("550 5.1.1 <carol@legacy.example>: no such user")
+        sent = ann.send([CAROL, "dave@legacy.example"], "Half", "hello both\n")
+        d = self.wait_state(ann, sent["message_id"], "delivered")
+        self.assertEqual(d["attempts"], 1)
+        msgs, rcpts = self.sink.snapshot()
+        self.assertEqual(rcpts, [CAROL, "dave@legacy.example"])
+        self.assertEqual([(m[0], m[1]) for m in msgs], [("ann@a.example", ["dave@legacy.example"])])
+        # The documented limit: the refused recipient is only logged.
+        wait_until(lambda: "refused <carol@legacy.example>" in a.gateway.log_tail(200), 10,
+                   what="the partial refusal in the gateway log")
 
     def test_550_bounces_to_the_sender_without_retries(self):
         a, ann = self.federation(retry_fast=True)
