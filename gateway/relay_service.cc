@@ -29,8 +29,8 @@
 namespace pullmail::gateway {
 namespace {
 
-constexpr auto kFetchDeadline = std::chrono::seconds(60);
-constexpr absl::Duration kConnectTimeout = absl::Seconds(20);
+constexpr auto kFetchDeadline = std::chrono::seconds(30);
+constexpr absl::Duration kConnectTimeout = absl::Seconds(10);
 
 v1::NotifyResult Result(int code, std::string_view reason, std::string_view detail,
                         std::string_view message_id = {}) {

@@ -47,7 +47,9 @@ struct RelayOptions {
   std::string domain;          // this domain (the only signer accepted)
   std::string smarthost;       // "host:port"; empty: refuse permanently
   size_t max_message_bytes = size_t{64} << 20;
-  absl::Duration smtp_timeout = absl::Seconds(60);  // per SMTP reply / write
+  // Per SMTP reply or write. Shorter than RFC 5321 4.5.3.2's minutes: the
+  // sender node gives a stream to the relay 60 s in all (delivery_worker.cc).
+  absl::Duration smtp_timeout = absl::Seconds(30);
   const TlsConfig* tls = nullptr;   // for the fetch from the sender node; not owned
   const Directory* directory = nullptr;  // not owned; thread-safe
 };

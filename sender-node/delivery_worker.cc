@@ -16,6 +16,13 @@ namespace {
 
 constexpr size_t kBatch = 500;                 // deliveries per pass
 constexpr auto kNotifyDeadline = std::chrono::seconds(15);
+// A legacy domain's answers come from the gateway relay only after an SMTP
+// dialogue per message, so its stream carries few notifications and gets
+// longer. The worker is one thread: this is also how long a slow smarthost
+// can hold up every other domain in one pass. A notification cut off by the
+// deadline is retried; if the smarthost had already taken it, it goes twice.
+constexpr size_t kRelayBatch = 5;
+constexpr auto kRelayDeadline = std::chrono::seconds(60);
 
 }  // namespace
 
@@ -86,9 +93,12 @@ void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Deliver
     }
     return;
   }
+  const bool relayed = node_->IsRelayed(domain);
+  if (relayed && live.size() > kRelayBatch) live.resize(kRelayBatch);  // the rest: next pass
   auto stub = v1::RecipientService::NewStub(*channel);
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + kNotifyDeadline);
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   (relayed ? kRelayDeadline : kNotifyDeadline));
   auto stream = stub->NotifyStream(&ctx);
   size_t written = 0;
   uint64_t bytes = 0;

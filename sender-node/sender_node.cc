@@ -220,6 +220,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> SenderNode::RecipientChannel(
   return channel;
 }
 
+bool SenderNode::IsRelayed(const std::string& domain) const {
+  auto entry = directory_->Lookup(domain);
+  return entry.ok() && entry->legacy;
+}
+
 void SenderNode::Wake() {
   std::lock_guard<std::mutex> lock(mu_);
   woken_ = true;

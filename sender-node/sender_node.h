@@ -56,6 +56,9 @@ class SenderNode {
   // kFailedPrecondition (permanent: the sender gets a bounce) for a legacy
   // domain when no relay is configured; kNotFound for an unknown domain.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> RecipientChannel(const std::string& domain);
+  // True when RecipientChannel(domain) leads to the gateway relay (the
+  // directory marks `domain` legacy): its answers wait for SMTP.
+  bool IsRelayed(const std::string& domain) const;
 
   // Wakes the delivery worker (new mail queued).
   void Wake();

@@ -15,6 +15,7 @@ ctest registers each test method as e2e_gateway_smtpout_<name>.
 """
 
 import os
+import re
 import socketserver
 import ssl
 import sys
@@ -242,6 +243,23 @@ class GatewaySmtpout(unittest.TestCase):
         # The documented limit: the refused recipient is only logged.
         wait_until(lambda: "refused <carol@legacy.example>" in a.gateway.log_tail(200), 10,
                    what="the partial refusal in the gateway log")
+
+    def test_more_messages_than_one_relay_stream_carries_all_arrive_once(self):
+        a, ann = self.federation(retry_fast=True)
+        # The relay is down while they are queued (each attempt fails and is
+        # retried), so that many are due together when it comes back.
+        a.gateway.stop()
+        subjects = [f"Batch {i}" for i in range(7)]
+        for subj in subjects:
+            ann.send(CAROL, subj, f"body of {subj}\n")
+        a.gateway.start()
+        msgs = wait_until(lambda: (lambda m: m if len(m) >= 7 else None)(self.sink.snapshot()[0]),
+                          60, interval=0.2, what="7 messages at the sink")
+        got = sorted(re.search(rb"Subject: (Batch \d)", m[2]).group(1).decode() for m in msgs)
+        self.assertEqual(got, subjects)
+        wait_until(lambda: all(d["state"] == "delivered" for s in ann.sent()
+                               for d in s["deliveries"]), TIMEOUT, interval=0.2,
+                   what="every delivery delivered")
 
     def test_550_bounces_to_the_sender_without_retries(self):
         a, ann = self.federation(retry_fast=True)
