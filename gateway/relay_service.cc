@@ -330,11 +330,11 @@ v1::NotifyResult RelayNotification(const RelayOptions& o, const v1::SignedNotifi
   params.tls_possible = true;
   SmtpClient client(std::move(params));
   SmtpConn conn(o.smtp_timeout);
-  SmtpClientAction a;
-  if (absl::Status s = conn.Connect(o.smarthost); !s.ok()) {
-    a = client.OnTransportError(SV(s.message()));
-  } else {
-    a = client.Start();
+  SmtpClientAction a = client.Start();  // kClose: an envelope SMTP cannot carry
+  if (a.kind != SmtpClientAction::kClose) {
+    if (absl::Status s = conn.Connect(o.smarthost); !s.ok()) {
+      a = client.OnTransportError(SV(s.message()));
+    }
   }
   while (a.kind != SmtpClientAction::kClose) {
     absl::Status s;

@@ -13,9 +13,34 @@ namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// RFC 5321 4.1.2 Path, as far as the dialogue needs: one printable token.
+bool SafePath(std::string_view address) {
+  if (address.size() > 512) return false;
+  for (char c : address) {
+    if (c <= ' ' || c > '~' || c == '<' || c == '>') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 SmtpClient::SmtpClient(SmtpClientParams params) : params_(std::move(params)) {}
+
+SmtpClientAction SmtpClient::Start() {
+  std::string bad;
+  if (params_.recipients.empty()) bad = "no recipients";
+  if (!SafePath(params_.mail_from)) bad = "the envelope sender is not a valid SMTP path";
+  for (const std::string& r : params_.recipients) {
+    if (r.empty() || !SafePath(r)) bad = "a recipient is not a valid SMTP path";
+  }
+  if (!bad.empty()) {
+    state_ = State::kClosed;
+    result_.kind = SmtpClientResult::kPermanent;
+    result_.reply = absl::StrCat("554 5.1.3 ", bad);
+    return SmtpClientAction{SmtpClientAction::kClose, {}};
+  }
+  return SmtpClientAction{};
+}
 
 SmtpClientAction SmtpClient::OnReplyLine(std::string_view line) {
   if (state_ == State::kClosed) return SmtpClientAction{SmtpClientAction::kClose, {}};
@@ -136,9 +161,6 @@ SmtpClientAction SmtpClient::OnReply(int code, const std::vector<std::string>& l
       return SendMail();
     case State::kMail:
       if (!ok2) return fail();
-      if (params_.recipients.empty()) {
-        return Finish(SmtpClientResult::kPermanent, "no recipients");
-      }
       next_rcpt_ = 0;
       return Send(State::kRcpt,
                   absl::StrCat("RCPT TO:<", params_.recipients[0], ">\r\n"));

@@ -78,8 +78,12 @@ class SmtpClient {
 
   explicit SmtpClient(SmtpClientParams params);
 
-  // The first action: read the greeting.
-  SmtpClientAction Start() const { return SmtpClientAction{}; }
+  // The first action: read the greeting. kClose with a kPermanent verdict
+  // instead, before any byte is sent, when the envelope cannot be sent as
+  // given: no recipients, or an address (sender or recipient) with a space,
+  // control byte, non-ASCII byte, '<' or '>' (no command injection through
+  // an address, whatever the caller checked).
+  SmtpClientAction Start();
   // One reply line without its CRLF. Returns kReadReply while the reply
   // continues ("ddd-"), else the next action.
   SmtpClientAction OnReplyLine(std::string_view line);

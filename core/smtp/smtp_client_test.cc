@@ -223,6 +223,21 @@ TEST(SmtpClient, MalformedRepliesAreTemporary) {
   EXPECT_EQ(endless.result().kind, SmtpClientResult::kTemporary);
 }
 
+TEST(SmtpClient, RefusesAnEnvelopeThatCouldInjectCommandsBeforeSendingAnything) {
+  for (std::vector<std::string> rcpts :
+       {std::vector<std::string>{}, {"carol@legacy.example>\r\nRSET"}, {"a b@x"}, {""},
+        {"carol@legacy.example", "d\x80@x"}}) {
+    SmtpClient c(Params(rcpts));
+    EXPECT_EQ(c.Start().kind, SmtpClientAction::kClose);
+    EXPECT_EQ(c.result().kind, SmtpClientResult::kPermanent);
+  }
+  SmtpClientParams p = Params();
+  p.mail_from = "ann@a.example>\r\nRCPT TO:<x@y";
+  SmtpClient bad_from(p);
+  EXPECT_EQ(bad_from.Start().kind, SmtpClientAction::kClose);
+  EXPECT_EQ(bad_from.result().reply, "554 5.1.3 the envelope sender is not a valid SMTP path");
+}
+
 TEST(DotStuff, StuffsDotsAndNormalisesLineEnds) {
   EXPECT_EQ(DotStuff("a\r\n.b\r\n..c\r\n"), "a\r\n..b\r\n...c\r\n.\r\n");
   EXPECT_EQ(DotStuff("a\nb"), "a\r\nb\r\n.\r\n");
