@@ -210,6 +210,57 @@ class SmtpConn {
   std::string buf_;
 };
 
+// One SMTP dialogue with the smarthost, driven by core's SmtpClient.
+// *tls_failed is set when the STARTTLS handshake itself failed.
+SmtpClientResult RunSmtp(const RelayOptions& o, SmtpClientParams params, const std::string& body,
+                         bool* tls_failed) {
+  *tls_failed = false;
+  SmtpClient client(std::move(params));
+  SmtpConn conn(o.smtp_timeout);
+  SmtpClientAction a = client.Start();  // kClose: an envelope SMTP cannot carry
+  if (a.kind != SmtpClientAction::kClose) {
+    if (absl::Status s = conn.Connect(o.smarthost); !s.ok()) {
+      a = client.OnTransportError(SV(s.message()));
+    }
+  }
+  while (a.kind != SmtpClientAction::kClose) {
+    absl::Status s;
+    switch (a.kind) {
+      case SmtpClientAction::kReadReply: {
+        auto line = conn.ReadLine(SmtpClient::kMaxReplyLineBytes);
+        if (!line.ok()) {
+          a = client.OnTransportError(SV(line.status().message()));
+          continue;
+        }
+        a = client.OnReplyLine(*line);
+        continue;
+      }
+      case SmtpClientAction::kSend:
+        s = conn.Write(a.data);
+        break;
+      case SmtpClientAction::kSendMessage:
+        s = conn.Write(DotStuff(body));
+        break;
+      case SmtpClientAction::kStartTls:
+        s = conn.StartTls();
+        *tls_failed = !s.ok();
+        if (s.ok()) {
+          a = client.OnTlsStarted();
+          continue;
+        }
+        break;
+      case SmtpClientAction::kClose:
+        break;
+    }
+    if (!s.ok()) {
+      a = client.OnTransportError(SV(s.message()));
+      continue;
+    }
+    a = SmtpClientAction{};
+  }
+  return client.result();
+}
+
 // Fetches and checks the body from this domain's own sender node.
 absl::StatusOr<std::string> FetchBody(const RelayOptions& o, const v1::Notification& n) {
   ASSIGN_OR_RETURN(DomainEntry own, o.directory->Lookup(o.domain));
@@ -328,49 +379,17 @@ v1::NotifyResult RelayNotification(const RelayOptions& o, const v1::SignedNotifi
   params.recipients.assign(n->recipients().begin(), n->recipients().end());
   params.message_size = body->size();
   params.tls_possible = true;
-  SmtpClient client(std::move(params));
-  SmtpConn conn(o.smtp_timeout);
-  SmtpClientAction a = client.Start();  // kClose: an envelope SMTP cannot carry
-  if (a.kind != SmtpClientAction::kClose) {
-    if (absl::Status s = conn.Connect(o.smarthost); !s.ok()) {
-      a = client.OnTransportError(SV(s.message()));
-    }
+  bool tls_failed = false;
+  SmtpClientResult r = RunSmtp(o, params, *body, &tls_failed);
+  if (tls_failed) {
+    // Opportunistic TLS as MTAs do it: a server that offers STARTTLS but
+    // cannot complete the handshake gets the message in plaintext on a new
+    // connection rather than never (nothing was sent before the handshake).
+    PM_LOG(WARNING) << "relay: " << id << ": STARTTLS with " << o.smarthost << " failed ("
+                    << r.reply << "); retrying without TLS";
+    params.tls_possible = false;
+    r = RunSmtp(o, params, *body, &tls_failed);
   }
-  while (a.kind != SmtpClientAction::kClose) {
-    absl::Status s;
-    switch (a.kind) {
-      case SmtpClientAction::kReadReply: {
-        auto line = conn.ReadLine(SmtpClient::kMaxReplyLineBytes);
-        if (!line.ok()) {
-          a = client.OnTransportError(SV(line.status().message()));
-          continue;
-        }
-        a = client.OnReplyLine(*line);
-        continue;
-      }
-      case SmtpClientAction::kSend:
-        s = conn.Write(a.data);
-        break;
-      case SmtpClientAction::kSendMessage:
-        s = conn.Write(DotStuff(*body));
-        break;
-      case SmtpClientAction::kStartTls:
-        s = conn.StartTls();
-        if (s.ok()) {
-          a = client.OnTlsStarted();
-          continue;
-        }
-        break;
-      case SmtpClientAction::kClose:
-        break;
-    }
-    if (!s.ok()) {
-      a = client.OnTransportError(SV(s.message()));
-      continue;
-    }
-    a = SmtpClientAction{};
-  }
-  const SmtpClientResult& r = client.result();
   for (const auto& [rcpt, reply] : r.refused) {
     PM_LOG(WARNING) << "relay: " << id << ": " << o.smarthost << " refused <" << rcpt
                     << "> (" << reply << "); delivered to the others (no bounce: the "

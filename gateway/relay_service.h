@@ -25,7 +25,8 @@
 // for a recipient domain the directory marks legacy; TLS with the node
 // certificate as the nodes' own listeners. STARTTLS to the smarthost is
 // opportunistic and unauthenticated (no certificate check, no DANE or
-// MTA-STS): it protects against passive eavesdroppers only.
+// MTA-STS): it protects against passive eavesdroppers only, and a failed
+// handshake falls back to plaintext on a new connection.
 #ifndef PULLMAIL_GATEWAY_RELAY_SERVICE_H_
 #define PULLMAIL_GATEWAY_RELAY_SERVICE_H_
 

@@ -50,6 +50,7 @@ class SmtpSink:
     def __init__(self):
         self.lock = threading.Lock()
         self.tls_context = None
+        self.tls_broken = False  # offer STARTTLS, then break the handshake
         self.tls_used = []
         self.messages = []
         self.rcpt_commands = []
@@ -75,9 +76,15 @@ class SmtpSink:
                     cmd = line.decode("ascii", "replace").rstrip("\r\n")
                     verb = cmd[:4].upper()
                     if verb in ("EHLO", "HELO"):
-                        starttls = "250-STARTTLS\r\n" if sink.tls_context and not tls else ""
+                        offer = sink.tls_context or sink.tls_broken
+                        starttls = "250-STARTTLS\r\n" if offer and not tls else ""
                         self.reply("250-mx.legacy.example\r\n" + starttls +
                                    "250-SIZE 10000000\r\n250 8BITMIME")
+                    elif cmd.upper() == "STARTTLS" and sink.tls_broken:
+                        self.reply("220 2.0.0 ready to start TLS")
+                        self.wfile.write(b"this is not a TLS record\r\n" * 4)
+                        self.wfile.flush()
+                        return
                     elif cmd.upper() == "STARTTLS" and sink.tls_context and not tls:
                         self.reply("220 2.0.0 ready to start TLS")
                         self.request = sink.tls_context.wrap_socket(self.request, server_side=True)
@@ -230,6 +237,16 @@ class GatewaySmtpout(unittest.TestCase):
         self.assertEqual(len(msgs), 1)
         self.assertTrue(msgs[0][2].endswith(b"\r\n\r\nsecret\r\n"))
         self.assertEqual(self.sink.tls_used, [True])
+
+    def test_a_broken_starttls_falls_back_to_plaintext(self):
+        self.sink.tls_broken = True
+        a, ann = self.federation()
+        sent = ann.send(CAROL, "Plain after all", "hello\n")
+        d = self.wait_state(ann, sent["message_id"], "delivered")
+        self.assertEqual(d["attempts"], 1)  # within one attempt, on a new connection
+        self.assertEqual(self.sink.tls_used, [False])
+        self.assertEqual(len(self.sink.snapshot()[0]), 1)
+        self.assertIn("retrying without TLS", a.gateway.log_tail(200))
 
     def test_some_recipients_refused_the_others_get_it_and_no_bounce(self):
         a, ann = self.federation(retry_fast=True)
