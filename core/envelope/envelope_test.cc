@@ -367,7 +367,9 @@ class BridgedEnvelopeTest : public EnvelopeTest {
     Rejection from_raw = VerifyReason(SignRaw(n.SerializeAsString()));
     // The signer refuses exactly what a receiver would refuse.
     EXPECT_EQ(s.ok(), from_raw == Rejection::kNone) << s.status();
-    if (s.ok()) EXPECT_EQ(VerifyReason(*s), Rejection::kNone);
+    if (s.ok()) {
+      EXPECT_EQ(VerifyReason(*s), Rejection::kNone);
+    }
     return from_raw;
   }
 };
