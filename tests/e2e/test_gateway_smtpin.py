@@ -21,10 +21,9 @@ import smtplib
 import socket
 import subprocess
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import World, run_tests, wait_until  # noqa: E402
+from world import WorldTestCase, run_tests, wait_until  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 
@@ -70,12 +69,9 @@ class RawSmtp:
         return self.reply()
 
 
-class GatewaySmtpin(unittest.TestCase):
-    maxDiff = None
-
+class GatewaySmtpin(WorldTestCase):
     def setUp(self):
-        self.world = World(BIN_DIR, self._testMethodName)
-        self.addCleanup(self._close_world)
+        super().setUp()
         self.a = self.world.init("a.example")
         self.b = self.world.init("b.example")
         self.ann = self.a.add_user("ann")
@@ -90,12 +86,6 @@ class GatewaySmtpin(unittest.TestCase):
             except (OSError, smtplib.SMTPException):
                 pass
 
-    def _close_world(self):
-        outcome = getattr(self, "_outcome", None)
-        failed = outcome is not None and not getattr(outcome, "success", True)
-        if failed:
-            sys.stderr.write("\n" + self.world.diagnostics() + "\n")
-        self.world.close(keep=failed and bool(os.environ.get("PULLMAIL_E2E_KEEP")))
 
     def start(self):
         self.a.start()

@@ -20,10 +20,9 @@ import socketserver
 import ssl
 import sys
 import threading
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import World, run_tests, wait_until  # noqa: E402
+from world import WorldTestCase, run_tests, wait_until  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 
@@ -149,19 +148,12 @@ class SmtpSink:
             return list(self.messages), list(self.rcpt_commands)
 
 
-class GatewaySmtpout(unittest.TestCase):
+class GatewaySmtpout(WorldTestCase):
     def setUp(self):
-        self.world = World(BIN_DIR, self._testMethodName)
-        self.addCleanup(self._close_world)
+        super().setUp()
         self.sink = SmtpSink()
         self.addCleanup(self.sink.close)
 
-    def _close_world(self):
-        outcome = getattr(self, "_outcome", None)
-        failed = outcome is not None and not getattr(outcome, "success", True)
-        if failed:
-            sys.stderr.write("\n" + self.world.diagnostics() + "\n")
-        self.world.close(keep=failed and bool(os.environ.get("PULLMAIL_E2E_KEEP")))
 
     def federation(self, smarthost=True, retry_fast=False, relay=True):
         a = self.world.init("a.example")
