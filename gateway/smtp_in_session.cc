@@ -4,7 +4,8 @@
 // onto the domain's sender node, which keeps the body as the sender node of
 // record and notifies the recipient node (origin ORIGIN_BRIDGED_SMTP,
 // docs/PROTOCOL.md 6.1 step 6). The protocol decisions are core/smtp's
-// SmtpSession in SmtpMode::kRelayIn; this file does only the I/O it asks for:
+// SmtpSession in SmtpMode::kRelayIn, driven by gateway/smtp_connection.h;
+// this file says what its actions mean at the nodes:
 //   STARTTLS    -> Conn::StartTls;
 //   RCPT TO     -> SubmitService.Bridge(check_only): 550 5.1.1 for an unknown
 //                  user now rather than a bounce later;
@@ -39,11 +40,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/smtp/smtp_session.h"
-#include "core/util/clock.h"
 #include "core/util/logging.h"
-#include "core/util/random.h"
 #include "core/util/strings.h"
 #include "gateway/sessions.h"
+#include "gateway/smtp_connection.h"
 #include "rpc/grpc_status.h"
 
 namespace pullmail::gateway {
@@ -53,99 +53,32 @@ namespace {
 constexpr absl::Duration kBridgeTimeout = absl::Minutes(5);
 constexpr absl::Duration kCheckTimeout = absl::Seconds(30);
 
-class SmtpInSession {
+class SmtpInBackend : public SmtpBackend {
  public:
-  SmtpInSession(Conn& conn, const SessionEnv& env)
-      : conn_(conn), env_(env), session_(Options(conn, env)) {}
+  SmtpInBackend(const Conn& conn, const SessionEnv& env) : conn_(conn), env_(env) {}
 
-  void Run() {
-    // No AUTH in this mode whatever AuthAllowed() says.
-    session_.SetTransport(conn_.tls_available(), conn_.tls_active(), false);
-    if (!conn_.Write(session_.Greeting()).ok()) return;
-    while (true) {
-      // RFC 2920 4: replies to a pipelined group may go out together; they
-      // are flushed before the session would wait for the client.
-      if (!out_.empty() && !conn_.WaitReadable(absl::ZeroDuration()) && !Flush()) return;
-      absl::StatusOr<std::string> line = conn_.ReadLine(session_.line_limit());
-      SmtpStep step;
-      if (line.ok()) {
-        step = session_.OnLine(*line, conn_.last_line_bare_lf());
-      } else if (line.status().code() == absl::StatusCode::kResourceExhausted) {
-        step = session_.OnLineTooLong();
-      } else {
-        // kUnavailable: the peer is gone, nobody to answer. The idle
-        // timeout (kDeadlineExceeded) deserves a 421 4.4.2.
-        if (absl::IsDeadlineExceeded(line.status())) {
-          out_ += session_.OnTimeout().reply;
-          Flush();
-        }
-        return;
-      }
-      if (!Perform(std::move(step))) return;
-    }
+  SmtpStep CheckRecipient(SmtpSession& session) override {
+    return session.OnRecipientResult(Check(session, session.pending_recipient()));
+  }
+
+  SmtpStep Submit(SmtpSession& session) override { return Bridge(session); }
+
+  SmtpStep Authenticate(SmtpSession&) override {
+    // Never asked in kRelayIn (no AUTH is offered or accepted).
+    return SmtpStep{"503 5.5.1 Error: authentication not enabled\r\n", SmtpAction::kNone};
   }
 
  private:
-  static SmtpSessionOptions Options(const Conn& conn, const SessionEnv& env) {
-    SmtpSessionOptions o;
-    o.hostname = env.hostname;
-    o.domain = env.nodes->domain();
-    o.client = conn.peer();
-    o.max_message_bytes = env.config->max_message_bytes;
-    o.max_data_line_bytes = env.config->max_line_bytes;
-    o.clock = &SystemClock();
-    o.random = &SecureRandom();
-    o.mode = SmtpMode::kRelayIn;
-    o.directory = env.directory;
-    return o;
-  }
-
-  bool Flush() {
-    if (out_.empty()) return true;
-    absl::Status s = conn_.Write(out_);
-    out_.clear();
-    return s.ok();
-  }
-
-  // Writes (or queues) the step's reply and does its action; false when the
-  // session is over.
-  bool Perform(SmtpStep step) {
-    while (true) {
-      out_ += step.reply;
-      switch (step.action) {
-        case SmtpAction::kNone:
-          return true;
-        case SmtpAction::kClose:
-          Flush();
-          return false;
-        case SmtpAction::kStartTls:
-          if (!Flush()) return false;
-          if (!conn_.StartTls().ok()) return false;  // the connection is dead
-          step = session_.OnTlsStarted(false);
-          continue;
-        case SmtpAction::kCheckRecipient:
-          // The reply joins the pipelined group; no flush needed.
-          step = session_.OnRecipientResult(CheckRecipient(session_.pending_recipient()));
-          continue;
-        case SmtpAction::kSubmit:
-          if (!Flush()) return false;
-          step = Bridge();
-          continue;
-        case SmtpAction::kAuthenticate:  // never asked in kRelayIn
-          return false;
-      }
-      return false;
-    }
-  }
-
   // "[192.0.2.1]:25 mx.example": who delivered, for the node's log.
-  std::string Client() const { return absl::StrCat(conn_.peer(), " ", session_.helo_name()); }
+  std::string Client(const SmtpSession& session) const {
+    return absl::StrCat(conn_.peer(), " ", session.helo_name());
+  }
 
-  absl::Status CheckRecipient(const std::string& address) {
+  absl::Status Check(const SmtpSession& session, const std::string& address) {
     v1::BridgeRequest req;
     req.add_to(address);
     req.set_check_only(true);
-    req.set_client(Client());
+    req.set_client(Client(session));
     v1::SubmitResponse resp;
     std::unique_ptr<grpc::ClientContext> ctx = env_.nodes->BridgeContext(kCheckTimeout);
     absl::Status status = FromGrpc(env_.nodes->submit().Bridge(ctx.get(), req, &resp));
@@ -155,31 +88,29 @@ class SmtpInSession {
     return status;
   }
 
-  SmtpStep Bridge() {
-    const SmtpEnvelope& e = session_.envelope();
+  SmtpStep Bridge(SmtpSession& session) {
+    const SmtpEnvelope& e = session.envelope();
     v1::BridgeRequest req;
     req.set_envelope_from(e.from);
     for (const std::string& to : e.to) req.add_to(to);
     req.set_message(e.message);
-    req.set_client(Client());
+    req.set_client(Client(session));
     v1::SubmitResponse resp;
     std::unique_ptr<grpc::ClientContext> ctx = env_.nodes->BridgeContext(kBridgeTimeout);
     absl::Status status = FromGrpc(env_.nodes->submit().Bridge(ctx.get(), req, &resp));
     if (!status.ok()) {
       PM_LOG(INFO) << "smtp " << conn_.peer() << ": <" << e.from << "> to " << e.to.size()
                    << " recipient(s): " << status;
-      return session_.OnSubmitResult(status);
+      return session.OnSubmitResult(status);
     }
     PM_LOG(INFO) << "smtp " << conn_.peer() << ": <" << e.from << "> queued "
                  << resp.message_id() << " (" << e.message.size() << " bytes) for "
                  << e.to.size() << " recipient(s)";
-    return session_.OnSubmitResult(resp.message_id());
+    return session.OnSubmitResult(resp.message_id());
   }
 
-  Conn& conn_;
+  const Conn& conn_;
   const SessionEnv& env_;
-  SmtpSession session_;
-  std::string out_;  // replies not written yet (a pipelined group)
 };
 
 }  // namespace
@@ -191,8 +122,11 @@ void ServeSmtpIn(Conn& conn, const SessionEnv& env) {
     (void)conn.Write("421 4.3.0 Service not available\r\n");
     return;
   }
-  SmtpInSession session(conn, env);
-  session.Run();
+  SmtpSessionOptions o = SmtpOptionsFor(conn, env);
+  o.mode = SmtpMode::kRelayIn;
+  o.directory = env.directory;
+  SmtpInBackend backend(conn, env);
+  RunSmtpConnection(conn, env, std::move(o), /*auth_possible=*/false, backend);
 }
 
 }  // namespace pullmail::gateway

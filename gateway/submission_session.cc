@@ -1,7 +1,8 @@
 // The gateway's SMTP submission session (RFC 6409: SMTP with STARTTLS, RFC
 // 3207, and AUTH, RFC 4954): one client connection of a pullmail user's mail
 // program, mapped onto the domain's sender node. The protocol decisions are
-// core/smtp's SmtpSession; this file does only the I/O it asks for:
+// core/smtp's SmtpSession, driven by gateway/smtp_connection.h; this file
+// says what its actions mean at the nodes:
 //   STARTTLS -> Conn::StartTls;
 //   AUTH     -> NodeClient::LoginSubmit (the sender node checks the password
 //               and returns a bearer token);
@@ -36,11 +37,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/smtp/smtp_session.h"
-#include "core/util/clock.h"
 #include "core/util/logging.h"
-#include "core/util/random.h"
 #include "core/util/strings.h"
 #include "gateway/sessions.h"
+#include "gateway/smtp_connection.h"
 #include "rpc/grpc_status.h"
 
 namespace pullmail::gateway {
@@ -49,103 +49,30 @@ namespace {
 // A Submit stores up to 64 MiB durably before it answers.
 constexpr absl::Duration kSubmitTimeout = absl::Minutes(5);
 
-class SubmissionSession {
+class SubmissionBackend : public SmtpBackend {
  public:
-  SubmissionSession(Conn& conn, const SessionEnv& env)
-      : conn_(conn), env_(env), session_(Options(conn, env)) {}
+  SubmissionBackend(const Conn& conn, const SessionEnv& env) : conn_(conn), env_(env) {}
 
-  void Run() {
-    session_.SetTransport(conn_.tls_available(), conn_.tls_active(), AuthAllowed(conn_, env_));
-    if (!conn_.Write(session_.Greeting()).ok()) return;
-    while (true) {
-      // RFC 2920 4: replies to a pipelined group may go out together; they
-      // are flushed before the session would wait for the client.
-      if (!out_.empty() && !conn_.WaitReadable(absl::ZeroDuration()) && !Flush()) return;
-      absl::StatusOr<std::string> line = conn_.ReadLine(session_.line_limit());
-      SmtpStep step;
-      if (line.ok()) {
-        step = session_.OnLine(*line);
-      } else if (line.status().code() == absl::StatusCode::kResourceExhausted) {
-        step = session_.OnLineTooLong();
-      } else {
-        // A closed or broken connection is kUnavailable: nobody to answer.
-        // The idle timeout (kDeadlineExceeded) deserves a 421.
-        if (absl::IsDeadlineExceeded(line.status())) {
-          out_ += session_.OnTimeout().reply;
-          Flush();
-        }
-        return;
-      }
-      if (!Perform(std::move(step))) return;
-    }
-  }
-
- private:
-  static SmtpSessionOptions Options(const Conn& conn, const SessionEnv& env) {
-    SmtpSessionOptions o;
-    o.hostname = env.hostname;
-    o.domain = env.nodes->domain();
-    o.client = conn.peer();
-    o.max_message_bytes = env.config->max_message_bytes;
-    o.max_data_line_bytes = env.config->max_line_bytes;
-    o.clock = &SystemClock();
-    o.random = &SecureRandom();
-    return o;
-  }
-
-  bool Flush() {
-    if (out_.empty()) return true;
-    absl::Status s = conn_.Write(out_);
-    out_.clear();
-    return s.ok();
-  }
-
-  // Writes (or queues) the step's reply and does its action; false when the
-  // session is over.
-  bool Perform(SmtpStep step) {
-    while (true) {
-      out_ += step.reply;
-      switch (step.action) {
-        case SmtpAction::kNone:
-          return true;
-        case SmtpAction::kClose:
-          Flush();
-          return false;
-        case SmtpAction::kStartTls:
-          if (!Flush()) return false;
-          if (!conn_.StartTls().ok()) return false;  // the connection is dead
-          step = session_.OnTlsStarted(AuthAllowed(conn_, env_));
-          continue;
-        case SmtpAction::kAuthenticate:
-          if (!Flush()) return false;
-          step = Authenticate();
-          continue;
-        case SmtpAction::kSubmit:
-          if (!Flush()) return false;
-          step = Submit();
-          continue;
-        case SmtpAction::kCheckRecipient:  // SMTP in only; never asked here
-          return false;
-      }
-      return false;
-    }
-  }
-
-  SmtpStep Authenticate() {
-    const SaslCredentials& c = session_.credentials();
+  SmtpStep Authenticate(SmtpSession& session) override {
+    const SaslCredentials& c = session.credentials();
     absl::StatusOr<std::string> token = env_.nodes->LoginSubmit(c.authcid, c.password);
     std::string address = env_.nodes->Address(c.authcid);
     if (!token.ok()) {
       PM_LOG(INFO) << "submission " << conn_.peer() << ": login of " << address
                    << " failed: " << token.status();
-      return session_.OnAuthResult(token.status(), "");
+      return session.OnAuthResult(token.status(), "");
     }
     token_ = std::move(*token);
-    return session_.OnAuthResult(absl::OkStatus(), address);
+    return session.OnAuthResult(absl::OkStatus(), address);
   }
 
-  SmtpStep Submit() {
-    const SmtpEnvelope& e = session_.envelope();
+  SmtpStep CheckRecipient(SmtpSession& session) override {
+    // Never asked in submission mode; accept rather than invent a refusal.
+    return session.OnRecipientResult(absl::OkStatus());
+  }
+
+  SmtpStep Submit(SmtpSession& session) override {
+    const SmtpEnvelope& e = session.envelope();
     v1::SubmitRequest req;
     req.set_from(e.from);
     for (const std::string& to : e.to) req.add_to(to);
@@ -154,28 +81,28 @@ class SubmissionSession {
     std::unique_ptr<grpc::ClientContext> ctx = NodeClient::Context(token_, kSubmitTimeout);
     absl::Status status = FromGrpc(env_.nodes->submit().Submit(ctx.get(), req, &resp));
     if (!status.ok()) {
-      PM_LOG(INFO) << "submission " << conn_.peer() << ": " << session_.user() << " to "
+      PM_LOG(INFO) << "submission " << conn_.peer() << ": " << session.user() << " to "
                    << e.to.size() << " recipient(s): " << status;
-      return session_.OnSubmitResult(status);
+      return session.OnSubmitResult(status);
     }
-    PM_LOG(INFO) << "submission " << conn_.peer() << ": " << session_.user() << " queued "
+    PM_LOG(INFO) << "submission " << conn_.peer() << ": " << session.user() << " queued "
                  << resp.message_id() << " (" << e.message.size() << " bytes) for " << e.to.size()
                  << " recipient(s)";
-    return session_.OnSubmitResult(resp.message_id());
+    return session.OnSubmitResult(resp.message_id());
   }
 
-  Conn& conn_;
+ private:
+  const Conn& conn_;
   const SessionEnv& env_;
-  SmtpSession session_;
-  std::string out_;    // replies not written yet (a pipelined group)
   std::string token_;  // the sender node's bearer token after AUTH
 };
 
 }  // namespace
 
 void ServeSubmission(Conn& conn, const SessionEnv& env) {
-  SubmissionSession session(conn, env);
-  session.Run();
+  SmtpSessionOptions o = SmtpOptionsFor(conn, env);
+  SubmissionBackend backend(conn, env);
+  RunSmtpConnection(conn, env, std::move(o), /*auth_possible=*/true, backend);
 }
 
 }  // namespace pullmail::gateway
