@@ -30,15 +30,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
-from world import World, wait_until  # noqa: E402
+from world import World, free_port, wait_until  # noqa: E402
 
 FETCHED = "pullmail_body_bytes_fetched_total"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_message(i, size):

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -198,22 +199,58 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view data,
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> PickFreePort() {
+namespace {
+
+// Whether 127.0.0.1:port can be bound now (0 asks the kernel for one; the
+// port bound is returned through `port`).
+bool CanBind(int* port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
+  if (fd < 0) return false;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
+  a.sin_port = htons(static_cast<uint16_t>(*port));
   socklen_t len = sizeof(a);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    int e = errno;
-    close(fd);
-    return absl::UnavailableError(absl::StrCat("bind 127.0.0.1:0: ", strerror(e)));
-  }
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+            getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
   close(fd);
-  return static_cast<int>(ntohs(a.sin_port));
+  if (ok) *port = ntohs(a.sin_port);
+  return ok;
+}
+
+// The lowest port the kernel hands out for outgoing connections
+// (/proc/sys/net/ipv4/ip_local_port_range; 32768 by default).
+int EphemeralLow() {
+  int low = 32768, high = 60999;
+  if (FILE* f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    if (fscanf(f, "%d %d", &low, &high) != 2) low = 32768;
+    fclose(f);
+  }
+  return low;
+}
+
+}  // namespace
+
+absl::StatusOr<int> PickFreePort() {
+  // Below the ephemeral range: a port picked there (bind to 0) can be taken
+  // by any outgoing connection before the node binds it, which happens when
+  // many nodes and clients start at once (tests run in parallel). Ports
+  // below it are taken only by listeners that ask for them.
+  const int high = EphemeralLow();
+  const int low = 10000;
+  if (high - low >= 1000) {
+    uint64_t seed = 0;
+    std::string r = SecureRandom().Bytes(sizeof seed);
+    std::memcpy(&seed, r.data(), sizeof seed);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      int port = low + static_cast<int>((seed + static_cast<uint64_t>(attempt) * 7919) %
+                                        static_cast<uint64_t>(high - low));
+      if (CanBind(&port)) return port;
+    }
+  }
+  int port = 0;
+  if (!CanBind(&port)) return absl::UnavailableError(absl::StrCat("bind 127.0.0.1:0: ", strerror(errno)));
+  return port;
 }
 
 absl::StatusOr<InitResult> InitDomain(const InitOptions& options) {

@@ -58,9 +58,11 @@ struct InitResult {
 // exclusive lock). Not for use on a live node's files while it runs.
 absl::StatusOr<InitResult> InitDomain(const InitOptions& options);
 
-// A currently free TCP port on 127.0.0.1 (bind to port 0, read it, close).
-// Another process could take it before the caller binds; good enough for
-// loopback tests and demos.
+// A currently free TCP port on 127.0.0.1, chosen at random below the
+// kernel's ephemeral range (so outgoing connections cannot take it before
+// the node binds it; bind to port 0 if that range is too small). Another
+// listener could still take it first; good enough for loopback tests and
+// demos.
 absl::StatusOr<int> PickFreePort();
 
 // Reads a whole file. NotFound if it does not exist.

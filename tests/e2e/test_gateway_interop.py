@@ -22,17 +22,11 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import WorldTestCase, run_tests, wait_until  # noqa: E402
+from world import WorldTestCase, free_port, run_tests, wait_until  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 SERVED = "pullmail_body_bytes_served_total"
 CLIENT_TIMEOUT = 60
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listen_of(domain, key):

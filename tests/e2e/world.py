@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,11 +38,39 @@ def _die_with_parent():
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def free_port():
+    """A free port on 127.0.0.1 below the ephemeral range (as `pullmail init`
+    picks them): outgoing connections never take it before it is bound."""
+    import random
+    low, high = 10000, 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            high = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    for _ in range(200):
+        port = random.randrange(low, high)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class GiveUp(AssertionError):
+    """Raised by a wait_until predicate when waiting longer cannot help (a
+    process it waits for has exited); wait_until lets it through at once."""
+
+
 def wait_until(predicate, timeout=DEFAULT_TIMEOUT, interval=0.05, what="condition"):
     """Polls predicate() until it returns a truthy value; returns that value.
 
     Raises AssertionError naming `what` (and the last value or exception)
-    when `timeout` seconds pass first.
+    when `timeout` seconds pass first, or the predicate's GiveUp at once.
     """
     deadline = time.monotonic() + timeout
     last = None
@@ -50,6 +79,8 @@ def wait_until(predicate, timeout=DEFAULT_TIMEOUT, interval=0.05, what="conditio
             last = predicate()
             if last:
                 return last
+        except GiveUp:
+            raise
         except Exception as e:  # pylint: disable=broad-except
             last = e
         if time.monotonic() > deadline:
@@ -133,8 +164,7 @@ class Node:
     def wait_ready(self, offset=0, timeout=READY_TIMEOUT):
         def ready():
             if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"{self} exited with {self.proc.returncode} before READY:\n{self.log_tail()}")
+                raise GiveUp(f"{self} exited with {self.proc.returncode} before READY")
             with open(self.out_path, "rb") as f:
                 f.seek(offset)
                 for line in f.read().decode(errors="replace").splitlines():
