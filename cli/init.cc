@@ -9,10 +9,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -231,21 +233,44 @@ int EphemeralLow() {
 
 }  // namespace
 
+// Claims `port` for this process among every PickFreePort caller on the
+// machine: a file per port in TMPDIR/pullmail-ports, made with O_EXCL. A
+// claim older than kClaimLifetime is stale and may be taken over.
+static bool ClaimPort(int port) {
+  constexpr int kClaimLifetimeSeconds = 30 * 60;
+  const char* tmp = getenv("TMPDIR");
+  std::string dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/pullmail-ports");
+  mkdir(dir.c_str(), 01777);
+  std::string path = absl::StrCat(dir, "/", port);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    close(fd);
+    return true;
+  }
+  struct stat st {};
+  if (errno != EEXIST || stat(path.c_str(), &st) != 0) return false;
+  if (time(nullptr) - st.st_mtime < kClaimLifetimeSeconds) return false;
+  return utime(path.c_str(), nullptr) == 0;  // stale: take it over
+}
+
 absl::StatusOr<int> PickFreePort() {
   // Below the ephemeral range: a port picked there (bind to 0) can be taken
   // by any outgoing connection before the node binds it, which happens when
   // many nodes and clients start at once (tests run in parallel). Ports
-  // below it are taken only by listeners that ask for them.
+  // below it are taken only by listeners that ask for them, and a claim file
+  // keeps two concurrent pickers (two tests' `pullmail init`) from choosing
+  // the same one before either has bound it.
   const int high = EphemeralLow();
   const int low = 10000;
   if (high - low >= 1000) {
     uint64_t seed = 0;
     std::string r = SecureRandom().Bytes(sizeof seed);
     std::memcpy(&seed, r.data(), sizeof seed);
-    for (int attempt = 0; attempt < 200; ++attempt) {
+    for (int attempt = 0; attempt < 500; ++attempt) {
       int port = low + static_cast<int>((seed + static_cast<uint64_t>(attempt) * 7919) %
                                         static_cast<uint64_t>(high - low));
-      if (CanBind(&port)) return port;
+      int bound = port;
+      if (CanBind(&bound) && ClaimPort(port)) return port;
     }
   }
   int port = 0;

@@ -38,9 +38,35 @@ def _die_with_parent():
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _claim_port(port):
+    """Claims `port` among all pickers on this machine, as `pullmail init`
+    does (cli/init.cc ClaimPort): one file per port, made exclusively; a
+    claim older than 30 minutes is stale."""
+    folder = os.path.join(os.environ.get("TMPDIR") or "/tmp", "pullmail-ports")
+    try:
+        os.makedirs(folder, mode=0o1777, exist_ok=True)
+    except OSError:
+        return False
+    path = os.path.join(folder, str(port))
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        return True
+    except FileExistsError:
+        try:
+            if time.time() - os.stat(path).st_mtime < 30 * 60:
+                return False
+            os.utime(path)
+            return True
+        except OSError:
+            return False
+    except OSError:
+        return False
+
+
 def free_port():
-    """A free port on 127.0.0.1 below the ephemeral range (as `pullmail init`
-    picks them): outgoing connections never take it before it is bound."""
+    """A free port on 127.0.0.1 below the ephemeral range and claimed as
+    `pullmail init` claims its ports: neither an outgoing connection nor a
+    concurrent test can take it before it is bound."""
     import random
     low, high = 10000, 32768
     try:
@@ -48,14 +74,15 @@ def free_port():
             high = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         pass
-    for _ in range(200):
+    for _ in range(500):
         port = random.randrange(low, high)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
-                return port
             except OSError:
                 continue
+        if _claim_port(port):
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
