@@ -11,7 +11,7 @@ packages=(
   libsimgrid-dev libasio-dev libgmime-3.0-dev libtomlplusplus-dev
   gnuplot-nox openssl python3 procps
   # real mail clients the gateway's interop tests drive (tests/e2e/test_gateway_*.py)
-  fetchmail isync swaks libnet-ssleay-perl
+  fetchmail isync swaks libnet-ssleay-perl curl
 )
 
 missing=()
