@@ -18,55 +18,17 @@ import os
 import re
 import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from raw_smtp import TIMEOUT, RawSmtp  # noqa: E402
 from world import WorldTestCase, run_tests, wait_until  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 
-TIMEOUT = 30  # seconds, for every socket operation
 SERVED = "pullmail_body_bytes_served_total"
 CAROL = "carol@legacy.example"
-
-
-class RawSmtp:
-    """A line-level SMTP client over a real socket, for bytes smtplib would
-    never send (bare LF line ends)."""
-
-    def __init__(self, domain):
-        host, port = domain.gateway_address("smtp")
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
-        self.buf = b""
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def send(self, data):
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def reply(self):
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise AssertionError(f"connection closed; unread: {self.buf!r}")
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            line = line.decode()
-            lines.append(line[4:])
-            if line[3:4] != "-":
-                return int(line[:3]), lines
-
-    def cmd(self, text):
-        self.send(text + "\r\n")
-        return self.reply()
 
 
 class GatewaySmtpin(WorldTestCase):
@@ -107,7 +69,7 @@ class GatewaySmtpin(WorldTestCase):
         return s
 
     def raw(self):
-        r = RawSmtp(self.b)
+        r = RawSmtp(self.b, "smtp")
         self.clients.append(r)
         return r
 

@@ -13,82 +13,20 @@ Run one:  python3 tests/e2e/test_gateway_submission.py --bin-dir build GatewaySu
 ctest registers each test method as e2e_gateway_submission_<name>.
 """
 
-import base64
 import os
 import re
 import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from raw_smtp import TIMEOUT, RawSmtp, plain  # noqa: E402
 from world import WorldTestCase, run_tests, wait_until  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 
-TIMEOUT = 30  # seconds, for every socket operation
-
-
-def plain(user, password):
-    return base64.b64encode(f"\0{user}\0{password}".encode()).decode()
-
-
-class RawSmtp:
-    """A line-level SMTP client over a real socket (STARTTLS with the
-    world's CA), for the exchanges smtplib hides: pipelined groups sent in
-    one write, and message bytes sent exactly as given."""
-
-    def __init__(self, domain):
-        self.domain = domain
-        host, port = domain.gateway_address("submission")
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
-        self.buf = b""
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def send(self, data):
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise AssertionError(f"connection closed; unread: {self.buf!r}")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode()
-
-    def reply(self):
-        """One whole reply (all its continuation lines) -> (code, [texts])."""
-        lines = []
-        while True:
-            l = self.line()
-            lines.append(l[4:])
-            if l[3:4] != "-":
-                return int(l[:3]), lines
-
-    def cmd(self, text):
-        self.send(text + "\r\n")
-        return self.reply()
-
-    def starttls_and_login(self, user):
-        code, _ = self.reply()
-        assert code == 220, code
-        assert self.cmd("EHLO raw.test")[0] == 250
-        assert self.cmd("STARTTLS")[0] == 220
-        assert not self.buf
-        self.sock = self.domain.tls_context().wrap_socket(self.sock,
-                                                          server_hostname=self.domain.name)
-        code, caps = self.cmd("EHLO raw.test")
-        assert code == 250 and "PIPELINING" in caps, caps
-        code, text = self.cmd(f"AUTH PLAIN {plain(user.address, user.password)}")
-        assert code == 235, (code, text)
 
 
 class GatewaySubmission(WorldTestCase):
