@@ -12,6 +12,9 @@ packages=(
   gnuplot-nox openssl python3 procps
   # real mail clients the gateway's interop tests drive (tests/e2e/test_gateway_*.py)
   fetchmail isync swaks libnet-ssleay-perl curl
+  # the PostgreSQL store back end (libpq) and the server its tests start (tests/pg/pg_server.py)
+  libpq-dev
+  postgresql
 )
 
 missing=()

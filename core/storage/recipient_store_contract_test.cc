@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/storage/memory_store.h"
+#include "core/storage/pg_store.h"
 #include "core/storage/sqlite_db.h"  // kStoredBodyChunkSize: where the edges are
 #include "core/storage/sqlite_store.h"
 #include "core/storage/storage_test_util.h"
@@ -54,6 +55,12 @@ class RecipientStoreContract : public ::testing::TestWithParam<Backend> {
   void SetUp() override {
     if (GetParam() == Backend::kMemory) {
       store_ = NewMemoryRecipientStore();
+    } else if (GetParam() == Backend::kPostgres) {
+      pg_ = std::make_unique<::pullmail::testing::PgTestSchema>();
+      if (!pg_->ok()) GTEST_SKIP() << pg_->skip_reason();
+      auto db = OpenPgDb(pg_->url());
+      PM_ASSERT_OK(db);
+      store_ = NewPgRecipientStore(*std::move(db));
     } else {
       auto s = OpenSqliteRecipientStore(dir_.File("recipient.db"));
       PM_ASSERT_OK(s);
@@ -71,6 +78,7 @@ class RecipientStoreContract : public ::testing::TestWithParam<Backend> {
   }
 
   TempDir dir_;
+  std::unique_ptr<::pullmail::testing::PgTestSchema> pg_;  // outlives store_
   std::unique_ptr<RecipientStore> store_;
 };
 
@@ -600,7 +608,7 @@ TEST_P(RecipientStoreContract, ConcurrentInsertsGetDistinctUids) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RecipientStoreContract,
-                         ::testing::Values(Backend::kMemory, Backend::kSqlite),
+                         ::testing::Values(Backend::kMemory, Backend::kSqlite, Backend::kPostgres),
                          ::pullmail::testing::BackendName);
 
 // --- SQLite only ---------------------------------------------------------------

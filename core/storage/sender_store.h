@@ -72,6 +72,17 @@ class SenderStore {
   // limit).
   virtual absl::StatusOr<std::vector<Delivery>> DueDeliveries(absl::Time now, size_t limit) = 0;
 
+  // Like DueDeliveries, but for several sender-node processes sharing one
+  // store: each returned delivery is claimed by the caller for `lease` (its
+  // stored next_attempt becomes now + lease, so no other caller gets it
+  // until then). The caller records its attempt with UpdateDelivery; if it
+  // dies first the delivery comes due again after the lease (at least once;
+  // the recipient node deduplicates). The default runs DueDeliveries then
+  // UpdateDelivery, which suffices for a store that one process owns; the
+  // PostgreSQL back end claims atomically (FOR UPDATE SKIP LOCKED).
+  virtual absl::StatusOr<std::vector<Delivery>> ClaimDueDeliveries(absl::Time now, size_t limit,
+                                                                   absl::Duration lease);
+
   // The earliest next_attempt of any kQueued delivery, or nullopt if none is
   // queued (so a scheduler knows how long it may sleep).
   virtual absl::StatusOr<std::optional<absl::Time>> NextDueTime() = 0;

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/storage/memory_store.h"
+#include "core/storage/pg_store.h"
 #include "core/storage/sqlite_db.h"  // kStoredBodyChunkSize: where the edges are
 #include "core/storage/sqlite_store.h"
 #include "core/storage/storage_test_util.h"
@@ -61,6 +62,12 @@ class SenderStoreContract : public ::testing::TestWithParam<Backend> {
   void SetUp() override {
     if (GetParam() == Backend::kMemory) {
       store_ = NewMemorySenderStore();
+    } else if (GetParam() == Backend::kPostgres) {
+      pg_ = std::make_unique<::pullmail::testing::PgTestSchema>();
+      if (!pg_->ok()) GTEST_SKIP() << pg_->skip_reason();
+      auto db = OpenPgDb(pg_->url());
+      PM_ASSERT_OK(db);
+      store_ = NewPgSenderStore(*std::move(db));
     } else {
       auto s = OpenSqliteSenderStore(dir_.File("sender.db"));
       PM_ASSERT_OK(s);
@@ -79,6 +86,7 @@ class SenderStoreContract : public ::testing::TestWithParam<Backend> {
   }
 
   TempDir dir_;
+  std::unique_ptr<::pullmail::testing::PgTestSchema> pg_;  // outlives store_
   std::unique_ptr<SenderStore> store_;
 };
 
@@ -343,6 +351,33 @@ TEST_P(SenderStoreContract, AbuseReportsDeduplicatedByReporterAndId) {
   EXPECT_EQ(*store_->AbuseCount("carol@s.example"), 0u);
 }
 
+TEST_P(SenderStoreContract, ClaimDueDeliveriesLeasesThem) {
+  Put("a", 3, kT0, {"r.example"}, kT0);
+  Put("b", 3, kT0, {"r.example"}, kT0 + absl::Seconds(1));
+  Put("c", 3, kT0, {"r.example"}, kT0 + absl::Hours(1));
+  const absl::Time now = kT0 + absl::Seconds(2);
+  auto claimed = store_->ClaimDueDeliveries(now, 0, absl::Seconds(60));
+  PM_ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 2u);
+  EXPECT_EQ((*claimed)[0].message_id, "a");
+  EXPECT_EQ((*claimed)[1].message_id, "b");
+  // Leased: nobody else gets them, nor sees them due, until the lease ends.
+  EXPECT_TRUE(store_->ClaimDueDeliveries(now, 0, absl::Seconds(60))->empty());
+  EXPECT_TRUE(store_->DueDeliveries(now, 0)->empty());
+  EXPECT_EQ(*store_->NextDueTime(), now + absl::Seconds(60));
+  // The claimer records its attempt for a, then dies before b's: b comes
+  // due again after the lease.
+  Delivery a = (*claimed)[0];
+  a.state = DeliveryState::kDelivered;
+  a.attempts = 1;
+  PM_ASSERT_OK(store_->UpdateDelivery(a));
+  auto again = store_->ClaimDueDeliveries(now + absl::Seconds(61), 5, absl::Seconds(60));
+  PM_ASSERT_OK(again);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].message_id, "b");
+  EXPECT_EQ(store_->GetDelivery("a", "r.example")->state, DeliveryState::kDelivered);
+}
+
 TEST_P(SenderStoreContract, ConcurrentWritersAllLand) {
   constexpr int kThreads = 4, kEach = 25;
   std::vector<std::thread> threads;
@@ -363,7 +398,7 @@ TEST_P(SenderStoreContract, ConcurrentWritersAllLand) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SenderStoreContract,
-                         ::testing::Values(Backend::kMemory, Backend::kSqlite),
+                         ::testing::Values(Backend::kMemory, Backend::kSqlite, Backend::kPostgres),
                          ::pullmail::testing::BackendName);
 
 // --- SQLite only ---------------------------------------------------------------

@@ -6,7 +6,16 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <random>
 #include <string>
 
 #include "absl/status/status.h"
@@ -38,11 +47,118 @@ class TempDir {
 };
 
 // The back ends a contract suite is instantiated over.
-enum class Backend { kMemory, kSqlite };
+enum class Backend { kMemory, kSqlite, kPostgres };
 
 inline std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::kMemory ? "Memory" : "Sqlite";
+  switch (info.param) {
+    case Backend::kMemory:
+      return "Memory";
+    case Backend::kSqlite:
+      return "Sqlite";
+    case Backend::kPostgres:
+      return "Postgres";
+  }
+  return "Unknown";
 }
+
+// The URL of a running PostgreSQL server for tests, or nullopt with
+// *skip_reason set if PostgreSQL is not installed here.
+//
+// Under ctest the server is the "pg_server" fixture's (tests/pg/pg_server.py,
+// started once for the run; $PULLMAIL_TEST_PG names its state folder). A test
+// binary run by hand starts its own server the same way on first use and stops
+// it at exit.
+inline std::optional<std::string> PgTestServerUrl(std::string* skip_reason) {
+  static std::string state;
+  static std::string url;
+  static std::string skip;
+  static bool done = false;
+  if (!done) {
+    done = true;
+    const char* env = std::getenv("PULLMAIL_TEST_PG");
+    if (env != nullptr && *env != '\0') {
+      state = env;
+    } else {
+      state = (std::filesystem::temp_directory_path() /
+               ("pullmail-pgstate-" + std::to_string(getpid())))
+                  .string();
+      std::string start = std::string("python3 '") + PULLMAIL_SOURCE_DIR +
+                          "/tests/pg/pg_server.py' start '" + state + "' >/dev/null";
+      if (std::system(start.c_str()) != 0) {
+        skip = "could not start PostgreSQL (tests/pg/pg_server.py failed)";
+      }
+      std::atexit([] {
+        std::string stop = std::string("python3 '") + PULLMAIL_SOURCE_DIR +
+                           "/tests/pg/pg_server.py' stop '" + state + "' >/dev/null";
+        (void)std::system(stop.c_str());
+        std::error_code ec;
+        std::filesystem::remove_all(state, ec);
+      });
+    }
+    std::ifstream u(state + "/url");
+    std::getline(u, url);
+    if (url.empty() && skip.empty()) {
+      std::ifstream s(state + "/skip");
+      std::getline(s, skip);
+      if (skip.empty()) skip = "no PostgreSQL server (" + state + "/url missing)";
+    }
+  }
+  if (url.empty()) {
+    *skip_reason = "PostgreSQL tests skipped: " + skip;
+    return std::nullopt;
+  }
+  return url;
+}
+
+// A fresh schema on the test server, dropped with everything in it when the
+// object dies; url() points a store at it (search_path). ok() is false, with
+// skip_reason() saying why, if PostgreSQL is not installed here; a server
+// that is there but refuses the schema fails the test.
+class PgTestSchema {
+ public:
+  PgTestSchema() {
+    auto base = PgTestServerUrl(&skip_reason_);
+    if (!base.has_value()) return;
+    base_ = *base;
+    static std::atomic<int> counter{0};
+    std::random_device rd;
+    name_ = "t_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "_" +
+            std::to_string(rd() % 1000000);
+    std::string err = Run("CREATE SCHEMA " + name_);
+    EXPECT_EQ(err, "") << "cannot create schema on " << base_;
+    url_ = base_ + "?options=-csearch_path%3D" + name_;
+  }
+  ~PgTestSchema() {
+    if (!url_.empty()) (void)Run("DROP SCHEMA " + name_ + " CASCADE");
+  }
+  PgTestSchema(const PgTestSchema&) = delete;
+  PgTestSchema& operator=(const PgTestSchema&) = delete;
+
+  bool ok() const { return !url_.empty(); }
+  const std::string& skip_reason() const { return skip_reason_; }
+  const std::string& url() const { return url_; }
+  const std::string& name() const { return name_; }
+
+  // Runs SQL on the server; "" on success, else the error.
+  std::string Run(const std::string& sql) const {
+    PGconn* c = PQconnectdb(base_.c_str());
+    std::string err;
+    if (PQstatus(c) != CONNECTION_OK) {
+      err = PQerrorMessage(c);
+    } else {
+      PGresult* r = PQexec(c, ("SET client_min_messages = warning; " + sql).c_str());
+      if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        err = PQresultErrorMessage(r);
+      }
+      PQclear(r);
+    }
+    PQfinish(c);
+    return err;
+  }
+
+ private:
+  std::string base_, name_, url_, skip_reason_;
+};
 
 }  // namespace pullmail::testing
 

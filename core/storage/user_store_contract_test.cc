@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/storage/memory_store.h"
+#include "core/storage/pg_store.h"
 #include "core/storage/sqlite_store.h"
 #include "core/storage/storage_test_util.h"
 
@@ -28,6 +29,12 @@ class UserStoreContract : public ::testing::TestWithParam<Backend> {
   void SetUp() override {
     if (GetParam() == Backend::kMemory) {
       store_ = NewMemoryUserStore();
+    } else if (GetParam() == Backend::kPostgres) {
+      pg_ = std::make_unique<::pullmail::testing::PgTestSchema>();
+      if (!pg_->ok()) GTEST_SKIP() << pg_->skip_reason();
+      auto db = OpenPgDb(pg_->url());
+      PM_ASSERT_OK(db);
+      store_ = NewPgUserStore(*std::move(db));
     } else {
       auto s = OpenSqliteUserStore(dir_.File("users.db"));
       PM_ASSERT_OK(s);
@@ -36,6 +43,7 @@ class UserStoreContract : public ::testing::TestWithParam<Backend> {
   }
 
   TempDir dir_;
+  std::unique_ptr<::pullmail::testing::PgTestSchema> pg_;  // outlives store_
   std::unique_ptr<UserStore> store_;
 };
 
@@ -77,7 +85,7 @@ TEST_P(UserStoreContract, ListUsersSortedByAddress) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, UserStoreContract,
-                         ::testing::Values(Backend::kMemory, Backend::kSqlite),
+                         ::testing::Values(Backend::kMemory, Backend::kSqlite, Backend::kPostgres),
                          ::pullmail::testing::BackendName);
 
 TEST(SqliteUserStore, SurvivesCloseAndReopen) {
