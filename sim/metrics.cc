@@ -12,6 +12,7 @@ std::string_view ByteKindName(ByteKind k) {
     case ByteKind::kPin: return "pin";
     case ByteKind::kPushBody: return "push_body";
     case ByteKind::kPushEnvelope: return "push_envelope";
+    case ByteKind::kPushBounce: return "push_bounce";
     case ByteKind::kCount: break;
   }
   return "?";
@@ -23,6 +24,7 @@ std::string_view OutcomeName(Outcome o) {
     case Outcome::kSuppressed: return "suppressed";
     case Outcome::kExpired: return "expired";
     case Outcome::kFailed: return "failed";
+    case Outcome::kRejected: return "rejected";
     case Outcome::kCount: break;
   }
   return "?";

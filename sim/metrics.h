@@ -19,13 +19,17 @@ enum class ByteKind {
   kBody,           // pull: body chunks fetched because a user opened a message
   kPin,            // pull: body chunks prefetched before expiry (pinning)
   kPushBody,       // push: message bodies in SMTP DATA
-  kPushEnvelope,   // push: the SMTP dialogue around them
+  kPushEnvelope,   // push: the SMTP dialogue around them (STARTTLS included)
+  kPushBounce,     // push: bounces an accept-then-bounce MTA sends for unknown
+                   // recipients (to a forged, innocent sender for spam: backscatter)
   kCount
 };
 std::string_view ByteKindName(ByteKind k);  // "notify", "notify_ack", ...
 
 // Where a copy (one message for one recipient) ends.
-enum class Outcome { kDelivered, kSuppressed, kExpired, kFailed, kCount };
+// kRejected: push only, refused before DATA (the sending host is on the
+// blocklist, or a bot that does not retry met greylisting).
+enum class Outcome { kDelivered, kSuppressed, kExpired, kFailed, kRejected, kCount };
 std::string_view OutcomeName(Outcome o);
 
 // A quantity that changes over time, with its time integral.
@@ -101,6 +105,13 @@ struct WorldMetrics {
   uint64_t reads_abandoned = 0;              // reader gave up after max_retries
   uint64_t pins = 0;                         // bodies prefetched before expiry
   uint64_t filtered_push = 0;                // push: spam junked by the content filter
+  uint64_t filtered_push_legit = 0;          // push: legitimate copies junked (false positives)
+  uint64_t dnsbl_sessions_refused = 0;       // push: sessions refused, sender host listed
+  uint64_t greylist_deferrals = 0;           // push: sessions answered 450 by greylisting
+  uint64_t greylist_dropped = 0;             // push: deferred sessions a bot never retried
+  uint64_t backscatter_bounces = 0;          // push: bounces for unknown recipients, to a
+                                             // forged sender (spam)
+  uint64_t legit_bounces_unknown = 0;        // push: same, to a real sender (legit mail)
   uint64_t transfers = 0;                    // SimGrid flows started
   uint64_t timed_transfers = 0;              // small transfers computed in closed form
   double cpu_seconds_crypto = 0;             // modelled Ed25519 CPU time

@@ -4,6 +4,8 @@
 #include "sim/push_world.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -74,8 +76,11 @@ class PushNode : public NodeLoop {
   void OnActivity(uint64_t tag) override { Arrived(tag); }
 
  private:
+  // What the receiving MTA answers the whole session.
+  enum class Verdict : uint8_t { kAccept, kBlocklisted, kGreylisted };
   struct Batch {
     uint32_t sender;
+    Verdict verdict = Verdict::kAccept;
     std::vector<PushWorld::Pending> items;
   };
 
@@ -143,14 +148,44 @@ class PushNode : public NodeLoop {
       Schedule(now + sc().network.connect_timeout, kFail, static_cast<uint32_t>(id));
       return;
     }
+    const PushConfig& push = sc().push;
     uint64_t envelope = w_->wire_.SmtpConnectionBytes(sender, node_), body = 0;
+    if (world().IsBot(sender) ? push.bot_starttls : push.starttls) {
+      envelope += w_->wire_.SmtpStartTlsBytes(sender, node_,
+                                              static_cast<uint64_t>(push.tls_handshake_bytes));
+    }
+    // Before DATA: the blocklist, then greylisting (Postfix's order:
+    // reject_rbl_client before check_policy_service).
+    if (now >= w_->ListedAt(sender)) {
+      batch.verdict = Verdict::kBlocklisted;
+      ++metrics().dnsbl_sessions_refused;
+    } else if (w_->Greylisted(node_, sender, now)) {
+      batch.verdict = Verdict::kGreylisted;
+      ++metrics().greylist_deferrals;
+    }
+    const bool accepts_all = w_->accepts_all_[node_];
     for (const PushWorld::Pending& p : batch.items) {
       const Message& m = world().messages()[p.msg];
       const World::Group g = world().NotificationGroup(m, p.k);
+      if (batch.verdict == Verdict::kBlocklisted) {
+        envelope += w_->wire_.SmtpRefusedTransactionBytes(
+            p.msg, g, "554 5.7.1 Service unavailable; Client host blocked using a DNS blocklist");
+        continue;
+      }
+      if (batch.verdict == Verdict::kGreylisted) {
+        envelope += w_->wire_.SmtpRefusedTransactionBytes(
+            p.msg, g, "450 4.7.1 Recipient address rejected: Greylisted, try again later");
+        continue;
+      }
       uint32_t valid = 0;
       for (uint32_t j = g.begin; j < g.end; ++j) valid += !(world().rcpts()[j] & kInvalidRecipient);
-      envelope += w_->wire_.SmtpTransactionBytes(p.msg, g, valid);
-      if (valid > 0) body += m.body_size;
+      if (accepts_all) {
+        envelope += w_->wire_.SmtpAcceptAllTransactionBytes(p.msg, g);
+        body += m.body_size;
+      } else {
+        envelope += w_->wire_.SmtpTransactionBytes(p.msg, g, valid);
+        if (valid > 0) body += m.body_size;
+      }
     }
     metrics().AddBytes(ByteKind::kPushEnvelope, envelope);
     metrics().AddBytes(ByteKind::kPushBody, body);
@@ -175,21 +210,43 @@ class PushNode : public NodeLoop {
     batches_.erase(id);
     --inflight_;
     const double now = Now();
+    if (b->verdict == Verdict::kGreylisted) {
+      Deferred(*b, "450 4.7.1 greylisted");
+      return;
+    }
+    const bool accepts_all = w_->accepts_all_[node_];
     for (const PushWorld::Pending& p : b->items) {
       const Message& m = world().messages()[p.msg];
       const bool spam = world().IsSpam(m);
       const World::Group g = world().NotificationGroup(m, p.k);
+      if (b->verdict == Verdict::kBlocklisted) {
+        // A 5xx: no sender retries it. An address that does not exist is a
+        // failed copy whatever else happens (as in the pull world).
+        for (uint32_t j = g.begin; j < g.end; ++j) {
+          const bool invalid = world().rcpts()[j] & kInvalidRecipient;
+          w_->AddCopyOutcome(j, invalid ? Outcome::kFailed : Outcome::kRejected, spam);
+        }
+        ++metrics().notifications_rejected;
+        w_->DomainDone(p.msg, now);
+        continue;
+      }
       bool stored = false;
       for (uint32_t j = g.begin; j < g.end; ++j) {
         const uint32_t entry = world().rcpts()[j];
         if (entry & kInvalidRecipient) {
           w_->AddCopyOutcome(j, Outcome::kFailed, spam);
+          if (accepts_all) {
+            // Accepted at RCPT, bounced after DATA to the envelope sender:
+            // for spam a forged, innocent address (backscatter).
+            ++(spam ? metrics().backscatter_bounces : metrics().legit_bounces_unknown);
+            metrics().AddBytes(ByteKind::kPushBounce, w_->wire_.BounceBytes());
+          }
           continue;
         }
         stored = true;
         ReaderChoice c = DrawReader(sc(), p.msg, entry, spam);
         if (c.filtered) {
-          ++metrics().filtered_push;
+          ++(spam ? metrics().filtered_push : metrics().filtered_push_legit);
           w_->AddCopyOutcome(j, Outcome::kSuppressed, spam);
           continue;
         }
@@ -217,17 +274,37 @@ class PushNode : public NodeLoop {
     std::unique_ptr<Batch> b = std::move(batches_[id]);
     batches_.erase(id);
     --inflight_;
-    for (PushWorld::Pending p : b->items) {
+    Deferred(*b, "421 4.4.2 connection timed out");
+  }
+
+  // A temporary failure of the whole session: MTAs (and the bots that
+  // retry) queue each transaction again on core's retry schedule; a bot that
+  // does not retry drops them.
+  void Deferred(const Batch& b, std::string_view reply) {
+    if (b.verdict == Verdict::kGreylisted && !w_->BotRetries(b.sender)) {
+      for (const PushWorld::Pending& p : b.items) {
+        const Message& m = world().messages()[p.msg];
+        const World::Group g = world().NotificationGroup(m, p.k);
+        for (uint32_t j = g.begin; j < g.end; ++j) {
+          const bool invalid = world().rcpts()[j] & kInvalidRecipient;
+          w_->AddCopyOutcome(j, invalid ? Outcome::kFailed : Outcome::kRejected, world().IsSpam(m));
+        }
+        ++metrics().greylist_dropped;
+        w_->DomainDone(p.msg, Now());
+      }
+      return;
+    }
+    for (PushWorld::Pending p : b.items) {
       const Message& m = world().messages()[p.msg];
       OutboxStep step = pullmail::AfterAttempt(sc().retry, AttemptOutcome::kTemporaryFailure,
-                                               "421 4.4.2 connection timed out", p.attempts,
+                                               reply, p.attempts,
                                                clock_.Now(), AtSimTime(world().Expires(m)), rng_);
       if (step.kind == OutboxStep::kRetry) {
         p.next_attempt = absl::ToDoubleSeconds(step.next_attempt - SimEpoch());
-        w_->outbox_[b->sender][node_].push_back(p);
-        if (!w_->dirty_flag_[node_][b->sender]) {
-          w_->dirty_flag_[node_][b->sender] = 1;
-          w_->dirty_[node_].push_back(b->sender);
+        w_->outbox_[b.sender][node_].push_back(p);
+        if (!w_->dirty_flag_[node_][b.sender]) {
+          w_->dirty_flag_[node_][b.sender] = 1;
+          w_->dirty_[node_].push_back(b.sender);
         }
         if (!ticking_) {
           ticking_ = true;
@@ -279,6 +356,44 @@ PushWorld::PushWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts,
   for (size_t i = 0; i < world.messages().size(); ++i) remaining_[i] = world.messages()[i].notif_count;
   copy_final_.assign(world.copies(), 0);
   uncreated_ = world.messages().size();
+
+  // Each receiving MTA's configuration and each bot's blocklist listing are
+  // drawn once from the seed (independent of the reader draws).
+  const PushConfig& push = sc_.push;
+  const uint64_t seed = sc_.run.seed;
+  greylists_.resize(providers);
+  accepts_all_.resize(providers);
+  for (int p = 0; p < providers; ++p) {
+    greylists_[p] = UnitFromHash(Mix64(seed ^ 0x6EE7, p)) < push.greylist_share;
+    accepts_all_[p] = UnitFromHash(Mix64(seed ^ 0xBACC, p)) < push.accept_then_bounce_share;
+  }
+  listed_at_.assign(nodes, std::numeric_limits<double>::infinity());
+  for (int n = providers; n < nodes; ++n) {
+    const auto& sent = world.node_messages()[n];
+    if (sent.empty()) continue;
+    if (UnitFromHash(Mix64(seed ^ 0xD5B1, n)) >= push.dnsbl_coverage) continue;
+    const double first = world.messages()[sent.front()].created;
+    const double u = UnitFromHash(Mix64(seed ^ 0xD5B2, n));
+    listed_at_[n] = first - push.dnsbl_listing_delay * std::log1p(-u);  // exponential
+  }
+}
+
+double PushWorld::ListedAt(uint32_t node) const { return listed_at_[node]; }
+
+bool PushWorld::BotRetries(uint32_t node) const {
+  return !world_.IsBot(node) ||
+         UnitFromHash(Mix64(sc_.run.seed ^ 0x4E7E, node)) < sc_.push.bot_retry_fraction;
+}
+
+bool PushWorld::Greylisted(uint32_t provider, uint32_t sender, double now) {
+  if (!greylists_[provider]) return false;
+  const uint64_t key = (static_cast<uint64_t>(provider) << 32) | sender;
+  auto [it, first_try] = grey_first_.emplace(key, now);
+  if (first_try) return sc_.push.greylist_delay > 0;
+  if (it->second < 0) return false;  // whitelisted
+  if (now - it->second < sc_.push.greylist_delay) return true;
+  it->second = -1;  // came back after the delay: passes from now on
+  return false;
 }
 
 PushWorld::~PushWorld() = default;

@@ -6,6 +6,12 @@
 // filter moves a share of spam to Junk). Retries use core's outbox schedule
 // so that both worlds back off alike.
 //
+// The receiving MTAs run the defences real receivers run (scenario [push],
+// docs/SIMULATION.md "The push baseline"): a DNS blocklist before DATA,
+// greylisting, a content filter with false positives, accept-then-bounce
+// MTAs whose bounces for unknown recipients become backscatter, and STARTTLS
+// on every session between providers.
+//
 // The same readers (sim/reader.h) read the same copies; push has no fetch and
 // no suppression, so the pull world's figures are divided by these.
 #ifndef PULLMAIL_SIM_PUSH_WORLD_H_
@@ -14,6 +20,7 @@
 #include <simgrid/s4u.hpp>
 
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "sim/metrics.h"
@@ -49,8 +56,23 @@ class PushWorld {
   // One recipient domain is done with (delivered or bounced).
   void DomainDone(uint32_t index, double now);
 
+  // The blocklist: when the bot on `node` is listed (infinity: never; a
+  // provider: never).
+  double ListedAt(uint32_t node) const;
+  // Whether the bot on `node` retries a 4xx (greylisting).
+  bool BotRetries(uint32_t node) const;
+  // Greylisting at `provider` for a session from `sender` at `now`: true if
+  // the session is deferred (450); records the first try and whitelists the
+  // host once it comes back after greylist_delay.
+  bool Greylisted(uint32_t provider, uint32_t sender, double now);
+
   const World& world_;
   const Scenario& sc_;
+  std::vector<double> listed_at_;            // per node (providers: infinity)
+  std::vector<uint8_t> greylists_;           // per provider: runs greylisting
+  std::vector<uint8_t> accepts_all_;         // per provider: accept-then-bounce
+  std::unordered_map<uint64_t, double> grey_first_;  // (provider, sender) -> first try;
+                                                     // negative: whitelisted
   Wire wire_;
   WorldMetrics& m_;
   std::vector<simgrid::s4u::Host*> hosts_;

@@ -16,7 +16,8 @@ struct ReaderChoice {
   bool reads = false;     // opens the message if it is visible
   double delay = 0;       // s after it becomes visible
   bool reports = false;   // reports it as spam after reading
-  bool filtered = false;  // push only: the content filter junks it
+  bool filtered = false;  // push only: the content filter junks it (spam caught,
+                          // or a legitimate copy misjudged)
 };
 
 inline ReaderChoice DrawReader(const Scenario& sc, uint32_t message, uint32_t user, bool spam) {
@@ -27,7 +28,8 @@ inline ReaderChoice DrawReader(const Scenario& sc, uint32_t message, uint32_t us
   c.reads = UnitFromHash(h) < (spam ? r.spam_read_probability : r.legit_read_probability);
   c.delay = r.read_delay.Quantile(UnitFromHash(h2));
   c.reports = UnitFromHash(h3) < (spam ? r.spam_report_probability : r.legit_report_probability);
-  c.filtered = spam && UnitFromHash(h4) < sc.push.filter_catch_rate;
+  c.filtered = UnitFromHash(h4) <
+               (spam ? sc.push.filter_catch_rate : sc.push.filter_false_positive_rate);
   return c;
 }
 

@@ -185,6 +185,12 @@ std::vector<SummaryRow> SummaryRows(const RunResult& r) {
   Row(rows, r, "reports_spam", "spam reports", [](const WorldMetrics& m) { return static_cast<double>(m.reports_spam); });
   Row(rows, r, "suppress_events", "bodies suppressed at a node (threshold reached)", [](const WorldMetrics& m) { return static_cast<double>(m.suppress_events); });
   Row(rows, r, "push_filtered", "spam junked by the push content filter", [](const WorldMetrics& m) { return static_cast<double>(m.filtered_push); });
+  Row(rows, r, "push_filtered_legit", "legitimate copies junked by the push content filter (false positives)", [](const WorldMetrics& m) { return static_cast<double>(m.filtered_push_legit); });
+  Row(rows, r, "push_dnsbl_sessions_refused", "push SMTP sessions refused before DATA: sending host on the blocklist", [](const WorldMetrics& m) { return static_cast<double>(m.dnsbl_sessions_refused); });
+  Row(rows, r, "push_greylist_deferrals", "push SMTP sessions deferred (450) by greylisting", [](const WorldMetrics& m) { return static_cast<double>(m.greylist_deferrals); });
+  Row(rows, r, "push_greylist_dropped", "push transactions a bot dropped after a greylisting 450", [](const WorldMetrics& m) { return static_cast<double>(m.greylist_dropped); });
+  Row(rows, r, "push_backscatter_bounces", "bounces for unknown recipients sent to a forged (innocent) sender", [](const WorldMetrics& m) { return static_cast<double>(m.backscatter_bounces); });
+  Row(rows, r, "push_unknown_recipient_bounces_legit", "bounces for unknown recipients sent to a real sender (legitimate mail)", [](const WorldMetrics& m) { return static_cast<double>(m.legit_bounces_unknown); });
   Row(rows, r, "crypto_cpu_seconds", "Ed25519 CPU time, modelled (s)", [](const WorldMetrics& m) { return m.cpu_seconds_crypto; });
   Row(rows, r, "transfers", "transfers simulated as SimGrid flows", [](const WorldMetrics& m) { return static_cast<double>(m.transfers); });
   Row(rows, r, "timed_transfers", "small transfers in closed form", [](const WorldMetrics& m) { return static_cast<double>(m.timed_transfers); });

@@ -433,7 +433,19 @@ absl::StatusOr<Scenario> ParseScenario(const toml::table& doc, std::string_view 
   }
   {
     ASSIGN_OR_RETURN(Fields f, Table(doc, "push", source));
-    RETURN_IF_ERROR(f.Range("filter_catch_rate", &s.push.filter_catch_rate, 0, 1));
+    PushConfig& u = s.push;
+    RETURN_IF_ERROR(f.Range("filter_catch_rate", &u.filter_catch_rate, 0, 1));
+    RETURN_IF_ERROR(f.Range("filter_false_positive_rate", &u.filter_false_positive_rate, 0, 1));
+    RETURN_IF_ERROR(f.Range("dnsbl_coverage", &u.dnsbl_coverage, 0, 1));
+    RETURN_IF_ERROR(
+        f.Range("dnsbl_listing_delay", &u.dnsbl_listing_delay, 0, 1e10, ParseSeconds));
+    RETURN_IF_ERROR(f.Range("greylist_share", &u.greylist_share, 0, 1));
+    RETURN_IF_ERROR(f.Range("greylist_delay", &u.greylist_delay, 0, 1e7, ParseSeconds));
+    RETURN_IF_ERROR(f.Range("bot_retry_fraction", &u.bot_retry_fraction, 0, 1));
+    RETURN_IF_ERROR(f.Range("accept_then_bounce_share", &u.accept_then_bounce_share, 0, 1));
+    RETURN_IF_ERROR(f.Bool("starttls", &u.starttls));
+    RETURN_IF_ERROR(f.Bool("bot_starttls", &u.bot_starttls));
+    RETURN_IF_ERROR(f.Range("tls_handshake_bytes", &u.tls_handshake_bytes, 0, 1e6));
     RETURN_IF_ERROR(f.Finish());
   }
   {

@@ -127,8 +127,35 @@ struct PullConfig {
   double pin_margin = 86400;        // s before expiry to prefetch unread bodies (0 = off)
 };
 
+// The defences a classic receiving MTA runs (docs/SIMULATION.md, "The push
+// baseline", cites each default). Every one of them can be switched off
+// (share 0 / false) to get the undefended baseline of earlier versions.
 struct PushConfig {
-  double filter_catch_rate = 0;     // share of spam a classic content filter junks
+  // Content filter after DATA: junks this share of spam copies, and this
+  // share of legitimate copies (false positives).
+  double filter_catch_rate = 0.95;
+  double filter_false_positive_rate = 0.001;
+  // DNS blocklist consulted before DATA: this share of bots gets listed, an
+  // exponentially distributed time (this mean) after its first spam; from
+  // then on every receiving MTA refuses its sessions (554 5.7.1).
+  double dnsbl_coverage = 0.85;
+  double dnsbl_listing_delay = 3600;  // s
+  // Greylisting: this share of receiving MTAs answers 450 4.7.1 to a client
+  // host it has not seen pass before, until greylist_delay has gone by since
+  // its first try; then the host is whitelisted. Bots retry a 4xx with
+  // probability bot_retry_fraction (the others drop the copies).
+  double greylist_share = 0.3;
+  double greylist_delay = 300;  // s
+  double bot_retry_fraction = 0.1;
+  // This share of receiving MTAs accepts unknown recipients at RCPT and
+  // bounces them after DATA: the bounce goes to the envelope sender, which
+  // for spam is a forged innocent address (backscatter).
+  double accept_then_bounce_share = 0.1;
+  // SMTP sessions between providers' MTAs use STARTTLS (bots: bot_starttls),
+  // adding the STARTTLS exchange, a second EHLO and tls_handshake_bytes.
+  bool starttls = true;
+  bool bot_starttls = false;
+  double tls_handshake_bytes = 4500;
 };
 
 struct RetentionConfig {

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/envelope/envelope.h"
+#include "core/mail/bounce.h"
 #include "core/util/clock.h"
 #include "core/util/limits.h"
 
@@ -128,6 +129,69 @@ uint64_t Wire::SmtpConnectionBytes(int from_node, int to_node) const {
                       "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n",
                       "QUIT\r\n", "221 2.0.0 Bye\r\n")
       .size();
+}
+
+uint64_t Wire::SmtpRefusedTransactionBytes(uint32_t index, const World::Group& g,
+                                           std::string_view reply) const {
+  const Message& m = world_.messages()[index];
+  uint64_t bytes = absl::StrCat("MAIL FROM:<", world_.SenderAddress(m), ">\r\n").size() +
+                   std::string_view("250 2.1.0 Ok\r\n").size();
+  for (uint32_t i = g.begin; i < g.end; ++i) {
+    bytes += absl::StrCat("RCPT TO:<", world_.RecipientAddress(world_.rcpts()[i]), ">\r\n").size();
+    bytes += reply.size() + 2;
+  }
+  return bytes + std::string_view("RSET\r\n250 2.0.0 Ok\r\n").size();
+}
+
+uint64_t Wire::SmtpAcceptAllTransactionBytes(uint32_t index, const World::Group& g) const {
+  const Message& m = world_.messages()[index];
+  uint64_t bytes = absl::StrCat("MAIL FROM:<", world_.SenderAddress(m), ">\r\n").size() +
+                   std::string_view("250 2.1.0 Ok\r\n").size();
+  for (uint32_t i = g.begin; i < g.end; ++i) {
+    bytes += absl::StrCat("RCPT TO:<", world_.RecipientAddress(world_.rcpts()[i]), ">\r\n").size();
+    bytes += std::string_view("250 2.1.5 Ok\r\n").size();
+  }
+  bytes += std::string_view("DATA\r\n354 End data with <CR><LF>.<CR><LF>\r\n").size();
+  bytes += std::string_view(".\r\n250 2.0.0 Ok: queued as 4TQ8Zk1Gx3z7\r\n").size();
+  return bytes;
+}
+
+uint64_t Wire::SmtpStartTlsBytes(int from_node, int to_node, uint64_t handshake) const {
+  const std::string from = absl::StrCat("smtp", from_node, ".sim");
+  const std::string to = absl::StrCat("smtp", to_node, ".sim");
+  return absl::StrCat("STARTTLS\r\n", "220 2.0.0 Ready to start TLS\r\n", "EHLO ", from, "\r\n",
+                      "250-", to,
+                      "\r\n250-PIPELINING\r\n250-SIZE 67108864\r\n250-8BITMIME\r\n"
+                      "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n")
+             .size() +
+         handshake;
+}
+
+uint64_t Wire::BounceBytes() const {
+  if (bounce_bytes_ != 0) return bounce_bytes_;
+  // A representative bounce: a 60-byte subject, one unknown recipient, the
+  // receiving MTA's 550 5.1.1 as the reason. Its size hardly depends on the
+  // message (the original's headers are quoted, not its body).
+  BounceInfo info;
+  info.sender = "u12345@d12.example";
+  info.domain = "d7.example";
+  info.recipients = {"nx7@d7.example"};
+  info.message_id = "m1234567@d12.example";
+  info.summary.set_from("u12345@d12.example");
+  info.summary.add_to("nx7@d7.example");
+  info.summary.set_subject(std::string(60, 's'));
+  info.summary.set_date("Mon, 01 Jan 2024 00:00:00 +0000");
+  info.summary.set_message_id("<m1234567@d12.example>");
+  info.reason = "550 5.1.1 <nx7@d7.example>: Recipient address rejected: User unknown";
+  info.status_code = "5.1.1";
+  info.when = SimEpoch();
+  const uint64_t message = MakeBounceMessage(info).size();
+  bounce_bytes_ = message + absl::StrCat("MAIL FROM:<>\r\n250 2.1.0 Ok\r\n", "RCPT TO:<",
+                                         info.sender, ">\r\n250 2.1.5 Ok\r\n",
+                                         "DATA\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
+                                         ".\r\n250 2.0.0 Ok: queued as 4TQ8Zk1Gx3z7\r\n")
+                                .size();
+  return bounce_bytes_;
 }
 
 }  // namespace pullmail::sim

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -63,9 +64,26 @@ class Wire {
   // Banner, EHLO, its reply, QUIT and its reply, once per connection.
   uint64_t SmtpConnectionBytes(int from_node, int to_node) const;
 
+  // --- The receiving MTA's defences (push baseline) --------------------------
+  // A transaction refused at RCPT: MAIL, then every RCPT answered with
+  // `reply` (a blocklist's 554 5.7.1, greylisting's 450 4.7.1), then RSET.
+  uint64_t SmtpRefusedTransactionBytes(uint32_t index, const World::Group& g,
+                                       std::string_view reply) const;
+  // A transaction at an MTA that accepts unknown recipients at RCPT (250 for
+  // every recipient, bounces later): MAIL, RCPTs, DATA, end of data.
+  uint64_t SmtpAcceptAllTransactionBytes(uint32_t index, const World::Group& g) const;
+  // STARTTLS, its 220, `handshake` bytes of TLS handshake, and the second
+  // EHLO with its reply (RFC 3207 section 4.2: the client must send EHLO again).
+  uint64_t SmtpStartTlsBytes(int from_node, int to_node, uint64_t handshake) const;
+  // One RFC 3464 bounce for one unknown recipient of `m`, as core's
+  // MakeBounceMessage writes it, plus its SMTP transaction with a null
+  // reverse path. Measured once on a representative message and cached.
+  uint64_t BounceBytes() const;
+
  private:
   const World& world_;
   mutable v1::BodyChunk chunk_;  // reused to size chunks without reallocating
+  mutable uint64_t bounce_bytes_ = 0;  // BounceBytes(), measured on first use
 };
 
 }  // namespace pullmail::sim
