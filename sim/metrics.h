@@ -106,7 +106,7 @@ struct WorldMetrics {
   uint64_t pins = 0;                         // bodies prefetched before expiry
   uint64_t filtered_push = 0;                // push: spam junked by the content filter
   uint64_t filtered_push_legit = 0;          // push: legitimate copies junked (false positives)
-  uint64_t dnsbl_sessions_refused = 0;       // push: sessions refused, sender host listed
+  uint64_t dnsbl_sessions_refused = 0;       // sessions refused: sending host on the blocklist
   uint64_t greylist_deferrals = 0;           // push: sessions answered 450 by greylisting
   uint64_t greylist_dropped = 0;             // push: deferred sessions a bot never retried
   uint64_t backscatter_bounces = 0;          // push: bounces for unknown recipients, to a

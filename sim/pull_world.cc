@@ -205,8 +205,17 @@ class PullNode : public NodeLoop {
           });
         }
         std::vector<PullWorld::Pending> send;
+        const bool listed = now >= world().ListedAt(s);
+        if (listed) ++metrics().dnsbl_sessions_refused;
         for (const PullWorld::Pending& p : due) {
           const Message& m = world().messages()[p.msg];
+          if (listed) {
+            // The recipient's edge consults the same blocklist as a classic
+            // MTA (scenario [push] dnsbl_*) and refuses a listed host's
+            // connection: its notifications never reach core.
+            RefuseListed(p);
+            continue;
+          }
           // Core's rule: a delivery never attempted but already expired bounces.
           if (p.attempts == 0 && IsExpired(AtSimTime(world().Expires(m)), ClockNow())) {
             Bounce(p, "4.4.7", "expired before the first attempt");
@@ -345,6 +354,17 @@ class PullNode : public NodeLoop {
         break;
       }
       case OutboxStep::kBounce: Bounce(p, step.status_code, error); break;
+    }
+  }
+
+  // A notification from a blocklisted host: refused for good, as push's 554.
+  void RefuseListed(const PullWorld::Pending& p) {
+    const Message& m = world().messages()[p.msg];
+    ++metrics().notifications_rejected;
+    const World::Group g = world().NotificationGroup(m, p.k);
+    for (uint32_t j = g.begin; j < g.end; ++j) {
+      const bool invalid = world().rcpts()[j] & kInvalidRecipient;
+      w_->AddCopyOutcome(j, invalid ? Outcome::kFailed : Outcome::kRejected, world().IsSpam(m));
     }
   }
 

@@ -156,7 +156,7 @@ class PushNode : public NodeLoop {
     }
     // Before DATA: the blocklist, then greylisting (Postfix's order:
     // reject_rbl_client before check_policy_service).
-    if (now >= w_->ListedAt(sender)) {
+    if (now >= world().ListedAt(sender)) {
       batch.verdict = Verdict::kBlocklisted;
       ++metrics().dnsbl_sessions_refused;
     } else if (w_->Greylisted(node_, sender, now)) {
@@ -357,8 +357,8 @@ PushWorld::PushWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts,
   copy_final_.assign(world.copies(), 0);
   uncreated_ = world.messages().size();
 
-  // Each receiving MTA's configuration and each bot's blocklist listing are
-  // drawn once from the seed (independent of the reader draws).
+  // Each receiving MTA's configuration is drawn once from the seed
+  // (independent of the reader draws); blocklist listings are the world's.
   const PushConfig& push = sc_.push;
   const uint64_t seed = sc_.run.seed;
   greylists_.resize(providers);
@@ -367,18 +367,7 @@ PushWorld::PushWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts,
     greylists_[p] = UnitFromHash(Mix64(seed ^ 0x6EE7, p)) < push.greylist_share;
     accepts_all_[p] = UnitFromHash(Mix64(seed ^ 0xBACC, p)) < push.accept_then_bounce_share;
   }
-  listed_at_.assign(nodes, std::numeric_limits<double>::infinity());
-  for (int n = providers; n < nodes; ++n) {
-    const auto& sent = world.node_messages()[n];
-    if (sent.empty()) continue;
-    if (UnitFromHash(Mix64(seed ^ 0xD5B1, n)) >= push.dnsbl_coverage) continue;
-    const double first = world.messages()[sent.front()].created;
-    const double u = UnitFromHash(Mix64(seed ^ 0xD5B2, n));
-    listed_at_[n] = first - push.dnsbl_listing_delay * std::log1p(-u);  // exponential
-  }
 }
-
-double PushWorld::ListedAt(uint32_t node) const { return listed_at_[node]; }
 
 bool PushWorld::BotRetries(uint32_t node) const {
   return !world_.IsBot(node) ||

@@ -56,9 +56,6 @@ class PushWorld {
   // One recipient domain is done with (delivered or bounced).
   void DomainDone(uint32_t index, double now);
 
-  // The blocklist: when the bot on `node` is listed (infinity: never; a
-  // provider: never).
-  double ListedAt(uint32_t node) const;
   // Whether the bot on `node` retries a 4xx (greylisting).
   bool BotRetries(uint32_t node) const;
   // Greylisting at `provider` for a session from `sender` at `now`: true if
@@ -68,7 +65,6 @@ class PushWorld {
 
   const World& world_;
   const Scenario& sc_;
-  std::vector<double> listed_at_;            // per node (providers: infinity)
   std::vector<uint8_t> greylists_;           // per provider: runs greylisting
   std::vector<uint8_t> accepts_all_;         // per provider: accept-then-bounce
   std::unordered_map<uint64_t, double> grey_first_;  // (provider, sender) -> first try;

@@ -186,7 +186,7 @@ std::vector<SummaryRow> SummaryRows(const RunResult& r) {
   Row(rows, r, "suppress_events", "bodies suppressed at a node (threshold reached)", [](const WorldMetrics& m) { return static_cast<double>(m.suppress_events); });
   Row(rows, r, "push_filtered", "spam junked by the push content filter", [](const WorldMetrics& m) { return static_cast<double>(m.filtered_push); });
   Row(rows, r, "push_filtered_legit", "legitimate copies junked by the push content filter (false positives)", [](const WorldMetrics& m) { return static_cast<double>(m.filtered_push_legit); });
-  Row(rows, r, "push_dnsbl_sessions_refused", "push SMTP sessions refused before DATA: sending host on the blocklist", [](const WorldMetrics& m) { return static_cast<double>(m.dnsbl_sessions_refused); });
+  Row(rows, r, "dnsbl_sessions_refused", "sessions refused because the sending host is on the blocklist (push: before DATA; pull: at the node's edge)", [](const WorldMetrics& m) { return static_cast<double>(m.dnsbl_sessions_refused); });
   Row(rows, r, "push_greylist_deferrals", "push SMTP sessions deferred (450) by greylisting", [](const WorldMetrics& m) { return static_cast<double>(m.greylist_deferrals); });
   Row(rows, r, "push_greylist_dropped", "push transactions a bot dropped after a greylisting 450", [](const WorldMetrics& m) { return static_cast<double>(m.greylist_dropped); });
   Row(rows, r, "push_backscatter_bounces", "bounces for unknown recipients sent to a forged (innocent) sender", [](const WorldMetrics& m) { return static_cast<double>(m.backscatter_bounces); });

@@ -4,6 +4,8 @@
 #include "sim/world.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <cstring>
 #include <cmath>
 #include <numeric>
@@ -93,6 +95,7 @@ absl::StatusOr<std::unique_ptr<World>> World::Generate(const Scenario& scenario)
     w->GenerateCampaign(static_cast<int>(c), rng);
   }
   w->SortMessages();
+  w->ListBots();
 
   double last_created = 0, longest = scenario.legit.retention;
   for (const CampaignConfig& c : scenario.campaigns) longest = std::max(longest, c.retention);
@@ -361,6 +364,20 @@ std::optional<uint32_t> World::ParseMessageIndex(std::string_view id) {
   uint32_t i;
   if (!absl::SimpleAtoi(AV(id.substr(1, at - 1)), &i)) return std::nullopt;
   return i;
+}
+
+void World::ListBots() {
+  const PushConfig& push = scenario_.push;
+  const uint64_t seed = scenario_.run.seed;
+  listed_at_.assign(nodes(), std::numeric_limits<double>::infinity());
+  for (int n = providers_; n < nodes(); ++n) {
+    const std::vector<uint32_t>& sent = node_messages_[n];
+    if (sent.empty()) continue;
+    if (UnitFromHash(Mix64(seed ^ 0xD5B1, n)) >= push.dnsbl_coverage) continue;
+    const double first = messages_[sent.front()].created;
+    const double u = UnitFromHash(Mix64(seed ^ 0xD5B2, n));
+    listed_at_[n] = first - push.dnsbl_listing_delay * std::log1p(-u);  // exponential
+  }
 }
 
 }  // namespace pullmail::sim

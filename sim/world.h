@@ -103,6 +103,11 @@ class World {
   const std::vector<std::vector<uint32_t>>& provider_domains() const { return provider_domains_; }
   // Whether `node` is up at time t.
   bool NodeUp(uint32_t node, double t) const;
+  // When a DNS blocklist lists the host `node` (scenario [push] dnsbl_*):
+  // a bot with probability dnsbl_coverage, an exponential time after its
+  // first message; infinity for providers and for bots never listed. Both
+  // worlds refuse a listed host's sessions (push_world.h, pull_world.h).
+  double ListedAt(uint32_t node) const { return listed_at_[node]; }
   const Schedule& NodeSchedule(uint32_t node) const;
 
   // --- Keys and the directory -----------------------------------------------
@@ -146,6 +151,7 @@ class World {
   void GenerateLegit(Random& rng);
   void GenerateCampaign(int c, Random& rng);
   void SortMessages();
+  void ListBots();  // fills listed_at_ (after SortMessages)
   // Appends recipients (sorted by domain, unique) and fills m's slices.
   void AddRecipients(Message& m, std::vector<uint32_t>& entries);
 
@@ -157,6 +163,7 @@ class World {
   std::vector<std::vector<uint32_t>> provider_domains_;
   std::vector<Schedule> provider_schedules_;
   std::vector<Bot> bots_;
+  std::vector<double> listed_at_;  // per node, see ListedAt
   std::vector<std::vector<uint32_t>> campaign_domains_;
   std::vector<int> campaign_first_bot_;
   MemoryDirectory directory_;

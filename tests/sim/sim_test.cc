@@ -362,7 +362,7 @@ Summary RunHand(const std::string& dir, const std::string& name,
   return ReadSummary(dir + "/" + name);
 }
 
-TEST(RunTest, PushDefenceBlocklistRefusesAListedBotBeforeData) {
+TEST(RunTest, BlocklistRefusesAListedBotInBothWorlds) {
   const std::string dir = TempDir();
   // Listed at its first spam: the session is refused at RCPT, no body moves.
   Summary s = RunHand(dir, "b", {"push.dnsbl_coverage=1", "push.dnsbl_listing_delay=0"});
@@ -370,12 +370,19 @@ TEST(RunTest, PushDefenceBlocklistRefusesAListedBotBeforeData) {
   EXPECT_EQ(Push(s, "delivered_spam"), 0);
   EXPECT_EQ(Push(s, "spam_bodies"), 0);
   EXPECT_EQ(Push(s, "delivered_legit"), 2);
-  EXPECT_EQ(Push(s, "push_dnsbl_sessions_refused"), 1);
+  EXPECT_EQ(Push(s, "dnsbl_sessions_refused"), 1);
   EXPECT_EQ(Push(s, "bytes_push_body"), 2 * 10000);
+  // Pull gets the same blocklist: the bot's notification is refused at the
+  // recipient node's edge, so nothing is shown or fetched.
+  EXPECT_EQ(Pull(s, "rejected_spam"), 1);
+  EXPECT_EQ(Pull(s, "spam_shown"), 0);
+  EXPECT_EQ(Pull(s, "dnsbl_sessions_refused"), 1);
+  EXPECT_EQ(Pull(s, "delivered_legit"), 2);
   // Listed a year after it started: nothing changes.
   Summary late = RunHand(dir, "l", {"push.dnsbl_coverage=1", "push.dnsbl_listing_delay=365d"});
   EXPECT_EQ(Push(late, "delivered_spam"), 1);
-  EXPECT_EQ(Push(late, "push_dnsbl_sessions_refused"), 0);
+  EXPECT_EQ(Push(late, "dnsbl_sessions_refused"), 0);
+  EXPECT_EQ(Pull(late, "delivered_spam"), 1);
   std::filesystem::remove_all(dir);
 }
 
