@@ -56,6 +56,10 @@ absl::StatusOr<std::unique_ptr<RecipientNode>> RecipientNode::Open(const NodeCon
   }
   node->fetcher_ = std::make_unique<BodyFetcher>(&node->config_, node->directory_.get(),
                                                  node->store_.get());
+  // One verifier per core: Ed25519 verification is what a notification
+  // costs most, and gRPC's own threads mostly wait.
+  node->intake_ = std::make_unique<Intake>(
+      node.get(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   return node;
 }
 
@@ -64,26 +68,37 @@ bool RecipientNode::UserExists(std::string_view address) {
 }
 
 std::vector<v1::NotifyResult> RecipientNode::AcceptBatch(
-    const std::vector<v1::SignedNotification>& batch) {
+    std::vector<v1::SignedNotification> batch) {
+  if (batch.empty()) return {};
+  return intake_->Accept(std::move(batch));
+}
+
+AcceptContext RecipientNode::MakeAcceptContext() {
+  return AcceptContext{.directory = directory_.get(),
+                       .local_domain = config_.domain,
+                       .now = clock().Now(),
+                       .user_exists = [this](std::string_view a) { return UserExists(a); },
+                       .find_existing = [this](std::string_view d, std::string_view id)
+                           -> std::optional<int64_t> {
+                         auto n = store_->FindNotification(d, id);
+                         if (!n.ok()) return std::nullopt;
+                         return n->id;
+                       }};
+}
+
+std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
+    const std::vector<const v1::SignedNotification*>& batch,
+    std::vector<AcceptDecision> verified) {
   Metrics& metrics = Metrics::Global();
   std::vector<AcceptDecision> decisions;
   std::vector<NotificationInsert> inserts;
   std::vector<int> insert_index(batch.size(), -1);
   decisions.reserve(batch.size());
 
-  AcceptContext ctx{.directory = directory_.get(),
-                    .local_domain = config_.domain,
-                    .now = clock().Now(),
-                    .user_exists = [this](std::string_view a) { return UserExists(a); },
-                    .find_existing = [this](std::string_view d, std::string_view id)
-                        -> std::optional<int64_t> {
-                      auto n = store_->FindNotification(d, id);
-                      if (!n.ok()) return std::nullopt;
-                      return n->id;
-                    }};
+  const AcceptContext ctx = MakeAcceptContext();
   for (size_t i = 0; i < batch.size(); ++i) {
-    metrics.Add("pullmail_notification_bytes_received_total", batch[i].ByteSizeLong());
-    decisions.push_back(AcceptNotification(batch[i], ctx));
+    metrics.Add("pullmail_notification_bytes_received_total", batch[i]->ByteSizeLong());
+    decisions.push_back(FinishAccept(std::move(verified[i]), *batch[i], ctx));
     AcceptDecision& d = decisions.back();
     if (d.outcome != AcceptDecision::kStore) continue;
     NotificationInsert ins;
@@ -132,7 +147,6 @@ std::vector<v1::NotifyResult> RecipientNode::AcceptBatch(
                      << " bytes) stays at the sender until read";
       }
     }
-    r.set_sequence(i);
     results.push_back(std::move(r));
   }
   return results;

@@ -25,12 +25,14 @@
 #include "core/config/node_config.h"
 #include "core/crypto/ed25519.h"
 #include "core/directory/directory.h"
+#include "core/logic/acceptor.h"
 #include "core/policy/spam_policy.h"
 #include "core/storage/recipient_store.h"
 #include "core/storage/user_store.h"
 #include "core/util/clock.h"
 #include "pullmail/v1/pullmail.grpc.pb.h"
 #include "recipient-node/body_fetcher.h"
+#include "recipient-node/intake.h"
 #include "rpc/user_auth.h"
 
 namespace pullmail {
@@ -56,7 +58,19 @@ class RecipientNode {
 
   // Verifies, deduplicates and stores a batch in one transaction (group
   // commit); one result per input, in order, each final only after commit.
-  std::vector<v1::NotifyResult> AcceptBatch(const std::vector<v1::SignedNotification>& batch);
+  // Verification runs on the intake's pool, beside every other call's.
+  std::vector<v1::NotifyResult> AcceptBatch(std::vector<v1::SignedNotification> batch);
+  // The pool every Notify and NotifyStream feeds (see intake.h).
+  Intake& intake() { return *intake_; }
+
+  // For the intake: the context core's acceptor runs with (callbacks into
+  // this node's stores), and the second half of acceptance: `verified[i]`
+  // is VerifyForAccept's decision on *batch[i]; applies FinishAccept,
+  // places and stores every accepted one in one transaction and returns one
+  // result per input (sequence unset). Called on one thread at a time.
+  AcceptContext MakeAcceptContext();
+  std::vector<v1::NotifyResult> CommitVerified(const std::vector<const v1::SignedNotification*>& batch,
+                                               std::vector<AcceptDecision> verified);
   // A sender's recall: hides unread copies. Returns how many were hidden.
   absl::StatusOr<uint32_t> ApplyRevocation(const v1::SignedRevocation& rev);
 
@@ -158,6 +172,8 @@ class RecipientNode {
   std::condition_variable maint_cv_;
   bool maint_stop_ = false;
   std::thread maint_thread_;
+  // Last: its threads call into everything above, so it stops first.
+  std::unique_ptr<Intake> intake_;
 };
 
 std::unique_ptr<grpc::Service> MakeRecipientService(RecipientNode* node);

@@ -3,7 +3,10 @@
 // decisions live in core and RecipientNode.
 #include <grpcpp/grpcpp.h>
 
+#include <condition_variable>
 #include <deque>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -16,8 +19,8 @@
 namespace pullmail {
 namespace {
 
-constexpr size_t kMaxBatch = 256;     // notifications per group commit
-constexpr size_t kMaxQueued = 1024;   // read-ahead bound per stream
+constexpr size_t kMaxBatch = 256;      // notifications handed to the intake at once
+constexpr size_t kMaxInFlight = 2048;  // read ahead and not yet answered, per stream
 
 class RecipientServiceImpl final : public v1::RecipientService::Service {
  public:
@@ -29,22 +32,32 @@ class RecipientServiceImpl final : public v1::RecipientService::Service {
     return grpc::Status::OK;
   }
 
-  // One reader thread queues what arrives; this thread commits whatever has
-  // queued as one transaction and answers each, so a busy stream gets group
-  // commit and a quiet one gets an answer per notification at once.
+  // A reader thread queues what arrives; this thread hands whatever has
+  // queued to the node's intake (verified on every core, committed with
+  // other calls' notifications) without waiting for the previous handful,
+  // and writes the answers in request order as their commits complete. So a
+  // busy stream keeps every core verifying and gets group commit, and a
+  // quiet one gets an answer per notification at once.
   grpc::Status NotifyStream(
       grpc::ServerContext*,
       grpc::ServerReaderWriter<v1::NotifyResult, v1::SignedNotification>* stream) override {
+    struct Pending {
+      bool complete = false;
+      std::vector<v1::NotifyResult> results;
+    };
     std::mutex mu;
     std::condition_variable cv;
     std::deque<v1::SignedNotification> queue;
+    std::deque<std::shared_ptr<Pending>> pending;  // submitted, in request order
+    size_t in_flight = 0;                          // queued + submitted, unanswered
     bool done = false;
     std::thread reader([&] {
       v1::SignedNotification n;
       while (stream->Read(&n)) {
         std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return queue.size() < kMaxQueued; });
+        cv.wait(lock, [&] { return in_flight < kMaxInFlight; });
         queue.push_back(std::move(n));
+        ++in_flight;
         cv.notify_all();
       }
       std::lock_guard<std::mutex> lock(mu);
@@ -53,24 +66,50 @@ class RecipientServiceImpl final : public v1::RecipientService::Service {
     });
     uint64_t sequence = 0;
     bool write_ok = true;
+    std::unique_lock<std::mutex> lock(mu);
     while (true) {
-      std::vector<v1::SignedNotification> batch;
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return !queue.empty() || done; });
-        if (queue.empty() && done) break;
+      cv.wait(lock, [&] {
+        return !queue.empty() || (!pending.empty() && pending.front()->complete) ||
+               (done && pending.empty());
+      });
+      if (!pending.empty() && pending.front()->complete) {
+        std::shared_ptr<Pending> p = std::move(pending.front());
+        pending.pop_front();
+        lock.unlock();
+        for (size_t i = 0; i < p->results.size(); ++i) {
+          v1::NotifyResult& r = p->results[i];
+          r.set_sequence(sequence++);
+          grpc::WriteOptions opts;
+          if (i + 1 < p->results.size()) opts.set_buffer_hint();
+          // After a failed write the client has gone: keep draining.
+          if (write_ok && !stream->Write(r, opts)) write_ok = false;
+        }
+        lock.lock();
+        in_flight -= p->results.size();
+        cv.notify_all();
+        continue;
+      }
+      if (!queue.empty()) {
+        std::vector<v1::SignedNotification> batch;
         while (!queue.empty() && batch.size() < kMaxBatch) {
           batch.push_back(std::move(queue.front()));
           queue.pop_front();
         }
-        cv.notify_all();
+        auto p = std::make_shared<Pending>();
+        pending.push_back(p);
+        lock.unlock();
+        node_->intake().Submit(std::move(batch), [&mu, &cv, p](std::vector<v1::NotifyResult> r) {
+          std::lock_guard<std::mutex> l(mu);
+          p->results = std::move(r);
+          p->complete = true;
+          cv.notify_all();
+        });
+        lock.lock();
+        continue;
       }
-      if (!write_ok) continue;  // drain the reader; the client has gone
-      for (v1::NotifyResult& r : node_->AcceptBatch(batch)) {
-        r.set_sequence(sequence++);
-        if (!stream->Write(r)) write_ok = false;
-      }
+      if (done && pending.empty()) break;
     }
+    lock.unlock();
     reader.join();
     return grpc::Status::OK;
   }

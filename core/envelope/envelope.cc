@@ -14,6 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/crypto/merkle.h"
 #include "core/util/clock.h"
 #include "core/util/limits.h"
 #include "core/util/strings.h"
@@ -255,10 +256,11 @@ std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
   return out;
 }
 
-template <typename Signed, typename Payload>
-absl::StatusOr<Signed> SignObject(const Payload& object, std::string_view context,
-                                  std::string_view signing_domain, std::string_view key_id,
-                                  const SigningKey& key, const Directory* directory) {
+// What a signer checks before signing anything (every receiver would refuse
+// the rest), and the payload bytes it then signs.
+template <typename Payload>
+absl::StatusOr<std::string> CheckedPayload(const Payload& object, std::string_view signing_domain,
+                                           std::string_view key_id, const Directory* directory) {
   if (signing_domain.empty() || signing_domain.size() > limits::kMaxDomain) {
     return absl::InvalidArgumentError("signing domain must be 1..253 bytes");
   }
@@ -282,17 +284,87 @@ absl::StatusOr<Signed> SignObject(const Payload& object, std::string_view contex
         absl::StrCat(AV(RejectionName(Rejection::kPayloadTooLarge)), ": ", payload.size(),
                      " bytes, limit ", limits::kMaxSignedPayload));
   }
-  std::string signature = key.Sign(context, payload);
+  return payload;
+}
+
+template <typename Signed, typename Payload>
+absl::StatusOr<Signed> SignObject(const Payload& object, std::string_view context,
+                                  std::string_view signing_domain, std::string_view key_id,
+                                  const SigningKey& key, const Directory* directory) {
+  absl::StatusOr<std::string> payload = CheckedPayload(object, signing_domain, key_id, directory);
+  if (!payload.ok()) return payload.status();
+  std::string signature = key.Sign(context, *payload);
   Signed out;
-  SetParts(out, std::move(payload), signing_domain, key_id, std::move(signature));
+  SetParts(out, *std::move(payload), signing_domain, key_id, std::move(signature));
   return out;
+}
+
+// Step 4, the signature over (context || payload), for every signed type.
+template <typename Signed>
+absl::Status CheckSignature(const Signed& in, std::string_view context,
+                            const std::string& public_key, VerifiedBatchRoots*,
+                            Rejection* reason) {
+  if (!VerifySignature(public_key, context, in.payload(), in.signature())) {
+    return Reject(Rejection::kBadSignature,
+                  absl::StrCat("signature does not verify with ", in.signing_domain(), " key ",
+                               in.key_id()),
+                  reason);
+  }
+  return absl::OkStatus();
+}
+
+// Step 4 for a notification, which may be batch-signed (section 4.1): the
+// proof leads from this payload's leaf to a root, and the signature covers
+// that root's tree head under the batch context. A proof that does not fit
+// its own tree is bad_proof; a well-formed proof that leads elsewhere fails
+// the signature, bad_signature. Either way only this notification is
+// refused: its batch-mates carry their own proofs.
+absl::Status CheckSignature(const v1::SignedNotification& in, std::string_view context,
+                            const std::string& public_key, VerifiedBatchRoots* verified_roots,
+                            Rejection* reason) {
+  if (!in.has_batch()) {
+    return CheckSignature<v1::SignedNotification>(in, context, public_key, nullptr, reason);
+  }
+  const v1::BatchProof& proof = in.batch();
+  if (proof.tree_size() < 1 || proof.tree_size() > limits::kMaxBatchLeaves ||
+      proof.leaf_index() >= proof.tree_size() ||
+      static_cast<size_t>(proof.path_size()) > limits::kMaxBatchPath) {
+    return Reject(Rejection::kBadProof,
+                  absl::StrCat("leaf ", proof.leaf_index(), " of a tree of ", proof.tree_size(),
+                               " with ", proof.path_size(), " path hashes"),
+                  reason);
+  }
+  std::vector<std::string_view> path(proof.path().begin(), proof.path().end());
+  std::optional<std::string> root = MerkleRootFromInclusionProof(
+      proof.leaf_index(), proof.tree_size(), MerkleLeafHash(in.payload()), path);
+  if (!root) {
+    return Reject(Rejection::kBadProof,
+                  absl::StrCat("the path does not fit leaf ", proof.leaf_index(), " of a tree of ",
+                               proof.tree_size()),
+                  reason);
+  }
+  std::string head = BatchTreeHead(proof.tree_size(), *root);
+  std::string entry;
+  if (verified_roots != nullptr) {
+    entry = absl::StrCat(public_key, head, in.signature());
+    if (verified_roots->Contains(entry)) return absl::OkStatus();
+  }
+  if (!VerifySignature(public_key, kNotificationBatchContext, head, in.signature())) {
+    return Reject(Rejection::kBadSignature,
+                  absl::StrCat("batch signature does not verify with ", in.signing_domain(),
+                               " key ", in.key_id(), " (or the proof is wrong)"),
+                  reason);
+  }
+  if (verified_roots != nullptr) verified_roots->Add(std::move(entry));
+  return absl::OkStatus();
 }
 
 // Steps 1-5 of verification, shared by all types: size, domain, key,
 // signature, parse + fields, signer. The per-type caller adds the rest.
 template <typename Payload, typename Signed>
 absl::StatusOr<Payload> VerifyObject(const Signed& in, std::string_view context,
-                                     const Directory& directory, Rejection* reason) {
+                                     const Directory& directory, Rejection* reason,
+                                     VerifiedBatchRoots* verified_roots = nullptr) {
   const std::string& payload = in.payload();
   if (payload.size() > limits::kMaxSignedPayload) {
     return Reject(Rejection::kPayloadTooLarge,
@@ -325,9 +397,8 @@ absl::StatusOr<Payload> VerifyObject(const Signed& in, std::string_view context,
                   absl::StrCat("signature is ", in.signature().size(), " bytes, not ",
                                limits::kSignatureSize), reason);
   }
-  if (!VerifySignature(key->second, context, payload, in.signature())) {
-    return Reject(Rejection::kBadSignature,
-                  absl::StrCat("signature does not verify with ", domain, " key ", in.key_id()), reason);
+  if (absl::Status s = CheckSignature(in, context, key->second, verified_roots, reason); !s.ok()) {
+    return s;
   }
   // Only now is the payload known to come from `domain`: parse it.
   Payload object;
@@ -355,7 +426,8 @@ absl::StatusOr<v1::Notification> VerifyNotificationImpl(const v1::SignedNotifica
                                                         const VerifyOptions& options,
                                                         Rejection* reason) {
   absl::StatusOr<v1::Notification> n =
-      VerifyObject<v1::Notification>(in, kNotificationContext, directory, reason);
+      VerifyObject<v1::Notification>(in, kNotificationContext, directory, reason,
+                                     options.verified_roots);
   if (!n.ok()) return n;
   if (!options.expected_recipient_domain.empty() &&
       !EqualsIgnoreCase(n->recipient_domain(), options.expected_recipient_domain)) {
@@ -416,6 +488,7 @@ std::string_view RejectionName(Rejection r) {
     case Rejection::kMalformed: return "malformed";
     case Rejection::kWrongRecipientDomain: return "wrong_recipient_domain";
     case Rejection::kDirectoryUnavailable: return "directory_unavailable";
+    case Rejection::kBadProof: return "bad_proof";
   }
   return "unknown";
 }
@@ -425,7 +498,8 @@ absl::StatusCode RejectionCode(Rejection r) {
     case Rejection::kNone: return absl::StatusCode::kOk;
     case Rejection::kUnknownDomain:
     case Rejection::kUnknownKey:
-    case Rejection::kBadSignature: return absl::StatusCode::kUnauthenticated;
+    case Rejection::kBadSignature:
+    case Rejection::kBadProof: return absl::StatusCode::kUnauthenticated;
     case Rejection::kSenderOutsideDomain: return absl::StatusCode::kPermissionDenied;
     case Rejection::kExpired:
     case Rejection::kFromFuture: return absl::StatusCode::kFailedPrecondition;
@@ -444,6 +518,102 @@ absl::StatusOr<v1::SignedNotification> SignNotification(const v1::Notification& 
                                                         const Directory* directory) {
   return SignObject<v1::SignedNotification>(n, kNotificationContext, signing_domain, key_id, key,
                                             directory);
+}
+
+bool VerifiedBatchRoots::Contains(std::string_view entry) const {
+  absl::MutexLock lock(&mu_);
+  if (!set_.contains(AV(entry))) return false;
+  ++hits_;
+  return true;
+}
+
+void VerifiedBatchRoots::Add(std::string entry) {
+  absl::MutexLock lock(&mu_);
+  if (capacity_ == 0 || set_.contains(entry)) return;
+  if (order_.size() >= capacity_) {
+    set_.erase(order_.front());
+    order_.pop_front();
+  }
+  set_.insert(entry);
+  order_.push_back(std::move(entry));
+}
+
+uint64_t VerifiedBatchRoots::hits() const {
+  absl::MutexLock lock(&mu_);
+  return hits_;
+}
+
+std::string BatchTreeHead(uint32_t tree_size, std::string_view root) {
+  std::string head;
+  head.reserve(4 + root.size());
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    head.push_back(static_cast<char>((tree_size >> shift) & 0xff));
+  }
+  head.append(root);
+  return head;
+}
+
+absl::StatusOr<std::vector<v1::SignedNotification>> BatchSign(
+    std::vector<v1::SignedNotification> batch, std::string_view key_id, const SigningKey& key) {
+  if (batch.empty() || batch.size() > limits::kMaxBatchLeaves) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a batch holds 1..", limits::kMaxBatchLeaves, " notifications, not ",
+                     batch.size()));
+  }
+  if (key_id.empty() || key_id.size() > limits::kMaxKeyId) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key id must be 1..", limits::kMaxKeyId, " bytes"));
+  }
+  std::vector<std::string> leaves;
+  leaves.reserve(batch.size());
+  for (const v1::SignedNotification& n : batch) {
+    if (!EqualsIgnoreCase(n.signing_domain(), batch.front().signing_domain())) {
+      return absl::InvalidArgumentError("a batch is signed by one domain");
+    }
+    leaves.push_back(MerkleLeafHash(n.payload()));
+  }
+  MerkleTree tree(std::move(leaves));
+  const uint32_t size = static_cast<uint32_t>(batch.size());
+  std::string signature = key.Sign(kNotificationBatchContext, BatchTreeHead(size, tree.root()));
+  for (uint32_t i = 0; i < size; ++i) {
+    v1::SignedNotification& n = batch[i];
+    n.set_key_id(std::string(key_id));
+    n.set_signature(signature);
+    v1::BatchProof* proof = n.mutable_batch();
+    proof->Clear();
+    proof->set_tree_size(size);
+    proof->set_leaf_index(i);
+    for (std::string& h : tree.InclusionProof(i)) proof->add_path(std::move(h));
+  }
+  return batch;
+}
+
+absl::StatusOr<std::vector<v1::SignedNotification>> SignNotificationBatch(
+    const std::vector<v1::Notification>& notifications, std::string_view signing_domain,
+    std::string_view key_id, const SigningKey& key, const Directory* directory) {
+  if (notifications.empty() || notifications.size() > limits::kMaxBatchLeaves) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a batch holds 1..", limits::kMaxBatchLeaves, " notifications, not ",
+                     notifications.size()));
+  }
+  std::vector<v1::SignedNotification> singles;
+  singles.reserve(notifications.size());
+  for (size_t i = 0; i < notifications.size(); ++i) {
+    const v1::Notification& n = notifications[i];
+    if (!EqualsIgnoreCase(n.recipient_domain(), notifications.front().recipient_domain())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("notification ", i, ": a batch is for one recipient domain"));
+    }
+    absl::StatusOr<std::string> payload = CheckedPayload(n, signing_domain, key_id, directory);
+    if (!payload.ok()) {
+      return absl::Status(payload.status().code(),
+                          absl::StrCat("notification ", i, ": ", payload.status().message()));
+    }
+    v1::SignedNotification single;
+    SetParts(single, *std::move(payload), signing_domain, key_id, "");
+    singles.push_back(std::move(single));
+  }
+  return BatchSign(std::move(singles), key_id, key);
 }
 
 absl::StatusOr<v1::Notification> VerifyNotification(const v1::SignedNotification& signed_n,

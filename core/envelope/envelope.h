@@ -13,11 +13,15 @@
 #ifndef PULLMAIL_CORE_ENVELOPE_ENVELOPE_H_
 #define PULLMAIL_CORE_ENVELOPE_ENVELOPE_H_
 
+#include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/crypto/ed25519.h"
 #include "core/directory/directory.h"
@@ -40,6 +44,9 @@ inline constexpr std::string_view kSpamReportContext =
     envelope_internal::WithNul("pullmail.v1.spam-report");   // 24 bytes
 inline constexpr std::string_view kRevocationContext =
     envelope_internal::WithNul("pullmail.v1.revocation");    // 23 bytes
+// A batch of notifications signs its tree head (BatchTreeHead) under this.
+inline constexpr std::string_view kNotificationBatchContext =
+    envelope_internal::WithNul("pullmail.v1.notification-batch");  // 31 bytes
 
 // Why a signed object was refused. Names and codes: RejectionName,
 // RejectionCode, and the table in docs/PROTOCOL.md.
@@ -57,6 +64,9 @@ enum class Rejection {
   // The directory could not answer (e.g. a DNS timeout): not a verdict on
   // the object, so it maps to kUnavailable and the sender retries.
   kDirectoryUnavailable,
+  // A batch-signed notification whose BatchProof cannot be a proof for its
+  // place (size, index, path length or a path entry of the wrong size).
+  kBadProof,
 };
 
 // The machine-readable name sent in NotifyResult.reason etc., e.g.
@@ -64,7 +74,8 @@ enum class Rejection {
 std::string_view RejectionName(Rejection r);
 
 // The status code a rejection is reported with (kOk for kNone):
-//   unknown_domain, unknown_key, bad_signature  -> kUnauthenticated
+//   unknown_domain, unknown_key, bad_signature,
+//   bad_proof                                   -> kUnauthenticated
 //   sender_outside_domain                       -> kPermissionDenied
 //   expired, from_future                        -> kFailedPrecondition
 //   payload_too_large, malformed,
@@ -100,10 +111,58 @@ absl::StatusOr<v1::SignedNotification> SignNotification(const v1::Notification& 
                                                         const SigningKey& key,
                                                         const Directory* directory = nullptr);
 
+// Tree heads of notification batches whose signature has verified, so that
+// the other notifications of a batch cost hashing only (docs/PROTOCOL.md
+// 4.1). An entry is the exact (public key, tree head, signature) triple that
+// verified, so a hit proves what a fresh check would. Bounded: past
+// `capacity` entries the oldest is forgotten (and checked again if it comes
+// back). Thread-safe.
+class VerifiedBatchRoots {
+ public:
+  explicit VerifiedBatchRoots(size_t capacity = 1024) : capacity_(capacity) {}
+  bool Contains(std::string_view entry) const;
+  void Add(std::string entry);
+  // How many Contains() calls found their entry (signature checks saved).
+  uint64_t hits() const;
+
+ private:
+  const size_t capacity_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<std::string> set_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> order_ ABSL_GUARDED_BY(mu_);
+  mutable uint64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 struct VerifyOptions {
   absl::Time now;                         // the receiver's clock
   std::string expected_recipient_domain;  // empty = don't check
+  // Borrowed, may be null (then every batch-signed notification has its
+  // tree head's signature checked).
+  VerifiedBatchRoots* verified_roots = nullptr;
 };
+
+// The signed input of a batch (after kNotificationBatchContext): the tree
+// size as 4 bytes big-endian, then the 32-byte Merkle root.
+std::string BatchTreeHead(uint32_t tree_size, std::string_view root);
+
+// Signs `notifications` (1..limits::kMaxBatchLeaves, all for one recipient
+// domain) as one batch: one Ed25519 signature over the tree head of a Merkle
+// tree whose leaves are their payloads, in order; each result carries its
+// BatchProof. Refuses what SignNotification refuses (naming the index), and
+// notifications for more than one recipient domain.
+absl::StatusOr<std::vector<v1::SignedNotification>> SignNotificationBatch(
+    const std::vector<v1::Notification>& notifications, std::string_view signing_domain,
+    std::string_view key_id, const SigningKey& key, const Directory* directory = nullptr);
+
+// Re-signs notifications this node already signed one by one (their
+// payloads are kept, their signatures and key ids replaced) as one batch
+// under `key_id`/`key`; the sender's delivery pass uses it on its queue. All
+// must carry the same signing domain and be for one recipient domain (the
+// caller groups them; not re-checked here). kInvalidArgument for an empty
+// batch, more than limits::kMaxBatchLeaves or mixed signing domains.
+absl::StatusOr<std::vector<v1::SignedNotification>> BatchSign(
+    std::vector<v1::SignedNotification> signed_singly, std::string_view key_id,
+    const SigningKey& key);
 
 // Verifies `signed_n` against the keys in `directory` and returns the parsed
 // Notification. On failure sets *reason (when `reason` is not null) and

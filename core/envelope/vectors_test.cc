@@ -12,9 +12,11 @@
 
 #include "core/crypto/ed25519.h"
 #include "core/crypto/encoding.h"
+#include "core/crypto/merkle.h"
 #include "core/crypto/sha256.h"
 #include "core/directory/memory_directory.h"
 #include "core/envelope/envelope.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "core/util/clock.h"
 #include "core/util/strings.h"
@@ -68,6 +70,20 @@ constexpr char kSpamReportInputSha256[] = "39040a80f21bafd89a2c47c03357d9c6a2549
 constexpr char kSpamReportSignature[] =
     "f6df94d6be644d900defedad5a65cd069a20f85ca006b9cb5ecfdc5378babf66"
     "fd4a26a664b86ebf85cde27a77529ce3a7d2f7e9302c7c8396b8dbbe4a0aa506";
+
+// 10.5: a batch of three (the 10.2 notification and two copies with other
+// message ids).
+constexpr char kBatchLeaf0[] = "9264a559d369667c0d6731b6fbf9a14017ee1bc10a25b07d24aebce1d5c16ab5";
+constexpr char kBatchLeaf1[] = "b390c2489ecfab37f547af95ab05f5ab841b886c2d39bb4da43535914eb2d018";
+constexpr char kBatchLeaf2[] = "30d3c48a8f7d82f09298c6ce2bb77c249985bbe5567c3f3e25c0107c16886e02";
+constexpr char kBatchNode01[] = "aacb52aa9a4af106ac6c5c53289054a1bb125b288b67acf0df4200b485f96592";
+constexpr char kBatchRoot[] = "0dc1498fc2995f3fd5541cde4121d7250ed89d49a91c019121ea071094364bc8";
+constexpr char kBatchTreeHead[] = "000000030dc1498fc2995f3fd5541cde4121d7250ed89d49a91c019121ea071094364bc8";
+constexpr char kBatchInputSha256[] = "46e278802b4a3b1d0f9fdd8d837d20441a263dbc9b3ea03eb36ca0b7bb6cfe26";
+constexpr char kBatchSignature[] =
+    "78a8d1ebd93f31b5bff727e680e952fcdc318dcbdbddb174d496a93ba4e087a0"
+    "b1a78df1daf8f696801172d67c045461b7844c1a1379c387e7ad250a7b718d00";
+constexpr char kBatchProof2[] = "080310021a20aacb52aa9a4af106ac6c5c53289054a1bb125b288b67acf0df4200b485f96592";
 
 std::string Bytes(uint8_t first, size_t n) {
   std::string out(n, '\0');
@@ -205,6 +221,91 @@ TEST(Vectors, SpamReport) {
   EXPECT_TRUE(VerifySpamReport(from_doc, dir, FromUnixMs(1700003600000), nullptr).ok());
 }
 
+// 10.5. The three payloads are 10.2's with message ids ...pa, ...pb, ...pc.
+std::vector<v1::Notification> VectorBatch() {
+  std::vector<v1::Notification> out;
+  for (char c : {'a', 'b', 'c'}) {
+    v1::Notification n = VectorNotification();
+    n.set_message_id(absl::StrCat("q4k7m2x6w3e5r6t7y2u3b4n5p", std::string(1, c), "@alpha.example"));
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+TEST(Vectors, Batch) {
+  absl::StatusOr<std::vector<v1::SignedNotification>> b =
+      SignNotificationBatch(VectorBatch(), "alpha.example", "2023a", KeyA());
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(b->size(), 3u);
+  const std::vector<v1::SignedNotification>& batch = *b;
+  EXPECT_EQ(HexEncode(batch[0].payload()), kNotificationPayload);
+  EXPECT_EQ(HexEncode(MerkleLeafHash(batch[0].payload())), kBatchLeaf0);
+  EXPECT_EQ(HexEncode(MerkleLeafHash(batch[1].payload())), kBatchLeaf1);
+  EXPECT_EQ(HexEncode(MerkleLeafHash(batch[2].payload())), kBatchLeaf2);
+  EXPECT_EQ(HexEncode(MerkleNodeHash(*HexDecode(kBatchLeaf0), *HexDecode(kBatchLeaf1))),
+            kBatchNode01);
+  std::string root = MerkleNodeHash(*HexDecode(kBatchNode01), *HexDecode(kBatchLeaf2));
+  EXPECT_EQ(HexEncode(root), kBatchRoot);
+  EXPECT_EQ(HexEncode(BatchTreeHead(3, root)), kBatchTreeHead);
+  EXPECT_EQ(HexEncode(Sha256(std::string(kNotificationBatchContext) + BatchTreeHead(3, root))),
+            kBatchInputSha256);
+  for (const v1::SignedNotification& s : batch) {
+    EXPECT_EQ(HexEncode(s.signature()), kBatchSignature);
+    EXPECT_EQ(s.signing_domain(), "alpha.example");
+    EXPECT_EQ(s.key_id(), "2023a");
+  }
+  // The proofs, as the document lists them.
+  auto path = [&](size_t i) {
+    std::vector<std::string> out;
+    for (const std::string& h : batch[i].batch().path()) out.push_back(HexEncode(h));
+    return out;
+  };
+  EXPECT_EQ(path(0), (std::vector<std::string>{kBatchLeaf1, kBatchLeaf2}));
+  EXPECT_EQ(path(1), (std::vector<std::string>{kBatchLeaf0, kBatchLeaf2}));
+  EXPECT_EQ(path(2), (std::vector<std::string>{kBatchNode01}));
+  EXPECT_EQ(HexEncode(batch[2].batch().SerializeAsString()), kBatchProof2);
+
+  // The document's bytes verify as they stand; the listed tampering is
+  // refused with the listed reasons, and only for the tampered one.
+  MemoryDirectory dir = VectorDirectory();
+  VerifyOptions at{FromUnixMs(1700000000000), "beta.example"};
+  auto from_doc = [&](size_t i) {
+    v1::SignedNotification s;
+    s.set_payload(batch[i].payload());
+    s.set_signing_domain("alpha.example");
+    s.set_key_id("2023a");
+    s.set_signature(*HexDecode(kBatchSignature));
+    s.mutable_batch()->set_tree_size(3);
+    s.mutable_batch()->set_leaf_index(static_cast<uint32_t>(i));
+    const char* const paths[3][2] = {{kBatchLeaf1, kBatchLeaf2}, {kBatchLeaf0, kBatchLeaf2},
+                                     {kBatchNode01, nullptr}};
+    for (const char* h : paths[i]) {
+      if (h != nullptr) s.mutable_batch()->add_path(*HexDecode(h));
+    }
+    return s;
+  };
+  auto reason = [&](const v1::SignedNotification& s) {
+    Rejection r = Rejection::kNone;
+    (void)VerifyNotification(s, dir, at, &r);
+    return r;
+  };
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(reason(from_doc(i)), Rejection::kNone) << i;
+  v1::SignedNotification t = from_doc(1);
+  *t.mutable_batch()->mutable_path() = from_doc(0).batch().path();
+  EXPECT_EQ(reason(t), Rejection::kBadSignature);
+  t = from_doc(1);
+  t.mutable_batch()->set_leaf_index(0);
+  EXPECT_EQ(reason(t), Rejection::kBadSignature);
+  t = from_doc(1);
+  t.mutable_batch()->set_leaf_index(3);
+  EXPECT_EQ(reason(t), Rejection::kBadProof);
+  t = from_doc(1);
+  t.mutable_batch()->mutable_path()->RemoveLast();
+  EXPECT_EQ(reason(t), Rejection::kBadProof);
+  EXPECT_EQ(reason(from_doc(0)), Rejection::kNone);
+  EXPECT_EQ(reason(from_doc(2)), Rejection::kNone);
+}
+
 // The constants above are the document's, not a private copy: every one of
 // them (and each context's hex) must appear in docs/PROTOCOL.md, found from
 // this source file's path.
@@ -221,12 +322,22 @@ TEST(Vectors, DocumentHasTheseExactValues) {
       kKeyAPublic,          kKeyBPublic,           kNotificationPayload,
       kNotificationInputSha256, kNotificationSignature, kRevocationPayload,
       kRevocationInputSha256,   kRevocationSignature,   kSpamReportPayload,
-      kSpamReportInputSha256,   kSpamReportSignature,
+      kSpamReportInputSha256,   kSpamReportSignature,   kBatchLeaf0,
+      kBatchLeaf1,              kBatchLeaf2,            kBatchNode01,
+      kBatchRoot,               kBatchTreeHead,         kBatchInputSha256,
+      kBatchSignature,          kBatchProof2,
   };
   for (const char* v : values) {
     EXPECT_NE(flat.find(v), std::string::npos) << "not in PROTOCOL.md: " << v;
   }
-  for (std::string_view ctx : {kNotificationContext, kSpamReportContext, kRevocationContext}) {
+  // Payloads 1 and 2 of 10.5 (the batch test checks they are what the
+  // signer serializes).
+  for (const v1::Notification& n : VectorBatch()) {
+    EXPECT_NE(flat.find(HexEncode(n.SerializeAsString())), std::string::npos)
+        << "batch payload not in PROTOCOL.md: " << n.message_id();
+  }
+  for (std::string_view ctx : {kNotificationContext, kSpamReportContext, kRevocationContext,
+                               kNotificationBatchContext}) {
     EXPECT_NE(flat.find(HexEncode(ctx)), std::string::npos) << "context hex not in PROTOCOL.md";
   }
 }

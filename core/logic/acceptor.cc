@@ -74,9 +74,14 @@ StoredNotification ToStored(const v1::SignedNotification& signed_n, const v1::No
 
 AcceptDecision AcceptNotification(const v1::SignedNotification& signed_n,
                                   const AcceptContext& ctx) {
+  return FinishAccept(VerifyForAccept(signed_n, ctx), signed_n, ctx);
+}
+
+AcceptDecision VerifyForAccept(const v1::SignedNotification& signed_n, const AcceptContext& ctx) {
   VerifyOptions options;
   options.now = ctx.now;
   options.expected_recipient_domain = ctx.local_domain;
+  options.verified_roots = ctx.verified_roots;
   Rejection rejection = Rejection::kNone;
   absl::StatusOr<v1::Notification> n =
       VerifyNotification(signed_n, *ctx.directory, options, &rejection);
@@ -91,7 +96,16 @@ AcceptDecision AcceptNotification(const v1::SignedNotification& signed_n,
     }
     return d;
   }
+  AcceptDecision d;
+  d.outcome = AcceptDecision::kStore;  // provisional: FinishAccept decides
+  d.notification = *std::move(n);
+  return d;
+}
 
+AcceptDecision FinishAccept(AcceptDecision verified, const v1::SignedNotification& signed_n,
+                            const AcceptContext& ctx) {
+  if (verified.outcome == AcceptDecision::kReject) return verified;
+  std::optional<v1::Notification> n(std::move(verified.notification));
   const std::string signing_domain = absl::AsciiStrToLower(signed_n.signing_domain());
   if (ctx.find_existing) {
     if (std::optional<int64_t> id = ctx.find_existing(signing_domain, n->message_id())) {

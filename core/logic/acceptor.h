@@ -38,6 +38,9 @@ struct AcceptContext {
   std::function<std::optional<int64_t>(std::string_view signing_domain,
                                        std::string_view message_id)>
       find_existing;
+  // Tree heads already verified (batch-signed notifications, PROTOCOL.md
+  // 4.1): borrowed, may be null.
+  VerifiedBatchRoots* verified_roots = nullptr;
 };
 
 struct AcceptDecision {
@@ -81,6 +84,20 @@ struct AcceptDecision {
 // callbacks are.
 AcceptDecision AcceptNotification(const v1::SignedNotification& signed_n,
                                   const AcceptContext& context);
+
+// AcceptNotification in two steps, for a caller that verifies on many
+// threads and looks up duplicates and users on the one that commits:
+// AcceptNotification(n, c) == FinishAccept(VerifyForAccept(n, c), n, c).
+//
+// VerifyForAccept is the envelope's verdict only (CPU, no callback called):
+// a kReject decision, or a provisional kStore decision holding only the
+// verified `notification`. FinishAccept returns a kReject unchanged and
+// otherwise applies duplicates (find_existing) and local users
+// (user_exists). Thread-safety as AcceptNotification.
+AcceptDecision VerifyForAccept(const v1::SignedNotification& signed_n,
+                               const AcceptContext& context);
+AcceptDecision FinishAccept(AcceptDecision verified, const v1::SignedNotification& signed_n,
+                            const AcceptContext& context);
 
 // The reply for a decision, once the caller has stored what it said to
 // store. `duplicate_from_store` is true when the store found the

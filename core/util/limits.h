@@ -24,6 +24,8 @@ inline constexpr size_t kMaxSummaryList = 100;
 inline constexpr size_t kBodyChunkSize = 64 * 1024;           // bytes per BodyChunk
 inline constexpr int64_t kMaxClockSkewMs = 5 * 60 * 1000;      // created may be this far ahead
 inline constexpr int64_t kMaxRetentionMs = 90ll * 24 * 3600 * 1000;  // expires - created
+inline constexpr uint32_t kMaxBatchLeaves = 1024;              // notifications under one batch signature
+inline constexpr size_t kMaxBatchPath = 10;                    // log2(kMaxBatchLeaves) proof hashes
 
 }  // namespace pullmail::limits
 
