@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds a two-domain world on loopback with `pullmail init`, starts its four
 # nodes (TLS), runs node_bench against them, and stops everything.
-# Usage: bench/run_node_bench.sh [BUILD_DIR] [-- node_bench flags, e.g. --n=50000]
+# For the sending side it also inits FANOUT (default 100) more domains,
+# f001.example ..., whose recipient endpoints node_bench serves itself with a
+# verifying sink (no nodes run for them).
+# Usage: [FANOUT=N] bench/run_node_bench.sh [BUILD_DIR] [-- node_bench flags, e.g. --n=50000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -20,6 +23,12 @@ trap cleanup EXIT
 for d in a.example b.example; do
   "$bin_cli" init --root "$world" --domain "$d" >/dev/null
 done
+fanout=()
+for i in $(seq -f '%03g' 1 "${FANOUT:-100}"); do
+  "$bin_cli" init --root "$world" --domain "f$i.example" >/dev/null
+  fanout+=("$world/f$i.example/node.toml")
+done
+fanout_flag=$(IFS=,; echo "${fanout[*]}")
 PULLMAIL_PASSWORD=bench "$bin_cli" user add sender@a.example --config "$world/a.example/node.toml" >/dev/null
 PULLMAIL_PASSWORD=bench "$bin_cli" user add reader@b.example --config "$world/b.example/node.toml" >/dev/null
 
@@ -39,4 +48,5 @@ for d in a.example b.example; do
 done
 
 "$build/bench/node_bench" --from "$world/a.example/node.toml" --to "$world/b.example/node.toml" \
-  --sender_user sender@a.example --reader reader@b.example --password bench "$@"
+  --sender_user sender@a.example --reader reader@b.example --password bench \
+  --fanout="$fanout_flag" "$@"

@@ -141,6 +141,7 @@ std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
         metrics.Add("pullmail_notifications_duplicate_total");
       } else {
         metrics.Add("pullmail_notifications_accepted_total");
+        if (batch[i]->has_batch()) metrics.Add("pullmail_notifications_batch_signed_total");
         PM_LOG(INFO) << "accepted " << d.notification.message_id() << " from "
                      << d.notification.envelope_sender() << " for " << d.users.size()
                      << " user(s); body (" << d.notification.body_size()

@@ -14,6 +14,7 @@ Set PULLMAIL_E2E_KEEP=1 to keep a failed test's folder and logs.
 
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -229,6 +230,42 @@ class E2E(WorldTestCase):
         messages = bob.wait_for_messages(3, timeout=60)
         self.assertEqual(sorted(m["summary"]["subject"] for m in messages), subjects)
         self.assertEqual(b.recipient.counter("pullmail_notifications_accepted_total"), 3)
+
+    def test_queued_notifications_go_batch_signed_and_each_stands_alone(self):
+        """What is due for one domain goes under one batch signature (PROTOCOL.md 4.1);
+        each notification is still stored, read and revoked on its own."""
+        a, b, ann, bob = self.two_domains(start=False)
+        a.append_config(RETRY_FAST)
+        a.start()  # b.example is down: the four queue, then go out together
+        subjects = [f"batched {i}" for i in range(4)]
+        sent = {s: ann.send(bob.address, s, f"body of {s}\n")["message_id"] for s in subjects}
+        wait_until(lambda: len(ann.sent()) == 4 and all(
+            d["attempts"] >= 1 for s in ann.sent() for d in s["deliveries"]), 30, interval=0.1,
+            what="4 notifications tried once")
+        # Stopped while they wait, restarted once every retry time (at most
+        # 1 s with RETRY_FAST) has passed: all four are due in one pass.
+        a.sender.kill9()
+        b.start()
+        time.sleep(2)
+        a.sender.start()
+        messages = bob.wait_for_messages(4, timeout=60)
+        self.assertEqual(sorted(m["summary"]["subject"] for m in messages), subjects)
+        self.assertEqual(b.recipient.counter("pullmail_notifications_accepted_total"), 4)
+        self.assertEqual(b.recipient.counter("pullmail_notifications_batch_signed_total"), 4)
+        self.assertGreaterEqual(a.sender.counter("pullmail_notification_signatures_total"), 1)
+        # One of them read: its body is fetched with its own token.
+        first = self.only(messages, "batched 1")
+        self.assertIn("body of batched 1", bob.read_json(first["uid"])["body"])
+        # Another revoked (once a.example has recorded the deliveries): only
+        # that one leaves the inbox.
+        wait_until(lambda: all(d["state"] in ("delivered", "fetched")
+                               for s in ann.sent() for d in s["deliveries"]), 30,
+                   what="the deliveries to be recorded as done at a.example")
+        rev = ann.run("revoke", sent["batched 2"], "--json").json()
+        self.assertEqual(rev["domains_notified"], 1, rev)
+        wait_until(lambda: sorted(m["summary"]["subject"] for m in bob.list()) ==
+                   ["batched 0", "batched 1", "batched 3"], 10,
+                   what="the revoked one to leave bob's inbox, and only it")
 
     def test_unreachable_recipient_expires_and_sender_gets_bounce(self):
         a, b, ann, bob = self.two_domains(start=False)

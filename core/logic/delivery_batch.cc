@@ -1,0 +1,31 @@
+// SignForDelivery (see delivery_batch.h).
+#include "core/logic/delivery_batch.h"
+
+#include <iterator>
+
+#include "core/envelope/envelope.h"
+
+namespace pullmail {
+
+absl::StatusOr<DeliverySigning> SignForDelivery(std::vector<v1::SignedNotification> due,
+                                                std::string_view key_id, const SigningKey& key) {
+  DeliverySigning out;
+  out.notifications.reserve(due.size());
+  if (due.size() == 1) {
+    out.notifications = std::move(due);
+    return out;
+  }
+  for (size_t i = 0; i < due.size(); i += kNotificationBatchSize) {
+    const size_t end = std::min(due.size(), i + kNotificationBatchSize);
+    std::vector<v1::SignedNotification> part(std::make_move_iterator(due.begin() + i),
+                                             std::make_move_iterator(due.begin() + end));
+    absl::StatusOr<std::vector<v1::SignedNotification>> signed_part =
+        BatchSign(std::move(part), key_id, key);
+    if (!signed_part.ok()) return signed_part.status();
+    ++out.signatures;
+    for (v1::SignedNotification& n : *signed_part) out.notifications.push_back(std::move(n));
+  }
+  return out;
+}
+
+}  // namespace pullmail

@@ -1,0 +1,37 @@
+// How a sender signs what is due for one recipient domain before sending it
+// (docs/PROTOCOL.md 4.1): in batches of up to kNotificationBatchSize under
+// one signature each, in queue order. Both the sender node's delivery pass
+// and the simulator's sender call this, so both pay one Ed25519 signature
+// per batch and their receivers one verification per batch. Pure.
+#ifndef PULLMAIL_CORE_LOGIC_DELIVERY_BATCH_H_
+#define PULLMAIL_CORE_LOGIC_DELIVERY_BATCH_H_
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/crypto/ed25519.h"
+#include "pullmail/v1/pullmail.pb.h"
+
+namespace pullmail {
+
+// Notifications per batch signature at a sender.
+inline constexpr size_t kNotificationBatchSize = 64;
+
+struct DeliverySigning {
+  std::vector<v1::SignedNotification> notifications;  // same order as the input
+  size_t signatures = 0;  // Ed25519 signatures made (= verifications a receiver needs)
+};
+
+// `due` are notifications this sender signed one by one at submission, all
+// for one recipient domain, in queue order. Returns them re-signed as
+// consecutive batches of up to kNotificationBatchSize with `key_id`/`key`.
+// A lone notification (a batch of one) is sent as it was signed, with no
+// new signature. kInvalidArgument for mixed signing domains.
+absl::StatusOr<DeliverySigning> SignForDelivery(std::vector<v1::SignedNotification> due,
+                                                std::string_view key_id, const SigningKey& key);
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_LOGIC_DELIVERY_BATCH_H_

@@ -1,0 +1,81 @@
+// SignForDelivery: batches of 64 under one signature each, in order, every
+// notification still verifying alone; a lone one keeps its own signature.
+#include "core/logic/delivery_batch.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/directory/memory_directory.h"
+#include "core/envelope/envelope.h"
+#include "core/util/clock.h"
+
+namespace pullmail {
+namespace {
+
+const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
+
+class DeliveryBatchTest : public ::testing::Test {
+ protected:
+  DeliveryBatchTest() : key_(*SigningKey::FromSeed(std::string(32, '\x11'))) {
+    DomainEntry a;
+    a.domain = "a.example";
+    a.keys["k1"] = key_.PublicKey();
+    directory_.Add(a);
+  }
+  std::vector<v1::SignedNotification> Due(int count) {
+    std::vector<v1::SignedNotification> out;
+    for (int i = 0; i < count; ++i) {
+      v1::Notification n;
+      n.set_version(1);
+      n.set_message_id(absl::StrCat("m", i, "@a.example"));
+      n.set_envelope_sender("ann@a.example");
+      n.add_recipients("bob@b.example");
+      n.set_recipient_domain("b.example");
+      n.set_created_unix_ms(ToUnixMs(kNow));
+      n.set_expires_unix_ms(ToUnixMs(kNow) + 3600'000);
+      n.set_body_sha256(std::string(32, 'h'));
+      n.set_fetch_token(std::string(32, 't'));
+      n.set_origin(v1::ORIGIN_NATIVE);
+      auto s = SignNotification(n, "a.example", "k1", key_);
+      EXPECT_TRUE(s.ok());
+      out.push_back(*s);
+    }
+    return out;
+  }
+  SigningKey key_;
+  MemoryDirectory directory_;
+};
+
+TEST_F(DeliveryBatchTest, BatchesOfSixtyFourInOrder) {
+  std::vector<v1::SignedNotification> due = Due(150);
+  auto r = SignForDelivery(due, "k1", key_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->signatures, 3u);  // 64 + 64 + 22
+  ASSERT_EQ(r->notifications.size(), 150u);
+  VerifiedBatchRoots roots;
+  for (size_t i = 0; i < 150; ++i) {
+    const v1::SignedNotification& n = r->notifications[i];
+    EXPECT_EQ(n.payload(), due[i].payload());
+    EXPECT_EQ(n.batch().leaf_index(), i % 64);
+    EXPECT_EQ(n.batch().tree_size(), i < 128 ? 64u : 22u);
+    auto v = VerifyNotification(n, directory_, VerifyOptions{kNow, "b.example", &roots}, nullptr);
+    EXPECT_TRUE(v.ok()) << i << ": " << v.status();
+  }
+  EXPECT_EQ(roots.hits(), 150u - 3u);
+}
+
+TEST_F(DeliveryBatchTest, ALoneNotificationKeepsItsSignature) {
+  std::vector<v1::SignedNotification> due = Due(1);
+  auto r = SignForDelivery(due, "k1", key_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->signatures, 0u);
+  ASSERT_EQ(r->notifications.size(), 1u);
+  EXPECT_FALSE(r->notifications[0].has_batch());
+  EXPECT_EQ(r->notifications[0].signature(), due[0].signature());
+  auto empty = SignForDelivery({}, "k1", key_);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->notifications.empty());
+}
+
+}  // namespace
+}  // namespace pullmail
