@@ -6,8 +6,11 @@
 //
 //   debug notify --config A/node.toml --to bob@b.example [--times N]
 //                [--random-key] [--key-id ID] [--message-id ID]
+//                [--body TEXT | --body-sha256-hex HEX --body-size N]
 //       Signs one notification as A's domain (or with a fresh key that no
-//       directory lists) and sends the same bytes N times to the recipient
+//       directory lists), announcing TEXT's size and hash or any hash and
+//       size named (a hostile domain naming another's body), and sends the
+//       same bytes N times to the recipient
 //       node the directory lists for bob's domain. One NotifyResult (JSON)
 //       per line on stdout. Exit 0 iff every result has code 0.
 //   debug fetch --config B/node.toml --from-domain a.example
@@ -92,6 +95,16 @@ int RunDebugNotify(const Args& args) {
   n.set_expires_unix_ms(ToUnixMs(now + absl::Hours(24)));
   n.set_body_size(body.size());
   n.set_body_sha256(Sha256(body));
+  if (auto hex = args.Get("body-sha256-hex")) {
+    auto hash = HexDecode(*hex);
+    if (!hash.ok() || hash->size() != 32) {
+      return ReportLocalError(absl::InvalidArgumentError("--body-sha256-hex: 64 hex digits"));
+    }
+    auto size = ParseInt(args.GetOr("body-size", ""), "--body-size", 0, int64_t{1} << 40);
+    if (!size.ok()) return ReportLocalError(size.status());
+    n.set_body_sha256(*hash);
+    n.set_body_size(static_cast<uint64_t>(*size));
+  }
   n.mutable_summary()->set_from(n.envelope_sender());
   n.mutable_summary()->set_subject("crafted by pullmail debug notify");
   n.set_fetch_token(NewToken(SecureRandom()));

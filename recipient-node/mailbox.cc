@@ -80,7 +80,7 @@ v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotific
   info.set_received_unix_ms(ToUnixMs(e.internal_date));
   // 0: a local message (Append) never expires.
   info.set_expires_unix_ms(IsLocalMessage(n) ? 0 : ToUnixMs(n.expires));
-  auto cached = store_->HasBody(n.body_sha256);
+  auto cached = store_->HasBody(BodyCacheKey(n));
   info.set_body_cached(cached.ok() && *cached);
   info.set_state(std::string(EntryStateName(e.state)));
   info.set_reason(e.reason);
@@ -162,7 +162,7 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(const std::string&
   bool from_cache = true;
   if (local) {
     // Stored here by its owner: there is no sender node to ask.
-    ASSIGN_OR_RETURN(bool cached, store_->HasBody(n.body_sha256));
+    ASSIGN_OR_RETURN(bool cached, store_->HasBody(BodyCacheKey(n)));
     if (!cached) return absl::DataLossError("the stored copy of this message is missing");
   } else {
     ASSIGN_OR_RETURN(from_cache, fetcher_->EnsureCached(n));
@@ -182,7 +182,7 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(const std::string&
   }
   ReadResult r;
   r.info = ToInfo(e, n);
-  r.body_sha256 = n.body_sha256;
+  r.body_key = BodyCacheKey(n);
   r.from_cache = from_cache;
   return r;
 }
@@ -303,7 +303,8 @@ absl::StatusOr<v1::AppendResponse> RecipientNode::Append(const std::string& user
 
   // Body first: a row whose body is missing would be unreadable, while a
   // body without a row (a crash in between) is only an unused cache entry.
-  RETURN_IF_ERROR(store_->PutBody(n.body_sha256, message));
+  // Keyed by its owner (BodyCacheKey): nobody else reaches it by its hash.
+  RETURN_IF_ERROR(store_->PutBody(BodyCacheKey(n), message));
   NotificationInsert ins;
   ins.notification = n;
   EntryPlacement p;

@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
   spec.metrics_listen = config->recipient_metrics_listen;
   spec.before_shutdown = [&node] { (*node)->BeginShutdown(); };
   spec.on_shutdown = [&node] { (*node)->StopMaintenance(); };
-  (*node)->StartMaintenance();
+  // Started only once both ports are bound: a busy port then ends the
+  // program with its error and exit code 1, not with a joinable thread.
+  spec.on_serving = [&node] { (*node)->StartMaintenance(); };
   absl::Status s = pullmail::ServeUntilSignal(spec);
   if (!s.ok()) {
     PM_LOG(ERROR) << s;

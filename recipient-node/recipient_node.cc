@@ -2,10 +2,14 @@
 // recipient_node.h). Mailbox operations are in mailbox.cc.
 #include "recipient-node/recipient_node.h"
 
+#include <toml++/toml.h>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/envelope/envelope.h"
 #include "core/logic/acceptor.h"
+#include "core/logic/fetch_schedule.h"
+#include "core/util/random.h"
 #include "core/policy/policy_config.h"
 #include "recipient-node/policy_state.h"
 #include "core/storage/sqlite_store.h"
@@ -54,13 +58,30 @@ absl::StatusOr<std::unique_ptr<RecipientNode>> RecipientNode::Open(const NodeCon
   } else if (snapshot.status().code() != absl::StatusCode::kNotFound) {
     return snapshot.status();
   }
+  FetchLimits fetch_limits;
+  if (const toml::table* t = config.Section("recipient", "fetch")) {
+    ASSIGN_OR_RETURN(fetch_limits, ParseFetchLimits(*t));
+  }
   node->fetcher_ = std::make_unique<BodyFetcher>(&node->config_, node->directory_.get(),
-                                                 node->store_.get());
+                                                 node->store_.get(), fetch_limits,
+                                                 &SystemClock());
+  node->prefetcher_ =
+      std::make_unique<Prefetcher>(node->fetcher_.get(), &SystemClock(), &SecureRandom());
   // One verifier per core: Ed25519 verification is what a notification
   // costs most, and gRPC's own threads mostly wait.
   node->intake_ = std::make_unique<Intake>(
       node.get(), static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   return node;
+}
+
+RecipientNode::~RecipientNode() {
+  if (fetcher_) fetcher_->Shutdown();
+  StopMaintenance();
+}
+
+void RecipientNode::BeginShutdown() {
+  shutting_down_.store(true);
+  if (fetcher_) fetcher_->Shutdown();
 }
 
 bool RecipientNode::UserExists(std::string_view address) {

@@ -26,6 +26,7 @@
 #include "core/crypto/ed25519.h"
 #include "core/directory/directory.h"
 #include "core/logic/acceptor.h"
+#include "core/logic/body_cache_key.h"
 #include "core/policy/spam_policy.h"
 #include "core/storage/recipient_store.h"
 #include "core/storage/user_store.h"
@@ -33,6 +34,7 @@
 #include "pullmail/v1/pullmail.grpc.pb.h"
 #include "recipient-node/body_fetcher.h"
 #include "recipient-node/intake.h"
+#include "recipient-node/prefetcher.h"
 #include "rpc/user_auth.h"
 
 namespace pullmail {
@@ -55,6 +57,10 @@ class ChangeFeed {
 class RecipientNode {
  public:
   static absl::StatusOr<std::unique_ptr<RecipientNode>> Open(const NodeConfig& config);
+  // Cancels fetches in flight and stops the maintenance thread and the
+  // prefetch workers if they run (a joinable std::thread would otherwise
+  // end the process with std::terminate).
+  ~RecipientNode();
 
   // Verifies, deduplicates and stores a batch in one transaction (group
   // commit); one result per input, in order, each final only after commit.
@@ -81,7 +87,7 @@ class RecipientNode {
                                                         const v1::ListMessagesRequest& req);
   struct ReadResult {
     v1::MessageInfo info;
-    std::string body_sha256;
+    std::string body_key;  // in the body cache (core's BodyCacheKey)
     bool from_cache = false;
   };
   // Makes sure the body is here (fetching it on first read), sets \Seen
@@ -113,7 +119,7 @@ class RecipientNode {
   // notification: only an accepted notification has signed bytes. Local
   // messages are never fetched, prefetched, revoked, suppressed or counted
   // by the spam policy.
-  static bool IsLocalMessage(const StoredNotification& n) { return n.signed_bytes.empty(); }
+  static bool IsLocalMessage(const StoredNotification& n) { return IsLocalBody(n); }
 
   v1::MessageInfo ToInfo(const MailboxEntry& e, const StoredNotification& n);
 
@@ -127,16 +133,19 @@ class RecipientNode {
   // A trusted peer's signed report: verified, replay-checked, weighted.
   absl::StatusOr<v1::ReportResult> AcceptPeerReport(const v1::SignedSpamReport& report);
   // One pass of the background work: release or suppress held copies,
-  // prefetch unread bodies close to expiry, send queued reports, save the
-  // policy state. Called by the maintenance thread every few seconds.
+  // offer unread bodies close to expiry to the prefetcher (which fetches on
+  // its own workers), send queued reports, save the policy state. Called by
+  // the maintenance thread every few seconds.
   void Maintain();
-  // Starts / stops the maintenance thread.
+  // Starts / stops the maintenance thread (stopping also stops the
+  // prefetch workers).
   void StartMaintenance();
   void StopMaintenance();
 
   // Set when a shutdown signal arrives, before the server drains: long-lived
-  // Watch streams end at once (UNAVAILABLE) instead of holding the drain.
-  void BeginShutdown() { shutting_down_.store(true); }
+  // Watch streams end at once (UNAVAILABLE) instead of holding the drain,
+  // and every body fetch in flight (reads, prefetches) is cancelled.
+  void BeginShutdown();
   bool shutting_down() const { return shutting_down_.load(); }
 
   RecipientStore& store() { return *store_; }
@@ -161,6 +170,7 @@ class RecipientNode {
   std::unique_ptr<SigningKey> key_;
   std::unique_ptr<UserAuthenticator> auth_;
   std::unique_ptr<BodyFetcher> fetcher_;
+  std::unique_ptr<Prefetcher> prefetcher_;  // after fetcher_: destroyed first
   ChangeFeed changes_;
 
   std::mutex policy_mu_;  // serialises every SpamPolicy call

@@ -209,7 +209,7 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     chunk.set_from_cache(r->from_cache);
     uint64_t size = r->info.body_size(), offset = 0;
     do {
-      auto data = node_->store().ReadCachedBody(r->body_sha256, offset, limits::kBodyChunkSize);
+      auto data = node_->store().ReadCachedBody(r->body_key, offset, limits::kBodyChunkSize);
       if (!data.ok()) return ToGrpc(data.status());
       offset += data->size();
       chunk.set_data(std::move(*data));

@@ -271,6 +271,7 @@ void RecipientNode::ReviewHeldAndPrefetch() {
   auto users = users_->ListUsers();
   if (!users.ok()) return;
   absl::Time now = clock().Now();
+  std::vector<StoredNotification> to_pin;
   for (const User& u : *users) {
     auto entries = store_->ListEntries(u.address, kInbox, 1, 0);
     if (!entries.ok()) continue;
@@ -302,17 +303,14 @@ void RecipientNode::ReviewHeldAndPrefetch() {
       // Pin a shown, unread body before the sender drops it.
       if (e.state == EntryState::kShown && n->expires - now <= config_.prefetch_before_expiry &&
           n->expires > now) {
-        auto cached = store_->HasBody(n->body_sha256);
-        if (cached.ok() && !*cached) {
-          auto r = fetcher_->EnsureCached(*n);
-          if (r.ok()) {
-            Metrics::Global().Add("pullmail_prefetches_total");
-            PM_LOG(INFO) << "prefetched " << n->message_id << " before its expiry";
-          }
-        }
+        auto cached = store_->HasBody(BodyCacheKey(*n));
+        if (cached.ok() && !*cached) to_pin.push_back(*std::move(n));
       }
     }
   }
+  // Fetched on the prefetcher's workers, within core's bounds: a slow
+  // sender node never holds this thread.
+  if (!to_pin.empty() && prefetcher_) prefetcher_->Offer(to_pin);
 }
 
 absl::Status RecipientNode::SavePolicy() {
@@ -351,6 +349,7 @@ void RecipientNode::StopMaintenance() {
   }
   maint_cv_.notify_all();
   if (maint_thread_.joinable()) maint_thread_.join();
+  if (prefetcher_) prefetcher_->Stop();
 }
 
 }  // namespace pullmail

@@ -75,6 +75,7 @@ absl::Status ServeUntilSignal(const ServerSpec& spec) {
   PM_LOG(INFO) << "serving on " << spec.listen
                << (spec.tls->plaintext ? " (PLAINTEXT)" : " (TLS)")
                << (metrics ? absl::StrCat(", metrics on ", spec.metrics_listen) : "");
+  if (spec.on_serving) spec.on_serving();
   std::printf("READY %s\n", spec.listen.c_str());
   std::fflush(stdout);
 

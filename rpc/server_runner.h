@@ -34,6 +34,11 @@ struct ServerSpec {
   const TlsConfig* tls = nullptr;       // not owned
   std::vector<grpc::Service*> services; // not owned
   std::string metrics_listen;           // empty = none
+  // Called once both the gRPC and the metrics listeners are bound, before
+  // READY is printed (start background workers here: when a port is taken,
+  // ServeUntilSignal returns its error before anything was started, so the
+  // program exits with that error instead of leaving threads to tear down).
+  std::function<void()> on_serving;
   // Called when the shutdown signal arrives, before the drain (end
   // long-lived streams here).
   std::function<void()> before_shutdown;
@@ -43,7 +48,8 @@ struct ServerSpec {
 };
 
 // Serves until a shutdown signal arrives; then drains in-flight calls for up
-// to 5 s. Errors: bad credentials, address in use.
+// to 5 s. Errors (returned before on_serving runs): bad credentials, address
+// in use (gRPC or metrics port).
 absl::Status ServeUntilSignal(const ServerSpec& spec);
 
 }  // namespace pullmail

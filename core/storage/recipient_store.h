@@ -1,7 +1,8 @@
 // RecipientStore: what a recipient node keeps. Accepted notifications
 // (deduplicated), users' folders and mailbox entries with IMAP semantics
 // (UIDVALIDITY, strictly ascending never-reused UIDs, flags, MODSEQ), the
-// cache of fetched bodies keyed by SHA-256, and spam reports.
+// cache of fetched bodies under opaque keys (the node uses core's
+// BodyCacheKey: hash plus sending domain), and spam reports.
 // Back ends: sqlite_store.h (durable), memory_store.h (tests, simulator).
 //
 // Storage hides nothing: entries in every EntryState are listed and counted.
@@ -170,27 +171,31 @@ class RecipientStore {
   virtual absl::Status SetEntryState(std::string_view user, std::string_view folder, uint32_t uid,
                                      EntryState state, std::string_view reason) = 0;
 
-  // --- Body cache (one copy per node, whatever the number of readers) ------
+  // --- Body cache (one copy per key, whatever the number of readers) -------
+  // Keys are opaque bytes compared exactly (any length; a key that is a
+  // prefix of another is a different key). The recipient node keys by
+  // core's BodyCacheKey, so that one domain's body never serves another's
+  // notification (docs/PROTOCOL.md "Fetch").
 
-  // Stores a body under its SHA-256 (the caller has verified it). Idempotent:
-  // a second Put of the same hash keeps the first body.
-  virtual absl::Status PutBody(std::string_view body_sha256, std::string_view body) = 0;
+  // Stores a body under `key` (the caller has verified it). Idempotent: a
+  // second Put of the same key keeps the first body.
+  virtual absl::Status PutBody(std::string_view key, std::string_view body) = 0;
 
-  virtual absl::StatusOr<bool> HasBody(std::string_view body_sha256) = 0;
+  virtual absl::StatusOr<bool> HasBody(std::string_view key) = 0;
 
   // Size of the cached body. NotFound if not cached.
-  virtual absl::StatusOr<uint64_t> CachedBodySize(std::string_view body_sha256) = 0;
+  virtual absl::StatusOr<uint64_t> CachedBodySize(std::string_view key) = 0;
 
   // Up to `max_len` bytes from `offset`, reading only that slice. NotFound if
   // not cached; OutOfRange if offset > size.
-  virtual absl::StatusOr<std::string> ReadCachedBody(std::string_view body_sha256,
-                                                     uint64_t offset, size_t max_len) = 0;
+  virtual absl::StatusOr<std::string> ReadCachedBody(std::string_view key, uint64_t offset,
+                                                     size_t max_len) = 0;
 
   // The whole body. NotFound if not cached.
-  virtual absl::StatusOr<std::string> GetBody(std::string_view body_sha256) = 0;
+  virtual absl::StatusOr<std::string> GetBody(std::string_view key) = 0;
 
   // Drops a cached body. Idempotent (OK if not cached).
-  virtual absl::Status DeleteBody(std::string_view body_sha256) = 0;
+  virtual absl::Status DeleteBody(std::string_view key) = 0;
 
   // --- Spam reports --------------------------------------------------------
 

@@ -490,6 +490,24 @@ TEST_P(RecipientStoreContract, BodyCache) {
   EXPECT_EQ(*store_->CachedBodySize(Hash('e')), 0u);
 }
 
+// Keys are opaque: the same hash under two scopes (core's BodyCacheKey: one
+// per sending domain) is two entries, and a key that is a prefix of another
+// finds nothing of the other's.
+TEST_P(RecipientStoreContract, BodyCacheKeysAreOpaqueAndExact) {
+  const std::string a = Hash('k') + "da.example", b = Hash('k') + "db.example";
+  PM_ASSERT_OK(store_->PutBody(a, "from a"));
+  EXPECT_FALSE(*store_->HasBody(b));
+  EXPECT_FALSE(*store_->HasBody(Hash('k')));
+  EXPECT_FALSE(*store_->HasBody(a + "x"));
+  PM_EXPECT_CODE(store_->ReadCachedBody(b, 0, 10), kNotFound);
+  PM_ASSERT_OK(store_->PutBody(b, "from b, longer"));
+  EXPECT_EQ(*store_->GetBody(a), "from a");
+  EXPECT_EQ(*store_->GetBody(b), "from b, longer");
+  PM_ASSERT_OK(store_->DeleteBody(a));
+  EXPECT_FALSE(*store_->HasBody(a));
+  EXPECT_EQ(*store_->ReadCachedBody(b, 8, 100), "longer");
+}
+
 // Cached bodies around the SQLite back end's chunk edges: exactly one
 // chunk, one byte more, several chunks, and 0 bytes; slices that straddle
 // edges; reads at the end; delete and cache again.

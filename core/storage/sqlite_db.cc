@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/logic/body_cache_key.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
@@ -19,6 +20,7 @@ namespace pullmail {
 namespace {
 
 absl::Status ChunkOldBodies(SqliteDb& db);
+absl::Status RekeyCachedBodies(SqliteDb& db);
 
 // One schema step: `sql` runs first, then `data_step` if set (for changes
 // that SQL alone does badly, such as splitting large BLOBs), both inside the
@@ -196,6 +198,12 @@ CREATE TABLE cached_body_chunks(
 INSERT INTO cached_bodies(sha256, size) SELECT sha256, length(data) FROM body_cache;
 )sql",
      ChunkOldBodies},
+    // 4: cached bodies keyed by core's BodyCacheKey (the body's SHA-256 plus
+    // the domain that sent it, or the user who stored it) instead of the
+    // SHA-256 alone, so that no domain gets another's body by naming its
+    // hash. RekeyCachedBodies copies each body to the key of every scope that
+    // refers to it and drops the old keys (and bodies nothing refers to).
+    {"", RekeyCachedBodies},
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 
@@ -272,6 +280,45 @@ absl::Status ChunkOldBodies(SqliteDb& db) {
   RETURN_IF_ERROR(CopyBodiesIntoChunks(db, "SELECT sha256, data FROM body_cache",
                                        /*key_is_text=*/false, kInsertCachedBodyChunkSql));
   return db.Exec("DROP TABLE out_bodies; DROP TABLE body_cache;");
+}
+
+// Migration 4's data step (see kMigrations). Version 3's keys are the bare
+// 32-byte SHA-256; BodyCacheKey's are always longer.
+absl::Status RekeyCachedBodies(SqliteDb& db) {
+  std::vector<StoredNotification> scopes;
+  {
+    Statement st(&db,
+                 "SELECT DISTINCT n.body_sha256, n.signing_domain, n.envelope_sender, "
+                 "length(n.signed_bytes) > 0 FROM notifications n JOIN cached_bodies c "
+                 "ON c.sha256 = n.body_sha256 WHERE length(c.sha256) = 32");
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      StoredNotification n;
+      n.body_sha256 = st.ColBlob(0);
+      n.signing_domain = st.ColText(1);
+      n.envelope_sender = st.ColText(2);
+      if (st.ColInt(3) != 0) n.signed_bytes = "signed";  // only IsLocalBody looks
+      scopes.push_back(std::move(n));
+    }
+  }
+  for (const StoredNotification& n : scopes) {
+    const std::string key = BodyCacheKey(n);
+    Statement size(&db,
+                   "INSERT OR IGNORE INTO cached_bodies(sha256, size) "
+                   "SELECT ?1, size FROM cached_bodies WHERE sha256 = ?2");
+    size.Blob(1, key).Blob(2, n.body_sha256);
+    RETURN_IF_ERROR(size.Run());
+    if (sqlite3_changes(db.handle()) == 0) continue;  // the same scope twice
+    Statement chunks(&db,
+                     "INSERT INTO cached_body_chunks(sha256, idx, data) "
+                     "SELECT ?1, idx, data FROM cached_body_chunks WHERE sha256 = ?2");
+    chunks.Blob(1, key).Blob(2, n.body_sha256);
+    RETURN_IF_ERROR(chunks.Run());
+  }
+  return db.Exec(
+      "DELETE FROM cached_body_chunks WHERE length(sha256) = 32;"
+      "DELETE FROM cached_bodies WHERE length(sha256) = 32;");
 }
 
 }  // namespace

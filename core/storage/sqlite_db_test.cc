@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/logic/body_cache_key.h"
 #include "core/storage/sqlite_store.h"
 #include "core/storage/storage_test_util.h"
 
@@ -153,12 +154,14 @@ TEST(SqliteDb, MigratesSingleBlobBodiesToChunks) {
             "VALUES('gone', 'a@s.example', x'00', 7, x'', 1, 2, 0, 1)",
             {});
   }
-  auto db = OpenSqliteDb(path);
+  // Migration 3 alone: migration 4 drops cached bodies no notification
+  // refers to (see MigratesCachedBodiesToPerScopeKeys).
+  auto db = SqliteDb::Open(path, SqliteOptions(), /*max_version=*/3);
   PM_ASSERT_OK(db);
   {
     absl::MutexLock lock(&(*db)->mu());
     sqlite3* h = (*db)->handle();
-    EXPECT_EQ(*(*db)->SchemaVersion(), kSqliteSchemaVersion);
+    EXPECT_EQ(*(*db)->SchemaVersion(), 3);
     EXPECT_EQ(RawQuery(h, "SELECT COUNT(*) FROM sqlite_master WHERE name IN "
                           "('out_bodies', 'body_cache')"),
               "0");
@@ -234,6 +237,70 @@ TEST(SqliteDb, DamagedBodyChunksAreDataLoss) {
   PM_EXPECT_CODE(recipient->GetBody("h"), kDataLoss);
   PM_EXPECT_CODE(recipient->ReadCachedBody("h", 2 * kC, 1), kDataLoss);
   EXPECT_TRUE(*recipient->ReadCachedBody("h", kC, kC) == body.substr(kC, kC));
+}
+
+// Version 3 cached bodies under their bare SHA-256. Migration 4 re-keys each
+// under core's BodyCacheKey for every scope that refers to it (a body two
+// domains sent becomes two entries; a user's own copy is keyed by the user),
+// drops bodies nothing refers to, and every body reads back byte-exact.
+TEST(SqliteDb, MigratesCachedBodiesToPerScopeKeys) {
+  constexpr uint64_t kC = kStoredBodyChunkSize;
+  TempDir dir;
+  const std::string path = dir.File("v3.db");
+  const std::string shared = RandomishBody(kC + 7, 4), own = "draft", orphan = "orphan";
+  const std::string h_shared(32, 's'), h_own(32, 'o'), h_orphan(32, 'x');
+  auto notification = [](std::string domain, std::string id, std::string sender,
+                         std::string hash, bool local) {
+    StoredNotification n;
+    n.signing_domain = std::move(domain);
+    n.message_id = std::move(id);
+    n.envelope_sender = std::move(sender);
+    n.body_sha256 = std::move(hash);
+    if (!local) n.signed_bytes = "signed";
+    n.expires = absl::InfiniteFuture();
+    return n;
+  };
+  const std::vector<StoredNotification> ns = {
+      notification("a.example", "m1", "x@a.example", h_shared, false),
+      notification("a.example", "m2", "y@a.example", h_shared, false),  // same scope
+      notification("b.example", "m3", "z@b.example", h_shared, false),
+      notification("r.example", "local.1", "alice@r.example", h_own, true),
+  };
+  {
+    auto store = NewSqliteRecipientStore(*SqliteDb::Open(path, SqliteOptions(), 3));
+    for (const StoredNotification& n : ns) {
+      PM_ASSERT_OK(store->InsertNotification(n, {"alice@r.example"}, EntryState::kShown, ""));
+    }
+    // What version 3's PutBody wrote: keyed by the hash alone.
+    PM_ASSERT_OK(store->PutBody(h_shared, shared));
+    PM_ASSERT_OK(store->PutBody(h_own, own));
+    PM_ASSERT_OK(store->PutBody(h_orphan, orphan));
+  }
+  auto db = OpenSqliteDb(path);
+  PM_ASSERT_OK(db);
+  {
+    absl::MutexLock lock(&(*db)->mu());
+    sqlite3* h = (*db)->handle();
+    EXPECT_EQ(*(*db)->SchemaVersion(), kSqliteSchemaVersion);
+    EXPECT_EQ(RawQuery(h, "SELECT COUNT(*) FROM cached_bodies"), "3");
+    EXPECT_EQ(RawQuery(h, "SELECT COUNT(*) FROM cached_bodies WHERE length(sha256) = 32"), "0");
+    // 2 + 2 chunks of the shared body, 1 of the draft.
+    EXPECT_EQ(RawQuery(h, "SELECT COUNT(*) FROM cached_body_chunks"), "5");
+    EXPECT_EQ(RawQuery(h, "PRAGMA foreign_key_check"), "");
+    EXPECT_EQ(RawQuery(h, "PRAGMA integrity_check"), "ok");
+  }
+  auto store = NewSqliteRecipientStore(*db);
+  for (const StoredNotification& n : ns) {
+    SCOPED_TRACE(n.message_id);
+    auto body = store->GetBody(BodyCacheKey(n));
+    PM_ASSERT_OK(body);
+    EXPECT_TRUE(*body == (n.body_sha256 == h_own ? own : shared));
+  }
+  EXPECT_FALSE(*store->HasBody(h_shared));
+  EXPECT_FALSE(*store->HasBody(h_orphan));
+  // A domain that never sent the body has no entry.
+  EXPECT_FALSE(*store->HasBody(
+      BodyCacheKey(notification("c.example", "m4", "q@c.example", h_shared, false))));
 }
 
 TEST(SqliteDb, RefusesANewerSchema) {

@@ -1,0 +1,246 @@
+// rogue_peer: a hostile pullmail peer for the end-to-end tests
+// (tests/e2e/test_hostile*.py). It speaks the real protocol (the generated
+// gRPC stubs, real TLS with a listed domain's certificate) and does what a
+// well-behaved node never would:
+//
+//   rogue_peer drip --config B/node.toml --listen HOST:PORT [--interval-ms N]
+//       Serves SenderService as B's sender node, but FetchBody sends one
+//       byte every N ms (default 1000) and never finishes. Prints
+//       "READY HOST:PORT", then one line per FetchBody call:
+//       "START <n in flight> <message id>" and "END <n in flight> <message id>
+//       <how it ended>", flushed at once.
+//   rogue_peer flood --config B/node.toml --to-domain C --bytes N --calls K
+//                    [--method notify|share-report]
+//       Sends K concurrent calls, each one message of about N bytes (a
+//       SignedNotification / SignedSpamReport with an N-byte payload that
+//       no one signed), to the recipient node the directory lists for C.
+//       Prints {"codes": {"RESOURCE_EXHAUSTED": K, ...}} on stdout.
+//   rogue_peer hold --config B/node.toml --to-domain C --streams K
+//                   [--seconds S]
+//       Opens K NotifyStream calls at once on one connection and keeps them
+//       open without sending, for S seconds (default 3) or until refused;
+//       prints {"codes": {...}} with how each ended (OK = held to the end).
+//
+// Exit 0 unless the arguments are wrong or the config cannot be read.
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/config/node_config.h"
+#include "core/directory/toml_directory.h"
+#include "pullmail/v1/pullmail.grpc.pb.h"
+#include "rpc/grpc_status.h"
+#include "rpc/tls.h"
+
+namespace pullmail {
+namespace {
+
+std::map<std::string, std::string> ParseFlags(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    if (k.rfind("--", 0) == 0) flags[k.substr(2)] = argv[i + 1];
+  }
+  return flags;
+}
+
+std::string CodeName(grpc::StatusCode c) {
+  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
+  int i = static_cast<int>(c);
+  return i >= 0 && i <= 16 ? kNames[i] : absl::StrCat(i);
+}
+
+void PrintCodes(const std::map<std::string, int>& codes) {
+  std::string out = "{\"codes\": {";
+  bool first = true;
+  for (const auto& [k, v] : codes) {
+    absl::StrAppend(&out, first ? "" : ", ", "\"", k, "\": ", v);
+    first = false;
+  }
+  std::cout << out << "}}" << std::endl;
+}
+
+class DripSender final : public v1::SenderService::Service {
+ public:
+  explicit DripSender(int interval_ms) : interval_ms_(interval_ms) {}
+
+  grpc::Status FetchBody(grpc::ServerContext* ctx, const v1::FetchRequest* req,
+                         grpc::ServerWriter<v1::BodyChunk>* writer) override {
+    Say("START", ++in_flight_, req->message_id(), "");
+    std::string how = "cancelled";
+    uint64_t offset = req->offset();
+    while (!ctx->IsCancelled()) {
+      v1::BodyChunk chunk;
+      chunk.set_offset(offset);
+      chunk.set_total_size(1 << 20);  // promises a MiB, never gets there
+      chunk.set_data("x");
+      if (!writer->Write(chunk)) {
+        how = "write_failed";
+        break;
+      }
+      ++offset;
+      std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms_));
+    }
+    Say("END", --in_flight_, req->message_id(), how);
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "drip");
+  }
+
+ private:
+  void Say(const char* what, int n, const std::string& id, const std::string& how) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::cout << what << " " << n << " " << id << (how.empty() ? "" : " ") << how << std::endl;
+  }
+  const int interval_ms_;
+  std::atomic<int> in_flight_{0};
+  std::mutex mu_;
+};
+
+int Drip(const NodeConfig& c, const std::map<std::string, std::string>& flags) {
+  auto it = flags.find("listen");
+  if (it == flags.end()) return 1;
+  int interval = flags.count("interval-ms") ? std::stoi(flags.at("interval-ms")) : 1000;
+  auto creds = MakeServerCredentials(c.tls, it->second);
+  if (!creds.ok()) {
+    std::cerr << creds.status() << "\n";
+    return 1;
+  }
+  DripSender service(interval);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(it->second, *creds, &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::cerr << "cannot listen on " << it->second << "\n";
+    return 1;
+  }
+  std::cout << "READY " << it->second << std::endl;
+  server->Wait();  // until killed
+  return 0;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> RecipientChannel(
+    const NodeConfig& c, const std::map<std::string, std::string>& flags) {
+  auto dir = LoadTomlDirectory(c.directory);
+  if (!dir.ok()) return dir.status();
+  std::string to = flags.count("to-domain") ? flags.at("to-domain") : "";
+  auto entry = (*dir)->Lookup(to);
+  if (!entry.ok()) return entry.status();
+  return Dial(c.tls, entry->recipient_endpoint, to);
+}
+
+int Flood(const NodeConfig& c, const std::map<std::string, std::string>& flags) {
+  auto channel = RecipientChannel(c, flags);
+  if (!channel.ok()) {
+    std::cerr << channel.status() << "\n";
+    return 1;
+  }
+  const size_t bytes = std::stoull(flags.at("bytes"));
+  const int calls = std::stoi(flags.at("calls"));
+  const std::string method = flags.count("method") ? flags.at("method") : "notify";
+  auto stub = v1::RecipientService::NewStub(*channel);
+  std::mutex mu;
+  std::map<std::string, int> codes;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < calls; ++i) {
+    threads.emplace_back([&] {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      grpc::Status s;
+      if (method == "share-report") {
+        v1::SignedSpamReport r;
+        r.set_payload(std::string(bytes, 'r'));
+        r.set_signing_domain(c.domain);
+        r.set_key_id(c.key_id);
+        r.set_signature(std::string(64, 's'));
+        v1::ReportResult out;
+        s = stub->ShareReport(&ctx, r, &out);
+      } else {
+        v1::SignedNotification n;
+        n.set_payload(std::string(bytes, 'n'));
+        n.set_signing_domain(c.domain);
+        n.set_key_id(c.key_id);
+        n.set_signature(std::string(64, 's'));
+        v1::NotifyResult out;
+        s = stub->Notify(&ctx, n, &out);
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      ++codes[CodeName(s.error_code())];
+    });
+  }
+  for (auto& t : threads) t.join();
+  PrintCodes(codes);
+  return 0;
+}
+
+int Hold(const NodeConfig& c, const std::map<std::string, std::string>& flags) {
+  auto channel = RecipientChannel(c, flags);
+  if (!channel.ok()) {
+    std::cerr << channel.status() << "\n";
+    return 1;
+  }
+  const int streams = std::stoi(flags.at("streams"));
+  const int seconds = flags.count("seconds") ? std::stoi(flags.at("seconds")) : 3;
+  auto stub = v1::RecipientService::NewStub(*channel);
+  std::mutex mu;
+  std::map<std::string, int> codes;
+  std::vector<std::thread> threads;
+  const auto until = std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+  for (int i = 0; i < streams; ++i) {
+    threads.emplace_back([&] {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(until);
+      auto stream = stub->NotifyStream(&ctx);
+      v1::NotifyResult r;
+      // Nothing is sent: the stream only holds a slot. A refused stream
+      // ends at once with its status; a held one at the deadline.
+      while (stream->Read(&r)) {
+      }
+      grpc::Status s = stream->Finish();
+      std::string name = s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+                             ? "OK"
+                             : CodeName(s.error_code());
+      std::lock_guard<std::mutex> lock(mu);
+      ++codes[name];
+    });
+  }
+  for (auto& t : threads) t.join();
+  PrintCodes(codes);
+  return 0;
+}
+
+}  // namespace
+}  // namespace pullmail
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: rogue_peer drip|flood|hold --config FILE ... (see the source)\n";
+    return 1;
+  }
+  std::string mode = argv[1];
+  auto flags = pullmail::ParseFlags(argc, argv);
+  auto config = pullmail::LoadNodeConfig(flags.count("config") ? flags["config"] : "");
+  if (!config.ok()) {
+    std::cerr << config.status() << "\n";
+    return 1;
+  }
+  if (mode == "drip") return pullmail::Drip(*config, flags);
+  if (mode == "flood") return pullmail::Flood(*config, flags);
+  if (mode == "hold") return pullmail::Hold(*config, flags);
+  std::cerr << "unknown mode " << mode << "\n";
+  return 1;
+}
