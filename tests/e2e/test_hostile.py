@@ -7,7 +7,9 @@ domain's real key) or by the rogue peer program tests/rogue/rogue_peer.cc.
 
 - a busy port (metrics or service) ends each program with a clean error
   and exit code 1, never an abort;
-- a cached body serves only notifications from the domain that sent it.
+- a cached body serves only notifications from the domain that sent it;
+- a slow-drip sender node holds neither the prefetch of other domains'
+  mail, nor more than its share of fetches, nor a reader, nor the shutdown.
 
 Run one:   python3 tests/e2e/test_hostile.py --bin-dir build Hostile.test_busy_metrics_port_is_a_clean_error
 ctest registers each test method separately (tests/e2e/CMakeLists.txt).
@@ -16,9 +18,10 @@ Set PULLMAIL_E2E_KEEP=1 to keep a failed test's folder and logs.
 
 import base64
 import os
-import signal
 import socket
+import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from world import WorldTestCase, run_tests, wait_until  # noqa: E402
@@ -27,6 +30,7 @@ BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 
 SERVED = "pullmail_body_bytes_served_total"
 FETCHED = "pullmail_body_bytes_fetched_total"
+DRIP_SIZE = 1000000  # what tests/rogue/rogue_peer drip announces by default
 
 
 def occupy(listen):
@@ -36,6 +40,51 @@ def occupy(listen):
     s.bind((host, int(port)))
     s.listen(1)
     return s
+
+
+class RoguePeer:
+    """tests/rogue/rogue_peer as a child process whose stdout lines are
+    collected; killed by PID when the world closes."""
+
+    def __init__(self, world, *args):
+        binary = os.path.join(world.bin_dir, "tests", "rogue", "rogue_peer")
+        self.proc = subprocess.Popen([binary] + [str(a) for a in args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        world.processes.append(self.proc)
+        self.lines = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.strip())
+
+    def starts(self):
+        return [l for l in self.lines if l.startswith("START ")]
+
+    def ends(self):
+        return [l for l in self.lines if l.startswith("END ")]
+
+    def max_in_flight(self):
+        return max((int(l.split()[1]) for l in self.starts()), default=0)
+
+
+def start_drip_sender(world, domain, interval_ms=500):
+    """Runs the rogue drip server as `domain`'s sender node (its listed
+    endpoint, its certificate): every body it serves never finishes."""
+    rogue = RoguePeer(world, "drip", "--config", domain.config, "--listen",
+                      domain.info["sender_listen"], "--interval-ms", interval_ms)
+    wait_until(lambda: any(l.startswith("READY") for l in rogue.lines), 30,
+               what="the rogue sender to listen")
+    return rogue
+
+
+def hostile_notify(world, domain, to):
+    """A real notification signed by `domain` for a body of the size the
+    drip sender announces (DRIP_SIZE), with a random hash."""
+    r = world.pullmail("debug", "notify", "--config", domain.config, "--to", to,
+                       "--body-sha256-hex", os.urandom(32).hex(), "--body-size", DRIP_SIZE)
+    assert r.json_lines()[0]["code"] == 0, r
 
 
 class Hostile(WorldTestCase):
@@ -99,6 +148,58 @@ class Hostile(WorldTestCase):
         self.assertNotEqual(read.returncode, 0, read)
         self.assertNotIn("merger", read.stdout + read.stderr)
         self.assertEqual(c.recipient.counter(FETCHED), size)
+
+    def test_slow_drip_sender_holds_no_prefetch_of_others_nor_the_shutdown(self):
+        a = self.world.init("a.example", "--retention-hours", "20")
+        b = self.world.init("b.example")
+        c = self.world.init("c.example")
+        # Every unread body is due for prefetch (expiry within 25 h); a fetch
+        # is never cut for slowness here (grace 10 min), so the drips stay in
+        # flight: what bounds them is the schedule.
+        c.edit_config("prefetch_before_expiry_hours = 24", "prefetch_before_expiry_hours = 25")
+        c.append_config("[recipient.fetch]\nmax_in_flight = 4\nmax_per_domain = 2\n"
+                        "grace_seconds = 600\n")
+        a.start()
+        c.start()
+        rogue = start_drip_sender(self.world, b)
+        ann, carol = a.add_user("ann"), c.add_user("carol")
+        for _ in range(5):
+            hostile_notify(self.world, b, carol.address)
+        wait_until(lambda: len(rogue.starts()) >= 2, 30, what="the drips to be fetched")
+
+        # Mail from a well-behaved domain is prefetched meanwhile.
+        ann.send(carol.address, "Legit", "a body worth pinning\n")
+        def legit_cached():
+            return [m for m in carol.list() if m["signing_domain"] == "a.example"
+                    and m["body_cached"]]
+        wait_until(legit_cached, 30, what="a.example's body to be prefetched")
+        self.assertGreaterEqual(c.recipient.counter("pullmail_prefetches_total"), 1)
+        # b.example never had more than its share of the fetches.
+        self.assertEqual(rogue.max_in_flight(), 2, rogue.lines)
+        self.assertEqual(len(rogue.ends()), 0, rogue.lines)
+
+        # SIGTERM cancels the fetches in flight; the node exits at once
+        # (Node.stop fails the test past its grace period).
+        self.assertEqual(c.recipient.stop(), 0)
+        wait_until(lambda: len(rogue.ends()) == len(rogue.starts()), 10,
+                   what="the rogue to see every fetch end")
+
+    def test_slow_drip_body_read_is_cut_off_as_unavailable(self):
+        b = self.world.init("b.example")
+        c = self.world.init("c.example")
+        c.append_config("[recipient.fetch]\ngrace_seconds = 1\nmin_bytes_per_second = 1000\n")
+        c.start()
+        rogue = start_drip_sender(self.world, b, interval_ms=200)
+        carol = c.add_user("carol")
+        hostile_notify(self.world, b, carol.address)
+        m = carol.wait_for_messages(1)[0]
+        r = carol.read(m["uid"], check=False)
+        # UNAVAILABLE (exit 3), with the reason; not a wait for the drip.
+        self.assertEqual(r.returncode, 3, r)
+        self.assertIn("too_slow", r.stderr)
+        self.assertEqual(c.recipient.counter('pullmail_fetches_total{result="too_slow"}'), 1)
+        self.assertFalse(carol.list()[0]["body_cached"])
+        wait_until(lambda: len(rogue.ends()) == 1, 10, what="the rogue to see the fetch end")
 
 
 if __name__ == "__main__":

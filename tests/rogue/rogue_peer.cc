@@ -4,8 +4,11 @@
 // well-behaved node never would:
 //
 //   rogue_peer drip --config B/node.toml --listen HOST:PORT [--interval-ms N]
+//                   [--total-size N]
 //       Serves SenderService as B's sender node, but FetchBody sends one
-//       byte every N ms (default 1000) and never finishes. Prints
+//       byte every N ms (default 1000) of a body it announces as N bytes
+//       (default 1,000,000; announce that size in the notification) and
+//       never finishes. Prints
 //       "READY HOST:PORT", then one line per FetchBody call:
 //       "START <n in flight> <message id>" and "END <n in flight> <message id>
 //       <how it ended>", flushed at once.
@@ -76,7 +79,7 @@ void PrintCodes(const std::map<std::string, int>& codes) {
 
 class DripSender final : public v1::SenderService::Service {
  public:
-  explicit DripSender(int interval_ms) : interval_ms_(interval_ms) {}
+  DripSender(int interval_ms, uint64_t total) : interval_ms_(interval_ms), total_(total) {}
 
   grpc::Status FetchBody(grpc::ServerContext* ctx, const v1::FetchRequest* req,
                          grpc::ServerWriter<v1::BodyChunk>* writer) override {
@@ -86,7 +89,7 @@ class DripSender final : public v1::SenderService::Service {
     while (!ctx->IsCancelled()) {
       v1::BodyChunk chunk;
       chunk.set_offset(offset);
-      chunk.set_total_size(1 << 20);  // promises a MiB, never gets there
+      chunk.set_total_size(total_);  // promised, never reached
       chunk.set_data("x");
       if (!writer->Write(chunk)) {
         how = "write_failed";
@@ -105,6 +108,7 @@ class DripSender final : public v1::SenderService::Service {
     std::cout << what << " " << n << " " << id << (how.empty() ? "" : " ") << how << std::endl;
   }
   const int interval_ms_;
+  const uint64_t total_;
   std::atomic<int> in_flight_{0};
   std::mutex mu_;
 };
@@ -118,7 +122,8 @@ int Drip(const NodeConfig& c, const std::map<std::string, std::string>& flags) {
     std::cerr << creds.status() << "\n";
     return 1;
   }
-  DripSender service(interval);
+  uint64_t total = flags.count("total-size") ? std::stoull(flags.at("total-size")) : 1'000'000;
+  DripSender service(interval, total);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(it->second, *creds, &port);
