@@ -38,6 +38,8 @@ absl::Status SavePolicySnapshot(const PolicySnapshot& snap, const std::string& p
   for (const auto& d : snap.domains) {
     absl::StrAppend(&out, "D ", d.domain, " ", d.reads, " ", d.spam, " ", d.not_spam, " ",
                     TimeField(d.updated), " ", d.last_spam ? TimeField(*d.last_spam) : "-", "\n");
+    // The distinct peers that reported spam about it, after its D line.
+    for (const std::string& peer : d.spam_peers) absl::StrAppend(&out, "P ", peer, "\n");
   }
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -86,6 +88,8 @@ absl::StatusOr<PolicySnapshot> LoadPolicySnapshot(const std::string& path) {
         d.last_spam = t;
       }
       snap.domains.push_back(std::move(d));
+    } else if (f[0] == "P" && f.size() == 2 && !snap.domains.empty()) {
+      snap.domains.back().spam_peers.emplace_back(f[1]);
     } else {
       return bad();
     }

@@ -187,13 +187,24 @@ absl::StatusOr<v1::ReportResult> RecipientNode::AcceptPeerReport(
     Metrics::Global().Add("pullmail_peer_reports_rejected_total{reason=\"replay\"}");
     return absl::AlreadyExistsError("replay: this report id was counted before");
   }
+  // Whether this node holds that body from that domain: a peer's word about
+  // mail never seen here judges the body, never the domain (core's policy).
+  bool held_here = false;
+  ASSIGN_OR_RETURN(std::vector<StoredNotification> held,
+                   store_->NotificationsByBodyHash(report->body_sha256()));
+  for (const StoredNotification& n : held) {
+    if (!IsLocalMessage(n) && n.signing_domain == report->message_signing_domain()) {
+      held_here = true;
+      break;
+    }
+  }
   absl::StatusOr<ReportOutcome> out;
   {
     std::lock_guard<std::mutex> lock(policy_mu_);
     out = policy_->OnPeerReport(peer, report->message_signing_domain(), report->body_sha256(),
                                 report->verdict() == v1::VERDICT_SPAM ? Verdict::kSpam
                                                                       : Verdict::kNotSpam,
-                                pr.count, now);
+                                pr.count, held_here, now);
     policy_dirty_ = true;
   }
   if (!out.ok()) return out.status();

@@ -91,6 +91,8 @@ const std::vector<std::pair<std::string_view, Handler>>& Handlers() {
       {"local_report_weight", NumberField(&PolicyConfig::local_report_weight)},
       {"peer_weights", ParsePeerWeights},
       {"max_peer_report_count", NumberField(&PolicyConfig::max_peer_report_count)},
+      {"min_peer_reporters", NumberField(&PolicyConfig::min_peer_reporters)},
+      {"max_peer_domain_weight", NumberField(&PolicyConfig::max_peer_domain_weight)},
       {"reputation_half_life", DurationField(&PolicyConfig::reputation_half_life)},
       {"min_reads_for_reputation", NumberField(&PolicyConfig::min_reads_for_reputation)},
       {"bad_reputation_ratio", NumberField(&PolicyConfig::bad_reputation_ratio)},
@@ -170,6 +172,12 @@ absl::Status ValidatePolicyConfig(const PolicyConfig& c) {
   }
   if (!finite(c.max_peer_report_count) || c.max_peer_report_count < 1) {
     return Bad("max_peer_report_count", "must be >= 1");
+  }
+  if (!finite(c.min_peer_reporters) || c.min_peer_reporters < 1) {
+    return Bad("min_peer_reporters", "must be >= 1");
+  }
+  if (!finite(c.max_peer_domain_weight) || c.max_peer_domain_weight < 0) {
+    return Bad("max_peer_domain_weight", "must be >= 0");
   }
   if (c.reputation_half_life <= absl::ZeroDuration() ||
       c.reputation_half_life == absl::InfiniteDuration()) {

@@ -37,6 +37,18 @@ struct PolicyConfig {
   // above this cap are clamped so one peer cannot outvote the threshold alone
   // with a single report. >= 1.
   double max_peer_report_count = 10;
+  // Peer reports judge bodies; they judge a signing domain (its reputation,
+  // hence holds) only with corroboration (issue 10: one peer's report about
+  // a message this node never saw held a domain's mail for hours):
+  //  - a peer report counts toward the domain only if this node holds a
+  //    notification of that body signed by that domain (OnPeerReport's
+  //    held_here);
+  //  - only once at least this many distinct trusted peers have reported
+  //    spam about the domain. >= 1.
+  double min_peer_reporters = 2;
+  //  - and at most this much per peer report (one local report weighs
+  //    local_report_weight). >= 0.
+  double max_peer_domain_weight = 1.0;
 
   // --- Domain reputation ------------------------------------------------------
   // Reads and reports against a signing domain decay exponentially with this

@@ -319,19 +319,21 @@ void SpamPolicy::OnRead(std::string_view signing_domain, std::string_view body_s
 
 ReportOutcome SpamPolicy::ApplyReport(std::string_view signing_domain,
                                       std::string_view body_sha256, Verdict verdict,
-                                      double weight, absl::Time now, std::string_view source) {
+                                      double weight, double domain_weight, absl::Time now,
+                                      std::string_view source) {
   std::string note;
   if (!std::isfinite(weight) || weight < 0) {
     note = absl::StrCat(" (invalid weight ", weight, " counted as 0)");
     weight = 0;
   }
+  if (!std::isfinite(domain_weight) || domain_weight < 0) domain_weight = 0;
   const bool spam = verdict == Verdict::kSpam;
 
   auto dit = domains_.find(AV(signing_domain));
   if (dit == domains_.end()) dit = domains_.emplace(std::string(signing_domain), DomainState{}).first;
   DomainState& domain = dit->second;
-  AddDecayed(domain, spam ? &DomainState::spam : &DomainState::not_spam, weight, now);
-  if (spam && weight > 0) domain.last_spam = std::max(domain.last_spam, now);
+  AddDecayed(domain, spam ? &DomainState::spam : &DomainState::not_spam, domain_weight, now);
+  if (spam && domain_weight > 0) domain.last_spam = std::max(domain.last_spam, now);
 
   BodyState& body = bodies_[KeyOf(body_sha256)];
   const bool before = OverThreshold(Net(body));
@@ -373,22 +375,22 @@ ReportOutcome SpamPolicy::ApplyReport(std::string_view signing_domain,
 ReportOutcome SpamPolicy::OnReport(std::string_view signing_domain,
                                    std::string_view body_sha256, Verdict verdict, double weight,
                                    absl::Time now) {
-  return ApplyReport(signing_domain, body_sha256, verdict, weight, now,
+  return ApplyReport(signing_domain, body_sha256, verdict, weight, weight, now,
                      absl::StrCat("(weight ", Num(weight), ")"));
 }
 
 ReportOutcome SpamPolicy::OnLocalReport(std::string_view signing_domain,
                                         std::string_view body_sha256, Verdict verdict,
                                         absl::Time now) {
-  return ApplyReport(signing_domain, body_sha256, verdict, config_.local_report_weight, now,
-                     "by a local user");
+  return ApplyReport(signing_domain, body_sha256, verdict, config_.local_report_weight,
+                     config_.local_report_weight, now, "by a local user");
 }
 
 absl::StatusOr<ReportOutcome> SpamPolicy::OnPeerReport(std::string_view peer_domain,
                                                        std::string_view signing_domain,
                                                        std::string_view body_sha256,
                                                        Verdict verdict, uint32_t count,
-                                                       absl::Time now) {
+                                                       bool held_here, absl::Time now) {
   auto it = config_.peer_weights.find(std::string(peer_domain));
   if (it == config_.peer_weights.end()) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -401,7 +403,31 @@ absl::StatusOr<ReportOutcome> SpamPolicy::OnPeerReport(std::string_view peer_dom
   std::string source = absl::StrCat("from peer ", AV(peer_domain), " (", count, " reports");
   if (counted < count) absl::StrAppend(&source, " capped at ", Num(counted));
   absl::StrAppend(&source, " x peer weight ", Num(it->second), ")");
-  return ApplyReport(signing_domain, body_sha256, verdict, it->second * counted, now, source);
+  const double weight = it->second * counted;
+  // The domain: only corroborated reports about mail this node holds.
+  double domain_weight = 0;
+  size_t reporters = 0;
+  if (held_here) {
+    auto dit = domains_.find(AV(signing_domain));
+    if (dit == domains_.end()) {
+      dit = domains_.emplace(std::string(signing_domain), DomainState{}).first;
+    }
+    if (verdict == Verdict::kSpam && weight > 0) dit->second.spam_peers.insert(std::string(peer_domain));
+    reporters = dit->second.spam_peers.size();
+    if (static_cast<double>(reporters) >= config_.min_peer_reporters) {
+      domain_weight = std::min(weight, config_.max_peer_domain_weight);
+    }
+  }
+  if (!held_here) {
+    absl::StrAppend(&source, "; not counted against ", AV(signing_domain),
+                    ": no such message here");
+  } else if (domain_weight == 0 && weight > 0) {
+    absl::StrAppend(&source, "; not yet counted against ", AV(signing_domain), ": ", reporters,
+                    " of ", Num(config_.min_peer_reporters), " distinct peers have reported it");
+  } else if (domain_weight < weight) {
+    absl::StrAppend(&source, "; counted ", Num(domain_weight), " against ", AV(signing_domain));
+  }
+  return ApplyReport(signing_domain, body_sha256, verdict, weight, domain_weight, now, source);
 }
 
 Decision SpamPolicy::ReviewHeld(std::string_view signing_domain, std::string_view body_sha256,
@@ -500,8 +526,9 @@ PolicySnapshot SpamPolicy::Snapshot() const {
   }
   snap.domains.reserve(domains_.size());
   for (const auto& [name, d] : domains_) {
-    PolicySnapshot::Domain out{name, d.reads, d.spam, d.not_spam, d.updated, std::nullopt};
+    PolicySnapshot::Domain out{name, d.reads, d.spam, d.not_spam, d.updated, std::nullopt, {}};
     if (d.last_spam != absl::InfinitePast()) out.last_spam = d.last_spam;
+    out.spam_peers.assign(d.spam_peers.begin(), d.spam_peers.end());
     snap.domains.push_back(std::move(out));
   }
   return snap;
@@ -532,7 +559,8 @@ absl::Status SpamPolicy::Restore(const PolicySnapshot& snap) {
           absl::StrCat("policy snapshot: negative or non-finite count for ", d.domain));
     }
     domains[d.domain] = DomainState{d.reads, d.spam, d.not_spam, d.updated,
-                                    d.last_spam.value_or(absl::InfinitePast())};
+                                    d.last_spam.value_or(absl::InfinitePast()),
+                                    std::set<std::string>(d.spam_peers.begin(), d.spam_peers.end())};
   }
   bodies_ = std::move(bodies);
   domains_ = std::move(domains);

@@ -54,6 +54,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -153,6 +154,7 @@ struct PolicySnapshot {
     double not_spam = 0;
     absl::Time updated;
     std::optional<absl::Time> last_spam;
+    std::vector<std::string> spam_peers;  // distinct peers that reported spam about it
   };
   std::vector<Body> bodies;
   std::vector<Domain> domains;
@@ -202,14 +204,19 @@ class SpamPolicy {
                               Verdict verdict, absl::Time now);
 
   // A verdict shared by peer recipient node `peer_domain` standing for `count`
-  // of its users (SpamReport.reports; clamped to max_peer_report_count). Counts
-  // peer weight * count. Errors: PermissionDenied "untrusted_peer: ..." when
-  // the peer is not in peer_weights; InvalidArgument when count is 0. The
-  // caller has already verified the signature and refused replays.
+  // of its users (SpamReport.reports; clamped to max_peer_report_count).
+  // Counts peer weight * count on the body. On the signing domain's
+  // reputation it counts only if `held_here` (this node holds a notification
+  // of that body signed by `signing_domain`: the caller looked), only once
+  // min_peer_reporters distinct peers have reported spam about the domain,
+  // and at most max_peer_domain_weight; the explanation says which applied.
+  // Errors: PermissionDenied "untrusted_peer: ..." when the peer is not in
+  // peer_weights; InvalidArgument when count is 0. The caller has already
+  // verified the signature and refused replays.
   absl::StatusOr<ReportOutcome> OnPeerReport(std::string_view peer_domain,
                                              std::string_view signing_domain,
                                              std::string_view body_sha256, Verdict verdict,
-                                             uint32_t count, absl::Time now);
+                                             uint32_t count, bool held_here, absl::Time now);
 
   // Decides the fate of a held, unread copy that was held at `held_since`:
   // suppressed if the body crossed the threshold or got complaints, or if its
@@ -267,6 +274,7 @@ class SpamPolicy {
     double not_spam = 0;
     absl::Time updated = absl::InfinitePast();
     absl::Time last_spam = absl::InfinitePast();
+    std::set<std::string> spam_peers;  // distinct peers that reported spam about it
   };
 
   static BodyKey KeyOf(std::string_view body_sha256);
@@ -278,9 +286,11 @@ class SpamPolicy {
   DomainReputation ReputationOf(std::string_view domain, const DomainState* d,
                                 absl::Time now) const;
   std::string BodyCounts(const BodyState& b) const;
+  // `domain_weight` is what the report adds to the signing domain's
+  // reputation (`weight` goes to the body).
   ReportOutcome ApplyReport(std::string_view signing_domain, std::string_view body_sha256,
-                            Verdict verdict, double weight, absl::Time now,
-                            std::string_view source);
+                            Verdict verdict, double weight, double domain_weight,
+                            absl::Time now, std::string_view source);
   // The decision for a copy whose body/domain calls for suppression, or
   // nullopt. `held_since` is set when reviewing a held copy.
   std::optional<Decision> SuppressionFor(const BodyState* body, const DomainReputation& rep,

@@ -185,17 +185,17 @@ TEST_F(SpamPolicyTest, TrustedPeerReportsCountWithTheirWeight) {
   const std::string body = Body(1);
 
   absl::StatusOr<ReportOutcome> r =
-      p.OnPeerReport("peer.example", kGood, body, Verdict::kSpam, 2, clock_.Now());
+      p.OnPeerReport("peer.example", kGood, body, Verdict::kSpam, 2, /*held_here=*/true, clock_.Now());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_DOUBLE_EQ(r->applied_weight, 1.0);
   EXPECT_THAT(r->explanation, HasSubstr("from peer peer.example (2 reports x peer weight 0.5)"));
-  r = p.OnPeerReport("peer.example", kGood, body, Verdict::kSpam, 3, clock_.Now());
+  r = p.OnPeerReport("peer.example", kGood, body, Verdict::kSpam, 3, /*held_here=*/true, clock_.Now());
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->suppressed);
   EXPECT_DOUBLE_EQ(r->net_spam, 2.5);
 
   // A zero-weight peer is known but counts for nothing.
-  r = p.OnPeerReport("muted.example", kGood, body, Verdict::kSpam, 10, clock_.Now());
+  r = p.OnPeerReport("muted.example", kGood, body, Verdict::kSpam, 10, /*held_here=*/true, clock_.Now());
   ASSERT_TRUE(r.ok());
   EXPECT_DOUBLE_EQ(r->net_spam, 2.5);
 
@@ -207,14 +207,57 @@ TEST_F(SpamPolicyTest, UntrustedPeerIsRejectedAndCountsNothing) {
   config.peer_weights = {{"peer.example", 1.0}};
   SpamPolicy p = MakePolicy(config);
   absl::StatusOr<ReportOutcome> r =
-      p.OnPeerReport("stranger.example", kGood, Body(1), Verdict::kSpam, 5, clock_.Now());
+      p.OnPeerReport("stranger.example", kGood, Body(1), Verdict::kSpam, 5, /*held_here=*/true, clock_.Now());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("untrusted_peer"));
   EXPECT_DOUBLE_EQ(p.NetSpam(Body(1)), 0);
   EXPECT_DOUBLE_EQ(p.Reputation(kGood, clock_.Now()).spam, 0);
 
-  r = p.OnPeerReport("peer.example", kGood, Body(1), Verdict::kSpam, 0, clock_.Now());
+  r = p.OnPeerReport("peer.example", kGood, Body(1), Verdict::kSpam, 0, /*held_here=*/true, clock_.Now());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Issue 10: one trusted peer's report about a message this node never saw
+// made its signing domain "1 net spam / 0 reads" and held all its new mail.
+// Peer reports judge a domain only about mail held here, only once several
+// distinct peers agree, and at most max_peer_domain_weight each.
+TEST_F(SpamPolicyTest, OnePeerReportDoesNotCondemnADomain) {
+  PolicyConfig config;
+  config.peer_weights = {{"p1.example", 1.0}, {"p2.example", 1.0}, {"p3.example", 1.0}};
+  config.max_peer_domain_weight = 0.5;
+  SpamPolicy p = MakePolicy(config);
+  const absl::Time t = clock_.Now();
+
+  // About a body never seen here: the body is judged, the domain is not.
+  absl::StatusOr<ReportOutcome> r =
+      p.OnPeerReport("p1.example", kGood, Body(1), Verdict::kSpam, 10, /*held_here=*/false, t);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_DOUBLE_EQ(p.NetSpam(Body(1)), 10);
+  EXPECT_THAT(r->explanation, HasSubstr("not counted against good.example: no such message here"));
+  EXPECT_DOUBLE_EQ(p.Reputation(kGood, t).spam, 0);
+  EXPECT_EQ(p.Reputation(kGood, t).status, DomainStatus::kGood);
+
+  // About mail held here, one peer alone still does not count...
+  r = p.OnPeerReport("p1.example", kGood, Body(3), Verdict::kSpam, 5, /*held_here=*/true, t);
+  ASSERT_TRUE(r.ok());
+  EXPECT_THAT(r->explanation, HasSubstr("1 of 2 distinct peers"));
+  EXPECT_DOUBLE_EQ(p.Reputation(kGood, t).spam, 0);
+  r = p.OnPeerReport("p1.example", kGood, Body(4), Verdict::kSpam, 5, /*held_here=*/true, t);
+  EXPECT_DOUBLE_EQ(p.Reputation(kGood, t).spam, 0) << "the same peer twice is one reporter";
+  // ...a second distinct peer does, capped per report.
+  r = p.OnPeerReport("p2.example", kGood, Body(5), Verdict::kSpam, 5, /*held_here=*/true, t);
+  ASSERT_TRUE(r.ok());
+  EXPECT_THAT(r->explanation, HasSubstr("counted 0.5 against good.example"));
+  EXPECT_DOUBLE_EQ(p.Reputation(kGood, t).spam, 0.5);
+  // The body itself still gets the peer's full weight.
+  EXPECT_DOUBLE_EQ(p.NetSpam(Body(5)), 5);
+
+  // The distinct reporters survive a restart.
+  SpamPolicy q(config);
+  ASSERT_TRUE(q.Restore(p.Snapshot()).ok());
+  ASSERT_TRUE(q.OnPeerReport("p3.example", kGood, Body(6), Verdict::kSpam, 1,
+                             /*held_here=*/true, t).ok());
+  EXPECT_DOUBLE_EQ(q.Reputation(kGood, t).spam, 1.0);
 }
 
 TEST_F(SpamPolicyTest, PeerReportCountIsCapped) {
@@ -224,7 +267,7 @@ TEST_F(SpamPolicyTest, PeerReportCountIsCapped) {
   config.spam_threshold_k = 5;
   SpamPolicy p = MakePolicy(config);
   absl::StatusOr<ReportOutcome> r =
-      p.OnPeerReport("peer.example", kGood, Body(1), Verdict::kSpam, 1000000, clock_.Now());
+      p.OnPeerReport("peer.example", kGood, Body(1), Verdict::kSpam, 1000000, /*held_here=*/true, clock_.Now());
   ASSERT_TRUE(r.ok());
   EXPECT_DOUBLE_EQ(r->applied_weight, 2.5);
   EXPECT_FALSE(r->suppressed) << "one peer report must not outvote the threshold alone";
@@ -566,7 +609,7 @@ TEST_F(SpamPolicyTest, SnapshotRestoreRoundTrip) {
   p.OnNotification(kNew, Body(1), User(1), t);
   p.OnRead(kNew, Body(1), t);
   p.OnLocalReport(kNew, Body(1), Verdict::kSpam, t);
-  ASSERT_TRUE(p.OnPeerReport("peer.example", kGood, Body(2), Verdict::kSpam, 3, t).ok());
+  ASSERT_TRUE(p.OnPeerReport("peer.example", kGood, Body(2), Verdict::kSpam, 3, /*held_here=*/true, t).ok());
   p.OnLocalReport(kGood, Body(2), Verdict::kNotSpam, t + absl::Hours(1));
 
   PolicySnapshot snap = p.Snapshot();
@@ -654,11 +697,11 @@ TEST_F(SpamPolicyTest, WorkedExampleOfPolicyDoc) {
   EXPECT_EQ(other.rule, policy_rule::kHoldBadDomain);
 
   EXPECT_DOUBLE_EQ(
-      p.OnPeerReport("mail.partner.example", "x.example", Body(7), Verdict::kSpam, 2, t)
+      p.OnPeerReport("mail.partner.example", "x.example", Body(7), Verdict::kSpam, 2, /*held_here=*/true, t)
           ->applied_weight,
       2);
   EXPECT_DOUBLE_EQ(
-      p.OnPeerReport("big-provider.example", "x.example", Body(8), Verdict::kSpam, 40, t)
+      p.OnPeerReport("big-provider.example", "x.example", Body(8), Verdict::kSpam, 40, /*held_here=*/true, t)
           ->applied_weight,
       5);
 }

@@ -8,6 +8,8 @@ domain's real key) or by the rogue peer program tests/rogue/rogue_peer.cc.
 - a busy port (metrics or service) ends each program with a clean error
   and exit code 1, never an abort;
 - a cached body serves only notifications from the domain that sent it;
+- one trusted peer's report about a message never seen here does not
+  condemn the sending domain;
 - a slow-drip sender node holds neither the prefetch of other domains'
   mail, nor more than its share of fetches, nor a reader, nor the shutdown.
 
@@ -200,6 +202,29 @@ class Hostile(WorldTestCase):
         self.assertEqual(c.recipient.counter('pullmail_fetches_total{result="too_slow"}'), 1)
         self.assertFalse(carol.list()[0]["body_cached"])
         wait_until(lambda: len(rogue.ends()) == 1, 10, what="the rogue to see the fetch end")
+
+    def test_one_peer_report_about_unseen_mail_does_not_hold_a_domain(self):
+        a = self.world.init("a.example")
+        b = self.world.init("b.example")  # a trusted peer of c.example, gone rogue
+        c = self.world.init("c.example")
+        c.append_config('[recipient.policy.peer_weights]\n"b.example" = 1.0')
+        a.start()
+        c.start()
+        ann, carol = a.add_user("ann"), c.add_user("carol")
+        # b.example reports, for 10 of its users, a message of a.example's
+        # that c.example never received.
+        r = self.world.pullmail(
+            "debug", "share-report", "--config", b.config, "--to-domain", "c.example",
+            "--message-id", "never-sent@a.example", "--message-signing-domain", "a.example",
+            "--body-sha256-hex", os.urandom(32).hex(), "--reports", "10")
+        res = r.json_lines()[0]
+        self.assertEqual(res["code_name"], "OK", res)
+        # a.example's next mail is shown, not held back for hours (held
+        # copies are invisible to their user).
+        ann.send(carol.address, "Ordinary", "nothing to see\n")
+        [m] = carol.wait_for_messages(1, timeout=20)
+        self.assertEqual(m["state"], "shown", m)
+        self.assertIn("not counted against a.example: no such message here", res["reason"])
 
 
 if __name__ == "__main__":
