@@ -10,6 +10,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimgrid-dev libasio-dev libgmime-3.0-dev libtomlplusplus-dev
   gnuplot-nox openssl python3 procps
+  # IDNA domain normalisation (core/util/address.cc NormalizeDomain)
+  libidn2-dev
+  # libFuzzer and its sanitizer runtimes for fuzz/ (scripts/fuzz.sh, CI's fuzz stage)
+  clang libclang-rt-14-dev
   # real mail clients the gateway's interop tests drive (tests/e2e/test_gateway_*.py)
   fetchmail isync swaks libnet-ssleay-perl curl
   # the PostgreSQL store back end (libpq) and the server its tests start (tests/pg/pg_server.py)

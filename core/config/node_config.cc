@@ -11,6 +11,7 @@
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
 #include "core/util/toml.h"
+#include "core/util/address.h"
 
 namespace pullmail {
 namespace {
@@ -68,8 +69,11 @@ absl::StatusOr<NodeConfig> FromTable(toml::table parsed, const std::string& path
   NodeConfig c;
   c.path = path;
   c.raw = table;
-  c.domain = absl::AsciiStrToLower(AV(t["domain"].value_or(std::string())));
+  c.domain = t["domain"].value_or(std::string());
   if (c.domain.empty()) return FieldError(path, "domain", "missing");
+  absl::StatusOr<std::string> domain = NormalizeDomain(c.domain);
+  if (!domain.ok()) return FieldError(path, "domain", SV(domain.status().message()));
+  c.domain = *std::move(domain);
   c.data_dir = Resolve(base, t["data_dir"].value_or(std::string("data")));
   c.directory = Resolve(base, t["directory"].value_or(std::string()));
   if (c.directory.empty()) return FieldError(path, "directory", "missing");

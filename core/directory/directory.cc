@@ -6,6 +6,7 @@
 #include "core/directory/memory_directory.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
+#include "core/util/address.h"
 
 namespace pullmail {
 
@@ -19,14 +20,18 @@ absl::StatusOr<std::string> Directory::LookupKey(std::string_view domain,
   return it->second;
 }
 
+// Domains are keyed and looked up normalised (NormalizeDomain); a spelling
+// that is not a domain is kept lower-cased (Add) or found nowhere (Lookup).
 void MemoryDirectory::Add(DomainEntry entry) {
-  entry.domain = absl::AsciiStrToLower(entry.domain);
+  absl::StatusOr<std::string> normal = NormalizeDomain(entry.domain);
+  entry.domain = normal.ok() ? *normal : absl::AsciiStrToLower(entry.domain);
   std::string key = entry.domain;
   entries_[key] = std::move(entry);
 }
 
 absl::StatusOr<DomainEntry> MemoryDirectory::Lookup(std::string_view domain) const {
-  auto it = entries_.find(absl::AsciiStrToLower(AV(domain)));
+  absl::StatusOr<std::string> normal = NormalizeDomain(domain);
+  auto it = normal.ok() ? entries_.find(*normal) : entries_.end();
   if (it == entries_.end()) return absl::NotFoundError(absl::StrCat("unknown domain ", AV(domain)));
   return it->second;
 }

@@ -14,6 +14,7 @@
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
 #include "core/util/toml.h"
+#include "core/util/address.h"
 
 namespace pullmail {
 namespace {
@@ -113,7 +114,8 @@ absl::StatusOr<std::string> EndpointField(std::string_view source, const toml::t
 
 absl::StatusOr<DomainEntry> ParseDomain(std::string_view source, std::string_view raw_domain,
                                         const toml::node& node) {
-  std::string domain = absl::AsciiStrToLower(AV(raw_domain));
+  absl::StatusOr<std::string> normal = NormalizeDomain(raw_domain);
+  std::string domain = normal.ok() ? *normal : absl::AsciiStrToLower(AV(raw_domain));
   const toml::table* t = node.as_table();
   if (t == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(Where(source, node), ": domain \"", domain,

@@ -43,10 +43,6 @@ using Check = std::optional<Problem>;
 
 Check Malformed(std::string detail) { return Problem{Rejection::kMalformed, std::move(detail)}; }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return absl::EqualsIgnoreCase(AV(a), AV(b));
-}
-
 // Visible ASCII ('!'..'~'): message ids, report ids.
 bool IsVisibleAscii(std::string_view s) {
   for (char c : s) {
@@ -65,7 +61,7 @@ Check CheckId(std::string_view field, std::string_view id) {
 
 Check CheckDomain(std::string_view field, std::string_view domain) {
   if (domain.empty() || domain.size() > limits::kMaxDomain || !IsVisibleAscii(domain) ||
-      domain.find('@') != std::string_view::npos) {
+      domain.find('@') != std::string_view::npos || !NormalizeDomain(domain).ok()) {
     return Malformed(absl::StrCat(AV(field), " is not a domain"));
   }
   return std::nullopt;
@@ -104,7 +100,7 @@ Check CheckFields(const v1::Notification& n) {
     if (n.origin() != v1::ORIGIN_BRIDGED_SMTP) {
       return Malformed("envelope_sender may be empty only for origin ORIGIN_BRIDGED_SMTP");
     }
-  } else if (!AddressDomain(n.envelope_sender())) {
+  } else if (!SplitAddress(n.envelope_sender()).ok()) {
     return Malformed("envelope_sender is not local@domain");
   }
   if (Check c = CheckDomain("recipient_domain", n.recipient_domain())) return c;
@@ -115,7 +111,7 @@ Check CheckFields(const v1::Notification& n) {
   }
   for (const std::string& r : n.recipients()) {
     std::optional<std::string_view> domain = AddressDomain(r);
-    if (!domain || !EqualsIgnoreCase(*domain, n.recipient_domain())) {
+    if (!domain || !SameDomain(*domain, n.recipient_domain())) {
       return Malformed("a recipient is not local@recipient_domain");
     }
   }
@@ -153,8 +149,12 @@ Check CheckSigner(const v1::Notification& n, std::string_view signing_domain,
                   const Directory* directory) {
   const bool bridged = n.origin() == v1::ORIGIN_BRIDGED_SMTP;
   if (bridged && n.envelope_sender().empty()) return std::nullopt;
-  std::optional<std::string_view> domain = AddressDomain(n.envelope_sender());
-  if (domain && EqualsIgnoreCase(*domain, signing_domain)) return std::nullopt;
+  // Domains compare normalised (core/util/address.h): "b.example." and
+  // "B.EXAMPLE" are b.example, for this check and the directory's.
+  absl::StatusOr<std::pair<std::string, std::string>> split = SplitAddress(n.envelope_sender());
+  std::optional<std::string> domain;
+  if (split.ok()) domain = split->second;
+  if (domain && SameDomain(*domain, signing_domain)) return std::nullopt;
   auto outside = [&] {
     return Problem{Rejection::kSenderOutsideDomain,
                    absl::StrCat("envelope sender ", n.envelope_sender(), " is not at ",
@@ -194,7 +194,7 @@ Check CheckFields(const v1::SpamReport& r) {
 }
 
 Check CheckSigner(const v1::SpamReport& r, std::string_view signing_domain, const Directory*) {
-  if (!EqualsIgnoreCase(r.reporter_domain(), signing_domain)) {
+  if (!SameDomain(r.reporter_domain(), signing_domain)) {
     return Problem{Rejection::kSenderOutsideDomain,
                    absl::StrCat("reporter_domain ", r.reporter_domain(), " is not the signer ",
                                 AV(signing_domain))};
@@ -215,7 +215,7 @@ Check CheckFields(const v1::Revocation& r) {
 }
 
 Check CheckSigner(const v1::Revocation& r, std::string_view signing_domain, const Directory*) {
-  if (!EqualsIgnoreCase(r.signing_domain(), signing_domain)) {
+  if (!SameDomain(r.signing_domain(), signing_domain)) {
     return Problem{Rejection::kSenderOutsideDomain,
                    absl::StrCat("revocation for ", r.signing_domain(), " signed by ",
                                 AV(signing_domain))};
@@ -256,8 +256,18 @@ std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
   return out;
 }
 
+// The signing domain as a signer writes it: its canonical form
+// (NormalizeDomain), the only one a receiver accepts.
+absl::StatusOr<std::string> CanonicalSigningDomain(std::string_view signing_domain) {
+  if (signing_domain.empty() || signing_domain.size() > limits::kMaxDomain) {
+    return absl::InvalidArgumentError("signing domain must be 1..253 bytes");
+  }
+  return NormalizeDomain(signing_domain);
+}
+
 // What a signer checks before signing anything (every receiver would refuse
-// the rest), and the payload bytes it then signs.
+// the rest), and the payload bytes it then signs. `signing_domain` is
+// canonical (CanonicalSigningDomain).
 template <typename Payload>
 absl::StatusOr<std::string> CheckedPayload(const Payload& object, std::string_view signing_domain,
                                            std::string_view key_id, const Directory* directory) {
@@ -289,8 +299,12 @@ absl::StatusOr<std::string> CheckedPayload(const Payload& object, std::string_vi
 
 template <typename Signed, typename Payload>
 absl::StatusOr<Signed> SignObject(const Payload& object, std::string_view context,
-                                  std::string_view signing_domain, std::string_view key_id,
-                                  const SigningKey& key, const Directory* directory) {
+                                  std::string_view signing_domain_as_given,
+                                  std::string_view key_id, const SigningKey& key,
+                                  const Directory* directory) {
+  absl::StatusOr<std::string> canonical = CanonicalSigningDomain(signing_domain_as_given);
+  if (!canonical.ok()) return canonical.status();
+  const std::string_view signing_domain = *canonical;
   absl::StatusOr<std::string> payload = CheckedPayload(object, signing_domain, key_id, directory);
   if (!payload.ok()) return payload.status();
   std::string signature = key.Sign(context, *payload);
@@ -374,6 +388,16 @@ absl::StatusOr<Payload> VerifyObject(const Signed& in, std::string_view context,
   if (domain.empty() || domain.size() > limits::kMaxDomain) {
     return Reject(Rejection::kUnknownDomain, "signing domain is empty or too long", reason);
   }
+  // The signing domain is written in its one canonical form (NormalizeDomain:
+  // lower case, no trailing dot, A-labels), so that everything keyed by it
+  // downstream (duplicates, revocations, reputation) sees one spelling.
+  absl::StatusOr<std::string> canonical = NormalizeDomain(domain);
+  if (!canonical.ok() || *canonical != domain) {
+    return Reject(Rejection::kUnknownDomain,
+                  absl::StrCat("signing domain '", absl::CHexEscape(domain),
+                               "' is not in canonical form (lower case, no trailing dot)"),
+                  reason);
+  }
   absl::StatusOr<DomainEntry> entry = directory.Lookup(domain);
   if (!entry.ok()) {
     if (absl::IsNotFound(entry.status())) {
@@ -430,7 +454,7 @@ absl::StatusOr<v1::Notification> VerifyNotificationImpl(const v1::SignedNotifica
                                      options.verified_roots);
   if (!n.ok()) return n;
   if (!options.expected_recipient_domain.empty() &&
-      !EqualsIgnoreCase(n->recipient_domain(), options.expected_recipient_domain)) {
+      !SameDomain(n->recipient_domain(), options.expected_recipient_domain)) {
     return Reject(Rejection::kWrongRecipientDomain,
                   absl::StrCat("for ", n->recipient_domain(), ", this node serves ",
                                options.expected_recipient_domain), reason);
@@ -468,7 +492,9 @@ absl::StatusOr<v1::Revocation> VerifyRevocationImpl(const v1::SignedRevocation& 
 }  // namespace
 
 absl::StatusOr<bool> IsPullmailDomain(const Directory& directory, std::string_view domain) {
-  absl::StatusOr<DomainEntry> entry = directory.Lookup(domain);
+  absl::StatusOr<std::string> normal = NormalizeDomain(domain);
+  if (!normal.ok()) return normal.status();
+  absl::StatusOr<DomainEntry> entry = directory.Lookup(*normal);
   if (entry.ok()) return !entry->legacy;
   if (absl::IsNotFound(entry.status())) return false;
   return absl::UnavailableError(
@@ -567,7 +593,7 @@ absl::StatusOr<std::vector<v1::SignedNotification>> BatchSign(
   std::vector<std::string> leaves;
   leaves.reserve(batch.size());
   for (const v1::SignedNotification& n : batch) {
-    if (!EqualsIgnoreCase(n.signing_domain(), batch.front().signing_domain())) {
+    if (!SameDomain(n.signing_domain(), batch.front().signing_domain())) {
       return absl::InvalidArgumentError("a batch is signed by one domain");
     }
     leaves.push_back(MerkleLeafHash(n.payload()));
@@ -589,8 +615,11 @@ absl::StatusOr<std::vector<v1::SignedNotification>> BatchSign(
 }
 
 absl::StatusOr<std::vector<v1::SignedNotification>> SignNotificationBatch(
-    const std::vector<v1::Notification>& notifications, std::string_view signing_domain,
+    const std::vector<v1::Notification>& notifications, std::string_view signing_domain_as_given,
     std::string_view key_id, const SigningKey& key, const Directory* directory) {
+  absl::StatusOr<std::string> canonical = CanonicalSigningDomain(signing_domain_as_given);
+  if (!canonical.ok()) return canonical.status();
+  const std::string_view signing_domain = *canonical;
   if (notifications.empty() || notifications.size() > limits::kMaxBatchLeaves) {
     return absl::InvalidArgumentError(
         absl::StrCat("a batch holds 1..", limits::kMaxBatchLeaves, " notifications, not ",
@@ -600,7 +629,7 @@ absl::StatusOr<std::vector<v1::SignedNotification>> SignNotificationBatch(
   singles.reserve(notifications.size());
   for (size_t i = 0; i < notifications.size(); ++i) {
     const v1::Notification& n = notifications[i];
-    if (!EqualsIgnoreCase(n.recipient_domain(), notifications.front().recipient_domain())) {
+    if (!SameDomain(n.recipient_domain(), notifications.front().recipient_domain())) {
       return absl::InvalidArgumentError(
           absl::StrCat("notification ", i, ": a batch is for one recipient domain"));
     }

@@ -280,7 +280,7 @@ TEST(ImapMime, HostileInputDoesNotBreak) {
   std::string deep;
   for (int i = 0; i < 100; ++i) deep += "Content-Type: message/rfc822\r\n\r\n";
   deep += "x";
-  MimeEntity root = ParseMime(deep, 20);
+  MimeEntity root = ParseMime(deep);
   EXPECT_FALSE(ImapBodyStructure(root, true).empty());
   MimeEntity nob = ParseMime("Content-Type: multipart/mixed\r\n\r\nabc");
   EXPECT_EQ(ImapBodyStructure(nob, false),

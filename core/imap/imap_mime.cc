@@ -151,9 +151,12 @@ size_t CountLines(std::string_view body) {
 }
 
 // RFC 2046 5.1.1: the body parts between "--boundary" delimiter lines. The
-// line break before a delimiter belongs to the delimiter.
-std::vector<std::string_view> SplitMultipart(std::string_view body, std::string_view boundary) {
+// line break before a delimiter belongs to the delimiter. Sets *too_many and
+// stops as soon as there are more than `max_parts`.
+std::vector<std::string_view> SplitMultipart(std::string_view body, std::string_view boundary,
+                                             size_t max_parts, bool* too_many) {
   std::vector<std::string_view> parts;
+  *too_many = false;
   std::string dash = absl::StrCat("--", AV(boundary));
   size_t pos = 0;
   size_t part_start = std::string_view::npos;
@@ -171,6 +174,10 @@ std::vector<std::string_view> SplitMultipart(std::string_view body, std::string_
           if (end > part_start && body[end - 1] == '\n') --end;
           if (end > part_start && body[end - 1] == '\r') --end;
           parts.push_back(body.substr(part_start, end - part_start));
+          if (parts.size() > max_parts) {
+            *too_many = true;
+            return {};
+          }
         }
         if (close) return parts;
         part_start = line_end;
@@ -183,12 +190,67 @@ std::vector<std::string_view> SplitMultipart(std::string_view body, std::string_
   // a missing close delimiter is an error; being lenient shows the content).
   if (part_start != std::string_view::npos && part_start <= body.size()) {
     parts.push_back(body.substr(part_start));
+    if (parts.size() > max_parts) {
+      *too_many = true;
+      return {};
+    }
   }
   return parts;
 }
 
+// What ParseMime has used of its limits so far.
+struct ParseBudget {
+  const MimeLimits& limits;
+  size_t parts = 1;            // entities in the tree (the root)
+  size_t structure_bytes = 0;  // upper bound of the BODYSTRUCTURE so far
+};
+
+// An upper bound on what an opaque leaf adds to a BODYSTRUCTURE:
+// ("APPLICATION" "OCTET-STREAM" NIL NIL NIL "7BIT" <20 digits> NIL NIL NIL NIL)
+// is 86 bytes.
+constexpr size_t kOpaqueCost = 128;
+
+// An upper bound on what entity `e` adds to a BODYSTRUCTURE by itself (its
+// own fields, not its parts or encapsulated message): every string as
+// ImapString may write it (quoted with every byte escaped, or as a literal),
+// fixed words and numbers, and for message/rfc822 the ENVELOPE built from the
+// encapsulated header (each header byte at most 6 bytes there: an address
+// "a@b" becomes ((NIL NIL "a" "b"))).
+size_t OwnCost(const MimeEntity& e) {
+  auto str = [](const std::string& s) { return 2 * s.size() + 24; };
+  size_t cost = kOpaqueCost;
+  for (const std::string* s : {&e.type, &e.subtype, &e.id, &e.description, &e.encoding,
+                               &e.disposition, &e.language, &e.location}) {
+    cost += str(*s);
+  }
+  for (const auto& [n, v] : e.params) cost += str(n) + str(v);
+  for (const auto& [n, v] : e.disposition_params) cost += str(n) + str(v);
+  if (e.is_message()) cost += 6 * SplitEntity(e.body).first.size() + 512;
+  return cost;
+}
+
+// Hides `e`'s structure: one APPLICATION/OCTET-STREAM leaf over its bytes.
+void MakeOpaque(MimeEntity* e) {
+  e->type = "APPLICATION";
+  e->subtype = "OCTET-STREAM";
+  e->params.clear();
+  e->id.clear();
+  e->description.clear();
+  e->encoding = "7BIT";
+  e->disposition.clear();
+  e->disposition_params.clear();
+  e->language.clear();
+  e->location.clear();
+  e->parts.clear();
+  e->message.clear();
+}
+
+// Fills `e` from its header and body, and its parts within `budget`. On
+// entry the budget has room for an opaque `e` plus `reserve` (what the
+// entities after `e` need at least); on return structure_bytes is at most
+// max_structure_bytes - reserve.
 void Fill(MimeEntity* e, std::string_view header, std::string_view body, bool digest_child,
-          int depth) {
+          int depth, size_t reserve, ParseBudget* budget) {
   e->header = header;
   e->body = body;
   std::string ct = FieldValue(header, "CONTENT-TYPE");
@@ -215,19 +277,45 @@ void Fill(MimeEntity* e, std::string_view header, std::string_view body, bool di
   if (!disp.empty()) e->disposition = Upper(ParseParams(disp, &e->disposition_params));
   e->language = FieldValue(header, "CONTENT-LANGUAGE");
   e->location = FieldValue(header, "CONTENT-LOCATION");
-  if (depth <= 0) return;
+
+  const size_t limit = budget->limits.max_structure_bytes;
+  const size_t start = budget->structure_bytes;  // room for kOpaqueCost + reserve
+  auto opaque = [&] {
+    MakeOpaque(e);
+    budget->structure_bytes = start + kOpaqueCost;
+  };
+  size_t own = OwnCost(*e);
+  if (own > limit || start + own + reserve > limit) return opaque();
+  budget->structure_bytes = start + own;
+
   if (e->is_multipart()) {
     std::string boundary = Param(e->params, "BOUNDARY");
-    if (boundary.empty()) return;
-    for (std::string_view part : SplitMultipart(body, boundary)) {
-      auto [h, b] = SplitEntity(part);
-      e->parts.emplace_back();
-      Fill(&e->parts.back(), h, b, e->subtype == "DIGEST", depth - 1);
+    if (boundary.empty()) return;  // no parts: shown as text (see Structure)
+    if (depth <= 0) return opaque();
+    bool too_many = false;
+    std::vector<std::string_view> parts =
+        SplitMultipart(body, boundary, budget->limits.max_parts_per_entity, &too_many);
+    size_t n = parts.size();
+    if (too_many || budget->parts + n > budget->limits.max_total_parts ||
+        budget->structure_bytes + n * kOpaqueCost + reserve > limit) {
+      return opaque();
+    }
+    budget->parts += n;
+    e->parts.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      auto [h, b] = SplitEntity(parts[i]);
+      Fill(&e->parts[i], h, b, e->subtype == "DIGEST", depth - 1,
+           reserve + (n - 1 - i) * kOpaqueCost, budget);
     }
   } else if (e->is_message()) {
+    if (depth <= 0 || budget->parts + 1 > budget->limits.max_total_parts ||
+        budget->structure_bytes + kOpaqueCost + reserve > limit) {
+      return opaque();
+    }
+    budget->parts += 1;
     auto [h, b] = SplitEntity(body);
     e->message.emplace_back();
-    Fill(&e->message.back(), h, b, false, depth - 1);
+    Fill(&e->message.back(), h, b, false, depth - 1, reserve, budget);
   }
 }
 
@@ -282,10 +370,11 @@ std::string Structure(const MimeEntity& e, bool ext) {
 
 }  // namespace
 
-MimeEntity ParseMime(std::string_view message, int max_depth) {
+MimeEntity ParseMime(std::string_view message, const MimeLimits& limits) {
   MimeEntity root;
+  ParseBudget budget{limits};
   auto [h, b] = SplitEntity(message);
-  Fill(&root, h, b, false, max_depth);
+  Fill(&root, h, b, false, limits.max_depth, 0, &budget);
   return root;
 }
 
@@ -310,6 +399,7 @@ absl::StatusOr<std::string> SectionBytes(std::string_view message, const MimeEnt
   const MimeEntity* msg = &root;
   for (size_t i = 0; i < section.part.size(); ++i) {
     uint32_t n = section.part[i];
+    if (n == 0) return absl::NotFoundError("no such body part (parts start at 1)");
     const MimeEntity* container = cur;
     if (i > 0) {
       if (!cur->is_message() || cur->message.empty()) {

@@ -6,6 +6,7 @@
 #ifndef PULLMAIL_CORE_IMAP_IMAP_MIME_H_
 #define PULLMAIL_CORE_IMAP_IMAP_MIME_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,15 +34,38 @@ struct MimeEntity {
   bool is_message() const { return type == "MESSAGE" && subtype == "RFC822"; }
 };
 
-// Parses `message` (RFC 5322 + MIME). Nesting deeper than `max_depth`
-// (multiparts and encapsulated messages) stops parsing: deeper entities are
-// treated as opaque bodies. Never fails: malformed MIME falls back to
-// text/plain, as RFC 2045 5.2 says.
-MimeEntity ParseMime(std::string_view message, int max_depth = 20);
+// Bounds on what ParseMime builds from a hostile message, so that neither
+// the tree nor a BODYSTRUCTURE response grows with the number of boundary
+// lines a sender wrote. An entity that would break a limit is not split: it
+// is served as one opaque leaf, APPLICATION/OCTET-STREAM with its bytes as
+// they are (BODY[n] still returns every byte; only the structure is hidden).
+//   max_depth              nested multiparts and encapsulated messages; an
+//                          entity at this depth that would nest is opaque
+//   max_parts_per_entity   body parts of one multipart
+//   max_total_parts        entities in the whole tree (the root included);
+//                          this also bounds the header parsing that
+//                          multipart/digest (each part a message) costs
+//   max_structure_bytes    an upper bound on ImapBodyStructure's length (both
+//                          forms); an entity whose fields would not fit is
+//                          opaque, a multipart whose parts would not fit too
+// Dovecot's comparable limits (CVE-2020-12100) are 100 nesting levels and
+// 10,000 parts; these are lower because the gateway holds the whole tree.
+struct MimeLimits {
+  int max_depth = 20;
+  size_t max_parts_per_entity = 1000;
+  size_t max_total_parts = 2000;
+  size_t max_structure_bytes = size_t{1} << 20;
+};
+
+// Parses `message` (RFC 5322 + MIME) within `limits`. Never fails: malformed
+// MIME falls back to text/plain, as RFC 2045 5.2 says; what is over a limit
+// becomes an opaque leaf (see MimeLimits).
+MimeEntity ParseMime(std::string_view message, const MimeLimits& limits = MimeLimits());
 
 // RFC 3501 6.4.5: the bytes of BODY[section] (before any <partial>).
-// kNotFound: the part does not exist, or HEADER/TEXT of a part that is not
-// a message/rfc822.
+// kNotFound: the part does not exist (part numbers start at 1: a 0 anywhere
+// in the path is refused), or HEADER/TEXT of a part that is not a
+// message/rfc822.
 absl::StatusOr<std::string> SectionBytes(std::string_view message, const MimeEntity& root,
                                          const FetchSection& section);
 

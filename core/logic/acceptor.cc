@@ -12,6 +12,7 @@
 #include "core/util/clock.h"
 #include "core/util/limits.h"
 #include "core/util/strings.h"
+#include "core/util/address.h"
 
 namespace pullmail {
 namespace {
@@ -106,7 +107,8 @@ AcceptDecision FinishAccept(AcceptDecision verified, const v1::SignedNotificatio
                             const AcceptContext& ctx) {
   if (verified.outcome == AcceptDecision::kReject) return verified;
   std::optional<v1::Notification> n(std::move(verified.notification));
-  const std::string signing_domain = absl::AsciiStrToLower(signed_n.signing_domain());
+  // Verified, so in canonical form already (NormalizeDomain).
+  const std::string signing_domain = signed_n.signing_domain();
   if (ctx.find_existing) {
     if (std::optional<int64_t> id = ctx.find_existing(signing_domain, n->message_id())) {
       AcceptDecision d;
@@ -121,7 +123,12 @@ AcceptDecision FinishAccept(AcceptDecision verified, const v1::SignedNotificatio
   std::vector<std::string> users, dropped;
   std::set<std::string> seen;
   for (const std::string& r : n->recipients()) {
-    std::string address = absl::AsciiStrToLower(r);
+    // Users are keyed by the lower-cased address with its domain normalised
+    // (verified: every recipient is at the recipient domain).
+    auto split = SplitAddress(r);
+    std::string address = split.ok() ? absl::AsciiStrToLower(absl::StrCat(split->first, "@",
+                                                                          split->second))
+                                     : absl::AsciiStrToLower(r);
     if (!seen.insert(address).second) continue;
     if (ctx.user_exists && ctx.user_exists(address)) {
       users.push_back(std::move(address));

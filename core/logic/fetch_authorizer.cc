@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/crypto/encoding.h"
 #include "core/util/strings.h"
+#include "core/util/address.h"
 
 namespace pullmail {
 
@@ -18,7 +19,7 @@ absl::StatusOr<Delivery> AuthorizeFetch(const OutboundMessage& message,
     if (ConstantTimeEquals(d.fetch_token, token) && match == nullptr) match = &d;
   }
   if (match == nullptr ||
-      (!recipient_domain.empty() && match->domain != absl::AsciiStrToLower(AV(recipient_domain)))) {
+      (!recipient_domain.empty() && !SameDomain(match->domain, recipient_domain))) {
     return absl::PermissionDeniedError("bad_token: fetch token not valid for this message");
   }
   if (message.revoked || match->state == DeliveryState::kRevoked) {

@@ -39,7 +39,7 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
     RETURN_IF_ERROR(CheckBridgeRecipients(input.to, ctx));
   } else {
     ASSIGN_OR_RETURN(auto from, SplitAddress(input.from));
-    if (from.second != ctx.local_domain) {
+    if (!SameDomain(from.second, ctx.local_domain)) {
       return absl::PermissionDeniedError(
           absl::StrCat("sender ", input.from, " is outside this node's domain ", ctx.local_domain));
     }
@@ -119,7 +119,7 @@ absl::Status CheckBridgeRecipients(const std::vector<std::string>& to,
   }
   for (const std::string& rcpt : to) {
     ASSIGN_OR_RETURN(auto parts, SplitAddress(rcpt));
-    if (parts.second != ctx.local_domain) {
+    if (!SameDomain(parts.second, ctx.local_domain)) {
       return absl::InvalidArgumentError(absl::StrCat("relaying denied: bridged mail is only for ",
                                                      ctx.local_domain, ", not ", rcpt));
     }

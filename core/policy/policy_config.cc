@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
+#include "core/util/address.h"
 
 namespace pullmail {
 namespace {
@@ -78,6 +79,9 @@ absl::Status ParsePeerWeights(std::string_view key, const toml::node& node, Poli
     std::string domain = absl::AsciiStrToLower(AV(peer.str()));
     std::string field = absl::StrCat("peer_weights.", domain);
     if (domain.empty()) return Bad(field, "empty peer domain");
+    absl::StatusOr<std::string> normal = NormalizeDomain(domain);
+    if (!normal.ok()) return Bad(field, SV(normal.status().message()));
+    domain = *std::move(normal);
     ASSIGN_OR_RETURN(double weight, GetNumber(field, weight_node));
     c.peer_weights[domain] = weight;
   }

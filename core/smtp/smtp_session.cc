@@ -291,7 +291,7 @@ SmtpStep SmtpSession::Rcpt(const SmtpCommand& cmd) {
   }
   if (relay_in()) {
     // An MX for its own domain only (RFC 5321 3.6.2: no open relay).
-    if (!absl::EqualsIgnoreCase(split->second, AV(options_.domain))) {
+    if (!SameDomain(split->second, options_.domain)) {
       return Say(Reply(550, "5.7.1",
                        absl::StrCat("<", SanitizeReplyText(address, kSmtpMaxPath),
                                     ">: Relay access denied")));

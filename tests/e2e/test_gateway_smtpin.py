@@ -172,7 +172,9 @@ class GatewaySmtpin(WorldTestCase):
     def test_mail_from_a_pullmail_domain_is_550_571(self):
         self.start()
         s = self.smtp()
-        for sender in (self.ann.address, "someone@b.example"):
+        # Any spelling of a pullmail domain (SECURITY.md: NormalizeDomain).
+        for sender in (self.ann.address, "someone@b.example", "someone@b.example.",
+                       "Someone@B.EXAMPLE."):
             code, text = s.mail(sender)
             self.assertEqual(code, 550, text)
             self.assertTrue(text.startswith(b"5.7.1 "), text)
