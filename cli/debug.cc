@@ -5,12 +5,15 @@
 // key the directory does not list, a fetch with a wrong token.
 //
 //   debug notify --config A/node.toml --to bob@b.example [--times N]
-//                [--random-key] [--key-id ID] [--message-id ID]
+//                [--random-key] [--key-id ID] [--message-id ID] [--from ADDR]
 //                [--body TEXT | --body-sha256-hex HEX --body-size N]
+//                [--bridged] [--raw]
 //       Signs one notification as A's domain (or with a fresh key that no
 //       directory lists), announcing TEXT's size and hash or any hash and
-//       size named (a hostile domain naming another's body), and sends the
-//       same bytes N times to the recipient
+//       size named (a hostile domain naming another's body); --bridged:
+//       origin ORIGIN_BRIDGED_SMTP, as a gateway would; --raw: signs the
+//       payload bytes directly, skipping the signer's own checks, as a
+//       hostile node would. Sends the same bytes N times to the recipient
 //       node the directory lists for bob's domain. One NotifyResult (JSON)
 //       per line on stdout. Exit 0 iff every result has code 0.
 //   debug fetch --config B/node.toml --from-domain a.example
@@ -108,8 +111,18 @@ int RunDebugNotify(const Args& args) {
   n.mutable_summary()->set_from(n.envelope_sender());
   n.mutable_summary()->set_subject("crafted by pullmail debug notify");
   n.set_fetch_token(NewToken(SecureRandom()));
-  n.set_origin(v1::ORIGIN_NATIVE);
-  auto signed_n = SignNotification(n, c.domain, key_id, *key);
+  n.set_origin(args.Has("bridged") ? v1::ORIGIN_BRIDGED_SMTP : v1::ORIGIN_NATIVE);
+  absl::StatusOr<v1::SignedNotification> signed_n;
+  if (args.Has("raw")) {
+    v1::SignedNotification raw;
+    raw.set_payload(n.SerializeAsString());
+    raw.set_signing_domain(c.domain);
+    raw.set_key_id(key_id);
+    raw.set_signature(key->Sign(kNotificationContext, raw.payload()));
+    signed_n = std::move(raw);
+  } else {
+    signed_n = SignNotification(n, c.domain, key_id, *key);
+  }
   if (!signed_n.ok()) return ReportLocalError(signed_n.status());
 
   auto channel = Dial(c.tls, entry->recipient_endpoint, to_domain);

@@ -140,6 +140,8 @@ const std::vector<Command>& Commands() {
                  {"key-id", true, "key id to put in the envelope", "ID"},
                  {"message-id", true, "message id", "ID"},
                  {"from", true, "envelope sender", "ADDRESS"},
+                 {"bridged", false, "origin ORIGIN_BRIDGED_SMTP (as a gateway sends)"},
+                 {"raw", false, "sign the payload as is, skipping the signer's checks"},
                  {"body", true, "body whose size and hash to announce", "TEXT"},
                  {"body-sha256-hex", true, "announce this body hash instead (hex)", "HEX"},
                  {"body-size", true, "with --body-sha256-hex: the size to announce", "N"}}),

@@ -9,7 +9,8 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS [TARGET...]]      (default: 60 s, all)
 # Env:   PULLMAIL_FUZZ_BUILD_DIR (build-fuzz), PULLMAIL_JOBS (2),
-#        PULLMAIL_FUZZ_TIMEOUT (60: seconds one input may take)
+#        PULLMAIL_FUZZ_TIMEOUT (60: seconds one input may take),
+#        PULLMAIL_FUZZ_SKIP_BUILD=1 (run the binaries already in $build/fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -22,9 +23,11 @@ all_targets=(imap_command_fuzz mime_fuzz header_fuzz smtp_fuzz pop3_fuzz envelop
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
-CC=clang CXX=clang++ cmake -S . -B "$build" -DPULLMAIL_FUZZ=ON \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+if [ "${PULLMAIL_FUZZ_SKIP_BUILD:-0}" != 1 ]; then
+  CC=clang CXX=clang++ cmake -S . -B "$build" -DPULLMAIL_FUZZ=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+fi
 
 seeds="$build/fuzz-seeds"
 rm -rf "$seeds"

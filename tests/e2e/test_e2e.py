@@ -135,6 +135,24 @@ class E2E(WorldTestCase):
         self.assertEqual(b.recipient.counter('pullmail_notifications_rejected_total{reason="bad_signature"}'), 1)
         self.assertEqual(b.recipient.counter("pullmail_notifications_accepted_total"), 0)
 
+    def test_bridged_sender_at_a_pullmail_domain_is_refused_in_any_spelling(self):
+        # Issue 10 point 5: a.example's node, signing with its real key as a
+        # rogue gateway would (raw, no signer checks), claims a bridged
+        # sender at b.example, a pullmail domain. SECURITY.md: NormalizeDomain.
+        a, b, ann, bob = self.two_domains()
+        for sender in ("boss@b.example", "boss@b.example.", "Boss@B.EXAMPLE."):
+            r = self.world.pullmail("debug", "notify", "--config", a.config, "--to", bob.address,
+                                    "--from", sender, "--bridged", "--raw", check=False)
+            self.assertEqual(r.returncode, 2, r)
+            res = r.json_lines()[0]
+            self.assertEqual(res["reason"], "sender_outside_domain", (sender, res))
+        self.assertEqual(bob.list(), [])
+        # A sender at a domain no directory lists stays bridgeable.
+        r = self.world.pullmail("debug", "notify", "--config", a.config, "--to", bob.address,
+                                "--from", "boss@legacy.example.", "--bridged", "--raw")
+        self.assertEqual(r.json_lines()[0]["code"], 0, r)
+        self.assertEqual(len(bob.wait_for_messages(1)), 1)
+
     def test_fetch_with_wrong_token_is_denied_and_sends_no_body(self):
         a, b, ann, bob = self.two_domains()
         sent = ann.send(bob.address, "Secret", "not for you\n" * 100)

@@ -172,13 +172,16 @@ class GatewaySmtpin(WorldTestCase):
     def test_mail_from_a_pullmail_domain_is_550_571(self):
         self.start()
         s = self.smtp()
-        # Any spelling of a pullmail domain (SECURITY.md: NormalizeDomain).
-        for sender in (self.ann.address, "someone@b.example", "someone@b.example.",
-                       "Someone@B.EXAMPLE."):
+        for sender in (self.ann.address, "someone@b.example", "Someone@B.EXAMPLE"):
             code, text = s.mail(sender)
             self.assertEqual(code, 550, text)
             self.assertTrue(text.startswith(b"5.7.1 "), text)
             self.assertIn(b"is a pullmail domain", text)
+        # A trailing dot is not RFC 5321 Domain syntax: refused before any
+        # directory lookup (SECURITY.md: one normalisation behind it anyway).
+        code, text = s.mail("someone@b.example.")
+        self.assertEqual(code, 501, text)
+        self.assertTrue(text.startswith(b"5.1.7 "), text)
         p = self.swaks(sender=self.ann.address, subject="Forged")
         self.assertNotEqual(p.returncode, 0, p.stdout)
         self.assertIn("550 5.7.1", p.stdout)
