@@ -103,6 +103,7 @@ struct WorldMetrics {
   uint64_t fetch_failures_expired = 0;       // body gone (core: "expired")
   uint64_t fetch_failures_other = 0;
   uint64_t reads_abandoned = 0;              // reader gave up after max_retries
+  uint64_t fetch_refused_listed = 0;         // fetches not made: the host is on the blocklist
   uint64_t pins = 0;                         // bodies prefetched before expiry
   uint64_t filtered_push = 0;                // push: spam junked by the content filter
   uint64_t filtered_push_legit = 0;          // push: legitimate copies junked (false positives)
@@ -115,6 +116,16 @@ struct WorldMetrics {
   uint64_t transfers = 0;                    // SimGrid flows started
   uint64_t timed_transfers = 0;              // small transfers computed in closed form
   double cpu_seconds_crypto = 0;             // modelled Ed25519 CPU time
+
+  // Spam copies opened (body shown), per campaign: the spammer's revenue
+  // (scenario [economics]) is proportional to it.
+  std::vector<uint64_t> spam_read_per_campaign;
+  void AddCampaignRead(int campaign) {
+    if (spam_read_per_campaign.size() <= static_cast<size_t>(campaign)) {
+      spam_read_per_campaign.resize(campaign + 1, 0);
+    }
+    ++spam_read_per_campaign[campaign];
+  }
 
   // Added latency of reads that needed a fetch (pull), in seconds.
   std::vector<float> read_latency;

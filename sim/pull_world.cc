@@ -193,6 +193,12 @@ class PullNode : public NodeLoop {
     std::vector<uint32_t> still;
     for (uint32_t s : dirty) {
       auto& q = w_->outbox_[s][node_];
+      if (!q.empty() && world().GoneForGood(s, now)) {
+        // A bot taken down (bot_mean_lifetime) never sends what it queued:
+        // those copies were never delivered.
+        for (const PullWorld::Pending& p : q) Bounce(p, "4.4.7", "sender gone for good");
+        q.clear();
+      }
       if (!q.empty() && notify_inflight_ < sc().network.max_inflight && world().NodeUp(s, now)) {
         std::vector<PullWorld::Pending> due;
         auto keep = std::partition(q.begin(), q.end(),
@@ -601,8 +607,22 @@ class PullNode : public NodeLoop {
     batch->items = std::move(q);
     q.clear();
     const double now = Now();
+    if (sc().pull.dnsbl_refuses_fetch && now >= world().ListedAt(sender) &&
+        !world().Bulletproof(sender)) {
+      // Listed since its notification arrived: the node will not connect.
+      // Final, not "temporarily unavailable": the readers give up.
+      for (const FetchItem& it : batch->items) {
+        ++metrics().fetch_refused_listed;
+        PullWorld::RecipientDomain& rd = w_->rdomains_[it.domain];
+        auto f = rd.fetching.find(it.body_id);
+        if (f == rd.fetching.end()) continue;
+        metrics().reads_abandoned += f->second.waiters.size();
+        rd.fetching.erase(f);
+      }
+      return;
+    }
     metrics().fetch_calls += batch->items.size();
-    if (!world().NodeUp(sender, now)) {
+    if (!world().NodeServes(sender, now)) {
       fetch_batches_[id] = std::move(batch);
       Schedule(now + sc().network.connect_timeout, kFetchFail, static_cast<uint32_t>(id));
       return;
@@ -620,7 +640,7 @@ class PullNode : public NodeLoop {
   void FetchArrived(uint64_t id) {
     FetchBatch& b = *fetch_batches_[id];
     const double now = Now();
-    if (!world().NodeUp(b.sender, now)) {
+    if (!world().NodeServes(b.sender, now)) {
       FetchFailed(static_cast<uint32_t>(id), "sender node went down");
       return;
     }
@@ -716,6 +736,7 @@ class PullNode : public NodeLoop {
     const uint32_t user = world().rcpts()[wt.copy];
     const double now = Now();
     ++metrics().copies_read[spam];
+    if (spam) metrics().AddCampaignRead(m.campaign - 1);
     if (fetched) {
       ++metrics().bodies_fetched[spam];
       metrics().read_latency.push_back(static_cast<float>(now - wt.read_time));

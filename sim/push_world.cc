@@ -94,6 +94,12 @@ class PushNode : public NodeLoop {
     std::vector<uint32_t> still;
     for (uint32_t s : dirty) {
       auto& q = w_->outbox_[s][node_];
+      if (!q.empty() && world().GoneForGood(s, now)) {
+        // A bot taken down (bot_mean_lifetime) never sends what it queued:
+        // those copies were never delivered.
+        for (const PushWorld::Pending& p : q) Bounce(p);
+        q.clear();
+      }
       if (!q.empty() && inflight_ < sc().network.max_inflight && world().NodeUp(s, now)) {
         std::vector<PushWorld::Pending> due;
         auto keep = std::partition(q.begin(), q.end(),
@@ -257,7 +263,10 @@ class PushNode : public NodeLoop {
           ++metrics().spam_shown_per_user[entry];
           ++metrics().spam_bodies_per_user[entry];
         }
-        if (c.reads) ++metrics().copies_read[spam];
+        if (c.reads) {
+          ++metrics().copies_read[spam];
+          if (spam) metrics().AddCampaignRead(m.campaign - 1);
+        }
       }
       if (stored) {
         ++metrics().notifications_accepted;

@@ -142,6 +142,19 @@ std::vector<SummaryRow> SummaryRows(const RunResult& r) {
 
   Row(rows, r, "spam_shown", "spam notifications shown (copies)", [](const WorldMetrics& m) { return static_cast<double>(m.copies_shown[1]); });
   Row(rows, r, "spam_read", "spam opened by readers", [](const WorldMetrics& m) { return static_cast<double>(m.copies_read[1]); });
+  {
+    const EconomicsConfig& e = w.scenario().economics;
+    const double per_open = e.conversion_per_open * e.revenue_per_sale;
+    Row(rows, r, "spammer_revenue_usd", "spammers' revenue, USD (spam opened x conversion x sale)",
+        [per_open](const WorldMetrics& m) { return m.copies_read[1] * per_open; });
+    for (size_t c = 0; c < w.scenario().campaigns.size(); ++c) {
+      Row(rows, r, absl::StrCat("spammer_revenue_usd_campaign", c),
+          absl::StrCat("  campaign ", c, " (", w.scenario().campaigns[c].name, ")"),
+          [per_open, c](const WorldMetrics& m) {
+            return c < m.spam_read_per_campaign.size() ? m.spam_read_per_campaign[c] * per_open : 0.0;
+          });
+    }
+  }
   Row(rows, r, "spam_bodies", "spam bodies that reached users", [](const WorldMetrics& m) {
     uint64_t total = 0;
     for (uint32_t x : m.spam_bodies_per_user) total += x;
@@ -174,6 +187,7 @@ std::vector<SummaryRow> SummaryRows(const RunResult& r) {
   Row(rows, r, "fetch_failures_offline", "  sender offline", [](const WorldMetrics& m) { return static_cast<double>(m.fetch_failures_offline); });
   Row(rows, r, "fetch_failures_expired", "  body expired", [](const WorldMetrics& m) { return static_cast<double>(m.fetch_failures_expired); });
   Row(rows, r, "reads_abandoned", "reads abandoned after retries", [](const WorldMetrics& m) { return static_cast<double>(m.reads_abandoned); });
+  Row(rows, r, "fetch_refused_listed", "fetches not made: the sending host is on the blocklist", [](const WorldMetrics& m) { return static_cast<double>(m.fetch_refused_listed); });
   Row(rows, r, "pins", "bodies pinned before expiry", [](const WorldMetrics& m) { return static_cast<double>(m.pins); });
   Row(rows, r, "notifications_accepted", "notifications accepted / domains stored", [](const WorldMetrics& m) { return static_cast<double>(m.notifications_accepted); });
   Row(rows, r, "notifications_duplicate", "duplicates recognised", [](const WorldMetrics& m) { return static_cast<double>(m.notifications_duplicate); });

@@ -230,6 +230,14 @@ absl::Status ParseCampaign(const toml::table& t, std::string where, CampaignConf
   RETURN_IF_ERROR(f.Range("bot_uptime", &c->bot_availability.uptime, 1e-6, 1));
   RETURN_IF_ERROR(
       f.Range("bot_mean_online", &c->bot_availability.mean_up, 1, 1e12, ParseSeconds));
+  RETURN_IF_ERROR(f.Range("bot_daily_hours", &c->bot_daily_hours, 0.1, 24));
+  RETURN_IF_ERROR(
+      f.Range("bot_mean_lifetime", &c->bot_mean_lifetime, 0, 1e12, ParseSeconds));
+  RETURN_IF_ERROR(f.Range("bot_reachable_fraction", &c->bot_reachable_fraction, 0, 1));
+  RETURN_IF_ERROR(f.String("body_host", &c->body_host));
+  if (c->body_host != "bots" && c->body_host != "bulletproof") {
+    return f.Error("body_host", "one of bots, bulletproof");
+  }
   RETURN_IF_ERROR(f.Integer("signing_domains", &c->signing_domains, 1, 1e6));
   RETURN_IF_ERROR(
       f.Range("invalid_recipient_fraction", &c->invalid_recipient_fraction, 0, 1));
@@ -241,7 +249,8 @@ absl::Status ParseCampaign(const toml::table& t, std::string where, CampaignConf
 const std::set<std::string>& KnownTables() {
   static const auto* known = new std::set<std::string>{
       "run",    "network", "domains", "legit",     "campaign", "readers",
-      "pull",   "push",    "retention", "policy",  "retry",    "output"};
+      "pull",   "push",    "retention", "policy",  "retry",    "output",
+      "economics"};
   return *known;
 }
 
@@ -429,6 +438,7 @@ absl::StatusOr<Scenario> ParseScenario(const toml::table& doc, std::string_view 
   {
     ASSIGN_OR_RETURN(Fields f, Table(doc, "pull", source));
     RETURN_IF_ERROR(f.Range("pin_margin", &s.pull.pin_margin, 0, 90 * 86400, ParseSeconds));
+    RETURN_IF_ERROR(f.Bool("dnsbl_refuses_fetch", &s.pull.dnsbl_refuses_fetch));
     RETURN_IF_ERROR(f.Finish());
   }
   {
@@ -446,6 +456,13 @@ absl::StatusOr<Scenario> ParseScenario(const toml::table& doc, std::string_view 
     RETURN_IF_ERROR(f.Bool("starttls", &u.starttls));
     RETURN_IF_ERROR(f.Bool("bot_starttls", &u.bot_starttls));
     RETURN_IF_ERROR(f.Range("tls_handshake_bytes", &u.tls_handshake_bytes, 0, 1e6));
+    RETURN_IF_ERROR(f.Finish());
+  }
+  {
+    ASSIGN_OR_RETURN(Fields f, Table(doc, "economics", source));
+    RETURN_IF_ERROR(
+        f.Range("conversion_per_open", &s.economics.conversion_per_open, 0, 1));
+    RETURN_IF_ERROR(f.Range("revenue_per_sale", &s.economics.revenue_per_sale, 0, 1e9));
     RETURN_IF_ERROR(f.Finish());
   }
   {

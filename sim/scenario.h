@@ -107,6 +107,18 @@ struct CampaignConfig {
   bool personalised = false;       // every message its own body (own SHA-256)
   int bots = 10;
   Availability bot_availability{0.5, 4 * 3600};
+  // Calibration of the bots (docs/SIMULATION.md "Spammers" cites sources;
+  // the defaults switch each effect off):
+  double bot_daily_hours = 24;      // h a bot's machine is on per day, from a
+                                    // per-bot phase (time zones); 24 = always
+  double bot_mean_lifetime = 0;     // s (exponential) from the campaign start until
+                                    // the bot is cleaned or taken down; 0 = never
+  double bot_reachable_fraction = 1;  // bots that accept inbound connections (not
+                                      // behind NAT): pull fetches need it
+  // Who serves the bodies under pull: "bots" (each its own) or
+  // "bulletproof" (one always-up host of the spammer's; availability only,
+  // the transfer is modelled on the bot's link).
+  std::string body_host = "bots";
   int signing_domains = 1;         // throwaway domains the bots sign for
   double invalid_recipient_fraction = 0;  // recipients that do not exist
   double retention = 7 * 86400;    // s
@@ -125,6 +137,10 @@ struct ReaderConfig {
 
 struct PullConfig {
   double pin_margin = 86400;        // s before expiry to prefetch unread bodies (0 = off)
+  // A recipient node does not fetch from a host on the blocklist (scenario
+  // [push] dnsbl_*): a bot listed after its notification arrived can no
+  // longer deliver the body (DMTP's argument, docs/SIMULATION.md).
+  bool dnsbl_refuses_fetch = true;
 };
 
 // The defences a classic receiving MTA runs (docs/SIMULATION.md, "The push
@@ -158,6 +174,15 @@ struct PushConfig {
   double tls_handshake_bytes = 4500;
 };
 
+// The spammer's economics (docs/SIMULATION.md "Spammers"): revenue is
+// spam copies opened x conversion_per_open x revenue_per_sale, per campaign
+// and per world. The pull/push ratio of revenue does not depend on either
+// constant (both worlds are linear in copies opened).
+struct EconomicsConfig {
+  double conversion_per_open = 1e-4;  // sales per spam copy a user opens
+  double revenue_per_sale = 100;      // USD
+};
+
 struct RetentionConfig {
   double recipient = 30 * 86400;    // s a recipient keeps a fetched/pushed body
 };
@@ -176,6 +201,7 @@ struct Scenario {
   ReaderConfig readers;
   PullConfig pull;
   PushConfig push;
+  EconomicsConfig economics;
   RetentionConfig retention;
   PolicyConfig policy;
   RetryPolicy retry;

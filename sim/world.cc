@@ -5,9 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <cstring>
-#include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "absl/strings/numbers.h"
@@ -47,6 +46,32 @@ Schedule::Schedule(const Availability& a, double horizon, Random& rng) {
     toggles_.push_back(t);
     up = !up;
   }
+}
+
+Schedule Schedule::FromUpPeriods(const std::vector<std::pair<double, double>>& up) {
+  Schedule s;
+  s.up_at_zero_ = !up.empty() && up.front().first <= 0;
+  for (const auto& [begin, end] : up) {
+    if (end <= begin) continue;
+    if (begin > 0) s.toggles_.push_back(begin);
+    s.toggles_.push_back(end);
+  }
+  if (!s.up_at_zero_ && up.empty()) s.toggles_.push_back(std::numeric_limits<double>::infinity());
+  return s;
+}
+
+std::vector<std::pair<double, double>> Schedule::UpPeriods(double horizon) const {
+  std::vector<std::pair<double, double>> up;
+  bool on = up_at_zero_;
+  double since = 0;
+  for (double t : toggles_) {
+    if (on) up.emplace_back(since, std::min(t, horizon));
+    since = t;
+    on = !on;
+    if (t >= horizon) break;
+  }
+  if (on && since < horizon) up.emplace_back(since, horizon);
+  return up;
 }
 
 bool Schedule::IsUp(double t) const {
@@ -178,6 +203,34 @@ absl::Status World::BuildCampaigns(Random& rng) {
       Bot bot;
       bot.campaign = static_cast<int>(c);
       bot.schedule = Schedule(cc.bot_availability, horizon, sched_rng);
+      // The calibration draws come from their own hash streams, so that a
+      // scenario that leaves them at their defaults keeps its schedules.
+      const uint64_t id = Mix64(scenario_.run.seed ^ 0xB07, c, b);
+      bot.reachable = UnitFromHash(Mix64(id, 1)) < cc.bot_reachable_fraction;
+      bot.bulletproof = cc.body_host == "bulletproof";
+      if (cc.bot_daily_hours < 24 || cc.bot_mean_lifetime > 0) {
+        double gone = horizon;
+        if (cc.bot_mean_lifetime > 0) {
+          gone = std::min(horizon, cc.start - cc.bot_mean_lifetime *
+                                                  std::log1p(-UnitFromHash(Mix64(id, 2))));
+        }
+        const double on = cc.bot_daily_hours * 3600;
+        const double phase = UnitFromHash(Mix64(id, 3)) * 86400;  // start of its day
+        std::vector<std::pair<double, double>> up;
+        for (const auto& [begin, end] : bot.schedule.UpPeriods(gone)) {
+          if (on >= 86400) {
+            up.emplace_back(begin, end);
+            continue;
+          }
+          // Intersect [begin, end) with the daily windows [phase + k d, + on).
+          double k = std::floor((begin - phase) / 86400);
+          for (double w = phase + k * 86400; w < end; w += 86400) {
+            const double a = std::max(begin, w), z = std::min(end, w + on);
+            if (a < z) up.emplace_back(a, z);
+          }
+        }
+        bot.schedule = Schedule::FromUpPeriods(up);
+      }
       bots_.push_back(std::move(bot));
     }
   }
@@ -314,6 +367,13 @@ std::string World::SenderAddress(const Message& m) const {
 }
 
 bool World::NodeUp(uint32_t node, double t) const { return NodeSchedule(node).IsUp(t); }
+
+bool World::NodeServes(uint32_t node, double t) const {
+  if (!IsBot(node)) return NodeUp(node, t);
+  const Bot& bot = bots_[node - providers_];
+  if (bot.bulletproof) return true;
+  return bot.reachable && bot.schedule.IsUp(t);
+}
 
 const Schedule& World::NodeSchedule(uint32_t node) const {
   if (node < static_cast<uint32_t>(providers_)) return provider_schedules_[node];

@@ -12,6 +12,7 @@
 #define PULLMAIL_SIM_WORLD_H_
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -45,6 +46,10 @@ class Schedule {
   Schedule() = default;  // always up
   // Exponential periods over [0, horizon) with the given availability.
   Schedule(const Availability& a, double horizon, Random& rng);
+  // The up periods [begin, end), ascending and disjoint, as a schedule.
+  static Schedule FromUpPeriods(const std::vector<std::pair<double, double>>& up);
+  // Its up periods over [0, horizon).
+  std::vector<std::pair<double, double>> UpPeriods(double horizon) const;
   bool IsUp(double t) const;
   // The first time >= t at which the host is up (t itself if it is up).
   double NextUp(double t) const;
@@ -56,7 +61,9 @@ class Schedule {
 
 struct Bot {
   int campaign = 0;
-  Schedule schedule;
+  Schedule schedule;       // online periods: exponential on/off, daily cycle, lifetime
+  bool reachable = true;   // accepts inbound connections (not behind NAT)
+  bool bulletproof = false;  // its bodies are served by an always-up host
 };
 
 struct Message {
@@ -103,6 +110,16 @@ class World {
   const std::vector<std::vector<uint32_t>>& provider_domains() const { return provider_domains_; }
   // Whether `node` is up at time t.
   bool NodeUp(uint32_t node, double t) const;
+  // Whether a fetch of a body `node` sent can be served at t: a provider or
+  // a reachable bot that is up, or a bot whose campaign serves bodies from
+  // a bulletproof host.
+  bool NodeServes(uint32_t node, double t) const;
+  // Whether `node` is down at t and never up again (a bot past its lifetime).
+  bool GoneForGood(uint32_t node, double t) const {
+    return IsBot(node) && !std::isfinite(NodeSchedule(node).NextUp(t));
+  }
+  // Whether the bodies `node` sent are served by a bulletproof host.
+  bool Bulletproof(uint32_t node) const { return IsBot(node) && bots_[node - providers_].bulletproof; }
   // When a DNS blocklist lists the host `node` (scenario [push] dnsbl_*):
   // a bot with probability dnsbl_coverage, an exponential time after its
   // first message; infinity for providers and for bots never listed. Both

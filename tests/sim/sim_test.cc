@@ -434,6 +434,96 @@ TEST(RunTest, PushDefenceAcceptThenBounceSendsBackscatterForUnknownRecipients) {
   std::filesystem::remove_all(dir);
 }
 
+// Spammer calibration (scenario [[campaign]] bot_*): the world's schedules.
+TEST(SpammerTest, DailyCycleAndLifetimeBoundWhenBotsSend) {
+  Scenario sc = LoadOrDie("rich.toml", {"campaign.0.bot_uptime=1", "campaign.0.bot_daily_hours=6",
+                                        "campaign.0.bot_mean_lifetime=2h"});
+  absl::StatusOr<std::unique_ptr<World>> w = World::Generate(sc);
+  ASSERT_TRUE(w.ok()) << w.status();
+  const World& world = **w;
+  const int bots = sc.campaigns[0].bots;
+  int sent = 0;
+  for (const Message& m : world.messages()) {
+    if (m.campaign != 1) continue;
+    ++sent;
+    EXPECT_TRUE(world.NodeUp(m.origin, m.created)) << "a bot sent while off";
+  }
+  EXPECT_GT(sent, 0);
+  // Each bot is on at most 6 h of any day and never again after it is gone.
+  for (int b = 0; b < bots; ++b) {
+    const uint32_t node = world.providers() + b;
+    int on = 0;
+    for (int minute = 0; minute < 24 * 60; ++minute) on += world.NodeUp(node, 86400 + minute * 60.0);
+    EXPECT_LE(on, 6 * 60 + 1) << "bot " << b;
+    EXPECT_FALSE(world.NodeUp(node, 40 * 86400.0)) << "bot " << b << " outlived 2 h by 40 days";
+  }
+  // Defaults keep the old schedules: always up here.
+  Scenario plain = LoadOrDie("rich.toml", {"campaign.0.bot_uptime=1"});
+  absl::StatusOr<std::unique_ptr<World>> p = World::Generate(plain);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE((*p)->NodeUp((*p)->providers(), 40 * 86400.0));
+}
+
+TEST(SpammerTest, UnreachableBotsServeNoBodyUnlessABulletproofHostDoes) {
+  const std::string dir = TempDir();
+  // Every bot behind NAT: pull fetches of spam all fail, nothing is opened.
+  Summary nat = RunHand(dir, "n", {"campaign.0.bot_reachable_fraction=0"});
+  EXPECT_EQ(Pull(nat, "spam_read"), 0);
+  EXPECT_GT(Pull(nat, "fetch_failures_offline"), 0);
+  EXPECT_EQ(Push(nat, "spam_read"), 1);  // push needs no inbound connection
+  EXPECT_EQ(Pull(nat, "delivered_legit"), 2);
+  // The same bots with their bodies on a bulletproof host: opened again.
+  Summary bp = RunHand(dir, "b", {"campaign.0.bot_reachable_fraction=0",
+                                  "campaign.0.body_host=\"bulletproof\""});
+  EXPECT_EQ(Pull(bp, "spam_read"), 1);
+  EXPECT_EQ(Pull(bp, "fetch_failures_offline"), 0);
+  std::filesystem::remove_all(dir);
+}
+
+// DMTP's argument: under pull a bot must stay reachable until its spam is
+// read, so a listing that comes after the notification still stops reads.
+TEST(SpammerTest, ALateListingStillStopsPullReadsButNotPush) {
+  const std::string dir = TempDir();
+  const std::string common = "push.dnsbl_coverage=1;push.dnsbl_listing_delay=30m;push.greylist_share=0;"
+                             "push.filter_catch_rate=0;campaign.0.bot_uptime=1;campaign.1.bot_uptime=1";
+  ASSERT_EQ(RunSim("rich.toml", dir + "/on", absl::StrCat("--set='", common, "'")), 0);
+  ASSERT_EQ(RunSim("rich.toml", dir + "/off",
+                   absl::StrCat("--set='", common, ";pull.dnsbl_refuses_fetch=false'")), 0);
+  Summary on = ReadSummary(dir + "/on"), off = ReadSummary(dir + "/off");
+  EXPECT_GT(Pull(on, "fetch_refused_listed"), 0);
+  EXPECT_EQ(Pull(off, "fetch_refused_listed"), 0);
+  EXPECT_LT(Pull(on, "spam_read"), Pull(off, "spam_read"));
+  EXPECT_EQ(Push(on, "spam_read"), Push(off, "spam_read"));  // push has nothing to refuse later
+  std::filesystem::remove_all(dir);
+}
+
+// A bot taken down with notifications still queued: the run ends, and the
+// copies it never sent count as expired (the run used to tick forever).
+TEST(SpammerTest, ABotGoneForGoodLeavesItsQueueUndelivered) {
+  const std::string dir = TempDir();
+  ASSERT_EQ(RunSim("rich.toml", dir + "/g",
+                   "--set='campaign.0.bot_mean_lifetime=20m;campaign.1.bot_mean_lifetime=20m'"),
+            0);
+  Summary s = ReadSummary(dir + "/g");
+  for (auto world : {&Pull, &Push}) {
+    EXPECT_EQ(world(s, "copies_accounted"), Pull(s, "copies"));
+    EXPECT_GT(world(s, "expired_spam"), 0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SpammerTest, RevenueIsOpenedSpamTimesConversionTimesSale) {
+  const std::string dir = TempDir();
+  Summary s = RunHand(dir, "r", {"economics.conversion_per_open=0.5",
+                                 "economics.revenue_per_sale=20"});
+  for (auto world : {&Pull, &Push}) {
+    EXPECT_EQ(world(s, "spam_read"), 1);
+    EXPECT_EQ(world(s, "spammer_revenue_usd"), 10);
+    EXPECT_EQ(world(s, "spammer_revenue_usd_campaign0"), 10);
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(RunTest, PlatformFileReplacesTheGeneratedStar) {
   const std::string dir = TempDir();
   const std::string set =
