@@ -20,6 +20,7 @@
 #include "cli/compose.h"
 #include "cli/init.h"
 #include "cli/metrics_client.h"
+#include "core/mail/flags.h"
 #include "core/crypto/encoding.h"
 #include "core/crypto/password.h"
 #include "core/mail/utf8.h"
@@ -66,10 +67,7 @@ std::string FormatTime(int64_t unix_ms) {
 }
 
 bool HasFlag(const v1::MessageInfo& m, std::string_view flag) {
-  for (const std::string& f : m.flags()) {
-    if (f == flag) return true;
-  }
-  return false;
+  return pullmail::HasFlag(m.flags(), flag);
 }
 
 std::string Clip(std::string_view s, size_t n) {

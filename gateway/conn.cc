@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -76,6 +77,11 @@ void DescribePeer(int fd, std::string* peer, bool* loopback) {
 Conn::Conn(int fd, SSL_CTX* tls, absl::Duration idle_timeout)
     : fd_(fd), tls_ctx_(tls), idle_timeout_(idle_timeout) {
   fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  // Every reply is written whole (sessions buffer a command's response), so
+  // Nagle's algorithm only adds delay: a small write waiting for the ACK of
+  // the previous one, which the client's delayed-ACK timer holds for ~40 ms.
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   DescribePeer(fd_, &peer_, &peer_loopback_);
 }
 
@@ -157,6 +163,17 @@ absl::StatusOr<std::string> Conn::ReadLine(size_t max_bytes) {
     absl::Status s = Fill();
     if (!s.ok()) return s;
   }
+}
+
+absl::StatusOr<std::string> Conn::ReadSome(size_t max_bytes) {
+  if (pos_ == buf_.size()) {
+    absl::Status s = Fill();
+    if (!s.ok()) return s;
+  }
+  size_t n = std::min(max_bytes, buf_.size() - pos_);
+  std::string out = buf_.substr(pos_, n);
+  pos_ += n;
+  return out;
 }
 
 absl::StatusOr<std::string> Conn::ReadExact(size_t n) {

@@ -39,6 +39,11 @@ class Conn {
   // CRLF (SMTP DATA must not take "<LF>.<LF>" as its end: SMTP smuggling).
   bool last_line_bare_lf() const { return last_bare_lf_; }
 
+  // Whatever is buffered, or else what one read from the socket brings (at
+  // most max_bytes; at least one byte), for a session that frames its own
+  // input (IMAP). Errors as for ReadLine.
+  absl::StatusOr<std::string> ReadSome(size_t max_bytes);
+
   // Exactly n bytes (an IMAP literal). Errors as for ReadLine.
   absl::StatusOr<std::string> ReadExact(size_t n);
 

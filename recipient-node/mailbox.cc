@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/mail/flags.h"
 #include "core/crypto/encoding.h"
 #include "core/crypto/sha256.h"
 #include "core/crypto/token.h"
@@ -38,9 +39,7 @@ bool Visible(const MailboxEntry& e) {
   return e.state == EntryState::kShown || e.state == EntryState::kSuppressed;
 }
 
-bool HasFlag(const MailboxEntry& e, std::string_view f) {
-  return std::find(e.flags.begin(), e.flags.end(), f) != e.flags.end();
-}
+bool HasFlag(const MailboxEntry& e, std::string_view f) { return pullmail::HasFlag(e.flags, f); }
 
 absl::Status CheckFolderName(const std::string& name) {
   if (name.empty() || name.size() > 255) return absl::InvalidArgumentError("bad folder name length");

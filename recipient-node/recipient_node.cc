@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/mail/flags.h"
 #include "core/envelope/envelope.h"
 #include "core/logic/acceptor.h"
 #include "core/logic/fetch_schedule.h"
@@ -189,7 +190,7 @@ absl::StatusOr<uint32_t> RecipientNode::ApplyRevocation(const v1::SignedRevocati
   uint32_t hidden = 0;
   std::string reason = absl::StrCat("revoked by the sender: ", rev.reason());
   for (const MailboxEntry& e : entries) {
-    bool seen = std::find(e.flags.begin(), e.flags.end(), kSeenFlag) != e.flags.end();
+    bool seen = HasFlag(e.flags, kSeenFlag);
     if (seen) continue;  // a reader who read it keeps it
     RETURN_IF_ERROR(store_->SetEntryState(e.user, e.folder, e.uid, EntryState::kRevoked, reason));
     changes_.Notify(e.user);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/mail/flags.h"
 #include "core/crypto/encoding.h"
 #include "core/crypto/token.h"
 #include "core/envelope/envelope.h"
@@ -24,7 +25,7 @@ namespace {
 constexpr std::string_view kJunk = "Junk";
 
 bool Seen(const MailboxEntry& e) {
-  return std::find(e.flags.begin(), e.flags.end(), kSeenFlag) != e.flags.end();
+  return HasFlag(e.flags, kSeenFlag);
 }
 
 EntryState StateOf(Visibility v) {

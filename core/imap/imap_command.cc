@@ -224,6 +224,34 @@ class Parser {
     return true;
   }
 
+  // The rest of a parenthesised list of atoms after its "(": 1*atom ")".
+  bool AtomList(std::vector<std::string>* out) {
+    do {
+      std::string a;
+      if (!Atom(&a) || !CountArg()) return Fail("expected an option");
+      out->push_back(Upper(a));
+    } while (Sp());
+    if (!Eat(')')) return Fail("unbalanced parentheses in options");
+    return true;
+  }
+
+  // RFC 3501 6.3.10 status items, RFC 7162 3.1.6 HIGHESTMODSEQ: "(" items ")".
+  bool StatusItems(std::vector<std::string>* out) {
+    if (!Eat('(')) return Fail("expected a list of status items");
+    do {
+      std::string item;
+      if (!Atom(&item) || !CountArg()) return Fail("expected a status item");
+      item = Upper(item);
+      if (item != "MESSAGES" && item != "RECENT" && item != "UIDNEXT" && item != "UIDVALIDITY" &&
+          item != "UNSEEN" && item != "HIGHESTMODSEQ") {
+        return Fail(absl::StrCat("unknown status item ", item));
+      }
+      out->push_back(std::move(item));
+    } while (Sp());
+    if (!Eat(')')) return Fail("unbalanced parentheses in status items");
+    return true;
+  }
+
   bool SeqNumber(uint32_t* out) {
     if (Eat('*')) {
       *out = 0;
@@ -473,6 +501,42 @@ class Parser {
         (n == "EXPUNGE" && !cmd->uid)) {
       return true;
     }
+    if (n == "ID") {
+      // RFC 2971 3.1: "ID" SP ("(" string SP nstring *(SP string SP nstring)
+      // ")" / NIL); args = the pairs, flattened (NIL values as "").
+      if (!NeedSp("the parameter list")) return false;
+      if (Peek() != '(') {
+        std::string nil;
+        if (!Atom(&nil) || Upper(nil) != "NIL") return Fail("expected NIL or a parameter list");
+        return true;
+      }
+      Eat('(');
+      do {
+        std::string key, value;
+        if (!String(&key) || !NeedSp("a value") || !CountArg()) return false;
+        if (Peek() == '"' || Peek() == '{') {
+          if (!String(&value)) return false;
+        } else if (!Atom(&value) || Upper(value) != "NIL") {
+          return Fail("expected a string or NIL");
+        } else {
+          value.clear();
+        }
+        cmd->args.push_back(std::move(key));
+        cmd->args.push_back(std::move(value));
+      } while (Sp());
+      if (!Eat(')')) return Fail("unbalanced parentheses in ID parameters");
+      return true;
+    }
+    if (n == "ENABLE") {
+      // RFC 5161 3.1: "ENABLE" 1*(SP capability); args = upper-cased.
+      if (!NeedSp("a capability")) return false;
+      do {
+        std::string cap;
+        if (!Atom(&cap) || !CountArg()) return Fail("expected a capability");
+        cmd->args.push_back(Upper(cap));
+      } while (Sp());
+      return true;
+    }
     if (n == "LOGIN") {
       cmd->args.resize(2);
       return NeedSp("the user name") && Astring(&cmd->args[0]) && NeedSp("the password") &&
@@ -499,29 +563,56 @@ class Parser {
       return NeedSp("the mailbox name") && Mailbox(&cmd->args[0]) && NeedSp("the new name") &&
              Mailbox(&cmd->args[1]);
     }
-    if (n == "LIST" || n == "LSUB") {
+    if (n == "LSUB") {
       cmd->args.resize(2);
       return NeedSp("the reference") && Mailbox(&cmd->args[0]) && NeedSp("the pattern") &&
              ListMailbox(&cmd->args[1]);
     }
+    if (n == "LIST") {
+      // RFC 5258 3: LIST ["(" selection-options ")" SP] reference SP
+      // (pattern / "(" patterns ")") [SP "RETURN" SP "(" return-options ")"].
+      // options = the selection options, return_options the return options
+      // (upper-cased; STATUS's items go to items, RFC 5819); args =
+      // {reference, pattern...}.
+      if (!NeedSp("the reference")) return false;
+      if (Eat('(')) {
+        if (!AtomList(&cmd->options) || !NeedSp("the reference")) return false;
+      }
+      cmd->args.resize(1);
+      if (!Mailbox(&cmd->args[0]) || !NeedSp("the pattern")) return false;
+      if (Eat('(')) {
+        do {
+          std::string pat;
+          if (!ListMailbox(&pat) || !CountArg()) return false;
+          cmd->args.push_back(std::move(pat));
+        } while (Sp());
+        if (!Eat(')')) return Fail("unbalanced parentheses in patterns");
+      } else {
+        cmd->args.emplace_back();
+        if (!ListMailbox(&cmd->args[1])) return false;
+      }
+      if (!Sp()) return true;
+      std::string ret;
+      if (!Atom(&ret) || Upper(ret) != "RETURN" || !NeedSp("the return options") || !Eat('(')) {
+        return Fail("expected RETURN (options)");
+      }
+      if (Eat(')')) return true;
+      do {
+        std::string opt;
+        if (!Atom(&opt) || !CountArg()) return Fail("expected a return option");
+        opt = Upper(opt);
+        if (opt == "STATUS") {
+          if (!NeedSp("the status items") || !StatusItems(&cmd->items)) return false;
+        }
+        cmd->return_options.push_back(std::move(opt));
+      } while (Sp());
+      if (!Eat(')')) return Fail("unbalanced parentheses in return options");
+      return true;
+    }
     if (n == "STATUS") {
       cmd->args.resize(1);
-      if (!NeedSp("the mailbox name") || !Mailbox(&cmd->args[0]) || !NeedSp("the items")) {
-        return false;
-      }
-      if (!Eat('(')) return Fail("expected a list of status items");
-      do {
-        std::string item;
-        if (!Atom(&item) || !CountArg()) return Fail("expected a status item");
-        item = Upper(item);
-        if (item != "MESSAGES" && item != "RECENT" && item != "UIDNEXT" && item != "UIDVALIDITY" &&
-            item != "UNSEEN") {
-          return Fail(absl::StrCat("unknown status item ", item));
-        }
-        cmd->items.push_back(std::move(item));
-      } while (Sp());
-      if (!Eat(')')) return Fail("unbalanced parentheses in status items");
-      return true;
+      return NeedSp("the mailbox name") && Mailbox(&cmd->args[0]) && NeedSp("the items") &&
+             StatusItems(&cmd->items);
     }
     if (n == "APPEND") {
       cmd->args.resize(1);
@@ -582,6 +673,27 @@ class Parser {
       cmd->search.kind = SearchKey::Kind::kAnd;
       size_t save = p_;
       std::string w;
+      if (Atom(&w) && Upper(w) == "RETURN") {
+        // RFC 4731 3: SEARCH RETURN (MIN MAX ALL COUNT); options =
+        // upper-cased; "()" means ALL. return_options holds "ESEARCH".
+        if (!NeedSp("the return options") || !Eat('(')) return Fail("expected RETURN (options)");
+        if (!Eat(')')) {
+          if (!AtomList(&cmd->options)) return false;
+          for (std::string& o : cmd->options) {
+            o = Upper(o);
+            if (o != "MIN" && o != "MAX" && o != "ALL" && o != "COUNT") {
+              return Fail(absl::StrCat("unknown search return option ", o));
+            }
+          }
+        }
+        cmd->return_options.push_back("ESEARCH");
+        if (!NeedSp("the search keys")) return false;
+        save = p_;
+      } else {
+        p_ = save;
+        err_.clear();
+      }
+      w.clear();
       if (Atom(&w) && Upper(w) == "CHARSET") {
         if (!NeedSp("the charset") || !Astring(&cmd->charset) || !NeedSp("the search keys")) {
           return false;

@@ -117,13 +117,19 @@ enum class StoreOp { kReplace, kAdd, kRemove };
 //   AUTHENTICATE          args = {mechanism[, initial response]}
 //   SELECT EXAMINE CREATE DELETE SUBSCRIBE UNSUBSCRIBE   args = {mailbox}
 //   RENAME                args = {from, to}
-//   LIST LSUB             args = {reference, pattern}
+//   LSUB                  args = {reference, pattern}
+//   LIST                  args = {reference, pattern...}, options (RFC 5258
+//                         selection options), return_options, items (the
+//                         STATUS items of RETURN (STATUS (...)), RFC 5819)
 //   STATUS                args = {mailbox}, items (upper-cased)
+//   ID                    args = {key, value, key, value...} (RFC 2971)
+//   ENABLE                args = capabilities, upper-cased (RFC 5161)
 //   APPEND                args = {mailbox, message}, flags
 //   FETCH                 set, fetch
 //   STORE                 set, store_op, store_silent, flags
 //   COPY MOVE             set, args = {mailbox}
-//   SEARCH                search (a kAnd node), charset
+//   SEARCH                search (a kAnd node), charset; with RETURN (RFC 4731)
+//                         return_options = {"ESEARCH"}, options = MIN MAX...
 //   EXPUNGE (UID only)    set
 // Mailbox names are astrings as sent; "INBOX" in any case is returned as
 // "INBOX" (RFC 3501 5.1).
@@ -140,6 +146,8 @@ struct ImapCommand {
   bool store_silent = false;
   SearchKey search;
   std::string charset;
+  std::vector<std::string> options;         // see above, upper-cased
+  std::vector<std::string> return_options;  // see above, upper-cased
 };
 
 // The line ended in a literal announcement: the session must read `size`
@@ -192,6 +200,10 @@ class ImapCommandReader {
   // Whether a command is partly read (a literal or its following line is
   // awaited).
   bool in_command() const { return !buf_.empty(); }
+
+  // The tag of the command partly read ("" when none is, or its first line
+  // had no valid tag).
+  const std::string& tag() const { return tag_; }
 
  private:
   ImapLimits limits_;

@@ -1,5 +1,6 @@
 // IMAP4rev1 response formatting (RFC 3501 4, 7.4.2, 9) and SEARCH evaluation
 // (RFC 3501 6.4.4) over a mailbox listing. See the header for contracts.
+#include "core/mail/flags.h"
 #include "core/imap/imap_format.h"
 
 #include <algorithm>
@@ -76,10 +77,7 @@ bool ContainsCi(std::string_view hay, std::string_view needle) {
 }
 
 bool HasFlag(const v1::MessageInfo& m, std::string_view flag) {
-  for (const std::string& f : m.flags()) {
-    if (absl::EqualsIgnoreCase(f, AV(flag))) return true;
-  }
-  return false;
+  return pullmail::HasFlag(m.flags(), flag);
 }
 
 // The value of a summary field by upper-case header name; nullopt if the
@@ -101,6 +99,51 @@ std::optional<std::string> SummaryField(const v1::HeaderSummary& s, std::string_
   if (name == "MESSAGE-ID") return s.message_id();
   if (name == "IN-REPLY-TO") return s.in_reply_to();
   return std::nullopt;
+}
+
+// Where the header of raw message `m` ends (after its empty line), or m's
+// size when it has no body.
+size_t HeaderEnd(std::string_view m) {
+  if (m.substr(0, 2) == "\r\n") return 2;
+  if (m.substr(0, 1) == "\n") return 1;
+  size_t crlf = m.find("\r\n\r\n");
+  size_t lf = m.find("\n\n");
+  size_t end = std::string_view::npos;
+  if (crlf != std::string_view::npos) end = crlf + 4;
+  if (lf != std::string_view::npos && (end == std::string_view::npos || lf + 2 < end)) end = lf + 2;
+  return end == std::string_view::npos ? m.size() : end;
+}
+
+// RFC 3501 6.4.4 HEADER / BCC against the raw header: whether a field named
+// `upper_name` exists whose unfolded value contains `text` (an empty text:
+// whether the field exists).
+bool HeaderFieldMatches(std::string_view m, std::string_view upper_name, std::string_view text) {
+  std::string_view header = m.substr(0, HeaderEnd(m));
+  std::vector<std::string> values;
+  for (absl::string_view line : absl::StrSplit(AV(header), '\n')) {
+    std::string_view l = SV(line);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    if (l.empty()) continue;
+    if ((l[0] == ' ' || l[0] == '\t')) {
+      if (!values.empty()) absl::StrAppend(&values.back(), AV(l));
+      continue;
+    }
+    size_t colon = l.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view name = l.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (!absl::EqualsIgnoreCase(AV(name), AV(upper_name))) {
+      values.emplace_back();  // a placeholder so folding attaches correctly
+      values.back() = std::string(1, '\0');
+      continue;
+    }
+    values.emplace_back(l.substr(colon + 1));
+  }
+  for (const std::string& v : values) {
+    if (!v.empty() && v[0] == '\0') continue;
+    if (text.empty() || ContainsCi(v, text)) return true;
+  }
+  return false;
 }
 
 // Display text for matching (decoded, as the summary has it).
@@ -271,8 +314,8 @@ std::optional<std::string> SummaryHeaderFields(const v1::HeaderSummary& summary,
 
 bool SearchNeedsBody(const SearchKey& key) {
   using K = SearchKey::Kind;
-  if (key.kind == K::kBody || key.kind == K::kText) return true;
-  if (key.kind == K::kHeader && !SummaryHasField(key.field)) return true;
+  if (key.kind == K::kBody || key.kind == K::kText || key.kind == K::kBcc) return true;
+  if (key.kind == K::kHeader && (key.text.empty() || !SummaryHasField(key.field))) return true;
   for (const SearchKey& c : key.children) {
     if (SearchNeedsBody(c)) return true;
   }
@@ -339,15 +382,22 @@ bool SearchMatches(const SearchKey& key, const ImapSearchItem& item, uint32_t ma
     case K::kTo: return ContainsCi(SummaryMatchText(s, "TO"), key.text);
     case K::kCc: return ContainsCi(SummaryMatchText(s, "CC"), key.text);
     case K::kSubject: return ContainsCi(s.subject(), key.text);
-    case K::kBcc: return false;
+    case K::kBcc:
+      if (!item.body) return false;
+      return HeaderFieldMatches(*item.body, "BCC", key.text);
     case K::kHeader: {
+      if (item.body) return HeaderFieldMatches(*item.body, key.field, key.text);
       if (!SummaryHasField(key.field)) return false;
       std::string v = SummaryMatchText(s, key.field);
       // RFC 3501 6.4.4: an empty string matches every message with the field.
       return key.text.empty() ? !v.empty() : ContainsCi(v, key.text);
     }
     case K::kBody:
-    case K::kText: return false;
+      if (!item.body) return false;
+      return ContainsCi(item.body->substr(HeaderEnd(*item.body)), key.text);
+    case K::kText:
+      if (!item.body) return false;
+      return ContainsCi(*item.body, key.text);
     case K::kBefore: return internal_day() < key.date;
     case K::kOn: return internal_day() == key.date;
     case K::kSince: return internal_day() >= key.date;

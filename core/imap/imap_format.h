@@ -64,18 +64,23 @@ struct ImapSearchItem {
   uint32_t uid = 0;
   bool recent = false;
   const v1::MessageInfo* info = nullptr;  // not owned; must be set
+  // The message's bytes, when the caller read them (SearchNeedsBody).
+  std::optional<std::string_view> body;
 };
 
-// Whether a search key needs the message body (BODY, TEXT, or HEADER of a
-// field the summary does not hold): a session answers those with NO
-// [CANNOT] rather than pulling every body from its sender node.
+// Whether a search key needs the message's bytes: BODY, TEXT, BCC (a
+// summary has no Bcc), HEADER of a field the summary does not hold, and
+// HEADER with an empty string (RFC 3501 6.4.4: every message that has the
+// field, which a summary cannot tell when the field is empty or a group).
 bool SearchNeedsBody(const SearchKey& key);
 
 // RFC 3501 6.4.4: whether `item` matches `key`. `max_seq` and `max_uid` are
 // what "*" means. String keys match case-insensitively as substrings of the
 // summary's fields; date keys compare calendar days in UTC (INTERNALDATE) or
-// as written in the Date: field (SENT*). Keys SearchNeedsBody reports match
-// nothing.
+// as written in the Date: field (SENT*). Keys SearchNeedsBody reports are
+// matched against item.body (case-insensitive substrings of the raw header
+// field values, unfolded, or of the raw text: no MIME decoding), and match
+// nothing without it.
 bool SearchMatches(const SearchKey& key, const ImapSearchItem& item, uint32_t max_seq,
                    uint32_t max_uid);
 

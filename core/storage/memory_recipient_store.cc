@@ -22,15 +22,12 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/mail/flags.h"
 #include "core/storage/memory_store.h"
 #include "core/util/strings.h"
 
 namespace pullmail {
 namespace {
-
-bool HasFlag(const std::vector<std::string>& flags, std::string_view flag) {
-  return std::binary_search(flags.begin(), flags.end(), flag);
-}
 
 std::vector<uint32_t> SortedUnique(std::vector<uint32_t> uids) {
   std::sort(uids.begin(), uids.end());
@@ -247,7 +244,6 @@ class MemoryRecipientStore : public RecipientStore {
                                          std::string_view to_name, bool move) override {
     std::string from = NormalizeFolderName(from_name);
     std::string to = NormalizeFolderName(to_name);
-    if (from == to) return absl::InvalidArgumentError("copy into the same folder");
     absl::MutexLock lock(&mu_);
     auto [user_key, src_key, src] = FindFolderKeysLocked(user, from);
     if (src == nullptr) return NoFolder(user, from);

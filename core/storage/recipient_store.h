@@ -147,7 +147,7 @@ class RecipientStore {
   // to another in ascending UID order; each copy gets the destination's next
   // UID and keeps flags, state, reason and internal date. Missing source UIDs
   // are skipped. NotFound if either folder does not exist (IMAP's TRYCREATE:
-  // the caller creates it); InvalidArgument if from == to.
+  // the caller creates it); from == to copies (or moves) within the folder: new UIDs (RFC 6851 3.3).
   virtual absl::StatusOr<CopyResult> CopyEntries(std::string_view user, std::string_view from,
                                                  const std::vector<uint32_t>& uids,
                                                  std::string_view to, bool move) = 0;

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/mail/flags.h"
 #include "core/storage/sqlite_db.h"
 #include "core/storage/sqlite_store.h"
 #include "core/util/status_macros.h"
@@ -27,10 +28,6 @@ constexpr char kNotificationColumns[] =
 constexpr char kEntryColumns[] =
     "user, folder, uid, notification_id, flags, seen, deleted, internal_date_us, modseq, state, "
     "reason";
-
-bool HasFlag(const std::vector<std::string>& flags, std::string_view flag) {
-  return std::binary_search(flags.begin(), flags.end(), flag);
-}
 
 std::vector<uint32_t> SortedUnique(std::vector<uint32_t> uids) {
   std::sort(uids.begin(), uids.end());
@@ -306,7 +303,6 @@ class SqliteRecipientStore : public RecipientStore {
                                          std::string_view to_name, bool move) override {
     std::string from = NormalizeFolderName(from_name);
     std::string to = NormalizeFolderName(to_name);
-    if (from == to) return absl::InvalidArgumentError("copy into the same folder");
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get());
     RETURN_IF_ERROR(txn.Begin());
@@ -325,6 +321,9 @@ class SqliteRecipientStore : public RecipientStore {
     }
     if (move && !result.src.empty()) {
       // The removal from the source is a change there (RFC 7162 3.2.10).
+      // Re-read: when source and destination are one folder (MOVE into the
+      // selected mailbox, RFC 6851 3.3) the appends moved its counters.
+      ASSIGN_OR_RETURN(src_row, RequireFolderLocked(user, from));
       ++src_row.highest_modseq;
       RETURN_IF_ERROR(WriteFolderLocked(user, from, src_row));
     }

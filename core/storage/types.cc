@@ -1,6 +1,8 @@
 // Names of the storage enums and the small helpers both back ends share.
 #include "core/storage/types.h"
 
+#include "core/mail/flags.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -48,6 +50,8 @@ std::string NormalizeFolderName(std::string_view name) {
 }
 
 void NormalizeFlags(std::vector<std::string>& flags) {
+  // RFC 3501 2.3.2: "\deleted" is \Deleted; one spelling is stored.
+  for (std::string& f : flags) f = CanonicalFlag(f);
   std::sort(flags.begin(), flags.end());
   flags.erase(std::unique(flags.begin(), flags.end()), flags.end());
 }
@@ -70,20 +74,28 @@ absl::Time TruncateToMicros(absl::Time t) { return StoredMicrosToTime(TimeToStor
 
 std::vector<std::string> ApplyFlags(const std::vector<std::string>& current, FlagOp op,
                                     const std::vector<std::string>& flags) {
+  // Flags compare by FlagEquals (RFC 3501 2.3.2): "-FLAGS (\seen)" removes
+  // \Seen, "+FLAGS ($junk)" does not add a second $Junk.
   std::vector<std::string> next;
   switch (op) {
     case FlagOp::kReplace:
-      next = flags;
+      for (const std::string& f : flags) {
+        if (!HasFlag(next, f)) next.push_back(CanonicalFlag(f));
+      }
       break;
     case FlagOp::kAdd:
-      std::set_union(current.begin(), current.end(), flags.begin(), flags.end(),
-                     std::back_inserter(next));
+      next = current;
+      for (const std::string& f : flags) {
+        if (!HasFlag(next, f)) next.push_back(CanonicalFlag(f));
+      }
       break;
     case FlagOp::kRemove:
-      std::set_difference(current.begin(), current.end(), flags.begin(), flags.end(),
-                          std::back_inserter(next));
+      for (const std::string& f : current) {
+        if (!HasFlag(flags, f)) next.push_back(f);
+      }
       break;
   }
+  NormalizeFlags(next);
   return next;
 }
 

@@ -1,0 +1,410 @@
+// Golden transcripts for the IMAP session machine, organised by RFC section
+// and extension. Every client line is fed one byte at a time (Dovecot's
+// parser tests do the same), so every partial state of the framing, literal
+// and command reader is reached; the server's bytes are compared exactly.
+// The mailbox is TestMailbox (imap_test_mailbox.h); the gateway's e2e suite
+// (tests/e2e/test_imap_conformance.py) runs the same kinds of cases against
+// a real gateway and recipient node.
+#include "core/imap/imap_machine.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/imap/imap_test_mailbox.h"
+
+namespace pullmail {
+namespace {
+
+class StringOutput : public ImapOutput {
+ public:
+  bool Write(std::string_view bytes) override {
+    data.append(bytes.data(), bytes.size());
+    ++writes;
+    return true;
+  }
+  std::string data;
+  int writes = 0;
+};
+
+constexpr ImapTransport kLoopback{false, false, true};
+
+class Imap : public ::testing::Test {
+ protected:
+  Imap() { Reset({}); }
+
+  void Reset(ImapMachineOptions o) {
+    o.max_line_bytes = o.max_line_bytes == 8192 ? 1000 : o.max_line_bytes;
+    machine_ = std::make_unique<ImapMachine>(o, &mb_, &out_);
+    EXPECT_EQ(machine_->Start(kLoopback), ImapNext::kRead);
+    greeting_ = out_.data;
+    out_.data.clear();
+  }
+
+  // Feeds `client` one byte at a time; returns what the machine wrote.
+  std::string Say(std::string_view client, ImapNext* last = nullptr) {
+    out_.data.clear();
+    ImapNext n = ImapNext::kRead;
+    for (char c : client) {
+      n = machine_->Feed(std::string_view(&c, 1), kLoopback);
+      if (n != ImapNext::kRead) break;
+    }
+    if (last) *last = n;
+    return out_.data;
+  }
+
+  // A transcript: each client chunk and the exact server bytes it gets.
+  void Transcript(const std::vector<std::pair<std::string, std::string>>& steps) {
+    for (const auto& [client, server] : steps) {
+      EXPECT_EQ(Say(client), server) << "after the client sent: " << client;
+    }
+  }
+
+  void Login() { ASSERT_EQ(Say("l1 LOGIN ann secret\r\n").substr(0, 8), "l1 OK [C"); }
+  void SelectInbox() {
+    Login();
+    std::string r = Say("s1 SELECT INBOX\r\n");
+    ASSERT_NE(r.find("s1 OK [READ-WRITE]"), std::string::npos) << r;
+  }
+
+  TestMailbox mb_;
+  StringOutput out_;
+  std::unique_ptr<ImapMachine> machine_;
+  std::string greeting_;
+};
+
+constexpr char kCaps[] =
+    "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN "
+    "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH APPENDLIMIT=67108864";
+
+const char kMsg[] =
+    "From: Ann <ann@a.example>\r\nTo: bob@b.example\r\nBcc: carol@c.example\r\n"
+    "Subject: lunch\r\n\r\nAt noon, by the river.\r\n";
+
+// --- RFC 3501 7.1.1 / 6.1.1: greeting and CAPABILITY ---
+
+TEST_F(Imap, Rfc3501_6_1_1_Capability) {
+  EXPECT_EQ(greeting_,
+            absl::StrCat("* OK [CAPABILITY ", kCaps, " AUTH=PLAIN] pullmail IMAP4rev1 ready\r\n"));
+  Transcript({{"a1 CAPABILITY\r\n",
+               absl::StrCat("* CAPABILITY ", kCaps, " AUTH=PLAIN\r\na1 OK CAPABILITY completed\r\n")},
+              {"a2 noop\r\n", "a2 OK NOOP completed\r\n"}});
+}
+
+// --- RFC 3501 6.2.3 LOGIN, RFC 5530 codes ---
+
+TEST_F(Imap, Rfc3501_6_2_3_LoginAndFailures) {
+  Transcript({{"a1 SELECT INBOX\r\n", "a1 BAD SELECT needs a login first\r\n"},
+              {"a2 LOGIN ann wrong\r\n", "a2 NO [AUTHENTICATIONFAILED] invalid credentials\r\n"},
+              {"a3 LOGIN ann wrong\r\n", "a3 NO [AUTHENTICATIONFAILED] invalid credentials\r\n"}});
+  ImapNext n;
+  EXPECT_EQ(Say("a4 LOGIN ann wrong\r\n", &n),
+            "a4 NO [AUTHENTICATIONFAILED] invalid credentials\r\n* BYE too many failed logins\r\n");
+  EXPECT_EQ(n, ImapNext::kClose);
+}
+
+TEST_F(Imap, Rfc3501_6_2_3_LoginRefusedWithoutPrivacy) {
+  out_.data.clear();
+  machine_->Feed("a1 LOGIN ann secret\r\n", ImapTransport{true, false, false});
+  EXPECT_EQ(out_.data, "a1 NO [PRIVACYREQUIRED] use STARTTLS before logging in\r\n");
+  out_.data.clear();
+  EXPECT_EQ(machine_->Feed("a2 STARTTLS\r\na3 NOOP\r\n", ImapTransport{true, false, false}),
+            ImapNext::kStartTls);
+  // The pipelined NOOP before the handshake is dropped (RFC 3501 6.2.1).
+  EXPECT_EQ(out_.data, "a2 OK Begin TLS negotiation now\r\n");
+}
+
+// RFC 3501 6.2.2 AUTHENTICATE PLAIN, with a continuation and with SASL-IR.
+TEST_F(Imap, Rfc3501_6_2_2_AuthenticatePlain) {
+  Transcript({{"a1 AUTHENTICATE PLAIN\r\n", "+ \r\n"},
+               {"AGFubgB3cm9uZw==\r\n", "a1 NO [AUTHENTICATIONFAILED] invalid credentials\r\n"}});
+  std::string r = Say("a2 AUTHENTICATE PLAIN AGFubgBzZWNyZXQ=\r\n");
+  EXPECT_EQ(r.substr(0, 19), "a2 OK [CAPABILITY I") << r;
+  EXPECT_EQ(machine_->state(), ImapMachine::State::kAuthenticated);
+}
+
+// --- RFC 3501 6.3.1 SELECT; 7.2.6 FLAGS with the keywords in use ---
+
+TEST_F(Imap, Rfc3501_6_3_1_SelectAnnouncesKeywords) {
+  mb_.Add("INBOX", kMsg, {"\\Seen", "$Work"});
+  mb_.Add("INBOX", kMsg, {"Later"});
+  Login();
+  Transcript({{"a1 SELECT INBOX\r\n",
+               "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work Later)\r\n"
+               "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work Later "
+               "\\*)] flags the client can change\r\n"
+               "* 2 EXISTS\r\n* 0 RECENT\r\n"
+               "* OK [UNSEEN 2] first unseen message\r\n"
+               "* OK [UIDVALIDITY 1] UIDs valid\r\n"
+               "* OK [UIDNEXT 3] predicted next UID\r\n"
+               "a1 OK [READ-WRITE] SELECT completed\r\n"},
+              {"a2 EXAMINE nope\r\n", "a2 NO [NONEXISTENT] EXAMINE failed\r\n"},
+              {"a3 FETCH 1 FLAGS\r\n", "a3 BAD FETCH needs a selected mailbox\r\n"}});
+}
+
+// --- RFC 3501 2.3.2: system flags in any letter case (issue 9 defect) ---
+
+TEST_F(Imap, Rfc3501_2_3_2_SystemFlagsAnyCase) {
+  for (int i = 0; i < 4; ++i) mb_.Add("INBOX", kMsg);
+  SelectInbox();
+  Transcript({{"a1 STORE 4 +FLAGS (\\deleted \\seen)\r\n",
+               "* 4 FETCH (FLAGS (\\Deleted \\Seen))\r\na1 OK STORE completed\r\n"},
+              {"a2 SEARCH DELETED\r\n", "* SEARCH 4\r\na2 OK SEARCH completed\r\n"},
+              {"a3 STATUS INBOX (UNSEEN)\r\n",
+               "* STATUS \"INBOX\" (UNSEEN 3)\r\na3 OK STATUS completed\r\n"},
+              {"a4 EXPUNGE\r\n", "* 4 EXPUNGE\r\na4 OK EXPUNGE completed\r\n"}});
+}
+
+// --- RFC 3501 2.2.2 / 9: over-long lines get a tagged BAD (issue 9 defect) ---
+
+TEST_F(Imap, Rfc3501_9_OverlongLineGetsTaggedBad) {
+  Login();
+  std::string line = "a1 NOOP " + std::string(9000, 'x') + "\r\n";
+  Transcript({{line, "a1 BAD line too long (at most 1000 octets)\r\n"},
+              {"a2 NOOP\r\n", "a2 OK NOOP completed\r\n"}});
+  // No readable tag: untagged, and the session goes on.
+  Transcript({{std::string(2000, '(') + "\r\na3 NOOP\r\n",
+               "* BAD line too long (at most 1000 octets)\r\na3 OK NOOP completed\r\n"}});
+}
+
+// --- RFC 3501 4.3 literals, RFC 7888 LITERAL+ ---
+
+TEST_F(Imap, Rfc3501_4_3_Literals) {
+  Transcript({{"a1 LOGIN {3}\r\n", "+ Ready for literal data\r\n"},
+              {"ann {6}\r\n", "+ Ready for literal data\r\n"},
+              {"secret\r\n", absl::StrCat("a1 OK [CAPABILITY ", kCaps, "] logged in\r\n")}});
+  EXPECT_EQ(machine_->state(), ImapMachine::State::kAuthenticated);
+  // LITERAL+: no continuation request.
+  std::string r = Say("a2 APPEND INBOX {9+}\r\nSubject:x\r\n");
+  EXPECT_EQ(r, "a2 OK [APPENDUID 1 1] APPEND completed\r\n");
+  // Before login a literal may not exceed a line.
+  Reset({});
+  Transcript({{"b1 LOGIN {5000}\r\n", "b1 BAD literal too large\r\n"}});
+}
+
+// RFC 7889: APPEND over APPENDLIMIT is refused before the literal is sent.
+TEST_F(Imap, Rfc7889_AppendTooBig) {
+  ImapMachineOptions o;
+  o.max_message_bytes = 100;
+  Reset(o);
+  Login();
+  Transcript({{"a1 APPEND INBOX {101}\r\n", "a1 NO [TOOBIG] message is larger than 100 bytes\r\n"}});
+}
+
+// --- pipelining (RFC 3501 5.5): one write for a burst ---
+
+TEST_F(Imap, Rfc3501_5_5_PipelinedCommandsOneWrite) {
+  Login();
+  out_.writes = 0;
+  out_.data.clear();
+  machine_->Feed("p1 NOOP\r\np2 LIST \"\" INBOX\r\np3 NOOP\r\n", kLoopback);
+  EXPECT_EQ(out_.data,
+            "p1 OK NOOP completed\r\n* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"
+            "p2 OK LIST completed\r\np3 OK NOOP completed\r\n");
+  EXPECT_EQ(out_.writes, 1);
+}
+
+// --- RFC 3501 6.4.5 FETCH: what needs a body, and \Seen ---
+
+TEST_F(Imap, Rfc3501_6_4_5_FetchPeekAndSeen) {
+  v1::HeaderSummary s;
+  s.set_from("Ann <ann@a.example>");
+  s.add_to("bob@b.example");
+  s.set_subject("lunch");
+  mb_.Add("INBOX", kMsg, {}, s);
+  SelectInbox();
+  // Header fields the summary holds: no read.
+  Transcript({{"a1 FETCH 1 (BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])\r\n",
+               "* 1 FETCH (BODY[HEADER.FIELDS (FROM SUBJECT)] {45}\r\n"
+               "From: Ann <ann@a.example>\r\nSubject: lunch\r\n\r\n)\r\na1 OK FETCH completed\r\n"}});
+  EXPECT_EQ(mb_.reads, 0);
+  const std::string body = kMsg;
+  Transcript({{"a2 UID FETCH 1 BODY.PEEK[]\r\n",
+               absl::StrCat("* 1 FETCH (UID 1 BODY[] {", body.size(), "}\r\n", body,
+                            ")\r\na2 OK FETCH completed\r\n")},
+              {"a3 FETCH 1 FLAGS\r\n", "* 1 FETCH (FLAGS ())\r\na3 OK FETCH completed\r\n"},
+              {"a4 FETCH 1 BODY[TEXT]\r\n",
+               "* 1 FETCH (FLAGS (\\Seen) BODY[TEXT] {24}\r\nAt noon, by the river.\r\n)\r\n"
+               "a4 OK FETCH completed\r\n"}});
+  EXPECT_EQ(mb_.reads, 2);
+}
+
+// A body the node cannot get: NO [UNAVAILABLE], no partial response.
+TEST_F(Imap, Rfc5530_FetchUnavailable) {
+  mb_.Add("INBOX", kMsg);
+  SelectInbox();
+  mb_.fail_reads = absl::UnavailableError("sender node down: 10.0.0.1 refused");
+  Transcript({{"a1 FETCH 1 BODY[]\r\n",
+               "a1 NO [UNAVAILABLE] the sender's node cannot be reached; try again later\r\n"}});
+}
+
+// 8-bit header text is never re-encoded: the real header is read (issue 9).
+TEST_F(Imap, Rfc3501_6_4_5_HeaderFieldsOf8BitHeaderAreRaw) {
+  v1::HeaderSummary s;
+  s.set_subject("caf\xc3\xa9");
+  s.set_from("ann@a.example");
+  mb_.Add("INBOX", "From: ann@a.example\r\nSubject: caf\xc3\xa9\r\n\r\nx\r\n", {}, s);
+  SelectInbox();
+  Transcript({{"a1 FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]\r\n",
+               "* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: caf\xc3\xa9\r\n\r\n)\r\n"
+               "a1 OK FETCH completed\r\n"}});
+  EXPECT_EQ(mb_.reads, 1);
+}
+
+// --- RFC 3501 7.4.1: no EXPUNGE during FETCH by sequence number ---
+
+TEST_F(Imap, Rfc3501_7_4_1_NoExpungeDuringFetch) {
+  mb_.Add("INBOX", kMsg);
+  mb_.Add("INBOX", kMsg);
+  SelectInbox();
+  mb_.boxes_["INBOX"].msgs.erase(1);  // another session expunged UID 1
+  mb_.changed_ = true;
+  Transcript({{"a1 FETCH 2 FLAGS\r\n", "* 2 FETCH (FLAGS ())\r\na1 OK FETCH completed\r\n"},
+              {"a2 NOOP\r\n", "* 1 EXPUNGE\r\na2 OK NOOP completed\r\n"}});
+}
+
+// --- RFC 6851 MOVE, into another folder and into the selected one ---
+
+TEST_F(Imap, Rfc6851_Move) {
+  mb_.Add("INBOX", kMsg);
+  mb_.Add("INBOX", kMsg);
+  mb_.BoxFor("Archive");
+  SelectInbox();
+  Transcript({{"a1 MOVE 1 Archive\r\n",
+               "* OK [COPYUID 100 1 1] moved\r\n* 1 EXPUNGE\r\na1 OK MOVE completed\r\n"},
+              {"a2 UID MOVE 2 INBOX\r\n",
+               "* OK [COPYUID 1 2 3] moved\r\n* 1 EXPUNGE\r\n* 1 EXISTS\r\n* 1 RECENT\r\n"
+               "a2 OK MOVE completed\r\n"},
+              {"a3 COPY 1 Nope\r\n", "a3 NO [TRYCREATE] no such mailbox\r\n"}});
+}
+
+// --- RFC 3501 6.3.8 LIST, RFC 6154 SPECIAL-USE, RFC 5258, RFC 5819 ---
+
+TEST_F(Imap, Rfc6154_ListShowsJunk) {
+  mb_.BoxFor("Archive");
+  mb_.BoxFor("Archive/2024");
+  Login();
+  Transcript({{"a1 LIST \"\" *\r\n",
+               "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"
+               "* LIST (\\HasChildren) \"/\" \"Archive\"\r\n"
+               "* LIST (\\HasNoChildren) \"/\" \"Archive/2024\"\r\n"
+               "* LIST (\\HasNoChildren \\Junk) \"/\" \"Junk\"\r\n"
+               "a1 OK LIST completed\r\n"},
+              {"a2 LIST (SPECIAL-USE) \"\" *\r\n",
+               "* LIST (\\HasNoChildren \\Subscribed \\Junk) \"/\" \"Junk\"\r\na2 OK LIST completed\r\n"},
+              {"a3 LIST \"\" % RETURN (STATUS (MESSAGES UIDVALIDITY))\r\n",
+               "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"INBOX\"\r\n"
+               "* STATUS \"INBOX\" (MESSAGES 0 UIDVALIDITY 1)\r\n"
+               "* LIST (\\HasChildren \\Subscribed) \"/\" \"Archive\"\r\n"
+               "* STATUS \"Archive\" (MESSAGES 0 UIDVALIDITY 100)\r\n"
+               "* LIST (\\HasNoChildren \\Subscribed \\Junk) \"/\" \"Junk\"\r\n"
+               "* STATUS \"Junk\" (MESSAGES 0 UIDVALIDITY 102)\r\n"
+               "a3 OK LIST completed\r\n"},
+              {"a4 LSUB \"\" Arch*\r\n",
+               "* LSUB (\\HasChildren) \"/\" \"Archive\"\r\n"
+               "* LSUB (\\HasNoChildren) \"/\" \"Archive/2024\"\r\na4 OK LSUB completed\r\n"}});
+}
+
+// --- RFC 2971 ID, RFC 5161 ENABLE, RFC 3691 UNSELECT ---
+
+TEST_F(Imap, Rfc2971_Id_Rfc5161_Enable_Rfc3691_Unselect) {
+  Transcript({{"a1 ID (\"name\" \"mutt\" \"version\" NIL)\r\n",
+               "* ID (\"name\" \"pullmail\" \"vendor\" \"pullmail\" \"support-url\" NIL)\r\n"
+               "a1 OK ID completed\r\n"},
+              {"a2 ID NIL\r\n",
+               "* ID (\"name\" \"pullmail\" \"vendor\" \"pullmail\" \"support-url\" NIL)\r\n"
+               "a2 OK ID completed\r\n"},
+              {"a3 ENABLE CONDSTORE\r\n", "a3 BAD ENABLE needs a login first\r\n"}});
+  SelectInbox();
+  Transcript({{"a4 ENABLE UTF8=ACCEPT\r\n", "* ENABLED\r\na4 OK ENABLE completed\r\n"},
+              {"a5 UNSELECT\r\n", "a5 OK UNSELECT completed\r\n"},
+              {"a6 FETCH 1 FLAGS\r\n", "a6 BAD FETCH needs a selected mailbox\r\n"}});
+}
+
+// --- RFC 3501 6.4.4 SEARCH; RFC 4731 ESEARCH ---
+
+TEST_F(Imap, Rfc3501_6_4_4_SearchHeadersAndText) {
+  v1::HeaderSummary s;
+  s.set_from("Ann <ann@a.example>");
+  s.add_to("bob@b.example");
+  s.set_subject("lunch");
+  mb_.Add("INBOX", kMsg, {}, s);
+  v1::HeaderSummary s2;
+  s2.set_from("dan@d.example");
+  mb_.Add("INBOX", "From: dan@d.example\r\nTo: undisclosed-recipients:;\r\n\r\nriver\r\n", {}, s2);
+  mb_.Add("INBOX", "From: eve@e.example\r\n\r\nnothing\r\n", {}, {});
+  SelectInbox();
+  Transcript({{"a1 SEARCH BCC carol\r\n", "* SEARCH 1\r\na1 OK SEARCH completed\r\n"},
+              {"a2 SEARCH HEADER TO \"\"\r\n", "* SEARCH 1 2\r\na2 OK SEARCH completed\r\n"},
+              {"a3 SEARCH BODY river\r\n", "* SEARCH 1 2\r\na3 OK SEARCH completed\r\n"},
+              {"a4 SEARCH TEXT lunch\r\n", "* SEARCH 1\r\na4 OK SEARCH completed\r\n"},
+              {"a5 UID SEARCH RETURN (MIN MAX COUNT) FROM a\r\n",
+               "* ESEARCH (TAG \"a5\") UID MIN 1 MAX 2 COUNT 2\r\na5 OK SEARCH completed\r\n"},
+              {"a6 SEARCH RETURN () ALL\r\n",
+               "* ESEARCH (TAG \"a6\") ALL 1:3\r\na6 OK SEARCH completed\r\n"}});
+  // Searching text reads bodies with peek: nothing became \Seen.
+  EXPECT_EQ(Say("a7 SEARCH SEEN\r\n"), "* SEARCH\r\na7 OK SEARCH completed\r\n");
+}
+
+TEST_F(Imap, SearchTextIsBounded) {
+  ImapMachineOptions o;
+  o.search_max_bodies = 1;
+  Reset(o);
+  mb_.Add("INBOX", kMsg);
+  mb_.Add("INBOX", kMsg);
+  SelectInbox();
+  Transcript({{"a1 SEARCH TEXT x\r\n",
+               "a1 NO [LIMIT] searching message text is limited to 1 messages; narrow the "
+               "search\r\n"}});
+}
+
+// --- RFC 3501 6.3.5 RENAME ---
+
+TEST_F(Imap, Rfc3501_6_3_5_Rename) {
+  mb_.Add("Old", kMsg);
+  mb_.Add("Old/Sub", kMsg);
+  Login();
+  Transcript({{"a1 RENAME Old New\r\n", "a1 OK RENAME completed\r\n"},
+              {"a2 LIST \"\" *\r\n",
+               "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"
+               "* LIST (\\HasNoChildren \\Junk) \"/\" \"Junk\"\r\n"
+               "* LIST (\\HasChildren) \"/\" \"New\"\r\n"
+               "* LIST (\\HasNoChildren) \"/\" \"New/Sub\"\r\n"
+               "a2 OK LIST completed\r\n"},
+              {"a3 STATUS New/Sub (MESSAGES)\r\n",
+               "* STATUS \"New/Sub\" (MESSAGES 1)\r\na3 OK STATUS completed\r\n"},
+              {"a4 RENAME Nope X\r\n", "a4 NO [NONEXISTENT] no such mailbox\r\n"}});
+}
+
+// --- RFC 2177 IDLE ---
+
+TEST_F(Imap, Rfc2177_Idle) {
+  mb_.Add("INBOX", kMsg);
+  SelectInbox();
+  EXPECT_EQ(Say("a1 IDLE\r\n"), "+ idling\r\n");
+  EXPECT_TRUE(machine_->idling());
+  mb_.Add("INBOX", kMsg);
+  out_.data.clear();
+  EXPECT_EQ(machine_->OnIdleTick(), ImapNext::kRead);
+  EXPECT_EQ(out_.data, "* 2 EXISTS\r\n* 1 RECENT\r\n");
+  EXPECT_EQ(Say("DONE\r\n"), "a1 OK IDLE terminated\r\n");
+  EXPECT_FALSE(machine_->idling());
+}
+
+// --- RFC 3501 6.1.3 LOGOUT and 5.4 autologout ---
+
+TEST_F(Imap, Rfc3501_6_1_3_Logout) {
+  ImapNext n;
+  EXPECT_EQ(Say("a1 LOGOUT\r\n", &n), "* BYE pullmail IMAP4rev1 logging out\r\na1 OK LOGOUT completed\r\n");
+  EXPECT_EQ(n, ImapNext::kClose);
+}
+
+TEST_F(Imap, ParseErrorsAreTaggedBad) {
+  Transcript({{"a1 FROB\r\n", "a1 BAD unknown command FROB\r\n"},
+              {"a2 UID NOOP\r\n", "a2 BAD UID NOOP is not a command\r\n"}});
+}
+
+}  // namespace
+}  // namespace pullmail

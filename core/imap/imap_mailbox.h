@@ -1,0 +1,78 @@
+// What the IMAP session machine (imap_machine.h) needs from one user's
+// mailboxes: the recipient node's MailboxService, narrowed to the calls IMAP
+// makes. The gateway implements it over gRPC (gateway/imap_session.cc: the
+// RPCs, the Watch stream's thread, the bounded body read-ahead); tests
+// implement it in memory. The machine decides; this interface only moves
+// data. Errors are absl::Status with the codes the node returns (kNotFound
+// for a folder or message that does not exist, kUnavailable for a sender's
+// node that cannot be reached, ...); imap_reply.h maps them to IMAP.
+// Called from the machine's thread only; calls may block.
+#ifndef PULLMAIL_CORE_IMAP_IMAP_MAILBOX_H_
+#define PULLMAIL_CORE_IMAP_IMAP_MAILBOX_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pullmail/v1/pullmail.pb.h"
+
+namespace pullmail {
+
+// A folder's listing: its counters and every visible message in UID order.
+struct ImapListing {
+  v1::Folder folder;
+  std::vector<v1::MessageInfo> messages;
+};
+
+// One message's bytes, verified by the node, with the node's MessageInfo.
+struct ImapBody {
+  v1::MessageInfo info;
+  std::string bytes;
+};
+
+class ImapMailbox {
+ public:
+  virtual ~ImapMailbox() = default;
+
+  // Checks the password; OK: the session now acts as that user, and the
+  // result is the user's address. kUnauthenticated / kInvalidArgument /
+  // kNotFound: bad credentials; anything else: the node's trouble.
+  virtual absl::StatusOr<std::string> Login(std::string_view user, std::string_view password) = 0;
+
+  virtual absl::StatusOr<std::vector<v1::Folder>> ListFolders() = 0;
+  virtual absl::StatusOr<ImapListing> ListMessages(const std::string& folder) = 0;
+
+  // Starts watching `folder` for changes (another session's flags, new mail,
+  // expunges), replacing any earlier watch; "" stops watching.
+  virtual void Watch(const std::string& folder) = 0;
+  // Whether the watched folder may have changed since the last call (true
+  // right after Watch, and whenever the watch cannot tell).
+  virtual bool MayHaveChanged() = 0;
+
+  virtual absl::StatusOr<v1::SetFlagsResponse> SetFlags(const v1::SetFlagsRequest& req) = 0;
+  virtual absl::StatusOr<v1::CopyResponse> Copy(const v1::CopyRequest& req) = 0;
+  virtual absl::StatusOr<v1::ExpungeResponse> Expunge(const v1::ExpungeRequest& req) = 0;
+  virtual absl::StatusOr<v1::AppendResponse> Append(const v1::AppendRequest& req) = 0;
+  virtual absl::Status CreateFolder(const std::string& name) = 0;
+  // kFailedPrecondition: the folder cannot be deleted (its message is for
+  // the client: "Junk cannot be deleted").
+  virtual absl::Status DeleteFolder(const std::string& name) = 0;
+
+  // Reads the messages `uids` of `folder` (peek: leave \Seen alone; else the
+  // node sets it) and calls `each(index, body)` once per uid, in order. The
+  // implementation may read ahead. `each` returning false stops the reads.
+  struct ReadItem {
+    uint32_t uid = 0;
+    uint64_t size = 0;  // the listing's size, for bounding read-ahead
+  };
+  virtual void ReadBodies(const std::string& folder, const std::vector<ReadItem>& items, bool peek,
+                          const std::function<bool(size_t, absl::StatusOr<ImapBody>)>& each) = 0;
+};
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_IMAP_IMAP_MAILBOX_H_

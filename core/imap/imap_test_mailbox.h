@@ -1,0 +1,206 @@
+// An in-memory ImapMailbox for the IMAP machine's tests: folders with
+// UIDVALIDITY and UIDs, flags by core/storage's one rule (ApplyFlags), and
+// message bytes. It stands in for the recipient node, which the gateway's
+// end-to-end tests (tests/e2e/test_gateway_imap*.py) run for real.
+// Test-only; not thread-safe.
+#ifndef PULLMAIL_CORE_IMAP_IMAP_TEST_MAILBOX_H_
+#define PULLMAIL_CORE_IMAP_IMAP_TEST_MAILBOX_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/imap/imap_mailbox.h"
+#include "core/mail/flags.h"
+#include "core/storage/types.h"
+
+namespace pullmail {
+
+class TestMailbox : public ImapMailbox {
+ public:
+  struct Msg {
+    v1::MessageInfo info;
+    std::string bytes;
+  };
+  struct Box {
+    uint32_t uid_validity = 0;
+    uint32_t uid_next = 1;
+    std::map<uint32_t, Msg> msgs;
+  };
+
+  TestMailbox() {
+    boxes_["INBOX"].uid_validity = 1;
+  }
+
+  // Test set-up: adds a message to `folder` (created if needed).
+  uint32_t Add(const std::string& folder, std::string bytes, std::vector<std::string> flags = {},
+               v1::HeaderSummary summary = {}) {
+    Box& b = BoxFor(folder);
+    uint32_t uid = b.uid_next++;
+    Msg& m = b.msgs[uid];
+    m.info.set_uid(uid);
+    m.info.set_body_size(bytes.size());
+    m.info.set_received_unix_ms(1700000000000);
+    for (auto& f : flags) m.info.add_flags(f);
+    *m.info.mutable_summary() = summary;
+    m.bytes = std::move(bytes);
+    changed_ = true;
+    return uid;
+  }
+  Box& BoxFor(const std::string& folder) {
+    Box& b = boxes_[folder];
+    if (b.uid_validity == 0) b.uid_validity = next_validity_++;
+    return b;
+  }
+
+  std::string password = "secret";
+  absl::Status fail_reads;  // when set, every read fails so
+  int reads = 0;            // message reads so far
+  bool changed_ = false;
+  std::map<std::string, Box> boxes_;
+
+  absl::StatusOr<std::string> Login(std::string_view user, std::string_view pw) override {
+    if (pw != password) return absl::UnauthenticatedError("bad password");
+    return absl::StrCat(std::string(user), "@example.org");
+  }
+  absl::StatusOr<std::vector<v1::Folder>> ListFolders() override {
+    std::vector<v1::Folder> out;
+    for (const auto& [name, b] : boxes_) out.push_back(FolderOf(name, b));
+    return out;
+  }
+  absl::StatusOr<ImapListing> ListMessages(const std::string& folder) override {
+    auto it = boxes_.find(folder);
+    if (it == boxes_.end()) {
+      if (folder != "Junk") return absl::NotFoundError("no such folder");
+      it = boxes_.find(folder);
+      BoxFor(folder);
+      it = boxes_.find(folder);
+    }
+    ImapListing l;
+    l.folder = FolderOf(folder, it->second);
+    for (const auto& [uid, m] : it->second.msgs) l.messages.push_back(m.info);
+    return l;
+  }
+  void Watch(const std::string&) override { changed_ = true; }
+  bool MayHaveChanged() override {
+    bool c = changed_;
+    changed_ = false;
+    return c;
+  }
+  absl::StatusOr<v1::SetFlagsResponse> SetFlags(const v1::SetFlagsRequest& req) override {
+    auto it = boxes_.find(req.folder());
+    if (it == boxes_.end()) return absl::NotFoundError("no such folder");
+    v1::SetFlagsResponse resp;
+    std::vector<std::string> flags(req.flags().begin(), req.flags().end());
+    NormalizeFlags(flags);
+    FlagOp op = req.op() == v1::FLAG_OP_ADD      ? FlagOp::kAdd
+                : req.op() == v1::FLAG_OP_REMOVE ? FlagOp::kRemove
+                                                 : FlagOp::kReplace;
+    for (uint32_t uid : req.uids()) {
+      auto m = it->second.msgs.find(uid);
+      if (m == it->second.msgs.end()) continue;
+      std::vector<std::string> cur(m->second.info.flags().begin(), m->second.info.flags().end());
+      std::vector<std::string> next = ApplyFlags(cur, op, flags);
+      m->second.info.clear_flags();
+      for (auto& f : next) m->second.info.add_flags(f);
+      *resp.add_messages() = m->second.info;
+    }
+    return resp;
+  }
+  absl::StatusOr<v1::CopyResponse> Copy(const v1::CopyRequest& req) override {
+    auto src = boxes_.find(req.folder());
+    if (src == boxes_.end()) return absl::NotFoundError("no such folder");
+    if (!boxes_.count(req.to_folder()) && req.to_folder() != "Junk") {
+      return absl::NotFoundError("no such folder");
+    }
+    Box& dst = BoxFor(req.to_folder());
+    v1::CopyResponse resp;
+    resp.set_to_uid_validity(dst.uid_validity);
+    for (uint32_t uid : req.uids()) {
+      auto m = src->second.msgs.find(uid);
+      if (m == src->second.msgs.end()) continue;
+      Msg copy = m->second;
+      if (req.move()) src->second.msgs.erase(m);
+      uint32_t nu = dst.uid_next++;
+      copy.info.set_uid(nu);
+      dst.msgs[nu] = copy;
+      resp.add_source_uids(uid);
+      resp.add_dest_uids(nu);
+    }
+    return resp;
+  }
+  absl::StatusOr<v1::ExpungeResponse> Expunge(const v1::ExpungeRequest& req) override {
+    auto it = boxes_.find(req.folder());
+    if (it == boxes_.end()) return absl::NotFoundError("no such folder");
+    v1::ExpungeResponse resp;
+    for (auto m = it->second.msgs.begin(); m != it->second.msgs.end();) {
+      bool listed = req.uids_size() == 0 ||
+                    std::find(req.uids().begin(), req.uids().end(), m->first) != req.uids().end();
+      if (listed && HasFlag(m->second.info.flags(), kFlagDeleted)) {
+        resp.add_expunged(m->first);
+        m = it->second.msgs.erase(m);
+      } else {
+        ++m;
+      }
+    }
+    return resp;
+  }
+  absl::StatusOr<v1::AppendResponse> Append(const v1::AppendRequest& req) override {
+    if (!boxes_.count(req.folder())) return absl::NotFoundError("no such folder");
+    std::vector<std::string> flags(req.flags().begin(), req.flags().end());
+    uint32_t uid = Add(req.folder(), req.message(), flags);
+    v1::AppendResponse resp;
+    resp.set_uid(uid);
+    resp.set_uid_validity(boxes_[req.folder()].uid_validity);
+    return resp;
+  }
+  absl::Status CreateFolder(const std::string& name) override {
+    if (boxes_.count(name)) return absl::AlreadyExistsError("exists");
+    BoxFor(name);
+    return absl::OkStatus();
+  }
+  absl::Status DeleteFolder(const std::string& name) override {
+    if (name == "Junk") return absl::FailedPreconditionError("Junk cannot be deleted");
+    if (!boxes_.erase(name)) return absl::NotFoundError("no such folder");
+    return absl::OkStatus();
+  }
+  void ReadBodies(const std::string& folder, const std::vector<ReadItem>& items, bool peek,
+                  const std::function<bool(size_t, absl::StatusOr<ImapBody>)>& each) override {
+    for (size_t i = 0; i < items.size(); ++i) {
+      ++reads;
+      absl::StatusOr<ImapBody> r;
+      auto b = boxes_.find(folder);
+      auto m = b == boxes_.end() ? decltype(b->second.msgs.end()){} : b->second.msgs.find(items[i].uid);
+      if (!fail_reads.ok()) {
+        r = fail_reads;
+      } else if (b == boxes_.end() || m == b->second.msgs.end()) {
+        r = absl::NotFoundError("no such message");
+      } else {
+        if (!peek && !HasFlag(m->second.info.flags(), kFlagSeen)) {
+          m->second.info.add_flags(std::string(kFlagSeen));
+        }
+        r = ImapBody{m->second.info, m->second.bytes};
+      }
+      if (!each(i, std::move(r))) return;
+    }
+  }
+
+ private:
+  static v1::Folder FolderOf(const std::string& name, const Box& b) {
+    v1::Folder f;
+    f.set_name(name);
+    f.set_uid_validity(b.uid_validity);
+    f.set_uid_next(b.uid_next);
+    f.set_messages(static_cast<uint32_t>(b.msgs.size()));
+    uint32_t unseen = 0;
+    for (const auto& [uid, m] : b.msgs) unseen += HasFlag(m.info.flags(), kFlagSeen) ? 0 : 1;
+    f.set_unseen(unseen);
+    return f;
+  }
+  uint32_t next_validity_ = 100;
+};
+
+}  // namespace pullmail
+
+#endif  // PULLMAIL_CORE_IMAP_IMAP_TEST_MAILBOX_H_
