@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/mail/flags.h"
 #include "core/storage/pg_db.h"
 #include "core/storage/pg_store.h"
 #include "core/storage/sqlite_db.h"  // EncodeStringList: the same list encoding
@@ -31,10 +32,6 @@ constexpr char kNotificationColumns[] =
 constexpr char kEntryColumns[] =
     "usr, folder, uid, notification_id, flags, seen, deleted, internal_date_us, modseq, state, "
     "reason";
-
-bool HasFlag(const std::vector<std::string>& flags, std::string_view flag) {
-  return std::binary_search(flags.begin(), flags.end(), flag);
-}
 
 std::vector<uint32_t> SortedUnique(std::vector<uint32_t> uids) {
   std::sort(uids.begin(), uids.end());
@@ -526,7 +523,6 @@ class PgRecipientStore : public RecipientStore {
                                          std::string_view to_name, bool move) override {
     std::string from = NormalizeFolderName(from_name);
     std::string to = NormalizeFolderName(to_name);
-    if (from == to) return absl::InvalidArgumentError("copy into the same folder");
     CopyResult result;
     RETURN_IF_ERROR(db_->Txn([&](PgConn& c) -> absl::Status {
       Tx tx(c, db_->channel());
