@@ -17,8 +17,8 @@ namespace {
 constexpr absl::Duration kLoginTimeout = absl::Seconds(15);
 
 template <typename Stub>
-absl::StatusOr<std::string> Login(Stub& stub, const std::string& address,
-                                  std::string_view password) {
+absl::StatusOr<v1::LoginResponse> Login(Stub& stub, const std::string& address,
+                                        std::string_view password) {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + kLoginTimeout));
   v1::LoginRequest req;
@@ -27,7 +27,7 @@ absl::StatusOr<std::string> Login(Stub& stub, const std::string& address,
   v1::LoginResponse resp;
   grpc::Status s = stub.Login(&ctx, req, &resp);
   if (!s.ok()) return FromGrpc(s);
-  return resp.token();
+  return resp;
 }
 
 }  // namespace
@@ -56,12 +56,25 @@ std::string NodeClient::Address(std::string_view user) const {
 
 absl::StatusOr<std::string> NodeClient::LoginMailbox(std::string_view user,
                                                      std::string_view password) {
-  return Login(*mailbox_, Address(user), password);
+  std::string address = Address(user);
+  absl::Time now = absl::Now();
+  if (std::optional<std::string> token = mailbox_logins_.Lookup(address, password, now)) {
+    return *std::move(token);
+  }
+  absl::StatusOr<v1::LoginResponse> r = Login(*mailbox_, address, password);
+  if (!r.ok()) return r.status();
+  mailbox_logins_.Insert(address, password, r->token(), absl::FromUnixMillis(r->expires_unix_ms()),
+                         now);
+  return r->token();
 }
 
 absl::StatusOr<std::string> NodeClient::LoginSubmit(std::string_view user,
                                                     std::string_view password) {
-  return Login(*submit_, Address(user), password);
+  // Not cached: a submission session logs in once and its AUTH answer must
+  // say whether the sender node can take mail now (454 4.7.0 when down).
+  absl::StatusOr<v1::LoginResponse> r = Login(*submit_, Address(user), password);
+  if (!r.ok()) return r.status();
+  return r->token();
 }
 
 absl::Status NodeClient::LoadBridgeKey(const std::string& token_key_path) {

@@ -13,6 +13,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/config/node_config.h"
+#include "core/logic/auth_cache.h"
+#include "core/util/random.h"
 #include "pullmail/v1/pullmail.grpc.pb.h"
 
 namespace pullmail::gateway {
@@ -30,7 +32,11 @@ class NodeClient {
   std::string Address(std::string_view user) const;
 
   // Logs `user` in at the recipient node (mailbox) or the sender node
-  // (submission) and returns a bearer token for Context().
+  // (submission) and returns a bearer token for Context(). A mailbox login
+  // (IMAP, POP3) that succeeded within kLoginCacheTtl with the same password
+  // is answered from the login cache (core/logic/auth_cache.h: Dovecot's
+  // auth cache, successes only, keyed on a salted hash of user and
+  // password).
   // kUnauthenticated: wrong user or password. kUnavailable: node down.
   absl::StatusOr<std::string> LoginMailbox(std::string_view user, std::string_view password);
   absl::StatusOr<std::string> LoginSubmit(std::string_view user, std::string_view password);
@@ -56,6 +62,9 @@ class NodeClient {
 
  private:
   NodeClient() = default;
+  static constexpr absl::Duration kLoginCacheTtl = absl::Minutes(5);
+  static constexpr size_t kLoginCacheEntries = 10000;
+  AuthCache mailbox_logins_{SecureRandom().Bytes(32), kLoginCacheTtl, kLoginCacheEntries};
   std::string domain_;
   std::string bridge_key_;  // the domain's 32-byte token key; never logged
   std::unique_ptr<v1::MailboxService::Stub> mailbox_;
