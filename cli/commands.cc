@@ -26,6 +26,8 @@
 #include "core/mail/utf8.h"
 #include "core/policy/arf.h"
 #include "core/util/clock.h"
+#include "core/storage/open_store.h"
+#include "core/storage/pg_store.h"
 #include "core/storage/sqlite_store.h"
 #include "core/util/random.h"
 #include "core/util/strings.h"
@@ -150,6 +152,16 @@ int RunInit(const Args& args) {
     o.retention_hours = static_cast<int>(*n);
   }
   o.plaintext = args.Has("plaintext");
+  o.database = args.GetOr("database", "");
+  if (!o.database.empty() && !IsPostgresUrl(o.database)) {
+    return ReportLocalError(
+        absl::InvalidArgumentError("--database must be a postgresql:// URL"));
+  }
+  if (!o.database.empty()) {
+    // Reach it now and create the schema, rather than fail at the nodes' start.
+    auto db = OpenPgDb(o.database);
+    if (!db.ok()) return ReportLocalError(db.status());
+  }
   auto r = InitDomain(o);
   if (!r.ok()) return ReportLocalError(r.status());
   if (args.Has("json")) {
@@ -207,7 +219,7 @@ int RunUserAdd(const Args& args) {
     return ReportLocalError(
         absl::InvalidArgumentError("--password (or env PULLMAIL_PASSWORD) is required"));
   }
-  auto store = OpenSqliteUserStore(config.UsersDbPath());
+  auto store = OpenUserStore(config.UsersStoreLocation());
   if (!store.ok()) return ReportLocalError(store.status());
   User user;
   user.address = address;
@@ -226,7 +238,8 @@ int RunUserAdd(const Args& args) {
   if (args.Has("json")) {
     std::cout << "{\"user\":" << JsonQuote(address) << "}\n";
   } else {
-    std::cout << "user " << address << " ready (" << config.UsersDbPath() << ")\n";
+    std::cout << "user " << address << " ready ("
+              << (config.database.empty() ? config.UsersDbPath() : "PostgreSQL database") << ")\n";
   }
   return kExitOk;
 }
@@ -234,7 +247,7 @@ int RunUserAdd(const Args& args) {
 int RunUserList(const Args& args) {
   auto session = Session::Open(args.GetOr("config", ""), "", "");
   if (!session.ok()) return ReportLocalError(session.status());
-  auto store = OpenSqliteUserStore(session->config().UsersDbPath());
+  auto store = OpenUserStore(session->config().UsersStoreLocation());
   if (!store.ok()) return ReportLocalError(store.status());
   auto users = (*store)->ListUsers();
   if (!users.ok()) return ReportLocalError(users.status());

@@ -83,6 +83,9 @@ std::string NodeToml(const InitOptions& o, int rport, int sport, int rmport, int
       "# Both of the domain's nodes read this file (format: core/config/node_config.h).\n",
       "domain = \"", o.domain, "\"\n",
       "data_dir = \"data\"\n",
+      o.database.empty() ? std::string()
+                         : absl::StrCat("database = \"", o.database,
+                                        "\"  # PostgreSQL: shared by replicas\n"),
       "directory = \"../directory.toml\"\n",
       "key_id = \"", kKeyId, "\"\n",
       "signing_key = \"keys/signing.pem\"\n",

@@ -30,6 +30,10 @@ struct InitOptions {
   int sender_metrics_port = 0;
   bool plaintext = false;  // loopback only; the nodes log a warning
   int retention_hours = 720;
+  // A postgresql:// URL: node.toml's `database` (the stores live there,
+  // shared by replicas) and the users are checked to be reachable. Empty:
+  // SQLite files in data/.
+  std::string database;
 };
 
 struct InitResult {

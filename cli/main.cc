@@ -55,6 +55,8 @@ const std::vector<Command>& Commands() {
         {"sender-metrics-port", true, "sender node /metrics port", "PORT"},
         {"retention-hours", true, "how long bodies are kept (default 720)", "HOURS"},
         {"plaintext", false, "no TLS (loopback only; the nodes warn loudly)"},
+        {"database", true,
+         "keep the stores in PostgreSQL, shared by replicas (docs/SCALE-OUT.md)", "URL"},
         {"json", false, "print JSON instead of text"}},
        &RunInit},
       {{"user", "add"}, "ADDRESS", "add a user to the domain (password from --password or env)",

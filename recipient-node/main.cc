@@ -19,6 +19,10 @@
 #include "rpc/server_runner.h"
 
 ABSL_FLAG(std::string, config, "", "path to the domain's node.toml (made by `pullmail init`)");
+ABSL_FLAG(std::string, listen, "",
+          "host:port to serve on instead of [recipient] listen: one more replica of the node "
+          "sharing the config's PostgreSQL database (docs/SCALE-OUT.md)");
+ABSL_FLAG(std::string, metrics_listen, "", "host:port for /metrics instead of [recipient] metrics_listen");
 
 int main(int argc, char** argv) {
   pullmail::SetProgramHelp(
@@ -43,6 +47,12 @@ int main(int argc, char** argv) {
     PM_LOG(ERROR) << config.status();
     return 1;
   }
+  if (!absl::GetFlag(FLAGS_listen).empty()) {
+    config->recipient_listen = absl::GetFlag(FLAGS_listen);
+  }
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    config->recipient_metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  }
   if (config->recipient_listen.empty()) {
     PM_LOG(ERROR) << path << ": [recipient] listen is missing";
     return 1;
@@ -60,10 +70,16 @@ int main(int argc, char** argv) {
   spec.services = {recipient.get(), mailbox.get()};
   spec.metrics_listen = config->recipient_metrics_listen;
   spec.before_shutdown = [&node] { (*node)->BeginShutdown(); };
-  spec.on_shutdown = [&node] { (*node)->StopMaintenance(); };
+  spec.on_shutdown = [&node] {
+    (*node)->StopChangeListener();
+    (*node)->StopMaintenance();
+  };
   // Started only once both ports are bound: a busy port then ends the
   // program with its error and exit code 1, not with a joinable thread.
-  spec.on_serving = [&node] { (*node)->StartMaintenance(); };
+  spec.on_serving = [&node] {
+    (*node)->StartMaintenance();
+    (*node)->StartChangeListener();
+  };
   absl::Status s = pullmail::ServeUntilSignal(spec);
   if (!s.ok()) {
     PM_LOG(ERROR) << s;

@@ -13,7 +13,7 @@
 #include "core/util/random.h"
 #include "core/policy/policy_config.h"
 #include "recipient-node/policy_state.h"
-#include "core/storage/sqlite_store.h"
+#include "core/storage/open_store.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
 #include "rpc/node_base.h"
@@ -41,7 +41,7 @@ uint64_t ChangeFeed::WaitChange(const std::string& user, uint64_t seen, absl::Du
 
 absl::StatusOr<std::unique_ptr<RecipientNode>> RecipientNode::Open(const NodeConfig& config) {
   std::unique_ptr<RecipientNode> node(new RecipientNode(config));
-  ASSIGN_OR_RETURN(node->store_, OpenSqliteRecipientStore(config.RecipientDbPath()));
+  ASSIGN_OR_RETURN(node->store_, OpenRecipientStore(config.RecipientStoreLocation()));
   ASSIGN_OR_RETURN(NodeBase base, OpenNodeBase(config));
   node->users_ = std::move(base.users);
   node->directory_ = std::move(base.directory);

@@ -141,6 +141,11 @@ class RecipientNode {
   // prefetch workers).
   void StartMaintenance();
   void StopMaintenance();
+  // With a PostgreSQL database (replicas, docs/SCALE-OUT.md): starts / stops
+  // the thread that wakes this replica's Watch streams when another replica
+  // changes a mailbox (LISTEN/NOTIFY). No-op with SQLite. replica_changes.cc.
+  void StartChangeListener();
+  void StopChangeListener();
 
   // Set when a shutdown signal arrives, before the server drains: long-lived
   // Watch streams end at once (UNAVAILABLE) instead of holding the drain,
@@ -182,6 +187,8 @@ class RecipientNode {
   std::condition_variable maint_cv_;
   bool maint_stop_ = false;
   std::thread maint_thread_;
+  std::atomic<bool> listen_stop_{false};
+  std::thread listen_thread_;
   // Last: its threads call into everything above, so it stops first.
   std::unique_ptr<Intake> intake_;
 };

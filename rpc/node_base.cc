@@ -2,7 +2,7 @@
 #include "rpc/node_base.h"
 
 #include "absl/strings/str_cat.h"
-#include "core/storage/sqlite_store.h"
+#include "core/storage/open_store.h"
 #include "core/util/clock.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
@@ -12,7 +12,7 @@ namespace pullmail {
 
 absl::StatusOr<NodeBase> OpenNodeBase(const NodeConfig& config) {
   NodeBase b;
-  ASSIGN_OR_RETURN(b.users, OpenSqliteUserStore(config.UsersDbPath()));
+  ASSIGN_OR_RETURN(b.users, OpenUserStore(config.UsersStoreLocation()));
   ASSIGN_OR_RETURN(b.directory, FileDirectory::Open(config.directory));
   ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadPem(config.signing_key));
   b.key = std::make_unique<SigningKey>(std::move(key));

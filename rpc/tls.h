@@ -19,7 +19,8 @@ namespace pullmail {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsConfig& tls, const std::string& listen);
 
-// A channel to `endpoint`, whose certificate must be issued by tls.ca to the
+// A channel to `endpoint` (or to a comma-separated list of replicas' IP
+// endpoints, calls spread round-robin over those that are up), whose certificate must be issued by tls.ca to the
 // name `peer_domain` (its subjectAltName). With plaintext, `endpoint` must be
 // loopback. Channels are thread-safe and meant to be shared.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const TlsConfig& tls,

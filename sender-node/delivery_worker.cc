@@ -48,7 +48,11 @@ void DeliveryWorker::Loop() {
 absl::Time DeliveryWorker::RunOnce() {
   SenderStore& store = node_->store();
   absl::Time now = node_->clock().Now();
-  auto due = store.DueDeliveries(now, kBatch);
+  // Claimed, not just listed: replicas sharing a PostgreSQL store each get
+  // their own deliveries (docs/SCALE-OUT.md). The lease outlasts the longest
+  // send (kRelayDeadline) unless configured shorter ([sender]
+  // claim_lease_seconds); Apply records the attempt before it ends.
+  auto due = store.ClaimDueDeliveries(now, kBatch, node_->config().claim_lease);
   if (!due.ok()) {
     PM_LOG(ERROR) << "outbox: " << due.status();
     return now + absl::Seconds(1);
@@ -95,7 +99,15 @@ void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Deliver
     return;
   }
   const bool relayed = node_->IsRelayed(domain);
-  if (relayed && live.size() > kRelayBatch) live.resize(kRelayBatch);  // the rest: next pass
+  if (relayed && live.size() > kRelayBatch) {
+    // The rest: next pass. Give back their claim so they need not wait out
+    // the lease.
+    for (size_t i = kRelayBatch; i < live.size(); ++i) {
+      live[i]->next_attempt = now;
+      (void)node_->store().UpdateDelivery(*live[i]);
+    }
+    live.resize(kRelayBatch);
+  }
   auto stub = v1::RecipientService::NewStub(*channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() +

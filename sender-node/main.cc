@@ -18,6 +18,10 @@
 #include "sender-node/sender_node.h"
 
 ABSL_FLAG(std::string, config, "", "path to the domain's node.toml (made by `pullmail init`)");
+ABSL_FLAG(std::string, listen, "",
+          "host:port to serve on instead of [sender] listen: one more replica of the node "
+          "sharing the config's PostgreSQL database (docs/SCALE-OUT.md)");
+ABSL_FLAG(std::string, metrics_listen, "", "host:port for /metrics instead of [sender] metrics_listen");
 
 int main(int argc, char** argv) {
   pullmail::SetProgramHelp(
@@ -41,6 +45,12 @@ int main(int argc, char** argv) {
   if (!config.ok()) {
     PM_LOG(ERROR) << config.status();
     return 1;
+  }
+  if (!absl::GetFlag(FLAGS_listen).empty()) {
+    config->sender_listen = absl::GetFlag(FLAGS_listen);
+  }
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    config->sender_metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   }
   if (config->sender_listen.empty()) {
     PM_LOG(ERROR) << path << ": [sender] listen is missing";

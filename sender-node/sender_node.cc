@@ -7,7 +7,7 @@
 #include "core/config/gateway_config.h"
 #include "core/crypto/token.h"
 #include "core/envelope/envelope.h"
-#include "core/storage/sqlite_store.h"
+#include "core/storage/open_store.h"
 #include "core/util/logging.h"
 #include "core/util/random.h"
 #include "core/util/status_macros.h"
@@ -21,7 +21,7 @@ namespace pullmail {
 
 absl::StatusOr<std::unique_ptr<SenderNode>> SenderNode::Open(const NodeConfig& config) {
   std::unique_ptr<SenderNode> node(new SenderNode(config));
-  ASSIGN_OR_RETURN(node->store_, OpenSqliteSenderStore(config.SenderDbPath()));
+  ASSIGN_OR_RETURN(node->store_, OpenSenderStore(config.SenderStoreLocation()));
   ASSIGN_OR_RETURN(NodeBase base, OpenNodeBase(config));
   node->users_ = std::move(base.users);
   node->directory_ = std::move(base.directory);

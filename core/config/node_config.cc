@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "core/storage/pg_store.h"  // IsPostgresUrl
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
 #include "core/util/toml.h"
@@ -77,6 +78,10 @@ absl::StatusOr<NodeConfig> FromTable(toml::table parsed, const std::string& path
   c.data_dir = Resolve(base, t["data_dir"].value_or(std::string("data")));
   c.directory = Resolve(base, t["directory"].value_or(std::string()));
   if (c.directory.empty()) return FieldError(path, "directory", "missing");
+  c.database = t["database"].value_or(std::string());
+  if (!c.database.empty() && !IsPostgresUrl(c.database)) {
+    return FieldError(path, "database", "must be a postgresql:// URL (or absent for SQLite)");
+  }
   c.key_id = t["key_id"].value_or(std::string("k1"));
   c.signing_key = Resolve(base, t["signing_key"].value_or(std::string()));
   if (c.signing_key.empty()) return FieldError(path, "signing_key", "missing");
@@ -103,6 +108,12 @@ absl::StatusOr<NodeConfig> FromTable(toml::table parsed, const std::string& path
     }
     c.retention = absl::Seconds(*secs);
   }
+
+  int64_t lease_s = t["sender"]["claim_lease_seconds"].value_or(int64_t{120});
+  if (lease_s < 1 || lease_s > 3600) {
+    return FieldError(path, "sender.claim_lease_seconds", "must be in 1..3600");
+  }
+  c.claim_lease = absl::Seconds(lease_s);
 
   c.recipient_listen = t["recipient"]["listen"].value_or(std::string());
   c.recipient_metrics_listen = t["recipient"]["metrics_listen"].value_or(std::string());

@@ -5,6 +5,8 @@
 //
 //   domain = "a.example"
 //   data_dir = "data"                  # sender.db, recipient.db, users.db
+//   database = "postgresql://..."      # optional: the three stores in PostgreSQL
+//                                      # instead, shared by replicas (docs/SCALE-OUT.md)
 //   directory = "../directory.toml"
 //   key_id = "k1"
 //   signing_key = "keys/signing.pem"
@@ -47,6 +49,9 @@ struct NodeConfig {
   std::string path;          // the file this was read from
   std::string domain;        // lower-case
   std::string data_dir;
+  // A PostgreSQL URL holding all three stores (several node processes of the
+  // domain share it), or empty for SQLite files in data_dir.
+  std::string database;
   std::string directory;     // directory TOML file
   std::string key_id;
   std::string signing_key;   // PEM path
@@ -55,6 +60,10 @@ struct NodeConfig {
   std::string sender_listen;
   std::string sender_metrics_listen;   // empty = no metrics endpoint
   absl::Duration retention = absl::Hours(24 * 30);
+  // How long a sender replica holds a delivery it took from the shared queue
+  // before another replica may send it ([sender] claim_lease_seconds; longer
+  // than any one send: docs/SCALE-OUT.md).
+  absl::Duration claim_lease = absl::Minutes(2);
 
   std::string recipient_listen;
   std::string recipient_metrics_listen;
@@ -67,6 +76,13 @@ struct NodeConfig {
   std::string SenderDbPath() const { return data_dir + "/sender.db"; }
   std::string RecipientDbPath() const { return data_dir + "/recipient.db"; }
   std::string UsersDbPath() const { return data_dir + "/users.db"; }
+  // Where each store lives: `database` if set, else the SQLite file above
+  // (what core/storage/open_store.h takes).
+  std::string SenderStoreLocation() const { return database.empty() ? SenderDbPath() : database; }
+  std::string RecipientStoreLocation() const {
+    return database.empty() ? RecipientDbPath() : database;
+  }
+  std::string UsersStoreLocation() const { return database.empty() ? UsersDbPath() : database; }
   std::string TokenKeyPath() const { return data_dir + "/token.key"; }
   // A sub-table of raw, e.g. Section("recipient", "policy"); nullptr if absent.
   const toml::table* Section(std::string_view a, std::string_view b = {}) const;

@@ -18,8 +18,11 @@ namespace pullmail {
 
 struct DomainEntry {
   std::string domain;               // lower-case
-  std::string recipient_endpoint;   // host:port of its recipient node
-  std::string sender_endpoint;      // host:port of its sender node
+  // host:port of its recipient node; or several, comma-separated, for the
+  // replicas of one node sharing a database (docs/SCALE-OUT.md): callers
+  // spread their calls across them (rpc/tls.h Dial).
+  std::string recipient_endpoint;
+  std::string sender_endpoint;      // host:port(s) of its sender node, likewise
   std::map<std::string, std::string> keys;  // key id -> raw 32-byte Ed25519 public key
   bool legacy = false;              // reached through a gateway (SMTP)
 };

@@ -56,7 +56,25 @@ bool ValidDomainName(std::string_view d) {
 }
 
 // host:port, host being a name, an IPv4 address or a bracketed IPv6 address.
+bool ValidOneEndpoint(std::string_view ep);
+
+// host:port, or several of them separated by commas: the replicas of one
+// node (docs/SCALE-OUT.md), among which callers spread their calls.
 bool ValidEndpoint(std::string_view ep) {
+  size_t start = 0;
+  while (true) {
+    size_t comma = ep.find(',', start);
+    if (!ValidOneEndpoint(ep.substr(start, comma == std::string_view::npos ? comma
+                                                                           : comma - start))) {
+      return false;
+    }
+    if (comma == std::string_view::npos) return true;
+    start = comma + 1;
+  }
+}
+
+bool ValidOneEndpoint(std::string_view ep) {
+  if (ep.empty()) return false;
   size_t colon = ep.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return false;
   std::string_view host = ep.substr(0, colon);

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Replicas: several node processes of one domain sharing a PostgreSQL
+database (docs/SCALE-OUT.md), with the directory listing every replica.
+
+The PostgreSQL server is the ctest fixture's (tests/pg/pg_server.py, named by
+$PULLMAIL_TEST_PG); run by hand, this file starts its own. Each test makes one
+schema per domain in it. Skipped (with the reason) only if PostgreSQL is not
+installed here.
+
+Run:  python3 tests/e2e/test_replicas.py --bin-dir build Replicas.test_kill9_one_replica_of_each_under_load
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from world import Node, WorldTestCase, free_port, run_tests, wait_until  # noqa: E402
+
+BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
+PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pg", "pg_server.py")
+
+RETRY_FAST = """[sender.retry]
+initial_seconds = 0.2
+multiplier = 2.0
+max_seconds = 1
+jitter = 0.1
+"""
+
+_own_state = None
+
+
+def pg_base_url():
+    """(url, None) of the test PostgreSQL server, or (None, why-not)."""
+    global _own_state
+    state = os.environ.get("PULLMAIL_TEST_PG")
+    if not state:
+        if _own_state is None:
+            _own_state = tempfile.mkdtemp(prefix="pullmail-pgstate-")
+            subprocess.run([sys.executable, PG_SERVER, "start", _own_state], check=True,
+                           stdout=subprocess.DEVNULL)
+        state = _own_state
+    try:
+        with open(os.path.join(state, "url")) as f:
+            return f.read().strip(), None
+    except FileNotFoundError:
+        try:
+            with open(os.path.join(state, "skip")) as f:
+                return None, f.read().strip()
+        except FileNotFoundError:
+            return None, f"no PostgreSQL server state in {state}"
+
+
+def stop_own_server():
+    if _own_state is not None:
+        subprocess.run([sys.executable, PG_SERVER, "stop", _own_state],
+                       stdout=subprocess.DEVNULL)
+        shutil.rmtree(_own_state, ignore_errors=True)
+
+
+class Replica(Node):
+    """One more process of a domain's node: same node.toml, its own listen
+    and metrics ports (--listen, --metrics_listen)."""
+
+    def __init__(self, world, domain, kind, n):
+        super().__init__(world, domain, kind)
+        self.n = n
+        self._listen = f"127.0.0.1:{free_port()}"
+        self._metrics = f"127.0.0.1:{free_port()}"
+        self.out_path = os.path.join(world.root, "logs", f"{domain.name}-{kind}-{n}.out")
+        self.log_path = os.path.join(world.root, "logs", f"{domain.name}-{kind}-{n}.log")
+        self.config = os.path.join(os.path.dirname(domain.config), f"node-{kind}-{n}.toml")
+        # A node.toml naming this replica, for the CLI (which talks to the
+        # [sender]/[recipient] listen of the config it is given).
+        with open(domain.config) as f:
+            text = f.read()
+        section = f"[{kind}]\nlisten = \"{domain.info[kind + '_listen']}\""
+        assert section in text, section
+        with open(self.config, "w") as f:
+            f.write(text.replace(section, f"[{kind}]\nlisten = \"{self._listen}\""))
+
+    @property
+    def listen(self):
+        return self._listen
+
+    @property
+    def metrics_listen(self):
+        return self._metrics
+
+    def start(self, wait=True):
+        assert not self.running()
+        offset = os.path.getsize(self.out_path) if os.path.exists(self.out_path) else 0
+        with open(self.out_path, "ab") as out, open(self.log_path, "ab") as err:
+            self.proc = subprocess.Popen(
+                [self.binary, "--config", self.domain.config, "--listen", self._listen,
+                 "--metrics_listen", self._metrics],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        self.starts += 1
+        self.world.processes.append(self.proc)
+        if wait:
+            self.wait_ready(offset)
+        return self
+
+    def __str__(self):
+        return f"{self.domain.name} {self.kind} replica {self.n}" + (
+            f" (pid {self.pid})" if self.proc else "")
+
+
+class Replicas(WorldTestCase):
+    def setUp(self):
+        super().setUp()
+        self.base_url, why = pg_base_url()
+        if self.base_url is None:
+            self.skipTest(f"PostgreSQL tests skipped: {why}")
+        self.replicas = []
+
+    def database(self, domain):
+        """A fresh schema for `domain`; its URL (dropped at the end)."""
+        schema = "e2e_" + domain.replace(".", "_") + f"_{os.getpid()}_{free_port()}"
+        psql = [os.path.join(PG_BIN, "psql"), "-q", "-v", "ON_ERROR_STOP=1", self.base_url]
+        subprocess.run(psql + ["-c", f"CREATE SCHEMA {schema}"], check=True,
+                       stdout=subprocess.DEVNULL)
+        self.addCleanup(lambda: subprocess.run(
+            psql + ["-c", f"DROP SCHEMA {schema} CASCADE"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        return f"{self.base_url}?options=-csearch_path%3D{schema}"
+
+    def replicated(self, name, kind):
+        """Domain `name` on PostgreSQL with a second `kind` node process; the
+        directory lists both processes' endpoints for that node."""
+        d = self.world.init(name, "--database", self.database(name))
+        d.edit_config("retention_hours = 720", "retention_hours = 720\nclaim_lease_seconds = 3")
+        d.append_config(RETRY_FAST)
+        r = Replica(self.world, d, kind, 2)
+        self.replicas.append(r)
+        path = os.path.join(self.world.root, "directory.toml")
+        with open(path) as f:
+            text = f.read()
+        old = f'{kind}_endpoint = "{d.info[kind + "_listen"]}"'
+        assert old in text, old
+        with open(path, "w") as f:
+            f.write(text.replace(old, f'{kind}_endpoint = "{d.info[kind + "_listen"]},{r.listen}"'))
+        return d, r
+
+    def send(self, config, user, to, subject):
+        return self.world.pullmail("send", "--json", "--config", config, "--user", user.address,
+                                   "--to", to.address, "--subject", subject,
+                                   "--body", f"body of {subject}\n", check=False,
+                                   env={"PULLMAIL_PASSWORD": user.password})
+
+    def subjects(self, config, user):
+        r = self.world.pullmail("list", "--json", "--folder", "INBOX", "--config", config,
+                                "--user", user.address, env={"PULLMAIL_PASSWORD": user.password})
+        return [m["summary"]["subject"] for m in r.json().get("messages", [])]
+
+    # ------------------------------------------------------------------
+
+    def test_kill9_one_replica_of_each_under_load(self):
+        """Two sender replicas of a.example and two recipient replicas of
+        b.example on one PostgreSQL; one of each is killed with SIGKILL in the
+        middle of a stream of sends. Every send that was acknowledged arrives
+        exactly once; none arrives twice."""
+        a, a2 = self.replicated("a.example", "sender")
+        b, b2 = self.replicated("b.example", "recipient")
+        ann = a.add_user("ann")
+        bob = b.add_user("bob")
+        a.start()
+        a2.start()
+        b.start()
+        b2.start()
+
+        acked = []
+        total = 40
+        for i in range(total):
+            if i == total // 3:
+                a.sender.kill9()  # sender replica 1: its claimed deliveries come due again
+                b2.kill9()        # recipient replica 2: in-flight streams break
+            # Submissions alternate between the sender replicas while both run.
+            via = a.config if (i % 2 == 0 and a.sender.running()) else a2.config
+            subject = f"load {i:02d}"
+            r = self.send(via, ann, bob, subject)
+            if r.returncode == 0:
+                acked.append(subject)
+        self.assertGreaterEqual(len(acked), total - 2, "most sends were acknowledged")
+
+        def all_arrived():
+            got = self.subjects(b.config, bob)  # through the surviving recipient replica
+            return got if set(got) >= set(acked) else None
+        got = wait_until(all_arrived, 90, interval=0.5,
+                         what=f"{len(acked)} acknowledged messages in bob's INBOX")
+        dups = sorted({s for s in got if got.count(s) > 1})
+        self.assertEqual(dups, [], "delivered twice")
+        self.assertEqual(sorted(set(got) - set(acked)), [], "only what was sent arrives")
+
+        # The body is fetched from whichever sender replica is up.
+        r = self.world.pullmail("read", "1", "--config", b.config, "--user", bob.address,
+                                env={"PULLMAIL_PASSWORD": bob.password})
+        self.assertIn("body of load", r.stdout)
+
+    def test_mailbox_state_is_shared_between_recipient_replicas(self):
+        """A notification taken by one recipient replica, and the flag a read
+        sets through the other, are seen through both."""
+        a = self.world.init("a.example")
+        a.append_config(RETRY_FAST)
+        b, b2 = self.replicated("b.example", "recipient")
+        ann = a.add_user("ann")
+        bob = b.add_user("bob")
+        a.start()
+        b.start()
+        b2.start()
+        for i in range(4):  # round-robin: the stream goes to both replicas in turn
+            self.assertEqual(self.send(a.config, ann, bob, f"shared {i}").returncode, 0)
+        wait_until(lambda: len(self.subjects(b2.config, bob)) == 4, 60, interval=0.3,
+                   what="4 messages through replica 2")
+        self.assertEqual(sorted(self.subjects(b.config, bob)),
+                         [f"shared {i}" for i in range(4)])
+        self.world.pullmail("read", "2", "--config", b.config, "--user", bob.address,
+                            env={"PULLMAIL_PASSWORD": bob.password})
+        r = self.world.pullmail("list", "--json", "--config", b2.config, "--user", bob.address,
+                                env={"PULLMAIL_PASSWORD": bob.password}).json()
+        seen = {m["uid"]: "\\Seen" in m["flags"] for m in r["messages"]}
+        self.assertEqual(seen, {1: False, 2: True, 3: False, 4: False})
+
+
+if __name__ == "__main__":
+    try:
+        run_tests(globals())
+    finally:
+        stop_own_server()
