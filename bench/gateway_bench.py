@@ -11,17 +11,26 @@ Maildir (if `dovecot` is installed: `apt-get install dovecot-imapd`):
   first     UID FETCH of every body (BODY.PEEK[]); for pullmail this is the
             pull: recipient node <- sender node, verified, cached, served
   again     the same fetch once more (pullmail: from the recipient's cache)
+  latency   one `UID FETCH n BODY.PEEK[]` at a time over --latency messages
+            of --size bytes: p50/p90/p99 in ms, first read and cached
+  login     a new connection, STARTTLS, LOGIN, LOGOUT: p50/p90 in ms
+  mixed     --clients clients for --mixed-seconds of mixed commands (NOOP,
+            FETCH FLAGS, FETCH a body, STORE, SEARCH, APPEND): operations/s
 
-and prints messages/s and MB/s, with pullmail/dovecot as a ratio. Figures,
+and prints each figure with pullmail/dovecot as a ratio (for latencies,
+dovecot/pullmail, so that above 1 is always "pullmail is better"). Figures,
 not a test: nothing here passes or fails on time.
 
 Usage: bench/gateway_bench.py [--bin-dir build] [--messages 200]
                               [--size 4096] [--big 1048576,16777216]
+                              [--latency 100] [--clients 5] [--mixed-seconds 10]
 """
 
 import argparse
 import imaplib
 import os
+import random
+import threading
 import shutil
 import smtplib
 import socket
@@ -86,6 +95,80 @@ def measure(m, count, small_uids, big_uids):
     return r
 
 
+def percentile(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+def latency(m, uids, r, label):
+    """Single-message fetch latency, one command at a time (ms)."""
+    times, bodies = [], []
+    for u in uids:
+        t, (typ, data) = timed(lambda: m.uid("FETCH", str(u), "(BODY.PEEK[])"))
+        assert typ == "OK", (typ, data)
+        times.append(t * 1000)
+        bodies.append([p[1] for p in data if isinstance(p, tuple)][0])
+    for p in (50, 90, 99):
+        r[f"fetch1 {label} p{p}"] = (percentile(times, p), "ms", "lower")
+    return bodies
+
+
+def login_latency(connect, n, r):
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        c = connect()
+        c.logout()
+        times.append((time.perf_counter() - t0) * 1000)
+    for p in (50, 90):
+        r[f"login p{p}"] = (percentile(times, p), "ms", "lower")
+
+
+def mixed(connect, clients, seconds, r):
+    """`clients` sessions doing mixed commands for `seconds`: operations/s."""
+    counts = [0] * clients
+    errors = []
+    start = threading.Barrier(clients)
+
+    def client(i):
+        try:
+            m, count = connect()
+            rnd = random.Random(i)
+            start.wait()
+            end = time.perf_counter() + seconds
+            n = 0
+            while time.perf_counter() < end:
+                u = rnd.randint(1, count)
+                op = rnd.randrange(6)
+                if op == 0:
+                    typ, _ = m.noop()
+                elif op == 1:
+                    typ, _ = m.uid("FETCH", f"{u}:{u + 20}", "(UID FLAGS)")
+                elif op == 2:
+                    typ, _ = m.uid("FETCH", str(u), "(BODY.PEEK[])")
+                elif op == 3:
+                    typ, _ = m.uid("STORE", str(u), "+FLAGS" if rnd.random() < .5 else "-FLAGS",
+                                   "(\\Flagged)")
+                elif op == 4:
+                    typ, _ = m.uid("SEARCH", "UNSEEN")
+                else:
+                    typ, _ = m.append("INBOX", None, None, make_message(10 ** 6 + n, 2048))
+                assert typ == "OK", (op, typ)
+                n += 1
+            counts[i] = n
+            m.logout()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    r[f"mixed {clients} clients"] = (sum(counts) / seconds, "ops/s")
+
+
 def dovecot_config(root, port, cert, key):
     return f"""base_dir = {root}/run
 state_dir = {root}/state
@@ -123,6 +206,10 @@ def main():
     ap.add_argument("--messages", type=int, default=200)
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--big", default="1048576,16777216")
+    ap.add_argument("--latency", type=int, default=100)
+    ap.add_argument("--logins", type=int, default=30)
+    ap.add_argument("--clients", type=int, default=5)
+    ap.add_argument("--mixed-seconds", type=float, default=10)
     args = ap.parse_args()
     bigs = [int(x) for x in args.big.split(",") if x]
 
@@ -139,6 +226,8 @@ def main():
 
         messages = [make_message(i, args.size) for i in range(args.messages)]
         messages += [make_message(args.messages + j, s) for j, s in enumerate(bigs)]
+        lat_first_uid = len(messages) + 1
+        messages += [make_message(len(messages) + j, args.size) for j in range(args.latency)]
         host, port = a.gateway_address("submission")
         s = smtplib.SMTP(host, port, timeout=120)
         s._host = "a.example"
@@ -155,11 +244,18 @@ def main():
         host, port = b.gateway_address("imap")
         m, count = imap_session(host, port, bob.address, bob.password, ctx, "b.example")
         small = list(range(1, args.messages + 1))
-        big = list(range(args.messages + 1, len(messages) + 1))
+        big = list(range(args.messages + 1, lat_first_uid))
+        lat = list(range(lat_first_uid, len(messages) + 1))
         before = b.recipient.counter(FETCHED)
         pm = measure(m, count, small, big)
+        pm["_lat_bodies"] = latency(m, lat, pm, "first")
+        latency(m, lat, pm, "cached")
         m.logout()
         assert before == 0, "the listing must not have pulled bodies"
+        connect_pm = lambda: imap_session(host, port, bob.address, bob.password, ctx,  # noqa: E731
+                                          "b.example")
+        login_latency(lambda: connect_pm()[0], args.logins, pm)
+        mixed(connect_pm, args.clients, args.mixed_seconds, pm)
 
         results = {"pullmail": pm}
         if shutil.which("dovecot"):
@@ -168,7 +264,8 @@ def main():
             for sub in ("cur", "new", "tmp"):
                 os.makedirs(os.path.join(maildir, sub))
             os.makedirs(os.path.join(root, "home"))
-            bodies = pm.get("_small_bodies", []) + pm.get("_big_bodies", [])
+            bodies = (pm.get("_small_bodies", []) + pm.get("_big_bodies", []) +
+                      pm.get("_lat_bodies", []))
             for i, body in enumerate(bodies):
                 with open(os.path.join(maildir, "cur", f"{i:06d}.bench:2,S"), "wb") as f:
                     f.write(body)
@@ -186,8 +283,15 @@ def main():
                        timeout=20, what="dovecot listening")
             d, dcount = imap_session("127.0.0.1", dport, "bob", "bench", ctx, "b.example")
             assert dcount == count, (dcount, count)
-            results["dovecot"] = measure(d, dcount, small, big)
+            dv = measure(d, dcount, small, big)
+            latency(d, lat, dv, "first")
+            latency(d, lat, dv, "cached")
             d.logout()
+            connect_dv = lambda: imap_session("127.0.0.1", dport, "bob", "bench", ctx,  # noqa: E731
+                                              "b.example")
+            login_latency(lambda: connect_dv()[0], args.logins, dv)
+            mixed(connect_dv, args.clients, args.mixed_seconds, dv)
+            results["dovecot"] = dv
 
         print(f"pullmail-gateway IMAP beside Dovecot: {args.messages} messages of "
               f"{args.size} B" + (f" + {len(bigs)} of {', '.join(map(str, bigs))} B" if bigs else "")
@@ -195,15 +299,21 @@ def main():
         print(f"submission through the gateway: {len(messages) / submit_s:.0f} messages/s "
               f"(SMTP + STARTTLS + AUTH -> sender node, durable)")
         dv = results.get("dovecot")
-        print(f"{'':14} {'pullmail':>12} {'dovecot':>12} {'ratio':>7}")
+        print(f"{'':20} {'pullmail':>12} {'dovecot':>12} {'ratio':>7}  (ratio > 1: pullmail better)")
         for key, entry in pm.items():
             if key.startswith("_"):
                 continue
-            value, unit = entry
+            value, unit = entry[0], entry[1]
+            lower_is_better = len(entry) > 2
             other = dv[key][0] if dv else None
-            ratio = f"{value / other:7.2f}" if other else "      -"
+            if other and value:
+                ratio = f"{(other / value if lower_is_better else value / other):7.2f}"
+            else:
+                ratio = "      -"
             other_s = f"{other:12.1f}" if other else f"{'-':>12}"
-            print(f"{key:14} {value:12.1f} {other_s} {ratio}  {unit}")
+            fmt = ".2f" if lower_is_better else ".1f"
+            other_s = f"{other:12{fmt}}" if other else f"{'-':>12}"
+            print(f"{key:20} {value:12{fmt}} {other_s} {ratio}  {unit}")
         if not dv:
             print("(dovecot not installed: apt-get install dovecot-imapd for the peer figures)")
         print("first = pullmail pulls each body from the sender node (verify, cache, serve); "
