@@ -13,9 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,15 @@ ABSL_FLAG(std::string, set, "",
 ABSL_FLAG(std::string, sweep, "",
           "Sweep one key over values: 'table.key=v1,v2,...'. One run per value (each in "
           "OUT/sweep/<key>=<v>), then OUT/sweep.csv and the sweep plot.");
+ABSL_FLAG(int, jobs, 1,
+          "With --sweep: run up to N sweep points at once, each its own process writing its "
+          "own OUT/sweep/<key>=<v> (the merged result is the same whatever N).");
+ABSL_FLAG(int, sweep_point, -1,
+          "With --sweep: run only point I (0-based, in the order given) and stop; no merge. "
+          "For cluster job arrays, e.g. --sweep_point=$SLURM_ARRAY_TASK_ID (sim/slurm/).");
+ABSL_FLAG(bool, merge, false,
+          "With --sweep: run nothing; build OUT/sweep.csv and its plot from the points' "
+          "outputs already in OUT/sweep/ (after --sweep_point runs). Fails if one is missing.");
 ABSL_FLAG(std::string, progress, "auto", "Progress bar on stderr: auto (if stderr is a terminal), on, off.");
 ABSL_FLAG(bool, plots, true, "Run gnuplot on the figures' scripts (the scripts are always written).");
 ABSL_FLAG(bool, quiet, false, "Do not print the summary on stdout.");
@@ -56,6 +67,7 @@ constexpr char kUsage[] =
 Usage:
   pullmail-sim --scenario FILE [--out DIR] [--seed N] [--mode pull|push|both]
                [--set 'table.key=value;...'] [--sweep 'table.key=v1,v2,...']
+               [--jobs N] [--sweep_point I | --merge]
                [--progress auto|on|off] [--plots=false] [--quiet]
 
 The scenario (TOML) sets the domains and users, legitimate traffic, spam
@@ -69,6 +81,9 @@ per_user_spam.csv, read_latency.csv, fig_*.gp and, with gnuplot, fig_*.png and
 fig_*.svg. With [output] k_values, DIR/k/ holds one pull run per k and
 k_sweep.csv + fig_k.* show suppression as a function of k. With --sweep,
 DIR/sweep/ holds one run per value and sweep.csv + sweep.* compare them.
+Sweep points are independent processes: --jobs N runs N at once here;
+--sweep_point I runs one (a cluster job array's task: sim/slurm/sweep.sbatch)
+and --merge then builds sweep.csv and the plot from their folders.
 
 Examples:
   pullmail-sim --scenario sim/scenarios/example.toml --out results/example
@@ -86,8 +101,9 @@ std::vector<std::string> Overrides() {
   return o;
 }
 
-// Runs this binary again on the same scenario with extra overrides; waits.
-int RunChild(const std::string& out, const std::vector<std::string>& extra) {
+// Starts this binary again on the same scenario with extra overrides;
+// returns the child's pid (-1 if fork failed).
+pid_t StartChild(const std::string& out, const std::vector<std::string>& extra) {
   std::vector<std::string> overrides = Overrides();
   overrides.insert(overrides.end(), extra.begin(), extra.end());
   std::vector<std::string> args = {"pullmail-sim",
@@ -106,10 +122,54 @@ int RunChild(const std::string& out, const std::vector<std::string>& extra) {
     execv("/proc/self/exe", argv.data());
     _exit(127);
   }
+  return pid;
+}
+
+int ExitCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+
+// Runs this binary again on the same scenario with extra overrides; waits.
+int RunChild(const std::string& out, const std::vector<std::string>& extra) {
+  pid_t pid = StartChild(out, extra);
   if (pid < 0) return -1;
   int status = 0;
   waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return ExitCode(status);
+}
+
+// Runs sweep points [0, n) as child processes, up to `jobs` at once; each
+// writes only its own folder, so the order they finish in changes nothing.
+// Returns false (after all started ones ended) if any failed.
+bool RunPoints(const std::string& key, const std::vector<std::string>& values,
+               const std::string& out, int jobs) {
+  std::map<pid_t, size_t> running;
+  size_t next = 0;
+  bool ok = true;
+  while (next < values.size() || !running.empty()) {
+    while (ok && next < values.size() && static_cast<int>(running.size()) < std::max(jobs, 1)) {
+      const std::string& v = values[next];
+      std::cerr << "sweep: " << key << " = " << v << "\n";
+      pid_t pid = StartChild(absl::StrCat(out, "/sweep/", key, "=", v), {absl::StrCat(key, "=", v)});
+      if (pid < 0) {
+        std::cerr << "sweep run " << key << "=" << v << ": cannot start a process\n";
+        ok = false;
+        break;
+      }
+      running[pid] = next++;
+    }
+    if (running.empty()) break;
+    int status = 0;
+    pid_t done = waitpid(-1, &status, 0);
+    if (done < 0) break;
+    auto it = running.find(done);
+    if (it == running.end()) continue;
+    if (int rc = ExitCode(status); rc != 0) {
+      std::cerr << "sweep run " << key << "=" << values[it->second] << " failed (exit " << rc
+                << ")\n";
+      ok = false;
+    }
+    running.erase(it);
+  }
+  return ok;
 }
 
 int Sweep(const std::string& out) {
@@ -121,17 +181,31 @@ int Sweep(const std::string& out) {
   }
   const std::string key = spec.substr(0, eq);
   std::vector<std::string> values = absl::StrSplit(spec.substr(eq + 1), ',', absl::SkipEmpty());
+  const int point = absl::GetFlag(FLAGS_sweep_point);
+  if (point >= 0) {
+    // One point of a job array: run it, leave the merge to --merge.
+    if (static_cast<size_t>(point) >= values.size()) {
+      std::cerr << "--sweep_point " << point << ": the sweep has " << values.size()
+                << " points (0.." << values.size() - 1 << ")\n";
+      return 2;
+    }
+    const std::string& v = values[point];
+    std::cerr << "sweep point " << point << ": " << key << " = " << v << "\n";
+    int rc = RunChild(absl::StrCat(out, "/sweep/", key, "=", v), {absl::StrCat(key, "=", v)});
+    if (rc != 0) std::cerr << "sweep run " << key << "=" << v << " failed (exit " << rc << ")\n";
+    return rc == 0 ? 0 : 1;
+  }
+  if (!absl::GetFlag(FLAGS_merge) && !RunPoints(key, values, out, absl::GetFlag(FLAGS_jobs))) {
+    return 1;
+  }
+  // The merge: the points' summaries in the order the values were given.
   std::vector<std::map<std::string, std::pair<double, double>>> runs;
   for (const std::string& v : values) {
     const std::string dir = absl::StrCat(out, "/sweep/", key, "=", v);
-    std::cerr << "sweep: " << key << " = " << v << "\n";
-    if (int rc = RunChild(dir, {absl::StrCat(key, "=", v)}); rc != 0) {
-      std::cerr << "sweep run " << key << "=" << v << " failed (exit " << rc << ")\n";
-      return 1;
-    }
     runs.emplace_back();
     if (absl::Status s = ReadSummaryCsv(dir + "/summary.csv", &runs.back()); !s.ok()) {
-      std::cerr << s << "\n";
+      std::cerr << s << (absl::GetFlag(FLAGS_merge) ? " (has every --sweep_point run?)" : "")
+                << "\n";
       return 1;
     }
   }

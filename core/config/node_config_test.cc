@@ -38,6 +38,26 @@ TEST(NodeConfig, ParsesAndResolvesPaths) {
   EXPECT_EQ(c->Section("sender", "retry"), nullptr);
 }
 
+TEST(NodeConfig, DatabaseUrlPutsEveryStoreThereAndClaimLeaseIsBounded) {
+  auto sqlite = ParseNodeConfig(kGood, "/srv/pm/a/node.toml");
+  ASSERT_TRUE(sqlite.ok()) << sqlite.status();
+  EXPECT_EQ(sqlite->RecipientStoreLocation(), "/srv/pm/a/data/recipient.db");
+  EXPECT_EQ(sqlite->claim_lease, absl::Minutes(2));
+  const std::string url = "postgresql://pm@db:5432/mail";
+  auto with_db = ParseNodeConfig("database = '" + url + "'\n" + std::string(kGood),
+                                 "/srv/pm/a/node.toml");
+  ASSERT_TRUE(with_db.ok()) << with_db.status();
+  EXPECT_EQ(with_db->SenderStoreLocation(), url);
+  EXPECT_EQ(with_db->RecipientStoreLocation(), url);
+  EXPECT_EQ(with_db->UsersStoreLocation(), url);
+  auto not_url = ParseNodeConfig("database = 'data/x.db'\n" + std::string(kGood), "/x/n.toml");
+  EXPECT_FALSE(not_url.ok());
+  EXPECT_NE(std::string(not_url.status().message()).find("database"), std::string::npos);
+  std::string lease(kGood);
+  lease.replace(lease.find("retention_hours = 48"), 20, "claim_lease_seconds = 0");
+  EXPECT_FALSE(ParseNodeConfig(lease, "/x/n.toml").ok());
+}
+
 TEST(NodeConfig, RejectsMissingFieldsAndPublicPlaintext) {
   EXPECT_FALSE(ParseNodeConfig("directory='d'\nsigning_key='k'", "/x/n.toml").ok());
   auto no_tls = ParseNodeConfig("domain='a'\ndirectory='d'\nsigning_key='k'", "/x/n.toml");

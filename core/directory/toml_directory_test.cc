@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -79,6 +80,24 @@ TEST(TomlDirectoryTest, ParsesTheDocumentedFormat) {
 
   EXPECT_EQ((*dir)->Lookup("c.example").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ((*dir)->All().size(), 3u);
+}
+
+// Replicas (docs/SCALE-OUT.md): an endpoint may list several, comma-separated;
+// each must be a valid host:port.
+TEST(TomlDirectoryTest, EndpointListsOfReplicas) {
+  auto dir = ParseTomlDirectory(
+      "[domains.\"a.example\"]\nrecipient_endpoint = \"10.0.0.1:7101,10.0.0.2:7101\"\n"
+      "sender_endpoint = \"10.0.0.1:7102\"\n",
+      "d.toml");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_EQ((*dir)->Lookup("a.example")->recipient_endpoint, "10.0.0.1:7101,10.0.0.2:7101");
+  for (const char* bad : {"10.0.0.1:7101,", ",10.0.0.1:7101", "10.0.0.1:7101,,10.0.0.2:1",
+                          "10.0.0.1:7101,nohost"}) {
+    auto d = ParseTomlDirectory(absl::StrCat("[domains.\"a.example\"]\nrecipient_endpoint = \"",
+                                             bad, "\"\nsender_endpoint = \"h:2\"\n"),
+                                "d.toml");
+    EXPECT_FALSE(d.ok()) << bad;
+  }
 }
 
 TEST(TomlDirectoryTest, EmptyFileIsAnEmptyDirectory) {
