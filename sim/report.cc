@@ -128,6 +128,20 @@ std::vector<SummaryRow> SummaryRows(const RunResult& r) {
     return l.integral() / 3600;
   });
   Row(rows, r, "spammer_storage_peak", "spammer's storage, peak", [](const WorldMetrics& m) { return m.spammer_storage.peak(); });
+  {
+    // Byte-hours as money at the stated price ([economics]).
+    const double usd_per_byte_hour = w.scenario().economics.storage_usd_per_gb_month / 1e9 / 730;
+    auto usd = [&, usd_per_byte_hour](Level WorldMetrics::*level) {
+      return [&, usd_per_byte_hour, level](const WorldMetrics& m) {
+        Level l = m.*level;
+        l.Advance(end);
+        return l.integral() / 3600 * usd_per_byte_hour;
+      };
+    };
+    Row(rows, r, "storage_sender_usd", "storage at senders, USD at the stated price", usd(&WorldMetrics::sender_storage));
+    Row(rows, r, "storage_recipient_usd", "storage at recipients, USD", usd(&WorldMetrics::recipient_storage));
+    Row(rows, r, "spammer_storage_usd", "spammer's storage, USD", usd(&WorldMetrics::spammer_storage));
+  }
 
   for (int o = 0; o < static_cast<int>(Outcome::kCount); ++o) {
     for (int spam = 0; spam < 2; ++spam) {
@@ -155,11 +169,15 @@ std::vector<SummaryRow> SummaryRows(const RunResult& r) {
           });
     }
   }
-  Row(rows, r, "spam_bodies", "spam bodies that reached users", [](const WorldMetrics& m) {
-    uint64_t total = 0;
-    for (uint32_t x : m.spam_bodies_per_user) total += x;
-    return static_cast<double>(total);
-  });
+  // Not like for like (push: delivered to a mailbox; pull: opened), so no
+  // ratio: compare spam_read (opened vs opened) or delivered_spam.
+  Row(rows, r, "spam_bodies_at_users",
+      "spam bodies held for users (push: delivered; pull: opened)", [](const WorldMetrics& m) {
+        uint64_t total = 0;
+        for (uint32_t x : m.spam_bodies_per_user) total += x;
+        return static_cast<double>(total);
+      });
+  rows.back().ratio = false;
   Row(rows, r, "legit_shown", "legitimate copies shown", [](const WorldMetrics& m) { return static_cast<double>(m.copies_shown[0]); });
   Row(rows, r, "legit_read", "legitimate copies opened", [](const WorldMetrics& m) { return static_cast<double>(m.copies_read[0]); });
   Row(rows, r, "spam_shown_per_user_mean", "spam shown per user, mean", [](const WorldMetrics& m) { return Mean(m.spam_shown_per_user); });
@@ -223,7 +241,7 @@ absl::Status WriteResults(const RunResult& r, const std::string& dir, std::strin
   // summary.csv
   std::string csv = "metric,pull,push,pull_over_push\n";
   for (const SummaryRow& row : rows) {
-    double ratio = (!std::isnan(row.pull) && !std::isnan(row.push) && row.push != 0) ? row.pull / row.push : kNaN;
+    double ratio = (row.ratio && !std::isnan(row.pull) && !std::isnan(row.push) && row.push != 0) ? row.pull / row.push : kNaN;
     absl::StrAppend(&csv, row.key, ",", Num(row.pull), ",", Num(row.push), ",", Num(ratio), "\n");
   }
   if (absl::Status s = WriteFile(dir + "/summary.csv", csv); !s.ok()) return s;
@@ -241,9 +259,10 @@ absl::Status WriteResults(const RunResult& r, const std::string& dir, std::strin
                   ", push ", r.push ? (r.push_conserved ? "ok" : "FAILED") : "-", "\n\n");
   absl::StrAppend(&t, absl::StrFormat("%-48s %14s %14s %10s\n", "", "pull", "push", "pull/push"));
   for (const SummaryRow& row : rows) {
-    const bool bytes = row.key.rfind("bytes", 0) == 0 || row.key.rfind("storage", 0) == 0 ||
-                       row.key.rfind("spammer", 0) == 0;
-    double ratio = (!std::isnan(row.pull) && !std::isnan(row.push) && row.push != 0) ? row.pull / row.push : kNaN;
+    const bool bytes = (row.key.rfind("bytes", 0) == 0 || row.key.rfind("storage", 0) == 0 ||
+                        row.key.rfind("spammer", 0) == 0) &&
+                       row.key.find("_usd") == std::string::npos;
+    double ratio = (row.ratio && !std::isnan(row.pull) && !std::isnan(row.push) && row.push != 0) ? row.pull / row.push : kNaN;
     std::string ratio_text = std::isnan(ratio) ? "" : absl::StrFormat("%.4g", ratio);
     absl::StrAppend(&t, absl::StrFormat("%-48s %14s %14s %10s\n", row.label, Human(row.pull, bytes),
                                         Human(row.push, bytes), ratio_text));
@@ -443,8 +462,7 @@ absl::Status WritePlots(const std::string& dir, bool pull, bool push, bool k_swe
         "set yrange [0:*]\n"
         "plot 'k_sweep.csv' using 'k':'spam_shown_ratio' with linespoints lw 2 title 'spam notifications shown', \\\n"
         "     'k_sweep.csv' using 'k':'delivered_spam_ratio' with linespoints lw 2 title 'spam left in inboxes', \\\n"
-        "     'k_sweep.csv' using 'k':'spam_read_ratio' with linespoints lw 2 title 'spam opened', \\\n"
-        "     'k_sweep.csv' using 'k':'spam_bodies_ratio' with linespoints lw 2 title 'spam bodies to users'\n"
+        "     'k_sweep.csv' using 'k':'spam_read_ratio' with linespoints lw 2 title 'spam opened'\n"
         "set yrange [*:*]\n");
   }
   const bool have = GnuplotAvailable();
@@ -471,7 +489,7 @@ absl::Status WriteSweep(const std::string& dir, const std::string& param,
                         bool plots, std::string* note) {
   static const char* kKeys[] = {"bytes_total", "storage_recipient_byte_hours",
                                 "storage_sender_byte_hours", "spam_shown", "spam_read",
-                                "spam_bodies", "read_latency_p50_s", "fetch_failures",
+                                "delivered_spam", "read_latency_p50_s", "fetch_failures",
                                 "spammer_storage_byte_hours"};
   std::string csv = "value";
   for (const char* k : kKeys) absl::StrAppend(&csv, ",pull_", k, ",push_", k, ",ratio_", k);
@@ -494,7 +512,7 @@ absl::Status WriteSweep(const std::string& dir, const std::string& param,
       "plot 'sweep.csv' using 1:'ratio_bytes_total' with linespoints lw 2 title 'bytes moved', \\\n",
       "     '' using 1:'ratio_storage_recipient_byte_hours' with linespoints lw 2 title 'recipient storage', \\\n",
       "     '' using 1:'ratio_spam_shown' with linespoints lw 2 title 'spam shown', \\\n",
-      "     '' using 1:'ratio_spam_bodies' with linespoints lw 2 title 'spam bodies to users'\n");
+      "     '' using 1:'ratio_spam_read' with linespoints lw 2 title 'spam opened'\n");
   if (absl::Status s = WriteFile(dir + "/sweep.gp", Script("sweep", body)); !s.ok()) return s;
   if (!plots) {
     *note = "plots disabled";
@@ -510,7 +528,7 @@ absl::Status WriteSweep(const std::string& dir, const std::string& param,
 absl::Status WriteKSweep(const std::string& dir, const std::vector<double>& ks,
                          const std::vector<std::map<std::string, std::pair<double, double>>>& runs,
                          const std::map<std::string, std::pair<double, double>>& main_run) {
-  static const char* kKeys[] = {"spam_shown", "delivered_spam", "spam_read", "spam_bodies",
+  static const char* kKeys[] = {"spam_shown", "delivered_spam", "spam_read",
                                 "suppressed_spam", "suppressed_legit", "bytes_total"};
   std::string csv = "k";
   for (const char* k : kKeys) absl::StrAppend(&csv, ",", k, ",", k, "_ratio");

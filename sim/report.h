@@ -21,6 +21,9 @@ struct SummaryRow {
   std::string label;  // what the text summary prints
   double pull;
   double push;
+  // False where the two worlds' values are not the same quantity, so that no
+  // pull/push ratio is printed for them (docs/SIMULATION.md "Figures").
+  bool ratio = true;
 };
 
 std::vector<SummaryRow> SummaryRows(const RunResult& r);

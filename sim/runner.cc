@@ -47,7 +47,7 @@ void AddColumns(std::vector<std::string>& cols, std::string_view w) {
   }
   for (const char* c : {"bytes_total", "storage_sender", "storage_recipient", "storage_spammer",
                         "sender_byte_hours", "recipient_byte_hours", "spammer_byte_hours",
-                        "messages_created", "spam_shown", "spam_read", "spam_bodies",
+                        "messages_created", "spam_shown", "spam_read", "spam_bodies_transferred",
                         "legit_read", "fetch_failures", "fetch_failures_offline", "suppressed"}) {
     cols.push_back(absl::StrCat(AV(w), "_", c));
   }

@@ -463,6 +463,7 @@ absl::StatusOr<Scenario> ParseScenario(const toml::table& doc, std::string_view 
     RETURN_IF_ERROR(
         f.Range("conversion_per_open", &s.economics.conversion_per_open, 0, 1));
     RETURN_IF_ERROR(f.Range("revenue_per_sale", &s.economics.revenue_per_sale, 0, 1e9));
+    RETURN_IF_ERROR(f.Range("storage_usd_per_gb_month", &s.economics.storage_usd_per_gb_month, 0, 1e6));
     RETURN_IF_ERROR(f.Finish());
   }
   {

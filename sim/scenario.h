@@ -181,6 +181,9 @@ struct PushConfig {
 struct EconomicsConfig {
   double conversion_per_open = 1e-4;  // sales per spam copy a user opens
   double revenue_per_sale = 100;      // USD
+  // The stated price of storage, USD per GB-month (GB = 1e9 bytes, month =
+  // 730 h): turns byte-hours into money (storage_*_usd).
+  double storage_usd_per_gb_month = 0.023;
 };
 
 struct RetentionConfig {

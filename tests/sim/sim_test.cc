@@ -321,7 +321,7 @@ TEST(RunTest, HandWorkedScenario) {
     EXPECT_EQ(world(s, "spam_shown"), 1);
     EXPECT_EQ(world(s, "spam_read"), 1);
     EXPECT_EQ(world(s, "legit_read"), 2);
-    EXPECT_EQ(world(s, "spam_bodies"), 1);
+    EXPECT_EQ(world(s, "spam_bodies_at_users"), 1);
     EXPECT_EQ(world(s, "spam_shown_per_user_mean"), 0.5);
   }
   // Pull: three fetches, nothing from cache, three accepted notifications,
@@ -368,7 +368,7 @@ TEST(RunTest, BlocklistRefusesAListedBotInBothWorlds) {
   Summary s = RunHand(dir, "b", {"push.dnsbl_coverage=1", "push.dnsbl_listing_delay=0"});
   EXPECT_EQ(Push(s, "rejected_spam"), 1);
   EXPECT_EQ(Push(s, "delivered_spam"), 0);
-  EXPECT_EQ(Push(s, "spam_bodies"), 0);
+  EXPECT_EQ(Push(s, "spam_bodies_at_users"), 0);
   EXPECT_EQ(Push(s, "delivered_legit"), 2);
   EXPECT_EQ(Push(s, "dnsbl_sessions_refused"), 1);
   EXPECT_EQ(Push(s, "bytes_push_body"), 2 * 10000);
@@ -521,6 +521,13 @@ TEST(SpammerTest, RevenueIsOpenedSpamTimesConversionTimesSale) {
     EXPECT_EQ(world(s, "spammer_revenue_usd"), 10);
     EXPECT_EQ(world(s, "spammer_revenue_usd_campaign0"), 10);
   }
+  // Money is printed as money, not as bytes.
+  EXPECT_EQ(ReadAll(dir + "/r/summary.txt").find("spammers' revenue, USD (spam opened x conversion x sale)         10 B"),
+            std::string::npos);
+  // Storage at the stated price: byte-hours x USD per GB-month / 730 h.
+  const double usd = Pull(s, "storage_recipient_byte_hours") * 0.023 / 1e9 / 730;
+  EXPECT_GT(usd, 0);
+  EXPECT_NEAR(Pull(s, "storage_recipient_usd"), usd, usd * 1e-9);  // the CSV keeps 10 digits
   std::filesystem::remove_all(dir);
 }
 
