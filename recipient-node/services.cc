@@ -79,10 +79,10 @@ class RecipientServiceImpl final : public v1::RecipientService::Service {
         for (size_t i = 0; i < p->results.size(); ++i) {
           v1::NotifyResult& r = p->results[i];
           r.set_sequence(sequence++);
-          grpc::WriteOptions opts;
-          if (i + 1 < p->results.size()) opts.set_buffer_hint();
+          // No buffer hint: a synchronous server Write of a hinted message
+          // can wait for a later write to flush it, and there may be none.
           // After a failed write the client has gone: keep draining.
-          if (write_ok && !stream->Write(r, opts)) write_ok = false;
+          if (write_ok && !stream->Write(r)) write_ok = false;
         }
         lock.lock();
         in_flight -= p->results.size();

@@ -59,8 +59,12 @@ absl::Time DeliveryWorker::RunOnce() {
   }
   std::map<std::string, std::vector<Delivery>> by_domain;
   for (Delivery& d : *due) by_domain[d.domain].push_back(std::move(d));
-  for (auto& [domain, list] : by_domain) SendToDomain(domain, list);
+  for (auto& [domain, list] : by_domain) {
+    SendToDomain(domain, list);
+    Flush();
+  }
   ExpireBodies();
+  Flush();
 
   if (due->size() == kBatch) return now;  // more waiting
   auto next = store.NextDueTime();
@@ -192,11 +196,27 @@ void DeliveryWorker::Apply(Delivery& d, int code, const std::string& error) {
       d.last_error = step.bounce_reason;
       break;
   }
-  if (absl::Status s = node_->store().UpdateDelivery(d); !s.ok()) {
-    PM_LOG(ERROR) << "outbox: cannot record attempt for " << d.message_id << ": " << s;
+  updates_.push_back(Update{d, step});
+}
+
+void DeliveryWorker::Flush() {
+  if (updates_.empty()) return;
+  std::vector<Update> updates = std::move(updates_);
+  updates_.clear();
+  std::vector<Delivery> deliveries;
+  deliveries.reserve(updates.size());
+  for (const Update& u : updates) deliveries.push_back(u.delivery);
+  // One transaction for the pass: a commit per notification (an fsync each
+  // with synchronous=FULL) was what limited a busy sender.
+  if (absl::Status s = node_->store().UpdateDeliveries(deliveries); !s.ok()) {
+    PM_LOG(ERROR) << "outbox: cannot record " << deliveries.size() << " attempt(s): " << s;
     return;
   }
-  if (step.kind == OutboxStep::kBounce) Bounce(d, step.bounce_reason, step.status_code);
+  for (const Update& u : updates) {
+    if (u.step.kind == OutboxStep::kBounce) {
+      Bounce(u.delivery, u.step.bounce_reason, u.step.status_code);
+    }
+  }
 }
 
 void DeliveryWorker::Bounce(const Delivery& d, const std::string& reason,

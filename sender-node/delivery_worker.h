@@ -6,7 +6,9 @@
 #define PULLMAIL_SENDER_NODE_DELIVERY_WORKER_H_
 
 #include <thread>
+#include <vector>
 
+#include "core/logic/outbox.h"
 #include "sender-node/sender_node.h"
 
 namespace pullmail {
@@ -24,11 +26,19 @@ class DeliveryWorker {
  private:
   void Loop();
   void SendToDomain(const std::string& domain, std::vector<Delivery>& due);
+  // Applies core's retry schedule to `d` in memory and queues the write;
+  // Flush() stores every queued write in one transaction, then bounces.
   void Apply(Delivery& d, int code, const std::string& error);
+  void Flush();
   void Bounce(const Delivery& d, const std::string& reason, const std::string& status_code);
   void ExpireBodies();
 
+  struct Update {
+    Delivery delivery;
+    OutboxStep step;
+  };
   SenderNode* node_;
+  std::vector<Update> updates_;  // worker thread only
   std::thread thread_;
 };
 

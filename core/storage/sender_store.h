@@ -101,6 +101,16 @@ class SenderStore {
   // are fixed at PutMessage.) NotFound if no such delivery.
   virtual absl::Status UpdateDelivery(const Delivery& delivery) = 0;
 
+  // UpdateDelivery for each, in order; a back end may make them one
+  // transaction (SQLite does: one commit for a whole delivery pass rather than
+  // one per notification). On an error the ones before it may be written.
+  virtual absl::Status UpdateDeliveries(const std::vector<Delivery>& deliveries) {
+    for (const Delivery& d : deliveries) {
+      if (absl::Status s = UpdateDelivery(d); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
   // bytes_served += n. NotFound if no such delivery.
   virtual absl::Status AddBytesServed(std::string_view message_id, std::string_view domain,
                                       uint64_t n) = 0;

@@ -304,6 +304,23 @@ TEST_P(SenderStoreContract, UpdateDeliveryChangesOnlyMutableFields) {
   PM_EXPECT_CODE(store_->UpdateDelivery(d), kNotFound);
 }
 
+TEST_P(SenderStoreContract, UpdateDeliveriesWritesEveryOne) {
+  Put("m1", 1, kT0, {"a.example", "b.example"}, kT0);
+  Delivery a = *store_->GetDelivery("m1", "a.example");
+  Delivery b = *store_->GetDelivery("m1", "b.example");
+  a.state = DeliveryState::kDelivered;
+  b.attempts = 3;
+  b.last_error = "unreachable";
+  PM_ASSERT_OK(store_->UpdateDeliveries({a, b}));
+  EXPECT_EQ(store_->GetDelivery("m1", "a.example")->state, DeliveryState::kDelivered);
+  EXPECT_EQ(store_->GetDelivery("m1", "b.example")->attempts, 3);
+  EXPECT_EQ(store_->GetDelivery("m1", "b.example")->last_error, "unreachable");
+  PM_ASSERT_OK(store_->UpdateDeliveries({}));
+  Delivery missing = a;
+  missing.domain = "missing.example";
+  PM_EXPECT_CODE(store_->UpdateDeliveries({a, missing}), kNotFound);
+}
+
 TEST_P(SenderStoreContract, BytesServedAccumulate) {
   Put("m1", 1, kT0, {"a.example", "b.example"}, kT0);
   PM_ASSERT_OK(store_->AddBytesServed("m1", "a.example", 65'536));

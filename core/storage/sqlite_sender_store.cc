@@ -202,6 +202,19 @@ class SqliteSenderStore : public SenderStore {
 
   absl::Status UpdateDelivery(const Delivery& d) override {
     absl::MutexLock lock(&db_->mu());
+    return UpdateDeliveryLocked(d);
+  }
+
+  // One transaction, so one commit (and fsync) for the lot.
+  absl::Status UpdateDeliveries(const std::vector<Delivery>& deliveries) override {
+    absl::MutexLock lock(&db_->mu());
+    Transaction tx(db_.get());
+    RETURN_IF_ERROR(tx.Begin());
+    for (const Delivery& d : deliveries) RETURN_IF_ERROR(UpdateDeliveryLocked(d));
+    return tx.Commit();
+  }
+
+  absl::Status UpdateDeliveryLocked(const Delivery& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_->mu()) {
     Statement st(db_.get(),
                  "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_us = ?, "
                  "last_error = ? WHERE message_id = ? AND domain = ?");
