@@ -68,10 +68,44 @@ absl::StatusOr<v1::SubmitResponse> SenderNode::Bridge(const v1::BridgeRequest& r
   return Submit(in);
 }
 
+absl::Status SenderNode::PutGrouped(const OutboundMessage& message, std::string_view body,
+                                    const std::vector<Delivery>& deliveries) {
+  // At most this many messages per transaction (their bodies are in memory
+  // anyway, held by their callers).
+  constexpr size_t kMaxGroup = 64;
+  PendingPut me{SenderStore::PutRequest{&message, body, &deliveries}, absl::OkStatus(), false};
+  std::unique_lock<std::mutex> lock(put_mu_);
+  put_queue_.push_back(&me);
+  while (!me.done) {
+    if (put_leader_) {
+      put_cv_.wait(lock);
+      continue;
+    }
+    put_leader_ = true;
+    const size_t n = std::min(put_queue_.size(), kMaxGroup);
+    std::vector<PendingPut*> group(put_queue_.begin(), put_queue_.begin() + n);
+    put_queue_.erase(put_queue_.begin(), put_queue_.begin() + n);
+    lock.unlock();
+    std::vector<SenderStore::PutRequest> requests;
+    requests.reserve(group.size());
+    for (PendingPut* p : group) requests.push_back(p->request);
+    std::vector<absl::Status> results = store_->PutMessages(requests);
+    Metrics::Global().Add("pullmail_submission_commits_total");
+    lock.lock();
+    for (size_t i = 0; i < group.size(); ++i) {
+      group[i]->status = i < results.size() ? results[i] : absl::InternalError("no result");
+      group[i]->done = true;
+    }
+    put_leader_ = false;
+    put_cv_.notify_all();
+  }
+  return me.status;
+}
+
 absl::StatusOr<v1::SubmitResponse> SenderNode::Submit(const SubmissionInput& input) {
   SubmissionContext ctx = MakeSubmissionContext();
   ASSIGN_OR_RETURN(Submission sub, PrepareSubmission(input, ctx));
-  RETURN_IF_ERROR(store_->PutMessage(sub.message, input.message, sub.deliveries));
+  RETURN_IF_ERROR(PutGrouped(sub.message, input.message, sub.deliveries));
   Metrics::Global().Add("pullmail_submissions_total");
   Wake();
 

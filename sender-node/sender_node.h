@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/config/node_config.h"
@@ -80,6 +81,11 @@ class SenderNode {
   // The submission context for now; bridged mail also gets the directory
   // and the user check.
   SubmissionContext MakeSubmissionContext();
+  // store_->PutMessage with group commit: concurrent callers' messages are
+  // stored by whichever of them finds no commit running (the leader), in one
+  // PutMessages transaction, while the others wait for their result.
+  absl::Status PutGrouped(const OutboundMessage& message, std::string_view body,
+                          const std::vector<Delivery>& deliveries);
   NodeConfig config_;
   std::unique_ptr<SenderStore> store_;
   std::unique_ptr<UserStore> users_;
@@ -94,6 +100,16 @@ class SenderNode {
   bool woken_ = false;
   bool stop_ = false;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+
+  struct PendingPut {
+    SenderStore::PutRequest request;
+    absl::Status status;
+    bool done = false;
+  };
+  std::mutex put_mu_;
+  std::condition_variable put_cv_;
+  std::vector<PendingPut*> put_queue_;  // guarded by put_mu_
+  bool put_leader_ = false;             // guarded by put_mu_
 };
 
 // gRPC services (services.cc): thin adapters over SenderNode.

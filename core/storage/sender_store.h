@@ -37,6 +37,23 @@ class SenderStore {
   virtual absl::Status PutMessage(const OutboundMessage& message, std::string_view body,
                                   const std::vector<Delivery>& deliveries) = 0;
 
+  // One PutMessage call's arguments (borrowed).
+  struct PutRequest {
+    const OutboundMessage* message;
+    std::string_view body;
+    const std::vector<Delivery>* deliveries;
+  };
+  // PutMessage for each, with one result each, in order: each message is
+  // stored whole or not at all and one's failure does not affect another's.
+  // A back end may commit them together (SQLite does: one transaction, one
+  // fsync, for concurrent submissions -- group commit).
+  virtual std::vector<absl::Status> PutMessages(const std::vector<PutRequest>& batch) {
+    std::vector<absl::Status> out;
+    out.reserve(batch.size());
+    for (const PutRequest& r : batch) out.push_back(PutMessage(*r.message, r.body, *r.deliveries));
+    return out;
+  }
+
   // NotFound if unknown.
   virtual absl::StatusOr<OutboundMessage> GetMessage(std::string_view message_id) = 0;
 

@@ -304,6 +304,36 @@ TEST_P(SenderStoreContract, UpdateDeliveryChangesOnlyMutableFields) {
   PM_EXPECT_CODE(store_->UpdateDelivery(d), kNotFound);
 }
 
+TEST_P(SenderStoreContract, PutMessagesStoresEachWholeOrNotAtAll) {
+  Put("taken", 3, kT0, {"a.example"}, kT0);
+  OutboundMessage m1 = MakeMessage("m1", "alice@s.example", 10, kT0);
+  OutboundMessage dup = MakeMessage("taken", "alice@s.example", 4, kT0);
+  OutboundMessage bad = MakeMessage("bad", "alice@s.example", 5, kT0);
+  OutboundMessage m2 = MakeMessage("m2", "alice@s.example", 7, kT0);
+  std::vector<Delivery> d1 = {MakeDelivery("m1", "a.example", kT0),
+                              MakeDelivery("m1", "b.example", kT0)};
+  std::vector<Delivery> ddup = {MakeDelivery("taken", "c.example", kT0)};
+  std::vector<Delivery> dbad = {MakeDelivery("bad", "a.example", kT0)};
+  std::vector<Delivery> d2 = {MakeDelivery("m2", "a.example", kT0)};
+  const std::string b1 = PatternBody(10), bdup = PatternBody(4), b2 = PatternBody(7);
+  std::vector<absl::Status> r = store_->PutMessages({{&m1, b1, &d1},
+                                                     {&dup, bdup, &ddup},
+                                                     {&bad, "wrong size", &dbad},
+                                                     {&m2, b2, &d2}});
+  ASSERT_EQ(r.size(), 4u);
+  PM_EXPECT_OK(r[0]);
+  EXPECT_EQ(r[1].code(), absl::StatusCode::kAlreadyExists) << r[1];
+  EXPECT_EQ(r[2].code(), absl::StatusCode::kInvalidArgument) << r[2];
+  PM_EXPECT_OK(r[3]);
+  EXPECT_EQ(*store_->ReadBody("m1", 0, 100), b1);
+  EXPECT_EQ(*store_->ReadBody("m2", 0, 100), b2);
+  EXPECT_EQ(store_->ListDeliveries("m1")->size(), 2u);
+  // The refused duplicate left nothing behind: "taken" keeps its one delivery.
+  EXPECT_EQ(store_->ListDeliveries("taken")->size(), 1u);
+  PM_EXPECT_CODE(store_->GetMessage("bad").status(), kNotFound);
+  EXPECT_TRUE(store_->PutMessages({}).empty());
+}
+
 TEST_P(SenderStoreContract, UpdateDeliveriesWritesEveryOne) {
   Put("m1", 1, kT0, {"a.example", "b.example"}, kT0);
   Delivery a = *store_->GetDelivery("m1", "a.example");

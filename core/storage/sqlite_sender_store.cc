@@ -31,6 +31,54 @@ class SqliteSenderStore : public SenderStore {
 
   absl::Status PutMessage(const OutboundMessage& m, std::string_view body,
                           const std::vector<Delivery>& deliveries) override {
+    RETURN_IF_ERROR(CheckPut(m, body, deliveries));
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    RETURN_IF_ERROR(PutMessageLocked(m, body, deliveries));
+    return txn.Commit();
+  }
+
+  // One transaction for the lot; each message inside its own savepoint, so
+  // that one refused (a duplicate id) is rolled back alone.
+  std::vector<absl::Status> PutMessages(const std::vector<PutRequest>& batch) override {
+    std::vector<absl::Status> out(batch.size());
+    std::vector<bool> valid(batch.size(), false);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      out[i] = CheckPut(*batch[i].message, batch[i].body, *batch[i].deliveries);
+      valid[i] = out[i].ok();
+    }
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    if (absl::Status s = txn.Begin(); !s.ok()) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (valid[i]) out[i] = s;
+      }
+      return out;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!valid[i]) continue;
+      absl::Status s = db_->Exec("SAVEPOINT put_message");
+      if (s.ok()) s = PutMessageLocked(*batch[i].message, batch[i].body, *batch[i].deliveries);
+      if (s.ok()) {
+        s = db_->Exec("RELEASE put_message");
+      } else {
+        (void)db_->Exec("ROLLBACK TO put_message");
+        (void)db_->Exec("RELEASE put_message");
+        valid[i] = false;
+      }
+      out[i] = s;
+    }
+    if (absl::Status s = txn.Commit(); !s.ok()) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (valid[i]) out[i] = s;
+      }
+    }
+    return out;
+  }
+
+  static absl::Status CheckPut(const OutboundMessage& m, std::string_view body,
+                               const std::vector<Delivery>& deliveries) {
     if (m.message_id.empty()) return absl::InvalidArgumentError("empty message id");
     if (body.size() != m.body_size) {
       return absl::InvalidArgumentError(
@@ -46,9 +94,13 @@ class SqliteSenderStore : public SenderStore {
         return absl::InvalidArgumentError(absl::StrCat("two deliveries to domain ", d.domain));
       }
     }
-    absl::MutexLock lock(&db_->mu());
-    Transaction txn(db_.get());
-    RETURN_IF_ERROR(txn.Begin());
+    return absl::OkStatus();
+  }
+
+  // The inserts of PutMessage, inside the caller's transaction.
+  absl::Status PutMessageLocked(const OutboundMessage& m, std::string_view body,
+                                const std::vector<Delivery>& deliveries)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_->mu()) {
     {
       Statement st(db_.get(), absl::StrCat("INSERT INTO out_messages(", kMessageColumns,
                                            ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
@@ -86,7 +138,7 @@ class SqliteSenderStore : public SenderStore {
           .Int(10, static_cast<int64_t>(d.bytes_served));
       RETURN_IF_ERROR(st.Run());
     }
-    return txn.Commit();
+    return absl::OkStatus();
   }
 
   absl::StatusOr<OutboundMessage> GetMessage(std::string_view message_id) override {
