@@ -47,6 +47,7 @@
 #include "core/envelope/envelope.h"
 #include "core/util/clock.h"
 #include "core/util/random.h"
+#include "rpc/node_directory.h"
 #include "rpc/tls.h"
 
 namespace pullmail::cli {
@@ -67,7 +68,7 @@ int RunDebugNotify(const Args& args) {
     if (!n.ok()) return ReportLocalError(n.status());
     times = *n;
   }
-  auto directory = LoadTomlDirectory(c.directory);
+  auto directory = OpenNodeDirectory(c);
   if (!directory.ok()) return ReportLocalError(directory.status());
   auto entry = (*directory)->Lookup(to_domain);
   if (!entry.ok()) return ReportLocalError(entry.status());
@@ -168,7 +169,7 @@ int RunDebugFetch(const Args& args) {
     if (!n.ok()) return ReportLocalError(n.status());
     offset = static_cast<uint64_t>(*n);
   }
-  auto directory = LoadTomlDirectory(c.directory);
+  auto directory = OpenNodeDirectory(c);
   if (!directory.ok()) return ReportLocalError(directory.status());
   auto entry = (*directory)->Lookup(from_domain);
   if (!entry.ok()) return ReportLocalError(entry.status());
@@ -228,7 +229,7 @@ int RunDebugShareReport(const Args& args) {
     if (!n.ok()) return ReportLocalError(n.status());
     times = *n;
   }
-  auto directory = LoadTomlDirectory(c.directory);
+  auto directory = OpenNodeDirectory(c);
   if (!directory.ok()) return ReportLocalError(directory.status());
   auto entry = (*directory)->Lookup(to_domain);
   if (!entry.ok()) return ReportLocalError(entry.status());

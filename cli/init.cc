@@ -22,6 +22,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/keys.h"
 #include "core/config/gateway_config.h"
 #include "core/config/node_config.h"
 #include "core/crypto/ed25519.h"
@@ -136,11 +138,13 @@ absl::Status EnsureTokenKey(const std::string& path, bool* created) {
   return absl::OkStatus();
 }
 
-// Rewrites ROOT/directory.toml with `entry` added or replaced, under an
-// exclusive lock so that two inits of one root do not lose each other's entry.
-absl::Status UpdateDirectory(const std::string& root, const DomainEntry& entry) {
-  std::string path = root + "/directory.toml";
-  std::string lock_path = root + "/.directory.lock";
+}  // namespace
+
+// Rewrites the directory file at `path` with `entry` added or replaced,
+// under an exclusive lock (DIR/.directory.lock) so that two writers of one
+// file do not lose each other's entry.
+absl::Status UpdateDirectoryFile(const std::string& path, const DomainEntry& entry) {
+  std::string lock_path = (fs::path(path).parent_path() / ".directory.lock").string();
   int lock = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock < 0) return ErrnoError("open", lock_path);
   struct Unlock {
@@ -162,8 +166,6 @@ absl::Status UpdateDirectory(const std::string& root, const DomainEntry& entry) 
   for (const DomainEntry& e : dir.All()) absl::StrAppend(&text, "\n", FormatTomlDirectoryEntry(e));
   return WriteFileAtomically(path, text, 0644);
 }
-
-}  // namespace
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -379,12 +381,12 @@ absl::StatusOr<InitResult> InitDomain(const InitOptions& options) {
   r.smtp_listen = gateway.smtp_listen;
   r.relay_listen = gateway.relay_listen;
 
-  DomainEntry entry;
-  entry.domain = o.domain;
-  entry.recipient_endpoint = config.recipient_listen;
-  entry.sender_endpoint = config.sender_listen;
-  entry.keys[config.key_id] = key->PublicKey();
-  RETURN_IF_ERROR(UpdateDirectory(o.root, entry));
+  // The key the nodes sign with (after `pullmail key rotate`, not
+  // keys/signing.pem) and the older keys still published.
+  std::vector<std::string> order;
+  ASSIGN_OR_RETURN(DomainEntry entry, PublishedEntryOf(config, absl::Now(), &order));
+  r.public_key_base64 = Base64Encode(entry.keys[config.key_id]);
+  RETURN_IF_ERROR(UpdateDirectoryFile(o.root + "/directory.toml", entry));
   return r;
 }
 

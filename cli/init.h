@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/directory/directory.h"
 
 namespace pullmail::cli {
 
@@ -68,6 +69,10 @@ absl::StatusOr<InitResult> InitDomain(const InitOptions& options);
 // listener could still take it first; good enough for loopback tests and
 // demos.
 absl::StatusOr<int> PickFreePort();
+
+// Rewrites the TOML directory file at `path` with `entry` added or replaced
+// (the other domains kept), atomically and under a lock beside the file.
+absl::Status UpdateDirectoryFile(const std::string& path, const DomainEntry& entry);
 
 // Reads a whole file. NotFound if it does not exist.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);

@@ -21,6 +21,7 @@
 #include "cli/args.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/keys.h"
 #include "core/util/logging.h"
 
 namespace pullmail::cli {
@@ -71,6 +72,39 @@ const std::vector<Command>& Commands() {
        {{"config", true, "the domain's node.toml", "FILE"},
         {"json", false, "print JSON instead of text"}},
        &RunUserList},
+      {{"key", "rotate"}, "", "make a new signing key; the old one stays published while needed",
+       "Generates KEYS_DIR/<id>.pem (id: --key-id, or k<N+1>), makes it the key both\n"
+       "nodes sign with (node.toml key_id, signing_key) and records the replaced key in\n"
+       "KEYS_DIR/published.toml, published until every notification it signed has\n"
+       "expired (sender retention + 5 minutes' clock skew). A TOML directory file the\n"
+       "domain uses is updated. Then publish `pullmail dns-records` and restart both\n"
+       "nodes (docs/DNS.md).",
+       {{"config", true, "the domain's node.toml", "FILE"},
+        {"key-id", true, "id of the new key (one DNS label: a-z, 0-9, '-')", "ID"},
+        {"json", false, "print JSON instead of text"}},
+       &RunKeyRotate},
+      {{"key", "revoke"}, "KEY_ID", "withdraw an older key now (e.g. compromised)",
+       "Removes KEY_ID from KEYS_DIR/published.toml (and from a TOML directory file the\n"
+       "domain uses). Once the zone without it is served and its TTL has passed,\n"
+       "receivers reject everything it signed with unknown_key, also notifications\n"
+       "still queued. The signing key itself cannot be revoked: rotate first.",
+       {{"config", true, "the domain's node.toml", "FILE"}},
+       &RunKeyRevoke},
+      {{"key", "list"}, "", "the domain's keys: the signing key and the older published ones", "",
+       {{"config", true, "the domain's node.toml", "FILE"},
+        {"json", false, "print JSON instead of text"}},
+       &RunKeyList},
+      {{"dns-records"}, "", "print the DNS zone lines that publish this domain",
+       "Prints the TXT records of docs/PROTOCOL.md 5.2 in zone-file syntax: the domain\n"
+       "record _pullmail.DOMAIN (endpoints, key ids newest first) and one\n"
+       "ID._pmkey.DOMAIN record per published key. Endpoints default to the nodes'\n"
+       "listen addresses; give the public names with --recipient-endpoint and\n"
+       "--sender-endpoint. Paste the lines into the domain's zone (docs/DNS.md).",
+       {{"config", true, "the domain's node.toml", "FILE"},
+        {"ttl", true, "TTL of the records in seconds (default 300)", "SECONDS"},
+        {"recipient-endpoint", true, "public host:port of the recipient node", "HOST:PORT"},
+        {"sender-endpoint", true, "public host:port of the sender node", "HOST:PORT"}},
+       &RunDnsRecords},
       {{"send"}, "", "send a message (composed from flags, or RFC 5322 from a file or stdin)",
        "With --subject/--body the message is composed for you. Otherwise the RFC 5322\n"
        "message is read from --file (or stdin, `--file -`) and, without --to, the\n"

@@ -37,7 +37,7 @@
 #include "gateway/relay_service.h"
 #include "gateway/sessions.h"
 #include "gateway/tls_context.h"
-#include "rpc/file_directory.h"
+#include "rpc/node_directory.h"
 #include "rpc/server_runner.h"
 
 ABSL_FLAG(std::string, config, "", "path to the domain's node.toml (made by `pullmail init`)");
@@ -76,9 +76,9 @@ int Run(const std::string& path) {
   // SMTP in needs the directory (pullmail domains never arrive over SMTP)
   // and the token key (the Bridge principal's token).
   // SMTP out needs it too (verification, legacy domains, the sender node).
-  std::unique_ptr<FileDirectory> directory;
+  std::unique_ptr<Directory> directory;
   if (!config->smtp_listen.empty() || !config->relay_listen.empty()) {
-    auto d = FileDirectory::Open(node->directory);
+    auto d = OpenNodeDirectory(*node);
     if (!d.ok()) {
       PM_LOG(ERROR) << "smtp: " << d.status();
       return 1;

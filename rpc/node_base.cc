@@ -6,14 +6,15 @@
 #include "core/util/clock.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
-#include "rpc/file_directory.h"
+#include "core/util/logging.h"
+#include "rpc/node_directory.h"
 
 namespace pullmail {
 
 absl::StatusOr<NodeBase> OpenNodeBase(const NodeConfig& config) {
   NodeBase b;
   ASSIGN_OR_RETURN(b.users, OpenUserStore(config.UsersStoreLocation()));
-  ASSIGN_OR_RETURN(b.directory, FileDirectory::Open(config.directory));
+  ASSIGN_OR_RETURN(b.directory, OpenNodeDirectory(config));
   ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadPem(config.signing_key));
   b.key = std::make_unique<SigningKey>(std::move(key));
   ASSIGN_OR_RETURN(std::string token_key,
@@ -21,9 +22,16 @@ absl::StatusOr<NodeBase> OpenNodeBase(const NodeConfig& config) {
   b.auth = std::make_unique<UserAuthenticator>(b.users.get(), std::move(token_key),
                                                &SystemClock());
   auto listed = b.directory->LookupKey(config.domain, config.key_id);
+  if (!listed.ok() && absl::IsUnavailable(listed.status())) {
+    // DNS is down: starting anyway is what lets the node serve its users;
+    // peers will refuse its mail only while they cannot see its key either.
+    PM_LOG(WARNING) << "cannot check that the directory lists this node's key " << config.domain
+                    << "/" << config.key_id << " now: " << listed.status();
+    return b;
+  }
   if (!listed.ok() || *listed != b.key->PublicKey()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "the directory ", config.directory, " does not list this node's key ", config.domain, "/",
+        "the directory ", config.directory.empty() ? std::string("(DNS)") : config.directory, " does not list this node's key ", config.domain, "/",
         config.key_id,
         listed.ok() ? " (it lists a different key)"
                     : absl::StrCat(" (", listed.status().message(), ")")));

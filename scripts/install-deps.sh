@@ -19,6 +19,10 @@ packages=(
   # the PostgreSQL store back end (libpq) and the server its tests start (tests/pg/pg_server.py)
   libpq-dev
   postgresql
+  # the authoritative DNS server the DNS directory's e2e tests start (tests/e2e/dns_server.py)
+  knot
+  # c-ares, the DNS client library of the DNS directory (rpc/cares_resolver.cc)
+  libc-ares-dev
 )
 
 missing=()

@@ -77,7 +77,22 @@ absl::StatusOr<NodeConfig> FromTable(toml::table parsed, const std::string& path
   c.domain = *std::move(domain);
   c.data_dir = Resolve(base, t["data_dir"].value_or(std::string("data")));
   c.directory = Resolve(base, t["directory"].value_or(std::string()));
-  if (c.directory.empty()) return FieldError(path, "directory", "missing");
+  c.dns.enabled = t["dns"]["enabled"].value_or(false);
+  c.dns.servers = t["dns"]["servers"].value_or(std::string());
+  int64_t timeout_ms = t["dns"]["timeout_ms"].value_or(int64_t{3000});
+  if (timeout_ms < 10 || timeout_ms > 60'000) return FieldError(path, "dns.timeout_ms", "must be in 10..60000");
+  c.dns.timeout = absl::Milliseconds(timeout_ms);
+  int64_t max_ttl = t["dns"]["max_ttl_seconds"].value_or(int64_t{3600});
+  if (max_ttl < 0 || max_ttl > 86400) return FieldError(path, "dns.max_ttl_seconds", "must be in 0..86400");
+  c.dns.max_ttl = absl::Seconds(max_ttl);
+  int64_t neg_ttl = t["dns"]["negative_ttl_seconds"].value_or(int64_t{60});
+  if (neg_ttl < 0 || neg_ttl > 86400) {
+    return FieldError(path, "dns.negative_ttl_seconds", "must be in 0..86400");
+  }
+  c.dns.negative_ttl = absl::Seconds(neg_ttl);
+  if (c.directory.empty() && !c.dns.enabled) {
+    return FieldError(path, "directory", "missing (give a directory file, or [dns] enabled = true)");
+  }
   c.database = t["database"].value_or(std::string());
   if (!c.database.empty() && !IsPostgresUrl(c.database)) {
     return FieldError(path, "database", "must be a postgresql:// URL (or absent for SQLite)");

@@ -7,7 +7,7 @@
 //   data_dir = "data"                  # sender.db, recipient.db, users.db
 //   database = "postgresql://..."      # optional: the three stores in PostgreSQL
 //                                      # instead, shared by replicas (docs/SCALE-OUT.md)
-//   directory = "../directory.toml"
+//   directory = "../directory.toml"    # optional when [dns] enabled = true
 //   key_id = "k1"
 //   signing_key = "keys/signing.pem"
 //   [tls]
@@ -21,6 +21,12 @@
 //   listen = "127.0.0.1:7101"  metrics_listen = "127.0.0.1:9101"
 //   prefetch_before_expiry_hours = 24
 //   [recipient.policy]  (core/policy, docs/POLICY.md)
+//   [dns]                            (the DNS directory, docs/DNS.md)
+//   enabled = true                   # look domains up in DNS; `directory`, if
+//                                    # also set, overrides DNS domain by domain
+//   servers = "127.0.0.1:5300"       # host:port[,host:port]; empty = /etc/resolv.conf
+//   timeout_ms = 3000                # deadline of one lookup (all its queries)
+//   max_ttl_seconds = 3600  negative_ttl_seconds = 60
 #ifndef PULLMAIL_CORE_CONFIG_NODE_CONFIG_H_
 #define PULLMAIL_CORE_CONFIG_NODE_CONFIG_H_
 
@@ -45,6 +51,14 @@ struct TlsConfig {
   std::string key;         // its private key (PEM, 0600)
 };
 
+struct DnsConfig {
+  bool enabled = false;
+  std::string servers;  // "host:port,..."; empty = the system's resolv.conf
+  absl::Duration timeout = absl::Seconds(3);
+  absl::Duration max_ttl = absl::Hours(1);
+  absl::Duration negative_ttl = absl::Seconds(60);
+};
+
 struct NodeConfig {
   std::string path;          // the file this was read from
   std::string domain;        // lower-case
@@ -52,7 +66,8 @@ struct NodeConfig {
   // A PostgreSQL URL holding all three stores (several node processes of the
   // domain share it), or empty for SQLite files in data_dir.
   std::string database;
-  std::string directory;     // directory TOML file
+  std::string directory;     // directory TOML file; may be empty if dns.enabled
+  DnsConfig dns;
   std::string key_id;
   std::string signing_key;   // PEM path
   TlsConfig tls;

@@ -76,6 +76,28 @@ TEST(NodeConfig, RejectsMissingFieldsAndPublicPlaintext) {
   EXPECT_FALSE(ParseNodeConfig("domain = [", "/x/n.toml").ok());
 }
 
+TEST(NodeConfig, DnsDirectory) {
+  const char* base = "domain='a'\nsigning_key='k'\n[tls]\nplaintext=true\n";
+  auto none = ParseNodeConfig(base, "/x/n.toml");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(std::string(none.status().message()).find("directory"), std::string::npos);
+  auto dns = ParseNodeConfig(std::string(base) +
+                                 "[dns]\nenabled=true\nservers='127.0.0.1:5300'\ntimeout_ms=500\n"
+                                 "max_ttl_seconds=20\nnegative_ttl_seconds=5\n",
+                             "/x/n.toml");
+  ASSERT_TRUE(dns.ok()) << dns.status();
+  EXPECT_TRUE(dns->dns.enabled);
+  EXPECT_TRUE(dns->directory.empty());
+  EXPECT_EQ(dns->dns.servers, "127.0.0.1:5300");
+  EXPECT_EQ(dns->dns.timeout, absl::Milliseconds(500));
+  EXPECT_EQ(dns->dns.max_ttl, absl::Seconds(20));
+  EXPECT_EQ(dns->dns.negative_ttl, absl::Seconds(5));
+  EXPECT_FALSE(ParseNodeConfig(std::string(base) + "[dns]\nenabled=true\ntimeout_ms=0\n", "/x/n.toml").ok());
+  auto layered = ParseNodeConfig("directory='d.toml'\n" + std::string(base), "/x/n.toml");
+  ASSERT_TRUE(layered.ok());
+  EXPECT_FALSE(layered->dns.enabled);
+}
+
 TEST(NodeConfig, LoopbackEndpoints) {
   EXPECT_TRUE(IsLoopbackEndpoint("127.0.0.1:1"));
   EXPECT_TRUE(IsLoopbackEndpoint("[::1]:1"));

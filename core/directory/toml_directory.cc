@@ -218,6 +218,8 @@ absl::StatusOr<std::unique_ptr<MemoryDirectory>> DirectoryFromTable(const toml::
 
 }  // namespace
 
+bool IsValidEndpoint(std::string_view host_port) { return ValidEndpoint(host_port); }
+
 absl::StatusOr<std::unique_ptr<MemoryDirectory>> ParseTomlDirectory(std::string_view text,
                                                                     std::string_view source_name) {
   ASSIGN_OR_RETURN(toml::table root, ParseToml(text, source_name));

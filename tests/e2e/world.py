@@ -327,13 +327,34 @@ class Domain:
         with open(self.config, "w") as f:
             f.write(text.replace(old, new, 1))
 
+    def dns_records(self, ttl=None):
+        """What `pullmail dns-records` prints for this domain."""
+        return self.world.pullmail("dns-records", "--config", self.config,
+                                   "--ttl", str(DNS_TTL if ttl is None else ttl)).stdout
+
+    def publish(self):
+        """Loads this domain's `pullmail dns-records` into the World's DNS zone."""
+        self.world.dns_server().publish(self.name, self.dns_records())
+
     def append_config(self, text):
         with open(self.config, "a") as f:
             f.write("\n" + text + "\n")
 
 
+# The TTL of the records a DNS-directory World publishes (seconds): short, so
+# that a test sees a change it publishes within a few seconds.
+DNS_TTL = 2
+
+
 class World:
-    def __init__(self, bin_dir, name="world"):
+    """`dns`: resolve domains through a real DNS server (Knot, started on a
+    free port) instead of the shared directory.toml: each domain's node.toml
+    loses its `directory` line and gets a [dns] section, and what `pullmail
+    dns-records` prints for it is loaded into the zone. None = the
+    environment's PULLMAIL_E2E_DIRECTORY=dns (how ctest runs the federation's
+    e2e tests a second time on DNS)."""
+
+    def __init__(self, bin_dir, name="world", dns=None):
         self.bin_dir = os.path.abspath(bin_dir)
         self.pullmail_bin = os.path.join(self.bin_dir, "cli", "pullmail")
         self.root = tempfile.mkdtemp(prefix=f"pullmail-e2e-{name}-")
@@ -341,6 +362,34 @@ class World:
         self.processes = []
         self.domains = {}
         self.commands = []
+        if dns is None:
+            dns = os.environ.get("PULLMAIL_E2E_DIRECTORY") == "dns"
+        self.use_dns = dns
+        self.dns = None  # the KnotServer, started by the first init()
+
+    def dns_server(self):
+        if self.dns is None:
+            from dns_server import KnotServer
+            self.dns = KnotServer(os.path.join(self.root, "dns"), free_port()).start()
+        return self.dns
+
+    def use_dns_directory(self, domain, servers=None, timeout_ms=2000):
+        """Makes `domain`'s nodes look every domain up in DNS only."""
+        servers = servers or self.dns_server().servers
+        with open(domain.config) as f:
+            lines = f.read().splitlines()
+        kept, in_dns = [], False
+        for l in lines:
+            if l.startswith("["):
+                in_dns = l.startswith("[dns]")
+            if not in_dns and not l.startswith("directory ="):
+                kept.append(l)
+        lines = kept
+        lines += ["", "[dns]  # the directory is DNS only (tests/e2e/world.py)", "enabled = true",
+                  f'servers = "{servers}"', f"timeout_ms = {timeout_ms}",
+                  f"max_ttl_seconds = {DNS_TTL}", "negative_ttl_seconds = 1"]
+        with open(domain.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
     def pullmail(self, *args, check=True, env=None, timeout=120, stdin=None):
         full_env = dict(os.environ)
@@ -358,6 +407,9 @@ class World:
         info = self.pullmail("init", "--root", self.root, "--domain", name, "--json", *extra).json()
         d = Domain(self, name, info)
         self.domains[name] = d
+        if self.use_dns:
+            self.use_dns_directory(d)
+            d.publish()
         return d
 
     def nodes(self):
@@ -372,6 +424,8 @@ class World:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        if self.dns is not None:
+            self.dns.stop()
         if not keep:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -379,6 +433,8 @@ class World:
         parts = [f"world files in {self.root}"]
         for n in self.nodes():
             parts.append(f"--- {n} log tail:\n{n.log_tail()}")
+        if self.dns is not None:
+            parts.append(f"--- knotd log tail:\n{self.dns.log_tail()}")
         if self.commands:
             parts.append(f"--- last command:\n{self.commands[-1]!r}")
         return "\n".join(parts)
