@@ -235,5 +235,27 @@ TEST(ZoneLines, PublishesDomainThenKeysInOrder) {
   EXPECT_FALSE(FormatZoneLines(e, {}, absl::Seconds(300)).ok());
 }
 
+// docs/PROTOCOL.md section 10.6.
+TEST(Vectors, AlphaExample) {
+  std::string key_a = *HexDecode("03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8");
+  const std::string domain_txt = "v=pm1; r=mx.alpha.example:7443; s=pm.alpha.example:7443; k=2023a";
+  const std::string key_txt = "v=pm1; k=ed25519; p=A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+  DomainEntry e;
+  e.domain = "alpha.example";
+  e.recipient_endpoint = "mx.alpha.example:7443";
+  e.sender_endpoint = "pm.alpha.example:7443";
+  e.keys["2023a"] = key_a;
+  auto z = FormatZoneLines(e, {"2023a"}, absl::Seconds(300));
+  ASSERT_TRUE(z.ok()) << z.status();
+  EXPECT_EQ(*z, "_pullmail.alpha.example. 300 IN TXT \"" + domain_txt + "\"\n" +
+                    "2023a._pmkey.alpha.example. 300 IN TXT \"" + key_txt + "\"\n");
+  auto r = ParseDomainRecord(domain_txt);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->recipient_endpoint, "mx.alpha.example:7443");
+  EXPECT_EQ(r->sender_endpoint, "pm.alpha.example:7443");
+  EXPECT_THAT(r->key_ids, ElementsAre("2023a"));
+  EXPECT_EQ(*ParseKeyRecord(key_txt), key_a);
+}
+
 }  // namespace
 }  // namespace pullmail
