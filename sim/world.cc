@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/util/limits.h"
 #include "core/util/logging.h"
 #include "core/util/strings.h"
@@ -415,7 +416,10 @@ World::Group World::NotificationGroup(const Message& m, int k) const {
 
 std::string World::MessageId(uint32_t index) const {
   const Message& m = messages_[index];
-  return absl::StrCat("m", index, "@", domains_[m.sender_domain].name);
+  // As long as a real one (core/crypto/token.h NewMessageId: 26 base32
+  // digits, '@', the domain), so that notifications, fetch requests and
+  // reports are sized as on the wire: "m" and 25 decimal digits.
+  return absl::StrCat("m", absl::StrFormat("%025u", index), "@", domains_[m.sender_domain].name);
 }
 
 std::optional<uint32_t> World::ParseMessageIndex(std::string_view id) {

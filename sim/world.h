@@ -153,7 +153,8 @@ class World {
     uint32_t begin, end;
   };
   Group NotificationGroup(const Message& m, int k) const;
-  // "m<index>@<sender domain>"; ParseMessageIndex inverts it.
+  // "m<index, 25 digits>@<sender domain>" (as long as a real id);
+  // ParseMessageIndex inverts it.
   std::string MessageId(uint32_t index) const;
   static std::optional<uint32_t> ParseMessageIndex(std::string_view message_id);
 

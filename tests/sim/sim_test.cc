@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/crypto/token.h"
 #include "core/envelope/envelope.h"
 #include "core/util/toml.h"
 #include "gtest/gtest.h"
@@ -25,6 +26,7 @@
 #include "sim/report.h"
 #include "sim/scenario.h"
 #include "sim/wire.h"
+#include "core/crypto/token.h"
 #include "sim/world.h"
 
 namespace pullmail::sim {
@@ -435,6 +437,19 @@ TEST(RunTest, PushDefenceAcceptThenBounceSendsBackscatterForUnknownRecipients) {
 }
 
 // Spammer calibration (scenario [[campaign]] bot_*): the world's schedules.
+TEST(WireTest, SimulatedMessageIdsAreAsLongAsRealOnes) {
+  Scenario sc = LoadOrDie("hand.toml");
+  absl::StatusOr<std::unique_ptr<World>> w = World::Generate(sc);
+  ASSERT_TRUE(w.ok());
+  SeededRandom random(1);
+  const std::string domain = (*w)->domains()[(*w)->messages()[0].sender_domain].name;
+  const std::string real = NewMessageId(random, domain);
+  const std::string sim = (*w)->MessageId(0);
+  EXPECT_EQ(sim.size(), real.size()) << sim << " vs " << real;
+  EXPECT_EQ(World::ParseMessageIndex(sim), 0u);
+  EXPECT_EQ(World::ParseMessageIndex((*w)->MessageId(2)), 2u);
+}
+
 TEST(SpammerTest, DailyCycleAndLifetimeBoundWhenBotsSend) {
   Scenario sc = LoadOrDie("rich.toml", {"campaign.0.bot_uptime=1", "campaign.0.bot_daily_hours=6",
                                         "campaign.0.bot_mean_lifetime=2h"});
