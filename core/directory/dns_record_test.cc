@@ -53,6 +53,13 @@ TEST(DomainRecord, WhitespaceUnknownTagsAndTrailingSemicolon) {
   EXPECT_THAT(r->key_ids, ElementsAre("a", "b"));
 }
 
+TEST(DomainRecord, ReplicaListsAsInTheTomlFile) {
+  auto r = ParseDomainRecord("v=pm1; r=10.0.0.1:7101,10.0.0.2:7101; s=h:2; k=k1");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->recipient_endpoint, "10.0.0.1:7101,10.0.0.2:7101");
+  EXPECT_FALSE(ParseDomainRecord("v=pm1; r=10.0.0.1:7101,; s=h:2").ok());
+}
+
 TEST(DomainRecord, NoKeysIsAnEntryWithoutKeys) {
   auto r = ParseDomainRecord("v=pm1; r=h:1; s=h:2");
   ASSERT_TRUE(r.ok()) << r.status();

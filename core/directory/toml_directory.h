@@ -37,7 +37,8 @@ absl::StatusOr<std::unique_ptr<MemoryDirectory>> ParseTomlDirectory(
     std::string_view text, std::string_view source_name = "directory");
 
 // host:port with a port 1..65535, the host a name, an IPv4 address or a
-// bracketed IPv6 address: what an endpoint field may hold (TOML and DNS).
+// bracketed IPv6 address, or several separated by commas (replicas): what an
+// endpoint field may hold (TOML and DNS).
 bool IsValidEndpoint(std::string_view host_port);
 
 // The TOML text for one entry, in the format above, ending with a newline,
