@@ -74,7 +74,7 @@ Check CheckSummary(const v1::HeaderSummary& s) {
       return Malformed(absl::StrCat("summary field over ", limits::kMaxHeaderValue, " bytes"));
     }
   }
-  for (const auto* list : {&s.to(), &s.cc()}) {
+  for (const auto* list : {&s.to(), &s.cc(), &s.sender(), &s.reply_to()}) {
     if (static_cast<size_t>(list->size()) > limits::kMaxSummaryList) {
       return Malformed(absl::StrCat("summary list over ", limits::kMaxSummaryList, " entries"));
     }

@@ -281,8 +281,13 @@ std::string ImapEnvelope(const v1::HeaderSummary& s) {
   std::string from = AddressList(FromList(s));
   std::vector<std::string> to(s.to().begin(), s.to().end());
   std::vector<std::string> cc(s.cc().begin(), s.cc().end());
+  // RFC 3501 7.4.2: sender and reply-to default to from when absent.
+  std::vector<std::string> sender_list(s.sender().begin(), s.sender().end());
+  std::vector<std::string> reply_list(s.reply_to().begin(), s.reply_to().end());
+  std::string sender = sender_list.empty() ? from : AddressList(sender_list);
+  std::string reply_to = reply_list.empty() ? from : AddressList(reply_list);
   return absl::StrCat("(", ImapNString(s.date()), " ", ImapNString(EncodeWordsIfNeeded(s.subject())),
-                      " ", from, " ", from, " ", from, " ", AddressList(to), " ", AddressList(cc),
+                      " ", from, " ", sender, " ", reply_to, " ", AddressList(to), " ", AddressList(cc),
                       " NIL ", ImapNString(s.in_reply_to()), " ", ImapNString(s.message_id()), ")");
 }
 

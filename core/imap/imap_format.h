@@ -42,8 +42,9 @@ std::optional<absl::Time> ParseImapDateTime(std::string_view text);
 std::string EncodeWordsIfNeeded(std::string_view utf8);
 
 // RFC 3501 7.4.2 ENVELOPE from a header summary: (date subject from sender
-// reply-to to cc bcc in-reply-to message-id). Sender and Reply-To default to
-// From (RFC 3501 7.4.2); Bcc is NIL (a summary has none). Addresses are
+// reply-to to cc bcc in-reply-to message-id). Sender and Reply-To are the
+// summary's, defaulting to From (RFC 3501 7.4.2); Bcc is NIL (a summary
+// never holds Bcc: it travels to every recipient domain). Addresses are
 // split into (name adl mailbox host).
 std::string ImapEnvelope(const v1::HeaderSummary& summary);
 

@@ -90,6 +90,19 @@ TEST(ImapFormat, Envelope) {
   EXPECT_EQ(ImapEnvelope(v1::HeaderSummary()), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
 }
 
+// Issue 9: Sender: and Reply-To: were replaced by From.
+TEST(ImapFormat, EnvelopeSenderAndReplyTo) {
+  v1::HeaderSummary s;
+  s.set_from("ann@a.example");
+  s.add_sender("Secretary <sec@a.example>");
+  s.add_reply_to("list@l.example");
+  s.add_reply_to("ann@a.example");
+  EXPECT_EQ(ImapEnvelope(s),
+            "(NIL NIL ((NIL NIL \"ann\" \"a.example\")) "
+            "((\"Secretary\" NIL \"sec\" \"a.example\")) "
+            "((NIL NIL \"list\" \"l.example\")(NIL NIL \"ann\" \"a.example\")) NIL NIL NIL NIL NIL)");
+}
+
 TEST(ImapFormat, SummaryHeaderFields) {
   auto h = SummaryHeaderFields(Summary(), {"SUBJECT", "FROM", "TO", "IN-REPLY-TO"});
   ASSERT_TRUE(h.has_value());

@@ -166,6 +166,16 @@ absl::StatusOr<v1::HeaderSummary> ExtractHeaderSummary(std::string_view rfc5322)
   CollectMailboxes(g_mime_message_get_cc(msg.get()), limits::kMaxSummaryList, &list);
   for (std::string& s : list) summary.add_cc(std::move(s));
 
+  // RFC 5322 3.6.2 Sender and Reply-To (IMAP's ENVELOPE shows them; RFC
+  // 3501 7.4.2). Bcc is never summarised: the summary travels to every
+  // recipient domain.
+  list.clear();
+  CollectMailboxes(g_mime_message_get_sender(msg.get()), limits::kMaxSummaryList, &list);
+  for (std::string& s : list) summary.add_sender(std::move(s));
+  list.clear();
+  CollectMailboxes(g_mime_message_get_reply_to(msg.get()), limits::kMaxSummaryList, &list);
+  for (std::string& s : list) summary.add_reply_to(std::move(s));
+
   summary.set_subject(Clean(g_mime_message_get_subject(msg.get())));
   summary.set_date(Clean(g_mime_object_get_header(obj, "Date")));
   std::vector<std::string> ids = MessageIds(g_mime_object_get_header(obj, "Message-ID"));

@@ -52,6 +52,16 @@ TEST(HeaderSummaryTest, RealMessageCrlf) {
   EXPECT_EQ(s->in_reply_to(), "<prev-1@b.example>");
 }
 
+TEST(HeaderSummaryTest, SenderAndReplyToButNeverBcc) {
+  auto s = ExtractHeaderSummary(
+      "From: ann@a.example\r\nSender: Sec <sec@a.example>\r\n"
+      "Reply-To: list@l.example, ann@a.example\r\nBcc: hidden@h.example\r\n\r\nx\r\n");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(s->sender(), ElementsAre("Sec <sec@a.example>"));
+  EXPECT_THAT(s->reply_to(), ElementsAre("list@l.example", "ann@a.example"));
+  EXPECT_EQ(s->DebugString().find("hidden"), std::string::npos);
+}
+
 TEST(HeaderSummaryTest, SameMessageWithLfLineEnds) {
   std::string lf = absl::StrReplaceAll(kMessage, {{"\r\n", "\n"}});
   auto crlf = ExtractHeaderSummary(kMessage);
