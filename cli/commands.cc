@@ -23,6 +23,7 @@
 #include "core/mail/flags.h"
 #include "core/crypto/encoding.h"
 #include "core/crypto/password.h"
+#include "core/crypto/token.h"
 #include "core/mail/utf8.h"
 #include "core/policy/arf.h"
 #include "core/util/clock.h"
@@ -34,6 +35,10 @@
 
 namespace pullmail::cli {
 namespace {
+
+// `pullmail send`: attempts of one submission (the same idempotency key)
+// while the sender node answers UNAVAILABLE or DEADLINE_EXCEEDED.
+constexpr int kSendAttempts = 3;
 
 std::string PasswordFrom(const Args& args) {
   if (auto p = args.Get("password")) return *p;
@@ -95,9 +100,23 @@ void PrintMessageLine(const v1::MessageInfo& m, bool show_state) {
   flags += HasFlag(m, "\\Deleted") ? 'D' : ' ';
   std::string from = m.summary().from().empty() ? m.envelope_sender() : m.summary().from();
   std::string subject = m.summary().subject().empty() ? "(no subject)" : m.summary().subject();
-  std::cout << absl::StrFormat("%5d %s %8d B  %-6s %-28s %s\n", m.uid(), flags, m.body_size(),
-                               m.body_cached() ? "here" : "remote", Clip(from, 28),
+  // The author mark (docs/PROTOCOL.md, verification record): nothing when
+  // the From: domain is the signer's; '!' when it is not (a forged From:);
+  // '~' for mail bridged from SMTP (From: unverified); '?' for no From:.
+  char mark = ' ';
+  if (m.author_check() == "fail") mark = '!';
+  if (m.author_check() == "bridged") mark = '~';
+  if (m.author_check() == "none") mark = '?';
+  std::cout << absl::StrFormat("%5d %s %8d B  %-6s %c%-28s %s\n", m.uid(), flags, m.body_size(),
+                               m.body_cached() ? "here" : "remote", mark, Clip(from, 28),
                                Clip(subject, 60));
+  if (m.author_check() == "fail") {
+    std::cout << "        ! From: is NOT verified: signed by " << m.signing_domain()
+              << ", envelope sender " << m.envelope_sender() << "\n";
+  } else if (m.author_check() == "bridged") {
+    std::cout << "        ~ From: unverified: received over SMTP by " << m.signing_domain()
+              << "'s gateway\n";
+  }
   if (show_state || (!m.state().empty() && m.state() != "shown")) {
     std::cout << "        state: " << (m.state().empty() ? "?" : m.state());
     if (!m.reason().empty()) std::cout << " — " << m.reason();
@@ -299,9 +318,22 @@ int RunSend(const Args& args) {
   req.set_from(session->user());
   for (const std::string& t : to) req.add_to(t);
   req.set_message(message);
+  // One key for this message and all its retries: a submission the node
+  // committed but whose answer was lost is stored and delivered once.
+  req.set_idempotency_key(
+      args.GetOr("idempotency-key", absl::StrCat("cli-", HexEncode(NewToken(SecureRandom(), 16)))));
   v1::SubmitResponse resp;
-  auto ctx = session->Context(absl::Seconds(60));
-  grpc::Status s = (*stub)->Submit(ctx.get(), req, &resp);
+  grpc::Status s;
+  for (int attempt = 1;; ++attempt) {
+    auto ctx = session->Context(absl::Seconds(60));
+    s = (*stub)->Submit(ctx.get(), req, &resp);
+    const bool transient = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                           s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (s.ok() || !transient || attempt >= kSendAttempts) break;
+    std::cerr << "pullmail: send: " << StatusCodeName(s.error_code()) << " (" << s.error_message()
+              << "); retrying with the same idempotency key\n";
+    absl::SleepFor(absl::Seconds(attempt));
+  }
   if (!s.ok()) return ReportRpcError("send", s);
   if (args.Has("json")) {
     std::cout << ProtoToJson(resp) << "\n";

@@ -30,6 +30,7 @@ int RunDemo(const Args& args);           // demo.cc
 int RunDebugNotify(const Args& args);    // debug.cc (test support, hidden)
 int RunDebugFetch(const Args& args);     // debug.cc (test support, hidden)
 int RunDebugShareReport(const Args& args);  // debug.cc (test support, hidden)
+int RunDebugRevoke(const Args& args);    // debug.cc (test support, hidden)
 
 // The directory holding the running `pullmail` binary (from /proc/self/exe).
 std::string SelfExeDir();

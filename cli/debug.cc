@@ -32,6 +32,13 @@
 //       directory lists for c.example, as a peer node would. One line of
 //       JSON per call on stdout: {"code":..,"code_name":..,"message":..,
 //       "result_code":..,"reason":..}. Exit 0 iff every call was OK.
+//   debug revoke --config A/node.toml --to-domain b.example --message-id ID
+//                [--times N]
+//       Signs one Revocation as A's domain and sends the same signed bytes N
+//       times to RecipientService.Revoke at the recipient node the directory
+//       lists for b.example, as A's sender node would. One line of JSON per
+//       call: {"code":..,"code_name":..,"message":..,"result_code":..,
+//       "hidden":..}. Exit 0 iff every call was OK.
 #include <iostream>
 
 #include "absl/strings/ascii.h"
@@ -45,6 +52,7 @@
 #include "core/crypto/token.h"
 #include "core/directory/toml_directory.h"
 #include "core/envelope/envelope.h"
+#include "core/mail/header_summary.h"
 #include "core/util/clock.h"
 #include "core/util/random.h"
 #include "rpc/node_directory.h"
@@ -109,8 +117,15 @@ int RunDebugNotify(const Args& args) {
     n.set_body_sha256(*hash);
     n.set_body_size(static_cast<uint64_t>(*size));
   }
-  n.mutable_summary()->set_from(n.envelope_sender());
-  n.mutable_summary()->set_subject("crafted by pullmail debug notify");
+  // With --body, the summary is the body's own header (as a sender node
+  // makes it), so that a test can announce any From: it likes.
+  absl::StatusOr<v1::HeaderSummary> summary = ExtractHeaderSummary(body);
+  if (args.Has("body") && summary.ok()) {
+    *n.mutable_summary() = *summary;
+  } else {
+    n.mutable_summary()->set_from(n.envelope_sender());
+    n.mutable_summary()->set_subject("crafted by pullmail debug notify");
+  }
   n.set_fetch_token(NewToken(SecureRandom()));
   n.set_origin(args.Has("bridged") ? v1::ORIGIN_BRIDGED_SMTP : v1::ORIGIN_NATIVE);
   absl::StatusOr<v1::SignedNotification> signed_n;
@@ -287,6 +302,55 @@ int RunDebugShareReport(const Args& args) {
     rc = std::max(rc, ExitCodeFor(s));
   }
   std::cerr << "report_id " << report.report_id() << "\n";
+  return rc;
+}
+
+int RunDebugRevoke(const Args& args) {
+  auto session = Session::Open(args.GetOr("config", ""), "", "");
+  if (!session.ok()) return ReportLocalError(session.status());
+  const NodeConfig& c = session->config();
+  std::string to_domain = absl::AsciiStrToLower(args.GetOr("to-domain", ""));
+  std::string message_id = args.GetOr("message-id", "");
+  if (to_domain.empty() || message_id.empty()) {
+    return ReportLocalError(
+        absl::InvalidArgumentError("--to-domain and --message-id are required"));
+  }
+  int64_t times = 1;
+  if (auto t = args.Get("times")) {
+    auto n = ParseInt(*t, "--times", 1, 1000);
+    if (!n.ok()) return ReportLocalError(n.status());
+    times = *n;
+  }
+  auto directory = LoadTomlDirectory(c.directory);
+  if (!directory.ok()) return ReportLocalError(directory.status());
+  auto entry = (*directory)->Lookup(to_domain);
+  if (!entry.ok()) return ReportLocalError(entry.status());
+  auto key = SigningKey::LoadPem(c.signing_key);
+  if (!key.ok()) return ReportLocalError(key.status());
+
+  v1::Revocation rev;
+  rev.set_version(1);
+  rev.set_message_id(message_id);
+  rev.set_signing_domain(c.domain);
+  rev.set_revoked_unix_ms(ToUnixMs(absl::Now()));
+  rev.set_reason("sent by pullmail debug revoke");
+  auto signed_rev = SignRevocation(rev, c.domain, c.key_id, *key);
+  if (!signed_rev.ok()) return ReportLocalError(signed_rev.status());
+  auto channel = Dial(c.tls, entry->recipient_endpoint, to_domain);
+  if (!channel.ok()) return ReportLocalError(channel.status());
+  auto stub = v1::RecipientService::NewStub(*channel);
+  int rc = kExitOk;
+  for (int64_t i = 0; i < times; ++i) {
+    auto ctx = session->Context(absl::Seconds(15));
+    v1::RevokeResult result;
+    grpc::Status s = stub->Revoke(ctx.get(), *signed_rev, &result);
+    std::cout << "{\"code\":" << s.error_code()
+              << ",\"code_name\":" << JsonQuote(StatusCodeName(s.error_code()))
+              << ",\"message\":" << JsonQuote(s.error_message())
+              << ",\"result_code\":" << result.code() << ",\"hidden\":" << result.hidden()
+              << "}\n";
+    rc = std::max(rc, ExitCodeFor(s));
+  }
   return rc;
 }
 

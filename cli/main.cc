@@ -113,12 +113,19 @@ const std::vector<Command>& Commands() {
             {{"to", true, "a recipient (repeat for more)", "ADDRESS"},
              {"subject", true, "subject of a composed message", "TEXT"},
              {"body", true, "body of a composed message", "TEXT"},
-             {"file", true, "an RFC 5322 message to send ('-' = stdin)", "FILE"}}),
+             {"file", true, "an RFC 5322 message to send ('-' = stdin)", "FILE"},
+             {"idempotency-key", true,
+              "key of this message (default: a fresh one); sending again with the same key "
+              "stores and delivers it once",
+              "KEY"}}),
        &RunSend},
       {{"list"}, "", "list a folder (no body moves: a listing needs only notifications)",
        "Columns: UID, flags (N new, F flagged, A answered, D deleted), size, where the\n"
        "body is (here = cached at your node, remote = still at the sender's node),\n"
-       "From and Subject. --junk lists the Junk folder with why each message is there.",
+       "From and Subject. --junk lists the Junk folder with why each message is there.\n"
+       "Before From, a mark says what your node verified of the author: none when the\n"
+       "From: domain is the signing domain's, '!' when it is not (a forged From:), '~'\n"
+       "for mail bridged from SMTP (From: unverified), '?' when there is no From:.",
        With(ClientOptions(),
             {{"folder", true, "folder to list (default INBOX)", "FOLDER"},
              {"junk", false, "list the Junk folder, with reasons"},
@@ -204,6 +211,12 @@ const std::vector<Command>& Commands() {
                  {"key-id", true, "key id to put in the envelope", "ID"},
                  {"as-abuse", false, "send it to the domain's sender node (ReportAbuse)"}}),
        &RunDebugShareReport, true},
+      {{"debug", "revoke"}, "", "test support: send a signed revocation to a recipient node",
+       "", With(ClientOptions(),
+                {{"to-domain", true, "the domain whose recipient node gets it", "DOMAIN"},
+                 {"message-id", true, "the revoked message's id", "ID"},
+                 {"times", true, "send the same signed bytes N times", "N"}}),
+       &RunDebugRevoke, true},
   };
   return *kCommands;
 }

@@ -111,7 +111,7 @@ class GrpcMailbox : public ImapMailbox {
   GrpcMailbox(NodeClient* nodes, std::string peer) : nodes_(nodes), peer_(std::move(peer)) {}
 
   absl::StatusOr<std::string> Login(std::string_view user, std::string_view password) override {
-    absl::StatusOr<std::string> token = nodes_->LoginMailbox(user, password);
+    absl::StatusOr<std::string> token = nodes_->LoginMailbox(user, password, peer_);
     if (!token.ok()) {
       PM_LOG(INFO) << "imap " << peer_ << ": login of " << user
                    << " failed: " << token.status().code();

@@ -90,7 +90,17 @@ int Run(const std::string& path) {
       PM_LOG(ERROR) << "smtp: " << s;
       return 1;
     }
+  } else if (absl::Status s = (*nodes)->LoadBridgeKey(node->TokenKeyPath()); !s.ok()) {
+    // Without it, logins still work; the nodes count failed ones against
+    // the gateway's address instead of the client's.
+    PM_LOG(WARNING) << "logins: " << s;
   }
+  auto penalty = ParseLoginPenaltyConfig(*node);
+  if (!penalty.ok()) {
+    PM_LOG(ERROR) << penalty.status();
+    return 1;
+  }
+  (*nodes)->SetLoginPenalty(*penalty);
 
   SessionEnv env;
   env.config = &*config;

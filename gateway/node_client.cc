@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/util/strings.h"
 #include "rpc/grpc_status.h"
 #include "rpc/tls.h"
@@ -14,22 +15,60 @@
 namespace pullmail::gateway {
 namespace {
 
-constexpr absl::Duration kLoginTimeout = absl::Seconds(15);
+// The node may itself wait up to its own penalty cap before answering.
+constexpr absl::Duration kLoginTimeout = absl::Seconds(40);
+
+// "192.0.2.1:5555" -> "192.0.2.1"; "[::1]:5555" -> "::1".
+std::string HostOf(std::string_view peer) {
+  if (!peer.empty() && peer.front() == '[') {
+    size_t close = peer.find(']');
+    if (close != std::string_view::npos) return std::string(peer.substr(1, close - 1));
+  }
+  size_t colon = peer.rfind(':');
+  if (colon != std::string_view::npos && peer.find(':') == colon) peer = peer.substr(0, colon);
+  return std::string(peer);
+}
+
+}  // namespace
 
 template <typename Stub>
-absl::StatusOr<v1::LoginResponse> Login(Stub& stub, const std::string& address,
-                                        std::string_view password) {
+absl::StatusOr<v1::LoginResponse> NodeClient::Login(Stub& stub, const std::string& address,
+                                                    std::string_view password,
+                                                    std::string_view client) {
+  const std::string key = absl::AsciiStrToLower(address);
+  const std::string host = HostOf(client);
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + kLoginTimeout));
+  if (!host.empty() && bridge_enabled()) {
+    // Proves to the node that the gateway names its client.
+    ctx.AddMetadata("authorization",
+                    absl::StrCat("Bearer ", MintBearerToken(bridge_key_, kBridgePrincipal,
+                                                            absl::Now() + absl::Minutes(2))));
+    ctx.AddMetadata(kClientAddressMetadata, host);
+  }
   v1::LoginRequest req;
   req.set_user(address);
   req.set_password(std::string(password));
   v1::LoginResponse resp;
   grpc::Status s = stub.Login(&ctx, req, &resp);
-  if (!s.ok()) return FromGrpc(s);
+  if (!s.ok()) {
+    if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      throttle_->RecordFailure(key, host, absl::Now());
+    }
+    return FromGrpc(s);
+  }
+  throttle_->RecordSuccess(key, host);
   return resp;
 }
 
+namespace {
+// Dovecot's auth penalty, before anything else (the cache included): a
+// wrong guess costs the same wait whether or not it would have been cached.
+void WaitPenalty(LoginThrottle& throttle, const std::string& address, std::string_view client) {
+  absl::Duration wait =
+      throttle.Delay(absl::AsciiStrToLower(address), HostOf(client), absl::Now());
+  if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
+}
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NodeClient>> NodeClient::Open(const NodeConfig& node) {
@@ -55,13 +94,16 @@ std::string NodeClient::Address(std::string_view user) const {
 }
 
 absl::StatusOr<std::string> NodeClient::LoginMailbox(std::string_view user,
-                                                     std::string_view password) {
+                                                     std::string_view password,
+                                                     std::string_view client) {
   std::string address = Address(user);
+  WaitPenalty(*throttle_, address, client);
   absl::Time now = absl::Now();
   if (std::optional<std::string> token = mailbox_logins_.Lookup(address, password, now)) {
+    throttle_->RecordSuccess(absl::AsciiStrToLower(address), HostOf(client));
     return *std::move(token);
   }
-  absl::StatusOr<v1::LoginResponse> r = Login(*mailbox_, address, password);
+  absl::StatusOr<v1::LoginResponse> r = Login(*mailbox_, address, password, client);
   if (!r.ok()) return r.status();
   mailbox_logins_.Insert(address, password, r->token(), absl::FromUnixMillis(r->expires_unix_ms()),
                          now);
@@ -69,10 +111,13 @@ absl::StatusOr<std::string> NodeClient::LoginMailbox(std::string_view user,
 }
 
 absl::StatusOr<std::string> NodeClient::LoginSubmit(std::string_view user,
-                                                    std::string_view password) {
+                                                    std::string_view password,
+                                                    std::string_view client) {
   // Not cached: a submission session logs in once and its AUTH answer must
   // say whether the sender node can take mail now (454 4.7.0 when down).
-  absl::StatusOr<v1::LoginResponse> r = Login(*submit_, Address(user), password);
+  std::string address = Address(user);
+  WaitPenalty(*throttle_, address, client);
+  absl::StatusOr<v1::LoginResponse> r = Login(*submit_, address, password, client);
   if (!r.ok()) return r.status();
   return r->token();
 }

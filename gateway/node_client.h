@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "core/config/node_config.h"
 #include "core/logic/auth_cache.h"
+#include "core/logic/login_throttle.h"
 #include "core/util/random.h"
 #include "pullmail/v1/pullmail.grpc.pb.h"
 
@@ -38,8 +39,21 @@ class NodeClient {
   // auth cache, successes only, keyed on a salted hash of user and
   // password).
   // kUnauthenticated: wrong user or password. kUnavailable: node down.
-  absl::StatusOr<std::string> LoginMailbox(std::string_view user, std::string_view password);
-  absl::StatusOr<std::string> LoginSubmit(std::string_view user, std::string_view password);
+  // `client` is the IMAP/POP3/SMTP client's address ("host:port"): failed
+  // logins slow the next ones for that user and that host (core's
+  // LoginThrottle, Dovecot's auth penalty; waited here, on the session's
+  // thread, before the cache or the node is asked), and the node is told
+  // the host so that its own throttle counts the client, not the gateway.
+  absl::StatusOr<std::string> LoginMailbox(std::string_view user, std::string_view password,
+                                           std::string_view client = "");
+  absl::StatusOr<std::string> LoginSubmit(std::string_view user, std::string_view password,
+                                          std::string_view client = "");
+
+  // The penalties of LoginMailbox/LoginSubmit ([auth] of node.toml). Call
+  // once, before sessions start.
+  void SetLoginPenalty(const LoginPenaltyConfig& config) {
+    throttle_ = std::make_unique<LoginThrottle>(config);
+  }
 
   // SMTP in: reads the domain's token key (NodeConfig::TokenKeyPath(), the
   // file both nodes use) so that BridgeContext() can mint the gateway's
@@ -62,6 +76,11 @@ class NodeClient {
 
  private:
   NodeClient() = default;
+  // One login at a node, after the throttle's wait; tells the throttle.
+  template <typename Stub>
+  absl::StatusOr<v1::LoginResponse> Login(Stub& stub, const std::string& address,
+                                          std::string_view password, std::string_view client);
+  std::unique_ptr<LoginThrottle> throttle_ = std::make_unique<LoginThrottle>();
   static constexpr absl::Duration kLoginCacheTtl = absl::Minutes(5);
   static constexpr size_t kLoginCacheEntries = 10000;
   AuthCache mailbox_logins_{SecureRandom().Bytes(32), kLoginCacheTtl, kLoginCacheEntries};

@@ -114,7 +114,8 @@ class Pop3Session {
   }
 
   Step Login(const Step& step) {
-    absl::StatusOr<std::string> token = env_.nodes->LoginMailbox(step.user, step.password);
+    absl::StatusOr<std::string> token =
+        env_.nodes->LoginMailbox(step.user, step.password, conn_.peer());
     if (!token.ok()) {
       PM_LOG(INFO) << "pop3 " << conn_.peer() << ": login of " << step.user
                    << " failed: " << token.status().code();

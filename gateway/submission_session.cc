@@ -36,6 +36,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/crypto/encoding.h"
+#include "core/crypto/token.h"
+#include "core/util/random.h"
 #include "core/smtp/smtp_session.h"
 #include "core/util/logging.h"
 #include "core/util/strings.h"
@@ -48,6 +52,8 @@ namespace {
 
 // A Submit stores up to 64 MiB durably before it answers.
 constexpr absl::Duration kSubmitTimeout = absl::Minutes(5);
+// Attempts of one transaction's Submit while the node answers UNAVAILABLE.
+constexpr int kSubmitAttempts = 3;
 
 class SubmissionBackend : public SmtpBackend {
  public:
@@ -55,7 +61,8 @@ class SubmissionBackend : public SmtpBackend {
 
   SmtpStep Authenticate(SmtpSession& session) override {
     const SaslCredentials& c = session.credentials();
-    absl::StatusOr<std::string> token = env_.nodes->LoginSubmit(c.authcid, c.password);
+    absl::StatusOr<std::string> token =
+        env_.nodes->LoginSubmit(c.authcid, c.password, conn_.peer());
     std::string address = env_.nodes->Address(c.authcid);
     if (!token.ok()) {
       PM_LOG(INFO) << "submission " << conn_.peer() << ": login of " << address
@@ -77,9 +84,19 @@ class SubmissionBackend : public SmtpBackend {
     req.set_from(e.from);
     for (const std::string& to : e.to) req.add_to(to);
     req.set_message(e.message);
+    // One key per SMTP transaction; the retries below reuse it, so a
+    // submission the node committed but answered UNAVAILABLE (e.g. it went
+    // down right after the commit) is stored and delivered once.
+    req.set_idempotency_key(absl::StrCat("smtp-", HexEncode(NewToken(SecureRandom(), 16))));
     v1::SubmitResponse resp;
-    std::unique_ptr<grpc::ClientContext> ctx = NodeClient::Context(token_, kSubmitTimeout);
-    absl::Status status = FromGrpc(env_.nodes->submit().Submit(ctx.get(), req, &resp));
+    absl::Status status;
+    for (int attempt = 1;; ++attempt) {
+      std::unique_ptr<grpc::ClientContext> ctx = NodeClient::Context(token_, kSubmitTimeout);
+      status = FromGrpc(env_.nodes->submit().Submit(ctx.get(), req, &resp));
+      // Not after DEADLINE_EXCEEDED: the client's own patience is spent.
+      if (!absl::IsUnavailable(status) || attempt >= kSubmitAttempts) break;
+      absl::SleepFor(absl::Seconds(attempt));
+    }
     if (!status.ok()) {
       PM_LOG(INFO) << "submission " << conn_.peer() << ": " << session.user() << " to "
                    << e.to.size() << " recipient(s): " << status;

@@ -18,6 +18,8 @@
 #include "core/crypto/encoding.h"
 #include "core/crypto/sha256.h"
 #include "core/crypto/token.h"
+#include "core/logic/author.h"
+#include "core/util/toml.h"
 #include "core/mail/header_summary.h"
 #include "core/util/random.h"
 #include "core/util/limits.h"
@@ -64,7 +66,46 @@ absl::Status CheckFlag(const std::string& f) {
   return absl::OkStatus();
 }
 
+// [recipient] author_alignment = "strict" (default) or "relaxed".
+AlignmentMode AlignmentOf(const NodeConfig& config) {
+  const toml::table* t = config.Section("recipient");
+  if (t == nullptr) return AlignmentMode::kStrict;
+  std::optional<std::string> mode = (*t)["author_alignment"].value<std::string>();
+  return mode.has_value() && *mode == "relaxed" ? AlignmentMode::kRelaxed : AlignmentMode::kStrict;
+}
+
 }  // namespace
+
+AuthorVerdict RecipientNode::VerifyAuthorOf(const StoredNotification& n) {
+  // The record is the stored signed notification itself: the signer, key,
+  // origin and summary it carries were verified when it was accepted, so
+  // the verdict is the same at every listing and read (core decides it).
+  AuthorInput in;
+  in.authserv_id = config_.domain;
+  in.local = IsLocalMessage(n);
+  in.signing_domain = n.signing_domain;
+  in.envelope_sender = n.envelope_sender;
+  v1::HeaderSummary summary;
+  summary.ParseFromString(n.summary);
+  in.summary_from = summary.from();
+  in.mode = AlignmentOf(config_);
+  if (!in.local) {
+    v1::SignedNotification sn;
+    v1::Notification payload;
+    if (sn.ParseFromString(n.signed_bytes) && payload.ParseFromString(sn.payload())) {
+      in.key_id = sn.key_id();
+      in.origin = payload.origin();
+    }
+    if (in.origin == v1::ORIGIN_BRIDGED_SMTP) {
+      std::string from_domain = FromDomainOf(in.summary_from);
+      if (!from_domain.empty()) {
+        absl::StatusOr<DomainEntry> listed = directory_->Lookup(from_domain);
+        in.from_domain_is_pullmail = listed.ok() && !listed->legacy;
+      }
+    }
+  }
+  return VerifyAuthor(in);
+}
 
 v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotification& n) {
   v1::MessageInfo info;
@@ -73,7 +114,12 @@ v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotific
   info.set_envelope_sender(n.envelope_sender);
   info.set_signing_domain(n.signing_domain);
   info.mutable_summary()->ParseFromString(n.summary);
-  info.set_body_size(n.body_size);
+  AuthorVerdict author = VerifyAuthorOf(n);
+  info.set_author_check(author.check);
+  info.set_authentication_results(author.authentication_results);
+  // The size of what Read serves: the Authentication-Results: field on top.
+  info.set_body_size(n.body_size +
+                     AuthenticationResultsField(author.authentication_results).size());
   info.set_body_sha256(n.body_sha256);
   for (const std::string& f : e.flags) info.add_flags(f);
   info.set_received_unix_ms(ToUnixMs(e.internal_date));
@@ -183,6 +229,8 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(const std::string&
   r.info = ToInfo(e, n);
   r.body_key = BodyCacheKey(n);
   r.from_cache = from_cache;
+  r.prefix = AuthenticationResultsField(r.info.authentication_results());
+  r.stored_size = n.body_size;
   return r;
 }
 

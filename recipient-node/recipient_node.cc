@@ -181,10 +181,18 @@ absl::StatusOr<uint32_t> RecipientNode::ApplyRevocation(const v1::SignedRevocati
                    VerifyRevocation(signed_rev, *directory_, clock().Now(), &why));
   // Only the domain that signed a notification may revoke it: the lookup is
   // keyed by the verified signing domain.
+  // A revocation of a message this node never stored (or of a user's own
+  // APPEND copy, which was never sent) is valid and hides nothing: OK with
+  // hidden 0 (docs/PROTOCOL.md 9.2), so that the sender's retry of it, or a
+  // revocation that overtook its notification, is not an error.
   auto n = store_->FindNotification(signed_rev.signing_domain(), rev.message_id());
+  if (absl::IsNotFound(n.status()) || (n.ok() && IsLocalMessage(*n))) {
+    Metrics::Global().Add("pullmail_revocations_unknown_total");
+    PM_LOG(INFO) << "revocation of unknown " << rev.message_id() << " from "
+                 << signed_rev.signing_domain() << ": nothing to hide";
+    return 0u;
+  }
   if (!n.ok()) return n.status();
-  // A user's own stored copy (APPEND) was never sent: nothing to recall.
-  if (IsLocalMessage(*n)) return absl::NotFoundError("no such notification");
   RETURN_IF_ERROR(store_->MarkNotificationRevoked(n->id));
   ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries, store_->EntriesForNotification(n->id));
   uint32_t hidden = 0;
@@ -192,6 +200,8 @@ absl::StatusOr<uint32_t> RecipientNode::ApplyRevocation(const v1::SignedRevocati
   for (const MailboxEntry& e : entries) {
     bool seen = HasFlag(e.flags, kSeenFlag);
     if (seen) continue;  // a reader who read it keeps it
+    // Hidden by an earlier copy of this revocation: a replay hides nothing.
+    if (e.state == EntryState::kRevoked) continue;
     RETURN_IF_ERROR(store_->SetEntryState(e.user, e.folder, e.uid, EntryState::kRevoked, reason));
     changes_.Notify(e.user);
     ++hidden;

@@ -27,6 +27,7 @@
 #include "core/directory/directory.h"
 #include "core/logic/acceptor.h"
 #include "core/logic/body_cache_key.h"
+#include "core/logic/author.h"
 #include "core/policy/spam_policy.h"
 #include "core/storage/recipient_store.h"
 #include "core/storage/user_store.h"
@@ -89,6 +90,11 @@ class RecipientNode {
     v1::MessageInfo info;
     std::string body_key;  // in the body cache (core's BodyCacheKey)
     bool from_cache = false;
+    // What Read serves: `prefix` (the Authentication-Results: field, core's
+    // AuthenticationResultsField) and then the stored body, `stored_size`
+    // bytes read from the cache (info.body_size is their sum).
+    std::string prefix;
+    uint64_t stored_size = 0;
   };
   // Makes sure the body is here (fetching it on first read), sets \Seen
   // unless peek, and returns what to stream (read slices from store()).
@@ -122,6 +128,9 @@ class RecipientNode {
   static bool IsLocalMessage(const StoredNotification& n) { return IsLocalBody(n); }
 
   v1::MessageInfo ToInfo(const MailboxEntry& e, const StoredNotification& n);
+  // What this node verified about the message's author (core/logic/author.h):
+  // MessageInfo.author_check and the Authentication-Results: field.
+  AuthorVerdict VerifyAuthorOf(const StoredNotification& n);
 
   // --- Spam policy and federation (suppression.cc) -------------------------
   // Where a new copy for `user` goes, as core's policy decides.

@@ -146,9 +146,9 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
  public:
   explicit MailboxServiceImpl(RecipientNode* node) : node_(node) {}
 
-  grpc::Status Login(grpc::ServerContext*, const v1::LoginRequest* req,
+  grpc::Status Login(grpc::ServerContext* ctx, const v1::LoginRequest* req,
                      v1::LoginResponse* resp) override {
-    return ServeLogin(node_->auth(), *req, resp);
+    return ServeLogin(node_->auth(), *ctx, *req, resp);
   }
 
   grpc::Status ListFolders(grpc::ServerContext* ctx, const v1::ListFoldersRequest*,
@@ -207,12 +207,24 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     v1::ReadChunk chunk;
     *chunk.mutable_info() = r->info;
     chunk.set_from_cache(r->from_cache);
-    uint64_t size = r->info.body_size(), offset = 0;
+    // The Authentication-Results: field first (info.body_size counts it),
+    // then the stored bytes, whose hash was checked as they came, with the
+    // sender's own Authentication-Results: fields renamed (core's
+    // ServedHeaderFilter: same length, RFC 8601 section 5).
+    uint64_t size = r->stored_size, offset = 0;
+    std::string prefix = r->prefix;
+    ServedHeaderFilter filter;
     do {
-      auto data = node_->store().ReadCachedBody(r->body_key, offset, limits::kBodyChunkSize);
+      // Room for the prefix and for the few bytes the filter held back.
+      auto data = node_->store().ReadCachedBody(r->body_key, offset,
+                                                limits::kBodyChunkSize - prefix.size() - 64);
       if (!data.ok()) return ToGrpc(data.status());
       offset += data->size();
-      chunk.set_data(std::move(*data));
+      std::string out = std::move(prefix);
+      prefix.clear();
+      out += filter.Feed(*data);
+      if (offset >= size) out += filter.Finish();
+      chunk.set_data(std::move(out));
       if (!writer->Write(chunk)) break;
       chunk.Clear();
     } while (offset < size && !ctx->IsCancelled());

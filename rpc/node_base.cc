@@ -2,6 +2,7 @@
 #include "rpc/node_base.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/logic/login_throttle.h"
 #include "core/storage/open_store.h"
 #include "core/util/clock.h"
 #include "core/util/status_macros.h"
@@ -19,8 +20,9 @@ absl::StatusOr<NodeBase> OpenNodeBase(const NodeConfig& config) {
   b.key = std::make_unique<SigningKey>(std::move(key));
   ASSIGN_OR_RETURN(std::string token_key,
                    UserAuthenticator::LoadOrCreateTokenKey(config.TokenKeyPath()));
+  ASSIGN_OR_RETURN(LoginPenaltyConfig penalty, ParseLoginPenaltyConfig(config));
   b.auth = std::make_unique<UserAuthenticator>(b.users.get(), std::move(token_key),
-                                               &SystemClock());
+                                               &SystemClock(), absl::Hours(12), penalty);
   auto listed = b.directory->LookupKey(config.domain, config.key_id);
   if (!listed.ok() && absl::IsUnavailable(listed.status())) {
     // DNS is down: starting anyway is what lets the node serve its users;

@@ -14,11 +14,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "core/crypto/encoding.h"
 #include "core/crypto/password.h"
 #include "core/util/random.h"
 #include "core/util/strings.h"
 #include "rpc/grpc_status.h"
+#include "rpc/metrics.h"
 
 namespace pullmail {
 namespace {
@@ -42,8 +44,14 @@ std::string MintBearerToken(std::string_view key, std::string_view principal, ab
 }
 
 UserAuthenticator::UserAuthenticator(UserStore* users, std::string token_key, Clock* clock,
-                                     absl::Duration token_lifetime)
-    : users_(users), key_(std::move(token_key)), clock_(clock), lifetime_(token_lifetime) {}
+                                     absl::Duration token_lifetime, LoginPenaltyConfig penalty,
+                                     std::function<void(absl::Duration)> sleep)
+    : users_(users),
+      key_(std::move(token_key)),
+      clock_(clock),
+      lifetime_(token_lifetime),
+      throttle_(penalty),
+      sleep_(sleep ? std::move(sleep) : [](absl::Duration d) { absl::SleepFor(d); }) {}
 
 absl::StatusOr<std::string> UserAuthenticator::LoadOrCreateTokenKey(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -68,26 +76,43 @@ absl::StatusOr<std::string> UserAuthenticator::LoadOrCreateTokenKey(const std::s
 std::string UserAuthenticator::Mac(std::string_view data) const { return HmacSha256(key_, data); }
 
 absl::StatusOr<std::pair<std::string, absl::Time>> UserAuthenticator::Login(
-    std::string_view user, std::string_view password) {
-  if (password.size() > 1024) return kBadCredentials;
-  auto stored = users_->GetUser(absl::AsciiStrToLower(AV(user)));
+    std::string_view user, std::string_view password, std::string_view client) {
+  const std::string address = absl::AsciiStrToLower(AV(user));
+  // Dovecot's auth penalty: wait, then check (never refuse unchecked, so
+  // that nobody can lock a user out by failing on their behalf).
+  absl::Duration wait = throttle_.Delay(address, client, clock_->Now());
+  if (wait > absl::ZeroDuration()) {
+    Metrics::Global().Add("pullmail_login_delayed_total");
+    Metrics::Global().Add("pullmail_login_delay_ms_total",
+                          static_cast<uint64_t>(absl::ToInt64Milliseconds(wait)));
+    sleep_(wait);
+  }
+  auto fail = [&]() {
+    Metrics::Global().Add("pullmail_login_failures_total");
+    throttle_.RecordFailure(address, client, clock_->Now());
+    return kBadCredentials;
+  };
+  if (password.size() > 1024) return fail();
+  auto stored = users_->GetUser(address);
   if (!stored.ok()) {
     if (stored.status().code() == absl::StatusCode::kNotFound) {
       // Spend the same time as a real check so the answer does not reveal
       // whether the user exists.
       VerifyPassword(password, "$scrypt$ln=14,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$"
                                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-      return kBadCredentials;
+      return fail();
     }
     return stored.status();
   }
-  if (!VerifyPassword(password, stored->password_hash)) return kBadCredentials;
+  if (!VerifyPassword(password, stored->password_hash)) return fail();
+  throttle_.RecordSuccess(address, client);
   absl::Time expires = clock_->Now() + lifetime_;
   return std::make_pair(MintBearerToken(key_, stored->address, expires), expires);
 }
 
-absl::StatusOr<std::string> UserAuthenticator::AuthenticateHeader(std::string_view header) {
-  absl::StatusOr<std::string> principal = Principal(header);
+absl::StatusOr<std::string> UserAuthenticator::AuthenticateHeader(std::string_view header,
+                                                                  std::string_view client) {
+  absl::StatusOr<std::string> principal = Principal(header, client);
   if (!principal.ok()) return principal.status();
   // Users are addresses; a minted principal (the gateway's) is not a user
   // and may call none of the users' services.
@@ -97,7 +122,8 @@ absl::StatusOr<std::string> UserAuthenticator::AuthenticateHeader(std::string_vi
   return principal;
 }
 
-absl::StatusOr<std::string> UserAuthenticator::Principal(std::string_view header) {
+absl::StatusOr<std::string> UserAuthenticator::Principal(std::string_view header,
+                                                         std::string_view client) {
   absl::string_view h = AV(header);
   if (absl::ConsumePrefix(&h, "Basic ")) {
     auto decoded = Base64Decode(SV(h));
@@ -105,7 +131,7 @@ absl::StatusOr<std::string> UserAuthenticator::Principal(std::string_view header
     size_t colon = decoded->find(':');
     if (colon == std::string::npos) return kBadCredentials;
     std::string user = decoded->substr(0, colon);
-    auto login = Login(user, std::string_view(*decoded).substr(colon + 1));
+    auto login = Login(user, std::string_view(*decoded).substr(colon + 1), client);
     if (!login.ok()) return login.status();
     return absl::AsciiStrToLower(user);
   }
@@ -141,9 +167,44 @@ std::string_view AuthorizationOf(const grpc::ServerContextBase& context) {
 }
 }  // namespace
 
+namespace {
+std::string_view MetadataOf(const grpc::ServerContextBase& context, std::string_view key) {
+  const auto& md = context.client_metadata();
+  auto it = md.find(grpc::string_ref(key.data(), key.size()));
+  if (it == md.end()) return "";
+  return std::string_view(it->second.data(), it->second.size());
+}
+
+// "ipv4:127.0.0.1:5000" -> "127.0.0.1"; "ipv6:[::1]:5000" -> "::1".
+std::string PeerHost(std::string peer) {
+  for (std::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(peer, AV(scheme))) peer.erase(0, scheme.size());
+  }
+  if (!peer.empty() && peer.front() == '[') {
+    size_t close = peer.find(']');
+    return close == std::string::npos ? peer : peer.substr(1, close - 1);
+  }
+  size_t colon = peer.rfind(':');
+  if (colon != std::string::npos && peer.find(':') == colon) peer.resize(colon);
+  return peer;
+}
+}  // namespace
+
+std::string UserAuthenticator::ClientOf(const grpc::ServerContextBase& context) {
+  std::string_view forwarded = MetadataOf(context, kClientAddressMetadata);
+  if (!forwarded.empty() && forwarded.size() <= 256 &&
+      AuthenticatePrincipalHeader(AuthorizationOf(context), kBridgePrincipal).ok()) {
+    return absl::StrCat("via-gateway:", AV(forwarded));
+  }
+  return PeerHost(context.peer());
+}
+
 absl::StatusOr<std::string> UserAuthenticator::Authenticate(
     const grpc::ServerContextBase& context) {
-  return AuthenticateHeader(AuthorizationOf(context));
+  std::string_view header = AuthorizationOf(context);
+  // Only Basic credentials check a password (and so meet the throttle).
+  if (!absl::StartsWith(AV(header), "Basic ")) return AuthenticateHeader(header);
+  return AuthenticateHeader(header, ClientOf(context));
 }
 
 absl::Status UserAuthenticator::AuthenticatePrincipal(const grpc::ServerContextBase& context,
@@ -160,6 +221,15 @@ absl::Status UserAuthenticator::AuthenticatePrincipalHeader(std::string_view aut
         absl::StrCat("only ", AV(principal), " may make this call, not ", *who));
   }
   return absl::OkStatus();
+}
+
+grpc::Status ServeLogin(UserAuthenticator& auth, const grpc::ServerContextBase& context,
+                        const v1::LoginRequest& req, v1::LoginResponse* resp) {
+  auto token = auth.Login(req.user(), req.password(), auth.ClientOf(context));
+  if (!token.ok()) return ToGrpc(token.status());
+  resp->set_token(token->first);
+  resp->set_expires_unix_ms(absl::ToUnixMillis(token->second));
+  return grpc::Status::OK;
 }
 
 grpc::Status ServeLogin(UserAuthenticator& auth, const v1::LoginRequest& req,

@@ -9,6 +9,7 @@
 #include "core/crypto/password.h"
 #include "core/storage/memory_store.h"
 #include "core/util/random.h"
+#include "core/util/clock.h"
 
 namespace pullmail {
 namespace {
@@ -71,6 +72,62 @@ TEST_F(UserAuthTest, BridgeTokenIsGoodForBridgeOnly) {
   clock_.Advance(absl::Minutes(6));
   EXPECT_EQ(auth_->AuthenticatePrincipalHeader(Bearer(token), kBridgePrincipal).code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+}  // namespace
+}  // namespace pullmail
+
+namespace pullmail {
+namespace {
+
+// Issue 10 point 8: wrong passwords slow further attempts (per user, per
+// client) but never lock the user out; a success clears the penalty.
+// (Twelve failures reach the cap; scrypt makes each check slow, and the
+// e2e suite sends forty through the gateway.)
+TEST(UserAuthThrottle, WrongPasswordsThenSlowButTheRightOneWorks) {
+  FakeClock clock;
+  auto users = NewMemoryUserStore();
+  SeededRandom random(5);
+  User u;
+  u.address = "alice@b.example";
+  u.password_hash = HashPassword("pw", random);
+  ASSERT_TRUE(users->AddUser(u).ok());
+  std::vector<absl::Duration> waits;
+  LoginPenaltyConfig penalty;  // Dovecot's: 2 s doubling to 15 s
+  UserAuthenticator auth(users.get(), std::string(32, 'k'), &clock, absl::Hours(12), penalty,
+                         [&](absl::Duration d) {
+                           waits.push_back(d);
+                           clock.Advance(d);
+                         });
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_EQ(auth.Login("alice@b.example", "wrong", "192.0.2.9").status().code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+  ASSERT_EQ(waits.size(), 11u);  // the first failure had nothing to wait for
+  EXPECT_EQ(waits[0], absl::Seconds(2));
+  EXPECT_EQ(waits[1], absl::Seconds(4));
+  EXPECT_EQ(waits.back(), absl::Seconds(15));
+  // Basic credentials on every call meet the same penalty.
+  waits.clear();
+  EXPECT_FALSE(auth.AuthenticateHeader(BasicAuthorization("alice@b.example", "nope"),
+                                       "192.0.2.9").ok());
+  ASSERT_EQ(waits.size(), 1u);
+  // The right password, from elsewhere: slow (the user is penalised), not refused.
+  waits.clear();
+  auto ok = auth.Login("alice@b.example", "pw", "198.51.100.1");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  ASSERT_EQ(waits.size(), 1u);
+  EXPECT_EQ(waits[0], absl::Seconds(15));
+  // Cleared for that user: the next login does not wait.
+  waits.clear();
+  EXPECT_TRUE(auth.Login("alice@b.example", "pw", "198.51.100.1").ok());
+  EXPECT_TRUE(waits.empty());
+  // Unknown users count per client address too.
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(auth.Login("nobody@b.example", "x", "203.0.113.5").ok());
+  waits.clear();
+  EXPECT_TRUE(auth.Login("alice@b.example", "pw", "203.0.113.5").ok());
+  ASSERT_EQ(waits.size(), 1u);
+  EXPECT_EQ(waits[0], absl::Seconds(8));
 }
 
 }  // namespace

@@ -102,22 +102,40 @@ absl::Status SenderNode::PutGrouped(const OutboundMessage& message, std::string_
   return me.status;
 }
 
+absl::StatusOr<std::optional<v1::SubmitResponse>> SenderNode::AnswerRetry(
+    const OutboundMessage& prepared) {
+  absl::StatusOr<std::string> id =
+      store_->FindByIdempotencyKey(prepared.sender, prepared.idempotency_key);
+  if (absl::IsNotFound(id.status())) return std::nullopt;
+  RETURN_IF_ERROR(id.status());
+  ASSIGN_OR_RETURN(OutboundMessage stored, store_->GetMessage(*id));
+  RETURN_IF_ERROR(CheckSubmissionRetry(prepared, stored));
+  ASSIGN_OR_RETURN(std::vector<Delivery> deliveries, store_->ListDeliveries(*id));
+  Metrics::Global().Add("pullmail_submissions_retried_total");
+  PM_LOG(INFO) << "retried submission of " << *id << " by " << stored.sender
+               << " (same idempotency key): stored once";
+  return SubmitResponseFor(stored, deliveries);
+}
+
 absl::StatusOr<v1::SubmitResponse> SenderNode::Submit(const SubmissionInput& input) {
   SubmissionContext ctx = MakeSubmissionContext();
   ASSIGN_OR_RETURN(Submission sub, PrepareSubmission(input, ctx));
-  RETURN_IF_ERROR(PutGrouped(sub.message, input.message, sub.deliveries));
+  const bool keyed = !sub.message.idempotency_key.empty();
+  if (keyed) {
+    ASSIGN_OR_RETURN(std::optional<v1::SubmitResponse> prior, AnswerRetry(sub.message));
+    if (prior.has_value()) return *std::move(prior);
+  }
+  absl::Status put = PutGrouped(sub.message, input.message, sub.deliveries);
+  if (keyed && absl::IsAlreadyExists(put)) {
+    // A concurrent retry with the same key committed first.
+    ASSIGN_OR_RETURN(std::optional<v1::SubmitResponse> prior, AnswerRetry(sub.message));
+    if (prior.has_value()) return *std::move(prior);
+  }
+  RETURN_IF_ERROR(put);
   Metrics::Global().Add("pullmail_submissions_total");
   Wake();
 
-  v1::SubmitResponse resp;
-  resp.set_message_id(sub.message.message_id);
-  resp.set_body_size(sub.message.body_size);
-  resp.set_body_sha256(sub.message.body_sha256);
-  for (const Delivery& d : sub.deliveries) {
-    v1::DomainQueued* q = resp.add_queued();
-    q->set_domain(d.domain);
-    q->set_recipients(static_cast<uint32_t>(d.recipients.size()));
-  }
+  v1::SubmitResponse resp = SubmitResponseFor(sub.message, sub.deliveries);
   PM_LOG(INFO) << "submitted " << sub.message.message_id << " from " << sub.message.sender << " ("
                << sub.message.body_size << " bytes) to " << sub.deliveries.size() << " domain(s)";
   return resp;

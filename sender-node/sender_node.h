@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,10 @@ class SenderNode {
   // PutMessages transaction, while the others wait for their result.
   absl::Status PutGrouped(const OutboundMessage& message, std::string_view body,
                           const std::vector<Delivery>& deliveries);
+  // The stored answer when `prepared`'s sender already stored a message
+  // under its idempotency key (core's CheckSubmissionRetry decides whether
+  // that is a retry or a reused key); nullopt when the key is new.
+  absl::StatusOr<std::optional<v1::SubmitResponse>> AnswerRetry(const OutboundMessage& prepared);
   NodeConfig config_;
   std::unique_ptr<SenderStore> store_;
   std::unique_ptr<UserStore> users_;

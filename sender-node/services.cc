@@ -19,9 +19,9 @@ class SubmitServiceImpl final : public v1::SubmitService::Service {
  public:
   explicit SubmitServiceImpl(SenderNode* node) : node_(node) {}
 
-  grpc::Status Login(grpc::ServerContext*, const v1::LoginRequest* req,
+  grpc::Status Login(grpc::ServerContext* ctx, const v1::LoginRequest* req,
                      v1::LoginResponse* resp) override {
-    return ServeLogin(node_->auth(), *req, resp);
+    return ServeLogin(node_->auth(), *ctx, *req, resp);
   }
 
   grpc::Status Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,
@@ -33,6 +33,7 @@ class SubmitServiceImpl final : public v1::SubmitService::Service {
     in.from = req->from().empty() ? *user : req->from();
     in.to.assign(req->to().begin(), req->to().end());
     in.message = req->message();
+    in.idempotency_key = req->idempotency_key();
     auto r = node_->Submit(in);
     if (!r.ok()) return ToGrpc(r.status());
     *resp = std::move(*r);

@@ -2,6 +2,7 @@
 // recipient domain (see submission.h).
 #include "core/logic/submission.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -10,6 +11,7 @@
 #include "core/crypto/sha256.h"
 #include "core/crypto/token.h"
 #include "core/envelope/envelope.h"
+#include "core/logic/author.h"
 #include "core/mail/header_summary.h"
 #include "core/util/address.h"
 #include "core/util/clock.h"
@@ -55,6 +57,12 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
     return absl::InvalidArgumentError(
         absl::StrCat("too many recipients (max ", limits::kMaxRecipientsPerNotification, ")"));
   }
+  if (input.idempotency_key.size() > kMaxIdempotencyKey ||
+      !std::all_of(input.idempotency_key.begin(), input.idempotency_key.end(),
+                   [](char c) { return c >= 0x21 && c <= 0x7e; })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "idempotency key must be 1..", kMaxIdempotencyKey, " bytes of visible ASCII"));
+  }
   if (input.message.empty()) return absl::InvalidArgumentError("empty message");
   if (input.message.size() > limits::kMaxBodySize) {
     return absl::ResourceExhaustedError(
@@ -70,6 +78,11 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
 
   Submission out;
   ASSIGN_OR_RETURN(out.summary, ExtractHeaderSummary(input.message));
+  if (!bridged && !input.authenticated_user.empty()) {
+    // A user's own mail: the header From: is theirs alone (core/logic/author.h).
+    ASSIGN_OR_RETURN(AuthorFields author, ExtractAuthorFields(input.message));
+    RETURN_IF_ERROR(CheckAuthor(author, input.authenticated_user));
+  }
 
   OutboundMessage& m = out.message;
   m.message_id = NewMessageId(*ctx.random, ctx.local_domain);
@@ -79,6 +92,7 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
   m.summary = out.summary.SerializeAsString();
   m.created = ctx.now;
   m.expires = ctx.now + ctx.retention;
+  m.idempotency_key = input.idempotency_key;
 
   for (const auto& [domain, rcpts] : by_domain) {
     Delivery d;
@@ -108,6 +122,29 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
     out.deliveries.push_back(std::move(d));
   }
   return out;
+}
+
+absl::Status CheckSubmissionRetry(const OutboundMessage& prepared, const OutboundMessage& stored) {
+  if (prepared.sender != stored.sender || prepared.body_sha256 != stored.body_sha256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("idempotency_key_reused: the key was used for message ", stored.message_id,
+                     ", whose body differs; use a new key for a new message"));
+  }
+  return absl::OkStatus();
+}
+
+v1::SubmitResponse SubmitResponseFor(const OutboundMessage& message,
+                                     const std::vector<Delivery>& deliveries) {
+  v1::SubmitResponse resp;
+  resp.set_message_id(message.message_id);
+  resp.set_body_size(message.body_size);
+  resp.set_body_sha256(message.body_sha256);
+  for (const Delivery& d : deliveries) {
+    v1::DomainQueued* q = resp.add_queued();
+    q->set_domain(d.domain);
+    q->set_recipients(static_cast<uint32_t>(d.recipients.size()));
+  }
+  return resp;
 }
 
 absl::Status CheckBridgeRecipients(const std::vector<std::string>& to,

@@ -33,7 +33,12 @@ struct SubmissionInput {
   // ORIGIN_BRIDGED_SMTP: mail a gateway took in over SMTP
   // (SubmitService.Bridge); its recipients must be local users.
   v1::Origin origin = v1::ORIGIN_NATIVE;
+  // SubmitRequest.idempotency_key: "" or 1..kMaxIdempotencyKey bytes of
+  // visible ASCII; copied to OutboundMessage::idempotency_key.
+  std::string idempotency_key;
 };
+
+inline constexpr size_t kMaxIdempotencyKey = 128;
 
 struct SubmissionContext {
   std::string local_domain;     // the signing domain
@@ -64,9 +69,24 @@ struct Submission {
 // (kPermissionDenied) or recipients CheckBridgeRecipients refuses, no recipients, more than
 // limits::kMaxRecipientsPerNotification, a malformed address, an empty or
 // oversized message (kResourceExhausted past limits::kMaxBodySize), a message
-// without an RFC 5322 header block.
+// without an RFC 5322 header block, a user's message whose header From: or
+// Sender: is not theirs (CheckAuthor, core/logic/author.h), a malformed
+// idempotency key.
 absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
                                              const SubmissionContext& ctx);
+
+// The rule for a retried submission (docs/PROTOCOL.md, Submit idempotency):
+// `prepared` is this attempt's PrepareSubmission result, `stored` the message
+// the same sender stored earlier under the same idempotency key. OK when it
+// is the same message (same sender and body SHA-256): the caller answers with
+// the stored message and stores nothing. kInvalidArgument
+// "idempotency_key_reused: ..." when the key was used for another message.
+absl::Status CheckSubmissionRetry(const OutboundMessage& prepared, const OutboundMessage& stored);
+
+// The SubmitResponse for a stored message and its deliveries (the first
+// answer, and the same answer again to a retry).
+v1::SubmitResponse SubmitResponseFor(const OutboundMessage& message,
+                                     const std::vector<Delivery>& deliveries);
 
 // The recipients of bridged mail (SMTP in): 1..1000, each local@local_domain
 // (kInvalidArgument otherwise: the gateway is its domain's MX, not an open

@@ -102,6 +102,59 @@ TEST_F(SubmissionTest, RefusesWhatARealServerWould) {
   EXPECT_TRUE(PrepareSubmission(in, ctx_).ok());
 }
 
+// Issue 10 point 4: a user may not put another address in the header From:,
+// not even another local user's.
+TEST_F(SubmissionTest, HeaderFromMustBeTheUser) {
+  SubmissionInput in = Input();
+  in.message = "From: Bob <bob@a.example>\r\nSubject: hi\r\n\r\nhello\r\n";
+  auto sub = PrepareSubmission(in, ctx_);
+  EXPECT_EQ(sub.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(absl::StartsWith(sub.status().message(), "from_not_allowed: ")) << sub.status();
+  in.message = "From: Boss <boss@b.example>\r\nSubject: hi\r\n\r\nhello\r\n";
+  EXPECT_EQ(PrepareSubmission(in, ctx_).status().code(), absl::StatusCode::kPermissionDenied);
+  in.message = "Subject: no author\r\n\r\nhello\r\n";
+  EXPECT_EQ(PrepareSubmission(in, ctx_).status().code(), absl::StatusCode::kInvalidArgument);
+  in.message = "From: ANN <Ann@A.example>\r\nSubject: hi\r\n\r\nhello\r\n";
+  EXPECT_TRUE(PrepareSubmission(in, ctx_).ok());
+  // The node's own bounces (no authenticated user) are not a user's mail.
+  in = Input();
+  in.authenticated_user.clear();
+  in.from = "mailer-daemon@a.example";
+  EXPECT_TRUE(PrepareSubmission(in, ctx_).ok());
+}
+
+TEST_F(SubmissionTest, IdempotencyKey) {
+  SubmissionInput in = Input();
+  in.idempotency_key = "cli-0123456789abcdef";
+  auto first = PrepareSubmission(in, ctx_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->message.idempotency_key, in.idempotency_key);
+  // A retry prepares a new id, but is the same message: the stored one wins.
+  auto retry = PrepareSubmission(in, ctx_);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_NE(retry->message.message_id, first->message.message_id);
+  EXPECT_TRUE(CheckSubmissionRetry(retry->message, first->message).ok());
+  v1::SubmitResponse resp = SubmitResponseFor(first->message, first->deliveries);
+  EXPECT_EQ(resp.message_id(), first->message.message_id);
+  ASSERT_EQ(resp.queued_size(), 2);
+  EXPECT_EQ(resp.queued(0).recipients(), 2u);
+  // The same key for another message is refused.
+  in.message += "more\r\n";
+  auto other = PrepareSubmission(in, ctx_);
+  ASSERT_TRUE(other.ok());
+  absl::Status s = CheckSubmissionRetry(other->message, first->message);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(s.message(), "idempotency_key_reused: ")) << s;
+  // Keys: visible ASCII, at most 128 bytes.
+  in = Input();
+  in.idempotency_key = std::string(129, 'k');
+  EXPECT_EQ(PrepareSubmission(in, ctx_).status().code(), absl::StatusCode::kInvalidArgument);
+  in.idempotency_key = "has space";
+  EXPECT_EQ(PrepareSubmission(in, ctx_).status().code(), absl::StatusCode::kInvalidArgument);
+  in.idempotency_key = std::string(128, 'k');
+  EXPECT_TRUE(PrepareSubmission(in, ctx_).ok());
+}
+
 // Bridged mail (SubmitService.Bridge, SMTP in): any non-pullmail sender or
 // the null sender, local users only, signed as ORIGIN_BRIDGED_SMTP.
 class BridgedSubmissionTest : public SubmissionTest {

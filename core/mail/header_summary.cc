@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
@@ -123,9 +124,9 @@ std::vector<std::string> MessageIds(const char* value) {
   return ids;
 }
 
-}  // namespace
-
-absl::StatusOr<v1::HeaderSummary> ExtractHeaderSummary(std::string_view rfc5322) {
+// The message's header block parsed by GMime (the checks and errors of
+// ExtractHeaderSummary).
+absl::StatusOr<GPtr<GMimeMessage>> ParseHeaderBlock(std::string_view rfc5322) {
   if (rfc5322.size() > limits::kMaxBodySize) {
     return absl::InvalidArgumentError(
         absl::StrCat("message of ", rfc5322.size(), " bytes exceeds the limit of ",
@@ -149,10 +150,72 @@ absl::StatusOr<v1::HeaderSummary> ExtractHeaderSummary(std::string_view rfc5322)
   g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
   GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
   if (msg == nullptr) return absl::InvalidArgumentError("not an RFC 5322 message");
-  GMimeObject* obj = GMIME_OBJECT(msg.get());
-  if (g_mime_header_list_get_count(g_mime_object_get_header_list(obj)) == 0) {
+  if (g_mime_header_list_get_count(g_mime_object_get_header_list(GMIME_OBJECT(msg.get()))) == 0) {
     return absl::InvalidArgumentError("no header fields");
   }
+  return msg;
+}
+
+// The addresses (addr-spec, trimmed) of every mailbox in `list`, group
+// members flattened; a mailbox without an address gives "".
+void CollectAddresses(InternetAddressList* list, std::vector<std::string>* out) {
+  if (list == nullptr) return;
+  int n = internet_address_list_length(list);
+  for (int i = 0; i < n; ++i) {
+    InternetAddress* ia = internet_address_list_get_address(list, i);
+    if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+      CollectAddresses(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out);
+    } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+      const char* addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+      out->push_back(addr == nullptr ? "" : std::string(absl::StripAsciiWhitespace(addr)));
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<AuthorFields> ExtractAuthorFields(std::string_view rfc5322) {
+  absl::StatusOr<GPtr<GMimeMessage>> msg = ParseHeaderBlock(rfc5322);
+  if (!msg.ok()) return msg.status();
+  GMimeHeaderList* headers = g_mime_object_get_header_list(GMIME_OBJECT(msg->get()));
+  AuthorFields out;
+  int n = g_mime_header_list_get_count(headers);
+  for (int i = 0; i < n; ++i) {
+    GMimeHeader* h = g_mime_header_list_get_header_at(headers, i);
+    const char* name = g_mime_header_get_name(h);
+    if (name == nullptr) continue;
+    std::vector<std::string>* into = nullptr;
+    if (absl::EqualsIgnoreCase(name, "From")) {
+      ++out.from_fields;
+      into = &out.from;
+    } else if (absl::EqualsIgnoreCase(name, "Sender")) {
+      ++out.sender_fields;
+      into = &out.sender;
+    } else {
+      continue;
+    }
+    // The raw value: an encoded word in a display name must not be decoded
+    // into address syntax before the address list is parsed.
+    const char* raw = g_mime_header_get_raw_value(h);
+    if (raw == nullptr) continue;
+    size_t before = into->size();
+    InternetAddressList* list = internet_address_list_parse(nullptr, raw);
+    if (list != nullptr) {
+      CollectAddresses(list, into);
+      g_object_unref(list);
+    }
+    // A field that names no mailbox at all is kept as one empty address, so
+    // that no rule can read "nothing to check" as "nothing wrong".
+    if (into->size() == before) into->push_back("");
+  }
+  return out;
+}
+
+absl::StatusOr<v1::HeaderSummary> ExtractHeaderSummary(std::string_view rfc5322) {
+  absl::StatusOr<GPtr<GMimeMessage>> parsed = ParseHeaderBlock(rfc5322);
+  if (!parsed.ok()) return parsed.status();
+  GPtr<GMimeMessage> msg = *std::move(parsed);
+  GMimeObject* obj = GMIME_OBJECT(msg.get());
 
   v1::HeaderSummary summary;
   std::vector<std::string> from;

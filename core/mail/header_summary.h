@@ -40,6 +40,21 @@ inline constexpr size_t kMaxHeaderBlock = 1024 * 1024;
 // Thread-safe: GMime is initialised once, on first use.
 absl::StatusOr<v1::HeaderSummary> ExtractHeaderSummary(std::string_view rfc5322);
 
+// The author fields of a message's header block (RFC 5322 section 3.6.2),
+// for the sender node's From: rule (core/logic/author.h).
+struct AuthorFields {
+  size_t from_fields = 0;    // From: fields in the header block (RFC 5322: exactly 1)
+  size_t sender_fields = 0;  // Sender: fields (at most 1)
+  // The addr-spec of every mailbox the From: (Sender:) fields name, in order,
+  // group members flattened, as written (not lower-cased). A field naming no
+  // mailbox contributes one "".
+  std::vector<std::string> from;
+  std::vector<std::string> sender;
+};
+
+// Errors as ExtractHeaderSummary. Thread-safe.
+absl::StatusOr<AuthorFields> ExtractAuthorFields(std::string_view rfc5322);
+
 // `rfc5322` with `fields` (name, value) inserted before its first header
 // field, in order, each as "Name: value" using the message's own line end
 // (CRLF if its first line ends in CRLF, else LF). CR, LF and NUL in a value

@@ -43,11 +43,17 @@ class MemorySenderStore : public SenderStore {
       }
     }
     absl::MutexLock lock(&mu_);
+    std::pair<std::string, std::string> key(message.sender, message.idempotency_key);
+    if (!message.idempotency_key.empty() && by_key_.count(key) > 0) {
+      return absl::AlreadyExistsError(absl::StrCat("idempotency key of ", message.sender,
+                                                   " already used"));
+    }
     auto [it, inserted] = messages_.try_emplace(message.message_id);
     if (!inserted) {
       return absl::AlreadyExistsError(
           absl::StrCat("message ", message.message_id, " already stored"));
     }
+    if (!message.idempotency_key.empty()) by_key_[key] = message.message_id;
     it->second = std::move(rec);
     const OutboundMessage& m = it->second.message;
     by_sender_[m.sender].emplace(Micros(m.created), m.message_id);
@@ -61,6 +67,16 @@ class MemorySenderStore : public SenderStore {
     auto it = messages_.find(message_id);
     if (it == messages_.end()) return NoMessage(message_id);
     return it->second.message;
+  }
+
+  absl::StatusOr<std::string> FindByIdempotencyKey(std::string_view sender,
+                                                   std::string_view key) override {
+    absl::MutexLock lock(&mu_);
+    auto it = by_key_.find(std::make_pair(std::string(sender), std::string(key)));
+    if (key.empty() || it == by_key_.end()) {
+      return absl::NotFoundError("no message with that idempotency key");
+    }
+    return it->second;
   }
 
   absl::StatusOr<std::vector<OutboundMessage>> ListMessages(std::string_view sender,
@@ -236,6 +252,8 @@ class MemorySenderStore : public SenderStore {
 
   absl::Mutex mu_;
   std::map<std::string, Rec, std::less<>> messages_ ABSL_GUARDED_BY(mu_);
+  // (sender, idempotency key) -> message id.
+  std::map<std::pair<std::string, std::string>, std::string> by_key_ ABSL_GUARDED_BY(mu_);
   // sender -> (created us, id), for ListMessages.
   std::map<std::string, std::set<std::pair<int64_t, std::string>>, std::less<>> by_sender_
       ABSL_GUARDED_BY(mu_);

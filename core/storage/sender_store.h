@@ -30,7 +30,9 @@ class SenderStore {
   // --- Messages and bodies -------------------------------------------------
 
   // Stores a message, its body and its deliveries in one transaction: all of
-  // them or none. AlreadyExists if the message id is taken; InvalidArgument
+  // them or none. AlreadyExists if the message id is taken, or if
+  // `message.idempotency_key` is set and the same sender already stored a
+  // message under that key (FindByIdempotencyKey finds it); InvalidArgument
   // if body.size() != message.body_size or a delivery names another message
   // id or the same domain twice. `message.revoked/body_deleted` are stored
   // as given (normally false).
@@ -56,6 +58,12 @@ class SenderStore {
 
   // NotFound if unknown.
   virtual absl::StatusOr<OutboundMessage> GetMessage(std::string_view message_id) = 0;
+
+  // The id of the message `sender` stored with idempotency key `key`
+  // (OutboundMessage::idempotency_key), or NotFound. Durable with the
+  // message: as long as the message is kept, so is its key.
+  virtual absl::StatusOr<std::string> FindByIdempotencyKey(std::string_view sender,
+                                                           std::string_view key) = 0;
 
   // The sender's messages, newest `created` first (ties: message id
   // descending), at most `limit` of them (0 = no limit).

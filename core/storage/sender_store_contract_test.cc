@@ -444,6 +444,40 @@ TEST_P(SenderStoreContract, ConcurrentWritersAllLand) {
   EXPECT_EQ(store_->DueDeliveries(kT0, 0)->size(), size_t{kThreads * kEach});
 }
 
+// SubmitRequest.idempotency_key: one message per (sender, key); the key is
+// found again; another sender may use the same key; a second message under
+// a used key is refused whole (nothing of it stored).
+TEST_P(SenderStoreContract, IdempotencyKeyStoresOneMessagePerSenderAndKey) {
+  OutboundMessage m1 = MakeMessage("m1", "alice@s.example", 3, kT0);
+  m1.idempotency_key = "k-1";
+  PM_ASSERT_OK(store_->PutMessage(m1, "abc", {MakeDelivery("m1", "r.example", kT0)}));
+  auto found = store_->FindByIdempotencyKey("alice@s.example", "k-1");
+  PM_ASSERT_OK(found);
+  EXPECT_EQ(*found, "m1");
+
+  OutboundMessage again = MakeMessage("m2", "alice@s.example", 3, kT0);
+  again.idempotency_key = "k-1";
+  EXPECT_EQ(store_->PutMessage(again, "abc", {MakeDelivery("m2", "r.example", kT0)}).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->GetMessage("m2").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->ListDeliveries("m2")->empty());
+  EXPECT_EQ(store_->DueDeliveries(kT0, 0)->size(), 1u);
+
+  OutboundMessage other = MakeMessage("m3", "bob@s.example", 3, kT0);
+  other.idempotency_key = "k-1";
+  PM_ASSERT_OK(store_->PutMessage(other, "abc", {}));
+  EXPECT_EQ(*store_->FindByIdempotencyKey("bob@s.example", "k-1"), "m3");
+  EXPECT_EQ(*store_->FindByIdempotencyKey("alice@s.example", "k-1"), "m1");
+
+  EXPECT_EQ(store_->FindByIdempotencyKey("alice@s.example", "k-2").status().code(),
+            absl::StatusCode::kNotFound);
+  // Messages without a key never collide.
+  PM_ASSERT_OK(store_->PutMessage(MakeMessage("m4", "alice@s.example", 3, kT0), "abc", {}));
+  PM_ASSERT_OK(store_->PutMessage(MakeMessage("m5", "alice@s.example", 3, kT0), "abc", {}));
+  EXPECT_EQ(store_->FindByIdempotencyKey("alice@s.example", "").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SenderStoreContract,
                          ::testing::Values(Backend::kMemory, Backend::kSqlite, Backend::kPostgres),
                          ::pullmail::testing::BackendName);
@@ -459,7 +493,9 @@ TEST(SqliteSenderStore, SurvivesCloseAndReopen) {
     PM_ASSERT_OK((*store)->PutMessage(MakeMessage("m1", "alice@s.example", body.size(), kT0), body,
                                       {MakeDelivery("m1", "a.example", kT0),
                                        MakeDelivery("m1", "b.example", kT0)}));
-    PM_ASSERT_OK((*store)->PutMessage(MakeMessage("m2", "alice@s.example", 3, kT0), "xyz", {}));
+    OutboundMessage m2 = MakeMessage("m2", "alice@s.example", 3, kT0);
+    m2.idempotency_key = "retry-key";
+    PM_ASSERT_OK((*store)->PutMessage(m2, "xyz", {}));
     Delivery d = *(*store)->GetDelivery("m1", "b.example");
     d.state = DeliveryState::kDelivered;
     d.attempts = 3;
@@ -483,6 +519,7 @@ TEST(SqliteSenderStore, SurvivesCloseAndReopen) {
   EXPECT_TRUE(m2->body_deleted);
   EXPECT_FALSE(*(*store)->RecordAbuseReport("alice@s.example", "r.example", "rep1", 1, kT0));
   EXPECT_EQ(*(*store)->AbuseCount("alice@s.example"), 1u);
+  EXPECT_EQ(*(*store)->FindByIdempotencyKey("alice@s.example", "retry-key"), "m2");
 }
 
 // DESIGN: "a killed process loses nothing that it acknowledged". A child

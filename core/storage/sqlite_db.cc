@@ -204,6 +204,16 @@ INSERT INTO cached_bodies(sha256, size) SELECT sha256, length(data) FROM body_ca
     // hash. RekeyCachedBodies copies each body to the key of every scope that
     // refers to it and drops the old keys (and bodies nothing refers to).
     {"", RekeyCachedBodies},
+    // 5: SubmitRequest.idempotency_key: at most one message per (sender,
+    // key), written in the same transaction as the message.
+    {R"sql(
+CREATE TABLE submission_keys(
+  sender TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  message_id TEXT NOT NULL REFERENCES out_messages(message_id) ON DELETE CASCADE,
+  PRIMARY KEY(sender, idempotency_key)
+) WITHOUT ROWID;
+)sql"},
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 

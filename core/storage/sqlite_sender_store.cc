@@ -119,6 +119,20 @@ class SqliteSenderStore : public SenderStore {
       }
       RETURN_IF_ERROR(s);
     }
+    // After the message row (the key refers to it); a used key rolls the
+    // whole transaction back.
+    if (!m.idempotency_key.empty()) {
+      Statement st(db_.get(),
+                   "INSERT INTO submission_keys(sender, idempotency_key, message_id) "
+                   "VALUES(?, ?, ?)");
+      st.Text(1, m.sender).Text(2, m.idempotency_key).Text(3, m.message_id);
+      absl::Status s = st.Run();
+      if (absl::IsAlreadyExists(s)) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("idempotency key of ", m.sender, " already used"));
+      }
+      RETURN_IF_ERROR(s);
+    }
     if (!m.body_deleted) {
       RETURN_IF_ERROR(db_->InsertBodyChunks(
           kInsertOutBodyChunkSql, [&](Statement& st) { st.Text(1, m.message_id); }, body));
@@ -144,6 +158,17 @@ class SqliteSenderStore : public SenderStore {
   absl::StatusOr<OutboundMessage> GetMessage(std::string_view message_id) override {
     absl::MutexLock lock(&db_->mu());
     return GetMessageLocked(message_id);
+  }
+
+  absl::StatusOr<std::string> FindByIdempotencyKey(std::string_view sender,
+                                                   std::string_view key) override {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(),
+                 "SELECT message_id FROM submission_keys WHERE sender = ? AND idempotency_key = ?");
+    st.Text(1, sender).Text(2, key);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return absl::NotFoundError("no message with that idempotency key");
+    return st.ColText(0);
   }
 
   absl::StatusOr<std::vector<OutboundMessage>> ListMessages(std::string_view sender,

@@ -38,6 +38,9 @@ struct OutboundMessage {
   absl::Time expires = absl::UnixEpoch();
   bool revoked = false;
   bool body_deleted = false;  // body dropped (expiry/revoke); metadata kept
+  // The client's SubmitRequest.idempotency_key, "" for none. Stored by
+  // PutMessage (unique per sender); not read back by GetMessage.
+  std::string idempotency_key;
 };
 
 // One notification to one recipient domain. Key: (message_id, domain).
