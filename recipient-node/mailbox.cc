@@ -120,6 +120,7 @@ v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotific
   // The size of what Read serves: the Authentication-Results: field on top.
   info.set_body_size(n.body_size +
                      AuthenticationResultsField(author.authentication_results).size());
+  info.set_sent_size(n.body_size);
   info.set_body_sha256(n.body_sha256);
   for (const std::string& f : e.flags) info.add_flags(f);
   info.set_received_unix_ms(ToUnixMs(e.internal_date));

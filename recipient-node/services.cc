@@ -210,9 +210,11 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     // The Authentication-Results: field first (info.body_size counts it),
     // then the stored bytes, whose hash was checked as they came, with the
     // sender's own Authentication-Results: fields renamed (core's
-    // ServedHeaderFilter: same length, RFC 8601 section 5).
+    // ServedHeaderFilter: same length, RFC 8601 section 5). A user's own
+    // APPENDed message has no field and comes back exactly as stored.
     uint64_t size = r->stored_size, offset = 0;
     std::string prefix = r->prefix;
+    const bool verified = !prefix.empty();
     ServedHeaderFilter filter;
     do {
       // Room for the prefix and for the few bytes the filter held back.
@@ -222,8 +224,12 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       offset += data->size();
       std::string out = std::move(prefix);
       prefix.clear();
-      out += filter.Feed(*data);
-      if (offset >= size) out += filter.Finish();
+      if (verified) {
+        out += filter.Feed(*data);
+        if (offset >= size) out += filter.Finish();
+      } else {
+        out += *data;
+      }
       chunk.set_data(std::move(out));
       if (!writer->Write(chunk)) break;
       chunk.Clear();

@@ -192,8 +192,12 @@ std::string PeerHost(std::string peer) {
 
 std::string UserAuthenticator::ClientOf(const grpc::ServerContextBase& context) {
   std::string_view forwarded = MetadataOf(context, kClientAddressMetadata);
+  std::string_view authorization = AuthorizationOf(context);
+  // Only a bearer token is checked here: Basic credentials would be a
+  // password check of their own.
   if (!forwarded.empty() && forwarded.size() <= 256 &&
-      AuthenticatePrincipalHeader(AuthorizationOf(context), kBridgePrincipal).ok()) {
+      absl::StartsWith(AV(authorization), "Bearer ") &&
+      AuthenticatePrincipalHeader(authorization, kBridgePrincipal).ok()) {
     return absl::StrCat("via-gateway:", AV(forwarded));
   }
   return PeerHost(context.peer());

@@ -152,6 +152,16 @@ CREATE TABLE peer_reports(
 CREATE INDEX peer_reports_by_body ON peer_reports(body_sha256);
 )sql";
 
+// Version 2: SubmitRequest.idempotency_key (as SQLite's migration 4).
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE submission_keys(
+  sender text NOT NULL,
+  idempotency_key text NOT NULL,
+  message_id text NOT NULL REFERENCES out_messages(message_id) ON DELETE CASCADE,
+  PRIMARY KEY(sender, idempotency_key)
+);
+)sql";
+
 // Advisory lock key for schema changes ("pullmail" in ASCII, truncated).
 constexpr int64_t kSchemaLockKey = 0x70756c6c6d61696cLL;
 
@@ -466,6 +476,7 @@ absl::Status PgDb::Migrate() {
                             "AND schemaname = current_schema()"));
     if (has.rows() == 0) {
       RETURN_IF_ERROR(c.Run(kSchemaV1));
+      RETURN_IF_ERROR(c.Run(kSchemaV2));
       RETURN_IF_ERROR(c.Exec("INSERT INTO pm_meta(key, value) VALUES('schema_version', $1)",
                              PgParams().Int(kPgSchemaVersion))
                           .status());
@@ -478,6 +489,11 @@ absl::Status PgDb::Migrate() {
       return absl::FailedPreconditionError(
           absl::StrCat("postgresql: schema version ", version, " is newer than this program's ",
                        kPgSchemaVersion));
+    }
+    if (version < 2) {
+      RETURN_IF_ERROR(c.Run(kSchemaV2));
+      RETURN_IF_ERROR(c.Exec("UPDATE pm_meta SET value = 2 WHERE key = 'schema_version'")
+                          .status());
     }
     return absl::OkStatus();
   });

@@ -68,6 +68,13 @@ class PgSenderStore : public SenderStore {
                                  .Int(m.revoked ? 1 : 0)
                                  .Int(m.body_deleted ? 1 : 0))
                           .status());
+      if (!m.idempotency_key.empty()) {
+        // A used key fails the whole transaction (unique violation).
+        RETURN_IF_ERROR(c.Exec("INSERT INTO submission_keys(sender, idempotency_key, message_id) "
+                               "VALUES($1, $2, $3)",
+                               PgParams().Text(m.sender).Text(m.idempotency_key).Text(m.message_id))
+                            .status());
+      }
       if (!m.body_deleted) {
         RETURN_IF_ERROR(PgInsertBodyChunks(
             c, "INSERT INTO out_body_chunks(message_id, idx, data) VALUES($1, $2, $3)",
@@ -100,6 +107,15 @@ class PgSenderStore : public SenderStore {
   absl::StatusOr<OutboundMessage> GetMessage(std::string_view message_id) override {
     ASSIGN_OR_RETURN(PgLease c, db_->Acquire());
     return GetMessageOn(*c, message_id);
+  }
+
+  absl::StatusOr<std::string> FindByIdempotencyKey(std::string_view sender,
+                                                   std::string_view key) override {
+    ASSIGN_OR_RETURN(PgResult r, db_->Exec("SELECT message_id FROM submission_keys WHERE "
+                                           "sender = $1 AND idempotency_key = $2",
+                                           PgParams().Text(sender).Text(key)));
+    if (r.rows() == 0) return absl::NotFoundError("no message with that idempotency key");
+    return std::string(r.Text(0, 0));
   }
 
   absl::StatusOr<std::vector<OutboundMessage>> ListMessages(std::string_view sender,

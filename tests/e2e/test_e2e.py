@@ -52,7 +52,9 @@ class E2E(WorldTestCase):
         self.assertEqual([q["domain"] for q in sent["queued"]], ["b.example"])
 
         m = self.only(bob.wait_for_messages(1), "Lunch?")
-        size = int(m["body_size"])
+        # Bytes moved between nodes: the message as sent. A read serves the
+        # node's Authentication-Results: field on top (body_size counts it).
+        size = int(m["sent_size"])
         self.assertEqual(m["message_id"], sent["message_id"])
         self.assertEqual(m["envelope_sender"], "ann@a.example")
         self.assertFalse(m["body_cached"])
@@ -65,7 +67,8 @@ class E2E(WorldTestCase):
 
         first = bob.read_json(m["uid"])
         self.assertFalse(first["from_cache"])
-        self.assertEqual(first["bytes"], size)
+        self.assertEqual(first["bytes"], int(m["body_size"]))
+        self.assertTrue(first["body"].startswith("Authentication-Results: b.example; "))
         self.assertIn("this body stays at a.example", first["body"])
         wait_until(lambda: a.sender.counter(SERVED) == size, 10,
                    what=f"a.example to have served exactly {size} body bytes")
@@ -322,7 +325,7 @@ class E2E(WorldTestCase):
         body = "You have won a prize! Send your bank details.\n" * 20
         ann.send([u.address for u in readers], "PRIZE", body)
         copies = {u.address: u.wait_for_messages(1)[0] for u in readers}
-        size = int(copies["bob@b.example"]["body_size"])
+        size = int(copies["bob@b.example"]["sent_size"])
 
         bob, cy, dan, eve = readers
         bob.read_json(copies[bob.address]["uid"])

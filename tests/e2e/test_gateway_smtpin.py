@@ -106,6 +106,11 @@ class GatewaySmtpin(WorldTestCase):
         self.assertEqual(m["signing_domain"], "b.example", m)
         served = self.b.sender.counter(SERVED)
         read = self.bob.read(m["uid"]).stdout.replace("\r\n", "\n")
+        # b.example's own verdict first: bridged, the From: unverified.
+        field, read = read.split("\n", 1)
+        self.assertTrue(field.startswith("Authentication-Results: b.example; pullmail=pass "
+                                         "(bridged from SMTP"), field)
+        self.assertIn("dmarc=none", field)
         headers, got_body = read.split("\n\n", 1)
         self.assertTrue(headers.startswith("Received: from mx.legacy.example ([127.0.0.1])\n"
                                            f"\tby b.example (pullmail smtp-in) with {protocol}\n"
@@ -114,8 +119,8 @@ class GatewaySmtpin(WorldTestCase):
         self.assertEqual(headers.count("\nDate: "), 1, headers)
         self.assertEqual(headers.count("Message-ID:"), 1, headers)
         self.assertIn(body, got_body)
-        wait_until(lambda: self.b.sender.counter(SERVED) == served + int(m["body_size"]), 10,
-                   what=f"b.example's sender node to have served {m['body_size']} more bytes")
+        wait_until(lambda: self.b.sender.counter(SERVED) == served + int(m["sent_size"]), 10,
+                   what=f"b.example's sender node to have served {m['sent_size']} more bytes")
         self.assertEqual(self.a.sender.counter(SERVED), 0)
 
     # ---------------------------------------------------------------- tests

@@ -83,10 +83,16 @@ class GatewaySubmission(WorldTestCase):
                 + body.replace("\n", "\r\n"))
 
     def read_only(self, user, subject):
+        """The message as submitted: what a read serves, less the recipient
+        node's Authentication-Results: field on top (checked here)."""
         msgs = user.wait_for_subject(subject)
         found = [m for m in msgs if m["summary"]["subject"] == subject]
         self.assertEqual(len(found), 1, msgs)
-        return user.read(found[0]["uid"]).stdout.replace("\r\n", "\n")
+        read = user.read(found[0]["uid"]).stdout.replace("\r\n", "\n")
+        field, rest = read.split("\n", 1)
+        self.assertTrue(field.startswith(f"Authentication-Results: {user.domain.name}; "), field)
+        self.assertIn("dmarc=pass", field)
+        return rest
 
     # ---------------------------------------------------------------- tests
 
