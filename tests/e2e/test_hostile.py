@@ -125,7 +125,9 @@ class Hostile(WorldTestCase):
         secret = "the merger closes on Friday; tell nobody\n"
         ann.send([carol.address, dave.address], "Private", secret)
         m = carol.wait_for_messages(1)[0]
-        size, sha = int(m["body_size"]), base64.b64decode(m["body_sha256"])
+        # sent_size: the message as sent (body_size adds c.example's
+        # Authentication-Results: field to what a read serves).
+        size, sha = int(m["sent_size"]), base64.b64decode(m["body_sha256"])
         self.assertIn("merger", carol.read(m["uid"]).stdout)
         wait_until(lambda: c.recipient.counter(FETCHED) == size, 10, what="the first fetch")
 
