@@ -152,7 +152,7 @@ CREATE TABLE peer_reports(
 CREATE INDEX peer_reports_by_body ON peer_reports(body_sha256);
 )sql";
 
-// Version 2: SubmitRequest.idempotency_key (as SQLite's migration 4).
+// Version 2: SubmitRequest.idempotency_key (as SQLite's migration 5).
 constexpr char kSchemaV2[] = R"sql(
 CREATE TABLE submission_keys(
   sender text NOT NULL,
