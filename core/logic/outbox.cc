@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/smtp/smtp_reply.h"
 #include "core/util/strings.h"
 
 namespace pullmail {
@@ -162,7 +163,13 @@ OutboxStep AfterNotifyResult(const RetryPolicy& policy, int grpc_code, std::stri
                              uint32_t attempts, absl::Time now, absl::Time expires, Random& rng) {
   AttemptOutcome outcome = ClassifyNotifyResult(grpc_code);
   OutboxStep step = AfterAttempt(policy, outcome, error, attempts, now, expires, rng);
-  if (outcome == AttemptOutcome::kPermanentFailure) step.status_code = PermanentStatusCode(grpc_code);
+  if (outcome == AttemptOutcome::kPermanentFailure) {
+    step.status_code = PermanentStatusCode(grpc_code);
+    // A legacy domain's MTA refused it (the relay quotes its reply): the
+    // bounce carries the server's own enhanced code (RFC 3464 2.3.4).
+    QuotedSmtpReply reply;
+    if (FindQuotedSmtpReply(error, &reply) && reply.code >= 500) step.status_code = reply.enhanced;
+  }
   return step;
 }
 

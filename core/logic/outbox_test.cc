@@ -135,6 +135,21 @@ TEST(OutboxTest, PermanentRefusalBouncesAtOnce) {
   EXPECT_THAT(s.bounce_reason, HasSubstr("bad_signature"));
 }
 
+TEST(OutboxTest, ARelayedSmtpRefusalBouncesWithTheServersEnhancedCode) {
+  RetryPolicy p;
+  SeededRandom rng(1);
+  absl::Time now = absl::FromUnixSeconds(1000);
+  OutboxStep s = AfterNotifyResult(p, 9 /* FAILED_PRECONDITION */,
+                                   "smtp_rejected: 550 5.1.1 <x@legacy.example>: User unknown", 1,
+                                   now, now + absl::Hours(1), rng);
+  EXPECT_EQ(s.kind, OutboxStep::kBounce);
+  EXPECT_EQ(s.status_code, "5.1.1");
+  // Without a quoted reply the code's own mapping stays.
+  OutboxStep plain = AfterNotifyResult(p, 9, "smtp_not_configured: no smarthost", 1, now,
+                                       now + absl::Hours(1), rng);
+  EXPECT_EQ(plain.status_code, "5.7.0");
+}
+
 TEST(OutboxTest, AcceptedIsDelivered) {
   RetryPolicy p;
   Trace ok = RunDelivery(p, 0, absl::Hours(1), 1);

@@ -18,6 +18,7 @@
 #include "core/mail/gmime_util.h"
 #include "core/mail/header_summary.h"
 #include "core/mail/utf8.h"
+#include "core/smtp/smtp_reply.h"
 #include "core/util/clock.h"
 #include "core/util/limits.h"
 #include "core/util/strings.h"
@@ -229,11 +230,20 @@ std::string MakeBounceMessage(const BounceInfo& info) {
   if (!info.message_id.empty()) {
     absl::StrAppend(&dsn, "Original-Envelope-Id: ", Xtext(info.message_id), "\r\n");
   }
+  // RFC 3464 2.3.6: an SMTP server's reply is given as diagnostic-type
+  // "smtp"; anything else is pullmail's own words.
+  std::string diagnostic_type = "X-Pullmail";
   std::string diagnostic = AsciiLine(info.reason, kMaxDiagnostic);
+  if (QuotedSmtpReply reply; FindQuotedSmtpReply(info.reason, &reply)) {
+    diagnostic_type = "smtp";
+    diagnostic = AsciiLine(reply.text, kMaxDiagnostic);
+  }
   for (const std::string& r : rcpts) {
     absl::StrAppend(&dsn, "\r\nFinal-Recipient: rfc822; ", r, "\r\nAction: failed\r\nStatus: ",
                     status, "\r\n");
-    if (!diagnostic.empty()) absl::StrAppend(&dsn, "Diagnostic-Code: X-Pullmail; ", diagnostic, "\r\n");
+    if (!diagnostic.empty()) {
+      absl::StrAppend(&dsn, "Diagnostic-Code: ", diagnostic_type, "; ", diagnostic, "\r\n");
+    }
     absl::StrAppend(&dsn, "Last-Attempt-Date: ", date, "\r\n");
   }
 

@@ -147,6 +147,20 @@ TEST(BounceTest, PermanentRejection) {
   EXPECT_THAT(p.part_bodies[1], HasSubstr("X-Pullmail; PERMISSION_DENIED: sender not allowed\r\n"));
 }
 
+// A legacy MTA's refusal, quoted by the relay: RFC 3464 wants the server's
+// own status and its reply as diagnostic-type "smtp".
+TEST(BounceTest, RemoteSmtpRefusalIsQuotedAsSmtpDiagnostic) {
+  BounceInfo info = ExpiredInfo();
+  info.status_code = "5.1.1";
+  info.reason = "refused: smtp_rejected: 550 5.1.1 <nobody@legacy.example>: User unknown";
+  ParsedBounce p = Parse(MakeBounceMessage(info));
+  ASSERT_EQ(p.part_bodies.size(), 3u);
+  EXPECT_THAT(p.part_bodies[1], HasSubstr("Status: 5.1.1\r\n"));
+  EXPECT_THAT(p.part_bodies[1],
+              HasSubstr("Diagnostic-Code: smtp; 550 5.1.1 <nobody@legacy.example>: User unknown\r\n"));
+  EXPECT_THAT(p.part_bodies[1], Not(HasSubstr("X-Pullmail")));
+}
+
 TEST(BounceTest, DeterministicAndStrictLines) {
   BounceInfo info = ExpiredInfo();
   std::string a = MakeBounceMessage(info);

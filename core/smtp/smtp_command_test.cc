@@ -38,6 +38,20 @@ TEST(SmtpReply, SingleAndMultiLine) {
   EXPECT_EQ((SmtpReply{334, "", {}}.Format()), "334 \r\n");
 }
 
+TEST(SmtpReply, FindsAQuotedReplyWithAMatchingEnhancedCode) {
+  QuotedSmtpReply r;
+  ASSERT_TRUE(FindQuotedSmtpReply("smtp_rejected: 550 5.1.1 <a@b>: User unknown", &r));
+  EXPECT_EQ(r.code, 550);
+  EXPECT_EQ(r.enhanced, "5.1.1");
+  EXPECT_EQ(r.text, "550 5.1.1 <a@b>: User unknown");
+  ASSERT_TRUE(FindQuotedSmtpReply("452 4.2.2 mailbox full", &r));
+  EXPECT_EQ(r.enhanced, "4.2.2");
+  EXPECT_FALSE(FindQuotedSmtpReply("550 4.1.1 class mismatch", &r));
+  EXPECT_FALSE(FindQuotedSmtpReply("size 1550 5.1.1x", &r));
+  EXPECT_FALSE(FindQuotedSmtpReply("250 2.0.0 ok", &r));
+  EXPECT_FALSE(FindQuotedSmtpReply("", &r));
+}
+
 TEST(SmtpReply, SanitizeKeepsOneSafeLine) {
   EXPECT_EQ(SanitizeReplyText("bad\r\n250 ok\x01\xff"), "bad??250 ok??");
   EXPECT_EQ(SanitizeReplyText(""), "-");

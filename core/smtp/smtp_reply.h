@@ -27,6 +27,18 @@ struct SmtpReply {
 // A one-line reply.
 SmtpReply Reply(int code, std::string_view enhanced, std::string_view text);
 
+// Finds an SMTP reply quoted inside `text` (a relay's "550 5.1.1 <x>: User
+// unknown" carried in a notification's refusal detail): a 4xx/5xx reply code
+// followed by a space and an RFC 3463 enhanced code whose class matches it.
+// Returns the reply from its code on, with its code and enhanced code, or
+// nothing. Pure; used to write RFC 3464 bounces in the server's own words.
+struct QuotedSmtpReply {
+  int code = 0;
+  std::string enhanced;
+  std::string text;  // "550 5.1.1 ..." to the end of `text`
+};
+bool FindQuotedSmtpReply(std::string_view text, QuotedSmtpReply* out);
+
 // Makes untrusted text (a node's error message, a client's EHLO argument)
 // safe for one reply line: control bytes and non-ASCII become '?', the
 // result is cut at `max_bytes`. Never empty ("-" for an empty input).
