@@ -201,9 +201,12 @@ class Hostile(WorldTestCase):
         # UNAVAILABLE (exit 3), with the reason; not a wait for the drip.
         self.assertEqual(r.returncode, 3, r)
         self.assertIn("too_slow", r.stderr)
-        self.assertEqual(c.recipient.counter('pullmail_fetches_total{result="too_slow"}'), 1)
+        # The read's fetch was cut off; the node's prefetch may have tried the
+        # same drip meanwhile and been cut off too (CI saw 2), so at least one.
+        self.assertGreaterEqual(c.recipient.counter('pullmail_fetches_total{result="too_slow"}'), 1)
         self.assertFalse(carol.list()[0]["body_cached"])
-        wait_until(lambda: len(rogue.ends()) == 1, 10, what="the rogue to see the fetch end")
+        wait_until(lambda: len(rogue.starts()) >= 1 and len(rogue.ends()) == len(rogue.starts()), 10,
+                   what="the rogue to see every fetch end")
 
     def test_one_peer_report_about_unseen_mail_does_not_hold_a_domain(self):
         a = self.world.init("a.example")
