@@ -40,6 +40,18 @@ absl::StatusOr<DomainEntry> FileDirectory::Lookup(std::string_view domain) const
     }
     dir = current_;
   }
+  absl::StatusOr<DomainEntry> entry = dir->Lookup(domain);
+  if (entry.ok() || entry.status().code() != absl::StatusCode::kNotFound) return entry;
+  // A miss looks at the file again at once (one stat): a domain added within
+  // the last second must not be answered "unknown", which bounces for good.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_check_ = absl::Now();
+    absl::Status s = Reload();
+    if (!s.ok()) PM_LOG(ERROR) << "directory " << path_ << ": " << s << " (keeping last good)";
+    if (current_ == dir) return entry;
+    dir = current_;
+  }
   return dir->Lookup(domain);
 }
 
