@@ -419,6 +419,11 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(const std::strin
   int port = 0;
   builder.AddListeningPort(listen, creds, &port);
   builder.RegisterService(s->service_.get());
+  // Other domains' nodes call it as a RecipientService: notifications only,
+  // per-method and per-peer limits as on a recipient node.
+  const CallLimits limits;
+  s->peer_calls_ = std::make_unique<PeerCallCounter>(limits.max_calls_per_peer);
+  ApplyCallLimits(limits, {"pullmail.v1.RecipientService"}, s->peer_calls_.get(), &builder);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("relay: cannot listen on ", listen));

@@ -41,6 +41,7 @@
 #include "core/config/node_config.h"
 #include "core/directory/directory.h"
 #include "pullmail/v1/pullmail.grpc.pb.h"
+#include "rpc/call_limits.h"
 
 namespace pullmail::gateway {
 
@@ -75,6 +76,8 @@ class RelayServer {
  private:
   RelayServer() = default;
   std::unique_ptr<grpc::Service> service_;
+  // Counts the relay's calls per peer (rpc/call_limits.h); outlives server_.
+  std::unique_ptr<PeerCallCounter> peer_calls_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

@@ -68,6 +68,13 @@ int main(int argc, char** argv) {
   spec.listen = config->recipient_listen;
   spec.tls = &config->tls;
   spec.services = {recipient.get(), mailbox.get()};
+  spec.service_names = {"pullmail.v1.RecipientService", "pullmail.v1.MailboxService"};
+  auto call_limits = pullmail::CallLimitsFromConfig(*config);
+  if (!call_limits.ok()) {
+    PM_LOG(ERROR) << path << ": " << call_limits.status();
+    return 1;
+  }
+  spec.call_limits = *call_limits;
   spec.metrics_listen = config->recipient_metrics_listen;
   spec.before_shutdown = [&node] { (*node)->BeginShutdown(); };
   spec.on_shutdown = [&node] {

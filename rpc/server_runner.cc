@@ -66,7 +66,9 @@ absl::Status ServeUntilSignal(const ServerSpec& spec) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(spec.listen, *creds, &port);
-  builder.SetMaxReceiveMessageSize(80 * 1024 * 1024);  // a 64 MiB submission plus framing
+  // Per-method receive limits, per-peer concurrency, memory quota.
+  PeerCallCounter peer_calls(spec.call_limits.max_calls_per_peer);
+  ApplyCallLimits(spec.call_limits, spec.service_names, &peer_calls, &builder);
   for (grpc::Service* s : spec.services) builder.RegisterService(s);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "core/config/node_config.h"
+#include "rpc/call_limits.h"
 
 namespace pullmail {
 
@@ -33,6 +34,11 @@ struct ServerSpec {
   std::string listen;                   // host:port
   const TlsConfig* tls = nullptr;       // not owned
   std::vector<grpc::Service*> services; // not owned
+  // The services' full names ("pullmail.v1.MailboxService"), which set the
+  // server's receive limit (rpc/call_limits.h), and the limits themselves
+  // (the node config's [rpc] table).
+  std::vector<std::string> service_names;
+  CallLimits call_limits;
   std::string metrics_listen;           // empty = none
   // Called once both the gRPC and the metrics listeners are bound, before
   // READY is printed (start background workers here: when a port is taken,

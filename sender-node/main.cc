@@ -69,6 +69,13 @@ int main(int argc, char** argv) {
   spec.listen = config->sender_listen;
   spec.tls = &config->tls;
   spec.services = {submit.get(), sender.get()};
+  spec.service_names = {"pullmail.v1.SubmitService", "pullmail.v1.SenderService"};
+  auto call_limits = pullmail::CallLimitsFromConfig(*config);
+  if (!call_limits.ok()) {
+    PM_LOG(ERROR) << path << ": " << call_limits.status();
+    return 1;
+  }
+  spec.call_limits = *call_limits;
   spec.metrics_listen = config->sender_metrics_listen;
   spec.on_shutdown = [&worker] { worker.reset(); };
   absl::Status s = pullmail::ServeUntilSignal(spec);

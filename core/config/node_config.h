@@ -21,6 +21,8 @@
 //   listen = "127.0.0.1:7101"  metrics_listen = "127.0.0.1:9101"
 //   prefetch_before_expiry_hours = 24
 //   [recipient.policy]  (core/policy, docs/POLICY.md)
+//   [recipient.fetch]   (fetch deadline, rate, prefetch bounds: core/logic/fetch_schedule.h)
+//   [rpc]               (per-peer calls, memory quota: rpc/call_limits.h)
 //   [dns]                            (the DNS directory, docs/DNS.md)
 //   enabled = true                   # look domains up in DNS; `directory`, if
 //                                    # also set, overrides DNS domain by domain

@@ -8,6 +8,8 @@ domain's real key) or by the rogue peer program tests/rogue/rogue_peer.cc.
 - a busy port (metrics or service) ends each program with a clean error
   and exit code 1, never an abort;
 - a cached body serves only notifications from the domain that sent it;
+- a peer's oversized request is refused by its method's limit, and a peer
+  gets only so many calls at once;
 - one trusted peer's report about a message never seen here does not
   condemn the sending domain;
 - a slow-drip sender node holds neither the prefetch of other domains'
@@ -230,6 +232,43 @@ class Hostile(WorldTestCase):
         [m] = carol.wait_for_messages(1, timeout=20)
         self.assertEqual(m["state"], "shown", m)
         self.assertIn("not counted against a.example: no such message here", res["reason"])
+
+    def rogue_codes(self, *args):
+        r = RoguePeer(self.world, *args)
+        r.proc.wait(timeout=60)
+        r._reader.join(5)
+        import json
+        return json.loads(r.lines[-1])["codes"]
+
+    def test_oversized_requests_are_refused_by_method_limit(self):
+        b = self.world.init("b.example")
+        c = self.world.init("c.example")
+        c.recipient.start()
+        # 200 kB is far below the node's 65 MiB receive limit (Append needs
+        # it) but over what a notification or a report can be.
+        for method in ("notify", "share-report"):
+            codes = self.rogue_codes("flood", "--config", b.config, "--to-domain", "c.example",
+                                     "--bytes", 200000, "--calls", 2, "--method", method)
+            self.assertEqual(codes, {"RESOURCE_EXHAUSTED": 2}, method)
+        self.assertEqual(c.recipient.counter('pullmail_rpc_refused_total{reason="message_too_large"}'), 4)
+        self.assertEqual(c.recipient.counter("pullmail_notifications_accepted_total"), 0)
+
+    def test_a_peer_gets_only_so_many_calls_at_once(self):
+        a = self.world.init("a.example")
+        b = self.world.init("b.example")
+        c = self.world.init("c.example")
+        c.append_config("[rpc]\nmax_calls_per_peer = 3")
+        a.start()
+        c.start()
+        ann, carol = a.add_user("ann"), c.add_user("carol")
+        codes = self.rogue_codes("hold", "--config", b.config, "--to-domain", "c.example",
+                                 "--streams", 8, "--seconds", 3)
+        # Three streams held to their deadline; the other five ended at once.
+        self.assertEqual(codes, {"OK": 3, "CANCELLED": 5})
+        self.assertEqual(c.recipient.counter('pullmail_rpc_refused_total{reason="too_many_calls"}'), 5)
+        # The slots are free again once the rogue's calls end.
+        ann.send(carol.address, "After", "still delivered\n")
+        carol.wait_for_messages(1)
 
 
 if __name__ == "__main__":
