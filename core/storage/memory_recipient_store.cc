@@ -210,20 +210,24 @@ class MemoryRecipientStore : public RecipientStore {
     return out;
   }
 
-  absl::StatusOr<std::vector<MailboxEntry>> SetFlags(std::string_view user,
-                                                     std::string_view folder_name,
-                                                     const std::vector<uint32_t>& uids, FlagOp op,
-                                                     std::vector<std::string> flags) override {
+  absl::StatusOr<SetFlagsResult> SetFlagsUnchangedSince(
+      std::string_view user, std::string_view folder_name, const std::vector<uint32_t>& uids,
+      FlagOp op, std::vector<std::string> flags,
+      std::optional<uint64_t> unchanged_since) override {
     NormalizeFlags(flags);
     std::string name = NormalizeFolderName(folder_name);
     absl::MutexLock lock(&mu_);
     auto [user_key, folder_key, folder] = FindFolderKeysLocked(user, name);
     if (folder == nullptr) return NoFolder(user, name);
-    std::vector<MailboxEntry> out;
+    SetFlagsResult out;
     for (uint32_t uid : SortedUnique(uids)) {
       auto it = folder->entries.find(uid);
       if (it == folder->entries.end()) continue;
       EntryRec& e = it->second;
+      if (unchanged_since.has_value() && e.modseq > *unchanged_since) {
+        out.modified.push_back(uid);
+        continue;
+      }
       std::vector<std::string> next = ApplyFlags(e.flags, op, flags);
       if (next != e.flags) {
         bool was_seen = HasFlag(e.flags, kSeenFlag);
@@ -234,7 +238,7 @@ class MemoryRecipientStore : public RecipientStore {
         if (!was_seen && seen) --folder->unseen;
         e.modseq = ++folder->highest_modseq;
       }
-      out.push_back(ToEntry(*user_key, *folder_key, uid, e));
+      out.entries.push_back(ToEntry(*user_key, *folder_key, uid, e));
     }
     return out;
   }
@@ -259,7 +263,7 @@ class MemoryRecipientStore : public RecipientStore {
       result.src.push_back(uid);
       result.dst.push_back(AppendLocked(user_key, dst_key, *dst, std::move(copy)));
     }
-    if (move && !result.src.empty()) ++src->highest_modseq;
+    if (move && !result.src.empty()) RememberExpungedLocked(*src, result.src);
     return result;
   }
 
@@ -276,7 +280,7 @@ class MemoryRecipientStore : public RecipientStore {
     if (it == src->entries.end()) return NoEntry(user, from, uid);
     EntryRec e = std::move(it->second);
     RemoveLocked(*src, src_key, it);
-    ++src->highest_modseq;
+    RememberExpungedLocked(*src, {uid});
     e.state = state;
     e.reason = std::string(reason);
     auto [user_key2, dst_key, dst] = EnsureFolderLocked(user, to);
@@ -304,8 +308,22 @@ class MemoryRecipientStore : public RecipientStore {
         ++it;
       }
     }
-    if (!expunged.empty()) ++folder->highest_modseq;
+    if (!expunged.empty()) RememberExpungedLocked(*folder, expunged);
     return expunged;
+  }
+
+  absl::StatusOr<std::vector<uint32_t>> ExpungedSince(std::string_view user,
+                                                      std::string_view folder_name,
+                                                      uint64_t modseq) override {
+    std::string name = NormalizeFolderName(folder_name);
+    absl::MutexLock lock(&mu_);
+    FolderRec* folder = FindFolderLocked(user, name);
+    if (folder == nullptr) return NoFolder(user, name);
+    std::vector<uint32_t> out;
+    for (const auto& [uid, removed_at] : folder->expunged) {
+      if (removed_at > modseq) out.push_back(uid);
+    }
+    return out;
   }
 
   absl::Status SetEntryState(std::string_view user, std::string_view folder_name, uint32_t uid,
@@ -438,8 +456,9 @@ class MemoryRecipientStore : public RecipientStore {
     uint32_t uid_validity = 0;
     uint32_t uid_next = 1;
     uint32_t unseen = 0;
-    uint64_t highest_modseq = 0;
+    uint64_t highest_modseq = 1;
     std::map<uint32_t, EntryRec> entries;
+    std::map<uint32_t, uint64_t> expunged;  // UID -> modseq of its removal
   };
   using UserFolders = std::map<std::string, FolderRec, std::less<>>;
   // Points at the map keys that name an entry's user and folder.
@@ -562,6 +581,13 @@ class MemoryRecipientStore : public RecipientStore {
     notifications_[e.notification_id - 1].refs.push_back(EntryRef{user_key, folder_key, uid});
     folder.entries.emplace(uid, std::move(e));
     return uid;
+  }
+
+  // One removal from `folder` (a change: the folder's modseq goes up once)
+  // and its UIDs, remembered with that modseq for ExpungedSince.
+  static void RememberExpungedLocked(FolderRec& folder, const std::vector<uint32_t>& uids) {
+    uint64_t modseq = ++folder.highest_modseq;
+    for (uint32_t uid : uids) folder.expunged[uid] = modseq;
   }
 
   // Erases one entry (not the folder's modseq: callers bump it once).

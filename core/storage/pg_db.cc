@@ -162,6 +162,21 @@ CREATE TABLE submission_keys(
 );
 )sql";
 
+// Version 3: RFC 7162 QRESYNC (as SQLite's migration 6): the UIDs each
+// removal took out of a folder with that removal's modseq; a folder never
+// changed says 1 (a mod-sequence is at least 1).
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE expunged(
+  usr text NOT NULL,
+  folder text NOT NULL,
+  uid bigint NOT NULL,
+  modseq bigint NOT NULL,
+  PRIMARY KEY(usr, folder, uid),
+  FOREIGN KEY(usr, folder) REFERENCES folders(usr, name) ON DELETE CASCADE
+);
+UPDATE folders SET highest_modseq = 1 WHERE highest_modseq = 0;
+)sql";
+
 // Advisory lock key for schema changes ("pullmail" in ASCII, truncated).
 constexpr int64_t kSchemaLockKey = 0x70756c6c6d61696cLL;
 
@@ -477,6 +492,7 @@ absl::Status PgDb::Migrate() {
     if (has.rows() == 0) {
       RETURN_IF_ERROR(c.Run(kSchemaV1));
       RETURN_IF_ERROR(c.Run(kSchemaV2));
+      RETURN_IF_ERROR(c.Run(kSchemaV3));
       RETURN_IF_ERROR(c.Exec("INSERT INTO pm_meta(key, value) VALUES('schema_version', $1)",
                              PgParams().Int(kPgSchemaVersion))
                           .status());
@@ -493,6 +509,11 @@ absl::Status PgDb::Migrate() {
     if (version < 2) {
       RETURN_IF_ERROR(c.Run(kSchemaV2));
       RETURN_IF_ERROR(c.Exec("UPDATE pm_meta SET value = 2 WHERE key = 'schema_version'")
+                          .status());
+    }
+    if (version < 3) {
+      RETURN_IF_ERROR(c.Run(kSchemaV3));
+      RETURN_IF_ERROR(c.Exec("UPDATE pm_meta SET value = 3 WHERE key = 'schema_version'")
                           .status());
     }
     return absl::OkStatus();

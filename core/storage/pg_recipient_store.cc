@@ -42,7 +42,7 @@ std::vector<uint32_t> SortedUnique(std::vector<uint32_t> uids) {
 struct FolderRow {
   uint32_t uid_validity = 0;
   uint32_t uid_next = 1;
-  uint64_t highest_modseq = 0;
+  uint64_t highest_modseq = 1;  // a new folder's (types.h)
 };
 
 absl::Status NoFolder(std::string_view user, std::string_view folder) {
@@ -140,7 +140,7 @@ class Tx {
     // and its next SELECT waits for, then sees, the winner's row.
     ASSIGN_OR_RETURN(PgResult ins,
                      c_.Exec("INSERT INTO folders(usr, name, uid_validity, uid_next, "
-                             "highest_modseq) VALUES($1, $2, nextval('pm_uid_validity'), 1, 0) "
+                             "highest_modseq) VALUES($1, $2, nextval('pm_uid_validity'), 1, 1) "
                              "ON CONFLICT DO NOTHING",
                              PgParams().Text(user).Text(folder)));
     if (ins.affected() > 0) RETURN_IF_ERROR(Changed(user));
@@ -201,6 +201,25 @@ class Tx {
                         .status());
     RETURN_IF_ERROR(WriteFolder(e.user, e.folder, row));
     return Changed(e.user);
+  }
+
+  // One removal from the folder (a change: its modseq goes up once) and its
+  // UIDs, remembered with that modseq for ExpungedSince. Writes `row`.
+  absl::Status RememberExpunged(std::string_view user, std::string_view folder, FolderRow& row,
+                                const std::vector<uint32_t>& uids) {
+    ++row.highest_modseq;
+    for (uint32_t uid : uids) {
+      RETURN_IF_ERROR(c_.Exec("INSERT INTO expunged(usr, folder, uid, modseq) VALUES($1, $2, $3, "
+                              "$4) ON CONFLICT (usr, folder, uid) DO UPDATE SET modseq = "
+                              "EXCLUDED.modseq",
+                              PgParams()
+                                  .Text(user)
+                                  .Text(folder)
+                                  .Int(uid)
+                                  .Int(static_cast<int64_t>(row.highest_modseq)))
+                          .status());
+    }
+    return WriteFolder(user, folder, row);
   }
 
   absl::Status DeleteEntry(std::string_view user, std::string_view folder, uint32_t uid) {
@@ -476,21 +495,25 @@ class PgRecipientStore : public RecipientStore {
     return ReadEntries(r);
   }
 
-  absl::StatusOr<std::vector<MailboxEntry>> SetFlags(std::string_view user,
-                                                     std::string_view folder_name,
-                                                     const std::vector<uint32_t>& uids, FlagOp op,
-                                                     std::vector<std::string> flags) override {
+  absl::StatusOr<SetFlagsResult> SetFlagsUnchangedSince(
+      std::string_view user, std::string_view folder_name, const std::vector<uint32_t>& uids,
+      FlagOp op, std::vector<std::string> flags,
+      std::optional<uint64_t> unchanged_since) override {
     NormalizeFlags(flags);
     std::string folder = NormalizeFolderName(folder_name);
-    std::vector<MailboxEntry> out;
+    SetFlagsResult out;
     RETURN_IF_ERROR(db_->Txn([&](PgConn& c) -> absl::Status {
       Tx tx(c, db_->channel());
-      out.clear();
+      out = SetFlagsResult();
       ASSIGN_OR_RETURN(FolderRow row, tx.RequireFolder(user, folder, true));
       const uint64_t modseq_before = row.highest_modseq;
       for (uint32_t uid : SortedUnique(uids)) {
         ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, tx.ReadEntry(user, folder, uid));
         if (!e.has_value()) continue;
+        if (unchanged_since.has_value() && e->modseq > *unchanged_since) {
+          out.modified.push_back(uid);
+          continue;
+        }
         std::vector<std::string> next = ApplyFlags(e->flags, op, flags);
         if (next != e->flags) {
           e->flags = std::move(next);
@@ -507,7 +530,7 @@ class PgRecipientStore : public RecipientStore {
                                      .Int(uid))
                               .status());
         }
-        out.push_back(std::move(*e));
+        out.entries.push_back(std::move(*e));
       }
       if (row.highest_modseq != modseq_before) {
         RETURN_IF_ERROR(tx.WriteFolder(user, folder, row));
@@ -548,8 +571,7 @@ class PgRecipientStore : public RecipientStore {
       if (move && !result.src.empty()) {
         // Re-read: AppendEntry wrote only the destination's row.
         ASSIGN_OR_RETURN(FolderRow row, tx.RequireFolder(user, from, true));
-        ++row.highest_modseq;
-        RETURN_IF_ERROR(tx.WriteFolder(user, from, row));
+        RETURN_IF_ERROR(tx.RememberExpunged(user, from, row, result.src));
       }
       return absl::OkStatus();
     }));
@@ -569,8 +591,7 @@ class PgRecipientStore : public RecipientStore {
       ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, tx.ReadEntry(user, folder, uid));
       if (!e.has_value()) return NoEntry(user, folder, uid);
       RETURN_IF_ERROR(tx.DeleteEntry(user, folder, uid));
-      ++src_row.highest_modseq;
-      RETURN_IF_ERROR(tx.WriteFolder(user, folder, src_row));
+      RETURN_IF_ERROR(tx.RememberExpunged(user, folder, src_row, {uid}));
       e->folder = to;
       e->state = state;
       e->reason = std::string(reason);
@@ -603,13 +624,31 @@ class PgRecipientStore : public RecipientStore {
       }
       for (uint32_t uid : expunged) RETURN_IF_ERROR(tx.DeleteEntry(user, folder, uid));
       if (!expunged.empty()) {
-        ++row.highest_modseq;
-        RETURN_IF_ERROR(tx.WriteFolder(user, folder, row));
+        RETURN_IF_ERROR(tx.RememberExpunged(user, folder, row, expunged));
         RETURN_IF_ERROR(tx.Changed(user));
       }
       return absl::OkStatus();
     }));
     return expunged;
+  }
+
+  absl::StatusOr<std::vector<uint32_t>> ExpungedSince(std::string_view user,
+                                                      std::string_view folder_name,
+                                                      uint64_t modseq) override {
+    std::string folder = NormalizeFolderName(folder_name);
+    std::vector<uint32_t> out;
+    RETURN_IF_ERROR(db_->Txn([&](PgConn& c) -> absl::Status {
+      Tx tx(c, db_->channel());
+      out.clear();
+      RETURN_IF_ERROR(tx.RequireFolder(user, folder, false).status());
+      ASSIGN_OR_RETURN(PgResult r, c.Exec("SELECT uid FROM expunged WHERE usr = $1 AND folder = "
+                                          "$2 AND modseq > $3 ORDER BY uid",
+                                          PgParams().Text(user).Text(folder).Int(
+                                              static_cast<int64_t>(modseq))));
+      for (int i = 0; i < r.rows(); ++i) out.push_back(static_cast<uint32_t>(r.Int(i, 0)));
+      return absl::OkStatus();
+    }));
+    return out;
   }
 
   absl::Status SetEntryState(std::string_view user, std::string_view folder_name, uint32_t uid,

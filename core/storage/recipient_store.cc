@@ -1,4 +1,4 @@
-// RecipientStore's non-virtual convenience method, shared by every back end.
+// RecipientStore's non-virtual convenience methods, shared by every back end.
 #include "core/storage/recipient_store.h"
 
 #include "core/util/status_macros.h"
@@ -19,6 +19,14 @@ absl::StatusOr<InsertResult> RecipientStore::InsertNotification(
   }
   ASSIGN_OR_RETURN(std::vector<InsertResult> results, InsertNotifications(batch));
   return std::move(results.front());
+}
+
+absl::StatusOr<std::vector<MailboxEntry>> RecipientStore::SetFlags(
+    std::string_view user, std::string_view folder, const std::vector<uint32_t>& uids, FlagOp op,
+    std::vector<std::string> flags) {
+  ASSIGN_OR_RETURN(SetFlagsResult r,
+                   SetFlagsUnchangedSince(user, folder, uids, op, std::move(flags), std::nullopt));
+  return std::move(r.entries);
 }
 
 }  // namespace pullmail

@@ -54,6 +54,12 @@ struct CopyResult {
   std::vector<uint32_t> src, dst;
 };
 
+// What SetFlagsUnchangedSince did (RFC 7162 3.1.3 STORE UNCHANGEDSINCE).
+struct SetFlagsResult {
+  std::vector<MailboxEntry> entries;  // as SetFlags returns them (the modified ones left out)
+  std::vector<uint32_t> modified;     // UIDs left alone: modseq above unchanged_since; ascending
+};
+
 // Every method is thread-safe and, when it returns OK, its change is
 // committed (durably, for the SQLite back end). Folder names pass through
 // NormalizeFolderName ("inbox" is "INBOX"). Errors common to all methods:
@@ -137,11 +143,18 @@ class RecipientStore {
   // skipped, as IMAP's UID STORE does). Each entry whose flags change gets a
   // new modseq. Returns every existing entry among `uids`, updated, in
   // ascending UID order. NotFound if the folder does not exist.
-  virtual absl::StatusOr<std::vector<MailboxEntry>> SetFlags(std::string_view user,
-                                                             std::string_view folder,
-                                                             const std::vector<uint32_t>& uids,
-                                                             FlagOp op,
-                                                             std::vector<std::string> flags) = 0;
+  absl::StatusOr<std::vector<MailboxEntry>> SetFlags(std::string_view user,
+                                                     std::string_view folder,
+                                                     const std::vector<uint32_t>& uids, FlagOp op,
+                                                     std::vector<std::string> flags);
+
+  // SetFlags, in the same transaction checking each entry's modseq first
+  // (RFC 7162 3.1.3): an entry whose modseq is above `unchanged_since` is
+  // left alone and its UID listed in `modified`. Without `unchanged_since`
+  // it is SetFlags.
+  virtual absl::StatusOr<SetFlagsResult> SetFlagsUnchangedSince(
+      std::string_view user, std::string_view folder, const std::vector<uint32_t>& uids,
+      FlagOp op, std::vector<std::string> flags, std::optional<uint64_t> unchanged_since) = 0;
 
   // Copies (or moves, if `move`) the given UIDs from one folder of the user
   // to another in ascending UID order; each copy gets the destination's next
@@ -165,6 +178,15 @@ class RecipientStore {
   virtual absl::StatusOr<std::vector<uint32_t>> Expunge(
       std::string_view user, std::string_view folder,
       const std::optional<std::vector<uint32_t>>& uids) = 0;
+
+  // The UIDs that left the folder (Expunge, a CopyEntries move, MoveEntry)
+  // in a change whose modseq is above `modseq`, ascending: what RFC 7162's
+  // VANISHED (EARLIER) needs. Every removal bumps the folder's
+  // highest_modseq once and remembers each removed UID with that modseq
+  // until the folder is deleted. NotFound if the folder does not exist.
+  virtual absl::StatusOr<std::vector<uint32_t>> ExpungedSince(std::string_view user,
+                                                              std::string_view folder,
+                                                              uint64_t modseq) = 0;
 
   // Sets an entry's state and reason (bumps its modseq). NotFound if the
   // entry does not exist.

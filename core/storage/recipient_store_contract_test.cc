@@ -462,6 +462,83 @@ TEST_P(RecipientStoreContract, MoveEntryGivesNewUidAndState) {
   PM_EXPECT_CODE(store_->MoveEntry(kAlice, "INBOX", 2, "Junk", EntryState::kShown, ""), kNotFound);
 }
 
+// RFC 7162: a mod-sequence is at least 1, so a new folder says 1 and every
+// change goes above what a client of the empty folder was told.
+TEST_P(RecipientStoreContract, NewFolderHighestModseqIsOneAndChangesGoAbove) {
+  auto empty = store_->EnsureFolder(kAlice, "Empty");
+  PM_ASSERT_OK(empty);
+  EXPECT_EQ(empty->highest_modseq, 1u);
+  InsertResult r = Insert("m1", {kAlice});
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_GT(r.entries[0].modseq, 1u);
+  EXPECT_EQ(store_->GetFolder(kAlice, "INBOX")->highest_modseq, r.entries[0].modseq);
+}
+
+// RFC 7162 3.1.3 STORE UNCHANGEDSINCE: checked and applied in one
+// transaction, entry by entry.
+TEST_P(RecipientStoreContract, SetFlagsUnchangedSince) {
+  for (int i = 1; i <= 3; ++i) Insert(absl::StrCat("m", i), {kAlice});
+  PM_ASSERT_OK(store_->SetFlags(kAlice, "INBOX", {2}, FlagOp::kAdd, {"$Changed"}));
+  uint64_t m1 = store_->GetEntry(kAlice, "INBOX", 1)->modseq;
+  uint64_t m2 = store_->GetEntry(kAlice, "INBOX", 2)->modseq;
+  ASSERT_GT(m2, m1);
+  auto r = store_->SetFlagsUnchangedSince(kAlice, "INBOX", {3, 1, 2, 99}, FlagOp::kAdd,
+                                          {"\\Flagged"}, m2 - 1);
+  PM_ASSERT_OK(r);
+  EXPECT_EQ(r->modified, (std::vector<uint32_t>{2}));
+  EXPECT_EQ(Uids(r->entries), (std::vector<uint32_t>{1, 3}));
+  EXPECT_EQ(store_->GetEntry(kAlice, "INBOX", 2)->flags, (std::vector<std::string>{"$Changed"}));
+  EXPECT_EQ(store_->GetEntry(kAlice, "INBOX", 1)->flags, (std::vector<std::string>{"\\Flagged"}));
+  // UNCHANGEDSINCE 0 always fails for an existing message.
+  auto zero = store_->SetFlagsUnchangedSince(kAlice, "INBOX", {1}, FlagOp::kAdd, {"\\Seen"}, 0);
+  PM_ASSERT_OK(zero);
+  EXPECT_EQ(zero->modified, (std::vector<uint32_t>{1}));
+  EXPECT_TRUE(zero->entries.empty());
+  // Without a limit it is SetFlags.
+  auto plain = store_->SetFlagsUnchangedSince(kAlice, "INBOX", {2}, FlagOp::kAdd, {"\\Seen"},
+                                              std::nullopt);
+  PM_ASSERT_OK(plain);
+  EXPECT_TRUE(plain->modified.empty());
+  EXPECT_EQ(Uids(plain->entries), (std::vector<uint32_t>{2}));
+  PM_EXPECT_CODE(store_->SetFlagsUnchangedSince(kAlice, "Nope", {1}, FlagOp::kAdd, {"\\Seen"}, 5),
+                 kNotFound);
+}
+
+// RFC 7162 3.2.5.2 VANISHED (EARLIER): every way an entry leaves a folder
+// is remembered with the modseq of that change, until the folder goes.
+TEST_P(RecipientStoreContract, ExpungedSinceRemembersEveryRemoval) {
+  for (int i = 1; i <= 5; ++i) Insert(absl::StrCat("m", i), {kAlice});
+  PM_ASSERT_OK(store_->EnsureFolder(kAlice, "Archive"));
+  uint64_t start = store_->GetFolder(kAlice, "INBOX")->highest_modseq;
+  EXPECT_TRUE(store_->ExpungedSince(kAlice, "INBOX", 0)->empty());
+
+  PM_ASSERT_OK(store_->SetFlags(kAlice, "INBOX", {2}, FlagOp::kAdd, {"\\Deleted"}));
+  EXPECT_EQ(*store_->Expunge(kAlice, "INBOX", std::nullopt), (std::vector<uint32_t>{2}));
+  uint64_t after_expunge = store_->GetFolder(kAlice, "INBOX")->highest_modseq;
+  EXPECT_GT(after_expunge, start);
+  PM_ASSERT_OK(store_->CopyEntries(kAlice, "INBOX", {4}, "Archive", true));
+  uint64_t after_move = store_->GetFolder(kAlice, "INBOX")->highest_modseq;
+  EXPECT_GT(after_move, after_expunge);
+  PM_ASSERT_OK(store_->MoveEntry(kAlice, "INBOX", 5, "INBOX", EntryState::kShown, ""));
+  uint64_t after_release = store_->GetFolder(kAlice, "INBOX")->highest_modseq;
+
+  EXPECT_EQ(*store_->ExpungedSince(kAlice, "INBOX", start), (std::vector<uint32_t>{2, 4, 5}));
+  EXPECT_EQ(*store_->ExpungedSince(kAlice, "INBOX", after_expunge - 1),
+            (std::vector<uint32_t>{2, 4, 5}));
+  EXPECT_EQ(*store_->ExpungedSince(kAlice, "INBOX", after_expunge), (std::vector<uint32_t>{4, 5}));
+  EXPECT_EQ(*store_->ExpungedSince(kAlice, "INBOX", after_move), (std::vector<uint32_t>{5}));
+  EXPECT_TRUE(store_->ExpungedSince(kAlice, "INBOX", after_release)->empty());
+  EXPECT_TRUE(store_->ExpungedSince(kAlice, "Archive", 0)->empty());
+  PM_EXPECT_CODE(store_->ExpungedSince(kAlice, "Nope", 0), kNotFound);
+
+  // A deleted folder's removals go with it (a new one has a new UIDVALIDITY).
+  PM_ASSERT_OK(store_->CopyEntries(kAlice, "Archive", {1}, "INBOX", true));
+  EXPECT_EQ(*store_->ExpungedSince(kAlice, "Archive", 0), (std::vector<uint32_t>{1}));
+  PM_ASSERT_OK(store_->DeleteFolder(kAlice, "Archive"));
+  PM_ASSERT_OK(store_->EnsureFolder(kAlice, "Archive"));
+  EXPECT_TRUE(store_->ExpungedSince(kAlice, "Archive", 0)->empty());
+}
+
 TEST_P(RecipientStoreContract, SetEntryState) {
   Insert("m1", {kAlice});
   uint64_t before = store_->GetEntry(kAlice, "INBOX", 1)->modseq;

@@ -214,6 +214,20 @@ CREATE TABLE submission_keys(
   PRIMARY KEY(sender, idempotency_key)
 ) WITHOUT ROWID;
 )sql"},
+    // 6: RFC 7162 QRESYNC. The UIDs each removal took out of a folder, with
+    // the modseq of that removal (VANISHED (EARLIER)); a mod-sequence is at
+    // least 1, so a folder never changed says 1.
+    {R"sql(
+CREATE TABLE expunged(
+  user TEXT NOT NULL,
+  folder TEXT NOT NULL,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY(user, folder, uid),
+  FOREIGN KEY(user, folder) REFERENCES folders(user, name) ON DELETE CASCADE
+) WITHOUT ROWID;
+UPDATE folders SET highest_modseq = 1 WHERE highest_modseq = 0;
+)sql"},
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 

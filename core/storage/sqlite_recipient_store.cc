@@ -39,7 +39,7 @@ std::vector<uint32_t> SortedUnique(std::vector<uint32_t> uids) {
 struct FolderRow {
   uint32_t uid_validity = 0;
   uint32_t uid_next = 1;
-  uint64_t highest_modseq = 0;
+  uint64_t highest_modseq = 1;  // a new folder's (types.h)
 };
 
 class SqliteRecipientStore : public RecipientStore {
@@ -260,21 +260,25 @@ class SqliteRecipientStore : public RecipientStore {
     return ReadEntries(st);
   }
 
-  absl::StatusOr<std::vector<MailboxEntry>> SetFlags(std::string_view user,
-                                                     std::string_view folder_name,
-                                                     const std::vector<uint32_t>& uids, FlagOp op,
-                                                     std::vector<std::string> flags) override {
+  absl::StatusOr<SetFlagsResult> SetFlagsUnchangedSince(
+      std::string_view user, std::string_view folder_name, const std::vector<uint32_t>& uids,
+      FlagOp op, std::vector<std::string> flags,
+      std::optional<uint64_t> unchanged_since) override {
     NormalizeFlags(flags);
     std::string folder = NormalizeFolderName(folder_name);
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get());
     RETURN_IF_ERROR(txn.Begin());
     ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(user, folder));
-    std::vector<MailboxEntry> out;
+    SetFlagsResult out;
     const uint64_t modseq_before = row.highest_modseq;
     for (uint32_t uid : SortedUnique(uids)) {
       ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(user, folder, uid));
       if (!e.has_value()) continue;
+      if (unchanged_since.has_value() && e->modseq > *unchanged_since) {
+        out.modified.push_back(uid);
+        continue;
+      }
       std::vector<std::string> next = ApplyFlags(e->flags, op, flags);
       if (next != e->flags) {
         e->flags = std::move(next);
@@ -291,7 +295,7 @@ class SqliteRecipientStore : public RecipientStore {
             .Int(7, uid);
         RETURN_IF_ERROR(st.Run());
       }
-      out.push_back(std::move(*e));
+      out.entries.push_back(std::move(*e));
     }
     if (row.highest_modseq != modseq_before) RETURN_IF_ERROR(WriteFolderLocked(user, folder, row));
     RETURN_IF_ERROR(txn.Commit());
@@ -324,8 +328,7 @@ class SqliteRecipientStore : public RecipientStore {
       // Re-read: when source and destination are one folder (MOVE into the
       // selected mailbox, RFC 6851 3.3) the appends moved its counters.
       ASSIGN_OR_RETURN(src_row, RequireFolderLocked(user, from));
-      ++src_row.highest_modseq;
-      RETURN_IF_ERROR(WriteFolderLocked(user, from, src_row));
+      RETURN_IF_ERROR(RememberExpungedLocked(user, from, src_row, result.src));
     }
     RETURN_IF_ERROR(txn.Commit());
     return result;
@@ -344,8 +347,7 @@ class SqliteRecipientStore : public RecipientStore {
     ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(user, folder, uid));
     if (!e.has_value()) return NoEntry(user, folder, uid);
     RETURN_IF_ERROR(DeleteEntryLocked(user, folder, uid));
-    ++src_row.highest_modseq;
-    RETURN_IF_ERROR(WriteFolderLocked(user, folder, src_row));
+    RETURN_IF_ERROR(RememberExpungedLocked(user, folder, src_row, {uid}));
     e->folder = to;
     e->state = state;
     e->reason = std::string(reason);
@@ -380,12 +382,28 @@ class SqliteRecipientStore : public RecipientStore {
       }
     }
     for (uint32_t uid : expunged) RETURN_IF_ERROR(DeleteEntryLocked(user, folder, uid));
-    if (!expunged.empty()) {
-      ++row.highest_modseq;
-      RETURN_IF_ERROR(WriteFolderLocked(user, folder, row));
-    }
+    if (!expunged.empty()) RETURN_IF_ERROR(RememberExpungedLocked(user, folder, row, expunged));
     RETURN_IF_ERROR(txn.Commit());
     return expunged;
+  }
+
+  absl::StatusOr<std::vector<uint32_t>> ExpungedSince(std::string_view user,
+                                                      std::string_view folder_name,
+                                                      uint64_t modseq) override {
+    std::string folder = NormalizeFolderName(folder_name);
+    absl::MutexLock lock(&db_->mu());
+    RETURN_IF_ERROR(RequireFolderLocked(user, folder).status());
+    Statement st(db_.get(),
+                 "SELECT uid FROM expunged WHERE user = ? AND folder = ? AND modseq > ? "
+                 "ORDER BY uid");
+    st.Text(1, user).Text(2, folder).Int(3, static_cast<int64_t>(modseq));
+    std::vector<uint32_t> out;
+    while (true) {
+      ASSIGN_OR_RETURN(bool has, st.Step());
+      if (!has) break;
+      out.push_back(static_cast<uint32_t>(st.ColInt(0)));
+    }
+    return out;
   }
 
   absl::Status SetEntryState(std::string_view user, std::string_view folder_name, uint32_t uid,
@@ -683,6 +701,20 @@ class SqliteRecipientStore : public RecipientStore {
       RETURN_IF_ERROR(st.Run());
     }
     return WriteFolderLocked(e.user, e.folder, row);
+  }
+
+  // One removal from the folder (a change: its modseq goes up once) and its
+  // UIDs, remembered with that modseq for ExpungedSince. Writes `row`.
+  absl::Status RememberExpungedLocked(std::string_view user, std::string_view folder,
+                                      FolderRow& row, const std::vector<uint32_t>& uids) {
+    ++row.highest_modseq;
+    for (uint32_t uid : uids) {
+      Statement st(db_.get(),
+                   "INSERT OR REPLACE INTO expunged(user, folder, uid, modseq) VALUES(?, ?, ?, ?)");
+      st.Text(1, user).Text(2, folder).Int(3, uid).Int(4, static_cast<int64_t>(row.highest_modseq));
+      RETURN_IF_ERROR(st.Run());
+    }
+    return WriteFolderLocked(user, folder, row);
   }
 
   absl::Status DeleteEntryLocked(std::string_view user, std::string_view folder, uint32_t uid) {

@@ -86,7 +86,9 @@ struct Folder {
   uint32_t uid_next = 1;         // the UID the next entry will get
   uint32_t messages = 0;
   uint32_t unseen = 0;           // entries without "\\Seen"
-  uint64_t highest_modseq = 0;   // RFC 7162 HIGHESTMODSEQ of this folder
+  // RFC 7162 HIGHESTMODSEQ of this folder: 1 for a new folder (a
+  // mod-sequence is at least 1), then the modseq of its latest change.
+  uint64_t highest_modseq = 1;
 };
 
 // What the reader sees of an entry (policy's decision, per user).
