@@ -18,6 +18,33 @@ std::string_view ByteKindName(ByteKind k) {
   return "?";
 }
 
+int SizeClass(uint64_t body_size) {
+  if (body_size < 10000) return 0;
+  if (body_size < 100000) return 1;
+  if (body_size < 1000000) return 2;
+  return 3;
+}
+
+std::string_view SizeClassName(int c) {
+  switch (c) {
+    case 0: return "under_10kB";
+    case 1: return "10kB_100kB";
+    case 2: return "100kB_1MB";
+    case 3: return "1MB_up";
+  }
+  return "?";
+}
+
+std::string_view SizeClassLabel(int c) {
+  switch (c) {
+    case 0: return "< 10 kB";
+    case 1: return "10-100 kB";
+    case 2: return "100 kB-1 MB";
+    case 3: return ">= 1 MB";
+  }
+  return "?";
+}
+
 std::string_view OutcomeName(Outcome o) {
   switch (o) {
     case Outcome::kDelivered: return "delivered";

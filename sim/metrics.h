@@ -32,6 +32,30 @@ std::string_view ByteKindName(ByteKind k);  // "notify", "notify_ack", ...
 enum class Outcome { kDelivered, kSuppressed, kExpired, kFailed, kRejected, kCount };
 std::string_view OutcomeName(Outcome o);
 
+// Body size classes of the read latency figures (decimal units, as the
+// scenario's sizes): [0, 10 kB), [10 kB, 100 kB), [100 kB, 1 MB), >= 1 MB.
+inline constexpr int kSizeClasses = 4;
+int SizeClass(uint64_t body_size);
+std::string_view SizeClassName(int c);   // for keys: "under_10kB", "10kB_100kB", ...
+std::string_view SizeClassLabel(int c);  // for people: "< 10 kB", "10-100 kB", ...
+
+// One read: a reader opened a copy and got its body (or gave up). Both
+// worlds record one per read; docs/SIMULATION.md "Read latency" defines them.
+struct ReadSample {
+  // From the moment the reader would have opened the copy had it not been
+  // held back, to the body in front of them: hold-back (a held copy's wait
+  // until release) + the fetch, retries included (pull); 0 in push and for
+  // a pull read served from the node's cache without hold-back (the body is
+  // local). Infinity for a read abandoned without the body.
+  float read;
+  // From the message's creation to the body in front of the reader, less
+  // the reader's own delay (read_delay): the transport's whole share of the
+  // wait (queueing, greylisting and retries, hold-back, fetch).
+  float delivery;
+  uint8_t size_class;
+  uint8_t spam;
+};
+
 // A quantity that changes over time, with its time integral.
 class Level {
  public:
@@ -127,8 +151,13 @@ struct WorldMetrics {
     ++spam_read_per_campaign[campaign];
   }
 
-  // Added latency of reads that needed a fetch (pull), in seconds.
-  std::vector<float> read_latency;
+  // Every read, in the order they completed (see ReadSample).
+  std::vector<ReadSample> reads;
+  void AddRead(bool spam, uint64_t body_size, double read, double delivery) {
+    reads.push_back(ReadSample{static_cast<float>(read), static_cast<float>(delivery),
+                               static_cast<uint8_t>(SizeClass(body_size)),
+                               static_cast<uint8_t>(spam ? 1 : 0)});
+  }
 
   // Per user: spam notifications shown; spam bodies fetched (pull: opened
   // and fetched or served from cache; push: pushed into the mailbox).

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
@@ -492,14 +493,16 @@ class PullNode : public NodeLoop {
   }
 
   // A copy becomes visible: the reader will open it (or not) later.
-  void Show(uint32_t msg, uint32_t copy, uint32_t user, bool spam) {
+  // `hold`: how long it was held back before (0 if shown on arrival); the
+  // read carries it so that the read latency counts it.
+  void Show(uint32_t msg, uint32_t copy, uint32_t user, bool spam, double hold = 0) {
     const double now = Now();
     w_->copy_state_[copy] = PullWorld::kShown;
     ++metrics().copies_shown[spam];
     if (spam) ++metrics().spam_shown_per_user[user];
     ReaderChoice c = DrawReader(sc(), msg, user, spam);
     if (c.reads) {
-      Schedule(now + c.delay, kRead, msg, copy);
+      Schedule(now + c.delay, kRead, msg, copy, 0, hold);
     } else {
       ScheduleLazy(std::max(now, world().Expires(world().messages()[msg])), kFinal, msg, copy);
     }
@@ -515,7 +518,7 @@ class PullNode : public NodeLoop {
         world().domains()[m.sender_domain].name, World::View(world().BodyHash(m.body_id)),
         AtSimTime(held_since), ClockNow());
     switch (dec.visibility) {
-      case Visibility::kShown: Show(msg, copy, user, spam); break;
+      case Visibility::kShown: Show(msg, copy, user, spam, now - held_since); break;
       case Visibility::kSuppressed: w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam); break;
       case Visibility::kHeld: {
         double review = dec.review_at ? absl::ToDoubleSeconds(*dec.review_at - SimEpoch())
@@ -544,9 +547,10 @@ class PullNode : public NodeLoop {
 
   // ---- Reads and fetches ------------------------------------------------------------
 
-  // A user opens a copy. `first_open` is when they first tried (retries
-  // after "temporarily unavailable" carry it, so latency counts the wait).
-  void Read(uint32_t msg, uint32_t copy, uint16_t attempt, double first_open) {
+  // A user opens a copy. `aux`: on the first attempt, the copy's hold-back;
+  // on a retry after "temporarily unavailable", the first attempt's
+  // wait_from (so the latency counts hold-back and every wait).
+  void Read(uint32_t msg, uint32_t copy, uint16_t attempt, double aux) {
     const Message& m = world().messages()[msg];
     const bool spam = world().IsSpam(m);
     const uint32_t user = world().rcpts()[copy];
@@ -562,7 +566,7 @@ class PullNode : public NodeLoop {
       w_->AddCopyOutcome(copy, Outcome::kDelivered, spam);
     }
     const double now = Now();
-    PullWorld::Waiter waiter{msg, copy, attempt == 0 ? now : first_open, attempt};
+    PullWorld::Waiter waiter{msg, copy, attempt == 0 ? now - aux : aux, attempt};
     if (rd.cache.contains(m.body_id)) {
       ReadComplete(waiter, /*fetched=*/false);
       return;
@@ -616,7 +620,7 @@ class PullNode : public NodeLoop {
         PullWorld::RecipientDomain& rd = w_->rdomains_[it.domain];
         auto f = rd.fetching.find(it.body_id);
         if (f == rd.fetching.end()) continue;
-        metrics().reads_abandoned += f->second.waiters.size();
+        for (const PullWorld::Waiter& wt : f->second.waiters) AbandonRead(wt);
         rd.fetching.erase(f);
       }
       return;
@@ -723,10 +727,18 @@ class PullNode : public NodeLoop {
   void RetryRead(const PullWorld::Waiter& wt) {
     if (wt.attempt < sc().readers.max_retries) {
       Schedule(Now() + sc().readers.retry_delay, kRead, wt.msg, wt.copy,
-               static_cast<uint16_t>(wt.attempt + 1), wt.read_time);
+               static_cast<uint16_t>(wt.attempt + 1), wt.wait_from);
     } else {
-      ++metrics().reads_abandoned;
+      AbandonRead(wt);
     }
+  }
+
+  // The reader gives up without the body: a read that never completes.
+  void AbandonRead(const PullWorld::Waiter& wt) {
+    const Message& m = world().messages()[wt.msg];
+    ++metrics().reads_abandoned;
+    const double never = std::numeric_limits<double>::infinity();
+    metrics().AddRead(world().IsSpam(m), m.body_size, never, never);
   }
 
   // The user sees the body: reputation and reports go to core's policy.
@@ -739,17 +751,18 @@ class PullNode : public NodeLoop {
     if (spam) metrics().AddCampaignRead(m.campaign - 1);
     if (fetched) {
       ++metrics().bodies_fetched[spam];
-      metrics().read_latency.push_back(static_cast<float>(now - wt.read_time));
     } else {
       ++metrics().cache_hits;
     }
+    const ReaderChoice reader = DrawReader(sc(), wt.msg, user, spam);
+    metrics().AddRead(spam, m.body_size, now - wt.wait_from, now - m.created - reader.delay);
     if (spam) ++metrics().spam_bodies_per_user[user];
     SpamPolicy& policy = *w_->rdomains_[world().UserDomain(user)].policy;
     const std::string& signing_domain = world().domains()[m.sender_domain].name;
     const World::Hash hash = world().BodyHash(m.body_id);
     const absl::Time t = ClockNow();
     policy.OnRead(signing_domain, World::View(hash), t);
-    if (DrawReader(sc(), wt.msg, user, spam).reports) {
+    if (reader.reports) {
       ReportOutcome r = policy.OnLocalReport(signing_domain, World::View(hash), Verdict::kSpam, t);
       ++metrics().reports_spam;
       if (r.newly_suppressed) ++metrics().suppress_events;

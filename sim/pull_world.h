@@ -65,7 +65,8 @@ class PullWorld {
   struct Waiter {         // a reader waiting for a body being fetched
     uint32_t msg;
     uint32_t copy;
-    double read_time;     // when the user first opened it
+    double wait_from;     // when the user first opened it, less the copy's
+                          // hold-back: the read latency counts from here
     uint16_t attempt;
   };
   struct Fetching {

@@ -264,6 +264,9 @@ class PushNode : public NodeLoop {
           ++metrics().spam_bodies_per_user[entry];
         }
         if (c.reads) {
+          // The body is in the mailbox: the read waits for nothing more
+          // (read latency 0); the transport's share is arrival - creation.
+          metrics().AddRead(spam, m.body_size, 0, now - m.created);
           ++metrics().copies_read[spam];
           if (spam) metrics().AddCampaignRead(m.campaign - 1);
         }

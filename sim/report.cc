@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -40,6 +41,41 @@ template <typename T>
 std::vector<double> AsDoubles(const std::vector<T>& v) {
   return std::vector<double>(v.begin(), v.end());
 }
+
+// The reads of one kind of mail (spam or not) and one size class (-1: all
+// sizes), one field of ReadSample, sorted ascending (infinity last: reads
+// given up without the body).
+std::vector<float> SortedReads(const WorldMetrics& m, bool spam, int size_class, bool delivery) {
+  std::vector<float> v;
+  for (const ReadSample& r : m.reads) {
+    if (r.spam != (spam ? 1 : 0) || (size_class >= 0 && r.size_class != size_class)) continue;
+    v.push_back(delivery ? r.delivery : r.read);
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+// Nearest-rank quantile of a sorted vector (the same rank as Percentile).
+double SortedQuantile(const std::vector<float>& v, double q) {
+  if (v.empty()) return kNaN;
+  size_t k = static_cast<size_t>(std::min<double>(v.size() - 1, std::floor(q * (v.size() - 1) + 0.5)));
+  return v[k];
+}
+
+// The read latency figures of one world: [spam][size class + 1][field].
+struct ReadStats {
+  std::array<std::array<std::array<std::vector<float>, 2>, kSizeClasses + 1>, 2> sorted;
+  explicit ReadStats(const WorldMetrics& m) {
+    for (int spam = 0; spam < 2; ++spam) {
+      for (int c = -1; c < kSizeClasses; ++c) {
+        for (int f = 0; f < 2; ++f) sorted[spam][c + 1][f] = SortedReads(m, spam, c, f == 1);
+      }
+    }
+  }
+  const std::vector<float>& Get(bool spam, int size_class, bool delivery) const {
+    return sorted[spam ? 1 : 0][size_class + 1][delivery ? 1 : 0];
+  }
+};
 
 double Mean(const std::vector<uint32_t>& v) {
   if (v.empty()) return kNaN;
@@ -187,17 +223,37 @@ std::vector<SummaryRow> SummaryRows(const RunResult& r) {
   Row(rows, r, "spam_bodies_per_user_p99", "spam bodies per user, p99", [](const WorldMetrics& m) { return Percentile(AsDoubles(m.spam_bodies_per_user), 0.99); });
   Row(rows, r, "spam_bodies_per_user_max", "spam bodies per user, max", [](const WorldMetrics& m) { return Max(m.spam_bodies_per_user); });
 
-  auto latency = [&](double q) {
-    return [q](const WorldMetrics& m) {
-      return m.read_latency.empty() ? kNaN : Percentile(AsDoubles(m.read_latency), q);
+  // Read latency per read (docs/SIMULATION.md "Read latency"): legitimate
+  // mail by body size class, spam in all; both worlds alike.
+  {
+    std::unique_ptr<ReadStats> pull_stats, push_stats;
+    if (r.pull) pull_stats = std::make_unique<ReadStats>(*r.pull);
+    if (r.push) push_stats = std::make_unique<ReadStats>(*r.push);
+    auto stat = [&](std::string key, std::string label, auto f) {
+      rows.push_back(SummaryRow{std::move(key), std::move(label), pull_stats ? f(*pull_stats) : kNaN,
+                                push_stats ? f(*push_stats) : kNaN});
     };
-  };
-  Row(rows, r, "read_latency_p50_s", "read latency added by the pull, median (s)", latency(0.5));
-  Row(rows, r, "read_latency_p90_s", "read latency added by the pull, p90 (s)", latency(0.9));
-  Row(rows, r, "read_latency_p99_s", "read latency added by the pull, p99 (s)", latency(0.99));
-  Row(rows, r, "read_latency_max_s", "read latency added by the pull, max (s)", latency(1.0));
-  for (SummaryRow& row : rows) {
-    if (row.key.rfind("read_latency", 0) == 0 && r.push) row.push = 0;  // push: body already there
+    const std::pair<const char*, double> quantiles[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}};
+    for (int spam = 0; spam < 2; ++spam) {
+      const std::string kind = spam ? "spam" : "legit";
+      for (int c = -1; c < (spam ? 0 : kSizeClasses); ++c) {
+        const std::string cls = c < 0 ? "" : absl::StrCat("_", AV(SizeClassName(c)));
+        const std::string who = c < 0 ? absl::StrCat(kind, ":")
+                                      : absl::StrCat("  body ", AV(SizeClassLabel(c)), ":");
+        stat(absl::StrCat("reads_", kind, cls), absl::StrCat(who, c < 0 ? " reads (abandoned included)" : " reads"),
+             [=](const ReadStats& st) { return static_cast<double>(st.Get(spam, c, false).size()); });
+        for (const auto& [name, q] : quantiles) {
+          stat(absl::StrCat("read_latency_", kind, cls, "_", name, "_s"),
+               absl::StrCat(c < 0 ? "  " : "    ", "read latency ", name, " (s)"),
+               [=, q = q](const ReadStats& st) { return SortedQuantile(st.Get(spam, c, false), q); });
+        }
+      }
+      for (const auto& [name, q] : quantiles) {
+        stat(absl::StrCat("delivery_latency_", kind, "_", name, "_s"),
+             absl::StrCat(kind, ": delivery latency ", name, " (s)"),
+             [=, q = q](const ReadStats& st) { return SortedQuantile(st.Get(spam, -1, true), q); });
+      }
+    }
   }
   Row(rows, r, "reads_from_cache", "reads served from the node's cache", [](const WorldMetrics& m) { return static_cast<double>(m.cache_hits); });
   Row(rows, r, "fetch_calls", "fetch calls", [](const WorldMetrics& m) { return static_cast<double>(m.fetch_calls); });
@@ -305,18 +361,60 @@ absl::Status WriteResults(const RunResult& r, const std::string& dir, std::strin
     if (absl::Status s = WriteFile(dir + "/per_user_spam.csv", pu); !s.ok()) return s;
   }
 
-  // read_latency.csv: the added latency's quantiles (pull).
+  // read_latency.csv: per world, kind of mail and size class, the read
+  // latency's and the delivery latency's quantiles (the summary's figures);
+  // read_latency_cdf.csv: their distributions for the figure.
   {
-    std::string rl = "quantile,seconds\n";
-    if (r.pull && !r.pull->read_latency.empty()) {
-      std::vector<float> v = r.pull->read_latency;
-      std::sort(v.begin(), v.end());
-      for (int i = 0; i <= 100; ++i) {
-        size_t k = std::min(v.size() - 1, static_cast<size_t>(std::floor(i / 100.0 * (v.size() - 1) + 0.5)));
-        absl::StrAppend(&rl, absl::StrFormat("%.2f", i / 100.0), ",", Num(v[k]), "\n");
+    std::string rl =
+        "world,mail,size_class,reads,abandoned,read_p50_s,read_p90_s,read_p99_s,read_max_s,"
+        "delivery_p50_s,delivery_p90_s,delivery_p99_s,delivery_max_s\n";
+    std::vector<std::string> cdf_cols;
+    std::vector<std::vector<float>> cdf;
+    const std::pair<const char*, const WorldMetrics*> worlds[] = {{"pull", r.pull.get()},
+                                                                   {"push", r.push.get()}};
+    for (const auto& [name, m] : worlds) {
+      if (m == nullptr) continue;
+      ReadStats st(*m);
+      for (int spam = 0; spam < 2; ++spam) {
+        for (int c = -1; c < kSizeClasses; ++c) {
+          const std::vector<float>& read = st.Get(spam, c, false);
+          const std::vector<float>& delivery = st.Get(spam, c, true);
+          const size_t abandoned = static_cast<size_t>(
+              read.end() - std::lower_bound(read.begin(), read.end(), std::numeric_limits<float>::infinity()));
+          absl::StrAppend(&rl, name, ",", spam ? "spam" : "legit", ",",
+                          c < 0 ? std::string("all") : std::string(SizeClassName(c)), ",", read.size(), ",", abandoned);
+          for (const std::vector<float>* v : {&read, &delivery}) {
+            for (double q : {0.5, 0.9, 0.99, 1.0}) absl::StrAppend(&rl, ",", Num(SortedQuantile(*v, q)));
+          }
+          rl += "\n";
+          if (spam == 0 || c < 0) {
+            const std::string col =
+                absl::StrCat(name, "_", spam ? "spam" : "legit", "_",
+                             c < 0 ? std::string("all") : std::string(SizeClassName(c)));
+            cdf_cols.push_back(col + "_read_s");
+            cdf.push_back(read);
+            cdf_cols.push_back(col + "_delivery_s");
+            cdf.push_back(delivery);
+          }
+        }
       }
     }
     if (absl::Status s = WriteFile(dir + "/read_latency.csv", rl); !s.ok()) return s;
+    // One row per quantile 0.000 .. 1.000; empty where the class has no
+    // reads or the quantile falls on reads given up (no finite latency).
+    std::string c = "quantile";
+    for (const std::string& col : cdf_cols) absl::StrAppend(&c, ",", col);
+    c += "\n";
+    for (int i = 0; i <= 1000; ++i) {
+      const double q = i / 1000.0;
+      absl::StrAppend(&c, absl::StrFormat("%.3f", q));
+      for (const std::vector<float>& v : cdf) {
+        const double x = SortedQuantile(v, q);
+        absl::StrAppend(&c, ",", std::isfinite(x) ? Num(x) : "");
+      }
+      c += "\n";
+    }
+    if (absl::Status s = WriteFile(dir + "/read_latency_cdf.csv", c); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -347,56 +445,143 @@ bool RunGnuplot(const std::string& dir, const std::string& script) {
 
 namespace {
 
+// One look for every figure: the same world always has the same colour
+// (pull blue, push red), a ratio is black; curves of one world differ by
+// dash type; legends sit inside the frame, in head-room left for them above
+// the data; axes carry units.
+constexpr const char* kPullColour = "#1f77b4";
+constexpr const char* kPushColour = "#d62728";
+constexpr const char* kRatioColour = "black";
+
+std::string Style(const std::string& colour, int dash) {
+  return absl::StrCat("lw 2 lc rgb '", colour, "' dt ", dash);
+}
+
 // A script that draws `body` once as PNG and once as SVG.
 std::string Script(const std::string& name, const std::string& body) {
   return absl::StrCat(
       "# ", name, ": written by pullmail-sim; run `gnuplot ", name, ".gp` in this folder.\n",
-      "set datafile separator ','\nset key left top\nset grid\n",
+      "set datafile separator ','\nset grid\nset key inside left top opaque box samplen 3 Left reverse\n",
       "set terminal pngcairo noenhanced size 1000,700 font 'Sans,10'\nset output '", name, ".png'\n", body,
       "unset multiplot\nset output\n",
       "set terminal svg noenhanced size 1000,700 font 'Sans,10'\nset output '", name, ".svg'\n", body,
       "unset multiplot\nset output\n");
 }
 
-// Curves of one series for the worlds that ran, plus a ratio panel when both ran.
-std::string TwoPanel(const std::string& title, const std::string& ylabel,
+// A CSV file read back for the plots: column name -> values (NaN if empty).
+struct Csv {
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> columns;
+  const std::vector<double>* Column(const std::string& name) const {
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) return &columns[i];
+    }
+    return nullptr;
+  }
+};
+
+Csv ReadCsv(const std::string& path) {
+  Csv csv;
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) return csv;
+  csv.names = absl::StrSplit(line, ',');
+  csv.columns.resize(csv.names.size());
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, ',');
+    for (size_t i = 0; i < csv.names.size(); ++i) {
+      double v = kNaN;
+      if (i < f.size() && !f[i].empty() && !absl::SimpleAtod(f[i], &v)) v = kNaN;
+      csv.columns[i].push_back(v);
+    }
+  }
+  return csv;
+}
+
+// The x range of a time-series figure, cut to the activity: from 0 to a
+// little after the last sample at which one of `cols` changed.
+std::string ActiveXRange(const Csv& ts, const std::vector<std::string>& cols) {
+  const std::vector<double>* hours = ts.Column("hours");
+  if (hours == nullptr || hours->size() < 2) return "set xrange [0:*]\n";
+  size_t last = 1;
+  for (const std::string& c : cols) {
+    const std::vector<double>* v = ts.Column(c);
+    if (v == nullptr) continue;
+    for (size_t i = 1; i < v->size(); ++i) {
+      const bool same = (*v)[i] == (*v)[i - 1] || (std::isnan((*v)[i]) && std::isnan((*v)[i - 1]));
+      if (!same) last = std::max(last, i);
+    }
+  }
+  const double end = (*hours)[std::min(last + 1, hours->size() - 1)];
+  return absl::StrFormat("set xrange [0:%.6g]\n", end * 1.03);
+}
+
+// Curves of one series for the worlds that ran, plus a ratio panel when both
+// ran. `yformat`: gnuplot format of the y tics (units).
+std::string TwoPanel(const Csv& ts, const std::string& title, const std::string& ylabel,
+                     const std::string& yformat,
                      const std::vector<std::pair<std::string, std::string>>& curves, bool pull,
                      bool push, const std::string& ratio_num, const std::string& ratio_den,
                      const std::string& ratio_label = "pull / push") {
   std::string s;
   const bool ratio = pull && push && !ratio_num.empty();
-  s += "set key outside right top\nset lmargin at screen 0.08\nset rmargin at screen 0.72\n";
+  std::vector<std::string> cols;
+  for (const auto& [col, label] : curves) cols.push_back(col);
+  if (ratio) {
+    cols.push_back(ratio_num);
+    cols.push_back(ratio_den);
+  }
+  s += ActiveXRange(ts, cols);
   if (ratio) {
     s += "set multiplot layout 2,1 title \"" + title + "\"\n";
   } else {
     s += "set title \"" + title + "\"\n";
   }
-  s += "set xlabel 'simulated time (hours)'\nset ylabel '" + ylabel + "'\n";
+  s += "set xlabel 'simulated time (h)'\nset ylabel '" + ylabel + "'\nset format y '" + yformat + "'\n";
+  s += "set yrange [0:*]\nset offsets 0, 0, graph 0.45, 0\n";
   std::vector<std::string> parts;
+  int pull_dash = 0, push_dash = 0;
   for (const auto& [col, label] : curves) {
     const bool is_pull = col.rfind("pull_", 0) == 0;
     if ((is_pull && !pull) || (!is_pull && !push)) continue;
-    parts.push_back(absl::StrCat("'timeseries.csv' using 'hours':'", col, "' with lines lw 2 title '", label, "'"));
+    const std::string style =
+        is_pull ? Style(kPullColour, ++pull_dash) : Style(kPushColour, ++push_dash);
+    parts.push_back(
+        absl::StrCat("'timeseries.csv' using 'hours':'", col, "' with lines ", style, " title '", label, "'"));
   }
   s += "plot " + absl::StrJoin(parts, ", \\\n     ") + "\n";
   if (ratio) {
-    s += "set title ''\nset ylabel 'pull / push'\n";
+    s += "set title ''\nset ylabel 'pull / push (ratio)'\nset format y '%g'\n";
     s += absl::StrCat("plot 'timeseries.csv' using 'hours':(column('", ratio_den, "') > 0 ? column('",
-                      ratio_num, "') / column('", ratio_den, "') : 1/0) with lines lw 2 title '",
-                      ratio_label, "'\n");
+                      ratio_num, "') / column('", ratio_den, "') : 1/0) with lines ",
+                      Style(kRatioColour, 1), " title '", ratio_label,
+                      "', \\\n     1 with lines lw 1 lc rgb 'gray' dt 2 title 'parity (1)'\n");
   }
-  s += "set lmargin\nset rmargin\nset key default\nset key left top\n";
+  s += "set offsets 0, 0, 0, 0\nset yrange [*:*]\nset xrange [*:*]\nset format y '%g'\n";
   return s;
+}
+
+// A column of read_latency_cdf.csv worth plotting: it has a positive finite
+// value (a log axis drops zeros; a class with no reads has none).
+bool Plottable(const Csv& cdf, const std::string& col) {
+  const std::vector<double>* v = cdf.Column(col);
+  if (v == nullptr) return false;
+  for (double x : *v) {
+    if (std::isfinite(x) && x > 0) return true;
+  }
+  return false;
 }
 
 }  // namespace
 
 absl::Status WritePlots(const std::string& dir, bool pull, bool push, bool k_sweep,
                         std::string* note) {
+  const Csv ts = ReadCsv(dir + "/timeseries.csv");
   std::vector<std::pair<std::string, std::string>> scripts;
+  const std::string bytes = "%.1s %cB";
   scripts.emplace_back(
       "fig_bytes",
-      TwoPanel("Bytes moved (cumulative)", "bytes",
+      TwoPanel(ts, "Bytes moved (cumulative)", "bytes on the wire (B)", bytes,
                {{"pull_bytes_total", "pull: total"},
                 {"pull_bytes_notify", "pull: notifications"},
                 {"pull_bytes_body", "pull: bodies (reads)"},
@@ -406,7 +591,7 @@ absl::Status WritePlots(const std::string& dir, bool pull, bool push, bool k_swe
                pull, push, "pull_bytes_total", "push_bytes_total", "total bytes, pull / push"));
   scripts.emplace_back(
       "fig_storage",
-      TwoPanel("Storage held over time", "bytes",
+      TwoPanel(ts, "Storage held over time", "bodies held (B)", bytes,
                {{"pull_storage_sender", "pull: at senders"},
                 {"pull_storage_recipient", "pull: at recipients"},
                 {"push_storage_sender", "push: at senders (queues)"},
@@ -415,55 +600,104 @@ absl::Status WritePlots(const std::string& dir, bool pull, bool push, bool k_swe
                "recipient byte-hours so far, pull / push"));
   scripts.emplace_back(
       "fig_spammer_storage",
-      TwoPanel("Storage held by the spammer (bodies on bots); area = byte-hours", "bytes",
+      TwoPanel(ts, "Storage held by the spammer (bodies on bots); area = byte-hours",
+               "bodies held by bots (B)", bytes,
                {{"pull_storage_spammer", "pull"}, {"push_storage_spammer", "push"}}, pull, push,
                "pull_spammer_byte_hours", "push_spammer_byte_hours",
                "spammer byte-hours so far, pull / push"));
   scripts.emplace_back(
       "fig_spam_over_time",
-      TwoPanel("Spam reaching users (cumulative copies)", "copies",
+      TwoPanel(ts, "Spam reaching users (cumulative)", "spam copies", "%.1s%c",
                {{"pull_spam_shown", "pull: spam notifications shown"},
                 {"pull_spam_read", "pull: spam opened"},
                 {"push_spam_shown", "push: spam delivered to inboxes"},
                 {"push_spam_read", "push: spam opened"}},
                pull, push, "pull_spam_read", "push_spam_read", "spam opened, pull / push"));
-  scripts.emplace_back(
-      "fig_fetch_failures",
-      TwoPanel("Fetch failures (cumulative)", "failed fetch calls",
-               {{"pull_fetch_failures", "pull: all"},
-                {"pull_fetch_failures_offline", "pull: sender (bot) offline"}},
-               pull, false, "", ""));
+  if (pull) {
+    scripts.emplace_back(
+        "fig_fetch_failures",
+        TwoPanel(ts, "Fetch failures (cumulative; push fetches nothing)", "failed fetch calls", "%.1s%c",
+                 {{"pull_fetch_failures", "pull: all"},
+                  {"pull_fetch_failures_offline", "pull: sender (bot) offline"}},
+                 pull, false, "", ""));
+  }
   {
-    std::string s = "set title 'Spam per user (users with n spam)'\nset xlabel 'n'\nset ylabel 'users'\nset logscale y\n";
+    std::string s =
+        "set title 'Spam per user: how many users got n spam copies'\n"
+        "set xlabel 'spam copies per user, n'\nset ylabel 'users (log scale)'\nset logscale y\n"
+        "set offsets 0, 0, 0, 0\nset key inside right top opaque box Left reverse\n";
     std::vector<std::string> parts;
     if (pull) {
-      parts.push_back("'per_user_spam.csv' using 'spam_count':'pull_users_shown' with linespoints title 'pull: notifications shown'");
-      parts.push_back("'per_user_spam.csv' using 'spam_count':'pull_users_bodies' with linespoints title 'pull: bodies'");
+      parts.push_back(absl::StrCat("'per_user_spam.csv' using 'spam_count':'pull_users_shown' with linespoints ",
+                                   Style(kPullColour, 1), " pt 7 ps 0.6 title 'pull: notifications shown'"));
+      parts.push_back(absl::StrCat("'per_user_spam.csv' using 'spam_count':'pull_users_bodies' with linespoints ",
+                                   Style(kPullColour, 2), " pt 6 ps 0.6 title 'pull: bodies (opened)'"));
     }
     if (push) {
-      parts.push_back("'per_user_spam.csv' using 'spam_count':'push_users_shown' with linespoints title 'push: delivered (= bodies)'");
+      parts.push_back(absl::StrCat("'per_user_spam.csv' using 'spam_count':'push_users_shown' with linespoints ",
+                                   Style(kPushColour, 1), " pt 7 ps 0.6 title 'push: delivered (= bodies)'"));
     }
     s += "plot " + absl::StrJoin(parts, ", \\\n     ") + "\nunset logscale y\n";
     scripts.emplace_back("fig_spam_per_user", s);
   }
-  if (pull) {
-    scripts.emplace_back(
-        "fig_read_latency",
-        "set title 'Read latency added by the pull (reads that fetched)'\n"
-        "set xlabel 'added latency (s)'\nset ylabel 'fraction of reads'\nset logscale x\n"
-        "plot 'read_latency.csv' using 'seconds':'quantile' with lines lw 2 title 'CDF (push: 0)'\n"
-        "unset logscale x\n");
+  {
+    // Read latency per read (read_latency_cdf.csv): legitimate mail by size
+    // class, then the delivery latency of both worlds.
+    const Csv cdf = ReadCsv(dir + "/read_latency_cdf.csv");
+    std::vector<std::string> top, bottom;
+    int dash = 0;
+    for (int c = -1; c < kSizeClasses; ++c) {
+      const std::string cls = c < 0 ? "all" : std::string(SizeClassName(c));
+      const std::string col = absl::StrCat("pull_legit_", cls, "_read_s");
+      if (!pull || !Plottable(cdf, col)) continue;
+      top.push_back(absl::StrCat("'read_latency_cdf.csv' using '", col, "':'quantile' with lines ",
+                                 Style(kPullColour, ++dash), " title 'pull: ",
+                                 c < 0 ? std::string("all sizes") : absl::StrCat("body ", AV(SizeClassLabel(c))),
+                                 "'"));
+    }
+    const std::pair<const char*, bool> worlds[] = {{"pull", pull}, {"push", push}};
+    for (const auto& [w, ran] : worlds) {
+      for (const char* mail : {"legit", "spam"}) {
+        const std::string col = absl::StrCat(w, "_", mail, "_all_delivery_s");
+        if (!ran || !Plottable(cdf, col)) continue;
+        bottom.push_back(absl::StrCat(
+            "'read_latency_cdf.csv' using '", col, "':'quantile' with lines ",
+            Style(std::string(w) == "pull" ? kPullColour : kPushColour, std::string(mail) == "legit" ? 1 : 2),
+            " title '", w, ": ", std::string(mail) == "legit" ? "legitimate" : "spam", "'"));
+      }
+    }
+    if (!top.empty() || !bottom.empty()) {
+      std::string s =
+          "set multiplot layout 2,1\nset logscale x\nset yrange [0:1.45]\nset ytics 0, 0.2, 1\n"
+          "set ylabel 'fraction of reads'\nset format x '%g'\n";
+      if (!top.empty()) {
+        s += "set title 'Read latency per legitimate read: hold-back + fetch (push: 0 s, the body is local; "
+             "reads at 0 s and reads given up are off the axis)'\n"
+             "set xlabel 'read latency (s, log scale)'\n";
+        s += "plot " + absl::StrJoin(top, ", \\\n     ") + "\n";
+      }
+      if (!bottom.empty()) {
+        s += "set title 'Delivery latency per read: creation to body at the reader, less the reader''s own delay'\n"
+             "set xlabel 'delivery latency (s, log scale)'\n";
+        s += "plot " + absl::StrJoin(bottom, ", \\\n     ") + "\n";
+      }
+      s += "unset logscale x\nset yrange [*:*]\nset ytics autofreq\n";
+      scripts.emplace_back("fig_read_latency", s);
+    }
   }
   if (k_sweep) {
     scripts.emplace_back(
         "fig_k",
-        "set title 'Suppression as a function of k (pull runs, over the push baseline)'\n"
-        "set xlabel 'policy.spam_threshold_k'\nset ylabel 'pull / push'\nset key outside right top\n"
-        "set yrange [0:*]\n"
-        "plot 'k_sweep.csv' using 'k':'spam_shown_ratio' with linespoints lw 2 title 'spam notifications shown', \\\n"
-        "     'k_sweep.csv' using 'k':'delivered_spam_ratio' with linespoints lw 2 title 'spam left in inboxes', \\\n"
-        "     'k_sweep.csv' using 'k':'spam_read_ratio' with linespoints lw 2 title 'spam opened'\n"
-        "set yrange [*:*]\n");
+        absl::StrCat(
+            "set title 'Suppression as a function of k (pull runs over the push baseline)'\n"
+            "set xlabel 'policy.spam_threshold_k (net spam reports)'\nset ylabel 'pull / push (ratio)'\n"
+            "set yrange [0:*]\nset offsets 0.2, 0.2, graph 0.35, 0\nset key inside left top opaque box Left reverse\n"
+            "plot 'k_sweep.csv' using 'k':'spam_shown_ratio' with linespoints lw 2 lc rgb '#2ca02c' pt 7 title 'spam notifications shown', \\\n"
+            "     'k_sweep.csv' using 'k':'delivered_spam_ratio' with linespoints lw 2 lc rgb '#9467bd' pt 5 title 'spam left in inboxes', \\\n"
+            "     'k_sweep.csv' using 'k':'spam_read_ratio' with linespoints ", Style(kRatioColour, 1),
+            " pt 9 title 'spam opened', \\\n"
+            "     1 with lines lw 1 lc rgb 'gray' dt 2 title 'parity (1)'\n"
+            "set yrange [*:*]\nset offsets 0, 0, 0, 0\n"));
   }
   const bool have = GnuplotAvailable();
   int failed = 0;
@@ -489,8 +723,9 @@ absl::Status WriteSweep(const std::string& dir, const std::string& param,
                         bool plots, std::string* note) {
   static const char* kKeys[] = {"bytes_total", "storage_recipient_byte_hours",
                                 "storage_sender_byte_hours", "spam_shown", "spam_read",
-                                "delivered_spam", "read_latency_p50_s", "fetch_failures",
-                                "spammer_storage_byte_hours"};
+                                "delivered_spam", "read_latency_legit_p50_s", "read_latency_legit_p99_s",
+                                "fetch_failures", "spammer_storage_byte_hours", "rejected_spam",
+                                "spammer_revenue_usd"};
   std::string csv = "value";
   for (const char* k : kKeys) absl::StrAppend(&csv, ",pull_", k, ",push_", k, ",ratio_", k);
   csv += "\n";
@@ -506,13 +741,30 @@ absl::Status WriteSweep(const std::string& dir, const std::string& param,
     csv += "\n";
   }
   if (absl::Status s = WriteFile(dir + "/sweep.csv", csv); !s.ok()) return s;
+  // Values are labels (they may carry units: "10m", "1h"), evenly spaced in
+  // the order given. Top: spam opened and shown in each world (pull blue,
+  // push red); bottom: the pull / push ratios.
   std::string body = absl::StrCat(
-      "set title 'Sweep of ", param, ": pull / push'\nset xlabel '", param,
-      "'\nset ylabel 'pull / push'\nset key outside right\n",
-      "plot 'sweep.csv' using 1:'ratio_bytes_total' with linespoints lw 2 title 'bytes moved', \\\n",
-      "     '' using 1:'ratio_storage_recipient_byte_hours' with linespoints lw 2 title 'recipient storage', \\\n",
-      "     '' using 1:'ratio_spam_shown' with linespoints lw 2 title 'spam shown', \\\n",
-      "     '' using 1:'ratio_spam_read' with linespoints lw 2 title 'spam opened'\n");
+      "set multiplot layout 2,1 title 'Sweep of ", param, "'\n",
+      "set xlabel '", param, " (values as given)'\nset offsets 0.2, 0.2, graph 0.45, 0\n",
+      "set ylabel 'spam copies'\nset yrange [0:*]\nset format y '%.1s%c'\n",
+      "plot 'sweep.csv' using 0:'pull_spam_read':xtic(1) with linespoints ", Style(kPullColour, 1),
+      " pt 7 title 'pull: spam opened', \\\n",
+      "     '' using 0:'push_spam_read':xtic(1) with linespoints ", Style(kPushColour, 1),
+      " pt 7 title 'push: spam opened', \\\n",
+      "     '' using 0:'pull_spam_shown':xtic(1) with linespoints ", Style(kPullColour, 2),
+      " pt 6 title 'pull: spam shown', \\\n",
+      "     '' using 0:'push_spam_shown':xtic(1) with linespoints ", Style(kPushColour, 2),
+      " pt 6 title 'push: spam delivered to inboxes'\n",
+      "set ylabel 'pull / push (ratio)'\nset format y '%g'\nset logscale y\nset yrange [*:*]\n",
+      "set offsets 0.2, 0.2, 0, 0\nset key inside left top opaque box Left reverse\n",
+      "plot 'sweep.csv' using 0:'ratio_spam_read':xtic(1) with linespoints ", Style(kRatioColour, 1),
+      " pt 9 title 'spam opened', \\\n",
+      "     '' using 0:'ratio_spam_shown':xtic(1) with linespoints lw 2 lc rgb '#2ca02c' pt 7 title 'spam shown', \\\n",
+      "     '' using 0:'ratio_bytes_total':xtic(1) with linespoints lw 2 lc rgb '#ff7f0e' pt 5 title 'bytes moved', \\\n",
+      "     '' using 0:'ratio_storage_recipient_byte_hours':xtic(1) with linespoints lw 2 lc rgb '#8c564b' pt 13 title 'recipient storage (byte-hours)', \\\n",
+      "     1 with lines lw 1 lc rgb 'gray' dt 2 title 'parity (1)'\n",
+      "unset logscale y\nset offsets 0, 0, 0, 0\n");
   if (absl::Status s = WriteFile(dir + "/sweep.gp", Script("sweep", body)); !s.ok()) return s;
   if (!plots) {
     *note = "plots disabled";

@@ -183,17 +183,21 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& sc, const RunOptions& opti
         auto wall = std::chrono::steady_clock::now();
         if (!running || capped || wall - last_print > std::chrono::milliseconds(250)) {
           last_print = wall;
-          const double frac = std::min(1.0, now / horizon);
+          // The horizon bounds the run; a run usually ends before it, and
+          // then the bar says 100% at the time it ended.
+          const double end = sc.run.max_time > 0 ? std::min(horizon, sc.run.max_time) : horizon;
+          const bool done = !running || capped;
+          const double frac = done ? 1.0 : std::min(1.0, now / end);
           const int width = 30, filled = static_cast<int>(frac * width);
           const uint64_t created =
               result.pull ? result.pull->messages_created : result.push->messages_created;
           const double secs = std::chrono::duration<double>(wall - wall_start).count();
           std::fprintf(stderr, "\r[%s%s] %3.0f%%  sim %s / %s  messages %llu/%llu  wall %.0fs ",
                        std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
-                       frac * 100, FormatDuration(now).c_str(), FormatDuration(horizon).c_str(),
+                       frac * 100, FormatDuration(now).c_str(), FormatDuration(done ? now : end).c_str(),
                        static_cast<unsigned long long>(created),
                        static_cast<unsigned long long>(total_messages), secs);
-          if (!running || capped) std::fprintf(stderr, "\n");
+          if (done) std::fprintf(stderr, "\n");
           std::fflush(stderr);
         }
       }
