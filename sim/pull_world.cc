@@ -389,9 +389,13 @@ class PullNode : public NodeLoop {
   }
 
   // A notification from a blocklisted host: refused for good, as push's 554.
+  // A retry of one the recipient already stored (the sender lost the reply
+  // and was listed before it tried again) changes nothing for its copies:
+  // they were counted when it was stored.
   void RefuseListed(const PullWorld::Pending& p) {
     const Message& m = world().messages()[p.msg];
     ++metrics().notifications_rejected;
+    if (w_->notif_stored_[m.notif_begin + p.k]) return;
     const World::Group g = world().NotificationGroup(m, p.k);
     for (uint32_t j = g.begin; j < g.end; ++j) {
       const bool invalid = world().rcpts()[j] & kInvalidRecipient;
