@@ -167,6 +167,27 @@ def main():
           b'a4 STORE 1:3 +FLAGS.SILENT (\\Seen $Junk)\r\n'
           b'a5 APPEND INBOX (\\Draft) "07-Mar-2024 08:15:02 +0100" {11}\r\nSubject: x\r\n\r\n')
 
+    c = Corpus(out, 'imap_session_fuzz')
+    lits = literals('core/imap/imap_machine_test.cc')
+    # The client's side of the transcripts: tagged commands, continuation
+    # answers (base64, DONE, literal bytes); not the server's replies.
+    client = [l for l in lits if l.endswith(b'\r\n') and len(l) < 2000 and
+              not re.match(rb'^(\* |\+ |[^ ]+ (OK|NO|BAD)\b)', l)]
+    login = b'l1 LOGIN ann secret\r\ns1 SELECT INBOX\r\n'
+    for l in client:
+        c.add(l, b'\0')
+        c.add(login + l, b'\0')
+    session = login + b''.join(client)
+    for sel in (0x00, 0x08, 0x10, 0x18, 0x20, 0x40, 0x80, 0x05, 0x03):
+        c.add(session, bytes([sel]))
+    c.add(b'a0 CAPABILITY\r\na1 STARTTLS\r\na2 LOGIN ann secret\r\n', b'\5')
+    c.add(login + b'f1 FETCH 1:* (FLAGS UID RFC822.SIZE ENVELOPE BODYSTRUCTURE INTERNALDATE)\r\n'
+          b'f2 UID FETCH 2 (BODY.PEEK[1] BODY.PEEK[2.2] BODY[3.HEADER] BODY[4]<0.5> BODY[TEXT])\r\n'
+          b'f3 SEARCH OR FROM ann BODY noon\r\nf4 STORE 1:2 +FLAGS (\\Deleted $Junk)\r\n'
+          b'f5 UID MOVE 1 Archive\r\nf6 IDLE\r\nDONE\r\nf7 EXPUNGE\r\n'
+          b'f8 APPEND INBOX (\\Seen) {11+}\r\nSubject: y\r\n\r\n'
+          b'f9 LIST "" "*" RETURN (STATUS (MESSAGES UNSEEN))\r\nfa LOGOUT\r\n', b'\0')
+
     c = Corpus(out, 'mime_fuzz')
     for f in ['core/imap/imap_format_test.cc', 'core/imap/imap_mime_test.cc',
               'core/mail/header_summary_test.cc']:

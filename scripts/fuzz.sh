@@ -19,7 +19,7 @@ build=${PULLMAIL_FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${PULLMAIL_JOBS:-2}
 timeout=${PULLMAIL_FUZZ_TIMEOUT:-60}
 
-all_targets=(imap_command_fuzz mime_fuzz header_fuzz smtp_fuzz pop3_fuzz envelope_fuzz config_fuzz)
+all_targets=(imap_command_fuzz imap_session_fuzz mime_fuzz header_fuzz smtp_fuzz pop3_fuzz envelope_fuzz config_fuzz)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 

@@ -423,4 +423,26 @@ bool SearchMatches(const SearchKey& key, const ImapSearchItem& item, uint32_t ma
   return false;
 }
 
+bool ImapListMatch(std::string_view pattern, std::string_view name) {
+  // matched[j]: the pattern read so far matches name[0, j).
+  std::vector<char> matched(name.size() + 1, 0), next(name.size() + 1, 0);
+  matched[0] = 1;
+  for (char p : pattern) {
+    if (p == '*') {
+      next[0] = matched[0];
+      for (size_t j = 1; j <= name.size(); ++j) next[j] = matched[j] || next[j - 1];
+    } else if (p == '%') {
+      next[0] = matched[0];
+      for (size_t j = 1; j <= name.size(); ++j) {
+        next[j] = matched[j] || (next[j - 1] && name[j - 1] != '/');
+      }
+    } else {
+      next[0] = 0;
+      for (size_t j = 1; j <= name.size(); ++j) next[j] = matched[j - 1] && name[j - 1] == p;
+    }
+    matched.swap(next);
+  }
+  return matched[name.size()] != 0;
+}
+
 }  // namespace pullmail

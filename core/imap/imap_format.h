@@ -89,6 +89,13 @@ bool SearchMatches(const SearchKey& key, const ImapSearchItem& item, uint32_t ma
 // +0100" -> 2024-03-07), or nullopt if it cannot be read.
 std::optional<absl::CivilDay> ParseRfc5322Day(std::string_view date);
 
+// RFC 3501 6.3.8 LIST / LSUB wildcards: whether `name` matches `pattern`,
+// where "*" matches any run of characters and "%" any run without the
+// hierarchy delimiter "/". SECURITY: time O(pattern x name), memory
+// O(name), whatever the wildcards (a backtracking matcher is exponential in
+// the number of "*": "*a*a*...*b" against a long name of "a"s).
+bool ImapListMatch(std::string_view pattern, std::string_view name);
+
 }  // namespace pullmail
 
 #endif  // PULLMAIL_CORE_IMAP_IMAP_FORMAT_H_

@@ -41,22 +41,6 @@ std::string UidSet(std::vector<uint32_t> uids) {
   return out;
 }
 
-// RFC 3501 6.3.8 LIST wildcards: "*" matches anything, "%" anything but the
-// hierarchy delimiter "/".
-bool ListMatch(std::string_view pattern, std::string_view name) {
-  if (pattern.empty()) return name.empty();
-  if (pattern[0] == '*' || pattern[0] == '%') {
-    for (size_t i = 0; i <= name.size(); ++i) {
-      if (ListMatch(pattern.substr(1), name.substr(i))) return true;
-      if (i < name.size() && pattern[0] == '%' && name[i] == '/') return false;
-    }
-    return false;
-  }
-  if (name.empty()) return false;
-  if (pattern[0] != name[0]) return false;
-  return ListMatch(pattern.substr(1), name.substr(1));
-}
-
 bool SummaryEmpty(const v1::HeaderSummary& s) {
   return s.from().empty() && s.date().empty() && s.subject().empty() && s.to_size() == 0 &&
          s.message_id().empty();
@@ -675,7 +659,7 @@ void ImapMachine::CmdList(const ImapCommand& cmd) {
     for (size_t i = 1; i < cmd.args.size() && !match; ++i) {
       std::string full = ref.empty() || absl::EndsWith(ref, "/") ? ref + cmd.args[i]
                                                                   : ref + "/" + cmd.args[i];
-      match = name == "INBOX" ? ListMatch(absl::AsciiStrToUpper(full), "INBOX") : ListMatch(full, name);
+      match = name == "INBOX" ? ImapListMatch(absl::AsciiStrToUpper(full), "INBOX") : ImapListMatch(full, name);
     }
     if (!match) continue;
     bool junk = name == kJunk;
