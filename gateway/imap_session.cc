@@ -131,7 +131,8 @@ class GrpcMailbox : public ImapMailbox {
     return std::vector<v1::Folder>(resp.folders().begin(), resp.folders().end());
   }
 
-  absl::StatusOr<ImapListing> ListMessages(const std::string& folder) override {
+  absl::StatusOr<ImapListing> ListMessages(const std::string& folder,
+                                           uint64_t vanished_since) override {
     ImapListing out;
     uint32_t since = 0;
     while (true) {
@@ -140,10 +141,21 @@ class GrpcMailbox : public ImapMailbox {
       req.set_folder(folder);
       req.set_since_uid(since);
       req.set_limit(kListPage);
+      // The first page's vanished UIDs cover the folder.
+      if (since == 0) req.set_vanished_since(vanished_since);
       v1::ListMessagesResponse resp;
       grpc::Status s = nodes_->mailbox().ListMessages(ctx.get(), req, &resp);
       if (!s.ok()) return FromGrpc(s);
+      uint64_t first_modseq = out.folder.highest_modseq();
+      bool first = since == 0;
       out.folder = resp.folder();
+      if (first) {
+        out.vanished.assign(resp.vanished().begin(), resp.vanished().end());
+      } else {
+        // The first page's HIGHESTMODSEQ was read before every page's
+        // messages: a change in between is reported again, never missed.
+        out.folder.set_highest_modseq(first_modseq);
+      }
       for (v1::MessageInfo& m : *resp.mutable_messages()) {
         if (m.uid() <= since) continue;  // the order is the node's promise
         since = m.uid();

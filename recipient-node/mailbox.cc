@@ -11,6 +11,7 @@
 // prefetch before expiry, never selects them). Their body is in the body
 // cache from the start, so a read never fetches.
 #include <algorithm>
+#include <iterator>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -153,6 +154,7 @@ absl::StatusOr<v1::ListFoldersResponse> RecipientNode::ListFolders(const std::st
     }
     out->set_messages(messages);
     out->set_unseen(unseen);
+    out->set_highest_modseq(f.highest_modseq);
   }
   return resp;
 }
@@ -165,6 +167,7 @@ absl::StatusOr<v1::Folder> RecipientNode::CreateFolder(const std::string& user,
   out.set_name(f.name);
   out.set_uid_validity(f.uid_validity);
   out.set_uid_next(f.uid_next);
+  out.set_highest_modseq(f.highest_modseq);
   return out;
 }
 
@@ -179,6 +182,20 @@ absl::StatusOr<v1::ListMessagesResponse> RecipientNode::ListMessages(
   ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries,
                    store_->ListEntries(user, folder, req.since_uid() + 1, 0));
   v1::ListMessagesResponse resp;
+  // RFC 7162 VANISHED (EARLIER): what left the folder, and what was hidden
+  // (held, revoked: a change with its own modseq) since the client's modseq.
+  std::vector<uint32_t> vanished;
+  if (req.vanished_since() > 0) {
+    ASSIGN_OR_RETURN(vanished, store_->ExpungedSince(user, folder, req.vanished_since()));
+    std::vector<uint32_t> hidden;
+    for (const MailboxEntry& e : entries) {
+      if (!Visible(e) && e.modseq > req.vanished_since()) hidden.push_back(e.uid);
+    }
+    std::vector<uint32_t> merged;
+    std::merge(vanished.begin(), vanished.end(), hidden.begin(), hidden.end(),
+               std::back_inserter(merged));
+    vanished = std::move(merged);
+  }
   uint32_t messages = 0, unseen = 0;
   for (const MailboxEntry& e : entries) {
     if (!Visible(e)) continue;
@@ -194,6 +211,10 @@ absl::StatusOr<v1::ListMessagesResponse> RecipientNode::ListMessages(
   out->set_uid_next(f.uid_next);
   out->set_messages(messages);
   out->set_unseen(unseen);
+  // Read before the entries: a change between the two reads is reported
+  // again later, never missed.
+  out->set_highest_modseq(f.highest_modseq);
+  for (uint32_t uid : vanished) resp.add_vanished(uid);
   return resp;
 }
 
@@ -250,10 +271,14 @@ absl::StatusOr<v1::SetFlagsResponse> RecipientNode::SetFlags(const std::string& 
     flags.push_back(f);
   }
   std::vector<uint32_t> uids(req.uids().begin(), req.uids().end());
-  ASSIGN_OR_RETURN(std::vector<MailboxEntry> updated,
-                   store_->SetFlags(user, req.folder().empty() ? std::string(kInbox) : req.folder(),
-                                    uids, op, flags));
-  if (updated.empty() && !uids.empty()) {
+  std::optional<uint64_t> unchanged_since;
+  if (req.has_unchanged_since()) unchanged_since = req.unchanged_since();
+  ASSIGN_OR_RETURN(SetFlagsResult result,
+                   store_->SetFlagsUnchangedSince(
+                       user, req.folder().empty() ? std::string(kInbox) : req.folder(), uids, op,
+                       flags, unchanged_since));
+  const std::vector<MailboxEntry>& updated = result.entries;
+  if (updated.empty() && result.modified.empty() && !uids.empty()) {
     // IMAP's UID STORE skips missing UIDs silently; a gateway does that on
     // its side. Asked directly, saying "none of those exist" is clearer.
     return absl::NotFoundError("no message with those UIDs");
@@ -264,6 +289,7 @@ absl::StatusOr<v1::SetFlagsResponse> RecipientNode::SetFlags(const std::string& 
     ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
     *resp.add_messages() = ToInfo(e, n);
   }
+  for (uint32_t uid : result.modified) resp.add_modified(uid);
   changes_.Notify(user);
   return resp;
 }

@@ -119,16 +119,21 @@ class Parser {
     return Upper(s_.substr(start, p_ - start));
   }
 
-  bool Number(uint64_t* out, uint64_t max = 0xffffffffULL) {
+  bool Number(uint64_t* out, uint64_t max = 0xffffffffULL, size_t max_digits = 10) {
     size_t start = p_;
     while (!AtEnd() && std::isdigit(static_cast<unsigned char>(s_[p_]))) ++p_;
     if (p_ == start) return Fail("expected a number");
-    if (p_ - start > 10) return Fail("number out of range");
+    if (p_ - start > max_digits) return Fail("number out of range");
     uint64_t v = 0;
     std::from_chars(s_.data() + start, s_.data() + p_, v);
     if (v > max) return Fail("number out of range");
     *out = v;
     return true;
+  }
+  // RFC 7162 7 mod-sequence-valzer: 0 .. 2^63-1.
+  bool ModSeq(uint64_t* out) {
+    if (!std::isdigit(Peek())) return Fail("expected a mod-sequence");
+    return Number(out, 0x7fffffffffffffffULL, 19);
   }
   bool NzNumber(uint32_t* out) {
     uint64_t v;
@@ -343,6 +348,7 @@ class Parser {
       return true;
     }
     if (w == "FLAGS") add(K::kFlags);
+    else if (w == "MODSEQ") add(K::kModseq);
     else if (w == "UID") add(K::kUid);
     else if (w == "RFC822.SIZE") add(K::kRfc822Size);
     else if (w == "INTERNALDATE") add(K::kInternalDate);
@@ -480,6 +486,25 @@ class Parser {
       out->kind = K::kUid;
       return NeedSp(w) && SeqSet(&out->set);
     }
+    if (w == "MODSEQ") {
+      // RFC 7162 3.1.5: MODSEQ [entry-name SP entry-type-req SP] valzer;
+      // the entry (a flag's metadata) is accepted and not used: one
+      // modseq per message covers every flag.
+      out->kind = K::kModseq;
+      if (!NeedSp(w)) return false;
+      if (Peek() == '"') {
+        std::string entry, type;
+        if (!Quoted(&entry) || !NeedSp("the entry type") || !Atom(&type) ||
+            !NeedSp("the mod-sequence")) {
+          return false;
+        }
+        type = Upper(type);
+        if (type != "PRIV" && type != "SHARED" && type != "ALL") {
+          return Fail("entry type must be priv, shared or all");
+        }
+      }
+      return ModSeq(&out->number);
+    }
     if (w == "NOT") {
       out->kind = K::kNot;
       out->children.emplace_back();
@@ -553,8 +578,13 @@ class Parser {
       }
       return true;
     }
-    if (n == "SELECT" || n == "EXAMINE" || n == "CREATE" || n == "DELETE" || n == "SUBSCRIBE" ||
-        n == "UNSUBSCRIBE") {
+    if (n == "SELECT" || n == "EXAMINE") {
+      cmd->args.resize(1);
+      if (!NeedSp("the mailbox name") || !Mailbox(&cmd->args[0])) return false;
+      if (!Sp()) return true;
+      return SelectParams(cmd);
+    }
+    if (n == "CREATE" || n == "DELETE" || n == "SUBSCRIBE" || n == "UNSUBSCRIBE") {
       cmd->args.resize(1);
       return NeedSp("the mailbox name") && Mailbox(&cmd->args[0]);
     }
@@ -633,12 +663,43 @@ class Parser {
       return true;
     }
     if (n == "FETCH") {
-      return NeedSp("the sequence set") && SeqSet(&cmd->set) && NeedSp("the fetch attributes") &&
-             FetchAtts(&cmd->fetch);
+      if (!NeedSp("the sequence set") || !SeqSet(&cmd->set) || !NeedSp("the fetch attributes") ||
+          !FetchAtts(&cmd->fetch)) {
+        return false;
+      }
+      if (!Sp()) return true;
+      // RFC 7162 3.1.4.1 / 3.2.6: "(" CHANGEDSINCE n [SP VANISHED] ")".
+      if (!Eat('(')) return Fail("expected fetch modifiers");
+      do {
+        std::string m;
+        if (!Atom(&m) || !CountArg()) return Fail("expected a fetch modifier");
+        m = Upper(m);
+        if (m == "CHANGEDSINCE" && !cmd->changed_since) {
+          uint64_t v;
+          if (!NeedSp("the mod-sequence") || !ModSeq(&v)) return false;
+          cmd->changed_since = v;
+        } else if (m == "VANISHED" && !cmd->vanished) {
+          cmd->vanished = true;
+        } else {
+          return Fail(absl::StrCat("unknown or repeated fetch modifier ", m));
+        }
+      } while (Sp());
+      if (!Eat(')')) return Fail("unbalanced parentheses in fetch modifiers");
+      return true;
     }
     if (n == "STORE") {
       if (!NeedSp("the sequence set") || !SeqSet(&cmd->set) || !NeedSp("the store item")) {
         return false;
+      }
+      if (Eat('(')) {
+        // RFC 7162 3.1.3: "(" UNCHANGEDSINCE n ")" SP before the item.
+        std::string m;
+        uint64_t v;
+        if (!Atom(&m) || Upper(m) != "UNCHANGEDSINCE") return Fail("expected UNCHANGEDSINCE");
+        if (!NeedSp("the mod-sequence") || !ModSeq(&v)) return false;
+        if (!Eat(')')) return Fail("unbalanced parentheses in store modifiers");
+        cmd->unchanged_since = v;
+        if (!NeedSp("the store item")) return false;
       }
       if (Eat('+')) {
         cmd->store_op = StoreOp::kAdd;
@@ -710,6 +771,50 @@ class Parser {
       return true;
     }
     return Fail(absl::StrCat("unknown command ", n));
+  }
+
+  // RFC 7162 select-params: "(" select-param *(SP select-param) ")", each
+  // CONDSTORE or QRESYNC (uidvalidity SP modseq [SP known-uids]
+  // [SP "(" known-sequence-set SP known-uid-set ")"]).
+  bool SelectParams(ImapCommand* cmd) {
+    if (!Eat('(')) return Fail("expected select parameters");
+    do {
+      std::string p;
+      if (!Atom(&p) || !CountArg()) return Fail("expected a select parameter");
+      p = Upper(p);
+      if (p == "CONDSTORE" && !cmd->condstore) {
+        cmd->condstore = true;
+        continue;
+      }
+      if (p != "QRESYNC" || cmd->qresync) {
+        return Fail(absl::StrCat("unknown or repeated select parameter ", p));
+      }
+      QresyncParams q;
+      if (!NeedSp("the QRESYNC parameters") || !Eat('(') || !NzNumber(&q.uid_validity) ||
+          !NeedSp("the mod-sequence") || !ModSeq(&q.modseq)) {
+        return Fail("expected QRESYNC (uidvalidity mod-sequence ...)");
+      }
+      if (q.modseq == 0) return Fail("the QRESYNC mod-sequence must not be 0");
+      if (Sp()) {
+        if (Peek() != '(') {
+          q.known_uids.emplace();
+          if (!SeqSet(&*q.known_uids)) return false;
+          Sp();
+        }
+        if (Eat('(')) {
+          q.match_seqs.emplace();
+          q.match_uids.emplace();
+          if (!SeqSet(&*q.match_seqs) || !NeedSp("the known UIDs") || !SeqSet(&*q.match_uids) ||
+              !Eat(')')) {
+            return Fail("bad QRESYNC sequence match data");
+          }
+        }
+      }
+      if (!Eat(')')) return Fail("unbalanced parentheses in QRESYNC parameters");
+      cmd->qresync = std::move(q);
+    } while (Sp());
+    if (!Eat(')')) return Fail("unbalanced parentheses in select parameters");
+    return true;
   }
 
   std::string_view s_;

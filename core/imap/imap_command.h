@@ -77,6 +77,7 @@ struct FetchAtt {
     kRfc822,         // = BODY[]
     kRfc822Header,   // = BODY.PEEK[HEADER]
     kRfc822Text,     // = BODY[TEXT]
+    kModseq,         // MODSEQ (RFC 7162 3.1.4.1)
   };
   Kind kind = Kind::kFlags;
   FetchSection section;                 // kBodySection
@@ -99,6 +100,7 @@ struct SearchKey {
     kSentBefore, kSentOn, kSentSince,     // date (Date: header)
     kLarger, kSmaller,                    // number
     kUid, kSequence,                      // set
+    kModseq,                              // number: MODSEQ >= it (RFC 7162 3.1.5)
   };
   Kind kind = Kind::kAll;
   std::string field;
@@ -111,11 +113,22 @@ struct SearchKey {
 
 enum class StoreOp { kReplace, kAdd, kRemove };
 
+// RFC 7162 3.2.5 SELECT/EXAMINE (QRESYNC (uidvalidity modseq [known-uids]
+// [(known-sequence-set known-uid-set)])).
+struct QresyncParams {
+  uint32_t uid_validity = 0;
+  uint64_t modseq = 0;
+  std::optional<SequenceSet> known_uids;
+  std::optional<SequenceSet> match_seqs, match_uids;  // seq-match-data
+};
+
 // One parsed command. `name` is upper-cased; for "UID FETCH" name is "FETCH"
 // and uid is true. Which fields are set depends on the command:
 //   LOGIN                 args = {user, password}
 //   AUTHENTICATE          args = {mechanism[, initial response]}
-//   SELECT EXAMINE CREATE DELETE SUBSCRIBE UNSUBSCRIBE   args = {mailbox}
+//   SELECT EXAMINE        args = {mailbox}; RFC 7162 parameters: condstore,
+//                         qresync
+//   CREATE DELETE SUBSCRIBE UNSUBSCRIBE   args = {mailbox}
 //   RENAME                args = {from, to}
 //   LSUB                  args = {reference, pattern}
 //   LIST                  args = {reference, pattern...}, options (RFC 5258
@@ -125,8 +138,9 @@ enum class StoreOp { kReplace, kAdd, kRemove };
 //   ID                    args = {key, value, key, value...} (RFC 2971)
 //   ENABLE                args = capabilities, upper-cased (RFC 5161)
 //   APPEND                args = {mailbox, message}, flags
-//   FETCH                 set, fetch
-//   STORE                 set, store_op, store_silent, flags
+//   FETCH                 set, fetch; RFC 7162 modifiers changed_since, vanished
+//   STORE                 set, store_op, store_silent, flags; RFC 7162
+//                         modifier unchanged_since
 //   COPY MOVE             set, args = {mailbox}
 //   SEARCH                search (a kAnd node), charset; with RETURN (RFC 4731)
 //                         return_options = {"ESEARCH"}, options = MIN MAX...
@@ -148,6 +162,12 @@ struct ImapCommand {
   std::string charset;
   std::vector<std::string> options;         // see above, upper-cased
   std::vector<std::string> return_options;  // see above, upper-cased
+  // RFC 7162 (CONDSTORE, QRESYNC).
+  bool condstore = false;                   // SELECT ... (CONDSTORE)
+  std::optional<QresyncParams> qresync;     // SELECT ... (QRESYNC (...))
+  std::optional<uint64_t> changed_since;    // FETCH ... (CHANGEDSINCE n)
+  bool vanished = false;                    // FETCH ... (... VANISHED)
+  std::optional<uint64_t> unchanged_since;  // STORE ... (UNCHANGEDSINCE n) ...
 };
 
 // The line ended in a literal announcement: the session must read `size`

@@ -367,6 +367,52 @@ TEST(ImapCommand, Append) {
   EXPECT_EQ(c.flags, (std::vector<std::string>{"\\Draft"}));
 }
 
+TEST(ImapCommand, Rfc7162Modifiers) {
+  ImapCommand sel = MustParse("a SELECT INBOX (CONDSTORE)");
+  EXPECT_TRUE(sel.condstore);
+  EXPECT_FALSE(sel.qresync.has_value());
+  ImapCommand q = MustParse("a EXAMINE box (QRESYNC (67890007 90060115194045000 41:211,214:541 "
+                            "(1:4 41:44)) CONDSTORE)");
+  EXPECT_TRUE(q.condstore);
+  ASSERT_TRUE(q.qresync.has_value());
+  EXPECT_EQ(q.qresync->uid_validity, 67890007u);
+  EXPECT_EQ(q.qresync->modseq, 90060115194045000ull);
+  ASSERT_TRUE(q.qresync->known_uids.has_value());
+  EXPECT_TRUE(q.qresync->known_uids->Contains(300, 0));
+  EXPECT_FALSE(q.qresync->known_uids->Contains(212, 0));
+  ASSERT_TRUE(q.qresync->match_uids.has_value());
+  EXPECT_TRUE(q.qresync->match_uids->Contains(42, 0));
+  ImapCommand q2 = MustParse("a SELECT INBOX (QRESYNC (1 2 (1 5)))");
+  EXPECT_FALSE(q2.qresync->known_uids.has_value());
+  EXPECT_TRUE(q2.qresync->match_seqs.has_value());
+
+  ImapCommand f = MustParse("a UID FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE 12345 VANISHED)");
+  ASSERT_EQ(f.fetch.size(), 2u);
+  EXPECT_EQ(f.fetch[1].kind, FetchAtt::Kind::kModseq);
+  EXPECT_EQ(f.changed_since, 12345u);
+  EXPECT_TRUE(f.vanished);
+  ImapCommand st = MustParse("a STORE 1:3 (UNCHANGEDSINCE 9223372036854775807) +FLAGS.SILENT \\Seen");
+  EXPECT_EQ(st.unchanged_since, 9223372036854775807ull);
+  EXPECT_TRUE(st.store_silent);
+  EXPECT_EQ(st.store_op, StoreOp::kAdd);
+  ImapCommand se = MustParse("a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338 UNSEEN");
+  ASSERT_EQ(se.search.children.size(), 2u);
+  EXPECT_EQ(se.search.children[0].kind, SearchKey::Kind::kModseq);
+  EXPECT_EQ(se.search.children[0].number, 620162338u);
+
+  EXPECT_EQ(MustFail("a SELECT INBOX (FOO)").text, "unknown or repeated select parameter FOO");
+  EXPECT_EQ(MustFail("a SELECT INBOX (CONDSTORE CONDSTORE)").text,
+            "unknown or repeated select parameter CONDSTORE");
+  MustFail("a SELECT INBOX (QRESYNC (0 5))");
+  MustFail("a SELECT INBOX (QRESYNC (1))");
+  MustFail("a FETCH 1 FLAGS (CHANGEDSINCE)");
+  MustFail("a FETCH 1 FLAGS (CHANGEDSINCE 1 CHANGEDSINCE 2)");
+  MustFail("a FETCH 1 FLAGS (CHANGEDSINCE 9223372036854775808)");
+  MustFail("a STORE 1 (UNCHANGEDSINCE 5)+FLAGS \\Seen");
+  MustFail("a STORE 1 (FOO 5) +FLAGS \\Seen");
+  MustFail("a SEARCH MODSEQ");
+}
+
 TEST(ImapCommand, IsAtom) {
   EXPECT_TRUE(IsImapAtom("INBOX"));
   EXPECT_FALSE(IsImapAtom(""));

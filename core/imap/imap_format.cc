@@ -418,6 +418,7 @@ bool SearchMatches(const SearchKey& key, const ImapSearchItem& item, uint32_t ma
     case K::kLarger: return m.body_size() > key.number;
     case K::kSmaller: return m.body_size() < key.number;
     case K::kUid: return key.set.Contains(item.uid, max_uid);
+    case K::kModseq: return m.modseq() >= key.number;
     case K::kSequence: return key.set.Contains(item.seq, max_seq);
   }
   return false;

@@ -102,6 +102,9 @@ struct ImapMachine::Selected {
   std::set<uint32_t> recent;  // UIDs that arrived while selected
   std::set<std::string> keywords;  // announced in FLAGS (RFC 3501 7.2.6)
   bool expunge_pending = false;    // an EXPUNGE was held back (RFC 3501 7.4.1)
+  // RFC 7162 HIGHESTMODSEQ of the last listing (0: the node keeps none,
+  // NOMODSEQ). Read before the listing's messages, so never ahead of them.
+  uint64_t highest_modseq = 0;
 
   uint32_t max_uid() const { return messages.empty() ? 0 : messages.back().uid(); }
   // Sequence number (1-based) of `uid`, or 0.
@@ -206,7 +209,7 @@ void ImapMachine::Ok(const ImapCommand& cmd, std::string_view text) {
 std::string ImapMachine::Capabilities(const ImapTransport& t) const {
   std::string caps =
       "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN "
-      "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH";
+      "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC";
   // RFC 7889: the largest message APPEND takes.
   absl::StrAppend(&caps, " APPENDLIMIT=", options_.max_message_bytes);
   if (state_ == State::kNotAuthenticated) {
@@ -400,14 +403,36 @@ void ImapMachine::CmdId(const ImapCommand& cmd) {
   Ok(cmd);
 }
 
-// RFC 5161 3.1: ENABLE of extensions this server has none of that need it;
-// the untagged ENABLED lists what was enabled (nothing unknown).
+// RFC 5161 3.1 ENABLE: the untagged ENABLED lists what this command
+// enabled (not what was on already, nothing unknown). RFC 7162 3.2.3:
+// QRESYNC implies CONDSTORE. UTF8=ACCEPT is not offered (docs/GATEWAY.md).
 void ImapMachine::CmdEnable(const ImapCommand& cmd) {
-  // No ENABLE-able extension is offered yet (CONDSTORE, QRESYNC and
-  // UTF8=ACCEPT: docs/GATEWAY.md), so none is enabled.
-  (void)cmd.args;
-  Write("* ENABLED\r\n");
+  std::string enabled;
+  for (const std::string& cap : cmd.args) {
+    if (cap == "CONDSTORE" && !condstore_) {
+      EnableCondstore();
+      enabled += " CONDSTORE";
+    } else if (cap == "QRESYNC" && !qresync_) {
+      EnableCondstore();
+      qresync_ = true;
+      enabled += " QRESYNC";
+    }
+  }
+  Write(absl::StrCat("* ENABLED", enabled, "\r\n"));
   Ok(cmd);
+}
+
+void ImapMachine::EnableCondstore() {
+  if (condstore_) return;
+  condstore_ = true;
+  if (state_ == State::kSelected && sel_->highest_modseq > 0) {
+    Write(absl::StrCat("* OK [HIGHESTMODSEQ ", sel_->highest_modseq, "] Highest\r\n"));
+  }
+}
+
+std::string ImapMachine::ModseqItem(const v1::MessageInfo& m) const {
+  if (!condstore_ || !sel_ || sel_->highest_modseq == 0) return "";
+  return absl::StrCat(" MODSEQ (", m.modseq(), ")");
 }
 
 // --- not authenticated ---
@@ -482,17 +507,26 @@ void ImapMachine::WriteSelectedFlags(bool read_only) {
 
 // RFC 3501 6.3.1 / 6.3.2.
 void ImapMachine::CmdSelect(const ImapCommand& cmd) {
+  // RFC 7162 3.2.5: QRESYNC only after ENABLE QRESYNC.
+  if (cmd.qresync && !qresync_) return Bad(cmd, "QRESYNC must be enabled first (ENABLE QRESYNC)");
   // A failed SELECT leaves no mailbox selected.
-  if (sel_) mailbox_->Watch("");
+  if (sel_) {
+    mailbox_->Watch("");
+    // RFC 7162 3.2.11: the client learns where the old mailbox's responses end.
+    if (qresync_) Write("* OK [CLOSED] Previous mailbox closed\r\n");
+  }
   sel_.reset();
   state_ = State::kAuthenticated;
-  absl::StatusOr<ImapListing> listing = mailbox_->ListMessages(cmd.args[0]);
+  if (cmd.condstore) EnableCondstore();
+  absl::StatusOr<ImapListing> listing =
+      mailbox_->ListMessages(cmd.args[0], cmd.qresync ? cmd.qresync->modseq : 0);
   if (!listing.ok()) return No(cmd, ImapNoText(listing.status(), cmd.name));
   sel_ = std::make_unique<Selected>();
   sel_->name = listing->folder.name().empty() ? cmd.args[0] : listing->folder.name();
   sel_->read_only = cmd.name == "EXAMINE";
   sel_->uid_validity = listing->folder.uid_validity();
   sel_->uid_next = listing->folder.uid_next();
+  sel_->highest_modseq = listing->folder.highest_modseq();
   sel_->messages = std::move(listing->messages);
   for (const v1::MessageInfo& m : sel_->messages) {
     for (const std::string& f : m.flags()) {
@@ -514,7 +548,37 @@ void ImapMachine::CmdSelect(const ImapCommand& cmd) {
   }
   Write(absl::StrCat("* OK [UIDVALIDITY ", sel_->uid_validity, "] UIDs valid\r\n"));
   Write(absl::StrCat("* OK [UIDNEXT ", sel_->uid_next, "] predicted next UID\r\n"));
+  // RFC 7162 3.1.2.1 / 3.1.2.2: with every SELECT and EXAMINE.
+  if (sel_->highest_modseq > 0) {
+    Write(absl::StrCat("* OK [HIGHESTMODSEQ ", sel_->highest_modseq, "] Highest\r\n"));
+  } else {
+    Write("* OK [NOMODSEQ] Sorry, this mailbox format doesn't support modsequences\r\n");
+  }
+  if (cmd.qresync && cmd.qresync->uid_validity == sel_->uid_validity &&
+      sel_->highest_modseq > 0) {
+    WriteQresync(*cmd.qresync, listing->vanished);
+  }
   Ok(cmd, absl::StrCat(sel_->read_only ? "[READ-ONLY] " : "[READ-WRITE] ", cmd.name, " completed"));
+}
+
+// RFC 7162 3.2.5.1: the UIDs expunged since the client's modseq (among the
+// known UIDs it names, if it names them) as one VANISHED (EARLIER), then a
+// FETCH (UID FLAGS MODSEQ) for each message changed since then. The node
+// remembers every expunge, so the sequence match data is not needed.
+void ImapMachine::WriteQresync(const QresyncParams& q, const std::vector<uint32_t>& vanished) {
+  uint32_t star = std::max(sel_->max_uid(), sel_->uid_next > 0 ? sel_->uid_next - 1 : 0);
+  std::vector<uint32_t> gone;
+  for (uint32_t uid : vanished) {
+    if (!q.known_uids || q.known_uids->Contains(uid, star)) gone.push_back(uid);
+  }
+  if (!gone.empty()) Write(absl::StrCat("* VANISHED (EARLIER) ", UidSet(gone), "\r\n"));
+  for (size_t i = 0; i < sel_->messages.size(); ++i) {
+    const v1::MessageInfo& m = sel_->messages[i];
+    if (m.modseq() <= q.modseq) continue;
+    if (q.known_uids && !q.known_uids->Contains(m.uid(), star)) continue;
+    Write(absl::StrCat("* ", i + 1, " FETCH (UID ", m.uid(), " ", FlagsItem(m), ModseqItem(m),
+                       ")\r\n"));
+  }
 }
 
 // RFC 3501 6.3.3.
@@ -589,7 +653,7 @@ void ImapMachine::CmdRename(const ImapCommand& cmd) {
     if (!s.ok() && s.code() != absl::StatusCode::kAlreadyExists) {
       return No(cmd, ImapNoText(s, cmd.name));
     }
-    absl::StatusOr<ImapListing> listing = mailbox_->ListMessages(old_name);
+    absl::StatusOr<ImapListing> listing = mailbox_->ListMessages(old_name, 0);
     if (!listing.ok()) return No(cmd, ImapNoText(listing.status(), cmd.name));
     if (!listing->messages.empty()) {
       v1::CopyRequest req;
@@ -680,7 +744,7 @@ void ImapMachine::CmdList(const ImapCommand& cmd) {
       const v1::Folder& f = it == by_name.end() ? empty : *it->second;
       if (it == by_name.end()) {
         // INBOX or Junk not created yet at the node: ask for its real counters.
-        absl::StatusOr<ImapListing> l = mailbox_->ListMessages(name);
+        absl::StatusOr<ImapListing> l = mailbox_->ListMessages(name, 0);
         if (l.ok()) empty = l->folder, empty.set_name(name);
       }
       if (auto line = StatusLine(f, cmd.items)) Write(*line);
@@ -699,14 +763,18 @@ std::optional<std::string> ImapMachine::StatusLine(const v1::Folder& f,
     else if (item == "UIDNEXT") v = f.uid_next();
     else if (item == "UIDVALIDITY") v = f.uid_validity();
     else if (item == "UNSEEN") v = f.unseen();
-    else continue;  // HIGHESTMODSEQ: not offered (no CONDSTORE yet)
+    else if (item == "HIGHESTMODSEQ") v = f.highest_modseq();  // RFC 7162 3.1.6: 0 = none
+    else continue;
     out.push_back(absl::StrCat(item, " ", v));
   }
   return absl::StrCat("* STATUS ", ImapString(f.name()), " (", absl::StrJoin(out, " "), ")\r\n");
 }
 
-// RFC 3501 6.3.10.
+// RFC 3501 6.3.10; STATUS (HIGHESTMODSEQ) enables CONDSTORE (RFC 7162 3.1).
 void ImapMachine::CmdStatus(const ImapCommand& cmd) {
+  if (std::find(cmd.items.begin(), cmd.items.end(), "HIGHESTMODSEQ") != cmd.items.end()) {
+    EnableCondstore();
+  }
   absl::StatusOr<std::vector<v1::Folder>> folders = mailbox_->ListFolders();
   if (!folders.ok()) return No(cmd, ImapNoText(folders.status(), "STATUS"));
   for (const v1::Folder& f : *folders) {
@@ -715,7 +783,7 @@ void ImapMachine::CmdStatus(const ImapCommand& cmd) {
     return Ok(cmd);
   }
   if (cmd.args[0] == "INBOX" || cmd.args[0] == kJunk) {
-    absl::StatusOr<ImapListing> l = mailbox_->ListMessages(cmd.args[0]);
+    absl::StatusOr<ImapListing> l = mailbox_->ListMessages(cmd.args[0], 0);
     if (l.ok()) {
       v1::Folder f = l->folder;
       f.set_name(cmd.args[0]);
@@ -801,14 +869,19 @@ void ImapMachine::CmdClose(const ImapCommand& cmd) {
   Ok(cmd);
 }
 
+// "* n EXPUNGE" per message, or after ENABLE QRESYNC one "* VANISHED
+// uid-set" (RFC 7162 3.2.10).
 void ImapMachine::AnnounceExpunged(const std::vector<uint32_t>& uids) {
+  std::vector<uint32_t> gone;
   for (uint32_t uid : uids) {
     uint32_t seq = sel_->SeqOf(uid);
     if (seq == 0) continue;
-    Write(absl::StrCat("* ", seq, " EXPUNGE\r\n"));
+    if (!qresync_) Write(absl::StrCat("* ", seq, " EXPUNGE\r\n"));
+    gone.push_back(uid);
     sel_->messages.erase(sel_->messages.begin() + (seq - 1));
     sel_->recent.erase(uid);
   }
+  if (qresync_ && !gone.empty()) Write(absl::StrCat("* VANISHED ", UidSet(gone), "\r\n"));
 }
 
 // RFC 3501 6.4.3 EXPUNGE, RFC 4315 2.1 UID EXPUNGE.
@@ -831,7 +904,11 @@ void ImapMachine::CmdExpunge(const ImapCommand& cmd) {
   absl::StatusOr<v1::ExpungeResponse> resp = mailbox_->Expunge(req);
   if (!resp.ok()) return No(cmd, ImapNoText(resp.status(), "EXPUNGE"));
   AnnounceExpunged({resp->expunged().begin(), resp->expunged().end()});
-  if (!Refresh(true, false)) return;
+  // RFC 7162 3.1.10 (CONDSTORE) / 3.2.10: the expunge moved HIGHESTMODSEQ and
+  // no message carries the new value: the tagged OK does.
+  bool modseq = condstore_ && resp->expunged_size() > 0 && sel_->highest_modseq > 0;
+  if (!Refresh(true, modseq)) return;
+  if (modseq) return Ok(cmd, absl::StrCat("[HIGHESTMODSEQ ", sel_->highest_modseq, "] Expunged"));
   Ok(cmd);
 }
 
@@ -844,14 +921,26 @@ void ImapMachine::CmdSearch(const ImapCommand& cmd) {
   if (!cmd.charset.empty() && cmd.charset != "UTF-8" && cmd.charset != "US-ASCII") {
     return No(cmd, "[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
   }
+  // RFC 7162 3.1.5: SEARCH MODSEQ enables CONDSTORE and answers with the
+  // highest modseq of the messages found.
+  std::function<bool(const SearchKey&)> uses_modseq = [&](const SearchKey& k) {
+    if (k.kind == SearchKey::Kind::kModseq) return true;
+    return std::any_of(k.children.begin(), k.children.end(), uses_modseq);
+  };
+  const bool modseq = uses_modseq(cmd.search);
+  if (modseq) EnableCondstore();
   if (!Refresh(cmd.uid, false)) return;
   const Selected& sel = *sel_;
   uint32_t count = static_cast<uint32_t>(sel.messages.size());
   std::vector<uint32_t> hits;
+  uint64_t hits_modseq = 0;
   auto test = [&](uint32_t i, std::optional<std::string_view> body) {
     const v1::MessageInfo& m = sel.messages[i];
     ImapSearchItem item{i + 1, m.uid(), sel.recent.count(m.uid()) > 0, &m, body};
-    if (SearchMatches(cmd.search, item, count, sel.max_uid())) hits.push_back(cmd.uid ? m.uid() : i + 1);
+    if (SearchMatches(cmd.search, item, count, sel.max_uid())) {
+      hits.push_back(cmd.uid ? m.uid() : i + 1);
+      hits_modseq = std::max<uint64_t>(hits_modseq, m.modseq());
+    }
   };
   if (SearchNeedsBody(cmd.search)) {
     if (count > options_.search_max_bodies) {
@@ -889,11 +978,13 @@ void ImapMachine::CmdSearch(const ImapCommand& cmd) {
       if (o == "COUNT") absl::StrAppend(&out, " COUNT ", hits.size());
       if (o == "ALL" && !hits.empty()) absl::StrAppend(&out, " ALL ", UidSet(hits));
     }
+    if (modseq && !hits.empty()) absl::StrAppend(&out, " MODSEQ ", hits_modseq);  // RFC 7162 3.1.5
     Write(out + "\r\n");
     return Ok(cmd);
   }
   std::string out = "* SEARCH";
   for (uint32_t h : hits) absl::StrAppend(&out, " ", h);
+  if (modseq && !hits.empty()) absl::StrAppend(&out, " (MODSEQ ", hits_modseq, ")");
   Write(out + "\r\n");
   Ok(cmd);
 }
@@ -920,7 +1011,15 @@ void ImapMachine::CmdStore(const ImapCommand& cmd) {
   }
   // RFC 3501 7.2.6: a new keyword is announced in FLAGS before it is used.
   if (new_keyword) WriteSelectedFlags(false);
-  if (req.uids_size() > 0 && (req.flags_size() > 0 || req.op() == v1::FLAG_OP_REPLACE)) {
+  // RFC 7162 3.1.3 UNCHANGEDSINCE: the node checks each message's modseq in
+  // the change's own transaction; the ones it left alone are MODIFIED.
+  if (cmd.unchanged_since) {
+    EnableCondstore();
+    req.set_unchanged_since(*cmd.unchanged_since);
+  }
+  std::vector<uint32_t> modified;
+  if (req.uids_size() > 0 &&
+      (req.flags_size() > 0 || req.op() == v1::FLAG_OP_REPLACE || cmd.unchanged_since)) {
     absl::StatusOr<v1::SetFlagsResponse> resp = mailbox_->SetFlags(req);
     if (!resp.ok() && resp.status().code() != absl::StatusCode::kNotFound) {
       return No(cmd, ImapNoText(resp.status(), "STORE"));
@@ -929,15 +1028,28 @@ void ImapMachine::CmdStore(const ImapCommand& cmd) {
       for (const v1::MessageInfo& m : resp->messages()) {
         uint32_t seq = sel_->SeqOf(m.uid());
         if (seq == 0) continue;
-        *sel_->messages[seq - 1].mutable_flags() = m.flags();
+        v1::MessageInfo& mine = sel_->messages[seq - 1];
+        *mine.mutable_flags() = m.flags();
+        mine.set_modseq(m.modseq());
+        std::string uid = cmd.uid ? absl::StrCat(" UID ", m.uid()) : "";
         if (!cmd.store_silent) {
-          Write(absl::StrCat("* ", seq, " FETCH (", FlagsItem(sel_->messages[seq - 1]),
-                             cmd.uid ? absl::StrCat(" UID ", m.uid()) : "", ")\r\n"));
+          Write(absl::StrCat("* ", seq, " FETCH (", FlagsItem(mine), uid, ModseqItem(mine), ")\r\n"));
+        } else if (cmd.unchanged_since) {
+          // RFC 7162 3.1.3: .SILENT still reports the new modseq.
+          Write(absl::StrCat("* ", seq, " FETCH (", uid.empty() ? "" : uid.substr(1),
+                             uid.empty() ? ModseqItem(mine).substr(1) : ModseqItem(mine), ")\r\n"));
         }
+      }
+      for (uint32_t uid : resp->modified()) {
+        uint32_t seq = sel_->SeqOf(uid);
+        if (seq != 0) modified.push_back(cmd.uid ? uid : seq);
       }
     }
   }
   if (!Refresh(cmd.uid, false)) return;
+  if (!modified.empty()) {
+    return Ok(cmd, absl::StrCat("[MODIFIED ", UidSet(modified), "] Conditional STORE failed"));
+  }
   Ok(cmd);
 }
 
@@ -994,11 +1106,43 @@ void ImapMachine::CmdCopy(const ImapCommand& cmd) {
 // (the node sets it with the read; the FETCH then includes FLAGS).
 void ImapMachine::CmdFetch(const ImapCommand& cmd) {
   using K = FetchAtt::Kind;
+  // RFC 7162 3.2.6: VANISHED only in UID FETCH with CHANGEDSINCE, after
+  // ENABLE QRESYNC.
+  if (cmd.vanished && (!cmd.uid || !cmd.changed_since || !qresync_)) {
+    return Bad(cmd, "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC");
+  }
   auto seqs = Resolve(cmd.set, cmd.uid);
   if (!seqs) return Bad(cmd, "no such message sequence number");
   bool wants_flags = false, wants_uid = cmd.uid, needs_body = false, sets_seen = false;
+  // RFC 7162 3.1.4: MODSEQ and CHANGEDSINCE enable CONDSTORE; CHANGEDSINCE
+  // keeps only the messages changed since then and implies MODSEQ.
+  bool wants_modseq = cmd.changed_since.has_value();
+  for (const FetchAtt& a : cmd.fetch) {
+    if (a.kind == K::kModseq) wants_modseq = true;
+  }
+  if (wants_modseq) EnableCondstore();
+  if (cmd.changed_since) {
+    std::vector<uint32_t> kept;
+    for (uint32_t seq : *seqs) {
+      if (sel_->messages[seq - 1].modseq() > *cmd.changed_since) kept.push_back(seq);
+    }
+    seqs = std::move(kept);
+  }
+  if (cmd.vanished) {
+    // RFC 7162 3.2.6: before the FETCH responses, the UIDs of the set that
+    // were expunged since CHANGEDSINCE.
+    absl::StatusOr<ImapListing> l = mailbox_->ListMessages(sel_->name, *cmd.changed_since);
+    if (!l.ok()) return No(cmd, ImapNoText(l.status(), "FETCH"));
+    uint32_t star = std::max(sel_->max_uid(), sel_->uid_next > 0 ? sel_->uid_next - 1 : 0);
+    std::vector<uint32_t> gone;
+    for (uint32_t uid : l->vanished) {
+      if (cmd.set.Contains(uid, star) && sel_->SeqOf(uid) == 0) gone.push_back(uid);
+    }
+    if (!gone.empty()) Write(absl::StrCat("* VANISHED (EARLIER) ", UidSet(gone), "\r\n"));
+  }
   for (const FetchAtt& a : cmd.fetch) {
     switch (a.kind) {
+      case K::kModseq: break;
       case K::kFlags: wants_flags = true; break;
       case K::kUid: wants_uid = true; break;
       case K::kRfc822Size: case K::kInternalDate: case K::kEnvelope: break;
@@ -1020,7 +1164,7 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
                           !SummaryEmpty(m.summary()) && SummaryIs7Bit(m.summary()) &&
                           SummaryHeaderFields(m.summary(), a.section.fields).has_value();
       bool simple = a.kind == K::kFlags || a.kind == K::kUid || a.kind == K::kRfc822Size ||
-                    a.kind == K::kInternalDate || a.kind == K::kEnvelope;
+                    a.kind == K::kInternalDate || a.kind == K::kEnvelope || a.kind == K::kModseq;
       if (!from_summary && !simple) return true;
     }
     return false;
@@ -1029,10 +1173,10 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
   // Writes one message's FETCH response; `body` is null when not read.
   auto respond = [&](uint32_t seq, const std::string* body, bool now_seen) {
     v1::MessageInfo& m = sel_->messages[seq - 1];
-    bool flags = wants_flags;
+    bool flags = wants_flags, seen_changed = false;
     if (now_seen && !HasFlag(m.flags(), kFlagSeen)) {
       m.add_flags(std::string(kFlagSeen));
-      flags = true;  // RFC 3501 6.4.5: the \Seen change is reported
+      flags = seen_changed = true;  // RFC 3501 6.4.5: the \Seen change is reported
     }
     std::optional<MimeEntity> mime;
     auto tree = [&]() -> const MimeEntity& {
@@ -1048,9 +1192,14 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
     };
     if (wants_uid) item(absl::StrCat("UID ", m.uid()));
     if (flags) item(FlagsItem(m));
+    // RFC 7162 3.1.4.1; and a \Seen change reports the new modseq once
+    // CONDSTORE is enabled.
+    if (wants_modseq || (seen_changed && ModseqItem(m) != "")) {
+      item(absl::StrCat("MODSEQ (", m.modseq(), ")"));
+    }
     for (const FetchAtt& a : cmd.fetch) {
       switch (a.kind) {
-        case K::kFlags: case K::kUid: break;
+        case K::kFlags: case K::kUid: case K::kModseq: break;
         case K::kRfc822Size: item(absl::StrCat("RFC822.SIZE ", m.body_size())); break;
         case K::kInternalDate:
           item(absl::StrCat("INTERNALDATE ", ImapDateTime(absl::FromUnixMillis(m.received_unix_ms()))));
@@ -1122,6 +1271,10 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
         failed = b.status();
         return false;
       }
+      v1::MessageInfo& m = sel_->messages[(*seqs)[read_pos[i]] - 1];
+      if (b->info.uid() == m.uid() && b->info.modseq() > m.modseq()) {
+        m.set_modseq(b->info.modseq());  // the read set \Seen: a change
+      }
       respond((*seqs)[read_pos[i]], &b->bytes, sets_seen);
       return !closed_;
     });
@@ -1178,7 +1331,7 @@ bool ImapMachine::Refresh(bool allow_expunge, bool force) {
   Selected& sel = *sel_;
   bool changed = mailbox_->MayHaveChanged();
   if (!changed && !force && !(allow_expunge && sel.expunge_pending)) return true;
-  absl::StatusOr<ImapListing> listing = mailbox_->ListMessages(sel.name);
+  absl::StatusOr<ImapListing> listing = mailbox_->ListMessages(sel.name, 0);
   if (!listing.ok()) return true;  // try again at the next command
   if (listing->folder.uid_validity() != sel.uid_validity) {
     // The folder was re-created: RFC 3501 2.3.1.1 says the client must
@@ -1192,6 +1345,7 @@ bool ImapMachine::Refresh(bool allow_expunge, bool force) {
   sel.expunge_pending = false;
   std::string out;
   std::vector<v1::MessageInfo> kept;
+  std::vector<uint32_t> vanished;  // after ENABLE QRESYNC: one VANISHED (RFC 7162 3.2.10)
   bool new_keyword = false;
   for (size_t i = 0; i < sel.messages.size(); ++i) {
     auto it = fresh.find(sel.messages[i].uid());
@@ -1199,7 +1353,11 @@ bool ImapMachine::Refresh(bool allow_expunge, bool force) {
       if (allow_expunge) {
         // The number the client knows now: earlier expunges in this loop
         // have shifted it down.
-        absl::StrAppend(&out, "* ", kept.size() + 1, " EXPUNGE\r\n");
+        if (qresync_) {
+          vanished.push_back(sel.messages[i].uid());
+        } else {
+          absl::StrAppend(&out, "* ", kept.size() + 1, " EXPUNGE\r\n");
+        }
         sel.recent.erase(sel.messages[i].uid());
         continue;
       }
@@ -1216,10 +1374,13 @@ bool ImapMachine::Refresh(bool allow_expunge, bool force) {
     for (const std::string& f : b) {
       if (!f.empty() && f[0] != '\\' && sel.keywords.insert(f).second) new_keyword = true;
     }
-    if (a != b) {
-      absl::StrAppend(&out, "* ", kept.size(), " FETCH (", FlagsItem(now), " UID ", now.uid(), ")\r\n");
+    // With CONDSTORE, a new modseq alone is news too (RFC 7162 3.1.4).
+    if (a != b || (!ModseqItem(now).empty() && now.modseq() != sel.messages[i].modseq())) {
+      absl::StrAppend(&out, "* ", kept.size(), " FETCH (", FlagsItem(now), " UID ", now.uid(),
+                      ModseqItem(now), ")\r\n");
     }
   }
+  if (!vanished.empty()) out = absl::StrCat("* VANISHED ", UidSet(vanished), "\r\n", out);
   uint32_t max_uid = sel.max_uid();
   size_t before = kept.size();
   for (const v1::MessageInfo& m : listing->messages) {
@@ -1233,6 +1394,7 @@ bool ImapMachine::Refresh(bool allow_expunge, bool force) {
   bool grew = kept.size() != before;
   sel.messages = std::move(kept);
   sel.uid_next = listing->folder.uid_next();
+  if (!sel.expunge_pending) sel.highest_modseq = listing->folder.highest_modseq();
   if (new_keyword) WriteSelectedFlags(sel.read_only);
   if (grew) {
     absl::StrAppend(&out, "* ", sel.messages.size(), " EXISTS\r\n* ", sel.recent.size(), " RECENT\r\n");

@@ -2,7 +2,8 @@
 // RFC 2177 IDLE, RFC 2971 ID, RFC 3691 UNSELECT, RFC 4315 UIDPLUS, RFC 4731
 // ESEARCH, RFC 4959 SASL-IR, RFC 5161 ENABLE, RFC 5258 LIST-EXTENDED,
 // RFC 5530 response codes, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE,
-// RFC 6851 MOVE, RFC 7888 LITERAL+, RFC 7889 APPENDLIMIT), without I/O.
+// RFC 6851 MOVE, RFC 7162 CONDSTORE and QRESYNC, RFC 7888 LITERAL+, RFC 7889
+// APPENDLIMIT), without I/O.
 //
 // The gateway (gateway/imap_session.cc) feeds it the bytes its socket reads,
 // in pieces of any size down to one byte; the machine splits lines, takes
@@ -179,6 +180,14 @@ class ImapMachine {
   std::optional<std::vector<uint32_t>> Resolve(const SequenceSet& set, bool uid) const;
   void AnnounceExpunged(const std::vector<uint32_t>& uids);
   void WriteSelectedFlags(bool read_only);
+  // RFC 7162 3.1: a CONDSTORE enabling command. The first one while a
+  // mailbox is selected announces its HIGHESTMODSEQ.
+  void EnableCondstore();
+  // " MODSEQ (n)" when CONDSTORE is enabled (RFC 7162 3.1.4), else "".
+  std::string ModseqItem(const v1::MessageInfo& m) const;
+  // RFC 7162 3.2.5.1 SELECT (QRESYNC ...): what changed since the client's
+  // modseq, as VANISHED (EARLIER) and FETCH responses.
+  void WriteQresync(const QresyncParams& q, const std::vector<uint32_t>& vanished);
 
   ImapMachineOptions options_;
   ImapMailbox* mailbox_;
@@ -192,7 +201,8 @@ class ImapMachine {
   bool start_tls_ = false;   // kStartTls after this Feed
   int failed_logins_ = 0;
   std::string user_;
-  std::set<std::string> enabled_;  // ENABLEd extensions (RFC 5161)
+  bool condstore_ = false;  // RFC 7162 3.1: a CONDSTORE enabling command was seen
+  bool qresync_ = false;    // ENABLE QRESYNC (RFC 7162 3.2.3): VANISHED, not EXPUNGE
 
   std::string in_;           // bytes fed and not yet used
   size_t in_pos_ = 0;

@@ -77,7 +77,7 @@ class Imap : public ::testing::Test {
 
 constexpr char kCaps[] =
     "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN "
-    "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH APPENDLIMIT=67108864";
+    "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC APPENDLIMIT=67108864";
 
 const char kMsg[] =
     "From: Ann <ann@a.example>\r\nTo: bob@b.example\r\nBcc: carol@c.example\r\n"
@@ -139,6 +139,7 @@ TEST_F(Imap, Rfc3501_6_3_1_SelectAnnouncesKeywords) {
                "* OK [UNSEEN 2] first unseen message\r\n"
                "* OK [UIDVALIDITY 1] UIDs valid\r\n"
                "* OK [UIDNEXT 3] predicted next UID\r\n"
+               "* OK [HIGHESTMODSEQ 3] Highest\r\n"
                "a1 OK [READ-WRITE] SELECT completed\r\n"},
               {"a2 EXAMINE nope\r\n", "a2 NO [NONEXISTENT] EXAMINE failed\r\n"},
               {"a3 FETCH 1 FLAGS\r\n", "a3 BAD FETCH needs a selected mailbox\r\n"}});
@@ -399,6 +400,139 @@ TEST_F(Imap, Rfc3501_6_1_3_Logout) {
   ImapNext n;
   EXPECT_EQ(Say("a1 LOGOUT\r\n", &n), "* BYE pullmail IMAP4rev1 logging out\r\na1 OK LOGOUT completed\r\n");
   EXPECT_EQ(n, ImapNext::kClose);
+}
+
+// --- RFC 7162 CONDSTORE and QRESYNC ---
+
+// The SELECT / EXAMINE reply for a mailbox without keywords.
+std::string SelectReply(const std::string& tag, int exists, int unseen, int validity, int next,
+                        uint64_t modseq, const std::string& before_ok = "") {
+  std::string r =
+      "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+      "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] flags the client "
+      "can change\r\n";
+  absl::StrAppend(&r, "* ", exists, " EXISTS\r\n* 0 RECENT\r\n");
+  if (unseen > 0) absl::StrAppend(&r, "* OK [UNSEEN ", unseen, "] first unseen message\r\n");
+  absl::StrAppend(&r, "* OK [UIDVALIDITY ", validity, "] UIDs valid\r\n", "* OK [UIDNEXT ", next,
+                  "] predicted next UID\r\n", "* OK [HIGHESTMODSEQ ", modseq, "] Highest\r\n",
+                  before_ok, tag, " OK [READ-WRITE] SELECT completed\r\n");
+  return r;
+}
+
+// RFC 7162 3.1.2.1 HIGHESTMODSEQ with SELECT (CONDSTORE), 3.1.4.1 FETCH
+// MODSEQ and CHANGEDSINCE, 3.1.4 MODSEQ in the FETCH a STORE causes.
+TEST_F(Imap, Rfc7162_3_1_2_SelectCondstoreFetchModseq) {
+  for (int i = 0; i < 3; ++i) mb_.Add("INBOX", kMsg);  // modseqs 2, 3, 4
+  Login();
+  Transcript({{"a1 SELECT INBOX (CONDSTORE)\r\n", SelectReply("a1", 3, 1, 1, 4, 4)},
+              {"a2 FETCH 1:3 (FLAGS MODSEQ)\r\n",
+               "* 1 FETCH (FLAGS () MODSEQ (2))\r\n* 2 FETCH (FLAGS () MODSEQ (3))\r\n"
+               "* 3 FETCH (FLAGS () MODSEQ (4))\r\na2 OK FETCH completed\r\n"},
+              {"a3 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 3)\r\n",
+               "* 3 FETCH (UID 3 FLAGS () MODSEQ (4))\r\na3 OK FETCH completed\r\n"},
+              {"a4 STORE 1 +FLAGS (\\Seen)\r\n",
+               "* 1 FETCH (FLAGS (\\Seen) MODSEQ (5))\r\na4 OK STORE completed\r\n"},
+              {"a5 FETCH 1 (MODSEQ) (CHANGEDSINCE 4)\r\n",
+               "* 1 FETCH (MODSEQ (5))\r\na5 OK FETCH completed\r\n"},
+              {"a6 FETCH 1 (FLAGS) (CHANGEDSINCE 5)\r\n", "a6 OK FETCH completed\r\n"},
+              {"a7 FETCH 1 FLAGS (CHANGEDSINCE x)\r\n", "a7 BAD expected a mod-sequence\r\n"}});
+}
+
+// RFC 7162 3.1: a CONDSTORE enabling command with a mailbox selected
+// announces HIGHESTMODSEQ once; 3.1.3 STORE UNCHANGEDSINCE and MODIFIED
+// (sequence numbers for STORE, UIDs for UID STORE; .SILENT still reports
+// the new MODSEQ).
+TEST_F(Imap, Rfc7162_3_1_3_StoreUnchangedSince) {
+  for (int i = 0; i < 3; ++i) mb_.Add("INBOX", kMsg);  // modseqs 2, 3, 4
+  SelectInbox();
+  Transcript({{"a1 STORE 2 (UNCHANGEDSINCE 3) +FLAGS.SILENT (\\Flagged)\r\n",
+               "* OK [HIGHESTMODSEQ 4] Highest\r\n* 2 FETCH (MODSEQ (5))\r\n"
+               "a1 OK STORE completed\r\n"},
+              {"a2 UID STORE 1:3 (UNCHANGEDSINCE 4) +FLAGS (\\Seen)\r\n",
+               "* 1 FETCH (FLAGS (\\Seen) UID 1 MODSEQ (6))\r\n"
+               "* 3 FETCH (FLAGS (\\Seen) UID 3 MODSEQ (7))\r\n"
+               "a2 OK [MODIFIED 2] Conditional STORE failed\r\n"},
+              {"a3 STORE 1:2 (UNCHANGEDSINCE 0) -FLAGS (\\Seen)\r\n",
+               "a3 OK [MODIFIED 1:2] Conditional STORE failed\r\n"},
+              {"a4 STORE 1 (UNCHANGEDSINCE 9\r\n",
+               "a4 BAD unbalanced parentheses in store modifiers\r\n"}});
+  EXPECT_EQ(mb_.boxes_["INBOX"].msgs[2].info.flags_size(), 1);  // \Flagged only
+}
+
+// RFC 7162 3.1.5 SEARCH MODSEQ (with the entry name and type accepted),
+// the highest modseq of the hits; with ESEARCH (RFC 4731) too.
+TEST_F(Imap, Rfc7162_3_1_5_SearchModseq) {
+  for (int i = 0; i < 3; ++i) mb_.Add("INBOX", kMsg);  // modseqs 2, 3, 4
+  SelectInbox();
+  Transcript({{"a1 SEARCH MODSEQ 3\r\n",
+               "* OK [HIGHESTMODSEQ 4] Highest\r\n* SEARCH 2 3 (MODSEQ 4)\r\n"
+               "a1 OK SEARCH completed\r\n"},
+              {"a2 UID SEARCH RETURN (ALL) MODSEQ \"/flags/\\\\draft\" all 4\r\n",
+               "* ESEARCH (TAG \"a2\") UID ALL 3 MODSEQ 4\r\na2 OK SEARCH completed\r\n"},
+              {"a3 SEARCH MODSEQ 99\r\n", "* SEARCH\r\na3 OK SEARCH completed\r\n"},
+              {"a4 SEARCH MODSEQ \"/flags/\\\\draft\" none 4\r\n",
+               "a4 BAD entry type must be priv, shared or all\r\n"}});
+}
+
+// RFC 7162 3.1.6 STATUS HIGHESTMODSEQ.
+TEST_F(Imap, Rfc7162_3_1_6_StatusHighestModseq) {
+  for (int i = 0; i < 3; ++i) mb_.Add("INBOX", kMsg);
+  Login();
+  Transcript({{"a1 STATUS INBOX (MESSAGES HIGHESTMODSEQ)\r\n",
+               "* STATUS \"INBOX\" (MESSAGES 3 HIGHESTMODSEQ 4)\r\na1 OK STATUS completed\r\n"}});
+}
+
+// RFC 7162 3.2.3 ENABLE QRESYNC (CONDSTORE with it); 3.2.10 VANISHED
+// instead of EXPUNGE, for this session's EXPUNGE (whose tagged OK carries
+// the new HIGHESTMODSEQ, 3.1.10) and another session's; flag changes seen
+// from elsewhere come with their MODSEQ.
+TEST_F(Imap, Rfc7162_3_2_10_VanishedInsteadOfExpunge) {
+  for (int i = 0; i < 4; ++i) mb_.Add("INBOX", kMsg);  // modseqs 2..5
+  Login();
+  Transcript({{"a1 ENABLE QRESYNC\r\n", "* ENABLED QRESYNC\r\na1 OK ENABLE completed\r\n"},
+              {"a2 ENABLE CONDSTORE QRESYNC\r\n", "* ENABLED\r\na2 OK ENABLE completed\r\n"},
+              {"a3 SELECT INBOX\r\n", SelectReply("a3", 4, 1, 1, 5, 5)},
+              {"a4 STORE 2:3 +FLAGS.SILENT (\\Deleted)\r\n", "a4 OK STORE completed\r\n"},
+              {"a5 EXPUNGE\r\n", "* VANISHED 2:3\r\na5 OK [HIGHESTMODSEQ 8] Expunged\r\n"}});
+  mb_.ExpungeElsewhere("INBOX", 4);                    // modseq 9
+  mb_.SetFlagsElsewhere("INBOX", 1, {"\\Flagged"});    // modseq 10
+  Transcript({{"a6 NOOP\r\n",
+               "* VANISHED 4\r\n* 1 FETCH (FLAGS (\\Flagged) UID 1 MODSEQ (10))\r\n"
+               "a6 OK NOOP completed\r\n"},
+              {"a7 UID MOVE 1 Junk\r\n",
+               "* OK [COPYUID 100 1 1] moved\r\n* VANISHED 1\r\na7 OK MOVE completed\r\n"}});
+}
+
+// RFC 7162 3.2.5 SELECT (QRESYNC ...): refused before ENABLE QRESYNC; then
+// the expunges since the client's modseq as VANISHED (EARLIER) and the
+// changed messages as FETCH; [CLOSED] when another mailbox was selected
+// (3.2.11); nothing extra when the UIDVALIDITY differs. 3.2.6 UID FETCH
+// (CHANGEDSINCE n VANISHED).
+TEST_F(Imap, Rfc7162_3_2_5_SelectQresyncAndFetchVanished) {
+  for (int i = 0; i < 5; ++i) mb_.Add("INBOX", kMsg);  // modseqs 2..6
+  mb_.SetFlagsElsewhere("INBOX", 2, {"\\Seen"});       // 7
+  mb_.ExpungeElsewhere("INBOX", 3);                    // 8
+  mb_.ExpungeElsewhere("INBOX", 4);                    // 9
+  Login();
+  Transcript(
+      {{"a1 SELECT INBOX (QRESYNC (1 6))\r\n",
+        "a1 BAD QRESYNC must be enabled first (ENABLE QRESYNC)\r\n"},
+       {"a2 ENABLE QRESYNC\r\n", "* ENABLED QRESYNC\r\na2 OK ENABLE completed\r\n"},
+       {"a3 SELECT INBOX (QRESYNC (1 6 1:5))\r\n",
+        SelectReply("a3", 3, 1, 1, 6, 9,
+                    "* VANISHED (EARLIER) 3:4\r\n* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (7))\r\n")},
+       {"a4 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 6 VANISHED)\r\n",
+        "* VANISHED (EARLIER) 3:4\r\n* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (7))\r\n"
+        "a4 OK FETCH completed\r\n"},
+       {"a5 UID FETCH 1:2 (FLAGS) (CHANGEDSINCE 8 VANISHED)\r\n", "a5 OK FETCH completed\r\n"},
+       {"a6 FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)\r\n",
+        "a6 BAD VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC\r\n"},
+       {"a7 SELECT INBOX (QRESYNC (1 8 (1:3 1:3)))\r\n",
+        "* OK [CLOSED] Previous mailbox closed\r\n" +
+            SelectReply("a7", 3, 1, 1, 6, 9, "* VANISHED (EARLIER) 4\r\n")},
+       {"a8 SELECT INBOX (QRESYNC (77 6))\r\n",
+        "* OK [CLOSED] Previous mailbox closed\r\n" + SelectReply("a8", 3, 1, 1, 6, 9)},
+       {"a9 SELECT INBOX (QRESYNC (1 0))\r\n", "a9 BAD the QRESYNC mod-sequence must not be 0\r\n"}});
 }
 
 TEST_F(Imap, ParseErrorsAreTaggedBad) {

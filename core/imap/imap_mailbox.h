@@ -22,10 +22,13 @@
 
 namespace pullmail {
 
-// A folder's listing: its counters and every visible message in UID order.
+// A folder's listing: its counters and every visible message in UID order;
+// with a vanished_since, the UIDs that left the folder (or were hidden) in a
+// change above that modseq, ascending (RFC 7162 VANISHED (EARLIER)).
 struct ImapListing {
   v1::Folder folder;
   std::vector<v1::MessageInfo> messages;
+  std::vector<uint32_t> vanished;
 };
 
 // One message's bytes, verified by the node, with the node's MessageInfo.
@@ -44,7 +47,9 @@ class ImapMailbox {
   virtual absl::StatusOr<std::string> Login(std::string_view user, std::string_view password) = 0;
 
   virtual absl::StatusOr<std::vector<v1::Folder>> ListFolders() = 0;
-  virtual absl::StatusOr<ImapListing> ListMessages(const std::string& folder) = 0;
+  // vanished_since: 0, or fill ImapListing::vanished (QRESYNC).
+  virtual absl::StatusOr<ImapListing> ListMessages(const std::string& folder,
+                                                   uint64_t vanished_since) = 0;
 
   // Starts watching `folder` for changes (another session's flags, new mail,
   // expunges), replacing any earlier watch; "" stops watching.

@@ -26,7 +26,9 @@ class TestMailbox : public ImapMailbox {
   struct Box {
     uint32_t uid_validity = 0;
     uint32_t uid_next = 1;
+    uint64_t highest_modseq = 1;  // RFC 7162, as the node's stores keep it
     std::map<uint32_t, Msg> msgs;
+    std::map<uint32_t, uint64_t> removed;  // UID -> modseq of its removal
   };
 
   TestMailbox() {
@@ -42,11 +44,27 @@ class TestMailbox : public ImapMailbox {
     m.info.set_uid(uid);
     m.info.set_body_size(bytes.size());
     m.info.set_received_unix_ms(1700000000000);
+    m.info.set_modseq(++b.highest_modseq);
     for (auto& f : flags) m.info.add_flags(f);
     *m.info.mutable_summary() = summary;
     m.bytes = std::move(bytes);
     changed_ = true;
     return uid;
+  }
+  // Test set-up: what another session does (a change with its own modseq).
+  void SetFlagsElsewhere(const std::string& folder, uint32_t uid, std::vector<std::string> flags) {
+    Box& b = boxes_.at(folder);
+    v1::MessageInfo& info = b.msgs.at(uid).info;
+    info.clear_flags();
+    for (auto& f : flags) info.add_flags(f);
+    info.set_modseq(++b.highest_modseq);
+    changed_ = true;
+  }
+  void ExpungeElsewhere(const std::string& folder, uint32_t uid) {
+    Box& b = boxes_.at(folder);
+    b.msgs.erase(uid);
+    b.removed[uid] = ++b.highest_modseq;
+    changed_ = true;
   }
   Box& BoxFor(const std::string& folder) {
     Box& b = boxes_[folder];
@@ -69,7 +87,8 @@ class TestMailbox : public ImapMailbox {
     for (const auto& [name, b] : boxes_) out.push_back(FolderOf(name, b));
     return out;
   }
-  absl::StatusOr<ImapListing> ListMessages(const std::string& folder) override {
+  absl::StatusOr<ImapListing> ListMessages(const std::string& folder,
+                                           uint64_t vanished_since) override {
     auto it = boxes_.find(folder);
     if (it == boxes_.end()) {
       if (folder != "Junk") return absl::NotFoundError("no such folder");
@@ -80,6 +99,11 @@ class TestMailbox : public ImapMailbox {
     ImapListing l;
     l.folder = FolderOf(folder, it->second);
     for (const auto& [uid, m] : it->second.msgs) l.messages.push_back(m.info);
+    if (vanished_since > 0) {
+      for (const auto& [uid, at] : it->second.removed) {
+        if (at > vanished_since) l.vanished.push_back(uid);
+      }
+    }
     return l;
   }
   void Watch(const std::string&) override { changed_ = true; }
@@ -100,8 +124,13 @@ class TestMailbox : public ImapMailbox {
     for (uint32_t uid : req.uids()) {
       auto m = it->second.msgs.find(uid);
       if (m == it->second.msgs.end()) continue;
+      if (req.has_unchanged_since() && m->second.info.modseq() > req.unchanged_since()) {
+        resp.add_modified(uid);
+        continue;
+      }
       std::vector<std::string> cur(m->second.info.flags().begin(), m->second.info.flags().end());
       std::vector<std::string> next = ApplyFlags(cur, op, flags);
+      if (next != cur) m->second.info.set_modseq(++it->second.highest_modseq);
       m->second.info.clear_flags();
       for (auto& f : next) m->second.info.add_flags(f);
       *resp.add_messages() = m->second.info;
@@ -124,9 +153,15 @@ class TestMailbox : public ImapMailbox {
       if (req.move()) src->second.msgs.erase(m);
       uint32_t nu = dst.uid_next++;
       copy.info.set_uid(nu);
+      copy.info.set_modseq(++dst.highest_modseq);
       dst.msgs[nu] = copy;
       resp.add_source_uids(uid);
       resp.add_dest_uids(nu);
+    }
+    if (req.move() && resp.source_uids_size() > 0) {
+      Box& from = src->second;
+      ++from.highest_modseq;
+      for (uint32_t uid : resp.source_uids()) from.removed[uid] = from.highest_modseq;
     }
     return resp;
   }
@@ -143,6 +178,10 @@ class TestMailbox : public ImapMailbox {
       } else {
         ++m;
       }
+    }
+    if (resp.expunged_size() > 0) {
+      ++it->second.highest_modseq;
+      for (uint32_t uid : resp.expunged()) it->second.removed[uid] = it->second.highest_modseq;
     }
     return resp;
   }
@@ -179,6 +218,7 @@ class TestMailbox : public ImapMailbox {
       } else {
         if (!peek && !HasFlag(m->second.info.flags(), kFlagSeen)) {
           m->second.info.add_flags(std::string(kFlagSeen));
+          m->second.info.set_modseq(++b->second.highest_modseq);
         }
         r = ImapBody{m->second.info, m->second.bytes};
       }
@@ -196,6 +236,7 @@ class TestMailbox : public ImapMailbox {
     uint32_t unseen = 0;
     for (const auto& [uid, m] : b.msgs) unseen += HasFlag(m.info.flags(), kFlagSeen) ? 0 : 1;
     f.set_unseen(unseen);
+    f.set_highest_modseq(b.highest_modseq);
     return f;
   }
   uint32_t next_validity_ = 100;

@@ -5,7 +5,7 @@ The same cases as core/imap/imap_machine_test.cc's golden transcripts (named
 by RFC section there and here), run over a socket: framing (over-long line,
 literals, pipelining), system flags in any letter case, and the extensions
 issue 9 added (ID, ENABLE, SPECIAL-USE, LIST-EXTENDED/STATUS, ESEARCH, MOVE
-into the selected mailbox, RENAME). Messages arrive by APPEND, so no sender
+into the selected mailbox, RENAME, CONDSTORE and QRESYNC). Messages arrive by APPEND, so no sender
 domain is needed. POP3's cases are in test_gateway_pop3.py.
 
 Run one:  python3 tests/e2e/test_gateway_conformance.py --bin-dir build GatewayConformance.test_rfc3501_framing
@@ -14,6 +14,7 @@ Run one:  python3 tests/e2e/test_gateway_conformance.py --bin-dir build GatewayC
 import os
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_gateway_imap import RawImap  # noqa: E402
@@ -106,12 +107,124 @@ class GatewayConformance(WorldTestCase):
         self.assertIn(b'* LIST (\\HasNoChildren \\Subscribed \\Junk) "/" "Junk"', lines)
         self.assertIn(b'* STATUS "INBOX" (MESSAGES 3)', lines)
         # RFC 5161 ENABLE, RFC 3501 6.3.5 RENAME.
-        self.assertEqual(self.cmd(b"a9", b"ENABLE CONDSTORE")[0], b"* ENABLED")
+        # ENABLE CONDSTORE with a mailbox selected: its HIGHESTMODSEQ first
+        # (RFC 7162 3.1).
+        lines = self.cmd(b"a9", b"ENABLE CONDSTORE")
+        self.assertTrue(re.match(rb"^\* OK \[HIGHESTMODSEQ \d+\] Highest$", lines[0]), lines)
+        self.assertEqual(lines[1:], [b"* ENABLED CONDSTORE", b"a9 OK ENABLE completed"])
         self.assertTrue(self.cmd(b"b0", b"CREATE Old")[-1].startswith(b"b0 OK"))
         self.assertTrue(self.cmd(b"b1", b"CREATE Old/Sub")[-1].startswith(b"b1 OK"))
         self.assertEqual(self.cmd(b"b2", b"RENAME Old New")[-1], b"b2 OK RENAME completed")
         lines = self.cmd(b"b3", b'LIST "" New*')
         self.assertIn(b'* LIST (\\HasNoChildren) "/" "New/Sub"', lines)
+
+    def other_session(self):
+        r2 = RawImap(self.b.gateway_address("imap"), self.b.tls_context(), self.b.name)
+        self.addCleanup(r2.close)
+        r2.send(f'l1 LOGIN {self.bob.address} "{self.bob.password}"\r\n'.encode())
+        self.assertTrue(r2.until_tagged(b"l1")[-1].startswith(b"l1 OK"))
+        return r2
+
+    def noop_until(self, r, tag, wanted):
+        """NOOPs until a line matching `wanted` arrives (another session's
+        change reaches this one through the node's Watch stream); bounded."""
+        seen = []
+        for i in range(50):
+            r.send(b"%s%d NOOP\r\n" % (tag, i))
+            lines = r.until_tagged(b"%s%d" % (tag, i))
+            seen += lines[:-1]
+            if any(re.match(wanted, l) for l in lines):
+                return seen
+            time.sleep(0.1)
+        self.fail(f"never saw {wanted!r}; saw {seen!r}")
+
+    def test_rfc7162_condstore(self):
+        self.login()
+        self.append(4)
+        lines = self.cmd(b"s1", b"SELECT INBOX (CONDSTORE)")
+        start = int(re.search(rb"\[HIGHESTMODSEQ (\d+)\]", b"\n".join(lines)).group(1))
+        # 3.1.4.1 FETCH MODSEQ: one distinct modseq per message, the highest
+        # is the mailbox's.
+        lines = self.cmd(b"f1", b"FETCH 1:4 (UID MODSEQ)")
+        modseq = {int(u): int(m) for u, m in
+                  (re.match(rb"^\* \d+ FETCH \(UID (\d+) MODSEQ \((\d+)\)\)$", l).groups()
+                   for l in lines[:-1])}
+        self.assertEqual(sorted(modseq), [1, 2, 3, 4])
+        self.assertEqual(max(modseq.values()), start)
+        self.assertEqual(len(set(modseq.values())), 4)
+        # 3.1.3 STORE UNCHANGEDSINCE: passes, then fails for the message it
+        # changed (UIDs in MODIFIED for UID STORE).
+        lines = self.cmd(b"f2", b"UID STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Flagged)" % modseq[1])
+        m1 = int(re.match(rb"^\* 1 FETCH \(FLAGS \(\\Flagged\) UID 1 MODSEQ \((\d+)\)\)$",
+                          lines[0]).group(1))
+        self.assertGreater(m1, start)
+        self.assertEqual(lines[-1], b"f2 OK STORE completed")
+        lines = self.cmd(b"f3", b"UID STORE 1:2 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % modseq[2])
+        self.assertEqual(lines[-1], b"f3 OK [MODIFIED 1] Conditional STORE failed")
+        self.assertEqual(len(lines), 2)
+        self.assertTrue(re.match(rb"^\* 2 FETCH \(FLAGS \(\\Seen\) UID 2 MODSEQ \(\d+\)\)$",
+                                 lines[0]), lines)
+        # 3.1.4.1 CHANGEDSINCE; 3.1.5 SEARCH MODSEQ; 3.1.6 STATUS HIGHESTMODSEQ.
+        lines = self.cmd(b"f4", b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % start)
+        self.assertEqual([re.match(rb"^\* \d+ FETCH \(UID (\d+)", l).group(1) for l in lines[:-1]],
+                         [b"1", b"2"])
+        lines = self.cmd(b"f5", b"SEARCH MODSEQ %d" % (start + 1))
+        self.assertTrue(re.match(rb"^\* SEARCH 1 2 \(MODSEQ \d+\)$", lines[0]), lines)
+        lines = self.cmd(b"f6", b"STATUS INBOX (HIGHESTMODSEQ MESSAGES)")
+        now = int(re.match(rb'^\* STATUS "INBOX" \(HIGHESTMODSEQ (\d+) MESSAGES 4\)$',
+                           lines[0]).group(1))
+        self.assertGreater(now, m1)
+        # Another session's flag change arrives with its MODSEQ.
+        r2 = self.other_session()
+        r2.send(b"o1 SELECT INBOX\r\n")
+        r2.until_tagged(b"o1")
+        r2.send(b"o2 STORE 4 +FLAGS.SILENT (\\Answered)\r\n")
+        self.assertEqual(r2.until_tagged(b"o2")[-1], b"o2 OK STORE completed")
+        self.noop_until(self.r, b"n", rb"^\* 4 FETCH \(FLAGS \(\\Answered\) UID 4 MODSEQ \(\d+\)\)$")
+
+    def test_rfc7162_qresync(self):
+        self.login()
+        self.append(4)
+        lines = self.cmd(b"s0", b"SELECT INBOX (QRESYNC (1 1))")
+        self.assertEqual(lines, [b"s0 BAD QRESYNC must be enabled first (ENABLE QRESYNC)"])
+        self.assertEqual(self.cmd(b"e1", b"ENABLE QRESYNC"),
+                         [b"* ENABLED QRESYNC", b"e1 OK ENABLE completed"])
+        lines = self.cmd(b"s1", b"SELECT INBOX")
+        text = b"\n".join(lines)
+        uidvalidity = int(re.search(rb"\[UIDVALIDITY (\d+)\]", text).group(1))
+        # 3.2.10: this session's EXPUNGE is a VANISHED, its tagged OK has the
+        # new HIGHESTMODSEQ.
+        self.cmd(b"a1", b"STORE 3 +FLAGS.SILENT (\\Deleted)")
+        lines = self.cmd(b"a2", b"EXPUNGE")
+        self.assertEqual(lines[0], b"* VANISHED 3")
+        saved = int(re.match(rb"^a2 OK \[HIGHESTMODSEQ (\d+)\] Expunged$", lines[1]).group(1))
+        # Another session removes UID 2 and flags UID 1; this one is told
+        # with VANISHED, not EXPUNGE.
+        r2 = self.other_session()
+        r2.send(b"o1 SELECT INBOX\r\no2 STORE 2 +FLAGS.SILENT (\\Deleted)\r\no3 EXPUNGE\r\n"
+                b"o4 STORE 1 +FLAGS.SILENT (\\Flagged)\r\n")
+        self.assertEqual(r2.until_tagged(b"o4")[-1], b"o4 OK STORE completed")
+        self.noop_until(self.r, b"n", rb"^\* VANISHED 2$")
+        self.r.send(b"z LOGOUT\r\n")
+        self.r.until_tagged(b"z")
+        # 3.2.5: a new connection resynchronises in its SELECT: what vanished
+        # since `saved` (VANISHED (EARLIER)) and what changed (FETCH).
+        r3 = self.other_session()
+        r3.send(b"e1 ENABLE QRESYNC\r\n")
+        r3.until_tagged(b"e1")
+        r3.send(b"s2 SELECT INBOX (QRESYNC (%d %d 1:4))\r\n" % (uidvalidity, saved))
+        lines = r3.until_tagged(b"s2")
+        self.assertTrue(lines[-1].startswith(b"s2 OK [READ-WRITE]"), lines)
+        self.assertIn(b"* VANISHED (EARLIER) 2", lines)
+        fetches = [l for l in lines if b" FETCH " in l]
+        self.assertEqual(len(fetches), 1, lines)
+        self.assertTrue(re.match(rb"^\* 1 FETCH \(UID 1 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$",
+                                 fetches[0]), fetches)
+        # 3.2.6: the same from UID FETCH (CHANGEDSINCE ... VANISHED).
+        r3.send(b"f1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)\r\n" % saved)
+        lines = r3.until_tagged(b"f1")
+        self.assertEqual(lines[0], b"* VANISHED (EARLIER) 2")
+        self.assertEqual(lines[1:], fetches + [b"f1 OK FETCH completed"])
 
 
 if __name__ == "__main__":
