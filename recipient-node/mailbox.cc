@@ -236,9 +236,7 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(const std::string&
   }
   if (!local && !HasFlag(e, kSeenFlag)) {
     // A first read counts for the sender's reputation (core's policy).
-    std::lock_guard<std::mutex> lock(policy_mu_);
-    policy_->OnRead(n.signing_domain, n.body_sha256, clock().Now());
-    policy_dirty_ = true;
+    NoteFirstRead(n);
   }
   if (!req.peek() && !HasFlag(e, kSeenFlag)) {
     ASSIGN_OR_RETURN(std::vector<MailboxEntry> updated,

@@ -1,15 +1,13 @@
-// Text persistence of the policy snapshot (see policy_state.h).
+// Text form of the policy snapshot (see policy_state.h).
 #include "recipient-node/policy_state.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "core/crypto/encoding.h"
 #include "core/util/strings.h"
@@ -18,6 +16,10 @@ namespace pullmail {
 namespace {
 
 std::string TimeField(absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); }
+
+// Shortest text that reads back as the same double (StrCat's six digits
+// would drift a little at every report).
+std::string Count(double v) { return absl::StrFormat("%.17g", v); }
 
 bool ParseTime(absl::string_view s, absl::Time* t) {
   int64_t ms;
@@ -28,42 +30,34 @@ bool ParseTime(absl::string_view s, absl::Time* t) {
 
 }  // namespace
 
-absl::Status SavePolicySnapshot(const PolicySnapshot& snap, const std::string& path) {
+std::string PolicySnapshotText(const PolicySnapshot& snap) {
   std::string out;
   for (const auto& b : snap.bodies) {
-    absl::StrAppend(&out, "B ", HexEncode(b.sha256), " ", b.spam, " ", b.not_spam, " ",
-                    b.spam_reports, " ", b.not_spam_reports, " ", b.reads, " ",
+    absl::StrAppend(&out, "B ", HexEncode(b.sha256), " ", Count(b.spam), " ", Count(b.not_spam),
+                    " ", b.spam_reports, " ", b.not_spam_reports, " ", b.reads, " ",
                     TimeField(b.last_activity), "\n");
   }
   for (const auto& d : snap.domains) {
-    absl::StrAppend(&out, "D ", d.domain, " ", d.reads, " ", d.spam, " ", d.not_spam, " ",
-                    TimeField(d.updated), " ", d.last_spam ? TimeField(*d.last_spam) : "-", "\n");
+    absl::StrAppend(&out, "D ", d.domain, " ", Count(d.reads), " ", Count(d.spam), " ",
+                    Count(d.not_spam), " ", TimeField(d.updated), " ",
+                    d.last_spam ? TimeField(*d.last_spam) : "-", "\n");
     // The distinct peers that reported spam about it, after its D line.
     for (const std::string& peer : d.spam_peers) absl::StrAppend(&out, "P ", peer, "\n");
   }
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-  bool ok = ::write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot write ", path));
-  }
-  return absl::OkStatus();
+  return out;
 }
 
-absl::StatusOr<PolicySnapshot> LoadPolicySnapshot(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("no ", path));
+absl::StatusOr<PolicySnapshot> ParsePolicySnapshot(std::string_view text,
+                                                   std::string_view source) {
   PolicySnapshot snap;
-  std::string line;
   int n = 0;
-  while (std::getline(in, line)) {
+  for (absl::string_view line : absl::StrSplit(AV(text), '\n')) {
     ++n;
     if (line.empty()) continue;
     std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
-    auto bad = [&] { return absl::InvalidArgumentError(absl::StrCat(path, ":", n, ": malformed")); };
+    auto bad = [&] {
+      return absl::InvalidArgumentError(absl::StrCat(AV(source), ":", n, ": malformed"));
+    };
     if (f[0] == "B" && f.size() == 8) {
       PolicySnapshot::Body b;
       auto sha = HexDecode(SV(f[1]));
@@ -95,6 +89,14 @@ absl::StatusOr<PolicySnapshot> LoadPolicySnapshot(const std::string& path) {
     }
   }
   return snap;
+}
+
+absl::StatusOr<PolicySnapshot> LoadPolicySnapshot(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("no ", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParsePolicySnapshot(text.str(), path);
 }
 
 }  // namespace pullmail

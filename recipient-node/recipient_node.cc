@@ -12,7 +12,6 @@
 #include "core/logic/fetch_schedule.h"
 #include "core/util/random.h"
 #include "core/policy/policy_config.h"
-#include "recipient-node/policy_state.h"
 #include "core/storage/open_store.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
@@ -53,12 +52,7 @@ absl::StatusOr<std::unique_ptr<RecipientNode>> RecipientNode::Open(const NodeCon
   }
   ASSIGN_OR_RETURN(SpamPolicy policy, SpamPolicy::Create(std::move(policy_config)));
   node->policy_ = std::make_unique<SpamPolicy>(std::move(policy));
-  auto snapshot = LoadPolicySnapshot(config.data_dir + "/policy.state");
-  if (snapshot.ok()) {
-    RETURN_IF_ERROR(node->policy_->Restore(*snapshot));
-  } else if (snapshot.status().code() != absl::StatusCode::kNotFound) {
-    return snapshot.status();
-  }
+  RETURN_IF_ERROR(node->LoadPolicy());
   FetchLimits fetch_limits;
   if (const toml::table* t = config.Section("recipient", "fetch")) {
     ASSIGN_OR_RETURN(fetch_limits, ParseFetchLimits(*t));

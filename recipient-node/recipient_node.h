@@ -17,10 +17,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "core/config/node_config.h"
 #include "core/crypto/ed25519.h"
@@ -28,6 +30,7 @@
 #include "core/logic/acceptor.h"
 #include "core/logic/body_cache_key.h"
 #include "core/logic/author.h"
+#include "core/policy/policy_config.h"
 #include "core/policy/spam_policy.h"
 #include "core/storage/recipient_store.h"
 #include "core/storage/user_store.h"
@@ -143,8 +146,10 @@ class RecipientNode {
   absl::StatusOr<v1::ReportResult> AcceptPeerReport(const v1::SignedSpamReport& report);
   // One pass of the background work: release or suppress held copies,
   // offer unread bodies close to expiry to the prefetcher (which fetches on
-  // its own workers), send queued reports, save the policy state. Called by
-  // the maintenance thread every few seconds.
+  // its own workers), send queued reports, write this process's reads to
+  // the policy state in the store and refresh the policy from it (so a
+  // replica sees the others' counts). Called by the maintenance thread every
+  // few seconds.
   void Maintain();
   // Starts / stops the maintenance thread (stopping also stops the
   // prefetch workers).
@@ -175,7 +180,45 @@ class RecipientNode {
   void QueueReportOut(const v1::SpamReport& report, const std::string& signing_domain);
   void SendQueuedReports();
   void ReviewHeldAndPrefetch();
-  absl::Status SavePolicy();
+
+  // --- The spam policy's state (suppression.cc) ----------------------------
+  // The state lives in the store (RecipientStore's policy state): a report's
+  // record and the counts it adds commit in one transaction, and replicas on
+  // one database share it. policy_ is the stored state as last read or
+  // written by this process, plus policy_pending_: what this process fed the
+  // policy since (first reads, and bodies tracked for held copies), written
+  // to the store by the next SyncPolicy.
+  struct PolicyEvent {
+    enum class Kind { kNotification, kRead };
+    Kind kind;
+    std::string signing_domain, body_sha256, user;
+    absl::Time time;
+  };
+  // Start-up: imports an old DATA_DIR/policy.state into the store once (if
+  // the store has no state yet; the file is then renamed
+  // policy.state.migrated), then reads the state.
+  absl::Status LoadPolicy();
+  // Maintenance: writes policy_pending_ to the store and re-reads the state.
+  absl::Status SyncPolicy();
+  // A fresh policy with this node's configuration and `state` restored.
+  absl::StatusOr<SpamPolicy> PolicyFrom(std::string_view state) const;
+  // A policy-state update: restores `old`, runs `apply` on it, keeps the
+  // result in *next and returns its text.
+  absl::StatusOr<std::string> ApplyToState(std::string_view old, std::optional<SpamPolicy>* next,
+                                           absl::FunctionRef<absl::Status(SpamPolicy&)> apply) const;
+  // Counts one report: `record` is the store call that commits the report's
+  // record together with the policy update it is given; `apply` feeds the
+  // report to core's policy inside that transaction. After a commit: the
+  // crash point (crash_point.h), then this process adopts the new state.
+  // Returns what `record` returns (false: counted before; nothing ran).
+  absl::StatusOr<bool> CountReport(
+      absl::FunctionRef<absl::StatusOr<bool>(RecipientStore::PolicyStateUpdate)> record,
+      absl::FunctionRef<absl::Status(SpamPolicy&)> apply, std::string_view crash_point);
+  // policy_ = `committed` (a state just read or committed) + policy_pending_.
+  void AdoptPolicy(SpamPolicy committed);
+  static void Replay(SpamPolicy& policy, const PolicyEvent& e);
+  // The first read of a copy, for the policy (mailbox.cc calls it).
+  void NoteFirstRead(const StoredNotification& n);
 
   NodeConfig config_;
   std::unique_ptr<RecipientStore> store_;
@@ -187,9 +230,13 @@ class RecipientNode {
   std::unique_ptr<Prefetcher> prefetcher_;  // after fetcher_: destroyed first
   ChangeFeed changes_;
 
+  // Held from a policy-state write to its adoption, so that this process
+  // never adopts an older state after a newer one. Taken before policy_mu_.
+  std::mutex policy_write_mu_;
   std::mutex policy_mu_;  // serialises every SpamPolicy call
   std::unique_ptr<SpamPolicy> policy_;
-  bool policy_dirty_ = false;
+  PolicyConfig policy_config_;  // policy_'s, set once by LoadPolicy
+  std::vector<PolicyEvent> policy_pending_;  // guarded by policy_mu_
   std::mutex out_mu_;
   std::vector<std::pair<v1::SignedSpamReport, std::string>> reports_out_;  // (report, signing domain)
   std::mutex maint_mu_;

@@ -4,6 +4,8 @@
 // as abuse reports, to the sender's node). Every decision is core's
 // SpamPolicy; this file applies them to the mailboxes.
 #include <algorithm>
+#include <cstdio>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "core/mail/flags.h"
@@ -14,6 +16,7 @@
 #include "core/util/random.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
+#include "recipient-node/crash_point.h"
 #include "recipient-node/policy_state.h"
 #include "recipient-node/recipient_node.h"
 #include "rpc/metrics.h"
@@ -45,6 +48,12 @@ EntryPlacement RecipientNode::PlaceFor(const StoredNotification& n, const std::s
   {
     std::lock_guard<std::mutex> lock(policy_mu_);
     d = policy_->OnNotification(n.signing_domain, n.body_sha256, user, now);
+    // The policy tracked the body for a held domain's copies (spam_policy.h:
+    // held, or shown to an early reader): that goes to the store's state.
+    if (d.visibility == Visibility::kHeld || d.rule == policy_rule::kEarlyReader) {
+      policy_pending_.push_back({PolicyEvent::Kind::kNotification, n.signing_domain,
+                                 n.body_sha256, user, now});
+    }
   }
   EntryPlacement p;
   p.user = user;
@@ -106,8 +115,23 @@ absl::StatusOr<v1::ReportResponse> RecipientNode::Report(const std::string& user
     return resp;
   }
   absl::Time now = clock().Now();
-  ASSIGN_OR_RETURN(bool fresh, store_->RecordReport(user, e.notification_id,
-                                                   static_cast<int>(req.verdict()), now));
+  // The report's record and the counts it adds commit in one transaction:
+  // core's policy runs inside it on the state as committed (by this process
+  // or another replica), and a report already recorded runs nothing.
+  ReportOutcome out;
+  ASSIGN_OR_RETURN(
+      bool fresh,
+      CountReport(
+          [&](RecipientStore::PolicyStateUpdate update) {
+            return store_->RecordReportWithPolicy(user, e.notification_id,
+                                                  static_cast<int>(req.verdict()), now, update);
+          },
+          [&](SpamPolicy& p) {
+            out = p.OnLocalReport(n.signing_domain, n.body_sha256,
+                                  spam ? Verdict::kSpam : Verdict::kNotSpam, now);
+            return absl::OkStatus();
+          },
+          "report_committed"));
   v1::ReportResponse resp;
   // The reporter's own copy goes where the verdict says.
   if (spam && folder != kJunk) {
@@ -122,14 +146,6 @@ absl::StatusOr<v1::ReportResponse> RecipientNode::Report(const std::string& user
     resp.set_explanation("you had already reported this message; counted once");
     return resp;
   }
-  ReportOutcome out;
-  {
-    std::lock_guard<std::mutex> lock(policy_mu_);
-    out = policy_->OnLocalReport(n.signing_domain, n.body_sha256,
-                                 spam ? Verdict::kSpam : Verdict::kNotSpam, now);
-    policy_dirty_ = true;
-  }
-  RETURN_IF_ERROR(SavePolicy());  // the report counts after a restart too
   Metrics::Global().Add(absl::StrCat("pullmail_reports_total{verdict=\"",
                                      spam ? "spam" : "not_spam", "\"}"));
   if (out.newly_suppressed) {
@@ -183,11 +199,6 @@ absl::StatusOr<v1::ReportResult> RecipientNode::AcceptPeerReport(
   pr.verdict = report->verdict();
   pr.count = std::max<uint32_t>(1, report->reports());
   pr.time = FromUnixMs(report->reported_unix_ms());
-  ASSIGN_OR_RETURN(bool fresh, store_->RecordPeerReport(pr));
-  if (!fresh) {
-    Metrics::Global().Add("pullmail_peer_reports_rejected_total{reason=\"replay\"}");
-    return absl::AlreadyExistsError("replay: this report id was counted before");
-  }
   // Whether this node holds that body from that domain: a peer's word about
   // mail never seen here judges the body, never the domain (core's policy).
   bool held_here = false;
@@ -199,17 +210,27 @@ absl::StatusOr<v1::ReportResult> RecipientNode::AcceptPeerReport(
       break;
     }
   }
+  // The replay record and the counts commit together (see Report); a
+  // report core's policy refuses is not recorded.
   absl::StatusOr<ReportOutcome> out;
-  {
-    std::lock_guard<std::mutex> lock(policy_mu_);
-    out = policy_->OnPeerReport(peer, report->message_signing_domain(), report->body_sha256(),
-                                report->verdict() == v1::VERDICT_SPAM ? Verdict::kSpam
-                                                                      : Verdict::kNotSpam,
-                                pr.count, held_here, now);
-    policy_dirty_ = true;
+  ASSIGN_OR_RETURN(
+      bool fresh,
+      CountReport(
+          [&](RecipientStore::PolicyStateUpdate update) {
+            return store_->RecordPeerReportWithPolicy(pr, update);
+          },
+          [&](SpamPolicy& p) {
+            out = p.OnPeerReport(peer, report->message_signing_domain(), report->body_sha256(),
+                                 report->verdict() == v1::VERDICT_SPAM ? Verdict::kSpam
+                                                                       : Verdict::kNotSpam,
+                                 pr.count, held_here, now);
+            return out.status();
+          },
+          "peer_report_committed"));
+  if (!fresh) {
+    Metrics::Global().Add("pullmail_peer_reports_rejected_total{reason=\"replay\"}");
+    return absl::AlreadyExistsError("replay: this report id was counted before");
   }
-  if (!out.ok()) return out.status();
-  RETURN_IF_ERROR(SavePolicy());
   Metrics::Global().Add("pullmail_peer_reports_accepted_total");
   if (out->newly_suppressed) {
     ASSIGN_OR_RETURN(uint32_t moved,
@@ -325,21 +346,138 @@ void RecipientNode::ReviewHeldAndPrefetch() {
   if (!to_pin.empty() && prefetcher_) prefetcher_->Offer(to_pin);
 }
 
-absl::Status RecipientNode::SavePolicy() {
-  PolicySnapshot snap;
+absl::StatusOr<SpamPolicy> RecipientNode::PolicyFrom(std::string_view state) const {
+  SpamPolicy p(policy_config_);
+  ASSIGN_OR_RETURN(PolicySnapshot snap, ParsePolicySnapshot(state, "stored policy state"));
+  RETURN_IF_ERROR(p.Restore(snap));
+  return p;
+}
+
+absl::StatusOr<std::string> RecipientNode::ApplyToState(
+    std::string_view old, std::optional<SpamPolicy>* next,
+    absl::FunctionRef<absl::Status(SpamPolicy&)> apply) const {
+  ASSIGN_OR_RETURN(SpamPolicy p, PolicyFrom(old));
+  RETURN_IF_ERROR(apply(p));
+  std::string text = PolicySnapshotText(p.Snapshot());
+  next->emplace(std::move(p));
+  return text;
+}
+
+absl::StatusOr<bool> RecipientNode::CountReport(
+    absl::FunctionRef<absl::StatusOr<bool>(RecipientStore::PolicyStateUpdate)> record,
+    absl::FunctionRef<absl::Status(SpamPolicy&)> apply, std::string_view crash_point) {
+  std::lock_guard<std::mutex> write(policy_write_mu_);
+  std::optional<SpamPolicy> committed;
+  ASSIGN_OR_RETURN(bool fresh, record([&](std::string_view old) {
+                     return ApplyToState(old, &committed, apply);
+                   }));
+  if (!fresh) return false;
+  CrashPoint(crash_point);
+  AdoptPolicy(*std::move(committed));
+  return true;
+}
+
+void RecipientNode::Replay(SpamPolicy& policy, const PolicyEvent& e) {
+  switch (e.kind) {
+    case PolicyEvent::Kind::kNotification:
+      (void)policy.OnNotification(e.signing_domain, e.body_sha256, e.user, e.time);
+      break;
+    case PolicyEvent::Kind::kRead:
+      policy.OnRead(e.signing_domain, e.body_sha256, e.time);
+      break;
+  }
+}
+
+void RecipientNode::AdoptPolicy(SpamPolicy committed) {
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  for (const PolicyEvent& e : policy_pending_) Replay(committed, e);
+  *policy_ = std::move(committed);
+}
+
+void RecipientNode::NoteFirstRead(const StoredNotification& n) {
+  const absl::Time now = clock().Now();
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  policy_->OnRead(n.signing_domain, n.body_sha256, now);
+  policy_pending_.push_back({PolicyEvent::Kind::kRead, n.signing_domain, n.body_sha256, "", now});
+}
+
+absl::Status RecipientNode::LoadPolicy() {
+  policy_config_ = policy_->config();
+  // Before the state moved into the store it was a file in data_dir: import
+  // it once, unless the store has a state already (another replica, or an
+  // earlier start, put it there).
+  const std::string file = config_.data_dir + "/policy.state";
+  absl::StatusOr<PolicySnapshot> old_file = LoadPolicySnapshot(file);
+  if (old_file.ok()) {
+    bool imported = false;
+    RETURN_IF_ERROR(store_->UpdatePolicyState([&](std::string_view stored)
+                                                  -> absl::StatusOr<std::string> {
+      imported = stored.empty();
+      if (!imported) return std::string(stored);
+      SpamPolicy check(policy_config_);
+      RETURN_IF_ERROR(check.Restore(*old_file));
+      return PolicySnapshotText(*old_file);
+    }));
+    const std::string moved = file + ".migrated";
+    if (std::rename(file.c_str(), moved.c_str()) != 0) {
+      PM_LOG(WARNING) << "cannot rename " << file << " to " << moved;
+    }
+    PM_LOG(INFO) << file << (imported ? ": imported into the store"
+                                      : ": not imported, the store already has a policy state")
+                 << "; renamed " << moved;
+  } else if (old_file.status().code() != absl::StatusCode::kNotFound) {
+    return old_file.status();
+  }
+  ASSIGN_OR_RETURN(std::string state, store_->GetPolicyState());
+  ASSIGN_OR_RETURN(SpamPolicy p, PolicyFrom(state));
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  *policy_ = std::move(p);
+  return absl::OkStatus();
+}
+
+absl::Status RecipientNode::SyncPolicy() {
+  std::lock_guard<std::mutex> write(policy_write_mu_);
+  std::vector<PolicyEvent> events;
   {
     std::lock_guard<std::mutex> lock(policy_mu_);
-    if (!policy_dirty_) return absl::OkStatus();
-    snap = policy_->Snapshot();
-    policy_dirty_ = false;
+    events.swap(policy_pending_);
   }
-  return SavePolicySnapshot(snap, config_.data_dir + "/policy.state");
+  std::optional<SpamPolicy> committed;
+  absl::Status s;
+  if (events.empty()) {
+    // Nothing of ours to write: read what the other replicas committed.
+    absl::StatusOr<std::string> state = store_->GetPolicyState();
+    s = state.status();
+    if (state.ok()) {
+      absl::StatusOr<SpamPolicy> p = PolicyFrom(*state);
+      s = p.status();
+      if (p.ok()) committed.emplace(*std::move(p));
+    }
+  } else {
+    s = store_->UpdatePolicyState([&](std::string_view old) {
+      return ApplyToState(old, &committed, [&](SpamPolicy& p) {
+        for (const PolicyEvent& e : events) Replay(p, e);
+        return absl::OkStatus();
+      });
+    });
+  }
+  if (!s.ok()) {
+    // Kept for the next pass, before what came in meanwhile.
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    events.insert(events.end(), std::make_move_iterator(policy_pending_.begin()),
+                  std::make_move_iterator(policy_pending_.end()));
+    policy_pending_ = std::move(events);
+    return s;
+  }
+  AdoptPolicy(*std::move(committed));
+  Metrics::Global().Add("pullmail_policy_syncs_total");
+  return absl::OkStatus();
 }
 
 void RecipientNode::Maintain() {
   SendQueuedReports();
   ReviewHeldAndPrefetch();
-  if (absl::Status s = SavePolicy(); !s.ok()) PM_LOG(ERROR) << s;
+  if (absl::Status s = SyncPolicy(); !s.ok()) PM_LOG(ERROR) << "policy state: " << s;
 }
 
 void RecipientNode::StartMaintenance() {

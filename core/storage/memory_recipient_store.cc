@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/mail/flags.h"
 #include "core/storage/memory_store.h"
+#include "core/util/status_macros.h"
 #include "core/util/strings.h"
 
 namespace pullmail {
@@ -390,22 +391,7 @@ class MemoryRecipientStore : public RecipientStore {
   absl::StatusOr<bool> RecordReport(std::string_view user, int64_t notification_id, int verdict,
                                     absl::Time time) override {
     absl::MutexLock lock(&mu_);
-    NotifRec* rec = FindNotifLocked(notification_id);
-    if (rec == nullptr) {
-      return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
-    }
-    auto& reports = rec->reports;
-    auto it = std::lower_bound(
-        reports.begin(), reports.end(), user,
-        [](const Report& r, std::string_view u) { return r.user < u; });
-    if (it != reports.end() && it->user == user) {
-      if (it->verdict == verdict) return false;
-      it->verdict = verdict;
-      it->time_us = TimeToStoredMicros(time);
-      return true;
-    }
-    reports.insert(it, Report{std::string(user), verdict, TimeToStoredMicros(time)});
-    return true;
+    return RecordReportLocked(user, notification_id, verdict, time, nullptr);
   }
 
   absl::StatusOr<std::vector<UserReport>> ReportsForBodyHash(
@@ -423,7 +409,77 @@ class MemoryRecipientStore : public RecipientStore {
 
   absl::StatusOr<bool> RecordPeerReport(const PeerReport& report) override {
     absl::MutexLock lock(&mu_);
-    if (!peer_seen_.emplace(report.peer_domain, report.report_id).second) return false;
+    return RecordPeerReportLocked(report, nullptr);
+  }
+
+  absl::StatusOr<std::vector<PeerReport>> PeerReportsForBodyHash(
+      std::string_view body_sha256) override {
+    absl::MutexLock lock(&mu_);
+    auto it = peer_by_body_.find(AV(body_sha256));
+    return it == peer_by_body_.end() ? std::vector<PeerReport>() : it->second;
+  }
+
+  // --- Spam-policy state ---------------------------------------------------
+  // `update` runs under mu_: the store is locked for it, as a transaction.
+
+  absl::StatusOr<std::string> GetPolicyState() override {
+    absl::MutexLock lock(&mu_);
+    return policy_state_;
+  }
+
+  absl::Status UpdatePolicyState(PolicyStateUpdate update) override {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(std::string next, update(policy_state_));
+    policy_state_ = std::move(next);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> RecordReportWithPolicy(std::string_view user, int64_t notification_id,
+                                              int verdict, absl::Time time,
+                                              PolicyStateUpdate update) override {
+    absl::MutexLock lock(&mu_);
+    return RecordReportLocked(user, notification_id, verdict, time, &update);
+  }
+
+  absl::StatusOr<bool> RecordPeerReportWithPolicy(const PeerReport& report,
+                                                  PolicyStateUpdate update) override {
+    absl::MutexLock lock(&mu_);
+    return RecordPeerReportLocked(report, &update);
+  }
+
+ private:
+  // The report is checked first; `update` (if given) runs only for a report
+  // that changes something, and nothing changes unless it succeeds.
+  absl::StatusOr<bool> RecordReportLocked(std::string_view user, int64_t notification_id,
+                                          int verdict, absl::Time time,
+                                          const PolicyStateUpdate* update)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    NotifRec* rec = FindNotifLocked(notification_id);
+    if (rec == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
+    }
+    auto& reports = rec->reports;
+    auto it = std::lower_bound(
+        reports.begin(), reports.end(), user,
+        [](const Report& r, std::string_view u) { return r.user < u; });
+    const bool exists = it != reports.end() && it->user == user;
+    if (exists && it->verdict == verdict) return false;
+    RETURN_IF_ERROR(ApplyPolicyUpdateLocked(update));
+    if (exists) {
+      it->verdict = verdict;
+      it->time_us = TimeToStoredMicros(time);
+    } else {
+      reports.insert(it, Report{std::string(user), verdict, TimeToStoredMicros(time)});
+    }
+    return true;
+  }
+
+  absl::StatusOr<bool> RecordPeerReportLocked(const PeerReport& report,
+                                              const PolicyStateUpdate* update)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (peer_seen_.contains(std::make_pair(report.peer_domain, report.report_id))) return false;
+    RETURN_IF_ERROR(ApplyPolicyUpdateLocked(update));
+    peer_seen_.emplace(report.peer_domain, report.report_id);
     PeerReport copy = report;
     copy.time = TruncateToMicros(report.time);
     auto& list = peer_by_body_[report.body_sha256];
@@ -436,14 +492,14 @@ class MemoryRecipientStore : public RecipientStore {
     return true;
   }
 
-  absl::StatusOr<std::vector<PeerReport>> PeerReportsForBodyHash(
-      std::string_view body_sha256) override {
-    absl::MutexLock lock(&mu_);
-    auto it = peer_by_body_.find(AV(body_sha256));
-    return it == peer_by_body_.end() ? std::vector<PeerReport>() : it->second;
+  absl::Status ApplyPolicyUpdateLocked(const PolicyStateUpdate* update)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (update == nullptr) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::string next, (*update)(policy_state_));
+    policy_state_ = std::move(next);
+    return absl::OkStatus();
   }
 
- private:
   struct EntryRec {
     int64_t notification_id = 0;
     int64_t internal_date_us = 0;
@@ -658,6 +714,7 @@ class MemoryRecipientStore : public RecipientStore {
   absl::flat_hash_map<std::string, std::string> bodies_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::pair<std::string, std::string>> peer_seen_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::vector<PeerReport>> peer_by_body_ ABSL_GUARDED_BY(mu_);
+  std::string policy_state_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

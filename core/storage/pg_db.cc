@@ -177,6 +177,17 @@ CREATE TABLE expunged(
 UPDATE folders SET highest_modseq = 1 WHERE highest_modseq = 0;
 )sql";
 
+// Version 4: the spam policy's state (RecipientStore::UpdatePolicyState),
+// one row that every writer locks (SELECT ... FOR UPDATE), created here so
+// that the lock always has a row to take.
+constexpr char kSchemaV4[] = R"sql(
+CREATE TABLE policy_state(
+  id smallint PRIMARY KEY CHECK (id = 1),
+  state bytea NOT NULL
+);
+INSERT INTO policy_state(id, state) VALUES(1, ''::bytea);
+)sql";
+
 // Advisory lock key for schema changes ("pullmail" in ASCII, truncated).
 constexpr int64_t kSchemaLockKey = 0x70756c6c6d61696cLL;
 
@@ -493,6 +504,7 @@ absl::Status PgDb::Migrate() {
       RETURN_IF_ERROR(c.Run(kSchemaV1));
       RETURN_IF_ERROR(c.Run(kSchemaV2));
       RETURN_IF_ERROR(c.Run(kSchemaV3));
+      RETURN_IF_ERROR(c.Run(kSchemaV4));
       RETURN_IF_ERROR(c.Exec("INSERT INTO pm_meta(key, value) VALUES('schema_version', $1)",
                              PgParams().Int(kPgSchemaVersion))
                           .status());
@@ -514,6 +526,11 @@ absl::Status PgDb::Migrate() {
     if (version < 3) {
       RETURN_IF_ERROR(c.Run(kSchemaV3));
       RETURN_IF_ERROR(c.Exec("UPDATE pm_meta SET value = 3 WHERE key = 'schema_version'")
+                          .status());
+    }
+    if (version < 4) {
+      RETURN_IF_ERROR(c.Run(kSchemaV4));
+      RETURN_IF_ERROR(c.Exec("UPDATE pm_meta SET value = 4 WHERE key = 'schema_version'")
                           .status());
     }
     return absl::OkStatus();

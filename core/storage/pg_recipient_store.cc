@@ -739,27 +739,7 @@ class PgRecipientStore : public RecipientStore {
 
   absl::StatusOr<bool> RecordReport(std::string_view user, int64_t notification_id, int verdict,
                                     absl::Time time) override {
-    bool changed = false;
-    RETURN_IF_ERROR(db_->Txn([&](PgConn& c) -> absl::Status {
-      ASSIGN_OR_RETURN(PgResult n, c.Exec("SELECT 1 FROM notifications WHERE id = $1",
-                                          PgParams().Int(notification_id)));
-      if (n.rows() == 0) {
-        return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
-      }
-      // One statement: insert, or replace a different verdict; a same
-      // verdict changes nothing (no row returned).
-      ASSIGN_OR_RETURN(
-          PgResult r,
-          c.Exec("INSERT INTO user_reports(usr, notification_id, verdict, time_us) VALUES($1, "
-                 "$2, $3, $4) ON CONFLICT (usr, notification_id) DO UPDATE SET verdict = "
-                 "EXCLUDED.verdict, time_us = EXCLUDED.time_us WHERE user_reports.verdict <> "
-                 "EXCLUDED.verdict RETURNING 1",
-                 PgParams().Text(user).Int(notification_id).Int(verdict).Int(
-                     TimeToStoredMicros(time))));
-      changed = r.rows() > 0;
-      return absl::OkStatus();
-    }));
-    return changed;
+    return RecordReportTxn(user, notification_id, verdict, time, nullptr);
   }
 
   absl::StatusOr<std::vector<UserReport>> ReportsForBodyHash(
@@ -785,17 +765,7 @@ class PgRecipientStore : public RecipientStore {
   }
 
   absl::StatusOr<bool> RecordPeerReport(const PeerReport& pr) override {
-    ASSIGN_OR_RETURN(PgResult r, db_->Exec("INSERT INTO peer_reports(peer_domain, report_id, "
-                                           "body_sha256, verdict, count, time_us) VALUES($1, $2, "
-                                           "$3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                                           PgParams()
-                                               .Text(pr.peer_domain)
-                                               .Text(pr.report_id)
-                                               .Bytea(pr.body_sha256)
-                                               .Int(pr.verdict)
-                                               .Int(pr.count)
-                                               .Int(TimeToStoredMicros(pr.time))));
-    return r.affected() > 0;
+    return RecordPeerReportTxn(pr, nullptr);
   }
 
   absl::StatusOr<std::vector<PeerReport>> PeerReportsForBodyHash(
@@ -818,7 +788,90 @@ class PgRecipientStore : public RecipientStore {
     return out;
   }
 
+  // --- Spam-policy state ---------------------------------------------------
+  // One row (schema version 3), locked with SELECT ... FOR UPDATE for the
+  // rest of the transaction: replicas on one database take turns, and each
+  // starts from what the last one committed.
+
+  absl::StatusOr<std::string> GetPolicyState() override {
+    ASSIGN_OR_RETURN(PgResult r, db_->Exec("SELECT state FROM policy_state WHERE id = 1"));
+    return r.rows() > 0 ? r.Bytea(0, 0) : std::string();
+  }
+
+  absl::Status UpdatePolicyState(PolicyStateUpdate update) override {
+    return db_->Txn([&](PgConn& c) { return ApplyPolicyUpdate(c, &update); });
+  }
+
+  absl::StatusOr<bool> RecordReportWithPolicy(std::string_view user, int64_t notification_id,
+                                              int verdict, absl::Time time,
+                                              PolicyStateUpdate update) override {
+    return RecordReportTxn(user, notification_id, verdict, time, &update);
+  }
+
+  absl::StatusOr<bool> RecordPeerReportWithPolicy(const PeerReport& report,
+                                                  PolicyStateUpdate update) override {
+    return RecordPeerReportTxn(report, &update);
+  }
+
  private:
+  // Inside a transaction: locks the state's row and stores (*update)(state).
+  static absl::Status ApplyPolicyUpdate(PgConn& c, const PolicyStateUpdate* update) {
+    if (update == nullptr) return absl::OkStatus();
+    ASSIGN_OR_RETURN(PgResult r,
+                     c.Exec("SELECT state FROM policy_state WHERE id = 1 FOR UPDATE"));
+    if (r.rows() == 0) return absl::DataLossError("postgresql: the policy_state row is missing");
+    ASSIGN_OR_RETURN(std::string next, (*update)(r.Bytea(0, 0)));
+    return c.Exec("UPDATE policy_state SET state = $1 WHERE id = 1", PgParams().Bytea(next))
+        .status();
+  }
+
+  absl::StatusOr<bool> RecordReportTxn(std::string_view user, int64_t notification_id,
+                                       int verdict, absl::Time time,
+                                       const PolicyStateUpdate* update) {
+    bool changed = false;
+    RETURN_IF_ERROR(db_->Txn([&](PgConn& c) -> absl::Status {
+      ASSIGN_OR_RETURN(PgResult n, c.Exec("SELECT 1 FROM notifications WHERE id = $1",
+                                          PgParams().Int(notification_id)));
+      if (n.rows() == 0) {
+        return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
+      }
+      // One statement: insert, or replace a different verdict; a same
+      // verdict changes nothing (no row returned).
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          c.Exec("INSERT INTO user_reports(usr, notification_id, verdict, time_us) VALUES($1, "
+                 "$2, $3, $4) ON CONFLICT (usr, notification_id) DO UPDATE SET verdict = "
+                 "EXCLUDED.verdict, time_us = EXCLUDED.time_us WHERE user_reports.verdict <> "
+                 "EXCLUDED.verdict RETURNING 1",
+                 PgParams().Text(user).Int(notification_id).Int(verdict).Int(
+                     TimeToStoredMicros(time))));
+      changed = r.rows() > 0;
+      if (!changed) return absl::OkStatus();
+      return ApplyPolicyUpdate(c, update);
+    }));
+    return changed;
+  }
+
+  absl::StatusOr<bool> RecordPeerReportTxn(const PeerReport& pr, const PolicyStateUpdate* update) {
+    bool fresh = false;
+    RETURN_IF_ERROR(db_->Txn([&](PgConn& c) -> absl::Status {
+      ASSIGN_OR_RETURN(PgResult r, c.Exec("INSERT INTO peer_reports(peer_domain, report_id, "
+                                          "body_sha256, verdict, count, time_us) VALUES($1, $2, "
+                                          "$3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                                          PgParams()
+                                              .Text(pr.peer_domain)
+                                              .Text(pr.report_id)
+                                              .Bytea(pr.body_sha256)
+                                              .Int(pr.verdict)
+                                              .Int(pr.count)
+                                              .Int(TimeToStoredMicros(pr.time))));
+      fresh = r.affected() > 0;
+      if (!fresh) return absl::OkStatus();
+      return ApplyPolicyUpdate(c, update);
+    }));
+    return fresh;
+  }
+
   std::shared_ptr<PgDb> db_;
 };
 

@@ -11,9 +11,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/storage/pg_store.h"
 #include "core/storage/storage_test_util.h"
+#include "core/util/strings.h"
 
 namespace pullmail {
 namespace {
@@ -135,6 +137,41 @@ TEST_F(PgReplicas, TwoSenderReplicasNeverClaimTheSameDelivery) {
   for (const std::string& id : got2) EXPECT_TRUE(all.insert(id).second) << id << " claimed twice";
   EXPECT_EQ(all.size(), size_t{kMessages});
   EXPECT_EQ(got1.size() + got2.size(), size_t{kMessages});
+}
+
+TEST_F(PgReplicas, TwoReplicasShareOnePolicyStateAndTakeTurns) {
+  // Each report's update adds one to the stored count: two replicas
+  // reporting at once must see each other's counts (the row lock), so the
+  // final count is every report, and each report's record went with it.
+  auto r1 = NewPgRecipientStore(dbs_[0]);
+  auto r2 = NewPgRecipientStore(dbs_[1]);
+  auto n = r1->InsertNotification(MakeNotification("spam"), {kAlice}, EntryState::kShown, "");
+  PM_ASSERT_OK(n);
+  constexpr int kEach = 30;
+  auto count = [](std::string_view old) -> absl::StatusOr<std::string> {
+    int v = 0;
+    if (!old.empty() && !absl::SimpleAtoi(AV(old), &v)) return absl::InternalError("bad state");
+    return absl::StrCat(v + 1);
+  };
+  auto work = [&](RecipientStore* s, const std::string& who) {
+    for (int i = 0; i < kEach; ++i) {
+      auto fresh = s->RecordReportWithPolicy(absl::StrCat(who, i, "@r.example"),
+                                             n->notification_id, 1, kT0, count);
+      ASSERT_TRUE(fresh.ok() && *fresh) << fresh.status();
+      // A peer report through the other path, too.
+      PeerReport pr{"p.example", absl::StrCat(who, i), std::string(32, 'h'), 1, 1, kT0};
+      fresh = s->RecordPeerReportWithPolicy(pr, count);
+      ASSERT_TRUE(fresh.ok() && *fresh) << fresh.status();
+    }
+  };
+  std::thread t1(work, r1.get(), "one-");
+  std::thread t2(work, r2.get(), "two-");
+  t1.join();
+  t2.join();
+  EXPECT_EQ(*r1->GetPolicyState(), absl::StrCat(4 * kEach));
+  EXPECT_EQ(*r2->GetPolicyState(), absl::StrCat(4 * kEach));
+  EXPECT_EQ(r2->ReportsForBodyHash(std::string(32, 'h'))->size(), size_t{2 * kEach});
+  EXPECT_EQ(r1->PeerReportsForBodyHash(std::string(32, 'h'))->size(), size_t{2 * kEach});
 }
 
 TEST(PgStore, UnreachableServerIsUnavailable) {

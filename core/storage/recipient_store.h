@@ -2,7 +2,8 @@
 // (deduplicated), users' folders and mailbox entries with IMAP semantics
 // (UIDVALIDITY, strictly ascending never-reused UIDs, flags, MODSEQ), the
 // cache of fetched bodies under opaque keys (the node uses core's
-// BodyCacheKey: hash plus sending domain), and spam reports.
+// BodyCacheKey: hash plus sending domain), spam reports, and the spam
+// policy's state, committed with the reports that change it.
 // Back ends: sqlite_store.h (durable), memory_store.h (tests, simulator).
 //
 // Storage hides nothing: entries in every EntryState are listed and counted.
@@ -20,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -246,6 +248,44 @@ class RecipientStore {
   // Every peer report on that body hash, sorted by (peer domain, report id).
   virtual absl::StatusOr<std::vector<PeerReport>> PeerReportsForBodyHash(
       std::string_view body_sha256) = 0;
+
+  // --- Spam-policy state ---------------------------------------------------
+  // One opaque state per store: the recipient node keeps core's SpamPolicy
+  // snapshot here (recipient-node/policy_state.h), so that a report's record
+  // and the counts it adds commit together, and so that replicas on one
+  // database share the counts. "" until first written.
+
+  // Computes the new state from the stored one. It runs inside the store's
+  // transaction with the state locked against every other writer (SQLite:
+  // BEGIN IMMEDIATE; PostgreSQL: SELECT ... FOR UPDATE of the state's one
+  // row, so replicas take turns; memory: under the store's mutex), so it
+  // must not call into the store. It may run more than once for one call
+  // (PostgreSQL runs a conflicting transaction again): it must assign its
+  // outputs, not accumulate them. Its error rolls everything back and is
+  // returned as is.
+  using PolicyStateUpdate =
+      absl::FunctionRef<absl::StatusOr<std::string>(std::string_view old_state)>;
+
+  // The state as last committed ("" if never written).
+  virtual absl::StatusOr<std::string> GetPolicyState() = 0;
+
+  // Replaces the state with update(stored state), in one transaction.
+  virtual absl::Status UpdatePolicyState(PolicyStateUpdate update) = 0;
+
+  // RecordReport and UpdatePolicyState in ONE transaction: the report is
+  // "counted" exactly when the state it produced is stored. When
+  // RecordReport would return false (this user already reported this
+  // notification with this verdict), nothing is written and `update` does not
+  // run; NotFound (notification unknown) likewise.
+  virtual absl::StatusOr<bool> RecordReportWithPolicy(std::string_view user,
+                                                      int64_t notification_id, int verdict,
+                                                      absl::Time time,
+                                                      PolicyStateUpdate update) = 0;
+
+  // RecordPeerReport and UpdatePolicyState in ONE transaction; for a replay
+  // (false) nothing is written and `update` does not run.
+  virtual absl::StatusOr<bool> RecordPeerReportWithPolicy(const PeerReport& report,
+                                                          PolicyStateUpdate update) = 0;
 };
 
 }  // namespace pullmail

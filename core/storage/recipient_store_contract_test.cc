@@ -2,18 +2,21 @@
 // durability checks (close and reopen).
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/storage/memory_store.h"
 #include "core/storage/pg_store.h"
 #include "core/storage/sqlite_db.h"  // kStoredBodyChunkSize: where the edges are
 #include "core/storage/sqlite_store.h"
 #include "core/storage/storage_test_util.h"
+#include "core/util/strings.h"
 
 namespace pullmail {
 namespace {
@@ -716,6 +719,134 @@ TEST_P(RecipientStoreContract, PeerReportsRejectReplays) {
   EXPECT_TRUE(store_->PeerReportsForBodyHash(Hash('y'))->empty());
 }
 
+// --- Spam-policy state -----------------------------------------------------
+
+// An update that appends `add` to the state and counts its runs.
+struct Appender {
+  std::string add;
+  int runs = 0;
+  std::string seen;  // the old state it was last given
+  absl::StatusOr<std::string> operator()(std::string_view old) {
+    ++runs;
+    seen = std::string(old);
+    return absl::StrCat(AV(old), add);
+  }
+};
+
+TEST_P(RecipientStoreContract, PolicyStateStartsEmptyAndUpdatesInPlace) {
+  EXPECT_EQ(*store_->GetPolicyState(), "");
+  Appender a{"one"};
+  PM_ASSERT_OK(store_->UpdatePolicyState(std::ref(a)));
+  EXPECT_EQ(a.seen, "");
+  EXPECT_EQ(*store_->GetPolicyState(), "one");
+  // Any bytes, NUL included.
+  const std::string binary("\x00\xff\n\x00 two", 8);
+  Appender b{binary};
+  PM_ASSERT_OK(store_->UpdatePolicyState(std::ref(b)));
+  EXPECT_EQ(b.seen, "one");
+  EXPECT_EQ(*store_->GetPolicyState(), "one" + binary);
+  // A failing update changes nothing and its error comes back as is.
+  PM_EXPECT_CODE(store_->UpdatePolicyState([](std::string_view) -> absl::StatusOr<std::string> {
+    return absl::InvalidArgumentError("no");
+  }), kInvalidArgument);
+  EXPECT_EQ(*store_->GetPolicyState(), "one" + binary);
+}
+
+TEST_P(RecipientStoreContract, ReportWithPolicyCommitsBothOrNeither) {
+  InsertResult a = Insert("ma", {kAlice, kBob}, 'x');
+  Appender first{"A"};
+  EXPECT_TRUE(*store_->RecordReportWithPolicy(kAlice, a.notification_id, 1, kT0,
+                                              std::ref(first)));
+  EXPECT_EQ(first.runs, 1);
+  EXPECT_EQ(*store_->GetPolicyState(), "A");
+  EXPECT_EQ(store_->ReportsForBodyHash(Hash('x'))->size(), 1u);
+
+  // Counted once: the same verdict again writes nothing and does not run.
+  Appender again{"B"};
+  EXPECT_FALSE(*store_->RecordReportWithPolicy(kAlice, a.notification_id, 1, kT0,
+                                               std::ref(again)));
+  EXPECT_EQ(again.runs, 0);
+  EXPECT_EQ(*store_->GetPolicyState(), "A");
+  // An unknown notification: NotFound, nothing run.
+  PM_EXPECT_CODE(store_->RecordReportWithPolicy(kAlice, 9999, 1, kT0, std::ref(again)),
+                 kNotFound);
+  EXPECT_EQ(again.runs, 0);
+
+  // A failing update: the report is not recorded either, so it counts later.
+  auto fail = [](std::string_view) -> absl::StatusOr<std::string> {
+    return absl::UnavailableError("policy says no");
+  };
+  PM_EXPECT_CODE(store_->RecordReportWithPolicy(kBob, a.notification_id, 1, kT0, fail),
+                 kUnavailable);
+  EXPECT_EQ(store_->ReportsForBodyHash(Hash('x'))->size(), 1u);
+  EXPECT_EQ(*store_->GetPolicyState(), "A");
+  Appender bob{"B"};
+  EXPECT_TRUE(*store_->RecordReportWithPolicy(kBob, a.notification_id, 1, kT0, std::ref(bob)));
+  EXPECT_EQ(bob.seen, "A");
+  EXPECT_EQ(*store_->GetPolicyState(), "AB");
+
+  // A changed verdict is a new report: it runs.
+  Appender changed{"C"};
+  EXPECT_TRUE(*store_->RecordReportWithPolicy(kAlice, a.notification_id, 2,
+                                              kT0 + absl::Seconds(1), std::ref(changed)));
+  EXPECT_EQ(changed.runs, 1);
+  EXPECT_EQ(*store_->GetPolicyState(), "ABC");
+  auto reports = store_->ReportsForBodyHash(Hash('x'));
+  ASSERT_EQ(reports->size(), 2u);
+  EXPECT_EQ((*reports)[0].user, kAlice);
+  EXPECT_EQ((*reports)[0].verdict, 2);
+  // The plain call is the same record without a state change.
+  EXPECT_FALSE(*store_->RecordReport(kBob, a.notification_id, 1, kT0));
+  EXPECT_EQ(*store_->GetPolicyState(), "ABC");
+}
+
+TEST_P(RecipientStoreContract, PeerReportWithPolicyCommitsBothOrNeither) {
+  PeerReport r{"p.example", "rep1", Hash('x'), 1, 3, kT0};
+  PM_EXPECT_CODE(store_->RecordPeerReportWithPolicy(
+                     r, [](std::string_view) -> absl::StatusOr<std::string> {
+                       return absl::InternalError("broken");
+                     }),
+                 kInternal);
+  EXPECT_TRUE(store_->PeerReportsForBodyHash(Hash('x'))->empty());
+  EXPECT_EQ(*store_->GetPolicyState(), "");
+  Appender first{"P"};
+  EXPECT_TRUE(*store_->RecordPeerReportWithPolicy(r, std::ref(first)));
+  EXPECT_EQ(first.runs, 1);
+  EXPECT_EQ(*store_->GetPolicyState(), "P");
+  // A replay: nothing written, nothing run.
+  Appender replay{"Q"};
+  EXPECT_FALSE(*store_->RecordPeerReportWithPolicy(r, std::ref(replay)));
+  EXPECT_EQ(replay.runs, 0);
+  EXPECT_EQ(*store_->GetPolicyState(), "P");
+  EXPECT_FALSE(*store_->RecordPeerReport(r));
+  ASSERT_EQ(store_->PeerReportsForBodyHash(Hash('x'))->size(), 1u);
+}
+
+TEST_P(RecipientStoreContract, ConcurrentReportsNeverLoseAPolicyUpdate) {
+  // Each report's update reads the stored count and writes count + 1; if two
+  // ever ran on the same old state, the final count would be short.
+  InsertResult a = Insert("ma", {kAlice}, 'x');
+  constexpr int kThreads = 4, kEach = 15;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto fresh = store_->RecordReportWithPolicy(
+            absl::StrCat("u", t, "-", i, "@r.example"), a.notification_id, 1, kT0,
+            [](std::string_view old) -> absl::StatusOr<std::string> {
+              int n = 0;
+              if (!old.empty() && !absl::SimpleAtoi(AV(old), &n)) return absl::InternalError("bad");
+              return absl::StrCat(n + 1);
+            });
+        EXPECT_TRUE(fresh.ok() && *fresh) << fresh.status();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(*store_->GetPolicyState(), absl::StrCat(kThreads * kEach));
+  EXPECT_EQ(store_->ReportsForBodyHash(Hash('x'))->size(), size_t{kThreads * kEach});
+}
+
 TEST_P(RecipientStoreContract, ConcurrentInsertsGetDistinctUids) {
   constexpr int kThreads = 4, kEach = 25;
   std::vector<std::thread> threads;
@@ -766,6 +897,9 @@ TEST(SqliteRecipientStore, SurvivesCloseAndReopen) {
     PeerReport pr{"p.example", "rep1", Hash('x'), 1, 2, kT0};
     PM_ASSERT_OK(s.RecordPeerReport(pr));
     PM_ASSERT_OK(s.MarkNotificationRevoked(id1));
+    PM_ASSERT_OK(s.RecordReportWithPolicy(kBob, id1, 1, kT0, [](std::string_view) {
+      return absl::StatusOr<std::string>("counted");
+    }));
     inbox_validity = s.GetFolder(kAlice, "INBOX")->uid_validity;
     work_validity = s.GetFolder(kAlice, "Work")->uid_validity;
   }
@@ -788,7 +922,8 @@ TEST(SqliteRecipientStore, SurvivesCloseAndReopen) {
   EXPECT_TRUE(s.ListEntries(kBob, "INBOX", 0, 0)->empty());
   EXPECT_EQ(s.GetFolder(kBob, "INBOX")->uid_next, 2u);
   EXPECT_EQ(*s.GetBody(Hash('x')), "cached body");
-  EXPECT_EQ(s.ReportsForBodyHash(Hash('x'))->size(), 1u);
+  EXPECT_EQ(s.ReportsForBodyHash(Hash('x'))->size(), 2u);
+  EXPECT_EQ(*s.GetPolicyState(), "counted");
   EXPECT_FALSE(*s.RecordPeerReport(PeerReport{"p.example", "rep1", Hash('x'), 1, 2, kT0}));
   // A new folder after reopen still gets a never-used UIDVALIDITY.
   auto fresh = s.EnsureFolder(kAlice, "Fresh");

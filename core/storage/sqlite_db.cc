@@ -228,6 +228,15 @@ CREATE TABLE expunged(
 ) WITHOUT ROWID;
 UPDATE folders SET highest_modseq = 1 WHERE highest_modseq = 0;
 )sql"},
+    // 7: the spam policy's state (RecipientStore::UpdatePolicyState), one
+    // row, committed in the same transaction as the report that changes it.
+    {R"sql(
+CREATE TABLE policy_state(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  state BLOB NOT NULL
+);
+INSERT INTO policy_state(id, state) VALUES(1, x'');
+)sql"},
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 

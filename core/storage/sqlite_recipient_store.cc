@@ -496,31 +496,7 @@ class SqliteRecipientStore : public RecipientStore {
 
   absl::StatusOr<bool> RecordReport(std::string_view user, int64_t notification_id, int verdict,
                                     absl::Time time) override {
-    absl::MutexLock lock(&db_->mu());
-    Transaction txn(db_.get());
-    RETURN_IF_ERROR(txn.Begin());
-    {
-      Statement st(db_.get(), "SELECT 1 FROM notifications WHERE id = ?");
-      st.Int(1, notification_id);
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
-    }
-    {
-      Statement st(db_.get(),
-                   "SELECT verdict FROM user_reports WHERE user = ? AND notification_id = ?");
-      st.Text(1, user).Int(2, notification_id);
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (row && st.ColInt(0) == verdict) return false;
-    }
-    {
-      Statement st(db_.get(),
-                   "INSERT OR REPLACE INTO user_reports(user, notification_id, verdict, time_us) "
-                   "VALUES(?, ?, ?, ?)");
-      st.Text(1, user).Int(2, notification_id).Int(3, verdict).Int(4, TimeToStoredMicros(time));
-      RETURN_IF_ERROR(st.Run());
-    }
-    RETURN_IF_ERROR(txn.Commit());
-    return true;
+    return RecordReportTxn(user, notification_id, verdict, time, nullptr);
   }
 
   absl::StatusOr<std::vector<UserReport>> ReportsForBodyHash(
@@ -546,18 +522,7 @@ class SqliteRecipientStore : public RecipientStore {
   }
 
   absl::StatusOr<bool> RecordPeerReport(const PeerReport& r) override {
-    absl::MutexLock lock(&db_->mu());
-    Statement st(db_.get(),
-                 "INSERT OR IGNORE INTO peer_reports(peer_domain, report_id, body_sha256, "
-                 "verdict, count, time_us) VALUES(?, ?, ?, ?, ?, ?)");
-    st.Text(1, r.peer_domain)
-        .Text(2, r.report_id)
-        .Blob(3, r.body_sha256)
-        .Int(4, r.verdict)
-        .Int(5, r.count)
-        .Int(6, TimeToStoredMicros(r.time));
-    RETURN_IF_ERROR(st.Run());
-    return sqlite3_changes(db_->handle()) > 0;
+    return RecordPeerReportTxn(r, nullptr);
   }
 
   absl::StatusOr<std::vector<PeerReport>> PeerReportsForBodyHash(
@@ -582,7 +547,107 @@ class SqliteRecipientStore : public RecipientStore {
     return out;
   }
 
+  // --- Spam-policy state ---------------------------------------------------
+  // One row (migration 6), read and written inside a BEGIN IMMEDIATE
+  // transaction: the database's write lock is held from the read to the
+  // commit.
+
+  absl::StatusOr<std::string> GetPolicyState() override {
+    absl::MutexLock lock(&db_->mu());
+    return ReadPolicyStateLocked();
+  }
+
+  absl::Status UpdatePolicyState(PolicyStateUpdate update) override {
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    RETURN_IF_ERROR(ApplyPolicyUpdateLocked(&update));
+    return txn.Commit();
+  }
+
+  absl::StatusOr<bool> RecordReportWithPolicy(std::string_view user, int64_t notification_id,
+                                              int verdict, absl::Time time,
+                                              PolicyStateUpdate update) override {
+    return RecordReportTxn(user, notification_id, verdict, time, &update);
+  }
+
+  absl::StatusOr<bool> RecordPeerReportWithPolicy(const PeerReport& report,
+                                                  PolicyStateUpdate update) override {
+    return RecordPeerReportTxn(report, &update);
+  }
+
  private:
+  absl::StatusOr<std::string> ReadPolicyStateLocked() {
+    Statement st(db_.get(), "SELECT state FROM policy_state WHERE id = 1");
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    return row ? st.ColBlob(0) : std::string();
+  }
+
+  // Inside an open transaction: stores (*update)(stored state).
+  absl::Status ApplyPolicyUpdateLocked(const PolicyStateUpdate* update) {
+    if (update == nullptr) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::string old, ReadPolicyStateLocked());
+    ASSIGN_OR_RETURN(std::string next, (*update)(old));
+    Statement st(db_.get(), "INSERT OR REPLACE INTO policy_state(id, state) VALUES(1, ?)");
+    st.Blob(1, next);
+    return st.Run();
+  }
+
+  // A report and, if `update` is given and the report changes something,
+  // the policy's state, in one transaction.
+  absl::StatusOr<bool> RecordReportTxn(std::string_view user, int64_t notification_id,
+                                       int verdict, absl::Time time,
+                                       const PolicyStateUpdate* update) {
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    {
+      Statement st(db_.get(), "SELECT 1 FROM notifications WHERE id = ?");
+      st.Int(1, notification_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
+    }
+    {
+      Statement st(db_.get(),
+                   "SELECT verdict FROM user_reports WHERE user = ? AND notification_id = ?");
+      st.Text(1, user).Int(2, notification_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row && st.ColInt(0) == verdict) return false;
+    }
+    {
+      Statement st(db_.get(),
+                   "INSERT OR REPLACE INTO user_reports(user, notification_id, verdict, time_us) "
+                   "VALUES(?, ?, ?, ?)");
+      st.Text(1, user).Int(2, notification_id).Int(3, verdict).Int(4, TimeToStoredMicros(time));
+      RETURN_IF_ERROR(st.Run());
+    }
+    RETURN_IF_ERROR(ApplyPolicyUpdateLocked(update));
+    RETURN_IF_ERROR(txn.Commit());
+    return true;
+  }
+
+  absl::StatusOr<bool> RecordPeerReportTxn(const PeerReport& r, const PolicyStateUpdate* update) {
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    {
+      Statement st(db_.get(),
+                   "INSERT OR IGNORE INTO peer_reports(peer_domain, report_id, body_sha256, "
+                   "verdict, count, time_us) VALUES(?, ?, ?, ?, ?, ?)");
+      st.Text(1, r.peer_domain)
+          .Text(2, r.report_id)
+          .Blob(3, r.body_sha256)
+          .Int(4, r.verdict)
+          .Int(5, r.count)
+          .Int(6, TimeToStoredMicros(r.time));
+      RETURN_IF_ERROR(st.Run());
+      if (sqlite3_changes(db_->handle()) == 0) return false;  // a replay: rolled back
+    }
+    RETURN_IF_ERROR(ApplyPolicyUpdateLocked(update));
+    RETURN_IF_ERROR(txn.Commit());
+    return true;
+  }
+
   static absl::Status NoFolder(std::string_view user, std::string_view folder) {
     return absl::NotFoundError(absl::StrCat("no folder ", AV(folder), " for ", AV(user)));
   }

@@ -225,6 +225,83 @@ class Replicas(WorldTestCase):
         seen = {m["uid"]: "\\Seen" in m["flags"] for m in r["messages"]}
         self.assertEqual(seen, {1: False, 2: True, 3: False, 4: False})
 
+    def test_spam_counts_are_shared_between_recipient_replicas(self):
+        """The spam policy's counts live in the shared store: one report
+        through replica 1 and one through replica 2 together reach k=2, and
+        replica 1, refreshed by its next maintenance pass, places a new copy
+        of that body in Junk by the count that replica 2 completed."""
+        a = self.world.init("a.example")
+        a.append_config(RETRY_FAST)
+        b, b2 = self.replicated("b.example", "recipient")
+        b.edit_config("spam_threshold_k = 3.0", "spam_threshold_k = 2.0")
+        ann = a.add_user("ann")
+        users = [b.add_user(f"u{i}") for i in range(5)]
+        a.start()
+        b.start()
+        b2.start()
+
+        def mailbox(config, user, *args, check=True):
+            return self.world.pullmail(*args, "--config", config, "--user", user.address,
+                                       env={"PULLMAIL_PASSWORD": user.password}, check=check)
+
+        def listed(config, user, junk=False):
+            args = ["list", "--json"] + (["--junk"] if junk else ["--folder", "INBOX"])
+            return mailbox(config, user, *args).json().get("messages", [])
+
+        # One RFC 5322 message, sent twice: both copies have one body hash.
+        raw = ("From: ann@a.example\r\nSubject: Replica spam\r\n"
+               "Message-ID: <replica-spam@a.example>\r\n\r\n"
+               + "Buy shared counts: http://shared.invalid/\r\n" * 20)
+
+        def send(to):
+            args = ["send", "--json", "--file", "-"]
+            for u in to:
+                args += ["--to", u.address]
+            return self.world.pullmail(*args, "--config", a.config, "--user", ann.address,
+                                       env={"PULLMAIL_PASSWORD": ann.password}, stdin=raw).json()
+
+        first = send(users[:4])
+        copies = {}
+        for u in users[:4]:
+            copies[u.address] = wait_until(
+                lambda: next(iter(listed(b.config, u)), None), 60, interval=0.3,
+                what=f"the message in {u.address}'s INBOX")
+        self.assertEqual({c["message_id"] for c in copies.values()}, {first["message_id"]})
+
+        one = mailbox(b.config, users[0], "report", copies[users[0].address]["uid"], "spam",
+                      "--json").json()
+        self.assertIn("1 net spam reports on this body", one["explanation"])
+        self.assertIn("below the threshold", one["explanation"])
+        two = mailbox(b2.config, users[1], "report", copies[users[1].address]["uid"], "spam",
+                      "--json").json()
+        self.assertIn("2 net spam reports on this body", two["explanation"])
+        self.assertIn("threshold reached", two["explanation"])
+        self.assertEqual(two["suppressed"], 2, two)
+        for u in users[2:4]:
+            self.assertEqual(listed(b.config, u), [], f"{u.address}'s copy is still in INBOX")
+            junk = listed(b.config, u, junk=True)
+            self.assertEqual([m["state"] for m in junk], ["suppressed"], junk)
+
+        # Replica 1 counted only the first report itself; after one whole
+        # maintenance pass it has the second from the store. With replica 2
+        # stopped, replica 1 takes the next copy of the body and places it.
+        syncs = "pullmail_policy_syncs_total"
+        seen = b.recipient.counter(syncs)
+        wait_until(lambda: b.recipient.counter(syncs) >= seen + 2, 30, interval=0.2,
+                   what="two policy syncs on replica 1")
+        b2.stop()
+        again = send([users[4]])
+        self.assertNotEqual(again["message_id"], first["message_id"])
+        self.assertEqual(again["body_sha256"], first["body_sha256"])
+        placed = wait_until(
+            lambda: ([("INBOX", m) for m in listed(b.config, users[4])] +
+                     [("Junk", m) for m in listed(b.config, users[4], junk=True)]), 60,
+            interval=0.3, what=f"the second copy for {users[4].address}")
+        self.assertEqual([(f, m["state"]) for f, m in placed], [("Junk", "suppressed")], placed)
+        placed = [m for _, m in placed]
+        self.assertTrue(placed[0]["reason"].startswith("body_hash_threshold:"), placed)
+        self.assertIn("2 net spam reports on this body", placed[0]["reason"])
+
 
 if __name__ == "__main__":
     try:

@@ -22,6 +22,7 @@ import base64
 import os
 import sqlite3
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -210,6 +211,102 @@ class Spam(WorldTestCase):
                                 "SELECT sender, COUNT(*) FROM abuse_reports WHERE verdict = 1 "
                                 "GROUP BY sender"))
         self.assertEqual(per_sender, {"spammer@a.example": 2})
+
+    def test_report_committed_then_kill9_still_counts_after_restart(self):
+        """A report's record and its policy count commit together: a node
+        killed (SIGKILL) right after that commit, before anything else, counts
+        the report after its restart, so the next report reaches k=2 exactly
+        as without the crash. (Before, the count went to policy.state after
+        the record: a crash in between lost it for good, and the reporter
+        could not report again, "counted once".)"""
+        a = self.world.init("a.example")
+        b = self.world.init("b.example")
+        b.edit_config("spam_threshold_k = 3.0", "spam_threshold_k = 2.0")
+        spammer = a.add_user("spammer")
+        users = [b.add_user(f"user{i}") for i in range(4)]
+        a.start()
+        b.start()
+        sent = spammer.send([u.address for u in users], "Crash sale",
+                            "Everything must go: http://crash.invalid/\n" * 20)
+        mid = sent["message_id"]
+        copies = {u.address: self.wait_for_message(u, mid) for u in users}
+        first, second, unread = users[0], users[1], users[2:]
+
+        # The first report: the node dies at the crash point, right after the
+        # report's transaction commits (recipient-node/crash_point.h).
+        b.recipient.stop()
+        b.recipient.start(env={"PULLMAIL_CRASH_POINT": "report_committed"})
+        r = first.run("report", copies[first.address]["uid"], "spam", "--json", check=False)
+        self.assertNotEqual(r.returncode, 0, f"the node answered instead of dying: {r}")
+        self.assertEqual(b.recipient.proc.wait(timeout=30), -9,
+                         "the recipient node did not die by SIGKILL at the crash point")
+        self.assertIn("PULLMAIL_CRASH_POINT=report_committed reached", b.recipient.log_tail(40))
+        self.assertEqual(query(b, "recipient.db", "SELECT COUNT(*) FROM user_reports"), [(1,)],
+                         "the report's record was committed before the kill")
+
+        b.recipient.start()
+        # The record survived: reporting again counts nothing more ...
+        again = first.run("report", copies[first.address]["uid"], "spam", "--json").json()
+        self.assertIn("already reported", again["explanation"])
+        self.assertEqual(again.get("suppressed", 0), 0, again)
+        for u in unread:
+            self.assertEqual(self.copy_of(u, mid)["state"], "shown")
+        # ... and the count survived with it: the second reader's report is
+        # the second on this body, which reaches k=2.
+        two = second.run("report", copies[second.address]["uid"], "spam", "--json").json()
+        self.assertIn("2 net spam reports on this body", two["explanation"])
+        self.assertIn("threshold reached", two["explanation"])
+        self.assertEqual(two["suppressed"], len(unread), two)
+        for u in unread:
+            self.assert_not_listed(u, mid)
+            self.assertEqual(self.copy_of(u, mid, junk=True)["state"], "suppressed")
+        # The reporter whose answer the crash ate got their copy moved when
+        # they reported again.
+        self.assert_not_listed(first, mid)
+        self.assertIn("you reported it as spam", self.copy_of(first, mid, junk=True)["reason"])
+
+    def test_policy_state_file_of_an_older_node_is_imported_once(self):
+        """A node upgraded from the version that kept the policy's counts in
+        data_dir/policy.state imports that file into its store at the first
+        start (then renames it policy.state.migrated): the counts it held
+        still count."""
+        a = self.world.init("a.example")
+        b = self.world.init("b.example")
+        b.edit_config("spam_threshold_k = 3.0", "spam_threshold_k = 2.0")
+        spammer = a.add_user("spammer")
+        users = [b.add_user(f"user{i}") for i in range(3)]
+        a.start()
+        b.start()
+        sent = spammer.send([u.address for u in users], "Old count",
+                            "Counted before the upgrade: http://old.invalid/\n" * 20)
+        mid = sent["message_id"]
+        copies = {u.address: self.wait_for_message(u, mid) for u in users}
+        body = sha256_hex(copies[users[0].address])
+
+        # What the older node wrote after one spam report on this body.
+        b.recipient.stop()
+        old = os.path.join(data_dir(b), "policy.state")
+        with open(old, "w") as f:
+            f.write(f"B {body} 1 0 1 0 0 {int(time.time() * 1000)}\n")
+        b.recipient.start()
+        self.assertFalse(os.path.exists(old), "policy.state is still there")
+        self.assertTrue(os.path.exists(old + ".migrated"))
+        self.assertIn("imported into the store", b.recipient.log_tail(40))
+
+        two = users[0].run("report", copies[users[0].address]["uid"], "spam", "--json").json()
+        self.assertIn("2 net spam reports on this body", two["explanation"])
+        self.assertEqual(two["suppressed"], 2, two)
+
+        # Imported once: a policy.state that turns up again is not merged
+        # into the store's counts (which are the truth now).
+        b.recipient.stop()
+        with open(old, "w") as f:
+            f.write(f"B {body} 0 50 0 50 0 {int(time.time() * 1000)}\n")
+        b.recipient.start()
+        self.assertIn("not imported", b.recipient.log_tail(40))
+        junked = self.copy_of(users[1], mid, junk=True)
+        three = users[1].run("report", junked["uid"], "spam", "--folder", "Junk", "--json").json()
+        self.assertIn("3 net spam reports on this body", three["explanation"])
 
     def test_trusted_peer_report_counts_untrusted_forged_and_replayed_do_not(self):
         """c.example trusts b.example (weight 2, k=2) and e.example (weight 1), not d.example."""

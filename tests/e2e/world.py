@@ -174,13 +174,16 @@ class Node:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, wait=True):
+    def start(self, wait=True, env=None):
+        """`env`: extra environment variables for this start only (e.g.
+        PULLMAIL_CRASH_POINT, recipient-node/crash_point.h)."""
         assert not self.running(), f"{self} already running"
         offset = os.path.getsize(self.out_path) if os.path.exists(self.out_path) else 0
         with open(self.out_path, "ab") as out, open(self.log_path, "ab") as err:
             self.proc = subprocess.Popen(
                 [self.binary, "--config", self.domain.config],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                env=dict(os.environ, **(env or {})),
                 preexec_fn=_die_with_parent)
         self.starts += 1
         self.world.processes.append(self.proc)
