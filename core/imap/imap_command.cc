@@ -62,7 +62,8 @@ class Parser {
       if (!Sp() || !Atom(&name)) return ImapParseError{cmd.tag, "expected a command after UID"};
       cmd.name = Upper(name);
       if (cmd.name != "FETCH" && cmd.name != "STORE" && cmd.name != "COPY" &&
-          cmd.name != "MOVE" && cmd.name != "SEARCH" && cmd.name != "EXPUNGE") {
+          cmd.name != "MOVE" && cmd.name != "SEARCH" && cmd.name != "EXPUNGE" &&
+          cmd.name != "SORT") {
         return ImapParseError{cmd.tag, absl::StrCat("UID ", cmd.name, " is not a command")};
       }
     }
@@ -645,21 +646,24 @@ class Parser {
              StatusItems(&cmd->items);
     }
     if (n == "APPEND") {
+      // RFC 3501 6.3.11, RFC 3502 MULTIAPPEND: mailbox 1*(SP [flag-list SP]
+      // [date-time SP] literal).
       cmd->args.resize(1);
       if (!NeedSp("the mailbox name") || !Mailbox(&cmd->args[0]) || !NeedSp("the message")) {
         return false;
       }
-      if (Peek() == '(') {
-        if (!FlagList(&cmd->flags) || !NeedSp("the message")) return false;
-      }
-      if (Peek() == '"') {
-        std::string date;
-        if (!Quoted(&date) || !NeedSp("the message")) return false;
-        cmd->items.push_back(std::move(date));
-      }
-      std::string msg;
-      if (!Literal(&msg)) return false;
-      cmd->args.push_back(std::move(msg));
+      do {
+        ImapCommand::AppendMessage m;
+        if (!CountArg()) return false;
+        if (Peek() == '(') {
+          if (!FlagList(&m.flags) || !NeedSp("the message")) return false;
+        }
+        if (Peek() == '"') {
+          if (!Quoted(&m.date) || !NeedSp("the message")) return false;
+        }
+        if (!Literal(&m.message)) return false;
+        cmd->appends.push_back(std::move(m));
+      } while (Sp());
       return true;
     }
     if (n == "FETCH") {
@@ -754,7 +758,48 @@ class Parser {
         p_ = save;
         err_.clear();
       }
-      w.clear();
+      return SearchTail(cmd, save);
+    }
+    if (n == "SORT") {
+      // RFC 5256 3: SORT SP "(" sort-criterion *(SP sort-criterion) ")" SP
+      // charset SP search-key *(SP search-key).
+      if (!NeedSp("the sort criteria") || !Eat('(')) return Fail("expected (sort criteria)");
+      do {
+        SortCriterion c;
+        std::string w;
+        if (!Atom(&w) || !CountArg()) return Fail("expected a sort key");
+        w = Upper(w);
+        if (w == "REVERSE") {
+          c.reverse = true;
+          if (!NeedSp("the sort key") || !Atom(&w)) return Fail("expected a sort key");
+          w = Upper(w);
+        }
+        using K = SortCriterion::Key;
+        if (w == "ARRIVAL") c.key = K::kArrival;
+        else if (w == "CC") c.key = K::kCc;
+        else if (w == "DATE") c.key = K::kDate;
+        else if (w == "FROM") c.key = K::kFrom;
+        else if (w == "SIZE") c.key = K::kSize;
+        else if (w == "SUBJECT") c.key = K::kSubject;
+        else if (w == "TO") c.key = K::kTo;
+        else return Fail(absl::StrCat("unknown sort key ", w));
+        cmd->sort.push_back(c);
+      } while (Sp());
+      if (!Eat(')')) return Fail("unbalanced parentheses in sort criteria");
+      if (!NeedSp("the charset") || !Astring(&cmd->charset) || !NeedSp("the search keys")) {
+        return false;
+      }
+      cmd->charset = Upper(cmd->charset);
+      cmd->search.kind = SearchKey::Kind::kAnd;
+      return SearchKeys(cmd);
+    }
+    return Fail(absl::StrCat("unknown command ", n));
+  }
+
+  // SEARCH's [CHARSET astring SP] search-key *(SP search-key), from `save`.
+  bool SearchTail(ImapCommand* cmd, size_t save) {
+    {
+      std::string w;
       if (Atom(&w) && Upper(w) == "CHARSET") {
         if (!NeedSp("the charset") || !Astring(&cmd->charset) || !NeedSp("the search keys")) {
           return false;
@@ -764,13 +809,17 @@ class Parser {
         p_ = save;
         err_.clear();
       }
-      do {
-        cmd->search.children.emplace_back();
-        if (!SearchKeyP(&cmd->search.children.back(), 1)) return false;
-      } while (Sp());
-      return true;
     }
-    return Fail(absl::StrCat("unknown command ", n));
+    return SearchKeys(cmd);
+  }
+
+  // search-key *(SP search-key), into cmd->search (a kAnd node).
+  bool SearchKeys(ImapCommand* cmd) {
+    do {
+      cmd->search.children.emplace_back();
+      if (!SearchKeyP(&cmd->search.children.back(), 1)) return false;
+    } while (Sp());
+    return true;
   }
 
   // RFC 7162 select-params: "(" select-param *(SP select-param) ")", each

@@ -113,6 +113,13 @@ struct SearchKey {
 
 enum class StoreOp { kReplace, kAdd, kRemove };
 
+// RFC 5256 3 sort-criterion: ["REVERSE" SP] sort-key.
+struct SortCriterion {
+  enum class Key { kArrival, kCc, kDate, kFrom, kSize, kSubject, kTo };
+  Key key = Key::kArrival;
+  bool reverse = false;
+};
+
 // RFC 7162 3.2.5 SELECT/EXAMINE (QRESYNC (uidvalidity modseq [known-uids]
 // [(known-sequence-set known-uid-set)])).
 struct QresyncParams {
@@ -137,13 +144,15 @@ struct QresyncParams {
 //   STATUS                args = {mailbox}, items (upper-cased)
 //   ID                    args = {key, value, key, value...} (RFC 2971)
 //   ENABLE                args = capabilities, upper-cased (RFC 5161)
-//   APPEND                args = {mailbox, message}, flags
+//   APPEND                args = {mailbox}, appends (one message, or more
+//                         with RFC 3502 MULTIAPPEND)
 //   FETCH                 set, fetch; RFC 7162 modifiers changed_since, vanished
 //   STORE                 set, store_op, store_silent, flags; RFC 7162
 //                         modifier unchanged_since
 //   COPY MOVE             set, args = {mailbox}
 //   SEARCH                search (a kAnd node), charset; with RETURN (RFC 4731)
 //                         return_options = {"ESEARCH"}, options = MIN MAX...
+//   SORT                  sort, charset, search (RFC 5256)
 //   EXPUNGE (UID only)    set
 // Mailbox names are astrings as sent; "INBOX" in any case is returned as
 // "INBOX" (RFC 3501 5.1).
@@ -162,6 +171,14 @@ struct ImapCommand {
   std::string charset;
   std::vector<std::string> options;         // see above, upper-cased
   std::vector<std::string> return_options;  // see above, upper-cased
+  std::vector<SortCriterion> sort;           // SORT (RFC 5256)
+  // APPEND's messages in order (one, or more with RFC 3502 MULTIAPPEND).
+  struct AppendMessage {
+    std::vector<std::string> flags;
+    std::string date;  // "" when not given
+    std::string message;
+  };
+  std::vector<AppendMessage> appends;
   // RFC 7162 (CONDSTORE, QRESYNC).
   bool condstore = false;                   // SELECT ... (CONDSTORE)
   std::optional<QresyncParams> qresync;     // SELECT ... (QRESYNC (...))

@@ -362,9 +362,34 @@ TEST(ImapCommand, Append) {
   res = r.Feed("");
   ASSERT_TRUE(std::holds_alternative<ImapCommand>(res));
   const ImapCommand& c = std::get<ImapCommand>(res);
-  EXPECT_EQ(c.args[0], "Drafts");
-  EXPECT_EQ(c.args[1], "Hi\r\n.");
-  EXPECT_EQ(c.flags, (std::vector<std::string>{"\\Draft"}));
+  EXPECT_EQ(c.args, (std::vector<std::string>{"Drafts"}));
+  ASSERT_EQ(c.appends.size(), 1u);
+  EXPECT_EQ(c.appends[0].message, "Hi\r\n.");
+  EXPECT_EQ(c.appends[0].date, "17-Jul-1996 02:44:25 -0700");
+  EXPECT_EQ(c.appends[0].flags, (std::vector<std::string>{"\\Draft"}));
+}
+
+// RFC 3502 MULTIAPPEND: several messages, each with its own flags and date.
+TEST(ImapCommand, MultiAppend) {
+  ImapCommandReader r(ImapLimits{});
+  ASSERT_TRUE(std::holds_alternative<ImapNeedLiteral>(r.Feed("a APPEND INBOX {2+}")));
+  ASSERT_TRUE(std::holds_alternative<ImapNeedLine>(r.FeedLiteral("m1")));
+  ASSERT_TRUE(std::holds_alternative<ImapNeedLiteral>(
+      r.Feed(" (\\Seen $X) \"1-Jan-2024 00:00:00 +0000\" {2}")));
+  ASSERT_TRUE(std::holds_alternative<ImapNeedLine>(r.FeedLiteral("m2")));
+  ASSERT_TRUE(std::holds_alternative<ImapNeedLiteral>(r.Feed(" () {2+}")));
+  ASSERT_TRUE(std::holds_alternative<ImapNeedLine>(r.FeedLiteral("m3")));
+  ImapFeedResult res = r.Feed("");
+  ASSERT_TRUE(std::holds_alternative<ImapCommand>(res));
+  const ImapCommand& c = std::get<ImapCommand>(res);
+  ASSERT_EQ(c.appends.size(), 3u);
+  EXPECT_EQ(c.appends[0].message, "m1");
+  EXPECT_TRUE(c.appends[0].flags.empty());
+  EXPECT_EQ(c.appends[1].flags, (std::vector<std::string>{"\\Seen", "$X"}));
+  EXPECT_EQ(c.appends[1].date, "1-Jan-2024 00:00:00 +0000");
+  EXPECT_EQ(c.appends[2].message, "m3");
+  MustFail("a APPEND INBOX {1+}\r\nx (\\Seen)");
+  MustFail("a APPEND INBOX {1+}\r\nx {1+}\r\n");
 }
 
 TEST(ImapCommand, Rfc7162Modifiers) {
@@ -411,6 +436,23 @@ TEST(ImapCommand, Rfc7162Modifiers) {
   MustFail("a STORE 1 (UNCHANGEDSINCE 5)+FLAGS \\Seen");
   MustFail("a STORE 1 (FOO 5) +FLAGS \\Seen");
   MustFail("a SEARCH MODSEQ");
+}
+
+TEST(ImapCommand, Sort) {
+  ImapCommand c = MustParse("a UID SORT (REVERSE DATE subject) utf-8 UNSEEN SINCE 1-Feb-2024");
+  EXPECT_EQ(c.name, "SORT");
+  EXPECT_TRUE(c.uid);
+  ASSERT_EQ(c.sort.size(), 2u);
+  EXPECT_EQ(c.sort[0].key, SortCriterion::Key::kDate);
+  EXPECT_TRUE(c.sort[0].reverse);
+  EXPECT_EQ(c.sort[1].key, SortCriterion::Key::kSubject);
+  EXPECT_FALSE(c.sort[1].reverse);
+  EXPECT_EQ(c.charset, "UTF-8");
+  EXPECT_EQ(c.search.children.size(), 2u);
+  MustFail("a SORT (DATE) ALL");      // the charset is required
+  MustFail("a SORT () UTF-8 ALL");
+  MustFail("a SORT (REVERSE) UTF-8 ALL");
+  MustFail("a SORT (DATE UTF-8 ALL");
 }
 
 TEST(ImapCommand, IsAtom) {

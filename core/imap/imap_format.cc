@@ -349,6 +349,150 @@ std::optional<absl::CivilDay> ParseRfc5322Day(std::string_view date) {
   return std::nullopt;
 }
 
+std::optional<absl::Time> ParseRfc5322DateTime(std::string_view date) {
+  std::optional<absl::CivilDay> day = ParseRfc5322Day(date);
+  if (!day) return std::nullopt;
+  std::vector<std::string> tok =
+      absl::StrSplit(AV(date), absl::ByAnyChar(" \t,"), absl::SkipEmpty());
+  int h = 0, m = 0, sec = 0, zone_min = 0;
+  for (size_t i = 0; i < tok.size(); ++i) {
+    std::vector<std::string> hms = absl::StrSplit(tok[i], ':');
+    if (hms.size() < 2 || hms.size() > 3) continue;
+    if (!absl::SimpleAtoi(hms[0], &h) || !absl::SimpleAtoi(hms[1], &m) ||
+        (hms.size() == 3 && !absl::SimpleAtoi(hms[2], &sec)) || h > 23 || m > 59 || sec > 60) {
+      return std::nullopt;
+    }
+    if (i + 1 < tok.size()) {
+      const std::string& z = tok[i + 1];
+      int hhmm = 0;
+      if (z.size() == 5 && (z[0] == '+' || z[0] == '-') && absl::SimpleAtoi(z.substr(1), &hhmm)) {
+        zone_min = (hhmm / 100 * 60 + hhmm % 100) * (z[0] == '-' ? -1 : 1);
+      }
+    }
+    break;
+  }
+  absl::CivilSecond local(day->year(), day->month(), day->day(), h, m, sec);
+  return absl::FromCivil(local, absl::UTCTimeZone()) - absl::Minutes(zone_min);
+}
+
+std::string ImapBaseSubject(std::string_view subject) {
+  // (1) whitespace runs -> one space.
+  std::string s;
+  for (char c : subject) {
+    bool ws = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    if (ws) {
+      if (!s.empty() && s.back() != ' ') s.push_back(' ');
+    } else {
+      s.push_back(c);
+    }
+  }
+  std::string u = absl::AsciiStrToUpper(s);
+  auto trim = [&] {
+    while (!u.empty() && u.front() == ' ') u.erase(0, 1);
+    while (!u.empty() && u.back() == ' ') u.pop_back();
+  };
+  // A leading "[...]" and the spaces after it; how much it took (0: none).
+  auto blob = [](std::string_view v) -> size_t {
+    if (v.empty() || v[0] != '[') return 0;
+    size_t close = v.find_first_of("[]", 1);
+    if (close == std::string_view::npos || v[close] != ']') return 0;
+    size_t i = close + 1;
+    while (i < v.size() && v[i] == ' ') ++i;
+    return i;
+  };
+  while (true) {
+    std::string before = u;
+    trim();
+    // (2) trailing "(FWD)".
+    while (absl::EndsWith(u, "(FWD)")) {
+      u.resize(u.size() - 5);
+      trim();
+    }
+    // (3) leading subj-refwd ("RE", "FW", "FWD", blobs, ":") and (4) blobs.
+    while (true) {
+      std::string_view v = u;
+      size_t i = 0;
+      while (size_t b = blob(v.substr(i))) i += b;
+      size_t word = absl::StartsWith(AV(v.substr(i)), "RE")    ? 2
+                    : absl::StartsWith(AV(v.substr(i)), "FWD") ? 3
+                    : absl::StartsWith(AV(v.substr(i)), "FW")  ? 2
+                                                           : 0;
+      bool removed = false;
+      if (word > 0) {
+        size_t j = i + word;
+        while (j < v.size() && v[j] == ' ') ++j;
+        j += blob(v.substr(j));
+        if (j < v.size() && v[j] == ':') {
+          u.erase(0, j + 1);
+          trim();
+          removed = true;
+        }
+      }
+      if (!removed) {
+        size_t b = blob(u);
+        if (b > 0 && b < u.size()) {
+          u.erase(0, b);
+          removed = true;
+        }
+      }
+      if (!removed) break;
+    }
+    // (6) "[FWD: ...]" wraps the whole subject.
+    if (absl::StartsWith(u, "[FWD:") && absl::EndsWith(u, "]")) {
+      u = u.substr(5, u.size() - 6);
+      continue;
+    }
+    if (u == before) break;
+  }
+  return u;
+}
+
+namespace {
+
+// RFC 5256 3: the addr-mailbox (local part) of the first address, upper-cased.
+std::string FirstMailbox(const std::vector<std::string>& displays) {
+  for (const std::string& d : displays) {
+    if (d.empty()) continue;
+    std::string addr = SplitDisplayForm(d).second;
+    return absl::AsciiStrToUpper(addr.substr(0, addr.rfind('@')));
+  }
+  return "";
+}
+
+}  // namespace
+
+ImapSortValues SortValuesOf(const v1::MessageInfo& m) {
+  ImapSortValues v;
+  v.arrival = absl::FromUnixMillis(m.received_unix_ms());
+  v.date = ParseRfc5322DateTime(m.summary().date()).value_or(v.arrival);
+  v.size = m.body_size();
+  v.from = FirstMailbox(FromList(m.summary()));
+  v.to = FirstMailbox({m.summary().to().begin(), m.summary().to().end()});
+  v.cc = FirstMailbox({m.summary().cc().begin(), m.summary().cc().end()});
+  v.subject = ImapBaseSubject(m.summary().subject());
+  return v;
+}
+
+int CompareForSort(const std::vector<SortCriterion>& keys, const ImapSortValues& a,
+                   const ImapSortValues& b) {
+  using K = SortCriterion::Key;
+  for (const SortCriterion& k : keys) {
+    int c = 0;
+    auto cmp = [](const auto& x, const auto& y) { return x < y ? -1 : y < x ? 1 : 0; };
+    switch (k.key) {
+      case K::kArrival: c = cmp(a.arrival, b.arrival); break;
+      case K::kDate: c = cmp(a.date, b.date); break;
+      case K::kSize: c = cmp(a.size, b.size); break;
+      case K::kFrom: c = cmp(a.from, b.from); break;
+      case K::kTo: c = cmp(a.to, b.to); break;
+      case K::kCc: c = cmp(a.cc, b.cc); break;
+      case K::kSubject: c = cmp(a.subject, b.subject); break;
+    }
+    if (c != 0) return k.reverse ? -c : c;
+  }
+  return 0;
+}
+
 bool SearchMatches(const SearchKey& key, const ImapSearchItem& item, uint32_t max_seq,
                    uint32_t max_uid) {
   using K = SearchKey::Kind;

@@ -89,6 +89,30 @@ bool SearchMatches(const SearchKey& key, const ImapSearchItem& item, uint32_t ma
 // +0100" -> 2024-03-07), or nullopt if it cannot be read.
 std::optional<absl::CivilDay> ParseRfc5322Day(std::string_view date);
 
+// An RFC 5322 Date: value as a point in time ("Thu, 7 Mar 2024 08:15:02
+// +0100"; seconds and zone optional, zone "+0000" when absent), or nullopt.
+std::optional<absl::Time> ParseRfc5322DateTime(std::string_view date);
+
+// RFC 5256 2.1 base subject of a (decoded) Subject: "Re: [list] Fwd: x
+// (fwd)" -> "x"; whitespace runs become one space; upper-cased for the
+// i;ascii-casemap comparison SORT uses.
+std::string ImapBaseSubject(std::string_view subject);
+
+// What RFC 5256 SORT compares, computed once per message.
+struct ImapSortValues {
+  absl::Time arrival;  // INTERNALDATE
+  absl::Time date;     // the Date: field, or INTERNALDATE without one
+  uint64_t size = 0;
+  std::string from, to, cc;  // addr-mailbox of the first address, upper-cased
+  std::string subject;       // ImapBaseSubject
+};
+ImapSortValues SortValuesOf(const v1::MessageInfo& m);
+
+// <0, 0, >0: `a` before, with or after `b` by `keys` (each REVERSE-able);
+// the caller breaks ties by sequence number (RFC 5256 3).
+int CompareForSort(const std::vector<SortCriterion>& keys, const ImapSortValues& a,
+                   const ImapSortValues& b);
+
 // RFC 3501 6.3.8 LIST / LSUB wildcards: whether `name` matches `pattern`,
 // where "*" matches any run of characters and "%" any run without the
 // hierarchy delimiter "/". SECURITY: time O(pattern x name), memory

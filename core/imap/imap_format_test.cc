@@ -311,5 +311,25 @@ TEST(ImapMime, SectionSpec) {
   EXPECT_EQ(SectionSpec({{3}, FetchSection::Text::kNone, {}}), "3");
 }
 
+// RFC 5256 2.1 base subject.
+TEST(ImapFormat, BaseSubject) {
+  EXPECT_EQ(ImapBaseSubject("Re: lunch"), "LUNCH");
+  EXPECT_EQ(ImapBaseSubject("RE: Re: re:  lunch  at\tnoon"), "LUNCH AT NOON");
+  EXPECT_EQ(ImapBaseSubject("Fwd: [list] Re: lunch (fwd)"), "LUNCH");
+  EXPECT_EQ(ImapBaseSubject("[list] Fw[x]: lunch"), "LUNCH");
+  EXPECT_EQ(ImapBaseSubject("[Fwd: Re: lunch]"), "LUNCH");
+  EXPECT_EQ(ImapBaseSubject("[only a blob]"), "[ONLY A BLOB]");
+  EXPECT_EQ(ImapBaseSubject("Report: x"), "REPORT: X");
+  EXPECT_EQ(ImapBaseSubject(""), "");
+}
+
+TEST(ImapFormat, Rfc5322DateTime) {
+  EXPECT_EQ(ParseRfc5322DateTime("Thu, 7 Mar 2024 08:15:02 +0100"),
+            absl::FromUnixSeconds(1709795702));
+  EXPECT_EQ(ParseRfc5322DateTime("7 Mar 2024 07:15 -0000"), absl::FromUnixSeconds(1709795700));
+  EXPECT_EQ(ParseRfc5322DateTime("nonsense"), std::nullopt);
+  EXPECT_EQ(ParseRfc5322DateTime("7 Mar 2024 25:00:00 +0000"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace pullmail

@@ -157,6 +157,7 @@ const M::CommandSpec ImapMachine::kCommandTable[] = {
     {"UNSELECT", &M::CmdClose, kSel, M::kBreaksSeqs},  // RFC 3691
     {"EXPUNGE", &M::CmdExpunge, kSel, M::kBreaksSeqs},
     {"SEARCH", &M::CmdSearch, kSel, M::kUsesSeqs},
+    {"SORT", &M::CmdSort, kSel, M::kUsesSeqs},  // RFC 5256
     {"FETCH", &M::CmdFetch, kSel, M::kUsesSeqs},
     {"STORE", &M::CmdStore, kSel, M::kUsesSeqs},
     {"COPY", &M::CmdCopy, kSel, M::kUsesSeqs},
@@ -209,7 +210,7 @@ void ImapMachine::Ok(const ImapCommand& cmd, std::string_view text) {
 std::string ImapMachine::Capabilities(const ImapTransport& t) const {
   std::string caps =
       "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN "
-      "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC";
+      "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT";
   // RFC 7889: the largest message APPEND takes.
   absl::StrAppend(&caps, " APPENDLIMIT=", options_.max_message_bytes);
   if (state_ == State::kNotAuthenticated) {
@@ -794,31 +795,54 @@ void ImapMachine::CmdStatus(const ImapCommand& cmd) {
   No(cmd, "[NONEXISTENT] no such mailbox");
 }
 
-// RFC 3501 6.3.11: args = {mailbox, message}; flags; items = {date-time}.
+// RFC 3501 6.3.11 APPEND; RFC 3502 MULTIAPPEND: every message or none. The
+// node appends one message per call, so a failure after the first undoes
+// the ones already stored (\Deleted and UID EXPUNGE of exactly those UIDs)
+// before the NO; they were never announced to this session.
 void ImapMachine::CmdAppend(const ImapCommand& cmd) {
-  v1::AppendRequest req;
-  req.set_folder(cmd.args[0]);
-  for (const std::string& f : cmd.flags) {
-    // RFC 3501 2.3.2: \Recent cannot be stored; other flags are kept.
-    if (!FlagEquals(f, kFlagRecent)) req.add_flags(CanonicalFlag(f));
+  std::vector<v1::AppendRequest> reqs;
+  for (const ImapCommand::AppendMessage& m : cmd.appends) {
+    v1::AppendRequest& req = reqs.emplace_back();
+    req.set_folder(cmd.args[0]);
+    for (const std::string& f : m.flags) {
+      // RFC 3501 2.3.2: \Recent cannot be stored; other flags are kept.
+      if (!FlagEquals(f, kFlagRecent)) req.add_flags(CanonicalFlag(f));
+    }
+    if (!m.date.empty()) {
+      std::optional<absl::Time> date = ParseImapDateTime(m.date);
+      if (!date.has_value()) return Bad(cmd, "invalid date-time");
+      req.set_internal_date_unix_ms(absl::ToUnixMillis(*date));
+    }
+    if (m.message.empty()) return No(cmd, "[CANNOT] empty message");
+    req.set_message(m.message);
   }
-  if (!cmd.items.empty()) {
-    std::optional<absl::Time> date = ParseImapDateTime(cmd.items[0]);
-    if (!date.has_value()) return Bad(cmd, "invalid date-time");
-    req.set_internal_date_unix_ms(absl::ToUnixMillis(*date));
-  }
-  const std::string& message = cmd.args[1];
-  if (message.empty()) return No(cmd, "[CANNOT] empty message");
-  req.set_message(message);
-  absl::StatusOr<v1::AppendResponse> resp = mailbox_->Append(req);
-  if (!resp.ok()) {
-    if (resp.status().code() == absl::StatusCode::kNotFound) return No(cmd, "[TRYCREATE] no such mailbox");
-    return No(cmd, ImapNoText(resp.status(), cmd.name));
+  uint32_t uid_validity = 0;
+  std::vector<uint32_t> uids;
+  for (const v1::AppendRequest& req : reqs) {
+    absl::StatusOr<v1::AppendResponse> resp = mailbox_->Append(req);
+    if (!resp.ok()) {
+      if (!uids.empty()) {
+        v1::SetFlagsRequest del;
+        del.set_folder(cmd.args[0]);
+        del.set_op(v1::FLAG_OP_ADD);
+        del.add_flags(std::string(kFlagDeleted));
+        v1::ExpungeRequest gone;
+        gone.set_folder(cmd.args[0]);
+        for (uint32_t uid : uids) del.add_uids(uid), gone.add_uids(uid);
+        if (mailbox_->SetFlags(del).ok()) (void)mailbox_->Expunge(gone);
+      }
+      if (resp.status().code() == absl::StatusCode::kNotFound) return No(cmd, "[TRYCREATE] no such mailbox");
+      return No(cmd, ImapNoText(resp.status(), cmd.name));
+    }
+    uid_validity = resp->uid_validity();
+    uids.push_back(resp->uid());
   }
   // A message appended to the selected mailbox is announced (EXISTS) now.
   bool to_selected = state_ == State::kSelected && sel_->name == cmd.args[0];
   if (!Refresh(true, to_selected)) return;
-  Ok(cmd, absl::StrCat("[APPENDUID ", resp->uid_validity(), " ", resp->uid(), "] APPEND completed"));
+  // RFC 4315 APPENDUID: a uid-set for MULTIAPPEND (ascending: each append
+  // gets the folder's next UID).
+  Ok(cmd, absl::StrCat("[APPENDUID ", uid_validity, " ", UidSet(uids), "] APPEND completed"));
 }
 
 // RFC 2177: untagged updates as they happen until the client says DONE.
@@ -912,11 +936,80 @@ void ImapMachine::CmdExpunge(const ImapCommand& cmd) {
   Ok(cmd);
 }
 
-// RFC 3501 6.4.4 SEARCH, RFC 4731 ESEARCH. Keys the listing answers (flags,
-// dates, sizes, the summary's From/To/Cc/Subject) need no body; BODY, TEXT,
-// BCC and HEADER of a field the summary lacks read the messages (peek, so
-// \Seen is untouched), at most search_max_bodies of them (docs/GATEWAY.md:
-// such a search may make the node pull bodies from their senders).
+// The indexes (sequence number - 1, ascending) of the selected messages
+// that match cmd.search. Keys the listing answers (flags, dates, sizes, the
+// summary's From/To/Cc/Subject) need no body; BODY, TEXT, BCC and HEADER of
+// a field the summary lacks read the messages (peek, so \Seen is
+// untouched), at most search_max_bodies of them (docs/GATEWAY.md: such a
+// search may make the node pull bodies from their senders). False: the NO
+// is written.
+bool ImapMachine::SearchHits(const ImapCommand& cmd, std::vector<uint32_t>* found) {
+  const Selected& sel = *sel_;
+  uint32_t count = static_cast<uint32_t>(sel.messages.size());
+  auto test = [&](uint32_t i, std::optional<std::string_view> body) {
+    const v1::MessageInfo& m = sel.messages[i];
+    ImapSearchItem item{i + 1, m.uid(), sel.recent.count(m.uid()) > 0, &m, body};
+    if (SearchMatches(cmd.search, item, count, sel.max_uid())) found->push_back(i);
+  };
+  if (!SearchNeedsBody(cmd.search)) {
+    for (uint32_t i = 0; i < count; ++i) test(i, std::nullopt);
+    return true;
+  }
+  if (count > options_.search_max_bodies) {
+    No(cmd, absl::StrCat("[LIMIT] searching message text is limited to ",
+                         options_.search_max_bodies, " messages; narrow the search"));
+    return false;
+  }
+  std::vector<ImapMailbox::ReadItem> items;
+  for (const v1::MessageInfo& m : sel.messages) items.push_back({m.uid(), m.body_size()});
+  absl::Status failed;
+  mailbox_->ReadBodies(sel.name, items, true, [&](size_t i, absl::StatusOr<ImapBody> b) {
+    if (!b.ok()) {
+      if (b.status().code() == absl::StatusCode::kNotFound) return true;  // expunged meanwhile
+      failed = b.status();
+      return false;
+    }
+    test(static_cast<uint32_t>(i), b->bytes);
+    return true;
+  });
+  if (failed.ok()) return true;
+  if (ImapCodeFor(failed) == ImapCode::kUnavailable) {
+    No(cmd, kFetchUnavailable);
+  } else {
+    No(cmd, ImapNoText(failed, cmd.name));
+  }
+  return false;
+}
+
+// RFC 5256 SORT (and UID SORT): the messages SEARCH would find, ordered by
+// the criteria, ties by sequence number. Every key is in the listing (the
+// summary's Date, From, To, Cc and Subject, INTERNALDATE, size), so a SORT
+// whose search keys need no body moves none.
+void ImapMachine::CmdSort(const ImapCommand& cmd) {
+  if (cmd.charset != "UTF-8" && cmd.charset != "US-ASCII") {
+    return No(cmd, "[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
+  }
+  if (!Refresh(cmd.uid, false)) return;
+  std::vector<uint32_t> found;
+  if (!SearchHits(cmd, &found)) return;
+  std::vector<ImapSortValues> values;
+  values.reserve(found.size());
+  for (uint32_t i : found) values.push_back(SortValuesOf(sel_->messages[i]));
+  std::vector<size_t> order(found.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return CompareForSort(cmd.sort, values[a], values[b]) < 0;
+  });
+  std::string out = "* SORT";
+  for (size_t k : order) {
+    uint32_t i = found[k];
+    absl::StrAppend(&out, " ", cmd.uid ? sel_->messages[i].uid() : i + 1);
+  }
+  Write(out + "\r\n");
+  Ok(cmd);
+}
+
+// RFC 3501 6.4.4 SEARCH, RFC 4731 ESEARCH (see SearchHits).
 void ImapMachine::CmdSearch(const ImapCommand& cmd) {
   if (!cmd.charset.empty() && cmd.charset != "UTF-8" && cmd.charset != "US-ASCII") {
     return No(cmd, "[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
@@ -930,41 +1023,14 @@ void ImapMachine::CmdSearch(const ImapCommand& cmd) {
   const bool modseq = uses_modseq(cmd.search);
   if (modseq) EnableCondstore();
   if (!Refresh(cmd.uid, false)) return;
-  const Selected& sel = *sel_;
-  uint32_t count = static_cast<uint32_t>(sel.messages.size());
+  std::vector<uint32_t> found;
+  if (!SearchHits(cmd, &found)) return;
   std::vector<uint32_t> hits;
   uint64_t hits_modseq = 0;
-  auto test = [&](uint32_t i, std::optional<std::string_view> body) {
-    const v1::MessageInfo& m = sel.messages[i];
-    ImapSearchItem item{i + 1, m.uid(), sel.recent.count(m.uid()) > 0, &m, body};
-    if (SearchMatches(cmd.search, item, count, sel.max_uid())) {
-      hits.push_back(cmd.uid ? m.uid() : i + 1);
-      hits_modseq = std::max<uint64_t>(hits_modseq, m.modseq());
-    }
-  };
-  if (SearchNeedsBody(cmd.search)) {
-    if (count > options_.search_max_bodies) {
-      return No(cmd, absl::StrCat("[LIMIT] searching message text is limited to ",
-                                  options_.search_max_bodies, " messages; narrow the search"));
-    }
-    std::vector<ImapMailbox::ReadItem> items;
-    for (const v1::MessageInfo& m : sel.messages) items.push_back({m.uid(), m.body_size()});
-    absl::Status failed;
-    mailbox_->ReadBodies(sel.name, items, true, [&](size_t i, absl::StatusOr<ImapBody> b) {
-      if (!b.ok()) {
-        if (b.status().code() == absl::StatusCode::kNotFound) return true;  // expunged meanwhile
-        failed = b.status();
-        return false;
-      }
-      test(static_cast<uint32_t>(i), b->bytes);
-      return true;
-    });
-    if (!failed.ok()) {
-      if (ImapCodeFor(failed) == ImapCode::kUnavailable) return No(cmd, kFetchUnavailable);
-      return No(cmd, ImapNoText(failed, "SEARCH"));
-    }
-  } else {
-    for (uint32_t i = 0; i < count; ++i) test(i, std::nullopt);
+  for (uint32_t i : found) {
+    const v1::MessageInfo& m = sel_->messages[i];
+    hits.push_back(cmd.uid ? m.uid() : i + 1);
+    hits_modseq = std::max<uint64_t>(hits_modseq, m.modseq());
   }
   if (!cmd.return_options.empty()) {
     // RFC 4731 3.1: "* ESEARCH (TAG "a") [UID] MIN n MAX n COUNT n ALL set".

@@ -2,8 +2,8 @@
 // RFC 2177 IDLE, RFC 2971 ID, RFC 3691 UNSELECT, RFC 4315 UIDPLUS, RFC 4731
 // ESEARCH, RFC 4959 SASL-IR, RFC 5161 ENABLE, RFC 5258 LIST-EXTENDED,
 // RFC 5530 response codes, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE,
-// RFC 6851 MOVE, RFC 7162 CONDSTORE and QRESYNC, RFC 7888 LITERAL+, RFC 7889
-// APPENDLIMIT), without I/O.
+// RFC 6851 MOVE, RFC 7162 CONDSTORE and QRESYNC, RFC 3502 MULTIAPPEND, RFC
+// 5256 SORT, RFC 7888 LITERAL+, RFC 7889 APPENDLIMIT), without I/O.
 //
 // The gateway (gateway/imap_session.cc) feeds it the bytes its socket reads,
 // in pieces of any size down to one byte; the machine splits lines, takes
@@ -166,6 +166,8 @@ class ImapMachine {
   void CmdClose(const ImapCommand& cmd);
   void CmdExpunge(const ImapCommand& cmd);
   void CmdSearch(const ImapCommand& cmd);
+  void CmdSort(const ImapCommand& cmd);
+  bool SearchHits(const ImapCommand& cmd, std::vector<uint32_t>* found);
   void CmdFetch(const ImapCommand& cmd);
   void CmdStore(const ImapCommand& cmd);
   void CmdCopy(const ImapCommand& cmd);

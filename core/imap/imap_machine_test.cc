@@ -77,7 +77,7 @@ class Imap : public ::testing::Test {
 
 constexpr char kCaps[] =
     "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN "
-    "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC APPENDLIMIT=67108864";
+    "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT APPENDLIMIT=67108864";
 
 const char kMsg[] =
     "From: Ann <ann@a.example>\r\nTo: bob@b.example\r\nBcc: carol@c.example\r\n"
@@ -400,6 +400,61 @@ TEST_F(Imap, Rfc3501_6_1_3_Logout) {
   ImapNext n;
   EXPECT_EQ(Say("a1 LOGOUT\r\n", &n), "* BYE pullmail IMAP4rev1 logging out\r\na1 OK LOGOUT completed\r\n");
   EXPECT_EQ(n, ImapNext::kClose);
+}
+
+// RFC 3502 MULTIAPPEND: several messages in one APPEND (LITERAL+ and
+// synchronizing literals), APPENDUID with a uid-set (RFC 4315); a failure
+// part-way stores none of them (the ones stored are undone, never
+// announced).
+TEST_F(Imap, Rfc3502_MultiAppend) {
+  SelectInbox();
+  Transcript({{"a1 APPEND INBOX {2+}\r\nm1 (\\Seen) \"1-Jan-2024 00:00:00 +0000\" {2+}\r\nm2\r\n",
+               "* 2 EXISTS\r\n* 2 RECENT\r\na1 OK [APPENDUID 1 1:2] APPEND completed\r\n"}});
+  EXPECT_EQ(mb_.boxes_["INBOX"].msgs[2].info.flags(0), "\\Seen");
+  EXPECT_EQ(mb_.boxes_["INBOX"].msgs[2].info.received_unix_ms(), 1704067200000);
+  mb_.fail_append_at = 2;
+  std::string r = Say("a2 APPEND INBOX {2+}\r\nm3 {2+}\r\nm4\r\n");
+  EXPECT_EQ(r.substr(0, 18), "a2 NO [UNAVAILABLE") << r;
+  EXPECT_EQ(mb_.boxes_["INBOX"].msgs.size(), 2u);
+  Transcript({{"a3 NOOP\r\n", "a3 OK NOOP completed\r\n"},
+              {"a4 APPEND INBOX {2}\r\n", "+ Ready for literal data\r\n"},
+              {"m5 {2}\r\n", "+ Ready for literal data\r\n"},
+              {"m6\r\n", "* 4 EXISTS\r\n* 4 RECENT\r\na4 OK [APPENDUID 1 4:5] APPEND completed\r\n"},
+              {"a5 APPEND INBOX {2+}\r\nm7 {0+}\r\n\r\n", "a5 NO [CANNOT] empty message\r\n"},
+              {"a6 APPEND INBOX {2+}\r\nm7 \"bad\" {1+}\r\nx\r\n", "a6 BAD invalid date-time\r\n"}});
+  EXPECT_EQ(mb_.boxes_["INBOX"].msgs.size(), 4u);
+}
+
+// RFC 5256 SORT and UID SORT: keys from the listing (no body read),
+// REVERSE, ties by sequence number, the base subject (2.1), the first
+// address's mailbox, DATE falling back to INTERNALDATE.
+TEST_F(Imap, Rfc5256_Sort) {
+  auto summary = [](std::string from, std::string subject, std::string date) {
+    v1::HeaderSummary s;
+    s.set_from(from);
+    s.set_subject(subject);
+    s.set_date(date);
+    s.add_to("bob@b.example");
+    return s;
+  };
+  mb_.Add("INBOX", "123456789", {}, summary("Zed <zed@z.example>", "Re: lunch", "Thu, 7 Mar 2024 08:15:02 +0100"));
+  mb_.Add("INBOX", "1234", {"\\Seen"}, summary("ann@a.example", "Fwd: [x] beer", "7 Mar 2024 06:00 +0000"));
+  mb_.Add("INBOX", "12", {}, summary("Mo <mo@m.example>", "lunch", ""));
+  mb_.boxes_["INBOX"].msgs[3].info.set_received_unix_ms(1600000000000);  // 2020: DATE falls back to it
+  SelectInbox();
+  int reads = mb_.reads;
+  Transcript({{"a1 SORT (SUBJECT) UTF-8 ALL\r\n", "* SORT 2 1 3\r\na1 OK SORT completed\r\n"},
+              {"a2 SORT (DATE) UTF-8 ALL\r\n", "* SORT 3 2 1\r\na2 OK SORT completed\r\n"},
+              {"a3 SORT (REVERSE SIZE) US-ASCII ALL\r\n", "* SORT 1 2 3\r\na3 OK SORT completed\r\n"},
+              {"a4 UID SORT (FROM) UTF-8 UNSEEN\r\n", "* SORT 3 1\r\na4 OK SORT completed\r\n"},
+              {"a5 SORT (TO ARRIVAL) UTF-8 1:2\r\n", "* SORT 1 2\r\na5 OK SORT completed\r\n"},
+              {"a6 SORT (REVERSE ARRIVAL) UTF-8 ALL\r\n", "* SORT 1 2 3\r\na6 OK SORT completed\r\n"},
+              {"a7 SORT (CC) UTF-8 ALL\r\n", "* SORT 1 2 3\r\na7 OK SORT completed\r\n"},
+              {"a8 SORT (SUBJECT) KOI8-R ALL\r\n",
+               "a8 NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset\r\n"},
+              {"a9 SORT (COLOR) UTF-8 ALL\r\n", "a9 BAD unknown sort key COLOR\r\n"},
+              {"b1 SORT SUBJECT UTF-8 ALL\r\n", "b1 BAD expected (sort criteria)\r\n"}});
+  EXPECT_EQ(mb_.reads, reads);
 }
 
 // --- RFC 7162 CONDSTORE and QRESYNC ---

@@ -75,6 +75,7 @@ class TestMailbox : public ImapMailbox {
   std::string password = "secret";
   absl::Status fail_reads;  // when set, every read fails so
   int reads = 0;            // message reads so far
+  int fail_append_at = 0;   // when > 0, the n-th Append from now fails (kUnavailable)
   bool changed_ = false;
   std::map<std::string, Box> boxes_;
 
@@ -186,9 +187,13 @@ class TestMailbox : public ImapMailbox {
     return resp;
   }
   absl::StatusOr<v1::AppendResponse> Append(const v1::AppendRequest& req) override {
+    if (fail_append_at > 0 && --fail_append_at == 0) return absl::UnavailableError("node down");
     if (!boxes_.count(req.folder())) return absl::NotFoundError("no such folder");
     std::vector<std::string> flags(req.flags().begin(), req.flags().end());
     uint32_t uid = Add(req.folder(), req.message(), flags);
+    if (req.internal_date_unix_ms() != 0) {
+      boxes_[req.folder()].msgs[uid].info.set_received_unix_ms(req.internal_date_unix_ms());
+    }
     v1::AppendResponse resp;
     resp.set_uid(uid);
     resp.set_uid_validity(boxes_[req.folder()].uid_validity);

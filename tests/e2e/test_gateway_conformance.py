@@ -5,7 +5,7 @@ The same cases as core/imap/imap_machine_test.cc's golden transcripts (named
 by RFC section there and here), run over a socket: framing (over-long line,
 literals, pipelining), system flags in any letter case, and the extensions
 issue 9 added (ID, ENABLE, SPECIAL-USE, LIST-EXTENDED/STATUS, ESEARCH, MOVE
-into the selected mailbox, RENAME, CONDSTORE and QRESYNC). Messages arrive by APPEND, so no sender
+into the selected mailbox, RENAME, CONDSTORE and QRESYNC, MULTIAPPEND, SORT). Messages arrive by APPEND, so no sender
 domain is needed. POP3's cases are in test_gateway_pop3.py.
 
 Run one:  python3 tests/e2e/test_gateway_conformance.py --bin-dir build GatewayConformance.test_rfc3501_framing
@@ -117,6 +117,32 @@ class GatewayConformance(WorldTestCase):
         self.assertEqual(self.cmd(b"b2", b"RENAME Old New")[-1], b"b2 OK RENAME completed")
         lines = self.cmd(b"b3", b'LIST "" New*')
         self.assertIn(b'* LIST (\\HasNoChildren) "/" "New/Sub"', lines)
+
+    def test_rfc3502_multiappend(self):
+        self.login()
+        self.assertTrue(self.cmd(b"s1", b"SELECT INBOX")[-1].startswith(b"s1 OK"))
+        m1 = b"From: ann@a.example\r\nSubject: one\r\n\r\nfirst\r\n"
+        m2 = b"From: ann@a.example\r\nSubject: two\r\n\r\nsecond\r\n"
+        self.r.send(b"a1 APPEND INBOX (\\Seen) {%d+}\r\n%s {%d+}\r\n%s\r\n"
+                    % (len(m1), m1, len(m2), m2))
+        lines = self.r.until_tagged(b"a1")
+        self.assertIn(b"* 2 EXISTS", lines)
+        self.assertTrue(re.match(rb"^a1 OK \[APPENDUID \d+ 1:2\] APPEND completed$", lines[-1]), lines)
+        lines = self.cmd(b"f1", b"UID FETCH 1:2 (FLAGS BODY.PEEK[TEXT])")
+        self.assertIn(b"* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent) BODY[TEXT] {7}", lines)
+        self.assertIn(b"* 2 FETCH (UID 2 FLAGS (\\Recent) BODY[TEXT] {8}", lines)
+
+    def test_rfc5256_sort(self):
+        self.login()
+        for subject, size in ((b"Re: beta", 30), (b"alpha", 10), (b"Fwd: gamma", 20)):
+            msg = b"From: ann@a.example\r\nSubject: %s\r\n\r\n%s\r\n" % (subject, b"x" * size)
+            self.r.send(b"ap APPEND INBOX {%d+}\r\n%s\r\n" % (len(msg), msg))
+            self.assertTrue(self.r.until_tagged(b"ap")[-1].startswith(b"ap OK"))
+        self.assertTrue(self.cmd(b"s1", b"SELECT INBOX")[-1].startswith(b"s1 OK"))
+        self.assertEqual(self.cmd(b"a1", b"SORT (SUBJECT) UTF-8 ALL"),
+                         [b"* SORT 2 1 3", b"a1 OK SORT completed"])
+        self.assertEqual(self.cmd(b"a2", b"UID SORT (REVERSE SIZE) UTF-8 ALL"),
+                         [b"* SORT 1 3 2", b"a2 OK SORT completed"])
 
     def other_session(self):
         r2 = RawImap(self.b.gateway_address("imap"), self.b.tls_context(), self.b.name)
