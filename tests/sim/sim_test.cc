@@ -450,6 +450,20 @@ TEST(RunTest, ReadLatencyCountsHoldBackAndFetchPerReadInBothWorlds) {
   std::filesystem::remove_all(dir);
 }
 
+// The progress bar runs against the horizon (an upper bound), but a run that
+// ends before it still ends the bar at 100%.
+TEST(RunTest, ProgressBarEndsAtOneHundredPercent) {
+  const std::string dir = TempDir();
+  ASSERT_EQ(RunSim("hand.toml", dir + "/p", "--progress=on"), 0);
+  const std::string err = ReadAll(dir + "/p.stderr");
+  const size_t last = err.rfind('\r');
+  ASSERT_NE(last, std::string::npos) << err;
+  const std::string bar = err.substr(last + 1, err.find('\n', last) - last - 1);
+  EXPECT_NE(bar.find("] 100%"), std::string::npos) << bar;
+  EXPECT_NE(bar.find("messages 3/3"), std::string::npos) << bar;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(RunTest, PushDefenceGreylistingDelaysMtasAndStopsBotsThatDoNotRetry) {
   const std::string dir = TempDir();
   Summary s = RunHand(dir, "g", {"push.greylist_share=1", "push.bot_retry_fraction=0"});
