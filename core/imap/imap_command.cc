@@ -166,7 +166,9 @@ class Parser {
   }
 
   // literal = "{" number ["+"] "}" CRLF *CHAR8, here inline in the text.
-  bool Literal(std::string* out) {
+  // literal, or with `allow8` also RFC 3516 literal8 ("~{n}").
+  bool Literal(std::string* out, bool allow8 = false) {
+    if (allow8) Eat('~');
     if (!Eat('{')) return Fail("expected a literal");
     uint64_t n;
     if (!Number(&n, limits_.max_literal_bytes)) return Fail("bad literal size");
@@ -358,6 +360,33 @@ class Parser {
     else if (w == "RFC822") add(K::kRfc822);
     else if (w == "RFC822.HEADER") add(K::kRfc822Header);
     else if (w == "RFC822.TEXT") add(K::kRfc822Text);
+    else if (w == "BINARY" || w == "BINARY.PEEK" || w == "BINARY.SIZE") {
+      // RFC 3516 4.1: section-binary = "[" [section-part] "]"; a partial
+      // only for BINARY and BINARY.PEEK.
+      FetchAtt a;
+      a.kind = w == "BINARY.SIZE" ? K::kBinarySize : K::kBinary;
+      a.peek = w == "BINARY.PEEK";
+      if (!Eat('[')) return Fail("expected [section-part]");
+      if (!Eat(']')) {
+        do {
+          uint32_t n;
+          if (!std::isdigit(Peek())) return Fail("a BINARY section is part numbers only");
+          if (!NzNumber(&n)) return Fail("bad section part");
+          a.section.part.push_back(n);
+        } while (Eat('.'));
+        if (!Eat(']')) return Fail("a BINARY section is part numbers only");
+      }
+      if (a.kind == K::kBinary && Eat('<')) {
+        uint64_t start;
+        uint32_t len;
+        if (!Number(&start) || !Eat('.') || !NzNumber(&len) || !Eat('>')) {
+          return Fail("bad partial <start.length>");
+        }
+        a.partial_start = static_cast<uint32_t>(start);
+        a.partial_length = len;
+      }
+      out->push_back(std::move(a));
+    }
     else if (w == "BODY" && Peek() != '[') add(K::kBody);
     else if (w == "BODY" || w == "BODY.PEEK") {
       FetchAtt a;
@@ -661,7 +690,7 @@ class Parser {
         if (Peek() == '"') {
           if (!Quoted(&m.date) || !NeedSp("the message")) return false;
         }
-        if (!Literal(&m.message)) return false;
+        if (!Literal(&m.message, /*allow8=*/true)) return false;
         cmd->appends.push_back(std::move(m));
       } while (Sp());
       return true;

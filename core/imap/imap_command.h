@@ -78,10 +78,12 @@ struct FetchAtt {
     kRfc822Header,   // = BODY.PEEK[HEADER]
     kRfc822Text,     // = BODY[TEXT]
     kModseq,         // MODSEQ (RFC 7162 3.1.4.1)
+    kBinary,         // BINARY[part] / BINARY.PEEK[part] (RFC 3516), section.part only
+    kBinarySize,     // BINARY.SIZE[part] (RFC 3516)
   };
   Kind kind = Kind::kFlags;
-  FetchSection section;                 // kBodySection
-  bool peek = false;                    // BODY.PEEK
+  FetchSection section;                 // kBodySection, kBinary, kBinarySize
+  bool peek = false;                    // BODY.PEEK, BINARY.PEEK
   std::optional<uint32_t> partial_start;  // <start.length>
   uint32_t partial_length = 0;
 };

@@ -455,6 +455,22 @@ TEST(ImapCommand, Sort) {
   MustFail("a SORT (DATE UTF-8 ALL");
 }
 
+TEST(ImapCommand, Binary) {
+  ImapCommand c = MustParse("a FETCH 1 (BINARY[1.2]<0.10> BINARY.PEEK[] BINARY.SIZE[3])");
+  ASSERT_EQ(c.fetch.size(), 3u);
+  EXPECT_EQ(c.fetch[0].kind, FetchAtt::Kind::kBinary);
+  EXPECT_EQ(c.fetch[0].section.part, (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(c.fetch[0].partial_start, 0u);
+  EXPECT_EQ(c.fetch[0].partial_length, 10u);
+  EXPECT_TRUE(c.fetch[1].peek);
+  EXPECT_TRUE(c.fetch[1].section.part.empty());
+  EXPECT_EQ(c.fetch[2].kind, FetchAtt::Kind::kBinarySize);
+  MustFail("a FETCH 1 BINARY[HEADER]");
+  MustFail("a FETCH 1 BINARY.SIZE[1]<0.1>");
+  MustFail("a FETCH 1 BINARY");
+  MustFail("a LOGIN ~{1}\r\nx y");  // literal8 only in APPEND
+}
+
 TEST(ImapCommand, IsAtom) {
   EXPECT_TRUE(IsImapAtom("INBOX"));
   EXPECT_FALSE(IsImapAtom(""));

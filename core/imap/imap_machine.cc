@@ -210,7 +210,7 @@ void ImapMachine::Ok(const ImapCommand& cmd, std::string_view text) {
 std::string ImapMachine::Capabilities(const ImapTransport& t) const {
   std::string caps =
       "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN "
-      "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT";
+      "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT BINARY";
   // RFC 7889: the largest message APPEND takes.
   absl::StrAppend(&caps, " APPENDLIMIT=", options_.max_message_bytes);
   if (state_ == State::kNotAuthenticated) {
@@ -1209,6 +1209,11 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
   for (const FetchAtt& a : cmd.fetch) {
     switch (a.kind) {
       case K::kModseq: break;
+      case K::kBinary:  // RFC 3516: as BODY[part], decoded
+        if (!a.peek) sets_seen = true;
+        needs_body = true;
+        break;
+      case K::kBinarySize: needs_body = true; break;
       case K::kFlags: wants_flags = true; break;
       case K::kUid: wants_uid = true; break;
       case K::kRfc822Size: case K::kInternalDate: case K::kEnvelope: break;
@@ -1236,6 +1241,9 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
     return false;
   };
 
+  // A BINARY of a part whose Content-Transfer-Encoding is unknown: that
+  // message's response is not sent, the FETCH ends NO [UNKNOWN-CTE].
+  bool unknown_cte = false;
   // Writes one message's FETCH response; `body` is null when not read.
   auto respond = [&](uint32_t seq, const std::string* body, bool now_seen) {
     v1::MessageInfo& m = sel_->messages[seq - 1];
@@ -1266,6 +1274,27 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
     for (const FetchAtt& a : cmd.fetch) {
       switch (a.kind) {
         case K::kFlags: case K::kUid: case K::kModseq: break;
+        case K::kBinary:
+        case K::kBinarySize: {
+          absl::StatusOr<std::string> b = BinarySectionBytes(*body, tree(), a.section.part);
+          if (!b.ok() && b.status().code() == absl::StatusCode::kUnimplemented) {
+            unknown_cte = true;
+            break;
+          }
+          std::string bytes = b.ok() ? *std::move(b) : "";  // a missing part is empty
+          std::string spec = absl::StrJoin(a.section.part, ".");
+          if (a.kind == K::kBinarySize) {
+            item(absl::StrCat("BINARY.SIZE[", spec, "] ", bytes.size()));
+            break;
+          }
+          std::string origin;
+          std::string_view shown = Partial(bytes, a, &origin);
+          // RFC 3516 4.2: literal8 when the content holds a NUL.
+          bool nul = shown.find('\0') != std::string_view::npos;
+          item(absl::StrCat("BINARY[", spec, "]", origin, " "),
+               nul ? absl::StrCat("~", Literal(shown)) : Literal(shown));
+          break;
+        }
         case K::kRfc822Size: item(absl::StrCat("RFC822.SIZE ", m.body_size())); break;
         case K::kInternalDate:
           item(absl::StrCat("INTERNALDATE ", ImapDateTime(absl::FromUnixMillis(m.received_unix_ms()))));
@@ -1306,7 +1335,7 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
       }
     }
     out += ")\r\n";
-    Write(out);
+    if (!unknown_cte) Write(out);
   };
 
   std::vector<ImapMailbox::ReadItem> reads;
@@ -1342,7 +1371,7 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
         m.set_modseq(b->info.modseq());  // the read set \Seen: a change
       }
       respond((*seqs)[read_pos[i]], &b->bytes, sets_seen);
-      return !closed_;
+      return !closed_ && !unknown_cte;
     });
   }
   if (!failed.ok()) {
@@ -1350,6 +1379,9 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
     return No(cmd, ImapNoText(failed, "FETCH"));
   }
   if (closed_) return;
+  if (unknown_cte) {
+    return No(cmd, "[UNKNOWN-CTE] a part has a Content-Transfer-Encoding this server cannot decode");
+  }
   answer_unread_until(seqs->size());
   if (!Refresh(cmd.uid, false)) return;
   if (expunged) return No(cmd, "[EXPUNGEISSUED] some messages were expunged");

@@ -77,7 +77,7 @@ class Imap : public ::testing::Test {
 
 constexpr char kCaps[] =
     "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS MOVE UNSELECT NAMESPACE CHILDREN "
-    "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT APPENDLIMIT=67108864";
+    "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC MULTIAPPEND SORT BINARY APPENDLIMIT=67108864";
 
 const char kMsg[] =
     "From: Ann <ann@a.example>\r\nTo: bob@b.example\r\nBcc: carol@c.example\r\n"
@@ -455,6 +455,39 @@ TEST_F(Imap, Rfc5256_Sort) {
               {"a9 SORT (COLOR) UTF-8 ALL\r\n", "a9 BAD unknown sort key COLOR\r\n"},
               {"b1 SORT SUBJECT UTF-8 ALL\r\n", "b1 BAD expected (sort criteria)\r\n"}});
   EXPECT_EQ(mb_.reads, reads);
+}
+
+// RFC 3516 BINARY: decoded parts (quoted-printable with a soft break,
+// base64 with NULs as literal8), BINARY.SIZE, partials, a missing part
+// (empty), an unknown encoding (NO [UNKNOWN-CTE]), \Seen from BINARY
+// without PEEK, and APPEND of a literal8.
+TEST_F(Imap, Rfc3516_Binary) {
+  using namespace std::string_literals;
+  mb_.Add("INBOX",
+          "From: a@a.example\r\nSubject: bin\r\nMIME-Version: 1.0\r\n"
+          "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+          "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          "Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 =\r\nsoft\r\n"
+          "--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+          "\r\nAAEC/w==\r\n"
+          "--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n"
+          "begin\r\n--b--\r\n");
+  SelectInbox();
+  Transcript(
+      {{"a1 FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[2])\r\n",
+        "* 1 FETCH (BINARY[1] {10}\r\ncaf\xc3\xa9 soft BINARY.SIZE[2] 4)\r\na1 OK FETCH completed\r\n"},
+       {"a2 FETCH 1 BINARY.PEEK[2]<0.2>\r\n",
+        "* 1 FETCH (BINARY[2]<0> ~{2}\r\n\x00\x01)\r\na2 OK FETCH completed\r\n"s},
+       {"a3 FETCH 1 BINARY.PEEK[3]\r\n",
+        "a3 NO [UNKNOWN-CTE] a part has a Content-Transfer-Encoding this server cannot decode\r\n"},
+       {"a4 FETCH 1 BINARY.PEEK[9]\r\n", "* 1 FETCH (BINARY[9] {0}\r\n)\r\na4 OK FETCH completed\r\n"},
+       {"a5 FETCH 1 BINARY[1.MIME]\r\n", "a5 BAD a BINARY section is part numbers only\r\n"},
+       {"a6 FETCH 1 (FLAGS BINARY[1])\r\n",
+        "* 1 FETCH (FLAGS (\\Seen) BINARY[1] {10}\r\ncaf\xc3\xa9 soft)\r\na6 OK FETCH completed\r\n"},
+       {"a7 APPEND INBOX ~{3+}\r\na\x00" "b\r\n"s,
+        "* 2 EXISTS\r\n* 1 RECENT\r\na7 OK [APPENDUID 1 2] APPEND completed\r\n"},
+       {"a8 UID FETCH 2 BINARY.PEEK[]\r\n",
+        "* 2 FETCH (UID 2 BINARY[] ~{3}\r\na\x00" "b)\r\na8 OK FETCH completed\r\n"s}});
 }
 
 // --- RFC 7162 CONDSTORE and QRESYNC ---

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "core/imap/imap_format.h"
 #include "core/mail/header_summary.h"
+#include "core/util/status_macros.h"
 #include "core/util/strings.h"
 
 namespace pullmail {
@@ -390,15 +391,18 @@ std::string FilterHeaderFields(std::string_view header,
   return out;
 }
 
-absl::StatusOr<std::string> SectionBytes(std::string_view message, const MimeEntity& root,
-                                         const FetchSection& section) {
-  using T = FetchSection::Text;
+namespace {
+
+// The entity that part numbers `part` name (the root for none), and in
+// *msg the message whose HEADER and TEXT it has (the root; a message/rfc822
+// part's encapsulated message; else null).
+absl::StatusOr<const MimeEntity*> ResolvePart(const MimeEntity& root,
+                                              const std::vector<uint32_t>& part,
+                                              const MimeEntity** msg_out) {
   const MimeEntity* cur = &root;
-  // Whether `cur` is a message (its HEADER and TEXT are defined): the root
-  // is; so is a message/rfc822 part (through its encapsulated message).
   const MimeEntity* msg = &root;
-  for (size_t i = 0; i < section.part.size(); ++i) {
-    uint32_t n = section.part[i];
+  for (size_t i = 0; i < part.size(); ++i) {
+    uint32_t n = part[i];
     if (n == 0) return absl::NotFoundError("no such body part (parts start at 1)");
     const MimeEntity* container = cur;
     if (i > 0) {
@@ -418,6 +422,94 @@ absl::StatusOr<std::string> SectionBytes(std::string_view message, const MimeEnt
     }
     msg = (cur->is_message() && !cur->message.empty()) ? &cur->message.front() : nullptr;
   }
+  *msg_out = msg;
+  return cur;
+}
+
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string DecodeBase64Lenient(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    int v = Base64Value(c);
+    if (v < 0) continue;  // line ends, spaces, garbage (RFC 2045 6.8)
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::string DecodeQuotedPrintable(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c != '=') {
+      out.push_back(c);
+      continue;
+    }
+    // "=" at a line end (after optional trailing space) is a soft break.
+    size_t j = i + 1;
+    while (j < in.size() && (in[j] == ' ' || in[j] == '\t')) ++j;
+    if (j < in.size() && (in[j] == '\r' || in[j] == '\n')) {
+      if (in[j] == '\r' && j + 1 < in.size() && in[j + 1] == '\n') ++j;
+      i = j;
+      continue;
+    }
+    if (j == in.size()) break;
+    int hi = i + 1 < in.size() ? HexValue(in[i + 1]) : -1;
+    int lo = i + 2 < in.size() ? HexValue(in[i + 2]) : -1;
+    if (hi < 0 || lo < 0) {
+      out.push_back('=');  // not an escape: kept as written (RFC 2045 6.7 note 1)
+      continue;
+    }
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> BinarySectionBytes(std::string_view message, const MimeEntity& root,
+                                               const std::vector<uint32_t>& part) {
+  if (part.empty()) return std::string(message);
+  const MimeEntity* msg = nullptr;
+  ASSIGN_OR_RETURN(const MimeEntity* cur, ResolvePart(root, part, &msg));
+  const std::string& cte = cur->encoding;
+  if (cte == "BASE64") return DecodeBase64Lenient(cur->body);
+  if (cte == "QUOTED-PRINTABLE") return DecodeQuotedPrintable(cur->body);
+  if (cte == "7BIT" || cte == "8BIT" || cte == "BINARY") return std::string(cur->body);
+  return absl::UnimplementedError(absl::StrCat("unknown Content-Transfer-Encoding ", cte));
+}
+
+absl::StatusOr<std::string> SectionBytes(std::string_view message, const MimeEntity& root,
+                                         const FetchSection& section) {
+  using T = FetchSection::Text;
+  const MimeEntity* msg = nullptr;
+  ASSIGN_OR_RETURN(const MimeEntity* cur, ResolvePart(root, section.part, &msg));
   switch (section.text) {
     case T::kNone:
       if (section.part.empty()) return std::string(message);

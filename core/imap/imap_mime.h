@@ -69,6 +69,20 @@ MimeEntity ParseMime(std::string_view message, const MimeLimits& limits = MimeLi
 absl::StatusOr<std::string> SectionBytes(std::string_view message, const MimeEntity& root,
                                          const FetchSection& section);
 
+// RFC 3516 BINARY[part]: the part's content decoded from its
+// Content-Transfer-Encoding (base64, quoted-printable; 7bit, 8bit and
+// binary as they are; a multipart or message part as its raw body); no part
+// numbers: the whole message as stored. kNotFound as SectionBytes;
+// kUnimplemented for an encoding it does not know (IMAP [UNKNOWN-CTE]).
+absl::StatusOr<std::string> BinarySectionBytes(std::string_view message, const MimeEntity& root,
+                                               const std::vector<uint32_t>& part);
+
+// RFC 2045 6.8 base64, skipping characters outside the alphabet and
+// stopping at "="; RFC 2045 6.7 quoted-printable (soft line breaks removed,
+// a malformed "=" kept).
+std::string DecodeBase64Lenient(std::string_view in);
+std::string DecodeQuotedPrintable(std::string_view in);
+
 // Lines of header `header` whose field name is (or, with `exclude`, is not)
 // in `upper_names`, folded lines kept, followed by the empty line.
 std::string FilterHeaderFields(std::string_view header,

@@ -216,5 +216,16 @@ TEST(MimeLimits, PartZeroIsRefused) {
   EXPECT_EQ(*SectionBytes(plain, p, FetchSection{{1}, T::kNone, {}}), "body");
 }
 
+TEST(ImapMime, TransferDecodings) {
+  EXPECT_EQ(DecodeBase64Lenient("aGVs\r\nbG8=\r\n"), "hello");
+  EXPECT_EQ(DecodeBase64Lenient("aGV sbG8"), "hello");
+  EXPECT_EQ(DecodeBase64Lenient("AAEC/w=="), std::string("\x00\x01\x02\xff", 4));
+  EXPECT_EQ(DecodeBase64Lenient(""), "");
+  EXPECT_EQ(DecodeQuotedPrintable("caf=C3=A9 =\r\nsoft=\nline"), "caf\xc3\xa9 softline");
+  EXPECT_EQ(DecodeQuotedPrintable("a=3Db =ZZ c=4"), "a=b =ZZ c=4");
+  EXPECT_EQ(DecodeQuotedPrintable("end="), "end");
+  EXPECT_EQ(DecodeQuotedPrintable("x=3d"), "x=");
+}
+
 }  // namespace
 }  // namespace pullmail

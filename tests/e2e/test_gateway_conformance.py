@@ -5,7 +5,7 @@ The same cases as core/imap/imap_machine_test.cc's golden transcripts (named
 by RFC section there and here), run over a socket: framing (over-long line,
 literals, pipelining), system flags in any letter case, and the extensions
 issue 9 added (ID, ENABLE, SPECIAL-USE, LIST-EXTENDED/STATUS, ESEARCH, MOVE
-into the selected mailbox, RENAME, CONDSTORE and QRESYNC, MULTIAPPEND, SORT). Messages arrive by APPEND, so no sender
+into the selected mailbox, RENAME, CONDSTORE and QRESYNC, MULTIAPPEND, SORT, BINARY). Messages arrive by APPEND, so no sender
 domain is needed. POP3's cases are in test_gateway_pop3.py.
 
 Run one:  python3 tests/e2e/test_gateway_conformance.py --bin-dir build GatewayConformance.test_rfc3501_framing
@@ -143,6 +143,25 @@ class GatewayConformance(WorldTestCase):
                          [b"* SORT 2 1 3", b"a1 OK SORT completed"])
         self.assertEqual(self.cmd(b"a2", b"UID SORT (REVERSE SIZE) UTF-8 ALL"),
                          [b"* SORT 1 3 2", b"a2 OK SORT completed"])
+
+    def test_rfc3516_binary(self):
+        self.login()
+        msg = (b"From: ann@a.example\r\nSubject: bin\r\nMIME-Version: 1.0\r\n"
+               b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+               b"Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9\r\n--b\r\n"
+               b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+               b"\r\nAAEC/w==\r\n--b--\r\n")
+        self.r.send(b"ap APPEND INBOX ~{%d+}\r\n%s\r\n" % (len(msg), msg))
+        self.assertTrue(self.r.until_tagged(b"ap")[-1].startswith(b"ap OK [APPENDUID"))
+        self.assertTrue(self.cmd(b"s1", b"SELECT INBOX")[-1].startswith(b"s1 OK"))
+        self.r.send(b"f1 FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[2] BINARY.PEEK[2])\r\n")
+        self.assertEqual(self.r.line(), b"* 1 FETCH (BINARY[1] {5}")
+        rest = b""
+        while not rest.endswith(b"f1 OK FETCH completed\r\n"):
+            rest += self.r.sock.recv(65536) if not self.r.buf else self.r.buf
+            self.r.buf = b""
+        self.assertEqual(rest, b"caf\xc3\xa9 BINARY.SIZE[2] 4 BINARY[2] ~{4}\r\n\x00\x01\x02\xff)\r\n"
+                               b"f1 OK FETCH completed\r\n")
 
     def other_session(self):
         r2 = RawImap(self.b.gateway_address("imap"), self.b.tls_context(), self.b.name)
