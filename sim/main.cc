@@ -77,7 +77,8 @@ as a recipient node reads it), the retry schedule ([retry]), retention, the
 network, and the mode. docs/SIMULATION.md documents every key and figure.
 
 Outputs in DIR: summary.txt (also printed), summary.csv, timeseries.csv,
-per_user_spam.csv, read_latency.csv, fig_*.gp and, with gnuplot, fig_*.png and
+per_user_spam.csv, read_latency.csv (per-read latency by size class, both
+worlds), read_latency_cdf.csv, fig_*.gp and, with gnuplot, fig_*.png and
 fig_*.svg. With [output] k_values, DIR/k/ holds one pull run per k and
 k_sweep.csv + fig_k.* show suppression as a function of k. With --sweep,
 DIR/sweep/ holds one run per value and sweep.csv + sweep.* compare them.
