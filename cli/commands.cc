@@ -26,6 +26,7 @@
 #include "core/crypto/token.h"
 #include "core/mail/utf8.h"
 #include "core/policy/arf.h"
+#include "core/util/address.h"
 #include "core/util/clock.h"
 #include "core/storage/open_store.h"
 #include "core/storage/pg_store.h"
@@ -226,13 +227,15 @@ int RunUserAdd(const Args& args) {
   auto session = Session::Open(args.GetOr("config", ""), "", "");
   if (!session.ok()) return ReportLocalError(session.status());
   const NodeConfig& config = session->config();
-  std::string address = absl::AsciiStrToLower(args.positional()[0]);
+  std::string address = args.positional()[0];
   if (address.find('@') == std::string::npos) address = absl::StrCat(address, "@", config.domain);
-  size_t at = address.rfind('@');
-  if (at == 0 || address.substr(at + 1) != config.domain) {
+  // Stored under its user key (core's UserKey), the spelling every lookup uses.
+  absl::StatusOr<std::string> key = UserKey(address);
+  if (!key.ok() || !SameDomain(AddressDomain(*key).value_or(""), config.domain)) {
     return ReportLocalError(absl::InvalidArgumentError(
         absl::StrCat(address, " is not an address at ", config.domain)));
   }
+  address = *std::move(key);
   std::string password = PasswordFrom(args);
   if (password.empty()) {
     return ReportLocalError(

@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/util/address.h"
 #include "core/util/strings.h"
 #include "rpc/grpc_status.h"
 #include "rpc/tls.h"
@@ -88,9 +89,13 @@ absl::StatusOr<std::unique_ptr<NodeClient>> NodeClient::Open(const NodeConfig& n
 }
 
 std::string NodeClient::Address(std::string_view user) const {
-  size_t at = user.rfind('@');
-  if (at == std::string_view::npos) return absl::StrCat(AV(user), "@", domain_);
-  return absl::StrCat(AV(user.substr(0, at + 1)), absl::AsciiStrToLower(AV(user.substr(at + 1))));
+  // The user's one spelling (core's UserKey), so that the login cache and
+  // the penalty count one user however a client spells the address.
+  std::string address = user.find('@') == std::string_view::npos
+                            ? absl::StrCat(AV(user), "@", domain_)
+                            : std::string(user);
+  absl::StatusOr<std::string> key = UserKey(address);
+  return key.ok() ? *std::move(key) : address;
 }
 
 absl::StatusOr<std::string> NodeClient::LoginMailbox(std::string_view user,

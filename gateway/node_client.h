@@ -28,8 +28,8 @@ class NodeClient {
 
   const std::string& domain() const { return domain_; }
 
-  // "alice" -> "alice@<domain>"; an address with a domain is lower-cased
-  // in its domain part and returned.
+  // "alice" -> "alice@<domain>"; an address in its user-key form (core's
+  // UserKey: "Alice@B.Example." -> "alice@b.example").
   std::string Address(std::string_view user) const;
 
   // Logs `user` in at the recipient node (mailbox) or the sender node

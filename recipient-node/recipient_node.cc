@@ -13,6 +13,7 @@
 #include "core/util/random.h"
 #include "core/policy/policy_config.h"
 #include "core/storage/open_store.h"
+#include "core/util/address.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
 #include "rpc/node_base.h"
@@ -80,7 +81,8 @@ void RecipientNode::BeginShutdown() {
 }
 
 bool RecipientNode::UserExists(std::string_view address) {
-  return users_->GetUser(absl::AsciiStrToLower(std::string(address))).ok();
+  absl::StatusOr<std::string> key = UserKey(address);
+  return key.ok() && users_->GetUser(*key).ok();
 }
 
 std::vector<v1::NotifyResult> RecipientNode::AcceptBatch(

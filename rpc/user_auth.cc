@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "core/crypto/encoding.h"
 #include "core/crypto/password.h"
+#include "core/util/address.h"
 #include "core/util/random.h"
 #include "core/util/strings.h"
 #include "rpc/grpc_status.h"
@@ -77,7 +78,11 @@ std::string UserAuthenticator::Mac(std::string_view data) const { return HmacSha
 
 absl::StatusOr<std::pair<std::string, absl::Time>> UserAuthenticator::Login(
     std::string_view user, std::string_view password, std::string_view client) {
-  const std::string address = absl::AsciiStrToLower(AV(user));
+  // One key per user however the client spells the address (case, a
+  // trailing dot): the store's key and the throttle's. What is not an
+  // address cannot be a user; it is still checked and throttled alike.
+  absl::StatusOr<std::string> key = UserKey(user);
+  const std::string address = key.ok() ? *std::move(key) : absl::AsciiStrToLower(AV(user));
   // Dovecot's auth penalty: wait, then check (never refuse unchecked, so
   // that nobody can lock a user out by failing on their behalf).
   absl::Duration wait = throttle_.Delay(address, client, clock_->Now());
@@ -133,7 +138,7 @@ absl::StatusOr<std::string> UserAuthenticator::Principal(std::string_view header
     std::string user = decoded->substr(0, colon);
     auto login = Login(user, std::string_view(*decoded).substr(colon + 1), client);
     if (!login.ok()) return login.status();
-    return absl::AsciiStrToLower(user);
+    return UserKey(user);  // valid: the login succeeded
   }
   if (absl::ConsumePrefix(&h, "Bearer ")) {
     std::vector<absl::string_view> parts = absl::StrSplit(h, '.');

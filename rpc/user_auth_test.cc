@@ -39,6 +39,19 @@ TEST_F(UserAuthTest, LoginTokenIsTheMintedToken) {
   EXPECT_EQ(*auth_->AuthenticateHeader(Bearer(login->first)), "alice@b.example");
 }
 
+// One user however the address is spelt (core's UserKey: the domain's case
+// and trailing dot, the local part's case); the principal is the user key.
+TEST_F(UserAuthTest, AnySpellingOfTheAddressIsTheSameUser) {
+  auto login = auth_->Login("Alice@B.Example.", "pw");
+  ASSERT_TRUE(login.ok()) << login.status();
+  EXPECT_EQ(*auth_->AuthenticateHeader(Bearer(login->first)), "alice@b.example");
+  auto basic = auth_->AuthenticateHeader(BasicAuthorization("ALICE@b.example.", "pw"));
+  ASSERT_TRUE(basic.ok()) << basic.status();
+  EXPECT_EQ(*basic, "alice@b.example");
+  EXPECT_EQ(auth_->Login("alice@b.example..", "pw").status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
 TEST_F(UserAuthTest, UsersMayNotBridge) {
   auto login = auth_->Login("alice@b.example", "pw");
   ASSERT_TRUE(login.ok());
@@ -127,6 +140,31 @@ TEST(UserAuthThrottle, WrongPasswordsThenSlowButTheRightOneWorks) {
   waits.clear();
   EXPECT_TRUE(auth.Login("alice@b.example", "pw", "203.0.113.5").ok());
   ASSERT_EQ(waits.size(), 1u);
+  EXPECT_EQ(waits[0], absl::Seconds(8));
+}
+
+// The penalty is the user's however the failing client spells the address:
+// failures as "Alice@B.Example." slow a login as "alice@b.example".
+TEST(UserAuthThrottle, ASpellingOfTheAddressDoesNotEscapeThePenalty) {
+  FakeClock clock;
+  auto users = NewMemoryUserStore();
+  SeededRandom random(6);
+  User u;
+  u.address = "alice@b.example";
+  u.password_hash = HashPassword("pw", random);
+  ASSERT_TRUE(users->AddUser(u).ok());
+  std::vector<absl::Duration> waits;
+  UserAuthenticator auth(users.get(), std::string(32, 'k'), &clock, absl::Hours(12),
+                         LoginPenaltyConfig(), [&](absl::Duration d) {
+                           waits.push_back(d);
+                           clock.Advance(d);
+                         });
+  for (const char* spelling : {"Alice@B.Example.", "alice@b.example.", "ALICE@b.EXAMPLE"}) {
+    EXPECT_FALSE(auth.Login(spelling, "wrong", "192.0.2.9").ok());
+  }
+  waits.clear();
+  EXPECT_TRUE(auth.Login("alice@b.example", "pw", "198.51.100.1").ok());
+  ASSERT_EQ(waits.size(), 1u);  // the user's penalty, from another client
   EXPECT_EQ(waits[0], absl::Seconds(8));
 }
 

@@ -8,6 +8,7 @@
 #include "core/crypto/token.h"
 #include "core/envelope/envelope.h"
 #include "core/storage/open_store.h"
+#include "core/util/address.h"
 #include "core/util/logging.h"
 #include "core/util/random.h"
 #include "core/util/status_macros.h"
@@ -48,7 +49,8 @@ SubmissionContext SenderNode::MakeSubmissionContext() {
   ctx.random = &SecureRandom();
   ctx.directory = directory_.get();
   ctx.user_exists = [this](const std::string& address) {
-    return users_->GetUser(absl::AsciiStrToLower(address)).status();
+    ASSIGN_OR_RETURN(std::string key, UserKey(address));
+    return users_->GetUser(key).status();
   };
   return ctx;
 }
@@ -145,7 +147,8 @@ absl::StatusOr<v1::RevokeResponse> SenderNode::Revoke(std::string_view user,
                                                       std::string_view message_id,
                                                       std::string_view reason) {
   ASSIGN_OR_RETURN(OutboundMessage msg, store_->GetMessage(message_id));
-  if (absl::AsciiStrToLower(AV(user)) != msg.sender) {
+  absl::StatusOr<std::string> user_key = UserKey(user), sender_key = UserKey(msg.sender);
+  if (!user_key.ok() || !sender_key.ok() || *user_key != *sender_key) {
     // Same answer as an unknown id: a user learns nothing of others' mail.
     return absl::NotFoundError(absl::StrCat("no message ", AV(message_id), " sent by ", AV(user)));
   }
@@ -191,7 +194,7 @@ absl::StatusOr<v1::RevokeResponse> SenderNode::Revoke(std::string_view user,
 
 absl::StatusOr<v1::ListSentResponse> SenderNode::ListSent(std::string_view user, uint32_t limit) {
   ASSIGN_OR_RETURN(std::vector<OutboundMessage> msgs,
-                   store_->ListMessages(absl::AsciiStrToLower(AV(user)), limit ? limit : 100));
+                   store_->ListMessages(UserKey(user).value_or(""), limit ? limit : 100));
   v1::ListSentResponse resp;
   for (const OutboundMessage& m : msgs) {
     v1::SentMessage* s = resp.add_messages();

@@ -123,12 +123,10 @@ AcceptDecision FinishAccept(AcceptDecision verified, const v1::SignedNotificatio
   std::vector<std::string> users, dropped;
   std::set<std::string> seen;
   for (const std::string& r : n->recipients()) {
-    // Users are keyed by the lower-cased address with its domain normalised
-    // (verified: every recipient is at the recipient domain).
-    auto split = SplitAddress(r);
-    std::string address = split.ok() ? absl::AsciiStrToLower(absl::StrCat(split->first, "@",
-                                                                          split->second))
-                                     : absl::AsciiStrToLower(r);
+    // Users are keyed by UserKey (verified: every recipient is at the
+    // recipient domain).
+    absl::StatusOr<std::string> key = UserKey(r);
+    std::string address = key.ok() ? *std::move(key) : absl::AsciiStrToLower(r);
     if (!seen.insert(address).second) continue;
     if (ctx.user_exists && ctx.user_exists(address)) {
       users.push_back(std::move(address));

@@ -47,10 +47,17 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
     }
     sender = absl::StrCat(from.first, "@", from.second);
   }
-  if (!input.authenticated_user.empty() &&
-      absl::AsciiStrToLower(input.authenticated_user) != absl::AsciiStrToLower(input.from)) {
-    return absl::PermissionDeniedError(absl::StrCat("user ", input.authenticated_user,
-                                                    " may not send as ", input.from));
+  if (!input.authenticated_user.empty()) {
+    // The same user however either is spelt (UserKey: case, a trailing
+    // dot); the message's sender is then the user's one spelling, the key
+    // that Revoke and ListSent look the user's mail up by.
+    absl::StatusOr<std::string> user = UserKey(input.authenticated_user);
+    absl::StatusOr<std::string> from = UserKey(input.from);
+    if (!user.ok() || !from.ok() || *user != *from) {
+      return absl::PermissionDeniedError(absl::StrCat("user ", input.authenticated_user,
+                                                      " may not send as ", input.from));
+    }
+    sender = *std::move(user);
   }
   if (input.to.empty()) return absl::InvalidArgumentError("no recipients");
   if (input.to.size() > limits::kMaxRecipientsPerNotification) {

@@ -102,6 +102,20 @@ TEST_F(SubmissionTest, RefusesWhatARealServerWould) {
   EXPECT_TRUE(PrepareSubmission(in, ctx_).ok());
 }
 
+// The envelope sender is the user however it is spelt (core's UserKey), and
+// the message is stored under the user's one spelling.
+TEST_F(SubmissionTest, EnvelopeSenderInAnySpellingIsTheUser) {
+  SubmissionInput in = Input();
+  in.from = "Ann@A.Example.";
+  auto sub = PrepareSubmission(in, ctx_);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  EXPECT_EQ(sub->message.sender, "ann@a.example");
+  in.from = "ann@a.example..";
+  EXPECT_EQ(PrepareSubmission(in, ctx_).status().code(), absl::StatusCode::kInvalidArgument);
+  in.from = "bob@A.EXAMPLE.";
+  EXPECT_EQ(PrepareSubmission(in, ctx_).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
 // Issue 10 point 4: a user may not put another address in the header From:,
 // not even another local user's.
 TEST_F(SubmissionTest, HeaderFromMustBeTheUser) {

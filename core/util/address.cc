@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/util/limits.h"
+#include "core/util/status_macros.h"
 #include "core/util/strings.h"
 
 namespace pullmail {
@@ -40,6 +41,11 @@ absl::StatusOr<std::pair<std::string, std::string>> SplitAddress(std::string_vie
   }
   return std::make_pair(std::string(address.substr(0, address.size() - domain->size() - 1)),
                         *std::move(normal));
+}
+
+absl::StatusOr<std::string> UserKey(std::string_view address) {
+  ASSIGN_OR_RETURN(auto split, SplitAddress(address));
+  return absl::StrCat(absl::AsciiStrToLower(split.first), "@", split.second);
 }
 
 absl::StatusOr<std::string> NormalizeDomain(std::string_view domain) {

@@ -29,6 +29,14 @@ std::optional<std::string_view> AddressDomain(std::string_view address);
 // the address when it breaks the rule above or its domain is not a domain.
 absl::StatusOr<std::pair<std::string, std::string>> SplitAddress(std::string_view address);
 
+// The key a user is stored, looked up, authenticated and throttled under:
+// the local part ASCII lower-cased (a pullmail user's local part is not
+// case-sensitive: "Ann@" and "ann@" are one user) and the domain in
+// NormalizeDomain's form, so "Ann@A.Example." is "ann@a.example". Programs
+// call this rather than lower-casing an address themselves.
+// kInvalidArgument as SplitAddress.
+absl::StatusOr<std::string> UserKey(std::string_view address);
+
 // The canonical form of a domain name: U-labels converted to A-labels
 // (IDNA2008 with the UTS #46 non-transitional mapping, libidn2), ASCII
 // lower-cased, one trailing dot (the root) dropped. kInvalidArgument when it

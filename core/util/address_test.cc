@@ -59,5 +59,14 @@ TEST(SplitAddress, NormalisesTheDomainOnly) {
   EXPECT_FALSE(SplitAddress("boss@").ok());
 }
 
+TEST(UserKey, LowerCasesTheLocalPartAndNormalisesTheDomain) {
+  EXPECT_EQ(UserKey("Ann@A.Example.").value(), "ann@a.example");
+  EXPECT_EQ(UserKey("ann@a.example").value(), "ann@a.example");
+  EXPECT_EQ(UserKey("ann@xn--bcher-kva.example").value(), "ann@xn--bcher-kva.example");
+  EXPECT_FALSE(UserKey("ann@a.example..").ok());
+  EXPECT_FALSE(UserKey("ann").ok());
+  EXPECT_FALSE(UserKey("@a.example").ok());
+}
+
 }  // namespace
 }  // namespace pullmail
