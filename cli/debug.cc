@@ -25,7 +25,8 @@
 //                      --message-id ID --message-signing-domain a.example
 //                      --body-sha256-hex HEX [--verdict spam|not-spam]
 //                      [--reports N] [--report-id ID] [--times N]
-//                      [--random-key] [--key-id ID]
+//                      [--random-key] [--key-id ID] [--as-abuse]
+//                      [--reporter-domain SPELLING]
 //       Signs one SpamReport as B's domain (SignSpamReport, B's key, or a
 //       fresh key that no directory lists) and sends the same signed bytes N
 //       times to RecipientService.ShareReport at the recipient node the
@@ -263,7 +264,9 @@ int RunDebugShareReport(const Args& args) {
   v1::SpamReport report;
   report.set_version(1);
   report.set_report_id(args.GetOr("report-id", NewMessageId(SecureRandom(), c.domain)));
-  report.set_reporter_domain(c.domain);
+  // Another spelling of this domain (case, a trailing dot) tries how the
+  // peer compares it; the signer is this domain either way.
+  report.set_reporter_domain(args.GetOr("reporter-domain", c.domain));
   report.set_message_id(message_id);
   report.set_message_signing_domain(signing_domain);
   report.set_body_sha256(*body_sha256);

@@ -221,11 +221,15 @@ absl::Status SenderNode::ReportAbuse(const v1::SignedSpamReport& signed_report) 
   ASSIGN_OR_RETURN(v1::SpamReport report,
                    VerifySpamReport(signed_report, *directory_, clock().Now(), nullptr));
   ASSIGN_OR_RETURN(OutboundMessage msg, store_->GetMessage(report.message_id()));
+  // The reporter in its one spelling: the signing domain, which
+  // VerifySpamReport holds to normal form and to be reporter_domain's
+  // (SameDomain); reporter_domain itself may be spelt otherwise.
+  const std::string& reporter = signed_report.signing_domain();
   // Only a domain we notified about this message may complain about it.
   ASSIGN_OR_RETURN(std::vector<Delivery> deliveries, store_->ListDeliveries(msg.message_id));
   bool notified = false;
   for (const Delivery& d : deliveries) {
-    if (d.domain == report.reporter_domain() && d.state != DeliveryState::kQueued &&
+    if (d.domain == reporter && d.state != DeliveryState::kQueued &&
         d.state != DeliveryState::kBounced) {
       notified = true;
     }
@@ -233,16 +237,16 @@ absl::Status SenderNode::ReportAbuse(const v1::SignedSpamReport& signed_report) 
   if (!notified) {
     Metrics::Global().Add("pullmail_abuse_reports_rejected_total{reason=\"not_a_recipient\"}");
     return absl::PermissionDeniedError(absl::StrCat(
-        "not_a_recipient: ", report.reporter_domain(), " was not notified of this message"));
+        "not_a_recipient: ", reporter, " was not notified of this message"));
   }
   ASSIGN_OR_RETURN(bool fresh,
-                   store_->RecordAbuseReport(msg.sender, report.reporter_domain(),
+                   store_->RecordAbuseReport(msg.sender, reporter,
                                              report.report_id(), report.verdict(), clock().Now()));
   if (!fresh) return absl::AlreadyExistsError("replayed report: report_id seen before");
   Metrics::Global().Add(absl::StrCat("pullmail_abuse_reports_total{verdict=\"",
                                      report.verdict() == v1::VERDICT_SPAM ? "spam" : "not_spam",
                                      "\"}"));
-  PM_LOG(INFO) << "abuse report from " << report.reporter_domain() << " against " << msg.sender
+  PM_LOG(INFO) << "abuse report from " << reporter << " against " << msg.sender
                << " (message " << msg.message_id << ")";
   return absl::OkStatus();
 }

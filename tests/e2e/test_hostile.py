@@ -11,7 +11,8 @@ domain's real key) or by the rogue peer program tests/rogue/rogue_peer.cc.
 - a peer's oversized request is refused by its method's limit, and a peer
   gets only so many calls at once;
 - one trusted peer's report about a message never seen here does not
-  condemn the sending domain;
+  condemn the sending domain; an abuse report counts its reporter (the
+  signer) whatever the spelling of its reporter_domain;
 - a slow-drip sender node holds neither the prefetch of other domains'
   mail, nor more than its share of fetches, nor a reader, nor the shutdown.
 
@@ -232,6 +233,27 @@ class Hostile(WorldTestCase):
         [m] = carol.wait_for_messages(1, timeout=20)
         self.assertEqual(m["state"], "shown", m)
         self.assertIn("not counted against a.example: no such message here", res["reason"])
+
+    def test_abuse_report_counts_its_reporter_in_any_spelling(self):
+        # A report's reporter_domain may be spelt otherwise than its signer
+        # ("B.Example."): the sender node judges the signer, the notified
+        # domain, and records one reporter; it refused it as not_a_recipient.
+        a = self.world.init("a.example")
+        b = self.world.init("b.example")
+        a.start()
+        b.start()
+        ann, bob = a.add_user("ann"), b.add_user("bob")
+        ann.send(bob.address, "Offer", "Buy now.\n")
+        [m] = bob.wait_for_messages(1)
+        report = ["debug", "share-report", "--config", b.config, "--to-domain", "a.example",
+                  "--message-id", m["message_id"], "--message-signing-domain", "a.example",
+                  "--body-sha256-hex", base64.b64decode(m["body_sha256"]).hex(), "--as-abuse",
+                  "--reporter-domain", "B.Example."]
+        r = self.world.pullmail(*report, check=False)
+        self.assertEqual(r.json_lines()[0]["code_name"], "OK", r)
+        self.assertEqual(a.sender.counter('pullmail_abuse_reports_total{verdict="spam"}'), 1)
+        self.assertEqual(
+            a.sender.counter('pullmail_abuse_reports_rejected_total{reason="not_a_recipient"}'), 0)
 
     def rogue_codes(self, *args):
         r = RoguePeer(self.world, *args)
