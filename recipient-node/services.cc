@@ -7,9 +7,12 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/storage/types.h"
 #include "core/util/limits.h"
 #include "core/util/logging.h"
 #include "recipient-node/recipient_node.h"
@@ -21,6 +24,12 @@ namespace {
 
 constexpr size_t kMaxBatch = 256;      // notifications handed to the intake at once
 constexpr size_t kMaxInFlight = 2048;  // read ahead and not yet answered, per stream
+// ReadSet: UIDs per call, the threads that make messages ready ahead of the
+// one being streamed, how far ahead, and the bodies those reads may hold.
+constexpr size_t kMaxReadSet = 10000;
+constexpr size_t kReadSetWorkers = 8;
+constexpr size_t kReadSetWindow = 16;
+constexpr uint64_t kReadSetAheadBytes = uint64_t{32} << 20;
 
 class RecipientServiceImpl final : public v1::RecipientService::Service {
  public:
@@ -207,33 +216,75 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     v1::ReadChunk chunk;
     *chunk.mutable_info() = r->info;
     chunk.set_from_cache(r->from_cache);
-    // The Authentication-Results: field first (info.body_size counts it),
-    // then the stored bytes, whose hash was checked as they came, with the
-    // sender's own Authentication-Results: fields renamed (core's
-    // ServedHeaderFilter: same length, RFC 8601 section 5). A user's own
-    // APPENDed message has no field and comes back exactly as stored.
-    uint64_t size = r->stored_size, offset = 0;
-    std::string prefix = r->prefix;
-    const bool verified = !prefix.empty();
-    ServedHeaderFilter filter;
-    do {
-      // Room for the prefix and for the few bytes the filter held back.
-      auto data = node_->store().ReadCachedBody(r->body_key, offset,
-                                                limits::kBodyChunkSize - prefix.size() - 64);
-      if (!data.ok()) return ToGrpc(data.status());
-      offset += data->size();
-      std::string out = std::move(prefix);
-      prefix.clear();
-      if (verified) {
-        out += filter.Feed(*data);
-        if (offset >= size) out += filter.Finish();
-      } else {
-        out += *data;
-      }
-      chunk.set_data(std::move(out));
-      if (!writer->Write(chunk)) break;
+    absl::Status s = StreamBody(*r, ctx, [&](std::string data, bool) {
+      chunk.set_data(std::move(data));
+      bool ok = writer->Write(chunk);
       chunk.Clear();
-    } while (offset < size && !ctx->IsCancelled());
+      return ok;
+    });
+    return ToGrpc(s);
+  }
+
+  // One FETCH set's bodies in one stream (proto ReadSetRequest): each message
+  // exactly as Read serves it (RecipientNode::Read: the same authorization,
+  // fetch, cache and \Seen rules), made ready a few messages ahead on this
+  // call's workers (ReadAhead) while earlier ones stream.
+  grpc::Status ReadSet(grpc::ServerContext* ctx, const v1::ReadSetRequest* req,
+                       grpc::ServerWriter<v1::ReadSetChunk>* writer) override {
+    auto user = node_->auth().Authenticate(*ctx);
+    if (!user.ok()) return ToGrpc(user.status());
+    if (req->uids_size() == 0 || req->uids_size() > static_cast<int>(kMaxReadSet)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("ReadSet takes 1 to ", kMaxReadSet, " UIDs"));
+    }
+    Metrics::Global().Add("pullmail_read_sets_total");
+    ReadAhead ahead(node_, *user, *req);
+    // Pieces gather into one chunk (one Write) up to kBodyChunkSize bytes of
+    // data, and leave before a wait for a message that is not ready yet.
+    v1::ReadSetChunk out;
+    size_t out_bytes = 0;
+    bool written = true;
+    auto flush = [&] {
+      if (out.pieces_size() > 0 && written) written = writer->Write(out);
+      out.Clear();
+      out_bytes = 0;
+      return written;
+    };
+    for (int i = 0; i < req->uids_size() && !ctx->IsCancelled(); ++i) {
+      if (!ahead.Ready(i) && !flush()) return grpc::Status::OK;
+      absl::StatusOr<RecipientNode::ReadResult> r = ahead.Take(i);
+      if (!r.ok()) {
+        v1::ReadSetPiece* p = out.add_pieces();
+        p->set_uid(req->uids(i));
+        p->set_code(static_cast<int>(r.status().code()));
+        p->set_error(std::string(r.status().message()));
+        p->set_last(true);
+        out_bytes += p->error().size();
+        if (out_bytes >= limits::kBodyChunkSize && !flush()) return grpc::Status::OK;
+        continue;
+      }
+      bool first = true;
+      absl::Status s = StreamBody(*r, ctx, [&](std::string data, bool last) {
+        if (out_bytes + data.size() > limits::kBodyChunkSize && !flush()) return false;
+        v1::ReadSetPiece* p = out.add_pieces();
+        p->set_uid(req->uids(i));
+        if (first) {
+          *p->mutable_info() = r->info;
+          p->set_from_cache(r->from_cache);
+          first = false;
+        }
+        out_bytes += data.size();
+        p->set_data(std::move(data));
+        p->set_last(last);
+        return true;
+      });
+      // A failure in the middle of a body cannot become a per-message code
+      // (its first bytes may be gone): the stream ends with it, and the
+      // client drops the partial message.
+      if (!s.ok()) return ToGrpc(s);
+      if (!written) return grpc::Status::OK;
+    }
+    flush();
     return grpc::Status::OK;
   }
 
@@ -282,6 +333,132 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
   }
 
  private:
+  // What Read serves for `r`, in slices of at most limits::kBodyChunkSize:
+  // the Authentication-Results: field first (info.body_size counts it), then
+  // the stored bytes, whose hash was checked as they came, with the sender's
+  // own Authentication-Results: fields renamed (core's ServedHeaderFilter:
+  // same length, RFC 8601 section 5). A user's own APPENDed message has no
+  // field and comes back exactly as stored. Only one slice is held at a
+  // time. `send(data, last)` returning false (the client has gone) stops.
+  template <typename Send>
+  absl::Status StreamBody(const RecipientNode::ReadResult& r, grpc::ServerContext* ctx,
+                          Send send) {
+    uint64_t size = r.stored_size, offset = 0;
+    std::string prefix = r.prefix;
+    const bool verified = !prefix.empty();
+    ServedHeaderFilter filter;
+    do {
+      // Room for the prefix and for the few bytes the filter held back.
+      auto data = node_->store().ReadCachedBody(r.body_key, offset,
+                                                limits::kBodyChunkSize - prefix.size() - 64);
+      if (!data.ok()) return data.status();
+      offset += data->size();
+      std::string out = std::move(prefix);
+      prefix.clear();
+      if (verified) {
+        out += filter.Feed(*data);
+        if (offset >= size) out += filter.Finish();
+      } else {
+        out += *data;
+      }
+      if (!send(std::move(out), offset >= size)) break;
+    } while (offset < size && !ctx->IsCancelled());
+    return absl::OkStatus();
+  }
+
+  // ReadSet's read-ahead: messages are made ready (RecipientNode::Read,
+  // which fetches and caches a body on its first read) by up to
+  // kReadSetWorkers threads of this call, at most kReadSetWindow messages
+  // past the one being streamed and at most kReadSetAheadBytes of bodies (by
+  // the notification's size: a fetch holds its body whole until it is
+  // verified and cached) in those reads at once; the message being streamed
+  // is always read, whatever its size. Results are taken strictly in order.
+  class ReadAhead {
+   public:
+    ReadAhead(RecipientNode* node, std::string user, const v1::ReadSetRequest& req)
+        : node_(node), user_(std::move(user)), req_(req), results_(req.uids_size()) {
+      const size_t workers = std::min<size_t>(kReadSetWorkers, results_.size());
+      for (size_t w = 0; w < workers; ++w) threads_.emplace_back([this] { Work(); });
+    }
+    ~ReadAhead() {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+      }
+      cv_.notify_all();
+      for (std::thread& t : threads_) t.join();
+    }
+    ReadAhead(const ReadAhead&) = delete;
+    ReadAhead& operator=(const ReadAhead&) = delete;
+
+    // Whether message i is ready, so that Take(i) would not wait.
+    bool Ready(size_t i) {
+      std::lock_guard<std::mutex> lock(mu_);
+      return results_[i].has_value();
+    }
+
+    absl::StatusOr<RecipientNode::ReadResult> Take(size_t i) {
+      std::unique_lock<std::mutex> lock(mu_);
+      taken_ = i;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return results_[i].has_value(); });
+      absl::StatusOr<RecipientNode::ReadResult> r = std::move(*results_[i]);
+      results_[i].reset();
+      return r;
+    }
+
+   private:
+    void Work() {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (true) {
+        cv_.wait(lock, [&] {
+          return stop_ || (next_ < results_.size() && next_ <= taken_ + kReadSetWindow);
+        });
+        if (stop_) return;
+        const size_t j = next_++;
+        lock.unlock();
+        const uint64_t size = SizeOf(req_.uids(static_cast<int>(j)));
+        lock.lock();
+        // The message being taken goes at once; others wait for room.
+        cv_.wait(lock, [&] { return stop_ || j <= taken_ || ahead_ + size <= kReadSetAheadBytes; });
+        if (stop_) return;
+        ahead_ += size;
+        lock.unlock();
+        v1::ReadRequest one;
+        one.set_folder(req_.folder());
+        one.set_uid(req_.uids(static_cast<int>(j)));
+        one.set_peek(req_.peek());
+        absl::StatusOr<RecipientNode::ReadResult> r = node_->Read(user_, one);
+        lock.lock();
+        ahead_ -= size;
+        results_[j] = std::move(r);
+        cv_.notify_all();
+      }
+    }
+
+    // The stored size of a message, for the byte bound only (Read decides
+    // everything else); 0 when it cannot be found.
+    uint64_t SizeOf(uint32_t uid) {
+      const std::string folder = req_.folder().empty() ? std::string(kInbox) : req_.folder();
+      absl::StatusOr<MailboxEntry> e = node_->store().GetEntry(user_, folder, uid);
+      if (!e.ok()) return 0;
+      absl::StatusOr<StoredNotification> n = node_->store().GetNotification(e->notification_id);
+      return n.ok() ? n->body_size : 0;
+    }
+
+    RecipientNode* node_;
+    const std::string user_;
+    const v1::ReadSetRequest& req_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;                      // guarded by mu_
+    size_t next_ = 0;                        // the first message no worker took; mu_
+    size_t taken_ = 0;                       // the message being streamed; mu_
+    uint64_t ahead_ = 0;                     // bytes of bodies in reads now; mu_
+    std::vector<std::optional<absl::StatusOr<RecipientNode::ReadResult>>> results_;  // mu_
+    std::vector<std::thread> threads_;
+  };
+
   template <typename Resp, typename Fn>
   grpc::Status Call(grpc::ServerContext* ctx, Resp* resp, Fn fn) {
     auto user = node_->auth().Authenticate(*ctx);
