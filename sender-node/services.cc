@@ -159,13 +159,12 @@ class SenderServiceImpl final : public v1::SenderService::Service {
       offset += n;
       sent += n;
     }
-    if (sent > 0) {
-      Metrics::Global().Add("pullmail_body_bytes_served_total", sent);
-      (void)store.AddBytesServed(req.message_id(), delivery->domain, sent);
-    }
-    if (delivery->state == DeliveryState::kDelivered && offset == msg->body_size) {
-      delivery->state = DeliveryState::kFetched;
-      (void)store.UpdateDelivery(*delivery);
+    if (sent > 0) Metrics::Global().Add("pullmail_body_bytes_served_total", sent);
+    // One bookkeeping write, which does not wait for the disk (see
+    // SenderStore::RecordServed): the reader is not held for an fsync.
+    const bool complete = offset == msg->body_size;
+    if (sent > 0 || (complete && delivery->state == DeliveryState::kDelivered)) {
+      (void)store.RecordServed(req.message_id(), delivery->domain, sent, complete);
     }
     PM_LOG(DEBUG) << "served " << sent << " bytes of " << req.message_id() << " to "
                   << delivery->domain;

@@ -668,6 +668,47 @@ TEST_P(RecipientStoreContract, BodyCacheAcrossChunkEdges) {
   EXPECT_EQ(*store_->ReadCachedBody(big, kC, 100), "zzz");
 }
 
+// Many PutBody calls at once (a FETCH set's first reads; the SQLite back end
+// commits them in groups): each returns after its body is stored, every body
+// reads back whole, and a key put twice at once keeps one of the two bodies
+// whole.
+TEST_P(RecipientStoreContract, ConcurrentPutBodyAllLand) {
+  constexpr int kThreads = 8, kEach = 12;
+  auto body_of = [](int t, int i) {
+    std::string b(static_cast<size_t>(1 + (t * 7919 + i * 104'729) % 150'000), '\0');
+    for (size_t k = 0; k < b.size(); ++k) b[k] = static_cast<char>(k * 31 + t * 5 + i);
+    return b;
+  };
+  std::vector<std::thread> threads;
+  std::vector<std::vector<absl::Status>> results(kThreads, std::vector<absl::Status>(kEach + 1));
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string key = absl::StrCat(Hash('p'), "/", t, "/", i);
+        results[t][i] = store_->PutBody(key, body_of(t, i));
+        // Read back at once: stored when PutBody returned.
+        if (results[t][i].ok()) {
+          auto got = store_->GetBody(key);
+          if (!got.ok() || *got != body_of(t, i)) results[t][i] = absl::DataLossError(key);
+        }
+      }
+      results[t][kEach] = store_->PutBody(Hash('s'), std::string(70'000 + t, static_cast<char>('a' + t)));
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i <= kEach; ++i) EXPECT_TRUE(results[t][i].ok()) << t << "/" << i << ": " << results[t][i];
+    for (int i = 0; i < kEach; ++i) {
+      EXPECT_EQ(*store_->GetBody(absl::StrCat(Hash('p'), "/", t, "/", i)), body_of(t, i));
+    }
+  }
+  std::string shared = *store_->GetBody(Hash('s'));
+  ASSERT_GE(shared.size(), 70'000u);
+  const int t = static_cast<int>(shared.size() - 70'000);
+  ASSERT_LT(t, kThreads);
+  EXPECT_EQ(shared, std::string(70'000 + t, static_cast<char>('a' + t)));
+}
+
 // --- Reports -------------------------------------------------------------------
 
 TEST_P(RecipientStoreContract, UserReports) {

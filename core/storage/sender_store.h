@@ -140,6 +140,24 @@ class SenderStore {
   virtual absl::Status AddBytesServed(std::string_view message_id, std::string_view domain,
                                       uint64_t n) = 0;
 
+  // A served fetch's bookkeeping in one write: bytes_served += n and, when
+  // `complete` (the body was sent to its end) and the delivery is
+  // kDelivered, state = kFetched. Bookkeeping, not a promise to anyone: a
+  // back end may commit it without waiting for the disk (SQLite does, so
+  // that fetches do not queue behind an fsync each: a power cut may lose the
+  // last few, never corrupt anything; a crashed process loses nothing).
+  // NotFound if no such delivery.
+  virtual absl::Status RecordServed(std::string_view message_id, std::string_view domain,
+                                    uint64_t n, bool complete) {
+    if (absl::Status s = AddBytesServed(message_id, domain, n); !s.ok()) return s;
+    if (!complete) return absl::OkStatus();
+    absl::StatusOr<Delivery> d = GetDelivery(message_id, domain);
+    if (!d.ok()) return d.status();
+    if (d->state != DeliveryState::kDelivered) return absl::OkStatus();
+    d->state = DeliveryState::kFetched;
+    return UpdateDelivery(*d);
+  }
+
   // --- Abuse reports about local senders -----------------------------------
 
   // Records one report (verdict holds v1::Verdict's number). Returns false,

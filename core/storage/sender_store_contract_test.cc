@@ -360,6 +360,30 @@ TEST_P(SenderStoreContract, BytesServedAccumulate) {
   PM_EXPECT_CODE(store_->AddBytesServed("m1", "c.example", 1), kNotFound);
 }
 
+// A served fetch's bookkeeping: bytes add up; only a complete fetch of a
+// delivered message marks it fetched; other states stay as they are.
+TEST_P(SenderStoreContract, RecordServedCountsBytesAndMarksACompleteFetch) {
+  Put("m1", 1, kT0, {"a.example", "b.example", "c.example"}, kT0);
+  for (const char* d : {"a.example", "b.example"}) {
+    Delivery x = *store_->GetDelivery("m1", d);
+    x.state = DeliveryState::kDelivered;
+    PM_ASSERT_OK(store_->UpdateDelivery(x));
+  }
+  PM_ASSERT_OK(store_->RecordServed("m1", "a.example", 1000, false));  // broke off
+  EXPECT_EQ(store_->GetDelivery("m1", "a.example")->state, DeliveryState::kDelivered);
+  PM_ASSERT_OK(store_->RecordServed("m1", "a.example", 24, true));  // resumed to the end
+  EXPECT_EQ(store_->GetDelivery("m1", "a.example")->state, DeliveryState::kFetched);
+  EXPECT_EQ(store_->GetDelivery("m1", "a.example")->bytes_served, 1024u);
+  PM_ASSERT_OK(store_->RecordServed("m1", "a.example", 1024, true));  // read again
+  EXPECT_EQ(store_->GetDelivery("m1", "a.example")->state, DeliveryState::kFetched);
+  EXPECT_EQ(store_->GetDelivery("m1", "a.example")->bytes_served, 2048u);
+  EXPECT_EQ(store_->GetDelivery("m1", "b.example")->state, DeliveryState::kDelivered);
+  PM_ASSERT_OK(store_->RecordServed("m1", "c.example", 5, true));  // still queued: stays
+  EXPECT_EQ(store_->GetDelivery("m1", "c.example")->state, DeliveryState::kQueued);
+  EXPECT_EQ(store_->GetDelivery("m1", "c.example")->bytes_served, 5u);
+  PM_EXPECT_CODE(store_->RecordServed("m1", "d.example", 1, true), kNotFound);
+}
+
 TEST_P(SenderStoreContract, ListDeliveriesByDomain) {
   Put("m1", 1, kT0, {"c.example", "a.example", "b.example"}, kT0);
   auto ds = store_->ListDeliveries("m1");

@@ -7,10 +7,13 @@
 // transaction, so a folder's uid_next/highest_modseq and its entries never
 // disagree, even after a crash.
 #include <algorithm>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/mail/flags.h"
@@ -433,21 +436,32 @@ class SqliteRecipientStore : public RecipientStore {
 
   // --- Body cache ----------------------------------------------------------
 
+  // Group commit: concurrent PutBody calls (a FETCH set's first reads, the
+  // prefetcher) queue; one of them, the leader, writes every queued body in
+  // one transaction and one commit (one fsync), and all return after it.
+  // A batch that fails is retried one body per transaction, so that each
+  // caller gets its own body's result.
   absl::Status PutBody(std::string_view body_sha256, std::string_view body) override {
-    absl::MutexLock lock(&db_->mu());
-    Transaction txn(db_.get());
-    RETURN_IF_ERROR(txn.Begin());
-    {
-      Statement st(db_.get(), "INSERT OR IGNORE INTO cached_bodies(sha256, size) VALUES(?, ?)");
-      st.Blob(1, body_sha256).Int(2, static_cast<int64_t>(body.size()));
-      RETURN_IF_ERROR(st.Run());
+    PendingBody me{body_sha256, body};
+    std::unique_lock<std::mutex> lock(put_mu_);
+    put_queue_.push_back(&me);
+    put_cv_.wait(lock, [&] { return me.done || !put_leader_; });
+    if (me.done) return me.result;
+    put_leader_ = true;
+    std::vector<PendingBody*> batch;
+    batch.swap(put_queue_);
+    lock.unlock();
+    absl::Status s = PutBodies(batch);
+    if (!s.ok() && batch.size() > 1) {
+      for (PendingBody* p : batch) p->result = PutBodies({p});
+    } else {
+      for (PendingBody* p : batch) p->result = s;
     }
-    // Already cached: the first body stays (the size row and chunks were
-    // written together, so they are complete).
-    if (sqlite3_changes(db_->handle()) == 0) return txn.Commit();
-    RETURN_IF_ERROR(db_->InsertBodyChunks(
-        kInsertCachedBodyChunkSql, [&](Statement& st) { st.Blob(1, body_sha256); }, body));
-    return txn.Commit();
+    lock.lock();
+    for (PendingBody* p : batch) p->done = true;
+    put_leader_ = false;
+    put_cv_.notify_all();
+    return me.result;
   }
 
   absl::StatusOr<bool> HasBody(std::string_view body_sha256) override {
@@ -874,7 +888,37 @@ class SqliteRecipientStore : public RecipientStore {
     return out;
   }
 
+  // PutBody's group commit.
+  struct PendingBody {
+    std::string_view key;
+    std::string_view body;
+    absl::Status result;
+    bool done = false;  // guarded by put_mu_
+  };
+  // One transaction for the lot. Already cached: the first body stays (the
+  // size row and chunks were written together, so they are complete).
+  absl::Status PutBodies(const std::vector<PendingBody*>& batch) {
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get());
+    RETURN_IF_ERROR(txn.Begin());
+    for (const PendingBody* p : batch) {
+      {
+        Statement st(db_.get(), "INSERT OR IGNORE INTO cached_bodies(sha256, size) VALUES(?, ?)");
+        st.Blob(1, p->key).Int(2, static_cast<int64_t>(p->body.size()));
+        RETURN_IF_ERROR(st.Run());
+      }
+      if (sqlite3_changes(db_->handle()) == 0) continue;
+      RETURN_IF_ERROR(db_->InsertBodyChunks(
+          kInsertCachedBodyChunkSql, [&](Statement& st) { st.Blob(1, p->key); }, p->body));
+    }
+    return txn.Commit();
+  }
+
   std::shared_ptr<SqliteDb> db_;
+  std::mutex put_mu_;
+  std::condition_variable put_cv_;
+  std::vector<PendingBody*> put_queue_;  // guarded by put_mu_
+  bool put_leader_ = false;              // a PutBody is committing a batch; put_mu_
 };
 
 }  // namespace
