@@ -16,6 +16,12 @@ Maildir (if `dovecot` is installed: `apt-get install dovecot-imapd`):
   login     a new connection, STARTTLS, LOGIN, LOGOUT: p50/p90 in ms
   mixed     --clients clients for --mixed-seconds of mixed commands (NOOP,
             FETCH FLAGS, FETCH a body, STORE, SEARCH, APPEND): operations/s
+  soak      (--soak SECONDS, instead of everything above) --soak-clients
+            clients (50) of the same mixed commands for SECONDS against the
+            gateway, each APPEND expunged again so that the mailbox keeps its
+            size; the resident memory (RSS) of the gateway and of both nodes
+            is sampled every --soak-interval seconds and printed with the
+            operations/s of each interval: memory should stay flat
 
 and prints each figure with pullmail/dovecot as a ratio (for latencies,
 dovecot/pullmail, so that above 1 is always "pullmail is better"). Figures,
@@ -24,6 +30,7 @@ not a test: nothing here passes or fails on time.
 Usage: bench/gateway_bench.py [--bin-dir build] [--messages 200]
                               [--size 4096] [--big 1048576,16777216]
                               [--latency 100] [--clients 5] [--mixed-seconds 10]
+       bench/gateway_bench.py --soak 600 [--soak-clients 50] [--soak-interval 30]
 """
 
 import argparse
@@ -124,8 +131,12 @@ def login_latency(connect, n, r):
         r[f"login p{p}"] = (percentile(times, p), "ms", "lower")
 
 
-def mixed(connect, clients, seconds, r):
-    """`clients` sessions doing mixed commands for `seconds`: operations/s."""
+def mixed(connect, clients, seconds, r, soak=False, progress=None):
+    """`clients` sessions doing mixed commands for `seconds`: operations/s.
+
+    soak: each APPEND is expunged again (UID EXPUNGE of its APPENDUID), so
+    that the mailbox keeps its size however long the run. progress: a list
+    that gets the running total of operations (read by the RSS sampler)."""
     counts = [0] * clients
     errors = []
     start = threading.Barrier(clients)
@@ -152,10 +163,17 @@ def mixed(connect, clients, seconds, r):
                 elif op == 4:
                     typ, _ = m.uid("SEARCH", "UNSEEN")
                 else:
-                    typ, _ = m.append("INBOX", None, None, make_message(10 ** 6 + n, 2048))
+                    typ, data = m.append("INBOX", None, None,
+                                         make_message(10 ** 6 + i * 10 ** 5 + n, 2048))
+                    if soak and typ == "OK":
+                        # "[APPENDUID <validity> <uid>] ..." (RFC 4315)
+                        uid = data[0].decode().split("]")[0].split()[-1]
+                        typ, _ = m.uid("STORE", uid, "+FLAGS.SILENT", "(\\Deleted)")
+                        if typ == "OK":
+                            typ, _ = m.uid("EXPUNGE", uid)
                 assert typ == "OK", (op, typ)
                 n += 1
-            counts[i] = n
+                counts[i] = n
             m.logout()
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(repr(e))
@@ -163,10 +181,63 @@ def mixed(connect, clients, seconds, r):
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
+    if progress is not None:
+        while any(t.is_alive() for t in threads):
+            progress[0] = sum(counts)
+            time.sleep(0.2)
     for t in threads:
         t.join()
-    assert not errors, errors
+    assert not errors, errors[:5]
     r[f"mixed {clients} clients"] = (sum(counts) / seconds, "ops/s")
+
+
+def rss_mb(pid):
+    """Resident memory of a process in MB (VmRSS), or None once it has gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def soak(connect, procs, clients, seconds, interval):
+    """Mixed commands from `clients` clients for `seconds`, sampling the RSS of
+    `procs` ({name: pid}) at the start, every `interval` s and at the end."""
+    progress = [0]
+    r = {}
+    runner = threading.Thread(target=mixed, args=(connect, clients, seconds, r),
+                              kwargs={"soak": True, "progress": progress})
+    names = list(procs)
+    print(f"soak: {clients} clients, {seconds:.0f} s of mixed commands (APPENDs expunged again)")
+    print(f"{'t (s)':>7} " + " ".join(f"{n + ' MB':>13}" for n in names) + f" {'ops/s':>8}")
+    samples = []
+    t0 = time.perf_counter()
+    last_ops, last_t = 0, t0
+
+    def sample():
+        nonlocal last_ops, last_t
+        now = time.perf_counter()
+        rss = [rss_mb(procs[n]) for n in names]
+        rate = (progress[0] - last_ops) / (now - last_t) if now > last_t else 0.0
+        last_ops, last_t = progress[0], now
+        samples.append(rss)
+        print(f"{now - t0:7.0f} " + " ".join(f"{v:13.1f}" if v is not None else f"{'-':>13}"
+                                             for v in rss) + f" {rate:8.1f}", flush=True)
+
+    sample()
+    runner.start()
+    while runner.is_alive():
+        runner.join(timeout=interval)
+        sample()
+    assert r, "the soak clients failed (see above)"
+    first, last = samples[0], samples[-1]
+    peak = [max(s[k] for s in samples if s[k] is not None) for k in range(len(names))]
+    print(f"soak: {r[f'mixed {clients} clients'][0]:.1f} ops/s over the run; RSS start -> end "
+          f"(peak): " + ", ".join(f"{n} {first[k]:.1f} -> {last[k]:.1f} ({peak[k]:.1f}) MB"
+                                  for k, n in enumerate(names)))
 
 
 def dovecot_config(root, port, cert, key):
@@ -210,6 +281,10 @@ def main():
     ap.add_argument("--logins", type=int, default=30)
     ap.add_argument("--clients", type=int, default=5)
     ap.add_argument("--mixed-seconds", type=float, default=10)
+    ap.add_argument("--soak", type=float, default=0,
+                    help="seconds of the soak run (instead of the other figures); 0 = no soak")
+    ap.add_argument("--soak-clients", type=int, default=50)
+    ap.add_argument("--soak-interval", type=float, default=30)
     args = ap.parse_args()
     bigs = [int(x) for x in args.big.split(",") if x]
 
@@ -242,6 +317,13 @@ def main():
                    what=f"{len(messages)} messages in bob's inbox")
 
         host, port = b.gateway_address("imap")
+        if args.soak > 0:
+            connect = lambda: imap_session(host, port, bob.address, bob.password,  # noqa: E731
+                                           ctx, "b.example")
+            procs = {"gateway": b.gateway.pid, "recipient": b.recipient.pid,
+                     "sender": a.sender.pid}
+            soak(connect, procs, args.soak_clients, args.soak, args.soak_interval)
+            return
         m, count = imap_session(host, port, bob.address, bob.password, ctx, "b.example")
         small = list(range(1, args.messages + 1))
         big = list(range(args.messages + 1, lat_first_uid))
