@@ -1100,10 +1100,10 @@ void ImapMachine::CmdStore(const ImapCommand& cmd) {
         std::string uid = cmd.uid ? absl::StrCat(" UID ", m.uid()) : "";
         if (!cmd.store_silent) {
           Write(absl::StrCat("* ", seq, " FETCH (", FlagsItem(mine), uid, ModseqItem(mine), ")\r\n"));
-        } else if (cmd.unchanged_since) {
+        } else if (cmd.unchanged_since && !ModseqItem(mine).empty()) {
           // RFC 7162 3.1.3: .SILENT still reports the new modseq.
-          Write(absl::StrCat("* ", seq, " FETCH (", uid.empty() ? "" : uid.substr(1),
-                             uid.empty() ? ModseqItem(mine).substr(1) : ModseqItem(mine), ")\r\n"));
+          std::string items = absl::StrCat(uid, ModseqItem(mine));
+          Write(absl::StrCat("* ", seq, " FETCH (", items.substr(1), ")\r\n"));
         }
       }
       for (uint32_t uid : resp->modified()) {
