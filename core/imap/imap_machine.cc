@@ -195,7 +195,13 @@ bool ImapMachine::Flush() {
     closed_out_ = true;
     closed_ = true;
   }
-  outbuf_.clear();
+  // A FETCH of a 16 MiB body leaves the buffer that large; an idle session
+  // should not keep it (50 sessions would hold 800 MB).
+  if (outbuf_.capacity() > 4 * options_.flush_bytes) {
+    std::string().swap(outbuf_);
+  } else {
+    outbuf_.clear();
+  }
   return !closed_out_;
 }
 
