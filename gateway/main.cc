@@ -38,6 +38,7 @@
 #include "gateway/sessions.h"
 #include "gateway/tls_context.h"
 #include "rpc/node_directory.h"
+#include "rpc/program_clock.h"
 #include "rpc/server_runner.h"
 
 ABSL_FLAG(std::string, config, "", "path to the domain's node.toml (made by `pullmail init`)");
@@ -46,6 +47,11 @@ namespace pullmail::gateway {
 namespace {
 
 int Run(const std::string& path) {
+  auto clock = ProgramClock();
+  if (!clock.ok()) {
+    PM_LOG(ERROR) << clock.status();
+    return 1;
+  }
   auto node = LoadNodeConfig(path);
   if (!node.ok()) {
     PM_LOG(ERROR) << node.status();
@@ -107,6 +113,7 @@ int Run(const std::string& path) {
   env.nodes = nodes->get();
   env.hostname = node->domain;
   env.directory = directory.get();
+  env.clock = *clock;
 
   struct Kind {
     const char* name;
@@ -157,6 +164,7 @@ int Run(const std::string& path) {
     ro.max_message_bytes = config->max_message_bytes;
     ro.tls = &node->tls;
     ro.directory = directory.get();
+    ro.clock = *clock;
     auto r = RelayServer::Start(config->relay_listen, std::move(ro));
     if (!r.ok()) {
       PM_LOG(ERROR) << "relay: " << r.status();
@@ -198,7 +206,8 @@ int main(int argc, char** argv) {
       "  relayed by SMTP to [gateway] smarthost\n"
       "Mailboxes are the recipient node's; submissions go to the sender node.\n"
       "Prints 'READY <address>' per listener once serving; stops on SIGTERM/SIGINT.\n"
-      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.",
+      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.\n"
+      "Test runs: --clock_speed=S [--clock_origin=UNIX_SECONDS] compress time.",
       "gateway/main.cc");
   pullmail::BlockShutdownSignals();
   absl::ParseCommandLine(argc, argv);

@@ -17,30 +17,24 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/envelope/envelope.h"
-#include "core/logic/fetch_verifier.h"
+#include "core/logic/fetch_rule.h"
+#include "core/logic/relay_acceptor.h"
 #include "core/smtp/smtp_client.h"
 #include "core/smtp/smtp_reply.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
+#include "rpc/body_fetch.h"
 #include "rpc/grpc_status.h"
 #include "rpc/tls.h"
 
 namespace pullmail::gateway {
 namespace {
 
-constexpr auto kFetchDeadline = std::chrono::seconds(30);
+// The sender node gives a relay stream 60 s in all (core/logic/delivery_pass.h):
+// the fetch gets half of it, the SMTP dialogue the rest.
+const FetchPolicy kRelayFetch{.max_attempts = 3, .deadline = absl::Seconds(30)};
 constexpr absl::Duration kConnectTimeout = absl::Seconds(10);
-
-v1::NotifyResult Result(int code, std::string_view reason, std::string_view detail,
-                        std::string_view message_id = {}) {
-  v1::NotifyResult r;
-  r.set_code(code);
-  r.set_reason(std::string(reason.substr(0, 64)));
-  r.set_detail(std::string(detail.substr(0, 1024)));
-  r.set_message_id(std::string(message_id));
-  return r;
-}
 
 bool WaitFd(int fd, short events, absl::Time deadline) {
   for (;;) {
@@ -261,7 +255,8 @@ SmtpClientResult RunSmtp(const RelayOptions& o, SmtpClientParams params, const s
   return client.result();
 }
 
-// Fetches and checks the body from this domain's own sender node.
+// Fetches and checks the body from this domain's own sender node (the one
+// fetch client, rpc/body_fetch.h, on core's fetch rule).
 absl::StatusOr<std::string> FetchBody(const RelayOptions& o, const v1::Notification& n) {
   ASSIGN_OR_RETURN(DomainEntry own, o.directory->Lookup(o.domain));
   if (own.sender_endpoint.empty()) {
@@ -269,28 +264,14 @@ absl::StatusOr<std::string> FetchBody(const RelayOptions& o, const v1::Notificat
   }
   ASSIGN_OR_RETURN(auto channel, Dial(*o.tls, own.sender_endpoint, o.domain));
   auto stub = v1::SenderService::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + kFetchDeadline);
-  v1::FetchRequest req;
-  req.set_message_id(n.message_id());
-  req.set_fetch_token(n.fetch_token());
-  req.set_recipient_domain(n.recipient_domain());
-  auto reader = stub->FetchBody(&ctx, req);
-  FetchVerifier verifier(n.body_size(), n.body_sha256());
-  std::string body;
-  v1::BodyChunk chunk;
-  while (reader->Read(&chunk)) {
-    if (absl::Status s = verifier.Add(chunk.offset(), chunk.data()); !s.ok()) {
-      ctx.TryCancel();
-      reader->Finish();
-      return s;
-    }
-    body.append(chunk.data());
-  }
-  grpc::Status st = reader->Finish();
-  if (!st.ok()) return FromGrpc(st);
-  RETURN_IF_ERROR(verifier.Finish());
-  return body;
+  BodyFetchRequest req;
+  req.message_id = n.message_id();
+  req.fetch_token = n.fetch_token();
+  req.recipient_domain = n.recipient_domain();
+  req.sender_domain = o.domain;
+  req.body_size = n.body_size();
+  req.body_sha256 = n.body_sha256();
+  return FetchVerifiedBody(*stub, req, kRelayFetch);
 }
 
 class RelayServiceImpl final : public v1::RecipientService::Service {
@@ -323,54 +304,27 @@ class RelayServiceImpl final : public v1::RecipientService::Service {
 }  // namespace
 
 v1::NotifyResult RelayNotification(const RelayOptions& o, const v1::SignedNotification& signed_n) {
-  // Never an open relay: only our own domain's notifications, checked
-  // before any signature work, and again (by the verification) after.
-  if (absl::AsciiStrToLower(signed_n.signing_domain()) != o.domain) {
-    PM_LOG(WARNING) << "relay: refused a notification signed by "
-                    << SanitizeReplyText(signed_n.signing_domain(), 100);
-    return Result(static_cast<int>(grpc::StatusCode::PERMISSION_DENIED), "not_own_domain",
-                  absl::StrCat("this relay sends only mail of ", o.domain));
-  }
-  Rejection rejection = Rejection::kNone;
-  VerifyOptions vo;
-  vo.now = absl::Now();
-  auto n = VerifyNotification(signed_n, *o.directory, vo, &rejection);
-  if (!n.ok()) {
-    return Result(static_cast<int>(n.status().code()), RejectionName(rejection),
-                  SV(n.status().message()));
-  }
-  const std::string& id = n->message_id();
-  auto entry = o.directory->Lookup(n->recipient_domain());
-  if (!entry.ok() || !entry->legacy) {
-    if (entry.ok() || entry.status().code() == absl::StatusCode::kNotFound) {
-      return Result(static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT), "not_legacy_domain",
-                    absl::StrCat(n->recipient_domain(), " is not a legacy domain in the directory"),
-                    id);
+  // Whether to relay at all is core's rule (core/logic/relay_acceptor.h).
+  RelayAcceptContext ctx;
+  ctx.domain = o.domain;
+  ctx.directory = o.directory;
+  ctx.now = o.clock->Now();
+  ctx.smarthost_configured = !o.smarthost.empty();
+  ctx.max_message_bytes = o.max_message_bytes;
+  RelayDecision decision = AcceptForRelay(signed_n, ctx);
+  if (!decision.accepted) {
+    if (decision.result.reason() == "not_own_domain") {
+      PM_LOG(WARNING) << "relay: refused a notification signed by "
+                      << SanitizeReplyText(signed_n.signing_domain(), 100);
     }
-    return Result(static_cast<int>(grpc::StatusCode::UNAVAILABLE), "directory_unavailable",
-                  SV(entry.status().message()), id);
+    return decision.result;
   }
-  if (o.smarthost.empty()) {
-    return Result(static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION), "smtp_not_configured",
-                  absl::StrCat("the gateway of ", o.domain,
-                               " has no smarthost for mail to legacy domains"),
-                  id);
-  }
-  if (n->body_size() > o.max_message_bytes) {
-    return Result(static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION), "smtp_rejected",
-                  absl::StrCat("552 5.3.4 message of ", n->body_size(),
-                               " bytes exceeds the gateway's max_message_bytes"),
-                  id);
-  }
+  const v1::Notification* n = &decision.notification;
+  const std::string& id = n->message_id();
   auto body = FetchBody(o, *n);
   if (!body.ok()) {
-    absl::StatusCode c = body.status().code();
-    // A sender node that is down, slow or sent bad bytes: try again later.
-    if (c == absl::StatusCode::kDataLoss || c == absl::StatusCode::kDeadlineExceeded) {
-      c = absl::StatusCode::kUnavailable;
-    }
     PM_LOG(WARNING) << "relay: fetch of " << id << " failed: " << body.status();
-    return Result(static_cast<int>(c), "fetch_failed", SV(body.status().message()), id);
+    return RelayFetchFailed(body.status(), id);
   }
 
   SmtpClientParams params;
@@ -398,16 +352,7 @@ v1::NotifyResult RelayNotification(const RelayOptions& o, const v1::SignedNotifi
   PM_LOG(INFO) << "relay: " << id << " from <" << n->envelope_sender() << "> to "
                << n->recipient_domain() << " via " << o.smarthost << (r.tls ? " (TLS)" : "")
                << ": " << r.reply;
-  switch (r.kind) {
-    case SmtpClientResult::kDelivered:
-      return Result(0, "", r.reply, id);
-    case SmtpClientResult::kPermanent:
-      return Result(static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION), "smtp_rejected",
-                    SanitizeReplyText(r.reply, 1000), id);
-    default:
-      return Result(static_cast<int>(grpc::StatusCode::UNAVAILABLE), "smtp_deferred",
-                    SanitizeReplyText(r.reply, 1000), id);
-  }
+  return RelaySmtpResult(r, id);
 }
 
 absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(const std::string& listen,

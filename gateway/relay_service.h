@@ -40,6 +40,7 @@
 #include "core/config/gateway_config.h"
 #include "core/config/node_config.h"
 #include "core/directory/directory.h"
+#include "core/util/clock.h"
 #include "pullmail/v1/pullmail.grpc.pb.h"
 #include "rpc/call_limits.h"
 
@@ -54,6 +55,7 @@ struct RelayOptions {
   absl::Duration smtp_timeout = absl::Seconds(30);
   const TlsConfig* tls = nullptr;   // for the fetch from the sender node; not owned
   const Directory* directory = nullptr;  // not owned; thread-safe
+  const Clock* clock = &SystemClock();   // verification time; not owned
 };
 
 // One notification relayed end to end (verify, fetch, SMTP): the result to

@@ -14,6 +14,7 @@
 
 #include "core/config/gateway_config.h"
 #include "core/directory/directory.h"
+#include "core/util/clock.h"
 #include "gateway/conn.h"
 #include "gateway/node_client.h"
 
@@ -26,6 +27,9 @@ struct SessionEnv {
   // SMTP in: which sender domains are pullmail domains (never bridged).
   // Not owned; required by ServeSmtpIn.
   const Directory* directory = nullptr;
+  // The gateway's clock (protocol time: Received headers, verification);
+  // not owned. Socket timeouts stay on the wall clock.
+  const Clock* clock = &SystemClock();
 };
 
 // The one rule for when a session may take a password (IMAP LOGIN and

@@ -107,7 +107,7 @@ SmtpSessionOptions SmtpOptionsFor(const Conn& conn, const SessionEnv& env) {
   o.client = conn.peer();
   o.max_message_bytes = env.config->max_message_bytes;
   o.max_data_line_bytes = env.config->max_line_bytes;
-  o.clock = &SystemClock();
+  o.clock = env.clock;
   o.random = &SecureRandom();
   return o;
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/logic/body_cache_key.h"
+#include "core/logic/fetch_rule.h"
 #include "core/logic/fetch_verifier.h"
 #include "core/util/limits.h"
 #include "core/util/logging.h"
@@ -19,15 +20,8 @@
 namespace pullmail {
 namespace {
 
-constexpr int kMaxAttempts = 3;  // one fetch plus two resumes
 // How often the watchdog compares each fetch with core's progress rule.
 constexpr auto kWatchInterval = std::chrono::milliseconds(200);
-
-bool Retryable(grpc::StatusCode c) {
-  return c == grpc::StatusCode::UNAVAILABLE || c == grpc::StatusCode::DEADLINE_EXCEEDED ||
-         c == grpc::StatusCode::CANCELLED || c == grpc::StatusCode::INTERNAL ||
-         c == grpc::StatusCode::UNKNOWN || c == grpc::StatusCode::OK;
-}
 
 }  // namespace
 
@@ -153,7 +147,8 @@ absl::Status BodyFetcher::Fetch(const StoredNotification& n) {
   grpc::Status last;
   FetchProgress cut = FetchProgress::kContinue;
   bool stopping = false;
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+  const FetchPolicy policy;  // resume and give up by core's rule (fetch_rule.h)
+  for (int attempt = 1;; ++attempt) {
     const size_t before = body.size();
     grpc::ClientContext ctx;
     ctx.set_deadline(deadline);
@@ -173,13 +168,8 @@ absl::Status BodyFetcher::Fetch(const StoredNotification& n) {
     while (reader->Read(&chunk)) {
       // A peer can lie: wrong offsets, more bytes than promised, another
       // total. The verifier refuses each before anything is kept.
-      if (chunk.total_size() != n.body_size) {
-        bad = absl::DataLossError(absl::StrCat("sender announced ", chunk.total_size(),
-                                               " bytes; the notification committed to ",
-                                               n.body_size));
-        break;
-      }
-      bad = verifier.Add(chunk.offset(), chunk.data());
+      bad = CheckChunkTotal(chunk.total_size(), n.body_size);
+      if (bad.ok()) bad = verifier.Add(chunk.offset(), chunk.data());
       if (!bad.ok()) break;
       body.append(chunk.data());
       active.received.store(body.size());
@@ -194,12 +184,11 @@ absl::Status BodyFetcher::Fetch(const StoredNotification& n) {
       stopping = stopping_;
     }
     if (!bad.ok()) return bad;
-    if (last.ok() && body.size() == n.body_size) break;
+    FetchStep step = AfterFetchAttempt(policy, attempt, FromGrpc(last), before, body.size(),
+                                       n.body_size, n.signing_domain);
+    if (step.kind == FetchStep::kDone) break;
     if (cut != FetchProgress::kContinue || stopping) break;
-    if (!last.ok() && !Retryable(last.error_code())) return FromGrpc(last);
-    // Resume only a stream that made progress; a node that is down fails
-    // fast, and the reader gets UNAVAILABLE at once rather than a wait.
-    if (body.size() == before) break;
+    if (step.kind == FetchStep::kFail) return step.error;
     PM_LOG(INFO) << "fetch of " << n.message_id << " broke at " << body.size() << "/"
                  << n.body_size << " bytes (" << last.error_message() << "); resuming";
   }

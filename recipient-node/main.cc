@@ -16,6 +16,7 @@
 #include "core/config/node_config.h"
 #include "core/util/logging.h"
 #include "recipient-node/recipient_node.h"
+#include "rpc/program_clock.h"
 #include "rpc/server_runner.h"
 
 ABSL_FLAG(std::string, config, "", "path to the domain's node.toml (made by `pullmail init`)");
@@ -32,7 +33,8 @@ int main(int argc, char** argv) {
       "MailboxService (its users list, read, flag, move, expunge, report, watch) on\n"
       "[recipient] listen; serves Prometheus counters on [recipient] metrics_listen.\n"
       "Prints 'READY <address>' on stdout once serving; stops cleanly on SIGTERM/SIGINT.\n"
-      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.",
+      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.\n"
+      "Test runs: --clock_speed=S [--clock_origin=UNIX_SECONDS] compress time.",
       "recipient-node/main.cc");
   pullmail::BlockShutdownSignals();
   absl::ParseCommandLine(argc, argv);
@@ -57,7 +59,12 @@ int main(int argc, char** argv) {
     PM_LOG(ERROR) << path << ": [recipient] listen is missing";
     return 1;
   }
-  auto node = pullmail::RecipientNode::Open(*config);
+  auto clock = pullmail::ProgramClock();
+  if (!clock.ok()) {
+    PM_LOG(ERROR) << clock.status();
+    return 1;
+  }
+  auto node = pullmail::RecipientNode::Open(*config, *clock);
   if (!node.ok()) {
     PM_LOG(ERROR) << "cannot start: " << node.status();
     return 1;

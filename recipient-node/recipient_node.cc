@@ -39,30 +39,41 @@ uint64_t ChangeFeed::WaitChange(const std::string& user, uint64_t seen, absl::Du
   return versions_[user];
 }
 
-absl::StatusOr<std::unique_ptr<RecipientNode>> RecipientNode::Open(const NodeConfig& config) {
-  std::unique_ptr<RecipientNode> node(new RecipientNode(config));
-  ASSIGN_OR_RETURN(node->store_, OpenRecipientStore(config.RecipientStoreLocation()));
-  ASSIGN_OR_RETURN(NodeBase base, OpenNodeBase(config));
-  node->users_ = std::move(base.users);
-  node->directory_ = std::move(base.directory);
-  node->key_ = std::move(base.key);
-  node->auth_ = std::move(base.auth);
-  PolicyConfig policy_config;
+absl::StatusOr<std::unique_ptr<RecipientNode>> RecipientNode::Open(
+    const NodeConfig& config, Clock* clock, const SignatureScheme* scheme) {
+  Parts parts;
+  parts.config = config;
+  parts.clock = clock;
+  parts.scheme = scheme;
+  ASSIGN_OR_RETURN(parts.store, OpenRecipientStore(config.RecipientStoreLocation()));
+  ASSIGN_OR_RETURN(parts.base, OpenNodeBase(config, clock));
   if (const toml::table* t = config.Section("recipient", "policy")) {
-    ASSIGN_OR_RETURN(policy_config, ParsePolicyConfig(*t));
+    ASSIGN_OR_RETURN(parts.policy, ParsePolicyConfig(*t));
   }
-  ASSIGN_OR_RETURN(SpamPolicy policy, SpamPolicy::Create(std::move(policy_config)));
+  return FromParts(std::move(parts));
+}
+
+absl::StatusOr<std::unique_ptr<RecipientNode>> RecipientNode::FromParts(Parts parts) {
+  std::unique_ptr<RecipientNode> node(new RecipientNode(std::move(parts.config)));
+  node->store_ = std::move(parts.store);
+  node->users_ = std::move(parts.base.users);
+  node->directory_ = std::move(parts.base.directory);
+  node->key_ = std::move(parts.base.key);
+  node->auth_ = std::move(parts.base.auth);
+  node->clock_ = parts.clock;
+  node->scheme_ = parts.scheme;
+  ASSIGN_OR_RETURN(SpamPolicy policy, SpamPolicy::Create(std::move(parts.policy)));
   node->policy_ = std::make_unique<SpamPolicy>(std::move(policy));
   RETURN_IF_ERROR(node->LoadPolicy());
   FetchLimits fetch_limits;
-  if (const toml::table* t = config.Section("recipient", "fetch")) {
+  if (const toml::table* t = node->config_.Section("recipient", "fetch")) {
     ASSIGN_OR_RETURN(fetch_limits, ParseFetchLimits(*t));
   }
   node->fetcher_ = std::make_unique<BodyFetcher>(&node->config_, node->directory_.get(),
                                                  node->store_.get(), fetch_limits,
-                                                 &SystemClock());
+                                                 node->clock_);
   node->prefetcher_ =
-      std::make_unique<Prefetcher>(node->fetcher_.get(), &SystemClock(), &SecureRandom());
+      std::make_unique<Prefetcher>(node->fetcher_.get(), node->clock_, &SecureRandom());
   // One verifier per core: Ed25519 verification is what a notification
   // costs most, and gRPC's own threads mostly wait.
   node->intake_ = std::make_unique<Intake>(
@@ -95,6 +106,7 @@ AcceptContext RecipientNode::MakeAcceptContext() {
   return AcceptContext{.directory = directory_.get(),
                        .local_domain = config_.domain,
                        .now = clock().Now(),
+                       .scheme = scheme_,
                        .user_exists = [this](std::string_view a) { return UserExists(a); },
                        .find_existing = [this](std::string_view d, std::string_view id)
                            -> std::optional<int64_t> {
@@ -174,7 +186,7 @@ std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
 absl::StatusOr<uint32_t> RecipientNode::ApplyRevocation(const v1::SignedRevocation& signed_rev) {
   Rejection why = Rejection::kNone;
   ASSIGN_OR_RETURN(v1::Revocation rev,
-                   VerifyRevocation(signed_rev, *directory_, clock().Now(), &why));
+                   VerifyRevocation(signed_rev, *directory_, clock().Now(), &why, scheme_));
   // Only the domain that signed a notification may revoke it: the lookup is
   // keyed by the verified signing domain.
   // A revocation of a message this node never stored (or of a user's own

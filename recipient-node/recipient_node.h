@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "core/config/node_config.h"
 #include "core/crypto/ed25519.h"
+#include "core/crypto/signature_scheme.h"
 #include "core/directory/directory.h"
 #include "core/logic/acceptor.h"
 #include "core/logic/body_cache_key.h"
@@ -39,6 +40,7 @@
 #include "recipient-node/body_fetcher.h"
 #include "recipient-node/intake.h"
 #include "recipient-node/prefetcher.h"
+#include "rpc/node_base.h"
 #include "rpc/user_auth.h"
 
 namespace pullmail {
@@ -60,7 +62,24 @@ class ChangeFeed {
 
 class RecipientNode {
  public:
-  static absl::StatusOr<std::unique_ptr<RecipientNode>> Open(const NodeConfig& config);
+  // Opens the node's SQLite store, users, directory, key and policy state.
+  // `clock` (not owned; outlives the node) is the node's only source of
+  // time; `scheme` signs and verifies (null = Ed25519).
+  static absl::StatusOr<std::unique_ptr<RecipientNode>> Open(
+      const NodeConfig& config, Clock* clock = &SystemClock(),
+      const SignatureScheme* scheme = nullptr);
+  // The same from parts already open (unit tests and the parity test:
+  // memory stores, a fake clock). base.auth may be null when no gRPC
+  // service is served.
+  struct Parts {
+    NodeConfig config;
+    NodeBase base;  // users, directory, key (required), auth (may be null)
+    std::unique_ptr<RecipientStore> store;
+    Clock* clock = &SystemClock();
+    const SignatureScheme* scheme = nullptr;
+    PolicyConfig policy;
+  };
+  static absl::StatusOr<std::unique_ptr<RecipientNode>> FromParts(Parts parts);
   // Cancels fetches in flight and stops the maintenance thread and the
   // prefetch workers if they run (a joinable std::thread would otherwise
   // end the process with std::terminate).
@@ -171,7 +190,7 @@ class RecipientNode {
   UserAuthenticator& auth() { return *auth_; }
   ChangeFeed& changes() { return changes_; }
   const NodeConfig& config() const { return config_; }
-  Clock& clock() { return SystemClock(); }
+  const Clock& clock() const { return *clock_; }
 
  private:
   explicit RecipientNode(NodeConfig config) : config_(std::move(config)) {}
@@ -228,6 +247,8 @@ class RecipientNode {
   std::unique_ptr<UserAuthenticator> auth_;
   std::unique_ptr<BodyFetcher> fetcher_;
   std::unique_ptr<Prefetcher> prefetcher_;  // after fetcher_: destroyed first
+  Clock* clock_ = &SystemClock();
+  const SignatureScheme* scheme_ = nullptr;
   ChangeFeed changes_;
 
   // Held from a policy-state write to its adoption, so that this process

@@ -177,7 +177,7 @@ absl::StatusOr<v1::ReportResult> RecipientNode::AcceptPeerReport(
     const v1::SignedSpamReport& signed_report) {
   Rejection why = Rejection::kNone;
   absl::Time now = clock().Now();
-  auto report = VerifySpamReport(signed_report, *directory_, now, &why);
+  auto report = VerifySpamReport(signed_report, *directory_, now, &why, scheme_);
   if (!report.ok()) {
     Metrics::Global().Add(absl::StrCat("pullmail_peer_reports_rejected_total{reason=\"",
                                        AV(RejectionName(why)), "\"}"));
@@ -246,7 +246,7 @@ absl::StatusOr<v1::ReportResult> RecipientNode::AcceptPeerReport(
 
 void RecipientNode::QueueReportOut(const v1::SpamReport& report,
                                    const std::string& signing_domain) {
-  auto signed_report = SignSpamReport(report, config_.domain, config_.key_id, *key_);
+  auto signed_report = SignSpamReport(report, config_.domain, config_.key_id, *key_, scheme_);
   if (!signed_report.ok()) {
     PM_LOG(ERROR) << "cannot sign report: " << signed_report.status();
     return;
@@ -472,6 +472,13 @@ absl::Status RecipientNode::SyncPolicy() {
   AdoptPolicy(*std::move(committed));
   Metrics::Global().Add("pullmail_policy_syncs_total");
   return absl::OkStatus();
+}
+
+absl::Status RecipientNode::LoadPolicy() {
+  auto snapshot = LoadPolicySnapshot(config_.data_dir + "/policy.state");
+  if (snapshot.ok()) return policy_->Restore(*snapshot);
+  if (snapshot.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();
+  return snapshot.status();
 }
 
 void RecipientNode::Maintain() {

@@ -12,7 +12,7 @@
 
 namespace pullmail {
 
-absl::StatusOr<NodeBase> OpenNodeBase(const NodeConfig& config) {
+absl::StatusOr<NodeBase> OpenNodeBase(const NodeConfig& config, Clock* clock) {
   NodeBase b;
   ASSIGN_OR_RETURN(b.users, OpenUserStore(config.UsersStoreLocation()));
   ASSIGN_OR_RETURN(b.directory, OpenNodeDirectory(config));
@@ -22,7 +22,7 @@ absl::StatusOr<NodeBase> OpenNodeBase(const NodeConfig& config) {
                    UserAuthenticator::LoadOrCreateTokenKey(config.TokenKeyPath()));
   ASSIGN_OR_RETURN(LoginPenaltyConfig penalty, ParseLoginPenaltyConfig(config));
   b.auth = std::make_unique<UserAuthenticator>(b.users.get(), std::move(token_key),
-                                               &SystemClock(), absl::Hours(12), penalty);
+                                               clock, absl::Hours(12), penalty);
   auto listed = b.directory->LookupKey(config.domain, config.key_id);
   if (!listed.ok() && absl::IsUnavailable(listed.status())) {
     // DNS is down: starting anyway is what lets the node serve its users;

@@ -12,6 +12,7 @@
 #include "core/crypto/ed25519.h"
 #include "core/directory/directory.h"
 #include "core/storage/user_store.h"
+#include "core/util/clock.h"
 #include "rpc/user_auth.h"
 
 namespace pullmail {
@@ -25,7 +26,8 @@ struct NodeBase {
 
 // Errors: unreadable files, a database that cannot be opened, or a
 // directory that does not list this domain's key (kFailedPrecondition).
-absl::StatusOr<NodeBase> OpenNodeBase(const NodeConfig& config);
+// `clock` (not owned; lives as long as the node) times user tokens.
+absl::StatusOr<NodeBase> OpenNodeBase(const NodeConfig& config, Clock* clock = &SystemClock());
 
 }  // namespace pullmail
 

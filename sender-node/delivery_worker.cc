@@ -7,26 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/logic/delivery_batch.h"
+#include "core/logic/delivery_pass.h"
 #include "core/mail/bounce.h"
 #include "core/util/logging.h"
 #include "core/util/random.h"
+#include "rpc/grpc_status.h"
 #include "rpc/metrics.h"
 
 namespace pullmail {
-namespace {
-
-constexpr size_t kBatch = 500;                 // deliveries per pass
-constexpr auto kNotifyDeadline = std::chrono::seconds(15);
-// A legacy domain's answers come from the gateway relay only after an SMTP
-// dialogue per message, so its stream carries few notifications and gets
-// longer. The worker is one thread: this is also how long a slow smarthost
-// can hold up every other domain in one pass. A notification cut off by the
-// deadline is retried; if the smarthost had already taken it, it goes twice.
-constexpr size_t kRelayBatch = 5;
-constexpr auto kRelayDeadline = std::chrono::seconds(60);
-
-}  // namespace
-
 DeliveryWorker::DeliveryWorker(SenderNode* node) : node_(node) {
   thread_ = std::thread([this] { Loop(); });
 }
@@ -52,7 +40,7 @@ absl::Time DeliveryWorker::RunOnce() {
   // their own deliveries (docs/SCALE-OUT.md). The lease outlasts the longest
   // send (kRelayDeadline) unless configured shorter ([sender]
   // claim_lease_seconds); Apply records the attempt before it ends.
-  auto due = store.ClaimDueDeliveries(now, kBatch, node_->config().claim_lease);
+  auto due = store.ClaimDueDeliveries(now, kDuePerPass, node_->config().claim_lease);
   if (!due.ok()) {
     PM_LOG(ERROR) << "outbox: " << due.status();
     return now + absl::Seconds(1);
@@ -66,7 +54,7 @@ absl::Time DeliveryWorker::RunOnce() {
   ExpireBodies();
   Flush();
 
-  if (due->size() == kBatch) return now;  // more waiting
+  if (due->size() == kDuePerPass) return now;  // more waiting
   auto next = store.NextDueTime();
   if (!next.ok() || !next->has_value()) return now + absl::Seconds(1);
   return **next;
@@ -74,48 +62,44 @@ absl::Time DeliveryWorker::RunOnce() {
 
 void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Delivery>& due) {
   absl::Time now = node_->clock().Now();
-  // Expired before we could deliver: bounce without trying.
+  // Each step's rule is core's (core/logic/delivery_pass.h).
   std::vector<Delivery*> live;
   for (Delivery& d : due) {
     auto msg = node_->store().GetMessage(d.message_id);
     if (!msg.ok()) continue;
-    if (IsExpired(msg->expires, now)) {
+    if (ExpiredInQueue(msg->expires, now)) {
       d.attempts++;
-      Apply(d, static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED), "expired in queue");
+      Apply(d, ExpiredInQueueCode(), std::string(kExpiredInQueue));
       continue;
     }
     live.push_back(&d);
   }
   if (live.empty()) return;
 
-  auto channel = node_->RecipientChannel(domain);
+  absl::StatusOr<Route> route = node_->RouteFor(domain);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      route.ok() ? node_->ChannelFor(*route) : route.status();
   if (!channel.ok()) {
-    // Not in the directory, no endpoint, or a legacy domain with no SMTP
-    // relay configured: nothing will ever accept it (a bounce, 5.1.1 for an
-    // unknown domain, 5.7.0 for a domain we cannot route to).
-    const int code = channel.status().code() == absl::StatusCode::kFailedPrecondition
-                         ? static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION)
-                         : static_cast<int>(grpc::StatusCode::NOT_FOUND);
+    const int code = RouteFailureCode(channel.status());
     for (Delivery* d : live) {
       d->attempts++;
       Apply(*d, code, std::string(channel.status().message()));
     }
     return;
   }
-  const bool relayed = node_->IsRelayed(domain);
-  if (relayed && live.size() > kRelayBatch) {
+  const StreamLimits limits = StreamLimitsFor(*route);
+  if (live.size() > limits.max_per_stream) {
     // The rest: next pass. Give back their claim so they need not wait out
     // the lease.
-    for (size_t i = kRelayBatch; i < live.size(); ++i) {
+    for (size_t i = limits.max_per_stream; i < live.size(); ++i) {
       live[i]->next_attempt = now;
       (void)node_->store().UpdateDelivery(*live[i]);
     }
-    live.resize(kRelayBatch);
+    live.resize(limits.max_per_stream);
   }
   auto stub = v1::RecipientService::NewStub(*channel);
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   (relayed ? kRelayDeadline : kNotifyDeadline));
+  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoSeconds(limits.deadline));
   auto stream = stub->NotifyStream(&ctx);
   // What is due for this domain goes out under one signature per batch of
   // up to 64 (core's SignForDelivery, PROTOCOL.md 4.1); the queue keeps the
@@ -123,7 +107,7 @@ void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Deliver
   std::vector<v1::SignedNotification> singles(live.size());
   for (size_t i = 0; i < live.size(); ++i) singles[i].ParseFromString(live[i]->signed_notification);
   absl::StatusOr<DeliverySigning> to_send =
-      SignForDelivery(std::move(singles), node_->config().key_id, node_->key());
+      SignForDelivery(std::move(singles), node_->config().key_id, node_->key(), node_->scheme());
   if (!to_send.ok()) {
     // Only a broken queue gets here (mixed signing domains): send nothing,
     // retry on the schedule, and say why.
@@ -155,18 +139,12 @@ void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Deliver
     Apply(*d, result.code(), absl::StrCat(result.reason(), ": ", result.detail()));
     ++answered;
   }
-  grpc::Status st = stream->Finish();
+  absl::Status st = FromGrpc(stream->Finish());
   Metrics::Global().Add("pullmail_notifications_sent_total", answered);
   Metrics::Global().Add("pullmail_notification_bytes_sent_total", bytes);
   if (answered < live.size()) {
-    // The rest got no answer: a temporary failure (the peer is down, slow,
-    // or the stream broke), retried on core's schedule.
-    std::string err = st.ok() ? "no answer" : absl::StrCat("unreachable: ", st.error_message());
-    int code = st.ok() ? static_cast<int>(grpc::StatusCode::UNAVAILABLE) : st.error_code();
-    if (code == static_cast<int>(grpc::StatusCode::OK)) code = 14;
-    // A stream-level error of a "permanent" kind (e.g. our TLS is refused)
-    // is still a transport problem: retry rather than bounce.
-    if (ClassifyNotifyResult(code) == AttemptOutcome::kPermanentFailure) code = 14;
+    std::string err = st.ok() ? "no answer" : absl::StrCat("unreachable: ", st.message());
+    const int code = UnansweredCode(st);
     for (size_t i = answered; i < live.size(); ++i) {
       live[i]->attempts++;
       Apply(*live[i], code, err);
@@ -182,20 +160,7 @@ void DeliveryWorker::Apply(Delivery& d, int code, const std::string& error) {
   absl::Time expires = msg.ok() ? msg->expires : now;
   OutboxStep step =
       AfterNotifyResult(node_->retry(), code, error, d.attempts, now, expires, SecureRandom());
-  switch (step.kind) {
-    case OutboxStep::kDelivered:
-      d.state = DeliveryState::kDelivered;
-      d.last_error.clear();
-      break;
-    case OutboxStep::kRetry:
-      d.next_attempt = step.next_attempt;
-      d.last_error = error;
-      break;
-    case OutboxStep::kBounce:
-      d.state = DeliveryState::kBounced;
-      d.last_error = step.bounce_reason;
-      break;
-  }
+  ApplyOutboxStep(step, error, d);
   updates_.push_back(Update{d, step});
 }
 
@@ -224,13 +189,9 @@ void DeliveryWorker::Bounce(const Delivery& d, const std::string& reason,
   auto msg = node_->store().GetMessage(d.message_id);
   if (!msg.ok()) return;
   Metrics::Global().Add("pullmail_bounces_total");
-  const std::string daemon = absl::StrCat("mailer-daemon@", node_->config().domain);
   PM_LOG(INFO) << "bounce: " << d.message_id << " to " << d.domain << " failed (" << status_code
                << " " << reason << ")";
-  if (absl::AsciiStrToLower(msg->sender) == daemon) return;  // never bounce a bounce
-  // Bridged mail with SMTP's null reverse path (itself a bounce or an
-  // auto-reply): RFC 5321 4.5.5, no notification is ever sent for it.
-  if (msg->sender.empty()) return;
+  if (!ShouldBounce(msg->sender, node_->config().domain)) return;
 
   BounceInfo info;
   info.sender = msg->sender;
@@ -242,7 +203,7 @@ void DeliveryWorker::Bounce(const Delivery& d, const std::string& reason,
   info.status_code = status_code;
   info.when = node_->clock().Now();
   SubmissionInput in;
-  in.from = daemon;
+  in.from = MailerDaemon(node_->config().domain);
   in.to = {msg->sender};
   in.message = MakeBounceMessage(info);
   auto r = node_->Submit(in);
@@ -259,9 +220,9 @@ void DeliveryWorker::ExpireBodies() {
     auto deliveries = node_->store().ListDeliveries(m.message_id);
     if (deliveries.ok()) {
       for (Delivery& d : *deliveries) {
-        if (d.state != DeliveryState::kQueued) continue;
+        if (!QueuedAtExpiry(d)) continue;
         d.attempts++;
-        Apply(d, static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED), "expired in queue");
+        Apply(d, ExpiredInQueueCode(), std::string(kExpiredInQueue));
       }
     }
     if (absl::Status s = node_->store().DeleteBody(m.message_id); s.ok()) {

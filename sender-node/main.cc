@@ -13,6 +13,7 @@
 #include "absl/flags/usage.h"
 #include "core/config/node_config.h"
 #include "core/util/logging.h"
+#include "rpc/program_clock.h"
 #include "rpc/server_runner.h"
 #include "sender-node/delivery_worker.h"
 #include "sender-node/sender_node.h"
@@ -31,7 +32,8 @@ int main(int argc, char** argv) {
       "reports) on [sender] listen; sends queued notifications with retries; bounces\n"
       "what expires; serves Prometheus counters on [sender] metrics_listen.\n"
       "Prints 'READY <address>' on stdout once serving; stops cleanly on SIGTERM/SIGINT.\n"
-      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.",
+      "Logging: PULLMAIL_LOG_LEVEL=debug|info|warning|error.\n"
+      "Test runs: --clock_speed=S [--clock_origin=UNIX_SECONDS] compress time.",
       "sender-node/main.cc");
   pullmail::BlockShutdownSignals();
   absl::ParseCommandLine(argc, argv);
@@ -56,7 +58,12 @@ int main(int argc, char** argv) {
     PM_LOG(ERROR) << path << ": [sender] listen is missing";
     return 1;
   }
-  auto node = pullmail::SenderNode::Open(*config);
+  auto clock = pullmail::ProgramClock();
+  if (!clock.ok()) {
+    PM_LOG(ERROR) << clock.status();
+    return 1;
+  }
+  auto node = pullmail::SenderNode::Open(*config, *clock);
   if (!node.ok()) {
     PM_LOG(ERROR) << "cannot start: " << node.status();
     return 1;

@@ -7,6 +7,7 @@
 #include "core/config/gateway_config.h"
 #include "core/crypto/token.h"
 #include "core/envelope/envelope.h"
+#include "core/logic/sender_rules.h"
 #include "core/storage/open_store.h"
 #include "core/util/address.h"
 #include "core/util/logging.h"
@@ -20,21 +21,36 @@
 
 namespace pullmail {
 
-absl::StatusOr<std::unique_ptr<SenderNode>> SenderNode::Open(const NodeConfig& config) {
-  std::unique_ptr<SenderNode> node(new SenderNode(config));
-  ASSIGN_OR_RETURN(node->store_, OpenSenderStore(config.SenderStoreLocation()));
-  ASSIGN_OR_RETURN(NodeBase base, OpenNodeBase(config));
-  node->users_ = std::move(base.users);
-  node->directory_ = std::move(base.directory);
-  node->key_ = std::move(base.key);
-  node->auth_ = std::move(base.auth);
+absl::StatusOr<std::unique_ptr<SenderNode>> SenderNode::Open(const NodeConfig& config,
+                                                             Clock* clock,
+                                                             const SignatureScheme* scheme) {
+  Parts parts;
+  parts.config = config;
+  parts.clock = clock;
+  parts.scheme = scheme;
+  ASSIGN_OR_RETURN(parts.store, OpenSenderStore(config.SenderStoreLocation()));
+  ASSIGN_OR_RETURN(parts.base, OpenNodeBase(config, clock));
   if (const toml::table* retry = config.Section("sender", "retry")) {
-    ASSIGN_OR_RETURN(node->retry_, ParseRetryPolicy(*retry));
+    ASSIGN_OR_RETURN(parts.retry, ParseRetryPolicy(*retry));
   }
   // The same [gateway] section the gateway reads: its relay_listen is where
   // notifications for legacy domains go.
   ASSIGN_OR_RETURN(GatewayConfig gateway, ParseGatewayConfig(config));
-  node->relay_endpoint_ = gateway.relay_listen;
+  parts.relay_endpoint = gateway.relay_listen;
+  return FromParts(std::move(parts));
+}
+
+std::unique_ptr<SenderNode> SenderNode::FromParts(Parts parts) {
+  std::unique_ptr<SenderNode> node(new SenderNode(std::move(parts.config)));
+  node->store_ = std::move(parts.store);
+  node->users_ = std::move(parts.base.users);
+  node->directory_ = std::move(parts.base.directory);
+  node->key_ = std::move(parts.base.key);
+  node->auth_ = std::move(parts.base.auth);
+  node->clock_ = parts.clock;
+  node->scheme_ = parts.scheme;
+  node->retry_ = parts.retry;
+  node->relay_endpoint_ = std::move(parts.relay_endpoint);
   return node;
 }
 
@@ -48,10 +64,13 @@ SubmissionContext SenderNode::MakeSubmissionContext() {
   ctx.now = clock().Now();
   ctx.random = &SecureRandom();
   ctx.directory = directory_.get();
-  ctx.user_exists = [this](const std::string& address) {
-    ASSIGN_OR_RETURN(std::string key, UserKey(address));
-    return users_->GetUser(key).status();
-  };
+  ctx.scheme = scheme_;
+  if (users_ != nullptr) {
+    ctx.user_exists = [this](const std::string& address) {
+      ASSIGN_OR_RETURN(std::string key, UserKey(address));
+      return users_->GetUser(key).status();
+    };
+  }
   return ctx;
 }
 
@@ -147,11 +166,7 @@ absl::StatusOr<v1::RevokeResponse> SenderNode::Revoke(std::string_view user,
                                                       std::string_view message_id,
                                                       std::string_view reason) {
   ASSIGN_OR_RETURN(OutboundMessage msg, store_->GetMessage(message_id));
-  absl::StatusOr<std::string> user_key = UserKey(user), sender_key = UserKey(msg.sender);
-  if (!user_key.ok() || !sender_key.ok() || *user_key != *sender_key) {
-    // Same answer as an unknown id: a user learns nothing of others' mail.
-    return absl::NotFoundError(absl::StrCat("no message ", AV(message_id), " sent by ", AV(user)));
-  }
+  RETURN_IF_ERROR(CheckRevoker(msg, user));  // core/logic/sender_rules.h
   RETURN_IF_ERROR(store_->MarkRevoked(message_id));
   RETURN_IF_ERROR(store_->DeleteBody(message_id));
   ASSIGN_OR_RETURN(std::vector<Delivery> deliveries, store_->ListDeliveries(message_id));
@@ -163,16 +178,16 @@ absl::StatusOr<v1::RevokeResponse> SenderNode::Revoke(std::string_view user,
   rev.set_revoked_unix_ms(ToUnixMs(clock().Now()));
   rev.set_reason(std::string(reason.substr(0, 256)));
   ASSIGN_OR_RETURN(v1::SignedRevocation signed_rev,
-                   SignRevocation(rev, config_.domain, config_.key_id, *key_));
+                   SignRevocation(rev, config_.domain, config_.key_id, *key_, scheme_));
 
+  RevocationPlan plan = PlanRevocation(deliveries);
   v1::RevokeResponse resp;
-  for (Delivery& d : deliveries) {
-    if (d.state == DeliveryState::kFetched || d.bytes_served > 0) resp.set_already_fetched(true);
-    if (d.state == DeliveryState::kBounced) continue;
-    bool was_delivered = d.state != DeliveryState::kQueued;
-    d.state = DeliveryState::kRevoked;
-    RETURN_IF_ERROR(store_->UpdateDelivery(d));
-    if (!was_delivered) continue;  // the recipient never heard of it
+  resp.set_already_fetched(plan.already_fetched);
+  for (size_t i = 0; i < plan.deliveries.size(); ++i) {
+    if (plan.changed[i]) RETURN_IF_ERROR(store_->UpdateDelivery(plan.deliveries[i]));
+  }
+  for (size_t i : plan.notify) {
+    const Delivery& d = plan.deliveries[i];
     auto channel = RecipientChannel(d.domain);
     if (!channel.ok()) continue;
     auto stub = v1::RecipientService::NewStub(*channel);
@@ -219,7 +234,7 @@ absl::StatusOr<v1::ListSentResponse> SenderNode::ListSent(std::string_view user,
 
 absl::Status SenderNode::ReportAbuse(const v1::SignedSpamReport& signed_report) {
   ASSIGN_OR_RETURN(v1::SpamReport report,
-                   VerifySpamReport(signed_report, *directory_, clock().Now(), nullptr));
+                   VerifySpamReport(signed_report, *directory_, clock().Now(), nullptr, scheme_));
   ASSIGN_OR_RETURN(OutboundMessage msg, store_->GetMessage(report.message_id()));
   // The reporter in its one spelling: the signing domain, which
   // VerifySpamReport holds to normal form and to be reporter_domain's
@@ -227,17 +242,9 @@ absl::Status SenderNode::ReportAbuse(const v1::SignedSpamReport& signed_report) 
   const std::string& reporter = signed_report.signing_domain();
   // Only a domain we notified about this message may complain about it.
   ASSIGN_OR_RETURN(std::vector<Delivery> deliveries, store_->ListDeliveries(msg.message_id));
-  bool notified = false;
-  for (const Delivery& d : deliveries) {
-    if (d.domain == reporter && d.state != DeliveryState::kQueued &&
-        d.state != DeliveryState::kBounced) {
-      notified = true;
-    }
-  }
-  if (!notified) {
+  if (absl::Status s = CheckAbuseReporter(deliveries, reporter); !s.ok()) {
     Metrics::Global().Add("pullmail_abuse_reports_rejected_total{reason=\"not_a_recipient\"}");
-    return absl::PermissionDeniedError(absl::StrCat(
-        "not_a_recipient: ", reporter, " was not notified of this message"));
+    return s;
   }
   ASSIGN_OR_RETURN(bool fresh,
                    store_->RecordAbuseReport(msg.sender, reporter,
@@ -251,37 +258,25 @@ absl::Status SenderNode::ReportAbuse(const v1::SignedSpamReport& signed_report) 
   return absl::OkStatus();
 }
 
+absl::StatusOr<Route> SenderNode::RouteFor(const std::string& domain) const {
+  // THE routing rule is core's (core/logic/routing.h).
+  return RouteNotifications(directory_->Lookup(domain), domain, config_.domain, relay_endpoint_);
+}
+
 absl::StatusOr<std::shared_ptr<grpc::Channel>> SenderNode::RecipientChannel(
     const std::string& domain) {
-  ASSIGN_OR_RETURN(DomainEntry entry, directory_->Lookup(domain));
-  // THE routing rule: a pullmail domain is notified at its own recipient
-  // node; a legacy domain at this domain's own gateway relay (SMTP out),
-  // which presents this domain's certificate.
-  std::string endpoint = entry.recipient_endpoint;
-  std::string peer = domain;
-  if (entry.legacy) {
-    if (relay_endpoint_.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("no SMTP relay configured for legacy domain ", domain));
-    }
-    endpoint = relay_endpoint_;
-    peer = config_.domain;
-  }
-  if (endpoint.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("directory lists no recipient endpoint for ", domain));
-  }
-  std::string key = absl::StrCat(domain, "|", endpoint);
+  ASSIGN_OR_RETURN(Route route, RouteFor(domain));
+  return ChannelFor(route);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> SenderNode::ChannelFor(const Route& route) {
+  std::string key = absl::StrCat(route.peer, "|", route.endpoint);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = channels_.find(key);
   if (it != channels_.end()) return it->second;
-  ASSIGN_OR_RETURN(auto channel, Dial(config_.tls, endpoint, peer));
+  ASSIGN_OR_RETURN(auto channel, Dial(config_.tls, route.endpoint, route.peer));
   channels_[key] = channel;
   return channel;
-}
-
-bool SenderNode::IsRelayed(const std::string& domain) const {
-  auto entry = directory_->Lookup(domain);
-  return entry.ok() && entry->legacy;
 }
 
 void SenderNode::Wake() {
@@ -292,7 +287,11 @@ void SenderNode::Wake() {
 
 void SenderNode::WaitForWork(absl::Time deadline) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_until(lock, absl::ToChronoTime(deadline), [this] { return woken_ || stop_; });
+  // `deadline` is on the node's clock; the wait is on the wall clock.
+  absl::Duration left = clock_->WallDuration(deadline - clock_->Now());
+  if (left < absl::ZeroDuration()) left = absl::ZeroDuration();
+  cv_.wait_for(lock, absl::ToChronoMilliseconds(left) + std::chrono::milliseconds(1),
+               [this] { return woken_ || stop_; });
   woken_ = false;
 }
 

@@ -22,20 +22,41 @@
 #include "absl/status/statusor.h"
 #include "core/config/node_config.h"
 #include "core/crypto/ed25519.h"
+#include "core/crypto/signature_scheme.h"
 #include "core/directory/directory.h"
 #include "core/logic/outbox.h"
+#include "core/logic/routing.h"
 #include "core/logic/submission.h"
 #include "core/storage/sender_store.h"
 #include "core/storage/user_store.h"
 #include "core/util/clock.h"
 #include "pullmail/v1/pullmail.grpc.pb.h"
+#include "rpc/node_base.h"
 #include "rpc/user_auth.h"
 
 namespace pullmail {
 
 class SenderNode {
  public:
-  static absl::StatusOr<std::unique_ptr<SenderNode>> Open(const NodeConfig& config);
+  // Opens the node's SQLite store, users, directory and key. `clock` (not
+  // owned; outlives the node) is the node's only source of time; `scheme`
+  // signs (null = Ed25519).
+  static absl::StatusOr<std::unique_ptr<SenderNode>> Open(const NodeConfig& config,
+                                                          Clock* clock = &SystemClock(),
+                                                          const SignatureScheme* scheme = nullptr);
+  // The same from parts already open (unit tests: memory stores, a fake
+  // clock). base.users may be null (then Bridge cannot check users);
+  // base.auth may be null when no gRPC service is served.
+  struct Parts {
+    NodeConfig config;
+    NodeBase base;  // users, directory, key (required), auth (may be null)
+    std::unique_ptr<SenderStore> store;
+    Clock* clock = &SystemClock();
+    const SignatureScheme* scheme = nullptr;
+    RetryPolicy retry;
+    std::string relay_endpoint;  // [gateway] relay_listen; empty = none
+  };
+  static std::unique_ptr<SenderNode> FromParts(Parts parts);
 
   // Stores the message and queues its notifications (durable before return).
   absl::StatusOr<v1::SubmitResponse> Submit(const SubmissionInput& input);
@@ -52,15 +73,14 @@ class SenderNode {
   // Counts a verified abuse report against the message's submitter.
   absl::Status ReportAbuse(const v1::SignedSpamReport& report);
 
-  // A channel to where `domain`'s notifications go: its recipient node as the
-  // directory lists it, or, for a domain the directory marks legacy, this
-  // domain's own gateway relay ([gateway] relay_listen; SMTP out).
-  // kFailedPrecondition (permanent: the sender gets a bounce) for a legacy
-  // domain when no relay is configured; kNotFound for an unknown domain.
+  // Where `domain`'s notifications go, by core's routing rule
+  // (core/logic/routing.h): its recipient node, or for a legacy domain this
+  // domain's own gateway relay. FailedPrecondition (permanent: the sender
+  // gets a bounce) when there is no route; the directory's status otherwise.
+  absl::StatusOr<Route> RouteFor(const std::string& domain) const;
+  // A (cached) channel to RouteFor(domain), or to a route already found.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> RecipientChannel(const std::string& domain);
-  // True when RecipientChannel(domain) leads to the gateway relay (the
-  // directory marks `domain` legacy): its answers wait for SMTP.
-  bool IsRelayed(const std::string& domain) const;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelFor(const Route& route);
 
   // Wakes the delivery worker (new mail queued).
   void Wake();
@@ -73,7 +93,8 @@ class SenderNode {
   SenderStore& store() { return *store_; }
   const Directory& directory() const { return *directory_; }
   UserAuthenticator& auth() { return *auth_; }
-  Clock& clock() { return SystemClock(); }
+  const Clock& clock() const { return *clock_; }
+  const SignatureScheme* scheme() const { return scheme_; }
   const RetryPolicy& retry() const { return retry_; }
   const SigningKey& key() const { return *key_; }
 
@@ -99,6 +120,8 @@ class SenderNode {
   std::unique_ptr<UserAuthenticator> auth_;
   RetryPolicy retry_;
   std::string relay_endpoint_;  // [gateway] relay_listen; empty = none
+  Clock* clock_ = &SystemClock();
+  const SignatureScheme* scheme_ = nullptr;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -131,16 +131,17 @@ class SenderServiceImpl final : public v1::SenderService::Service {
                      grpc::ServerWriter<v1::BodyChunk>* writer) {
     SenderStore& store = node_->store();
     absl::StatusOr<OutboundMessage> msg = store.GetMessage(req.message_id());
-    if (!msg.ok()) {
-      if (msg.status().code() == absl::StatusCode::kNotFound) {
-        return absl::NotFoundError("unknown message id");
-      }
-      return msg.status();
+    if (!msg.ok() && msg.status().code() != absl::StatusCode::kNotFound) return msg.status();
+    std::vector<Delivery> deliveries;
+    if (msg.ok()) {
+      auto listed = store.ListDeliveries(req.message_id());
+      if (!listed.ok()) return listed.status();
+      deliveries = std::move(*listed);
     }
-    auto deliveries = store.ListDeliveries(req.message_id());
-    if (!deliveries.ok()) return deliveries.status();
-    auto delivery = AuthorizeFetch(*msg, *deliveries, req.recipient_domain(), req.fetch_token(),
-                                   req.offset(), node_->clock().Now());
+    // core's rule checks the token first: an unknown id is refused exactly
+    // as a wrong token is (fetch_authorizer.h).
+    auto delivery = AuthorizeFetch(msg.ok() ? &*msg : nullptr, deliveries, req.recipient_domain(),
+                                   req.fetch_token(), req.offset(), node_->clock().Now());
     if (!delivery.ok()) return delivery.status();
 
     uint64_t offset = req.offset();

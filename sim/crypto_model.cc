@@ -1,7 +1,5 @@
-// The Ed25519 seam (see crypto_model.h). The two functions below are bound by
-// the linker (--wrap) in place of core's pullmail::VerifySignature and
-// pullmail::SigningKey::Sign; __real_* are core's originals. GCC asm labels
-// give them the mangled names that --wrap expects.
+// The simulator's signature scheme (see crypto_model.h): real Ed25519 or the
+// size-keeping model, behind core's SignatureScheme seam.
 #include "sim/crypto_model.h"
 
 #include <chrono>
@@ -12,27 +10,11 @@
 #include "core/policy/siphash.h"
 #include "core/util/logging.h"
 
-// The original functions, and the replacements the linker binds callers to.
-#define PM_VERIFY_SYM "_ZN8pullmail15VerifySignatureESt17basic_string_viewIcSt11char_traitsIcEES3_S3_S3_"
-#define PM_SIGN_SYM "_ZNK8pullmail10SigningKey4SignB5cxx11ESt17basic_string_viewIcSt11char_traitsIcEES4_"
-
-bool RealVerifySignature(std::string_view public_key, std::string_view context,
-                         std::string_view message, std::string_view signature)
-    __asm__("__real_" PM_VERIFY_SYM);
-bool WrapVerifySignature(std::string_view public_key, std::string_view context,
-                         std::string_view message, std::string_view signature)
-    __asm__("__wrap_" PM_VERIFY_SYM);
-std::string RealSign(const pullmail::SigningKey* self, std::string_view context,
-                     std::string_view message) __asm__("__real_" PM_SIGN_SYM);
-std::string WrapSign(const pullmail::SigningKey* self, std::string_view context,
-                     std::string_view message) __asm__("__wrap_" PM_SIGN_SYM);
-
 namespace pullmail::sim {
 namespace {
 
 SignatureImpl g_impl = SignatureImpl::kReal;
 CryptoCounters g_counters;
-bool g_seam_used = false;
 
 constexpr std::string_view kModelTag = "pullmail-sim model signature\0";
 
@@ -69,19 +51,39 @@ std::string ModelSignature(std::string_view public_key, std::string_view context
   return sig;
 }
 
-bool SeamLinked() {
-  // Signing through the public API reaches WrapSign only if the linker bound
-  // it; WrapSign records that it ran.
-  g_seam_used = false;
-  SignatureImpl saved_impl = g_impl;
-  g_impl = SignatureImpl::kReal;
-  absl::StatusOr<SigningKey> key = SigningKey::FromSeed(std::string(32, '\x01'));
-  PM_CHECK(key.ok());
-  CryptoCounters saved = g_counters;
-  (void)key->Sign("ctx", "msg");
-  g_counters = saved;
-  g_impl = saved_impl;
-  return g_seam_used;
+namespace {
+
+class SimSchemeImpl final : public SignatureScheme {
+ public:
+  std::string Sign(const SigningKey& key, std::string_view context,
+                   std::string_view message) const override {
+    if (g_impl == SignatureImpl::kReal) {
+      ++g_counters.real_signs;
+      return key.Sign(context, message);
+    }
+    ++g_counters.model_signs;
+    auto& keys = PublicKeys();
+    auto it = keys.find(&key);
+    if (it == keys.end()) it = keys.emplace(&key, key.PublicKey()).first;
+    return ModelSignature(it->second, context, message);
+  }
+  bool Verify(std::string_view public_key, std::string_view context, std::string_view message,
+              std::string_view signature) const override {
+    if (g_impl == SignatureImpl::kReal) {
+      ++g_counters.real_verifies;
+      return VerifySignature(public_key, context, message, signature);
+    }
+    ++g_counters.model_verifies;
+    if (public_key.size() != 32 || signature.size() != 64) return false;
+    return ModelSignature(public_key, context, message) == signature;
+  }
+};
+
+}  // namespace
+
+const SignatureScheme& SimScheme() {
+  static const SimSchemeImpl* scheme = new SimSchemeImpl();
+  return *scheme;
 }
 
 CryptoCost Calibrate(int n) {
@@ -112,33 +114,3 @@ CryptoCost Calibrate(int n) {
 }
 
 }  // namespace pullmail::sim
-
-using pullmail::sim::g_counters;  // NOLINT: file-local state, used by the wrappers
-using pullmail::sim::g_impl;
-using pullmail::sim::g_seam_used;
-
-bool WrapVerifySignature(std::string_view public_key, std::string_view context,
-                         std::string_view message, std::string_view signature) {
-  g_seam_used = true;
-  if (g_impl == pullmail::sim::SignatureImpl::kReal) {
-    ++g_counters.real_verifies;
-    return RealVerifySignature(public_key, context, message, signature);
-  }
-  ++g_counters.model_verifies;
-  if (public_key.size() != 32 || signature.size() != 64) return false;
-  return pullmail::sim::ModelSignature(public_key, context, message) == signature;
-}
-
-std::string WrapSign(const pullmail::SigningKey* self, std::string_view context,
-                     std::string_view message) {
-  g_seam_used = true;
-  if (g_impl == pullmail::sim::SignatureImpl::kReal) {
-    ++g_counters.real_signs;
-    return RealSign(self, context, message);
-  }
-  ++g_counters.model_signs;
-  auto& keys = pullmail::sim::PublicKeys();
-  auto it = keys.find(self);
-  if (it == keys.end()) it = keys.emplace(self, self->PublicKey()).first;
-  return pullmail::sim::ModelSignature(it->second, context, message);
-}

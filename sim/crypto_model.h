@@ -6,9 +6,10 @@
 //   signature = SipHash-2-4 chained over (tag, context, message), keyed by
 //               the public key, spread over 64 bytes
 //
-// It is wired in at link time (ld --wrap on pullmail::VerifySignature and
-// pullmail::SigningKey::Sign; see sim/CMakeLists.txt), so core's envelope,
-// acceptor and every other decision run unchanged: payload size, directory
+// It is passed in through core's signer/verifier seam
+// (core/crypto/signature_scheme.h): the simulator hands SimScheme() to
+// SignNotification and to the acceptor, so core's envelope, acceptor and
+// every other decision run unchanged: payload size, directory
 // lookup, key id, signature (now the model's), parse, field limits, sender
 // domain, recipient domain, clock skew, expiry, duplicates, local users. A
 // tampered payload or a wrong key still fails to verify under the model.
@@ -23,6 +24,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "core/crypto/signature_scheme.h"
 
 namespace pullmail::sim {
 
@@ -47,8 +50,9 @@ CryptoCounters& GetCryptoCounters();
 std::string ModelSignature(std::string_view public_key, std::string_view context,
                            std::string_view message);
 
-// True when the link-time seam is active (the wrappers were linked in).
-bool SeamLinked();
+// The simulator's scheme: real Ed25519 or the model, as SetSignatureImpl
+// says, counting each signature made and checked. Lives forever.
+const SignatureScheme& SimScheme();
 
 struct CryptoCost {
   double sign_seconds = 0;    // CPU seconds per real Ed25519 signature

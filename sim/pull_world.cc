@@ -424,6 +424,7 @@ class PullNode : public NodeLoop {
     ctx.directory = &world().directory();
     ctx.local_domain = world().domains()[d].name;
     ctx.now = ClockNow();
+    ctx.scheme = &SimScheme();
     ctx.user_exists = [this, d](std::string_view address) {
       return world().ParseUser(address, d).has_value();
     };

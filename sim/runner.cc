@@ -100,7 +100,6 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& sc, const RunOptions& opti
   CryptoCost modelled{sc.network.sign_cost, sc.network.verify_cost};
   const bool real = sc.run.crypto == CryptoMode::kReal ||
                     (sc.run.crypto == CryptoMode::kAuto && w.notifications() <= sc.run.crypto_real_limit);
-  PM_CHECK(SeamLinked()) << "the Ed25519 seam is not linked (see sim/CMakeLists.txt)";
   result.signatures = real ? SignatureImpl::kReal : SignatureImpl::kModel;
   SetSignatureImpl(result.signatures);
 

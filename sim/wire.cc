@@ -10,6 +10,7 @@
 #include "core/mail/bounce.h"
 #include "core/util/clock.h"
 #include "core/util/limits.h"
+#include "sim/crypto_model.h"
 
 namespace pullmail::sim {
 namespace {
@@ -65,7 +66,8 @@ absl::StatusOr<v1::SignedNotification> Wire::BuildNotification(uint32_t index, i
   s->set_message_id(absl::StrCat("<", n.message_id(), ">"));
   n.set_fetch_token(FetchToken(index, g.domain));
   n.set_origin(v1::ORIGIN_NATIVE);
-  return SignNotification(n, sender_domain.name, World::kKeyId, world_.Key(m.sender_domain));
+  return SignNotification(n, sender_domain.name, World::kKeyId, world_.Key(m.sender_domain),
+                          nullptr, &SimScheme());
 }
 
 uint64_t Wire::FetchRequestBytes(uint32_t index, uint32_t domain) const {

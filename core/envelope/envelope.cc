@@ -301,13 +301,14 @@ template <typename Signed, typename Payload>
 absl::StatusOr<Signed> SignObject(const Payload& object, std::string_view context,
                                   std::string_view signing_domain_as_given,
                                   std::string_view key_id, const SigningKey& key,
-                                  const Directory* directory) {
+                                  const Directory* directory,
+                                  const SignatureScheme& scheme) {
   absl::StatusOr<std::string> canonical = CanonicalSigningDomain(signing_domain_as_given);
   if (!canonical.ok()) return canonical.status();
   const std::string_view signing_domain = *canonical;
   absl::StatusOr<std::string> payload = CheckedPayload(object, signing_domain, key_id, directory);
   if (!payload.ok()) return payload.status();
-  std::string signature = key.Sign(context, *payload);
+  std::string signature = scheme.Sign(key, context, *payload);
   Signed out;
   SetParts(out, *std::move(payload), signing_domain, key_id, std::move(signature));
   return out;
@@ -316,9 +317,9 @@ absl::StatusOr<Signed> SignObject(const Payload& object, std::string_view contex
 // Step 4, the signature over (context || payload), for every signed type.
 template <typename Signed>
 absl::Status CheckSignature(const Signed& in, std::string_view context,
-                            const std::string& public_key, VerifiedBatchRoots*,
-                            Rejection* reason) {
-  if (!VerifySignature(public_key, context, in.payload(), in.signature())) {
+                            const std::string& public_key, const SignatureScheme& scheme,
+                            VerifiedBatchRoots*, Rejection* reason) {
+  if (!scheme.Verify(public_key, context, in.payload(), in.signature())) {
     return Reject(Rejection::kBadSignature,
                   absl::StrCat("signature does not verify with ", in.signing_domain(), " key ",
                                in.key_id()),
@@ -334,10 +335,11 @@ absl::Status CheckSignature(const Signed& in, std::string_view context,
 // the signature, bad_signature. Either way only this notification is
 // refused: its batch-mates carry their own proofs.
 absl::Status CheckSignature(const v1::SignedNotification& in, std::string_view context,
-                            const std::string& public_key, VerifiedBatchRoots* verified_roots,
-                            Rejection* reason) {
+                            const std::string& public_key, const SignatureScheme& scheme,
+                            VerifiedBatchRoots* verified_roots, Rejection* reason) {
   if (!in.has_batch()) {
-    return CheckSignature<v1::SignedNotification>(in, context, public_key, nullptr, reason);
+    return CheckSignature<v1::SignedNotification>(in, context, public_key, scheme, nullptr,
+                                                  reason);
   }
   const v1::BatchProof& proof = in.batch();
   if (proof.tree_size() < 1 || proof.tree_size() > limits::kMaxBatchLeaves ||
@@ -363,7 +365,7 @@ absl::Status CheckSignature(const v1::SignedNotification& in, std::string_view c
     entry = absl::StrCat(public_key, head, in.signature());
     if (verified_roots->Contains(entry)) return absl::OkStatus();
   }
-  if (!VerifySignature(public_key, kNotificationBatchContext, head, in.signature())) {
+  if (!scheme.Verify(public_key, kNotificationBatchContext, head, in.signature())) {
     return Reject(Rejection::kBadSignature,
                   absl::StrCat("batch signature does not verify with ", in.signing_domain(),
                                " key ", in.key_id(), " (or the proof is wrong)"),
@@ -377,7 +379,8 @@ absl::Status CheckSignature(const v1::SignedNotification& in, std::string_view c
 // signature, parse + fields, signer. The per-type caller adds the rest.
 template <typename Payload, typename Signed>
 absl::StatusOr<Payload> VerifyObject(const Signed& in, std::string_view context,
-                                     const Directory& directory, Rejection* reason,
+                                     const Directory& directory, const SignatureScheme& scheme,
+                                     Rejection* reason,
                                      VerifiedBatchRoots* verified_roots = nullptr) {
   const std::string& payload = in.payload();
   if (payload.size() > limits::kMaxSignedPayload) {
@@ -421,7 +424,7 @@ absl::StatusOr<Payload> VerifyObject(const Signed& in, std::string_view context,
                   absl::StrCat("signature is ", in.signature().size(), " bytes, not ",
                                limits::kSignatureSize), reason);
   }
-  if (absl::Status s = CheckSignature(in, context, key->second, verified_roots, reason); !s.ok()) {
+  if (absl::Status s = CheckSignature(in, context, key->second, scheme, verified_roots, reason); !s.ok()) {
     return s;
   }
   // Only now is the payload known to come from `domain`: parse it.
@@ -450,8 +453,8 @@ absl::StatusOr<v1::Notification> VerifyNotificationImpl(const v1::SignedNotifica
                                                         const VerifyOptions& options,
                                                         Rejection* reason) {
   absl::StatusOr<v1::Notification> n =
-      VerifyObject<v1::Notification>(in, kNotificationContext, directory, reason,
-                                     options.verified_roots);
+      VerifyObject<v1::Notification>(in, kNotificationContext, directory,
+                                     SchemeOr(options.scheme), reason, options.verified_roots);
   if (!n.ok()) return n;
   if (!options.expected_recipient_domain.empty() &&
       !SameDomain(n->recipient_domain(), options.expected_recipient_domain)) {
@@ -471,9 +474,9 @@ absl::StatusOr<v1::Notification> VerifyNotificationImpl(const v1::SignedNotifica
 
 absl::StatusOr<v1::SpamReport> VerifySpamReportImpl(const v1::SignedSpamReport& in,
                                                     const Directory& directory, absl::Time now,
+                                                    const SignatureScheme& scheme,
                                                     Rejection* reason) {
-  absl::StatusOr<v1::SpamReport> r =
-      VerifyObject<v1::SpamReport>(in, kSpamReportContext, directory, reason);
+  absl::StatusOr<v1::SpamReport> r = VerifyObject<v1::SpamReport>(in, kSpamReportContext, directory, scheme, reason);
   if (!r.ok()) return r;
   if (Check c = NotFromFuture(r->reported_unix_ms(), now)) return Reject(c->reason, c->detail, reason);
   return r;
@@ -481,9 +484,9 @@ absl::StatusOr<v1::SpamReport> VerifySpamReportImpl(const v1::SignedSpamReport& 
 
 absl::StatusOr<v1::Revocation> VerifyRevocationImpl(const v1::SignedRevocation& in,
                                                     const Directory& directory, absl::Time now,
+                                                    const SignatureScheme& scheme,
                                                     Rejection* reason) {
-  absl::StatusOr<v1::Revocation> r =
-      VerifyObject<v1::Revocation>(in, kRevocationContext, directory, reason);
+  absl::StatusOr<v1::Revocation> r = VerifyObject<v1::Revocation>(in, kRevocationContext, directory, scheme, reason);
   if (!r.ok()) return r;
   if (Check c = NotFromFuture(r->revoked_unix_ms(), now)) return Reject(c->reason, c->detail, reason);
   return r;
@@ -541,9 +544,10 @@ absl::StatusOr<v1::SignedNotification> SignNotification(const v1::Notification& 
                                                         std::string_view signing_domain,
                                                         std::string_view key_id,
                                                         const SigningKey& key,
-                                                        const Directory* directory) {
+                                                        const Directory* directory,
+                                                        const SignatureScheme* scheme) {
   return SignObject<v1::SignedNotification>(n, kNotificationContext, signing_domain, key_id, key,
-                                            directory);
+                                            directory, SchemeOr(scheme));
 }
 
 bool VerifiedBatchRoots::Contains(std::string_view entry) const {
@@ -580,7 +584,8 @@ std::string BatchTreeHead(uint32_t tree_size, std::string_view root) {
 }
 
 absl::StatusOr<std::vector<v1::SignedNotification>> BatchSign(
-    std::vector<v1::SignedNotification> batch, std::string_view key_id, const SigningKey& key) {
+    std::vector<v1::SignedNotification> batch, std::string_view key_id, const SigningKey& key,
+    const SignatureScheme* scheme) {
   if (batch.empty() || batch.size() > limits::kMaxBatchLeaves) {
     return absl::InvalidArgumentError(
         absl::StrCat("a batch holds 1..", limits::kMaxBatchLeaves, " notifications, not ",
@@ -600,7 +605,8 @@ absl::StatusOr<std::vector<v1::SignedNotification>> BatchSign(
   }
   MerkleTree tree(std::move(leaves));
   const uint32_t size = static_cast<uint32_t>(batch.size());
-  std::string signature = key.Sign(kNotificationBatchContext, BatchTreeHead(size, tree.root()));
+  std::string signature =
+      SchemeOr(scheme).Sign(key, kNotificationBatchContext, BatchTreeHead(size, tree.root()));
   for (uint32_t i = 0; i < size; ++i) {
     v1::SignedNotification& n = batch[i];
     n.set_key_id(std::string(key_id));
@@ -616,7 +622,8 @@ absl::StatusOr<std::vector<v1::SignedNotification>> BatchSign(
 
 absl::StatusOr<std::vector<v1::SignedNotification>> SignNotificationBatch(
     const std::vector<v1::Notification>& notifications, std::string_view signing_domain_as_given,
-    std::string_view key_id, const SigningKey& key, const Directory* directory) {
+    std::string_view key_id, const SigningKey& key, const Directory* directory,
+    const SignatureScheme* scheme) {
   absl::StatusOr<std::string> canonical = CanonicalSigningDomain(signing_domain_as_given);
   if (!canonical.ok()) return canonical.status();
   const std::string_view signing_domain = *canonical;
@@ -642,7 +649,7 @@ absl::StatusOr<std::vector<v1::SignedNotification>> SignNotificationBatch(
     SetParts(single, *std::move(payload), signing_domain, key_id, "");
     singles.push_back(std::move(single));
   }
-  return BatchSign(std::move(singles), key_id, key);
+  return BatchSign(std::move(singles), key_id, key, scheme);
 }
 
 absl::StatusOr<v1::Notification> VerifyNotification(const v1::SignedNotification& signed_n,
@@ -657,32 +664,38 @@ absl::StatusOr<v1::Notification> VerifyNotification(const v1::SignedNotification
 absl::StatusOr<v1::SignedSpamReport> SignSpamReport(const v1::SpamReport& report,
                                                     std::string_view signing_domain,
                                                     std::string_view key_id,
-                                                    const SigningKey& key) {
+                                                    const SigningKey& key,
+                                                    const SignatureScheme* scheme) {
   return SignObject<v1::SignedSpamReport>(report, kSpamReportContext, signing_domain, key_id, key,
-                                          nullptr);
+                                          nullptr, SchemeOr(scheme));
 }
 
 absl::StatusOr<v1::SpamReport> VerifySpamReport(const v1::SignedSpamReport& signed_report,
                                                 const Directory& directory, absl::Time now,
-                                                Rejection* reason) {
+                                                Rejection* reason, const SignatureScheme* scheme) {
   return WithReason<v1::SpamReport>(
-      [&](Rejection* r) { return VerifySpamReportImpl(signed_report, directory, now, r); },
+      [&](Rejection* r) {
+        return VerifySpamReportImpl(signed_report, directory, now, SchemeOr(scheme), r);
+      },
       reason);
 }
 
 absl::StatusOr<v1::SignedRevocation> SignRevocation(const v1::Revocation& revocation,
                                                     std::string_view signing_domain,
                                                     std::string_view key_id,
-                                                    const SigningKey& key) {
+                                                    const SigningKey& key,
+                                                    const SignatureScheme* scheme) {
   return SignObject<v1::SignedRevocation>(revocation, kRevocationContext, signing_domain, key_id,
-                                          key, nullptr);
+                                          key, nullptr, SchemeOr(scheme));
 }
 
 absl::StatusOr<v1::Revocation> VerifyRevocation(const v1::SignedRevocation& signed_revocation,
                                                 const Directory& directory, absl::Time now,
-                                                Rejection* reason) {
+                                                Rejection* reason, const SignatureScheme* scheme) {
   return WithReason<v1::Revocation>(
-      [&](Rejection* r) { return VerifyRevocationImpl(signed_revocation, directory, now, r); },
+      [&](Rejection* r) {
+        return VerifyRevocationImpl(signed_revocation, directory, now, SchemeOr(scheme), r);
+      },
       reason);
 }
 

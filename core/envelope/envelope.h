@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/crypto/ed25519.h"
+#include "core/crypto/signature_scheme.h"
 #include "core/directory/directory.h"
 #include "pullmail/v1/pullmail.pb.h"
 
@@ -104,12 +105,15 @@ absl::StatusOr<bool> IsPullmailDomain(const Directory& directory, std::string_vi
 // notification whose sender is outside `signing_domain` needs `directory`
 // (borrowed; may be null otherwise): without one, or when it cannot answer,
 // the result is kUnavailable ("directory_unavailable: ..."). Does not look
-// at the clock. `key` is only borrowed.
+// at the clock. `key` is only borrowed. Every Sign* and Verify* function
+// signs or checks through `scheme` (core/crypto/signature_scheme.h; null =
+// real Ed25519).
 absl::StatusOr<v1::SignedNotification> SignNotification(const v1::Notification& n,
                                                         std::string_view signing_domain,
                                                         std::string_view key_id,
                                                         const SigningKey& key,
-                                                        const Directory* directory = nullptr);
+                                                        const Directory* directory = nullptr,
+                                                        const SignatureScheme* scheme = nullptr);
 
 // Tree heads of notification batches whose signature has verified, so that
 // the other notifications of a batch cost hashing only (docs/PROTOCOL.md
@@ -139,6 +143,7 @@ struct VerifyOptions {
   // Borrowed, may be null (then every batch-signed notification has its
   // tree head's signature checked).
   VerifiedBatchRoots* verified_roots = nullptr;
+  const SignatureScheme* scheme = nullptr;  // null = real Ed25519; not owned
 };
 
 // The signed input of a batch (after kNotificationBatchContext): the tree
@@ -152,7 +157,8 @@ std::string BatchTreeHead(uint32_t tree_size, std::string_view root);
 // notifications for more than one recipient domain.
 absl::StatusOr<std::vector<v1::SignedNotification>> SignNotificationBatch(
     const std::vector<v1::Notification>& notifications, std::string_view signing_domain,
-    std::string_view key_id, const SigningKey& key, const Directory* directory = nullptr);
+    std::string_view key_id, const SigningKey& key, const Directory* directory = nullptr,
+    const SignatureScheme* scheme = nullptr);
 
 // Re-signs notifications this node already signed one by one (their
 // payloads are kept, their signatures and key ids replaced) as one batch
@@ -162,7 +168,7 @@ absl::StatusOr<std::vector<v1::SignedNotification>> SignNotificationBatch(
 // batch, more than limits::kMaxBatchLeaves or mixed signing domains.
 absl::StatusOr<std::vector<v1::SignedNotification>> BatchSign(
     std::vector<v1::SignedNotification> signed_singly, std::string_view key_id,
-    const SigningKey& key);
+    const SigningKey& key, const SignatureScheme* scheme = nullptr);
 
 // Verifies `signed_n` against the keys in `directory` and returns the parsed
 // Notification. On failure sets *reason (when `reason` is not null) and
@@ -188,7 +194,8 @@ absl::StatusOr<v1::Notification> VerifyNotification(const v1::SignedNotification
 absl::StatusOr<v1::SignedSpamReport> SignSpamReport(const v1::SpamReport& report,
                                                     std::string_view signing_domain,
                                                     std::string_view key_id,
-                                                    const SigningKey& key);
+                                                    const SigningKey& key,
+                                                    const SignatureScheme* scheme = nullptr);
 
 // As VerifyNotification: size, domain, key, signature, parse + field limits,
 // reporter_domain == signing domain (else sender_outside_domain),
@@ -196,7 +203,8 @@ absl::StatusOr<v1::SignedSpamReport> SignSpamReport(const v1::SpamReport& report
 // Replays are the caller's to detect (report_id is unique per reporter).
 absl::StatusOr<v1::SpamReport> VerifySpamReport(const v1::SignedSpamReport& signed_report,
                                                 const Directory& directory, absl::Time now,
-                                                Rejection* reason);
+                                                Rejection* reason,
+                                                const SignatureScheme* scheme = nullptr);
 
 // ---------------------------------------------------------------------------
 // Revocation.
@@ -206,7 +214,8 @@ absl::StatusOr<v1::SpamReport> VerifySpamReport(const v1::SignedSpamReport& sign
 absl::StatusOr<v1::SignedRevocation> SignRevocation(const v1::Revocation& revocation,
                                                     std::string_view signing_domain,
                                                     std::string_view key_id,
-                                                    const SigningKey& key);
+                                                    const SigningKey& key,
+                                                    const SignatureScheme* scheme = nullptr);
 
 // As VerifyNotification: size, domain, key, signature, parse + field limits,
 // the revocation's signing_domain field == signing domain (else
@@ -215,7 +224,8 @@ absl::StatusOr<v1::SignedRevocation> SignRevocation(const v1::Revocation& revoca
 // was signed by this same domain before hiding anything.
 absl::StatusOr<v1::Revocation> VerifyRevocation(const v1::SignedRevocation& signed_revocation,
                                                 const Directory& directory, absl::Time now,
-                                                Rejection* reason);
+                                                Rejection* reason,
+                                                const SignatureScheme* scheme = nullptr);
 
 }  // namespace pullmail
 

@@ -83,6 +83,7 @@ AcceptDecision VerifyForAccept(const v1::SignedNotification& signed_n, const Acc
   options.now = ctx.now;
   options.expected_recipient_domain = ctx.local_domain;
   options.verified_roots = ctx.verified_roots;
+  options.scheme = ctx.scheme;
   Rejection rejection = Rejection::kNone;
   absl::StatusOr<v1::Notification> n =
       VerifyNotification(signed_n, *ctx.directory, options, &rejection);

@@ -30,6 +30,7 @@ struct AcceptContext {
   const Directory* directory = nullptr;  // borrowed; must not be null
   std::string local_domain;              // the domain this node receives for
   absl::Time now;                        // the node's clock
+  const SignatureScheme* scheme = nullptr;  // verifies signatures; null = Ed25519
   // True if `address` (lower-case local@local_domain) is a user here.
   std::function<bool(std::string_view address)> user_exists;
   // The stored notification's id if (signing_domain, message_id) is already

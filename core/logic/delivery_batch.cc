@@ -8,7 +8,8 @@
 namespace pullmail {
 
 absl::StatusOr<DeliverySigning> SignForDelivery(std::vector<v1::SignedNotification> due,
-                                                std::string_view key_id, const SigningKey& key) {
+                                                std::string_view key_id, const SigningKey& key,
+                                                const SignatureScheme* scheme) {
   DeliverySigning out;
   out.notifications.reserve(due.size());
   if (due.size() == 1) {
@@ -20,7 +21,7 @@ absl::StatusOr<DeliverySigning> SignForDelivery(std::vector<v1::SignedNotificati
     std::vector<v1::SignedNotification> part(std::make_move_iterator(due.begin() + i),
                                              std::make_move_iterator(due.begin() + end));
     absl::StatusOr<std::vector<v1::SignedNotification>> signed_part =
-        BatchSign(std::move(part), key_id, key);
+        BatchSign(std::move(part), key_id, key, scheme);
     if (!signed_part.ok()) return signed_part.status();
     ++out.signatures;
     for (v1::SignedNotification& n : *signed_part) out.notifications.push_back(std::move(n));

@@ -30,7 +30,8 @@ struct DeliverySigning {
 // A lone notification (a batch of one) is sent as it was signed, with no
 // new signature. kInvalidArgument for mixed signing domains.
 absl::StatusOr<DeliverySigning> SignForDelivery(std::vector<v1::SignedNotification> due,
-                                                std::string_view key_id, const SigningKey& key);
+                                                std::string_view key_id, const SigningKey& key,
+                                                const SignatureScheme* scheme = nullptr);
 
 }  // namespace pullmail
 

@@ -35,4 +35,16 @@ absl::StatusOr<Delivery> AuthorizeFetch(const OutboundMessage& message,
   return *match;
 }
 
+absl::StatusOr<Delivery> AuthorizeFetch(const OutboundMessage* message,
+                                        const std::vector<Delivery>& deliveries,
+                                        std::string_view recipient_domain,
+                                        std::string_view token, uint64_t offset, absl::Time now) {
+  static const OutboundMessage kUnknown;
+  static const std::vector<Delivery> kNone;
+  // An unknown message has no deliveries, so no token matches: bad_token.
+  return AuthorizeFetch(message != nullptr ? *message : kUnknown,
+                        message != nullptr ? deliveries : kNone, recipient_domain, token, offset,
+                        now);
+}
+
 }  // namespace pullmail

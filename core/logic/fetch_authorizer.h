@@ -25,6 +25,15 @@ absl::StatusOr<Delivery> AuthorizeFetch(const OutboundMessage& message,
                                         std::string_view recipient_domain,
                                         std::string_view token, uint64_t offset, absl::Time now);
 
+// The same for a message id that may be unknown (`message` null, or its
+// deliveries empty): an unknown id gets the very answer a wrong token gets,
+// kPermissionDenied "bad_token", so that a caller without a valid token
+// cannot learn which message ids exist.
+absl::StatusOr<Delivery> AuthorizeFetch(const OutboundMessage* message,
+                                        const std::vector<Delivery>& deliveries,
+                                        std::string_view recipient_domain,
+                                        std::string_view token, uint64_t offset, absl::Time now);
+
 }  // namespace pullmail
 
 #endif  // PULLMAIL_CORE_LOGIC_FETCH_AUTHORIZER_H_

@@ -51,5 +51,18 @@ TEST_F(FetchAuthorizerTest, RefusalsHaveTheirOwnCodes) {
                 .status().code(), absl::StatusCode::kPermissionDenied);
 }
 
+TEST_F(FetchAuthorizerTest, UnknownMessageIsRefusedLikeABadToken) {
+  // The token is checked first: an unknown id and a wrong token look alike.
+  auto unknown = AuthorizeFetch(nullptr, deliveries_, "b.example", std::string(32, 'B'), 0, now_);
+  auto wrong = AuthorizeFetch(&msg_, deliveries_, "b.example", std::string(32, 'X'), 0, now_);
+  EXPECT_EQ(unknown.status(), wrong.status());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kPermissionDenied);
+  // An empty token never matches an unknown message.
+  EXPECT_EQ(AuthorizeFetch(nullptr, {}, "", "", 0, now_).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // A known message through the pointer form behaves as the reference form.
+  EXPECT_TRUE(AuthorizeFetch(&msg_, deliveries_, "b.example", std::string(32, 'B'), 0, now_).ok());
+}
+
 }  // namespace
 }  // namespace pullmail

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/smtp/smtp_reply.h"
+#include "core/logic/status_class.h"
 #include "core/util/strings.h"
 
 namespace pullmail {
@@ -85,29 +86,20 @@ absl::Time NextAttemptTime(const RetryPolicy& policy, uint32_t attempts, absl::T
 }
 
 AttemptOutcome ClassifyNotifyResult(int grpc_code) {
-  switch (static_cast<absl::StatusCode>(grpc_code)) {
-    case absl::StatusCode::kOk:
-    case absl::StatusCode::kAlreadyExists:
-      return AttemptOutcome::kAccepted;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kInternal:
-    case absl::StatusCode::kUnknown:
-    case absl::StatusCode::kCancelled:
-      return AttemptOutcome::kTemporaryFailure;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kUnimplemented:
-    case absl::StatusCode::kDataLoss:
-    case absl::StatusCode::kUnauthenticated:
-    default:
-      return AttemptOutcome::kPermanentFailure;
+  // ALREADY_EXISTS is the receiver's "stored before": delivered. Every other
+  // code is classified by the one rule (status_class.h).
+  if (grpc_code == static_cast<int>(absl::StatusCode::kAlreadyExists)) {
+    return AttemptOutcome::kAccepted;
   }
+  switch (ClassifyCode(grpc_code)) {
+    case ErrorClass::kOk:
+      return AttemptOutcome::kAccepted;
+    case ErrorClass::kRetryable:
+      return AttemptOutcome::kTemporaryFailure;
+    case ErrorClass::kPermanent:
+      break;
+  }
+  return AttemptOutcome::kPermanentFailure;
 }
 
 std::string PermanentStatusCode(int grpc_code) {

@@ -59,15 +59,10 @@ absl::Time NextAttemptTime(const RetryPolicy& policy, uint32_t attempts, absl::T
 enum class AttemptOutcome { kAccepted, kTemporaryFailure, kPermanentFailure };
 
 // Classifies the gRPC status code (as a number; the same numbering as
-// absl::StatusCode) of a Notify reply or of the call itself:
-//   OK, ALREADY_EXISTS                                       -> kAccepted
-//   UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
-//   ABORTED, INTERNAL, UNKNOWN, CANCELLED                    -> kTemporaryFailure
-//   every other code (PERMISSION_DENIED, INVALID_ARGUMENT,
-//   FAILED_PRECONDITION, NOT_FOUND, UNAUTHENTICATED, ...,
-//   and numbers outside 0..16)                               -> kPermanentFailure
-// (docs/PROTOCOL.md section 7.2). CANCELLED counts as a transport failure
-// with no answer: it is what our own shutdown produces.
+// absl::StatusCode) of a Notify reply or of the call itself: OK and
+// ALREADY_EXISTS (stored before) -> kAccepted; otherwise core's one
+// classification (core/logic/status_class.h): retryable -> kTemporaryFailure,
+// permanent -> kPermanentFailure (docs/PROTOCOL.md section 7.2).
 AttemptOutcome ClassifyNotifyResult(int grpc_code);
 
 // The RFC 3463 status for a permanent refusal with this gRPC code:

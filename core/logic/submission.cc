@@ -109,22 +109,11 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
     d.fetch_token = NewToken(*ctx.random);
     d.next_attempt = ctx.now;
 
-    v1::Notification n;
-    n.set_version(limits::kProtocolVersion);
-    n.set_message_id(m.message_id);
-    n.set_envelope_sender(m.sender);
-    for (const std::string& r : d.recipients) n.add_recipients(r);
-    n.set_recipient_domain(domain);
-    n.set_sender_endpoint(ctx.sender_endpoint);
-    n.set_created_unix_ms(ToUnixMs(m.created));
-    n.set_expires_unix_ms(ToUnixMs(m.expires));
-    n.set_body_size(m.body_size);
-    n.set_body_sha256(m.body_sha256);
-    *n.mutable_summary() = out.summary;
-    n.set_fetch_token(d.fetch_token);
-    n.set_origin(input.origin);
+    v1::Notification n =
+        MakeNotification(m, d, out.summary, ctx.sender_endpoint, input.origin);
     ASSIGN_OR_RETURN(v1::SignedNotification signed_n,
-                     SignNotification(n, ctx.local_domain, ctx.key_id, *ctx.key, ctx.directory));
+                     SignNotification(n, ctx.local_domain, ctx.key_id, *ctx.key, ctx.directory,
+                                      ctx.scheme));
     d.signed_notification = signed_n.SerializeAsString();
     out.deliveries.push_back(std::move(d));
   }
@@ -152,6 +141,26 @@ v1::SubmitResponse SubmitResponseFor(const OutboundMessage& message,
     q->set_recipients(static_cast<uint32_t>(d.recipients.size()));
   }
   return resp;
+}
+
+v1::Notification MakeNotification(const OutboundMessage& m, const Delivery& d,
+                                  const v1::HeaderSummary& summary,
+                                  std::string_view sender_endpoint, v1::Origin origin) {
+  v1::Notification n;
+  n.set_version(limits::kProtocolVersion);
+  n.set_message_id(m.message_id);
+  n.set_envelope_sender(m.sender);
+  for (const std::string& r : d.recipients) n.add_recipients(r);
+  n.set_recipient_domain(d.domain);
+  n.set_sender_endpoint(std::string(sender_endpoint));
+  n.set_created_unix_ms(ToUnixMs(m.created));
+  n.set_expires_unix_ms(ToUnixMs(m.expires));
+  n.set_body_size(m.body_size);
+  n.set_body_sha256(m.body_sha256);
+  *n.mutable_summary() = summary;
+  n.set_fetch_token(d.fetch_token);
+  n.set_origin(origin);
+  return n;
 }
 
 absl::Status CheckBridgeRecipients(const std::vector<std::string>& to,

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/crypto/ed25519.h"
+#include "core/crypto/signature_scheme.h"
 #include "core/directory/directory.h"
 #include "core/storage/types.h"
 #include "core/util/address.h"
@@ -53,6 +54,7 @@ struct SubmissionContext {
   // (kNotFound: no; other errors: cannot tell).
   const Directory* directory = nullptr;
   std::function<absl::Status(const std::string& address)> user_exists;
+  const SignatureScheme* scheme = nullptr;  // signs; null = Ed25519; not owned
 };
 
 struct Submission {
@@ -87,6 +89,15 @@ absl::Status CheckSubmissionRetry(const OutboundMessage& prepared, const Outboun
 // answer, and the same answer again to a retry).
 v1::SubmitResponse SubmitResponseFor(const OutboundMessage& message,
                                      const std::vector<Delivery>& deliveries);
+
+// THE notification for one recipient domain of a message (docs/PROTOCOL.md
+// "Notification"): every field from the message row, its delivery (domain,
+// recipients, fetch token) and the header summary. Unsigned; the caller signs
+// it with SignNotification. Called by PrepareSubmission and by the simulator
+// (sim/wire.cc), so that both send the same bytes.
+v1::Notification MakeNotification(const OutboundMessage& message, const Delivery& delivery,
+                                  const v1::HeaderSummary& summary,
+                                  std::string_view sender_endpoint, v1::Origin origin);
 
 // The recipients of bridged mail (SMTP in): 1..1000, each local@local_domain
 // (kInvalidArgument otherwise: the gateway is its domain's MX, not an open

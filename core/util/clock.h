@@ -15,6 +15,10 @@ class Clock {
   virtual ~Clock() = default;
   // The current time. Thread-safety is the implementation's to state.
   virtual absl::Time Now() const = 0;
+  // How long to wait on the wall clock for `d` of this clock to pass (what a
+  // program hands to a condition variable). The identity but for a
+  // compressed clock.
+  virtual absl::Duration WallDuration(absl::Duration d) const { return d; }
 };
 
 // Wall-clock time. Thread-safe. The returned object lives forever.
@@ -31,6 +35,25 @@ class FakeClock : public Clock {
 
  private:
   absl::Time now_;
+};
+
+// A compressed clock for end-to-end runs (the programs' --clock-speed): it
+// runs `speed` times as fast as `base` and equals it at `origin`, so that
+// processes given the same origin and speed agree on the time, and a day of
+// retention, retries and expiry passes in minutes. Thread-safe if `base` is;
+// `base` is not owned. `speed` must be > 0.
+class ScaledClock : public Clock {
+ public:
+  ScaledClock(const Clock* base, double speed, absl::Time origin)
+      : base_(base), speed_(speed), origin_(origin) {}
+  absl::Time Now() const override { return origin_ + (base_->Now() - origin_) * speed_; }
+  absl::Duration WallDuration(absl::Duration d) const override { return d / speed_; }
+  double speed() const { return speed_; }
+
+ private:
+  const Clock* base_;
+  double speed_;
+  absl::Time origin_;
 };
 
 // The wire's time unit (milliseconds since the Unix epoch) to and from absl.

@@ -38,6 +38,19 @@ TEST(FakeClock, MovesOnlyWhenTold) {
   EXPECT_EQ(FromUnixMs(100'005), clock.Now());
 }
 
+TEST(ScaledClock, RunsFasterFromItsOrigin) {
+  FakeClock wall(absl::FromUnixSeconds(1000));
+  ScaledClock fast(&wall, 60.0, absl::FromUnixSeconds(1000));
+  EXPECT_EQ(fast.Now(), absl::FromUnixSeconds(1000));
+  wall.Advance(absl::Seconds(2));
+  EXPECT_EQ(fast.Now(), absl::FromUnixSeconds(1120));
+  EXPECT_EQ(fast.WallDuration(absl::Minutes(1)), absl::Seconds(1));
+  // Two clocks with one origin agree whenever they were made.
+  ScaledClock later(&wall, 60.0, absl::FromUnixSeconds(1000));
+  EXPECT_EQ(later.Now(), fast.Now());
+  EXPECT_EQ(wall.WallDuration(absl::Minutes(1)), absl::Minutes(1));
+}
+
 TEST(SeededRandom, SameSeedSameSequence) {
   SeededRandom a(42), b(42), c(43);
   EXPECT_EQ(a.Bytes(33), b.Bytes(33));

@@ -171,11 +171,14 @@ class E2E(WorldTestCase):
         self.assertEqual(a.sender.counter(SERVED), 0)
         self.assertEqual(a.sender.counter('pullmail_fetch_requests_total{result="denied"}'), 1)
 
-        # An id the sender never issued: NOT_FOUND, also without a byte.
+        # An id the sender never issued: the token is checked first, so the
+        # answer is the wrong token's (nothing tells which ids exist), also
+        # without a byte.
         r = self.world.pullmail("debug", "fetch", "--config", b.config, "--from-domain", "a.example",
                                 "--message-id", "nosuchmessage@a.example", "--token-hex", "00" * 32,
                                 check=False)
-        self.assertEqual(r.json()["code_name"], "NOT_FOUND", r)
+        self.assertEqual(r.json()["code_name"], "PERMISSION_DENIED", r)
+        self.assertEqual(r.json()["message"], res["message"], r)
         self.assertEqual(a.sender.counter(SERVED), 0)
 
         # The real reader, with the real token, still gets it.

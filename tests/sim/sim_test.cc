@@ -181,7 +181,6 @@ TEST(WireTest, BodyChunkArithmeticMatchesRealMessages) {
 class SeamTest : public ::testing::TestWithParam<SignatureImpl> {};
 
 TEST_P(SeamTest, CoreVerifiesBuiltNotificationsAndCatchesTampering) {
-  ASSERT_TRUE(SeamLinked());
   SetSignatureImpl(GetParam());
   Scenario sc = LoadOrDie("hand.toml");
   absl::StatusOr<std::unique_ptr<World>> w = World::Generate(sc);
@@ -193,6 +192,7 @@ TEST_P(SeamTest, CoreVerifiesBuiltNotificationsAndCatchesTampering) {
   EXPECT_EQ(sn->signature().size(), 64u);
   const Message& m = world.messages()[0];
   VerifyOptions opt;
+  opt.scheme = &SimScheme();
   opt.now = AtSimTime(m.created + 1);
   opt.expected_recipient_domain = world.domains()[world.NotificationGroup(m, 0).domain].name;
   Rejection why;
@@ -215,9 +215,13 @@ TEST(SeamTest2, ModelSignatureDiffersFromRealButHasItsSize) {
   absl::StatusOr<SigningKey> key = SigningKey::FromSeed(std::string(32, '\x05'));
   ASSERT_TRUE(key.ok());
   SetSignatureImpl(SignatureImpl::kModel);
-  std::string model = key->Sign("ctx", "message");
+  std::string model = SimScheme().Sign(*key, "ctx", "message");
   SetSignatureImpl(SignatureImpl::kReal);
-  std::string real = key->Sign("ctx", "message");
+  std::string real = SimScheme().Sign(*key, "ctx", "message");
+  // The real scheme is what core uses when no scheme is passed.
+  EXPECT_EQ(real, key->Sign("ctx", "message"));
+  // A model signature never verifies as Ed25519, and vice versa.
+  EXPECT_FALSE(Ed25519Scheme().Verify(key->PublicKey(), "ctx", "message", model));
   EXPECT_EQ(model.size(), real.size());
   EXPECT_NE(model, real);
   EXPECT_EQ(model, ModelSignature(key->PublicKey(), "ctx", "message"));
