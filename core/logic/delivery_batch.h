@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/crypto/ed25519.h"
+#include "core/crypto/signature_scheme.h"
 #include "pullmail/v1/pullmail.pb.h"
 
 namespace pullmail {
