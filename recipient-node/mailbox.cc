@@ -20,6 +20,7 @@
 #include "core/crypto/sha256.h"
 #include "core/crypto/token.h"
 #include "core/logic/author.h"
+#include "core/logic/mailbox_rules.h"
 #include "core/util/toml.h"
 #include "core/mail/header_summary.h"
 #include "core/util/random.h"
@@ -33,14 +34,12 @@
 namespace pullmail {
 namespace {
 
-constexpr std::string_view kJunk = "Junk";
+constexpr std::string_view kJunk = kJunkFolder;
 constexpr uint32_t kMaxList = 10'000;
 constexpr size_t kMaxAppendFlags = 100;
 constexpr std::string_view kLocalIdPrefix = "local.";
 
-bool Visible(const MailboxEntry& e) {
-  return e.state == EntryState::kShown || e.state == EntryState::kSuppressed;
-}
+bool Visible(const MailboxEntry& e) { return VisibleToUser(e.state); }
 
 bool HasFlag(const MailboxEntry& e, std::string_view f) { return pullmail::HasFlag(e.flags, f); }
 

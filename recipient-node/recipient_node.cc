@@ -10,6 +10,7 @@
 #include "core/envelope/envelope.h"
 #include "core/logic/acceptor.h"
 #include "core/logic/fetch_schedule.h"
+#include "core/logic/mailbox_rules.h"
 #include "core/util/random.h"
 #include "core/policy/policy_config.h"
 #include "core/storage/open_store.h"
@@ -206,10 +207,8 @@ absl::StatusOr<uint32_t> RecipientNode::ApplyRevocation(const v1::SignedRevocati
   uint32_t hidden = 0;
   std::string reason = absl::StrCat("revoked by the sender: ", rev.reason());
   for (const MailboxEntry& e : entries) {
-    bool seen = HasFlag(e.flags, kSeenFlag);
-    if (seen) continue;  // a reader who read it keeps it
-    // Hidden by an earlier copy of this revocation: a replay hides nothing.
-    if (e.state == EntryState::kRevoked) continue;
+    // A reader who read it keeps it; a replay of the revocation hides nothing.
+    if (!RevocationHides(CopyOf(e, /*local=*/false))) continue;
     RETURN_IF_ERROR(store_->SetEntryState(e.user, e.folder, e.uid, EntryState::kRevoked, reason));
     changes_.Notify(e.user);
     ++hidden;

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "core/logic/mailbox_rules.h"
 #include "core/mail/flags.h"
 #include "core/crypto/encoding.h"
 #include "core/crypto/token.h"
@@ -23,24 +24,6 @@
 #include "rpc/tls.h"
 
 namespace pullmail {
-namespace {
-
-constexpr std::string_view kJunk = "Junk";
-
-bool Seen(const MailboxEntry& e) {
-  return HasFlag(e.flags, kSeenFlag);
-}
-
-EntryState StateOf(Visibility v) {
-  switch (v) {
-    case Visibility::kShown: return EntryState::kShown;
-    case Visibility::kHeld: return EntryState::kHeld;
-    case Visibility::kSuppressed: return EntryState::kSuppressed;
-  }
-  return EntryState::kShown;
-}
-
-}  // namespace
 
 EntryPlacement RecipientNode::PlaceFor(const StoredNotification& n, const std::string& user,
                                        absl::Time now) {
@@ -55,11 +38,12 @@ EntryPlacement RecipientNode::PlaceFor(const StoredNotification& n, const std::s
                                  n.body_sha256, user, now});
     }
   }
+  Placement where = PlacementFor(d);
   EntryPlacement p;
   p.user = user;
-  p.state = StateOf(d.visibility);
-  p.folder = d.visibility == Visibility::kSuppressed ? std::string(kJunk) : std::string(kInbox);
-  if (d.visibility != Visibility::kShown) p.reason = absl::StrCat(d.rule, ": ", d.explanation);
+  p.state = where.state;
+  p.folder = std::move(where.folder);
+  p.reason = std::move(where.reason);
   return p;
 }
 
@@ -68,14 +52,13 @@ absl::StatusOr<uint32_t> RecipientNode::SuppressUnreadCopies(const std::string& 
   ASSIGN_OR_RETURN(std::vector<StoredNotification> ns, store_->NotificationsByBodyHash(body_sha256));
   uint32_t moved = 0;
   for (const StoredNotification& n : ns) {
-    // A user's own stored copy (APPEND) is not incoming mail.
-    if (IsLocalMessage(n)) continue;
+    const bool local = IsLocalMessage(n);
+    if (local) continue;  // a user's own copy has no others to move
     ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries, store_->EntriesForNotification(n.id));
     for (const MailboxEntry& e : entries) {
-      // A reader who read it keeps it; copies already in Junk stay there.
-      if (Seen(e) || e.folder == kJunk || e.state == EntryState::kRevoked) continue;
-      RETURN_IF_ERROR(store_->MoveEntry(e.user, e.folder, e.uid, kJunk, EntryState::kSuppressed,
-                                        explanation).status());
+      if (!SuppressionMoves(CopyOf(e, local))) continue;
+      RETURN_IF_ERROR(store_->MoveEntry(e.user, e.folder, e.uid, std::string(kJunkFolder),
+                                        EntryState::kSuppressed, explanation).status());
       changes_.Notify(e.user);
       ++moved;
     }
@@ -95,18 +78,16 @@ absl::StatusOr<v1::ReportResponse> RecipientNode::Report(const std::string& user
   // Held and revoked copies are invisible to their user (mailbox.cc), so a
   // report on one finds nothing, as a read does. Otherwise the move below
   // would take a revoked copy to Junk as "suppressed" and list it again.
-  if (e.state != EntryState::kShown && e.state != EntryState::kSuppressed) {
+  if (!VisibleToUser(e.state)) {
     return absl::NotFoundError(absl::StrCat("no message with UID ", req.uid()));
   }
   ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
-  if (IsLocalMessage(n)) {
+  const bool local = IsLocalMessage(n);
+  if (local) {
     // The user stored it here (APPEND): no sender to blame, nothing for the
     // policy to count. The copy still goes where the verdict says.
-    if (spam && folder != kJunk) {
-      RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, kJunk, EntryState::kSuppressed,
-                                        "you marked it as spam").status());
-    } else if (!spam && folder == kJunk) {
-      RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, kInbox, EntryState::kShown, "")
+    if (auto to = OwnCopyAfterVerdict(folder, spam, local)) {
+      RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, to->folder, to->state, to->reason)
                           .status());
     }
     changes_.Notify(user);
@@ -134,11 +115,8 @@ absl::StatusOr<v1::ReportResponse> RecipientNode::Report(const std::string& user
           "report_committed"));
   v1::ReportResponse resp;
   // The reporter's own copy goes where the verdict says.
-  if (spam && folder != kJunk) {
-    RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, kJunk, EntryState::kSuppressed,
-                                      "you reported it as spam").status());
-  } else if (!spam && folder == kJunk) {
-    RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, kInbox, EntryState::kShown, "")
+  if (auto to = OwnCopyAfterVerdict(folder, spam, local)) {
+    RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, to->folder, to->state, to->reason)
                         .status());
   }
   changes_.Notify(user);
@@ -263,17 +241,18 @@ void RecipientNode::SendQueuedReports() {
     batch.swap(reports_out_);
   }
   if (batch.empty()) return;
-  std::vector<std::string> peers;
+  std::map<std::string, double> trusted;
   {
     std::lock_guard<std::mutex> lock(policy_mu_);
-    for (const auto& [peer, weight] : policy_->config().peer_weights) peers.push_back(peer);
+    trusted = policy_->config().peer_weights;
   }
   auto deadline = [] {
     return std::chrono::system_clock::now() + std::chrono::seconds(5);
   };
   for (const auto& [report, signing_domain] : batch) {
+    ReportFanOut fan = FanOutReport(trusted, config_.domain, signing_domain);
     // To each trusted peer: best effort (a peer that is down misses it).
-    for (const std::string& peer : peers) {
+    for (const std::string& peer : fan.peers) {
       auto entry = directory_->Lookup(peer);
       if (!entry.ok() || entry->recipient_endpoint.empty()) continue;
       auto ch = Dial(config_.tls, entry->recipient_endpoint, peer);
@@ -287,9 +266,10 @@ void RecipientNode::SendQueuedReports() {
       if (!s.ok()) PM_LOG(INFO) << "report to peer " << peer << ": " << s.error_message();
     }
     // To the sender's node, as an abuse report against the submitter.
-    auto entry = directory_->Lookup(signing_domain);
+    if (fan.abuse_domain.empty()) continue;
+    auto entry = directory_->Lookup(fan.abuse_domain);
     if (!entry.ok() || entry->sender_endpoint.empty()) continue;
-    auto ch = Dial(config_.tls, entry->sender_endpoint, signing_domain);
+    auto ch = Dial(config_.tls, entry->sender_endpoint, fan.abuse_domain);
     if (!ch.ok()) continue;
     grpc::ClientContext ctx;
     ctx.set_deadline(deadline());
@@ -309,7 +289,8 @@ void RecipientNode::ReviewHeldAndPrefetch() {
     auto entries = store_->ListEntries(u.address, kInbox, 1, 0);
     if (!entries.ok()) continue;
     for (const MailboxEntry& e : *entries) {
-      if (e.state == EntryState::kRevoked || Seen(e)) continue;
+      if (e.state != EntryState::kHeld && e.state != EntryState::kShown) continue;
+      if (HasFlag(e.flags, kSeenFlag)) continue;
       auto n = store_->GetNotification(e.notification_id);
       // Local messages (APPEND) are never held and have no sender to fetch from.
       if (!n.ok() || n->revoked || IsLocalMessage(*n)) continue;
@@ -321,12 +302,8 @@ void RecipientNode::ReviewHeldAndPrefetch() {
         }
         if (d.visibility == Visibility::kHeld) continue;
         // Released copies get a fresh UID so clients see them as new mail.
-        std::string to = d.visibility == Visibility::kShown ? std::string(kInbox)
-                                                             : std::string(kJunk);
-        std::string reason = d.visibility == Visibility::kShown
-                                 ? std::string()
-                                 : absl::StrCat(d.rule, ": ", d.explanation);
-        if (store_->MoveEntry(u.address, kInbox, e.uid, to, StateOf(d.visibility), reason).ok()) {
+        Placement to = PlacementFor(d);
+        if (store_->MoveEntry(u.address, kInbox, e.uid, to.folder, to.state, to.reason).ok()) {
           changes_.Notify(u.address);
           PM_LOG(INFO) << "held copy of " << n->message_id << " for " << u.address << ": "
                        << VisibilityName(d.visibility) << " (" << d.explanation << ")";
@@ -334,8 +311,9 @@ void RecipientNode::ReviewHeldAndPrefetch() {
         continue;
       }
       // Pin a shown, unread body before the sender drops it.
-      if (e.state == EntryState::kShown && n->expires - now <= config_.prefetch_before_expiry &&
-          n->expires > now) {
+      const CopyFacts copy = CopyOf(e, /*local=*/false);
+      if (ShouldPrefetch(copy, n->revoked, n->expires, now, config_.prefetch_before_expiry,
+                         /*body_cached=*/false)) {
         auto cached = store_->HasBody(BodyCacheKey(*n));
         if (cached.ok() && !*cached) to_pin.push_back(*std::move(n));
       }
