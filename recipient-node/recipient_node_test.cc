@@ -1,0 +1,232 @@
+// What stays in the recipient node around core's rules: storing accepted
+// notifications, moving copies when core says so (suppression, revocation,
+// held-copy release, the reporter's own copy) and refusing what a user may
+// not see. Memory stores and a fake clock; no network (nothing here fetches).
+#include "recipient-node/recipient_node.h"
+
+#include <filesystem>
+
+#include "core/crypto/sha256.h"
+#include "core/directory/memory_directory.h"
+#include "core/envelope/envelope.h"
+#include "core/logic/submission.h"
+#include "core/storage/memory_store.h"
+#include "core/util/clock.h"
+#include "gtest/gtest.h"
+
+namespace pullmail {
+namespace {
+
+constexpr char kHere[] = "here.example";
+constexpr char kGood[] = "good.example";
+constexpr char kBad[] = "bad.example";
+
+class RecipientNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("rn-" + std::to_string(reinterpret_cast<uintptr_t>(this)));
+    std::filesystem::create_directories(dir_);
+    for (const char* d : {kHere, kGood, kBad}) {
+      keys_[d] = std::make_unique<SigningKey>(*SigningKey::FromSeed(Sha256(d)));
+      DomainEntry e;
+      e.domain = d;
+      e.recipient_endpoint = "127.0.0.1:1";
+      e.sender_endpoint = "127.0.0.1:1";
+      e.keys["k1"] = keys_[d]->PublicKey();
+      directory_.Add(e);
+    }
+  }
+  void TearDown() override {
+    node_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Open(PolicyConfig policy) {
+    RecipientNode::Parts parts;
+    parts.config.domain = kHere;
+    parts.config.data_dir = dir_.string();
+    parts.config.key_id = "k1";
+    parts.base.users = NewMemoryUserStore();
+    for (const char* u : {"ann", "bob", "cid"}) {
+      ASSERT_TRUE(parts.base.users->AddUser(User{std::string(u) + "@" + kHere, "x", clock_.Now()})
+                      .ok());
+    }
+    auto dir = std::make_unique<MemoryDirectory>();
+    for (const DomainEntry& e : directory_.All()) dir->Add(e);
+    parts.base.directory = std::move(dir);
+    parts.base.key = std::make_unique<SigningKey>(*SigningKey::FromSeed(Sha256(kHere)));
+    parts.store = NewMemoryRecipientStore();
+    parts.clock = &clock_;
+    parts.policy = std::move(policy);
+    auto node = RecipientNode::FromParts(std::move(parts));
+    ASSERT_TRUE(node.ok()) << node.status();
+    node_ = *std::move(node);
+  }
+
+  // A signed notification of `body` from `from` to the given users here.
+  v1::SignedNotification Notification(const std::string& from, const std::string& id,
+                                      const std::string& body,
+                                      const std::vector<std::string>& users) {
+    OutboundMessage m;
+    m.message_id = id + "@" + from;
+    m.sender = "someone@" + from;
+    m.created = clock_.Now();
+    m.expires = clock_.Now() + absl::Hours(24 * 7);
+    m.body_size = body.size();
+    m.body_sha256 = Sha256(body);
+    Delivery d;
+    d.domain = kHere;
+    for (const std::string& u : users) d.recipients.push_back(u + "@" + kHere);
+    d.fetch_token = std::string(32, 't');
+    v1::HeaderSummary summary;
+    summary.set_subject("hello");
+    v1::Notification n = MakeNotification(m, d, summary, "127.0.0.1:1", v1::ORIGIN_NATIVE);
+    auto signed_n = SignNotification(n, from, "k1", *keys_[from]);
+    EXPECT_TRUE(signed_n.ok()) << signed_n.status();
+    return *signed_n;
+  }
+
+  void Deliver(const v1::SignedNotification& n) {
+    std::vector<v1::NotifyResult> r = node_->AcceptBatch({n});
+    ASSERT_EQ(r.size(), 1u);
+    ASSERT_EQ(r[0].code(), 0) << r[0].reason() << ": " << r[0].detail();
+  }
+
+  std::vector<v1::MessageInfo> List(const std::string& user, const std::string& folder) {
+    v1::ListMessagesRequest req;
+    req.set_folder(folder);
+    auto r = node_->ListMessages(user + "@" + kHere, req);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return {};
+    return {r->messages().begin(), r->messages().end()};
+  }
+
+  void MarkRead(const std::string& user, uint32_t uid) {
+    v1::SetFlagsRequest req;
+    req.add_uids(uid);
+    req.set_op(v1::FLAG_OP_ADD);
+    req.add_flags("\\Seen");
+    ASSERT_TRUE(node_->SetFlags(user + "@" + kHere, req).ok());
+  }
+
+  absl::StatusOr<v1::ReportResponse> ReportSpam(const std::string& user, uint32_t uid,
+                                                const std::string& folder = "INBOX") {
+    v1::ReportRequest req;
+    req.set_uid(uid);
+    req.set_folder(folder);
+    req.set_verdict(v1::VERDICT_SPAM);
+    return node_->Report(user + "@" + kHere, req);
+  }
+
+  static PolicyConfig Open2() {
+    PolicyConfig p;
+    p.spam_threshold_k = 2;
+    p.hold_new_domains = false;
+    p.hold_bad_domains = false;
+    return p;
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  MemoryDirectory directory_;
+  std::map<std::string, std::unique_ptr<SigningKey>> keys_;
+  std::unique_ptr<RecipientNode> node_;
+};
+
+TEST_F(RecipientNodeTest, ReportsReachingTheThresholdMoveOnlyUnreadCopiesToJunk) {
+  Open(Open2());
+  Deliver(Notification(kBad, "m1", "buy now", {"ann", "bob", "cid"}));
+  ASSERT_EQ(List("ann", "INBOX").size(), 1u);
+  const uint32_t uid = List("ann", "INBOX")[0].uid();
+  MarkRead("cid", uid);  // cid read it before anyone complained
+
+  auto r1 = ReportSpam("ann", uid);
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  EXPECT_EQ(r1->suppressed(), 0u);
+  // The reporter's own copy went to Junk at once, counted or not.
+  EXPECT_TRUE(List("ann", "INBOX").empty());
+  EXPECT_EQ(List("ann", "Junk").size(), 1u);
+  EXPECT_EQ(List("bob", "INBOX").size(), 1u);
+
+  // The second report reaches k = 2: bob's unread copy moves, cid's read one
+  // stays; ann's copy, already in Junk, is not counted again.
+  ASSERT_TRUE(ReportSpam("bob", uid).ok());
+  EXPECT_TRUE(List("bob", "INBOX").empty());
+  ASSERT_EQ(List("bob", "Junk").size(), 1u);
+  EXPECT_EQ(List("cid", "INBOX").size(), 1u);
+  EXPECT_TRUE(List("cid", "Junk").empty());
+
+  // A later copy of the same body goes straight to Junk.
+  Deliver(Notification(kBad, "m2", "buy now", {"cid"}));
+  EXPECT_EQ(List("cid", "Junk").size(), 1u);
+}
+
+TEST_F(RecipientNodeTest, AReportCountsOncePerReader) {
+  Open(Open2());
+  Deliver(Notification(kBad, "m1", "buy now", {"ann", "bob"}));
+  const uint32_t uid = List("ann", "INBOX")[0].uid();
+  ASSERT_TRUE(ReportSpam("ann", uid).ok());
+  const uint32_t junk_uid = List("ann", "Junk")[0].uid();
+  auto again = ReportSpam("ann", junk_uid, "Junk");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->explanation(), "you had already reported this message; counted once");
+  EXPECT_EQ(List("bob", "INBOX").size(), 1u);  // still below k = 2
+}
+
+TEST_F(RecipientNodeTest, RevocationHidesUnreadCopiesAndAReplayHidesNothing) {
+  Open(Open2());
+  Deliver(Notification(kGood, "m1", "hello", {"ann", "bob"}));
+  MarkRead("ann", List("ann", "INBOX")[0].uid());
+  v1::Revocation rev;
+  rev.set_version(1);
+  rev.set_message_id(std::string("m1@") + kGood);
+  rev.set_signing_domain(kGood);
+  rev.set_revoked_unix_ms(absl::ToUnixMillis(clock_.Now()));
+  rev.set_reason("sent by mistake");
+  auto signed_rev = SignRevocation(rev, kGood, "k1", *keys_[kGood]);
+  ASSERT_TRUE(signed_rev.ok());
+  auto hidden = node_->ApplyRevocation(*signed_rev);
+  ASSERT_TRUE(hidden.ok()) << hidden.status();
+  EXPECT_EQ(*hidden, 1u);
+  EXPECT_EQ(List("ann", "INBOX").size(), 1u);  // read: kept
+  EXPECT_TRUE(List("bob", "INBOX").empty());    // unread: hidden
+  EXPECT_EQ(*node_->ApplyRevocation(*signed_rev), 0u);
+  // A hidden copy cannot be reported either.
+  v1::ReportRequest req;
+  req.set_uid(1);
+  req.set_verdict(v1::VERDICT_SPAM);
+  EXPECT_TRUE(absl::IsNotFound(node_->Report(std::string("bob@") + kHere, req).status()));
+}
+
+TEST_F(RecipientNodeTest, AnotherDomainCannotRevokeAMessage) {
+  Open(Open2());
+  Deliver(Notification(kGood, "m1", "hello", {"bob"}));
+  v1::Revocation rev;
+  rev.set_version(1);
+  rev.set_message_id(std::string("m1@") + kGood);
+  rev.set_signing_domain(kBad);
+  rev.set_revoked_unix_ms(absl::ToUnixMillis(clock_.Now()));
+  auto signed_rev = SignRevocation(rev, kBad, "k1", *keys_[kBad]);
+  ASSERT_TRUE(signed_rev.ok());
+  EXPECT_EQ(*node_->ApplyRevocation(*signed_rev), 0u);
+  EXPECT_EQ(List("bob", "INBOX").size(), 1u);
+}
+
+TEST_F(RecipientNodeTest, HeldCopiesAreInvisibleUntilTheHoldPeriodOnTheFakeClock) {
+  PolicyConfig p = Open2();
+  p.hold_new_domains = true;
+  p.early_reader_fraction = 0;
+  p.hold_period = absl::Hours(2);
+  Open(p);
+  Deliver(Notification(kGood, "m1", "hello", {"ann"}));
+  EXPECT_TRUE(List("ann", "INBOX").empty());  // held: invisible
+  node_->Maintain();
+  EXPECT_TRUE(List("ann", "INBOX").empty());  // no time has passed
+  clock_.Advance(absl::Hours(2) + absl::Seconds(1));
+  node_->Maintain();
+  EXPECT_EQ(List("ann", "INBOX").size(), 1u);  // released
+}
+
+}  // namespace
+}  // namespace pullmail
