@@ -452,13 +452,6 @@ absl::Status RecipientNode::SyncPolicy() {
   return absl::OkStatus();
 }
 
-absl::Status RecipientNode::LoadPolicy() {
-  auto snapshot = LoadPolicySnapshot(config_.data_dir + "/policy.state");
-  if (snapshot.ok()) return policy_->Restore(*snapshot);
-  if (snapshot.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();
-  return snapshot.status();
-}
-
 void RecipientNode::Maintain() {
   SendQueuedReports();
   ReviewHeldAndPrefetch();
