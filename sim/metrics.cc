@@ -52,6 +52,7 @@ std::string_view OutcomeName(Outcome o) {
     case Outcome::kExpired: return "expired";
     case Outcome::kFailed: return "failed";
     case Outcome::kRejected: return "rejected";
+    case Outcome::kRevoked: return "revoked";
     case Outcome::kCount: break;
   }
   return "?";

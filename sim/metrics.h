@@ -29,7 +29,8 @@ std::string_view ByteKindName(ByteKind k);  // "notify", "notify_ack", ...
 // Where a copy (one message for one recipient) ends.
 // kRejected: push only, refused before DATA (the sending host is on the
 // blocklist, or a bot that does not retry met greylisting).
-enum class Outcome { kDelivered, kSuppressed, kExpired, kFailed, kRejected, kCount };
+// kRevoked: recalled by its sender before its user read it (hidden, or never sent).
+enum class Outcome { kDelivered, kSuppressed, kExpired, kFailed, kRejected, kRevoked, kCount };
 std::string_view OutcomeName(Outcome o);
 
 // Body size classes of the read latency figures (decimal units, as the
@@ -129,6 +130,7 @@ struct WorldMetrics {
   uint64_t reads_abandoned = 0;              // reader gave up after max_retries
   uint64_t fetch_refused_listed = 0;         // fetches not made: the host is on the blocklist
   uint64_t pins = 0;                         // bodies prefetched before expiry
+  uint64_t recalls = 0;                      // messages their sender recalled (pull)
   uint64_t filtered_push = 0;                // push: spam junked by the content filter
   uint64_t filtered_push_legit = 0;          // push: legitimate copies junked (false positives)
   uint64_t dnsbl_sessions_refused = 0;       // sessions refused: sending host on the blocklist

@@ -19,9 +19,15 @@
 #include "absl/strings/str_cat.h"
 #include "core/logic/acceptor.h"
 #include "core/logic/delivery_batch.h"
+#include "core/logic/delivery_pass.h"
 #include "core/logic/fetch_authorizer.h"
+#include "core/logic/fetch_rule.h"
+#include "core/logic/mailbox_rules.h"
 #include "core/logic/outbox.h"
+#include "core/logic/sender_rules.h"
+#include "core/logic/status_class.h"
 #include "core/util/logging.h"
+#include "core/util/strings.h"
 #include "sim/node_loop.h"
 #include "sim/reader.h"
 
@@ -42,6 +48,7 @@ enum EventKind : uint16_t {
   kNotifyFail,    // recipient was down: the attempt times out (a = batch)
   kFetchFail,     // sender was down: the fetch times out (a = batch)
   kLocalDone,     // a transfer inside one host completes (a:b = tag)
+  kRecall,        // sender: the message's sender recalls it (a = message)
 };
 
 // Activity tags: batch id << 3 | stage.
@@ -93,7 +100,10 @@ class PullNode : public NodeLoop {
            w_->world_.messages()[(*messages_)[cursor_]].created <= now) {
       const uint32_t index = (*messages_)[cursor_++];
       w_->Submit(index, now);
-      ScheduleLazy(w_->world_.Expires(w_->world_.messages()[index]), kExpireBody, index);
+      const double expires = w_->world_.Expires(w_->world_.messages()[index]);
+      ScheduleLazy(expires, kExpireBody, index);
+      const double recall = w_->world_.RecallAt(index);
+      if (recall < expires) Schedule(std::max(now, recall), kRecall, index);
     }
   }
 
@@ -110,6 +120,7 @@ class PullNode : public NodeLoop {
       case kNotifyFail: NotifyFailed(e.a); break;
       case kFetchFail: FetchFailed(e.a, "sender node unreachable"); break;
       case kLocalDone: OnActivity(static_cast<uint64_t>(e.a) << 32 | e.b); break;
+      case kRecall: Recall(e.a); break;
       default: PM_CHECK(false) << "unknown event " << e.kind;
     }
   }
@@ -139,8 +150,7 @@ class PullNode : public NodeLoop {
     uint32_t domain;   // recipient domain
     uint32_t body_id;
     bool pin;
-    bool ok = false;
-    std::string error;
+    absl::Status status;  // core's AuthorizeFetch answer
   };
   struct FetchBatch {
     uint32_t sender;
@@ -182,8 +192,36 @@ class PullNode : public NodeLoop {
   void ExpireBody(uint32_t index) {
     const Message& m = world().messages()[index];
     const double now = Now();
+    if (world().RecallAt(index) < world().Expires(m)) return;  // dropped when recalled
     metrics().sender_storage.Add(-static_cast<double>(m.body_size), now);
     if (world().IsBot(m.origin)) metrics().spammer_storage.Add(-static_cast<double>(m.body_size), now);
+  }
+
+  // The message's sender recalls it: core's PlanRevocation decides which
+  // deliveries are revoked and which recipient domains are told; each told
+  // domain hides what core's RevocationHides says. The revocation is applied
+  // at the recipient at once (its transfer is not modelled). The body is
+  // dropped, as the sender node's Revoke does.
+  void Recall(uint32_t index) {
+    const Message& m = world().messages()[index];
+    const double now = Now();
+    std::vector<Delivery> deliveries(m.notif_count);
+    for (int k = 0; k < m.notif_count; ++k) {
+      const uint8_t f = w_->notif_flags_[m.notif_begin + k];
+      Delivery& d = deliveries[k];
+      d.message_id = world().MessageId(index);
+      d.domain = world().domains()[world().NotificationGroup(m, k).domain].name;
+      d.state = (f & PullWorld::kNotifBounced)  ? DeliveryState::kBounced
+                : (f & PullWorld::kNotifStored) ? DeliveryState::kDelivered
+                                                : DeliveryState::kQueued;
+    }
+    RevocationPlan plan = PlanRevocation(deliveries);
+    for (int k = 0; k < m.notif_count; ++k) {
+      if (plan.changed[k]) w_->notif_flags_[m.notif_begin + k] |= PullWorld::kNotifRevoked;
+    }
+    for (size_t k : plan.notify) w_->ApplyRevocation(index, static_cast<int>(k));
+    ++metrics().recalls;
+    metrics().sender_storage.Add(-static_cast<double>(m.body_size), now);
   }
 
   // ---- Notifications (this node as recipient provider) ---------------------------
@@ -197,7 +235,11 @@ class PullNode : public NodeLoop {
       if (!q.empty() && world().GoneForGood(s, now)) {
         // A bot taken down (bot_mean_lifetime) never sends what it queued:
         // those copies were never delivered.
-        for (const PullWorld::Pending& p : q) Bounce(p, "4.4.7", "sender gone for good");
+        // Its queue dies with it; the copies count as expired (4.4.7).
+        OutboxStep gone;
+        gone.kind = OutboxStep::kBounce;
+        gone.status_code = "4.4.7";
+        for (const PullWorld::Pending& p : q) Bounce(p, gone);
         q.clear();
       }
       if (!q.empty() && notify_inflight_ < sc().network.max_inflight && world().NodeUp(s, now)) {
@@ -226,9 +268,20 @@ class PullNode : public NodeLoop {
             RefuseListed(p);
             continue;
           }
-          // Core's rule: a delivery never attempted but already expired bounces.
-          if (p.attempts == 0 && IsExpired(AtSimTime(world().Expires(m)), ClockNow())) {
-            Bounce(p, "4.4.7", "expired before the first attempt");
+          if (w_->notif_flags_[m.notif_begin + p.k] & PullWorld::kNotifRevoked) {
+            // Recalled while queued (core's PlanRevocation): never sent.
+            const World::Group g = world().NotificationGroup(m, p.k);
+            for (uint32_t j = g.begin; j < g.end; ++j) {
+              w_->AddCopyOutcome(j, Outcome::kRevoked, world().IsSpam(m));
+            }
+            continue;
+          }
+          // Core's delivery pass: a due delivery whose message has expired
+          // bounces without an attempt, with the answer the node records.
+          if (ExpiredInQueue(AtSimTime(world().Expires(m)), ClockNow())) {
+            Bounce(p, AfterNotifyResult(sc().retry, ExpiredInQueueCode(), kExpiredInQueue,
+                                        p.attempts, ClockNow(), AtSimTime(world().Expires(m)),
+                                        rng_));
           } else {
             send.push_back(p);
           }
@@ -384,7 +437,7 @@ class PullNode : public NodeLoop {
         EnsureTicking();
         break;
       }
-      case OutboxStep::kBounce: Bounce(p, step.status_code, error); break;
+      case OutboxStep::kBounce: Bounce(p, step); break;
     }
   }
 
@@ -403,14 +456,16 @@ class PullNode : public NodeLoop {
     }
   }
 
-  void Bounce(const PullWorld::Pending& p, std::string_view status, std::string_view error) {
+  // The outbox gave up on a delivery: the copies' outcome is classified by
+  // the bounce's status code (core's IsDeliveryTimeExpired), not its text.
+  void Bounce(const PullWorld::Pending& p, const OutboxStep& step) {
     const Message& m = world().messages()[p.msg];
     ++metrics().bounces;
-    if (w_->notif_stored_[m.notif_begin + p.k]) return;  // the recipient has it: counted there
-    const Outcome o = (status == "4.4.7" || error.find("expired") != std::string_view::npos)
-                          ? Outcome::kExpired
-                          : Outcome::kFailed;
     const World::Group g = world().NotificationGroup(m, p.k);
+    w_->notif_flags_[m.notif_begin + p.k] |= PullWorld::kNotifBounced;
+    for (uint32_t j = g.begin; j < g.end; ++j) w_->copy_trace_[j] |= PullWorld::kTraceBounced;
+    if (w_->notif_flags_[m.notif_begin + p.k] & PullWorld::kNotifStored) return;  // counted there
+    const Outcome o = IsDeliveryTimeExpired(step.status_code) ? Outcome::kExpired : Outcome::kFailed;
     for (uint32_t j = g.begin; j < g.end; ++j) w_->AddCopyOutcome(j, o, world().IsSpam(m));
   }
 
@@ -434,7 +489,9 @@ class PullNode : public NodeLoop {
       if (!index || *index >= world().messages().size()) return std::nullopt;
       const Message& mm = world().messages()[*index];
       int k = w_->FindGroup(mm, d);
-      if (k < 0 || !w_->notif_stored_[mm.notif_begin + k]) return std::nullopt;
+      if (k < 0 || !(w_->notif_flags_[mm.notif_begin + k] & PullWorld::kNotifStored)) {
+        return std::nullopt;
+      }
       return static_cast<int64_t>(mm.notif_begin + k);
     };
     ctx.verified_roots = &verified_roots_;
@@ -444,7 +501,7 @@ class PullNode : public NodeLoop {
       case AcceptDecision::kReject: ++metrics().notifications_rejected; break;
       case AcceptDecision::kStore: {
         ++metrics().notifications_accepted;
-        w_->notif_stored_[m.notif_begin + p.k] = 1;
+        w_->notif_flags_[m.notif_begin + p.k] |= PullWorld::kNotifStored;
         const bool spam = world().IsSpam(m);
         const World::Hash hash = world().BodyHash(m.body_id);
         for (const std::string& address : dec.users) {
@@ -479,19 +536,26 @@ class PullNode : public NodeLoop {
     const double now = Now();
     Decision dec = w_->rdomains_[d].policy->OnNotification(signing_domain, World::View(hash), address,
                                                            ClockNow());
-    switch (dec.visibility) {
-      case Visibility::kSuppressed:
+    // Core's placement: the copy's folder and state, as the node stores it.
+    const Placement placed = PlacementFor(dec);
+    switch (placed.state) {
+      default:
+      case EntryState::kSuppressed:
         w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam);
+        w_->SetPlace(copy, PullWorld::kPlaceJunk);
         break;
-      case Visibility::kHeld: {
+      case EntryState::kHeld: {
         w_->copy_state_[copy] = PullWorld::kHeld;
+        w_->SetPlace(copy, PullWorld::kPlaceHeld);
+        w_->IndexUnread(d, world().messages()[msg].body_id, msg, copy);
         ++metrics().copies_held[spam];
         double review = dec.review_at ? absl::ToDoubleSeconds(*dec.review_at - SimEpoch())
                                       : now + absl::ToDoubleSeconds(sc().policy.hold_period);
         ScheduleLazy(std::max(review, now), kReview, msg, copy, 0, now);
         break;
       }
-      case Visibility::kShown:
+      case EntryState::kShown:
+        w_->IndexUnread(d, world().messages()[msg].body_id, msg, copy);
         Show(msg, copy, user, spam);
         break;
     }
@@ -503,9 +567,10 @@ class PullNode : public NodeLoop {
   void Show(uint32_t msg, uint32_t copy, uint32_t user, bool spam, double hold = 0) {
     const double now = Now();
     w_->copy_state_[copy] = PullWorld::kShown;
+    w_->SetPlace(copy, PullWorld::kPlaceShown);
     ++metrics().copies_shown[spam];
     if (spam) ++metrics().spam_shown_per_user[user];
-    ReaderChoice c = DrawReader(sc(), msg, user, spam);
+    ReaderChoice c = world().Reader(msg, user, spam);
     if (c.reads) {
       Schedule(now + c.delay, kRead, msg, copy, 0, hold);
     } else {
@@ -522,16 +587,30 @@ class PullNode : public NodeLoop {
     Decision dec = w_->rdomains_[world().UserDomain(user)].policy->ReviewHeld(
         world().domains()[m.sender_domain].name, World::View(world().BodyHash(m.body_id)),
         AtSimTime(held_since), ClockNow());
-    switch (dec.visibility) {
-      case Visibility::kShown: Show(msg, copy, user, spam, now - held_since); break;
-      case Visibility::kSuppressed: w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam); break;
-      case Visibility::kHeld: {
+    switch (PlacementFor(dec).state) {
+      case EntryState::kShown: {
+        Show(msg, copy, user, spam, now - held_since);
+        // Released inside the prefetch margin: the node's next pass pins it.
+        const uint32_t d = world().UserDomain(user);
+        if (sc().pull.pin_margin > 0 && now >= world().Expires(m) - sc().pull.pin_margin) {
+          Pin(msg, static_cast<uint32_t>(w_->FindGroup(m, d)));
+        }
+        break;
+      }
+      default:
+      case EntryState::kSuppressed:
+        w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam);
+        w_->SetPlace(copy, PullWorld::kPlaceJunk);
+        break;
+      case EntryState::kHeld: {
         double review = dec.review_at ? absl::ToDoubleSeconds(*dec.review_at - SimEpoch())
                                       : now + absl::ToDoubleSeconds(sc().policy.hold_period);
         if (now >= world().Expires(m)) {
-          // Still held when the body expires: the user never saw it.
+          // Still held when the body expires: the user never saw it (the
+          // node keeps it held and invisible).
           ++metrics().held_at_expiry;
           w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam);
+          w_->SetPlace(copy, PullWorld::kPlaceHeld);
         } else {
           ScheduleLazy(std::max(review, now + 1), kReview, msg, copy, 0, held_since);
         }
@@ -540,14 +619,13 @@ class PullNode : public NodeLoop {
     }
   }
 
+  // An unread copy reaches its expiry where it is. A suppression moved it
+  // to Junk at once (eagerly, as the node does), so a copy still shown here
+  // was never moved.
   void Final(uint32_t msg, uint32_t copy) {
-    if (w_->copy_state_[copy] == PullWorld::kFinal) return;
+    if (w_->copy_state_[copy] != PullWorld::kShown) return;
     const Message& m = world().messages()[msg];
-    const bool spam = world().IsSpam(m);
-    const uint32_t d = world().RecipientDomain(world().rcpts()[copy]);
-    const bool suppressed =
-        w_->rdomains_[d].policy->IsSuppressed(World::View(world().BodyHash(m.body_id)));
-    w_->AddCopyOutcome(copy, suppressed ? Outcome::kSuppressed : Outcome::kDelivered, spam);
+    w_->AddCopyOutcome(copy, Outcome::kDelivered, world().IsSpam(m));
   }
 
   // ---- Reads and fetches ------------------------------------------------------------
@@ -562,14 +640,14 @@ class PullNode : public NodeLoop {
     const uint32_t d = world().UserDomain(user);
     PullWorld::RecipientDomain& rd = w_->rdomains_[d];
     if (attempt == 0) {
+      // Only a copy still in the inbox is opened (a suppression or a recall
+      // since it was shown has moved or hidden it).
       if (w_->copy_state_[copy] != PullWorld::kShown) return;
-      // Reports that came in since it was shown may have moved it to Junk.
-      if (rd.policy->IsSuppressed(World::View(world().BodyHash(m.body_id)))) {
-        w_->AddCopyOutcome(copy, Outcome::kSuppressed, spam);
-        return;
-      }
-      w_->AddCopyOutcome(copy, Outcome::kDelivered, spam);
+      w_->copy_state_[copy] = PullWorld::kReading;  // unread (\Seen unset) until the body is here
+    } else if (w_->copy_state_[copy] != PullWorld::kReading) {
+      return;
     }
+    (void)spam;
     const double now = Now();
     PullWorld::Waiter waiter{msg, copy, attempt == 0 ? now - aux : aux, attempt};
     if (rd.cache.contains(m.body_id)) {
@@ -589,15 +667,20 @@ class PullNode : public NodeLoop {
     const Message& m = world().messages()[msg];
     const World::Group g = world().NotificationGroup(m, static_cast<int>(k));
     PullWorld::RecipientDomain& rd = w_->rdomains_[g.domain];
-    if (rd.cache.contains(m.body_id) || rd.fetching.contains(m.body_id)) return;
-    bool unread = false;
-    for (uint32_t j = g.begin; j < g.end; ++j) {
-      uint8_t s = w_->copy_state_[j];
-      unread |= (s == PullWorld::kShown || s == PullWorld::kHeld);
+    if (rd.fetching.contains(m.body_id)) return;
+    // Core's prefetch rule, copy by copy, as the node's maintenance pass.
+    const bool revoked = w_->notif_flags_[m.notif_begin + k] & PullWorld::kNotifRevoked;
+    const bool cached = rd.cache.contains(m.body_id);
+    const absl::Time expires = AtSimTime(world().Expires(m));
+    const absl::Duration margin = absl::Seconds(sc().pull.pin_margin);
+    bool pin = false;
+    for (uint32_t j = g.begin; j < g.end && !pin; ++j) {
+      pin = ShouldPrefetch(w_->FactsOf(j), revoked, expires, ClockNow(), margin, cached);
     }
-    if (!unread || rd.policy->IsSuppressed(World::View(world().BodyHash(m.body_id)))) return;
+    if (!pin) return;
     rd.fetching[m.body_id];  // no reader waits for a pin
     QueueFetch(msg, g.domain, /*pin=*/true);
+    pin_groups_[PinKey(g.domain, m.body_id)] = msg;
   }
 
   void QueueFetch(uint32_t msg, uint32_t domain, bool pin) {
@@ -625,7 +708,10 @@ class PullNode : public NodeLoop {
         PullWorld::RecipientDomain& rd = w_->rdomains_[it.domain];
         auto f = rd.fetching.find(it.body_id);
         if (f == rd.fetching.end()) continue;
-        for (const PullWorld::Waiter& wt : f->second.waiters) AbandonRead(wt);
+        for (const PullWorld::Waiter& wt : f->second.waiters) {
+          AbandonRead(wt);
+          FinishUnread(wt);
+        }
         rd.fetching.erase(f);
       }
       return;
@@ -666,16 +752,17 @@ class PullNode : public NodeLoop {
       dl.message_id = om.message_id;
       dl.domain = world().domains()[it.domain].name;
       dl.fetch_token = w_->wire_.FetchToken(it.msg, it.domain);
-      dl.state = DeliveryState::kDelivered;
+      dl.state = (w_->notif_flags_[m.notif_begin + w_->FindGroup(m, it.domain)] &
+                  PullWorld::kNotifRevoked)
+                     ? DeliveryState::kRevoked
+                     : DeliveryState::kDelivered;
       absl::StatusOr<Delivery> ok =
           AuthorizeFetch(om, {dl}, dl.domain, dl.fetch_token, 0, ClockNow());
+      it.status = ok.status();
       if (ok.ok()) {
-        it.ok = true;
         uint64_t body = w_->wire_.BodyResponseBytes(m.body_size);
         metrics().AddBytes(it.pin ? ByteKind::kPin : ByteKind::kBody, body);
         bytes += body;
-      } else {
-        it.error = std::string(ok.status().message());
       }
     }
     Transfer(b.sender, node_, bytes, Tag(id, kBodiesArrived));
@@ -693,14 +780,30 @@ class PullNode : public NodeLoop {
         waiters = std::move(f->second.waiters);
         rd.fetching.erase(f);
       }
-      if (!it.ok) {
-        if (it.error.rfind("expired", 0) == 0) {
+      const Message& fm = world().messages()[it.msg];
+      // Core's fetch rule on what the model moved: one stream, the whole
+      // body or nothing (a body is modelled by its size; the SHA-256 check
+      // is not, as there are no bytes).
+      const bool whole = it.status.ok() && CheckChunkTotal(fm.body_size, fm.body_size).ok();
+      const FetchStep step = AfterFetchAttempt(FetchPolicy{}, 1, it.status, 0,
+                                               whole ? fm.body_size : 0, fm.body_size,
+                                               world().domains()[fm.sender_domain].name);
+      if (step.kind != FetchStep::kDone) {
+        // By code (fetch_authorizer.h): NOT_FOUND is a body gone at expiry.
+        if (absl::IsNotFound(step.error)) {
           ++metrics().fetch_failures_expired;
         } else {
           ++metrics().fetch_failures_other;
         }
-        for (const PullWorld::Waiter& wt : waiters) RetryRead(wt);
+        for (const PullWorld::Waiter& wt : waiters) RetryRead(wt, step.error);
         continue;
+      }
+      if (it.pin) {
+        auto pg = pin_groups_.find(PinKey(it.domain, it.body_id));
+        if (pg != pin_groups_.end()) {
+          w_->MarkPrefetched(it.msg, w_->FindGroup(fm, it.domain));
+          pin_groups_.erase(pg);
+        }
       }
       if (it.pin) ++metrics().pins;
       const Message& m = world().messages()[it.msg];
@@ -719,22 +822,31 @@ class PullNode : public NodeLoop {
     for (FetchItem& it : b->items) {
       ++metrics().fetch_failures_offline;
       PullWorld::RecipientDomain& rd = w_->rdomains_[it.domain];
+      if (it.pin) pin_groups_.erase(PinKey(it.domain, it.body_id));
       auto f = rd.fetching.find(it.body_id);
       if (f == rd.fetching.end()) continue;
       std::vector<PullWorld::Waiter> waiters = std::move(f->second.waiters);
       rd.fetching.erase(f);
-      for (const PullWorld::Waiter& wt : waiters) RetryRead(wt);
+      // A node that is down fails the stream with no progress: core's fetch
+      // rule tells the reader UNAVAILABLE.
+      const Message& fm = world().messages()[it.msg];
+      const FetchStep step =
+          AfterFetchAttempt(FetchPolicy{}, 1, absl::UnavailableError(AV(why)), 0, 0, fm.body_size,
+                            world().domains()[fm.sender_domain].name);
+      for (const PullWorld::Waiter& wt : waiters) RetryRead(wt, step.error);
     }
-    (void)why;
   }
 
-  // The reader got "temporarily unavailable" and tries again later.
-  void RetryRead(const PullWorld::Waiter& wt) {
-    if (wt.attempt < sc().readers.max_retries) {
+  // The reader's read failed: after "temporarily unavailable" (a retryable
+  // code, core's status_class.h) they try again later; otherwise, or after
+  // max_retries, they give up and the copy stays unread in the inbox.
+  void RetryRead(const PullWorld::Waiter& wt, const absl::Status& error) {
+    if (IsRetryable(error) && wt.attempt < sc().readers.max_retries) {
       Schedule(Now() + sc().readers.retry_delay, kRead, wt.msg, wt.copy,
                static_cast<uint16_t>(wt.attempt + 1), wt.wait_from);
     } else {
       AbandonRead(wt);
+      FinishUnread(wt);
     }
   }
 
@@ -746,10 +858,20 @@ class PullNode : public NodeLoop {
     metrics().AddRead(world().IsSpam(m), m.body_size, never, never);
   }
 
+  // A reader who gave up: the copy stays in the inbox, unread.
+  void FinishUnread(const PullWorld::Waiter& wt) {
+    if (w_->copy_state_[wt.copy] != PullWorld::kReading) return;
+    w_->AddCopyOutcome(wt.copy, Outcome::kDelivered, world().IsSpam(world().messages()[wt.msg]));
+    w_->SetPlace(wt.copy, PullWorld::kPlaceShown);
+  }
+
   // The user sees the body: reputation and reports go to core's policy.
   void ReadComplete(const PullWorld::Waiter& wt, bool fetched) {
     const Message& m = world().messages()[wt.msg];
     const bool spam = world().IsSpam(m);
+    if (w_->copy_state_[wt.copy] != PullWorld::kReading) return;  // moved or hidden meanwhile
+    w_->AddCopyOutcome(wt.copy, Outcome::kDelivered, spam);
+    w_->copy_trace_[wt.copy] |= PullWorld::kTraceSeen | PullWorld::kTraceFetched;
     const uint32_t user = world().rcpts()[wt.copy];
     const double now = Now();
     ++metrics().copies_read[spam];
@@ -759,7 +881,7 @@ class PullNode : public NodeLoop {
     } else {
       ++metrics().cache_hits;
     }
-    const ReaderChoice reader = DrawReader(sc(), wt.msg, user, spam);
+    const ReaderChoice reader = world().Reader(wt.msg, user, spam);
     metrics().AddRead(spam, m.body_size, now - wt.wait_from, now - m.created - reader.delay);
     if (spam) ++metrics().spam_bodies_per_user[user];
     SpamPolicy& policy = *w_->rdomains_[world().UserDomain(user)].policy;
@@ -768,9 +890,17 @@ class PullNode : public NodeLoop {
     const absl::Time t = ClockNow();
     policy.OnRead(signing_domain, World::View(hash), t);
     if (reader.reports) {
+      // The reporter's own copy goes where core says (Junk for spam).
+      if (std::optional<Placement> own = OwnCopyAfterVerdict(kInbox, /*spam=*/true, false)) {
+        w_->SetPlace(wt.copy, own->state == EntryState::kSuppressed ? PullWorld::kPlaceJunk
+                                                                    : PullWorld::kPlaceShown);
+      }
       ReportOutcome r = policy.OnLocalReport(signing_domain, World::View(hash), Verdict::kSpam, t);
       ++metrics().reports_spam;
-      if (r.newly_suppressed) ++metrics().suppress_events;
+      if (r.newly_suppressed) {
+        ++metrics().suppress_events;
+        w_->SuppressBody(world().UserDomain(user), m.body_id);
+      }
     }
   }
 
@@ -796,6 +926,11 @@ class PullNode : public NodeLoop {
   std::unordered_map<uint64_t, std::unique_ptr<NotifyBatch>> notify_batches_;
   std::unordered_map<uint64_t, std::unique_ptr<FetchBatch>> fetch_batches_;
   std::vector<std::vector<FetchItem>> fetch_queue_;  // by sender node
+  // Pins in flight: (domain, body) -> the notification pinned.
+  static uint64_t PinKey(uint32_t domain, uint32_t body) {
+    return static_cast<uint64_t>(domain) << 32 | body;
+  }
+  absl::flat_hash_map<uint64_t, uint32_t> pin_groups_;
 };
 
 // ---- PullWorld ------------------------------------------------------------------------
@@ -817,7 +952,8 @@ PullWorld::PullWorld(const World& world, std::vector<simgrid::s4u::Host*> hosts,
   rdomains_.resize(world.legit_domains());
   for (RecipientDomain& rd : rdomains_) rd.policy = std::make_unique<SpamPolicy>(sc_.policy);
   copy_state_.assign(world.copies(), kNone);
-  notif_stored_.assign(world.notifications(), 0);
+  copy_trace_.assign(world.copies(), kPlaceNone);
+  notif_flags_.assign(world.notifications(), 0);
   uncreated_ = world.messages().size();
 }
 
@@ -854,6 +990,76 @@ void PullWorld::AddCopyOutcome(uint32_t copy, Outcome o, bool spam) {
   PM_CHECK(copy_state_[copy] != kFinal) << "copy " << copy << " already has an outcome";
   copy_state_[copy] = kFinal;
   m_.AddOutcome(o, spam);
+}
+
+void PullWorld::SetPlace(uint32_t copy, uint8_t place) {
+  copy_trace_[copy] = static_cast<uint8_t>((copy_trace_[copy] & ~kPlaceMask) | place);
+}
+
+CopyFacts PullWorld::FactsOf(uint32_t copy) const {
+  CopyFacts c;
+  const uint8_t t = copy_trace_[copy];
+  c.seen = t & kTraceSeen;
+  switch (t & kPlaceMask) {
+    case kPlaceHeld: c.state = EntryState::kHeld; break;
+    case kPlaceJunk:
+      c.state = EntryState::kSuppressed;
+      c.in_junk = true;
+      break;
+    case kPlaceHidden: c.state = EntryState::kRevoked; break;
+    default: c.state = EntryState::kShown; break;
+  }
+  return c;
+}
+
+void PullWorld::IndexUnread(uint32_t domain, uint32_t body, uint32_t msg, uint32_t copy) {
+  std::vector<std::pair<uint32_t, uint32_t>>& v = rdomains_[domain].unread[body];
+  // Drop copies that have an outcome whenever the list doubles: the index
+  // stays within twice the copies still unread.
+  if (v.size() >= 16 && (v.size() & (v.size() - 1)) == 0) {
+    v.erase(std::remove_if(v.begin(), v.end(),
+                           [this](const std::pair<uint32_t, uint32_t>& e) {
+                             return copy_state_[e.second] == kFinal;
+                           }),
+            v.end());
+  }
+  v.emplace_back(msg, copy);
+}
+
+void PullWorld::SuppressBody(uint32_t domain, uint32_t body) {
+  RecipientDomain& rd = rdomains_[domain];
+  auto it = rd.unread.find(body);
+  if (it == rd.unread.end()) return;
+  std::vector<std::pair<uint32_t, uint32_t>> copies = std::move(it->second);
+  rd.unread.erase(it);
+  for (const auto& [msg, j] : copies) {
+    // Core's rule: an unread copy not in Junk and not revoked moves (held
+    // ones included); the node moves them at once.
+    if (copy_state_[j] == kFinal || copy_state_[j] == kNone || !SuppressionMoves(FactsOf(j))) continue;
+    const Message& m = world_.messages()[msg];
+    AddCopyOutcome(j, Outcome::kSuppressed, world_.IsSpam(m));
+    SetPlace(j, kPlaceJunk);
+  }
+}
+
+void PullWorld::ApplyRevocation(uint32_t index, int k) {
+  const Message& m = world_.messages()[index];
+  const World::Group g = world_.NotificationGroup(m, k);
+  notif_flags_[m.notif_begin + k] |= kNotifRecipientRevoked;
+  if (!(notif_flags_[m.notif_begin + k] & kNotifStored)) return;  // never heard of: hides nothing
+  for (uint32_t j = g.begin; j < g.end; ++j) {
+    if (world_.rcpts()[j] & kInvalidRecipient) continue;
+    if (copy_state_[j] == kNone || !RevocationHides(FactsOf(j))) continue;
+    // An unread copy is hidden; one already in Junk (suppressed) keeps its
+    // outcome but is hidden too.
+    if (copy_state_[j] != kFinal) AddCopyOutcome(j, Outcome::kRevoked, world_.IsSpam(m));
+    SetPlace(j, kPlaceHidden);
+  }
+}
+
+void PullWorld::MarkPrefetched(uint32_t msg, int k) {
+  const World::Group g = world_.NotificationGroup(world_.messages()[msg], k);
+  for (uint32_t j = g.begin; j < g.end; ++j) copy_trace_[j] |= kTracePrefetched;
 }
 
 int PullWorld::FindGroup(const Message& m, uint32_t domain) const {

@@ -7,7 +7,12 @@
 //   signing       SignNotification (inside Wire)                   (core/envelope)
 //   fetch         AuthorizeFetch                                   (core/logic/fetch_authorizer.h)
 //   suppression   SpamPolicy::OnNotification / OnRead / OnLocalReport /
-//                 ReviewHeld / IsSuppressed                        (core/policy/spam_policy.h)
+//                 ReviewHeld                                       (core/policy/spam_policy.h)
+//   mailbox       PlacementFor / SuppressionMoves / RevocationHides /
+//                 ShouldPrefetch / OwnCopyAfterVerdict             (core/logic/mailbox_rules.h)
+//   delivery pass ExpiredInQueue / IsDeliveryTimeExpired           (core/logic/delivery_pass.h, outbox.h)
+//   fetch rule    AfterFetchAttempt / CheckChunkTotal; IsRetryable (core/logic/fetch_rule.h, status_class.h)
+//   revocation    PlanRevocation (sender)                          (core/logic/sender_rules.h)
 // sim/ only moves bytes, keeps time and counts.
 #ifndef PULLMAIL_SIM_PULL_WORLD_H_
 #define PULLMAIL_SIM_PULL_WORLD_H_
@@ -18,6 +23,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "core/logic/mailbox_rules.h"
 #include "core/policy/spam_policy.h"
 #include "sim/crypto_model.h"
 #include "sim/metrics.h"
@@ -47,10 +53,34 @@ class PullWorld {
   // Checks every copy ended in exactly one outcome (after the run).
   bool CopiesAllFinal() const;
 
+  // Where each copy ended, for the parity test (tests/parity): the low bits
+  // are the place (kPlace*), the high bits kTrace* flags.
+  enum : uint8_t {
+    kPlaceNone = 0,    // never stored (failed, rejected, bounced, recalled in queue)
+    kPlaceShown = 1,   // in the inbox, visible
+    kPlaceJunk = 2,    // in Junk
+    kPlaceHeld = 3,    // held, invisible
+    kPlaceHidden = 4,  // hidden by a revocation
+    kPlaceMask = 7,
+    kTraceFetched = 0x10,     // its reader got the body
+    kTracePrefetched = 0x20,  // its notification's body was pinned before expiry
+    kTraceBounced = 0x40,     // the sender's outbox bounced its notification
+    kTraceSeen = 0x80,        // read (\Seen)
+  };
+  const std::vector<uint8_t>& copy_trace() const { return copy_trace_; }
+
  private:
   friend class PullNode;
 
-  enum CopyState : uint8_t { kNone = 0, kShown = 1, kHeld = 2, kFinal = 3 };
+  // kReading: opened, the body not here yet (unread until it is).
+  enum CopyState : uint8_t { kNone = 0, kShown = 1, kHeld = 2, kFinal = 3, kReading = 4 };
+  // Per notification.
+  enum : uint8_t {
+    kNotifStored = 1,            // the recipient stored it
+    kNotifBounced = 2,           // the sender's outbox gave up
+    kNotifRevoked = 4,           // the sender revoked the delivery (PlanRevocation)
+    kNotifRecipientRevoked = 8,  // the recipient applied the revocation
+  };
 
   struct Pending {        // one notification waiting in a sender's outbox
     uint32_t msg;
@@ -76,6 +106,9 @@ class PullWorld {
     std::unique_ptr<SpamPolicy> policy;
     absl::flat_hash_map<uint32_t, CacheEntry> cache;   // body id -> cached body
     absl::flat_hash_map<uint32_t, Fetching> fetching;  // body id -> fetch in flight
+    // body id -> (message, copy) of copies that were unread when indexed:
+    // what a suppression of the body looks at.
+    absl::flat_hash_map<uint32_t, std::vector<std::pair<uint32_t, uint32_t>>> unread;
   };
 
   // Queues the notifications of message `index` at its sender (creation).
@@ -83,6 +116,15 @@ class PullWorld {
   // Bookkeeping shared by the actors.
   void AddCopyOutcome(uint32_t copy, Outcome o, bool spam);
   int FindGroup(const Message& m, uint32_t domain) const;
+  void SetPlace(uint32_t copy, uint8_t place);
+  // What core's mailbox rules look at about a copy.
+  CopyFacts FactsOf(uint32_t copy) const;
+  void IndexUnread(uint32_t domain, uint32_t body, uint32_t msg, uint32_t copy);
+  // A body newly suppressed at `domain`: moves what SuppressionMoves says.
+  void SuppressBody(uint32_t domain, uint32_t body);
+  // A sender's revocation of notification k of message `index` reaches its domain.
+  void ApplyRevocation(uint32_t index, int k);
+  void MarkPrefetched(uint32_t msg, int k);
 
   const World& world_;
   const Scenario& sc_;
@@ -100,7 +142,8 @@ class PullWorld {
   std::vector<std::vector<uint8_t>> dirty_flag_;  // [provider][sender node]
   std::vector<RecipientDomain> rdomains_;         // legit domains
   std::vector<uint8_t> copy_state_;               // per copy (World::rcpts index)
-  std::vector<uint8_t> notif_stored_;             // per notification: stored at its recipient
+  std::vector<uint8_t> copy_trace_;               // per copy: kPlace* | kTrace*
+  std::vector<uint8_t> notif_flags_;              // per notification: kNotif*
   uint64_t uncreated_ = 0;                        // messages not created yet
   int running_ = 0;
 };

@@ -250,7 +250,7 @@ class PushNode : public NodeLoop {
           continue;
         }
         stored = true;
-        ReaderChoice c = DrawReader(sc(), p.msg, entry, spam);
+        ReaderChoice c = world().Reader(p.msg, entry, spam);
         if (c.filtered) {
           ++(spam ? metrics().filtered_push : metrics().filtered_push_legit);
           w_->AddCopyOutcome(j, Outcome::kSuppressed, spam);

@@ -88,7 +88,8 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& sc, const RunOptions& opti
   RunResult result;
   const auto wall_start = std::chrono::steady_clock::now();
   if (options.progress) std::fprintf(stderr, "generating the world...\n");
-  absl::StatusOr<std::unique_ptr<World>> world = World::Generate(sc);
+  absl::StatusOr<std::unique_ptr<World>> world =
+      options.script ? World::FromScript(sc, *options.script) : World::Generate(sc);
   if (!world.ok()) return world.status();
   result.world = *std::move(world);
   const World& w = *result.world;
@@ -212,7 +213,10 @@ absl::StatusOr<RunResult> RunScenario(const Scenario& sc, const RunOptions& opti
 
   engine.run();
   result.end_time = sg4::Engine::get_clock();
-  if (pull) result.pull_conserved = pull->CopiesAllFinal();
+  if (pull) {
+    result.pull_conserved = pull->CopiesAllFinal();
+    result.pull_trace = pull->copy_trace();
+  }
   if (push) result.push_conserved = push->CopiesAllFinal();
   result.crypto = GetCryptoCounters();
   return result;

@@ -26,6 +26,9 @@ struct TimeSeries {
 
 struct RunOptions {
   bool progress = false;  // draw a progress bar on stderr
+  // A scripted world (tests/parity) instead of one generated from the
+  // scenario; not owned.
+  const WorldScript* script = nullptr;
 };
 
 struct RunResult {
@@ -41,6 +44,7 @@ struct RunResult {
   bool push_conserved = true;
   bool shared_hosts = false;   // a platform file too small for two worlds
   std::string platform;        // "generated star" or the file
+  std::vector<uint8_t> pull_trace;  // per copy: PullWorld::copy_trace()
 };
 
 // Runs `scenario` once. Errors: the world cannot be generated, the platform

@@ -400,6 +400,8 @@ absl::StatusOr<Scenario> ParseScenario(const toml::table& doc, std::string_view 
     RETURN_IF_ERROR(f.Dist("body_size", &l.body_size, ParseBytes));
     RETURN_IF_ERROR(f.Range("retention", &l.retention, 60, 90 * 86400, ParseSeconds));
     RETURN_IF_ERROR(f.Integer("subject_bytes", &l.subject_bytes, 0, 998));
+    RETURN_IF_ERROR(f.Range("recall_share", &l.recall_share, 0, 1));
+    RETURN_IF_ERROR(f.Range("recall_delay", &l.recall_delay, 0, 90 * 86400, ParseSeconds));
     RETURN_IF_ERROR(f.Finish());
   }
   if (const toml::node* c = doc.get("campaign")) {

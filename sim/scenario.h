@@ -94,6 +94,11 @@ struct LegitConfig {
   Distribution body_size = Distribution::Fixed(20000);
   double retention = 7 * 86400;    // s: expiry of the body at its sender
   int subject_bytes = 40;          // Subject header length in the summary
+  // Sender recalls (revocation): this share of legitimate messages is
+  // recalled by its sender this long after creation (core's PlanRevocation
+  // at the sender, RevocationHides at the recipient). 0 = none.
+  double recall_share = 0;
+  double recall_delay = 3600;      // s
 };
 
 struct CampaignConfig {

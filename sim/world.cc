@@ -95,24 +95,7 @@ absl::StatusOr<std::unique_ptr<World>> World::Generate(const Scenario& scenario)
   if (absl::Status s = w->BuildDomains(); !s.ok()) return s;
   if (absl::Status s = w->BuildCampaigns(domain_rng); !s.ok()) return s;
 
-  // Keys: one per domain, from a seed derived from the scenario seed.
-  w->keys_.reserve(w->domains_.size());
-  for (size_t d = 0; d < w->domains_.size(); ++d) {
-    std::string key_seed(32, '\0');
-    SeededRandom(Mix64(seed, 0x4B, d)).Fill(reinterpret_cast<uint8_t*>(key_seed.data()), 32);
-    absl::StatusOr<SigningKey> key = SigningKey::FromSeed(key_seed);
-    if (!key.ok()) return key.status();
-    DomainEntry e;
-    e.domain = w->domains_[d].name;
-    const bool spam = w->domains_[d].campaign >= 0;
-    std::string host = spam ? absl::StrCat("bots-", w->domains_[d].campaign, ".sim")
-                            : absl::StrCat("p", w->domains_[d].provider, ".sim");
-    e.recipient_endpoint = absl::StrCat(host, ":7101");
-    e.sender_endpoint = absl::StrCat(host, ":7102");
-    e.keys[std::string(kKeyId)] = key->PublicKey();
-    w->directory_.Add(std::move(e));
-    w->keys_.push_back(*std::move(key));
-  }
+  if (absl::Status s = w->BuildKeys(); !s.ok()) return s;
 
   SeededRandom legit_rng(Mix64(seed, kStreamLegit));
   w->GenerateLegit(legit_rng);
@@ -128,6 +111,126 @@ absl::StatusOr<std::unique_ptr<World>> World::Generate(const Scenario& scenario)
   if (!w->messages_.empty()) last_created = w->messages_.back().created;
   w->horizon_ = last_created + longest + scenario.retention.recipient + 86400;
   return w;
+}
+
+// Keys: one per domain, from a seed derived from the scenario seed.
+absl::Status World::BuildKeys() {
+  const uint64_t seed = scenario_.run.seed;
+  keys_.reserve(domains_.size());
+  for (size_t d = 0; d < domains_.size(); ++d) {
+    std::string key_seed(32, '\0');
+    SeededRandom(Mix64(seed, 0x4B, d)).Fill(reinterpret_cast<uint8_t*>(key_seed.data()), 32);
+    absl::StatusOr<SigningKey> key = SigningKey::FromSeed(key_seed);
+    if (!key.ok()) return key.status();
+    DomainEntry e;
+    e.domain = domains_[d].name;
+    const bool spam = domains_[d].campaign >= 0;
+    std::string host = spam ? absl::StrCat("bots-", domains_[d].campaign, ".sim")
+                            : absl::StrCat("p", domains_[d].provider, ".sim");
+    e.recipient_endpoint = absl::StrCat(host, ":7101");
+    e.sender_endpoint = absl::StrCat(host, ":7102");
+    e.keys[std::string(kKeyId)] = key->PublicKey();
+    directory_.Add(std::move(e));
+    keys_.push_back(*std::move(key));
+  }
+
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<World>> World::FromScript(const Scenario& scenario,
+                                                         const WorldScript& script) {
+  std::unique_ptr<World> w(new World(scenario));
+  w->scripted_ = true;
+  const int n = static_cast<int>(script.domains.size());
+  if (n == 0) return absl::InvalidArgumentError("script: no domains");
+  w->legit_domains_ = n;
+  w->providers_ = n;
+  w->provider_domains_.assign(n, {});
+  uint32_t next_user = 0;
+  double last_down = 0;
+  for (int i = 0; i < n; ++i) {
+    const WorldScript::Domain& sd = script.domains[i];
+    Domain d;
+    d.name = sd.name;
+    d.first_user = next_user;
+    d.users = sd.users;
+    d.provider = i;
+    w->provider_domains_[i].push_back(i);
+    w->user_domain_.insert(w->user_domain_.end(), sd.users, static_cast<uint32_t>(i));
+    next_user += sd.users;
+    w->domains_.push_back(std::move(d));
+    std::vector<std::pair<double, double>> up;
+    double from = 0;
+    for (const auto& [down, back] : sd.down) {
+      if (down < from || back <= down) {
+        return absl::InvalidArgumentError(absl::StrCat("script: domain ", sd.name,
+                                                       ": down periods must ascend"));
+      }
+      up.emplace_back(from, down);
+      from = back;
+      last_down = std::max(last_down, back);
+    }
+    up.emplace_back(from, std::numeric_limits<double>::infinity());
+    w->provider_schedules_.push_back(sd.down.empty() ? Schedule() : Schedule::FromUpPeriods(up));
+  }
+  if (absl::Status s = w->BuildKeys(); !s.ok()) return s;
+  std::vector<uint32_t> entries;
+  double last = 0;
+  for (const WorldScript::Msg& sm : script.messages) {
+    if (sm.created < last) return absl::InvalidArgumentError("script: messages out of order");
+    if (sm.domain >= static_cast<uint32_t>(n) || sm.sender_user >= next_user ||
+        w->user_domain_[sm.sender_user] != sm.domain || sm.rcpts.empty()) {
+      return absl::InvalidArgumentError("script: bad message");
+    }
+    last = sm.created;
+    Message m;
+    m.created = sm.created;
+    m.sender_user = sm.sender_user;
+    m.sender_domain = sm.domain;
+    m.origin = sm.domain;
+    m.body_size = sm.body_size;
+    m.body_id = sm.body;
+    m.campaign = 0;
+    entries.clear();
+    for (const WorldScript::Rcpt& r : sm.rcpts) {
+      if (r.exists && r.user >= next_user) return absl::InvalidArgumentError("script: bad user");
+      entries.push_back(r.exists ? r.user : (kInvalidRecipient | r.domain));
+    }
+    w->AddRecipients(m, entries);
+    w->messages_.push_back(m);
+  }
+  w->SortMessages();
+  w->listed_at_.assign(w->nodes(), std::numeric_limits<double>::infinity());
+  for (const WorldScript::Read& r : script.reads) {
+    ReaderChoice c;
+    c.reads = true;
+    c.delay = r.delay;
+    c.reports = r.report;
+    w->script_reads_[static_cast<uint64_t>(r.msg) << 32 | r.user] = c;
+  }
+  for (const WorldScript::Recall& r : script.recalls) w->script_recalls_[r.msg] = r.at;
+  w->horizon_ = std::max(last + scenario.legit.retention, last_down) + scenario.retention.recipient + 86400;
+  return w;
+}
+
+ReaderChoice World::Reader(uint32_t message, uint32_t user, bool spam) const {
+  if (!scripted_) return DrawReader(scenario_, message, user, spam);
+  auto it = script_reads_.find(static_cast<uint64_t>(message) << 32 | user);
+  return it == script_reads_.end() ? ReaderChoice{} : it->second;
+}
+
+double World::RecallAt(uint32_t index) const {
+  if (scripted_) {
+    auto it = script_recalls_.find(index);
+    return it == script_recalls_.end() ? std::numeric_limits<double>::infinity() : it->second;
+  }
+  const Message& m = messages_[index];
+  const LegitConfig& lc = scenario_.legit;
+  if (m.campaign != 0 || lc.recall_share <= 0 ||
+      UnitFromHash(Mix64(scenario_.run.seed ^ 0x4EC411, index)) >= lc.recall_share) {
+    return std::numeric_limits<double>::infinity();
+  }
+  return m.created + lc.recall_delay;
 }
 
 absl::Status World::BuildDomains() {

@@ -22,7 +22,9 @@
 
 #include "absl/status/statusor.h"
 #include "core/crypto/ed25519.h"
+#include "absl/container/flat_hash_map.h"
 #include "core/directory/memory_directory.h"
+#include "sim/reader.h"
 #include "sim/scenario.h"
 
 namespace pullmail::sim {
@@ -80,10 +82,55 @@ struct Message {
   uint16_t campaign = 0;     // 0 = legitimate, c + 1 = campaigns[c]
 };
 
+// An explicit world instead of a generated one (tests/parity): the very
+// sequence of events a test also drives through the real nodes. Every domain
+// is a legitimate domain on its own provider host; users are numbered over
+// all domains in order ("u<n>@<domain>"); every message has its own body
+// unless two give the same `body`; readers do only what `reads` says.
+struct WorldScript {
+  struct Domain {
+    std::string name;
+    uint32_t users = 1;
+    std::vector<std::pair<double, double>> down;  // [from, to) when its host is down
+  };
+  struct Rcpt {
+    uint32_t user = 0;       // global user index
+    bool exists = true;      // false: "nx<domain>@<domain>" at `domain`
+    uint32_t domain = 0;     // only for !exists
+  };
+  struct Msg {
+    double created = 0;
+    uint32_t domain = 0;       // sending domain
+    uint32_t sender_user = 0;  // global user index (a user of `domain`)
+    uint32_t body = 0;         // same value = same body (same SHA-256)
+    uint32_t body_size = 1000;
+    std::vector<Rcpt> rcpts;
+  };
+  struct Read {
+    uint32_t msg = 0;
+    uint32_t user = 0;
+    double delay = 0;          // s after the copy became visible
+    bool report = false;       // reports it as spam after reading
+  };
+  struct Recall {
+    uint32_t msg = 0;
+    double at = 0;             // s since the start
+  };
+  std::vector<Domain> domains;
+  std::vector<Msg> messages;   // in creation order
+  std::vector<Read> reads;
+  std::vector<Recall> recalls;
+};
+
 class World {
  public:
   // Generates everything from the scenario and its seed. Deterministic.
   static absl::StatusOr<std::unique_ptr<World>> Generate(const Scenario& scenario);
+  // The world a script describes (legit retention, keys and every other
+  // parameter from `scenario`; its [domains], [legit] traffic and campaigns
+  // are not used).
+  static absl::StatusOr<std::unique_ptr<World>> FromScript(const Scenario& scenario,
+                                                           const WorldScript& script);
 
   const Scenario& scenario() const { return scenario_; }
 
@@ -158,6 +205,15 @@ class World {
   std::string MessageId(uint32_t index) const;
   static std::optional<uint32_t> ParseMessageIndex(std::string_view message_id);
 
+  // What the reader of copy (message, user) does: DrawReader's hash, or the
+  // script's reads.
+  ReaderChoice Reader(uint32_t message, uint32_t user, bool spam) const;
+  // When the sender of message `index` recalls it (infinity: never): the
+  // script's recalls, or a share [legit] recall_share of legitimate messages
+  // (a hash of seed and message), recall_delay after creation.
+  double RecallAt(uint32_t index) const;
+  bool scripted() const { return scripted_; }
+
   // The end of all activity: last creation + longest retention + recipient
   // retention + a margin for retries and reads.
   double horizon() const { return horizon_; }
@@ -165,6 +221,7 @@ class World {
  private:
   explicit World(const Scenario& s) : scenario_(s) {}
   absl::Status BuildDomains();
+  absl::Status BuildKeys();
   absl::Status BuildCampaigns(Random& rng);
   void GenerateLegit(Random& rng);
   void GenerateCampaign(int c, Random& rng);
@@ -192,6 +249,9 @@ class World {
   uint64_t notifications_ = 0;
   uint32_t next_body_id_ = 0;
   double horizon_ = 0;
+  bool scripted_ = false;
+  absl::flat_hash_map<uint64_t, ReaderChoice> script_reads_;  // msg << 32 | user
+  absl::flat_hash_map<uint32_t, double> script_recalls_;
 };
 
 }  // namespace pullmail::sim

@@ -167,4 +167,9 @@ OutboxStep AfterNotifyResult(const RetryPolicy& policy, int grpc_code, std::stri
 
 bool IsExpired(absl::Time expires, absl::Time now) { return now >= expires; }
 
+bool IsDeliveryTimeExpired(std::string_view status_code) {
+  return status_code.size() == 5 && (status_code[0] == '4' || status_code[0] == '5') &&
+         status_code.substr(1) == ".4.7";
+}
+
 }  // namespace pullmail

@@ -93,6 +93,11 @@ OutboxStep AfterAttempt(const RetryPolicy& policy, AttemptOutcome outcome, std::
 OutboxStep AfterNotifyResult(const RetryPolicy& policy, int grpc_code, std::string_view error,
                              uint32_t attempts, absl::Time now, absl::Time expires, Random& rng);
 
+// True when a bounce's RFC 3463 status says the delivery time expired
+// (X.4.7: 4.4.7 from AfterAttempt, or a relayed MTA's 5.4.7) rather than a
+// refusal: how an outcome is classified, by code and never by the text.
+bool IsDeliveryTimeExpired(std::string_view status_code);
+
 // True once `now` has reached `expires`: a queued delivery never attempted
 // but already expired is bounced without an attempt.
 bool IsExpired(absl::Time expires, absl::Time now);

@@ -226,5 +226,25 @@ TEST(OutboxTest, ParsesRetryTable) {
   }
 }
 
+TEST(OutboxTest, ExpiryIsClassifiedByTheStatusCode) {
+  SeededRandom rng(1);
+  RetryPolicy p;
+  const absl::Time now = absl::FromUnixSeconds(1000);
+  // A retry that would fall after expiry bounces 4.4.7: expired.
+  OutboxStep late = AfterNotifyResult(p, static_cast<int>(absl::StatusCode::kUnavailable), "down", 5,
+                                      now, now + absl::Seconds(1), rng);
+  ASSERT_EQ(late.kind, OutboxStep::kBounce);
+  EXPECT_TRUE(IsDeliveryTimeExpired(late.status_code));
+  // A refusal whose text says "expired" is still a refusal (5.7.0).
+  OutboxStep refused = AfterNotifyResult(p, static_cast<int>(absl::StatusCode::kFailedPrecondition),
+                                         "expired: expired at 1000", 1, now, now + absl::Hours(1), rng);
+  ASSERT_EQ(refused.kind, OutboxStep::kBounce);
+  EXPECT_FALSE(IsDeliveryTimeExpired(refused.status_code));
+  EXPECT_TRUE(IsDeliveryTimeExpired("5.4.7"));
+  EXPECT_FALSE(IsDeliveryTimeExpired("4.4.1"));
+  EXPECT_FALSE(IsDeliveryTimeExpired(""));
+  EXPECT_FALSE(IsDeliveryTimeExpired("x4.4.7"));
+}
+
 }  // namespace
 }  // namespace pullmail
