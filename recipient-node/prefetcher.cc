@@ -78,4 +78,9 @@ int Prefetcher::running() {
   return schedule_.in_flight() - static_cast<int>(queue_.size());
 }
 
+int Prefetcher::in_flight() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return schedule_.in_flight();
+}
+
 }  // namespace pullmail

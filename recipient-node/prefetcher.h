@@ -43,6 +43,8 @@ class Prefetcher {
 
   // Fetches running now (for tests and logs).
   int running();
+  // Fetches picked and not done yet, queued or running (0: idle; tests).
+  int in_flight();
 
  private:
   void Work();

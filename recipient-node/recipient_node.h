@@ -191,6 +191,8 @@ class RecipientNode {
   ChangeFeed& changes() { return changes_; }
   const NodeConfig& config() const { return config_; }
   const Clock& clock() const { return *clock_; }
+  // The prefetch workers (tests wait for them to be idle).
+  Prefetcher* prefetcher() { return prefetcher_.get(); }
 
  private:
   explicit RecipientNode(NodeConfig config) : config_(std::move(config)) {}

@@ -166,7 +166,7 @@ absl::StatusOr<std::unique_ptr<World>> World::FromScript(const Scenario& scenari
         return absl::InvalidArgumentError(absl::StrCat("script: domain ", sd.name,
                                                        ": down periods must ascend"));
       }
-      up.emplace_back(from, down);
+      if (down > from) up.emplace_back(from, down);
       from = back;
       last_down = std::max(last_down, back);
     }
