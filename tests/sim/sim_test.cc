@@ -253,7 +253,7 @@ TEST(RunTest, EveryCopyIsAccountedForExactlyOnce) {
   EXPECT_GT(copies, 1000);
   for (auto world : {&Pull, &Push}) {
     double sum = 0;
-    for (const char* o : {"delivered", "suppressed", "expired", "failed", "rejected"}) {
+    for (const char* o : {"delivered", "suppressed", "expired", "failed", "rejected", "revoked"}) {
       sum += world(s, absl::StrCat(o, "_legit")) + world(s, absl::StrCat(o, "_spam"));
     }
     EXPECT_EQ(sum, copies);
@@ -269,6 +269,25 @@ TEST(RunTest, EveryCopyIsAccountedForExactlyOnce) {
   EXPECT_GT(Pull(s, "copies_held"), 0);
   // Invalid recipients fail alike in both worlds.
   EXPECT_EQ(Pull(s, "failed_spam"), Push(s, "failed_spam"));
+  std::filesystem::remove_all(dir);
+}
+
+// Sender recalls ([legit] recall_share) go through core's PlanRevocation
+// and RevocationHides: copies hidden before they were read count as
+// revoked, every copy still has exactly one outcome, and push (which cannot
+// recall) is untouched.
+TEST(RunTest, RecallsHideUnreadCopiesAndKeepTheCount) {
+  const std::string dir = TempDir();
+  ASSERT_EQ(RunSim("rich.toml", dir + "/a"), 0) << ReadAll(dir + "/a.stderr");
+  ASSERT_EQ(RunSim("rich.toml", dir + "/r", "--set='legit.recall_share=0.3;legit.recall_delay=\"30m\"'"), 0)
+      << ReadAll(dir + "/r.stderr");
+  Summary a = ReadSummary(dir + "/a"), r = ReadSummary(dir + "/r");
+  EXPECT_EQ(Pull(a, "revoked_legit"), 0);
+  EXPECT_GT(Pull(r, "revoked_legit"), 0);
+  EXPECT_EQ(Pull(r, "revoked_spam"), 0);
+  EXPECT_EQ(Pull(r, "copies_accounted"), Pull(r, "copies"));
+  EXPECT_LT(Pull(r, "legit_read"), Pull(a, "legit_read"));
+  EXPECT_EQ(Push(r, "legit_read"), Push(a, "legit_read"));
   std::filesystem::remove_all(dir);
 }
 
