@@ -448,7 +448,7 @@ class PullNode : public NodeLoop {
   void RefuseListed(const PullWorld::Pending& p) {
     const Message& m = world().messages()[p.msg];
     ++metrics().notifications_rejected;
-    if (w_->notif_stored_[m.notif_begin + p.k]) return;
+    if (w_->notif_flags_[m.notif_begin + p.k] & PullWorld::kNotifStored) return;
     const World::Group g = world().NotificationGroup(m, p.k);
     for (uint32_t j = g.begin; j < g.end; ++j) {
       const bool invalid = world().rcpts()[j] & kInvalidRecipient;
