@@ -260,6 +260,9 @@ class RecipientNode {
   std::unique_ptr<SpamPolicy> policy_;
   PolicyConfig policy_config_;  // policy_'s, set once by LoadPolicy
   std::vector<PolicyEvent> policy_pending_;  // guarded by policy_mu_
+  // When SyncPolicy last ran core's SpamPolicy::Prune (once a day; the first
+  // pass prunes). Guarded by policy_write_mu_.
+  absl::Time last_prune_ = absl::InfinitePast();
   std::mutex out_mu_;
   std::vector<std::pair<v1::SignedSpamReport, std::string>> reports_out_;  // (report, signing domain)
   std::mutex maint_mu_;

@@ -228,5 +228,32 @@ TEST_F(RecipientNodeTest, HeldCopiesAreInvisibleUntilTheHoldPeriodOnTheFakeClock
   EXPECT_EQ(List("ann", "INBOX").size(), 1u);  // released
 }
 
+TEST_F(RecipientNodeTest, ThePolicyForgetsBodiesUnusedForTheirTtlOnTheDailyPass) {
+  PolicyConfig p = Open2();
+  p.body_state_ttl = absl::Hours(24 * 3);
+  Open(p);
+  Deliver(Notification(kBad, "m1", "buy now", {"ann", "bob"}));
+  const uint32_t uid = List("ann", "INBOX")[0].uid();
+  ASSERT_TRUE(ReportSpam("ann", uid).ok());  // the body is tracked now
+  node_->Maintain();
+  const std::string hex = "B ";
+  auto state = node_->store().GetPolicyState();
+  ASSERT_TRUE(state.ok());
+  ASSERT_NE(state->find(hex), std::string::npos) << *state;
+  // Within the TTL the daily pass keeps it ...
+  clock_.Advance(absl::Hours(25));
+  node_->Maintain();
+  state = node_->store().GetPolicyState();
+  ASSERT_TRUE(state.ok());
+  EXPECT_NE(state->find(hex), std::string::npos);
+  // ... and past it the next daily pass forgets it (the stored state, which
+  // every report rewrites, stops growing).
+  clock_.Advance(absl::Hours(24 * 3));
+  node_->Maintain();
+  state = node_->store().GetPolicyState();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->find(hex), std::string::npos) << *state;
+}
+
 }  // namespace
 }  // namespace pullmail

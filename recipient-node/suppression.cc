@@ -422,7 +422,13 @@ absl::Status RecipientNode::SyncPolicy() {
   }
   std::optional<SpamPolicy> committed;
   absl::Status s;
-  if (events.empty()) {
+  // Housekeeping, once a day (docs/POLICY.md): core's Prune forgets bodies
+  // and domains with no activity for body_state_ttl, so the stored state,
+  // which every report rewrites, does not grow for ever.
+  const absl::Time now = clock().Now();
+  const bool prune = now - last_prune_ >= absl::Hours(24);
+  size_t pruned = 0;
+  if (events.empty() && !prune) {
     // Nothing of ours to write: read what the other replicas committed.
     absl::StatusOr<std::string> state = store_->GetPolicyState();
     s = state.status();
@@ -435,9 +441,14 @@ absl::Status RecipientNode::SyncPolicy() {
     s = store_->UpdatePolicyState([&](std::string_view old) {
       return ApplyToState(old, &committed, [&](SpamPolicy& p) {
         for (const PolicyEvent& e : events) Replay(p, e);
+        if (prune) pruned = p.Prune(now);
         return absl::OkStatus();
       });
     });
+    if (s.ok() && prune) {
+      last_prune_ = now;
+      Metrics::Global().Add("pullmail_policy_entries_pruned_total", pruned);
+    }
   }
   if (!s.ok()) {
     // Kept for the next pass, before what came in meanwhile.
