@@ -39,8 +39,10 @@ absl::Time DeliveryWorker::RunOnce() {
   // Claimed, not just listed: replicas sharing a PostgreSQL store each get
   // their own deliveries (docs/SCALE-OUT.md). The lease outlasts the longest
   // send (kRelayDeadline) unless configured shorter ([sender]
-  // claim_lease_seconds); Apply records the attempt before it ends.
-  auto due = store.ClaimDueDeliveries(now, kDuePerPass, node_->config().claim_lease);
+  // claim_lease_seconds); Apply records the attempt before it ends. A store
+  // this process alone owns (SQLite) needs no lease: a node killed in the
+  // middle of a pass then sends at once after its restart.
+  auto due = store.ClaimDueDeliveries(now, kDuePerPass, node_->config().DeliveryClaimLease());
   if (!due.ok()) {
     PM_LOG(ERROR) << "outbox: " << due.status();
     return now + absl::Seconds(1);

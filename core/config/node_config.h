@@ -81,6 +81,14 @@ struct NodeConfig {
   // before another replica may send it ([sender] claim_lease_seconds; longer
   // than any one send: docs/SCALE-OUT.md).
   absl::Duration claim_lease = absl::Minutes(2);
+  // The lease the delivery worker claims due deliveries for: claim_lease
+  // when replicas share a PostgreSQL database; none when this process alone
+  // owns its SQLite store, where no other claimant exists and a lease would
+  // only make a node killed in the middle of a pass wait it out after its
+  // restart before sending what it had queued.
+  absl::Duration DeliveryClaimLease() const {
+    return database.empty() ? absl::ZeroDuration() : claim_lease;
+  }
 
   std::string recipient_listen;
   std::string recipient_metrics_listen;

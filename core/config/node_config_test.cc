@@ -43,6 +43,7 @@ TEST(NodeConfig, DatabaseUrlPutsEveryStoreThereAndClaimLeaseIsBounded) {
   ASSERT_TRUE(sqlite.ok()) << sqlite.status();
   EXPECT_EQ(sqlite->RecipientStoreLocation(), "/srv/pm/a/data/recipient.db");
   EXPECT_EQ(sqlite->claim_lease, absl::Minutes(2));
+  EXPECT_EQ(sqlite->DeliveryClaimLease(), absl::ZeroDuration());  // one process owns it
   const std::string url = "postgresql://pm@db:5432/mail";
   auto with_db = ParseNodeConfig("database = '" + url + "'\n" + std::string(kGood),
                                  "/srv/pm/a/node.toml");
@@ -50,6 +51,7 @@ TEST(NodeConfig, DatabaseUrlPutsEveryStoreThereAndClaimLeaseIsBounded) {
   EXPECT_EQ(with_db->SenderStoreLocation(), url);
   EXPECT_EQ(with_db->RecipientStoreLocation(), url);
   EXPECT_EQ(with_db->UsersStoreLocation(), url);
+  EXPECT_EQ(with_db->DeliveryClaimLease(), absl::Minutes(2));  // replicas share it
   auto not_url = ParseNodeConfig("database = 'data/x.db'\n" + std::string(kGood), "/x/n.toml");
   EXPECT_FALSE(not_url.ok());
   EXPECT_NE(std::string(not_url.status().message()).find("database"), std::string::npos);

@@ -10,6 +10,7 @@ absl::StatusOr<std::vector<Delivery>> SenderStore::ClaimDueDeliveries(absl::Time
                                                                       size_t limit,
                                                                       absl::Duration lease) {
   ASSIGN_OR_RETURN(std::vector<Delivery> due, DueDeliveries(now, limit));
+  if (lease <= absl::ZeroDuration()) return due;  // no lease: nothing to write
   for (const Delivery& d : due) {
     Delivery leased = d;
     leased.next_attempt = now + lease;

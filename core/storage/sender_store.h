@@ -104,7 +104,9 @@ class SenderStore {
   // dies first the delivery comes due again after the lease (at least once;
   // the recipient node deduplicates). The default runs DueDeliveries then
   // UpdateDelivery, which suffices for a store that one process owns; the
-  // PostgreSQL back end claims atomically (FOR UPDATE SKIP LOCKED).
+  // PostgreSQL back end claims atomically (FOR UPDATE SKIP LOCKED). A zero
+  // lease claims nothing: the deliveries stay due (NodeConfig's
+  // DeliveryClaimLease gives one for a store that one process owns).
   virtual absl::StatusOr<std::vector<Delivery>> ClaimDueDeliveries(absl::Time now, size_t limit,
                                                                    absl::Duration lease);
 

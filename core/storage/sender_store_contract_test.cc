@@ -449,6 +449,19 @@ TEST_P(SenderStoreContract, ClaimDueDeliveriesLeasesThem) {
   EXPECT_EQ(store_->GetDelivery("a", "r.example")->state, DeliveryState::kDelivered);
 }
 
+TEST_P(SenderStoreContract, ClaimWithoutALeaseLeavesThemDue) {
+  Put("a", 3, kT0, {"r.example"}, kT0);
+  const absl::Time now = kT0 + absl::Seconds(2);
+  auto claimed = store_->ClaimDueDeliveries(now, 0, absl::ZeroDuration());
+  PM_ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 1u);
+  // A claimer killed now leaves nothing to wait out: it is due at once.
+  auto due = store_->DueDeliveries(now, 0);
+  PM_ASSERT_OK(due);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].message_id, "a");
+}
+
 TEST_P(SenderStoreContract, ConcurrentWritersAllLand) {
   constexpr int kThreads = 4, kEach = 25;
   std::vector<std::thread> threads;
