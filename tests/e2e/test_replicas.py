@@ -15,10 +15,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from world import Node, WorldTestCase, free_port, run_tests, wait_until  # noqa: E402
+from test_gateway_imap import RawImap  # noqa: E402
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -30,6 +32,10 @@ multiplier = 2.0
 max_seconds = 1
 jitter = 0.1
 """
+
+# Seconds an IDLE session may wait for the announcement of a new message
+# (a bound on a hang, not a timing threshold: it normally comes in < 1 s).
+IDLE_WAIT = 60
 
 _own_state = None
 
@@ -137,14 +143,18 @@ class Replicas(WorldTestCase):
         d.append_config(RETRY_FAST)
         r = Replica(self.world, d, kind, 2)
         self.replicas.append(r)
+        self.list_in_directory(d, kind, f'{d.info[kind + "_listen"]},{r.listen}')
+        return d, r
+
+    def list_in_directory(self, d, kind, endpoints):
+        """Sets domain `d`'s `kind`_endpoint in the shared directory.toml."""
         path = os.path.join(self.world.root, "directory.toml")
         with open(path) as f:
             text = f.read()
         old = f'{kind}_endpoint = "{d.info[kind + "_listen"]}"'
         assert old in text, old
         with open(path, "w") as f:
-            f.write(text.replace(old, f'{kind}_endpoint = "{d.info[kind + "_listen"]},{r.listen}"'))
-        return d, r
+            f.write(text.replace(old, f'{kind}_endpoint = "{endpoints}"'))
 
     def send(self, config, user, to, subject):
         return self.world.pullmail("send", "--json", "--config", config, "--user", user.address,
@@ -224,6 +234,56 @@ class Replicas(WorldTestCase):
                                 env={"PULLMAIL_PASSWORD": bob.password}).json()
         seen = {m["uid"]: "\\Seen" in m["flags"] for m in r["messages"]}
         self.assertEqual(seen, {1: False, 2: True, 3: False, 4: False})
+
+    def test_idle_on_one_recipient_replica_sees_mail_taken_by_the_other(self):
+        """Watch across replicas, through the gateway: bob's IMAP IDLE session
+        is served by recipient replica 1 (the gateway's node.toml names it),
+        while other domains reach b.example only through replica 2 (the only
+        address in the directory). A message ann sends is taken by replica 2;
+        replica 1 hears of it by LISTEN/NOTIFY and its Watch stream wakes the
+        IDLE session, which announces it. Without the cross-replica wake-up
+        nothing is announced: the node's Watch waits on changes only, and the
+        gateway polls only when its Watch stream is broken."""
+        a = self.world.init("a.example")
+        a.append_config(RETRY_FAST)
+        b = self.world.init("b.example", "--database", self.database("b.example"))
+        b2 = Replica(self.world, b, "recipient", 2)
+        self.list_in_directory(b, "recipient", b2.listen)
+        ann = a.add_user("ann")
+        bob = b.add_user("bob")
+        a.start()
+        b.start()
+        b2.start()
+        b.gateway.start()
+
+        r = RawImap(b.gateway_address("imap"), b.tls_context(), b.name)
+        self.addCleanup(r.close)
+        r.send(f'l LOGIN {bob.address} "{bob.password}"\r\n'.encode())
+        self.assertTrue(r.until_tagged(b"l")[-1].startswith(b"l OK"))
+        r.send(b"s SELECT INBOX\r\n")
+        self.assertIn(b"* 0 EXISTS", r.until_tagged(b"s"))
+        r.send(b"i IDLE\r\n")
+        self.assertTrue(r.line().startswith(b"+ "))
+
+        ann.send(bob.address, "through replica 2", "taken by the other replica\n")
+        # Bounded: every line read has the socket's timeout, and the lines
+        # read are bounded by the deadline.
+        deadline = time.monotonic() + IDLE_WAIT
+        seen = []
+        while b"* 1 EXISTS" not in seen:
+            self.assertLess(time.monotonic(), deadline, f"no EXISTS during IDLE: {seen}")
+            seen.append(r.line())
+        r.send(b"DONE\r\n")
+        self.assertEqual(r.until_tagged(b"i")[-1], b"i OK IDLE terminated")
+        r.send(b"f FETCH 1 (ENVELOPE)\r\n")
+        lines = r.until_tagged(b"f")
+        self.assertIn(b'"through replica 2"', lines[0])
+        self.assertEqual(lines[-1], b"f OK FETCH completed")
+
+        # The notification really went through replica 2, not replica 1.
+        accepted = "pullmail_notifications_accepted_total"
+        self.assertEqual(b2.counter(accepted), 1)
+        self.assertEqual(b.recipient.counter(accepted), 0)
 
     def test_spam_counts_are_shared_between_recipient_replicas(self):
         """The spam policy's counts live in the shared store: one report
