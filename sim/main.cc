@@ -34,6 +34,7 @@
 #include "sim/report.h"
 #include "sim/runner.h"
 #include "sim/scenario.h"
+#include "sim/workload_out.h"
 
 ABSL_FLAG(std::string, scenario, "", "Scenario file (TOML). Required. See docs/SIMULATION.md.");
 ABSL_FLAG(std::string, out, "", "Results folder (created). Default: results/<run.name>.");
@@ -57,6 +58,10 @@ ABSL_FLAG(bool, merge, false,
 ABSL_FLAG(std::string, progress, "auto", "Progress bar on stderr: auto (if stderr is a terminal), on, off.");
 ABSL_FLAG(bool, plots, true, "Run gnuplot on the figures' scripts (the scripts are always written).");
 ABSL_FLAG(bool, quiet, false, "Do not print the summary on stdout.");
+ABSL_FLAG(std::string, workload_out, "",
+          "Also write the generated workload (domains, users, messages, each reader's choices) "
+          "and the run's per-copy outcomes and bytes to this file, as JSON lines "
+          "(sim/workload_out.h), for tests/xval/replay.py to replay against real nodes.");
 
 namespace pullmail::sim {
 namespace {
@@ -69,6 +74,7 @@ Usage:
                [--set 'table.key=value;...'] [--sweep 'table.key=v1,v2,...']
                [--jobs N] [--sweep_point I | --merge]
                [--progress auto|on|off] [--plots=false] [--quiet]
+               [--workload_out FILE]
 
 The scenario (TOML) sets the domains and users, legitimate traffic, spam
 campaigns (bots, uptime, recipients, body sizes, personalised or not), readers
@@ -258,6 +264,12 @@ int Main(int argc, char** argv) {
   if (absl::Status s = WriteResults(*r, out, &summary); !s.ok()) {
     std::cerr << "pullmail-sim: " << s.message() << "\n";
     return 1;
+  }
+  if (const std::string w = absl::GetFlag(FLAGS_workload_out); !w.empty()) {
+    if (absl::Status s = WriteWorkload(*r, w); !s.ok()) {
+      std::cerr << "pullmail-sim: " << s.message() << "\n";
+      return 1;
+    }
   }
   const bool conserved = r->pull_conserved && r->push_conserved;
   const bool pull = r->pull != nullptr, push = r->push != nullptr;
