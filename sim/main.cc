@@ -79,7 +79,7 @@ Usage:
 The scenario (TOML) sets the domains and users, legitimate traffic, spam
 campaigns (bots, uptime, recipients, body sizes, personalised or not), readers
 (read probability and delay, report probability), the spam policy ([policy],
-as a recipient node reads it), the retry schedule ([retry]), retention, the
+as a recipient node reads it), the retry schedule ([retry]), the senders' retention, the
 network, and the mode. docs/SIMULATION.md documents every key and figure.
 
 Outputs in DIR: summary.txt (also printed), summary.csv, timeseries.csv,

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/logic/acceptor.h"
+#include "core/logic/body_retention.h"
 #include "core/logic/delivery_batch.h"
 #include "core/logic/delivery_pass.h"
 #include "core/logic/fetch_authorizer.h"
@@ -810,7 +811,11 @@ class PullNode : public NodeLoop {
       if (!rd.cache.contains(it.body_id)) {
         rd.cache[it.body_id] = PullWorld::CacheEntry{now, m.body_size};
         metrics().recipient_storage.Add(m.body_size, now);
-        ScheduleLazy(now + sc().retention.recipient, kCacheExpire, it.domain, it.body_id, 0, now);
+        // Core's retention rule: a body the node holds is not dropped by age.
+        if (std::optional<absl::Time> drop = RecipientBodyDropTime(ClockNow())) {
+          ScheduleLazy(absl::ToDoubleSeconds(*drop - SimEpoch()), kCacheExpire, it.domain, it.body_id,
+                       0, now);
+        }
       }
       for (const PullWorld::Waiter& wt : waiters) ReadComplete(wt, /*fetched=*/true);
     }

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "core/logic/body_retention.h"
 #include "core/logic/outbox.h"
 #include "core/util/logging.h"
 #include "sim/node_loop.h"
@@ -274,7 +275,10 @@ class PushNode : public NodeLoop {
       if (stored) {
         ++metrics().notifications_accepted;
         metrics().recipient_storage.Add(m.body_size, now);
-        ScheduleLazy(now + sc().retention.recipient, kRelease, m.body_size);
+        // Core's retention rule, as in the pull world: kept, not dropped by age.
+        if (std::optional<absl::Time> drop = RecipientBodyDropTime(AtSimTime(now))) {
+          ScheduleLazy(absl::ToDoubleSeconds(*drop - SimEpoch()), kRelease, m.body_size);
+        }
       } else {
         ++metrics().notifications_rejected;
       }

@@ -468,10 +468,12 @@ absl::StatusOr<Scenario> ParseScenario(const toml::table& doc, std::string_view 
     RETURN_IF_ERROR(f.Range("storage_usd_per_gb_month", &s.economics.storage_usd_per_gb_month, 0, 1e6));
     RETURN_IF_ERROR(f.Finish());
   }
-  {
-    ASSIGN_OR_RETURN(Fields f, Table(doc, "retention", source));
-    RETURN_IF_ERROR(f.Range("recipient", &s.retention.recipient, 0, 1e10, ParseSeconds));
-    RETURN_IF_ERROR(f.Finish());
+  if (doc.contains("retention")) {
+    // Removed: a recipient keeps every body it holds (core/logic/body_retention.h),
+    // in both worlds, as the recipient node does.
+    return absl::InvalidArgumentError(absl::StrCat(
+        AV(source), ": [retention] recipient is gone: recipients keep every body they hold, as the "
+                "node does (core/logic/body_retention.h); remove the table"));
   }
   if (const toml::node* p = doc.get("policy")) {
     if (!p->is_table()) return absl::InvalidArgumentError("[policy] must be a table");

@@ -191,10 +191,6 @@ struct EconomicsConfig {
   double storage_usd_per_gb_month = 0.023;
 };
 
-struct RetentionConfig {
-  double recipient = 30 * 86400;    // s a recipient keeps a fetched/pushed body
-};
-
 struct OutputConfig {
   std::vector<double> k_values;     // extra pull runs, one per k, for the k figure
   bool plots = true;
@@ -210,7 +206,6 @@ struct Scenario {
   PullConfig pull;
   PushConfig push;
   EconomicsConfig economics;
-  RetentionConfig retention;
   PolicyConfig policy;
   RetryPolicy retry;
   OutputConfig output;

@@ -109,7 +109,7 @@ absl::StatusOr<std::unique_ptr<World>> World::Generate(const Scenario& scenario)
   double last_created = 0, longest = scenario.legit.retention;
   for (const CampaignConfig& c : scenario.campaigns) longest = std::max(longest, c.retention);
   if (!w->messages_.empty()) last_created = w->messages_.back().created;
-  w->horizon_ = last_created + longest + scenario.retention.recipient + 86400;
+  w->horizon_ = last_created + longest + 86400;
   return w;
 }
 
@@ -209,7 +209,7 @@ absl::StatusOr<std::unique_ptr<World>> World::FromScript(const Scenario& scenari
     w->script_reads_[static_cast<uint64_t>(r.msg) << 32 | r.user] = c;
   }
   for (const WorldScript::Recall& r : script.recalls) w->script_recalls_[r.msg] = r.at;
-  w->horizon_ = std::max(last + scenario.legit.retention, last_down) + scenario.retention.recipient + 86400;
+  w->horizon_ = std::max(last + scenario.legit.retention, last_down) + 86400;
   return w;
 }
 
@@ -282,10 +282,18 @@ absl::Status World::BuildCampaigns(Random& rng) {
   for (const CampaignConfig& c : scenario_.campaigns) {
     horizon = std::max(horizon, c.start + c.duration);
   }
-  // Bots stay scheduled well past the last message (they serve fetches).
+  // Bots stay scheduled well past the last message (they serve fetches
+  // until their bodies expire). Every schedule is drawn from one stream, so
+  // the length of this span decides how many draws each bot takes and so
+  // every later bot's periods; toggles past the last expiry are never
+  // observed. kBotScheduleTail keeps the span the worked example and the
+  // scale scenario drew over while recipients still dropped bodies after
+  // a [retention] recipient of 14 days (removed: core/logic/body_retention.h),
+  // so that their botnets did not change with the rule.
+  constexpr double kBotScheduleTail = 14 * 86400;
   double longest = scenario_.legit.retention;
   for (const CampaignConfig& c : scenario_.campaigns) longest = std::max(longest, c.retention);
-  horizon += longest + scenario_.retention.recipient + 2 * 86400;
+  horizon += longest + kBotScheduleTail + 2 * 86400;
 
   SeededRandom sched_rng(Mix64(scenario_.run.seed, kStreamSchedules));
   for (int p = 0; p < providers_; ++p) {

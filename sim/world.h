@@ -214,8 +214,9 @@ class World {
   double RecallAt(uint32_t index) const;
   bool scripted() const { return scripted_; }
 
-  // The end of all activity: last creation + longest retention + recipient
-  // retention + a margin for retries and reads.
+  // A bound on the end of all activity: last creation + longest retention +
+  // a day's margin for retries and reads (recipients keep every body they
+  // hold, so nothing is scheduled past the last expiry).
   double horizon() const { return horizon_; }
 
  private:
