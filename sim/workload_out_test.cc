@@ -47,8 +47,6 @@ retention = "3h"
 spam_read_probability = 0.5
 spam_report_probability = 1
 read_delay = "10m"
-[retention]
-recipient = "1h"
 [policy]
 spam_threshold_k = 1
 hold_new_domains = false
