@@ -156,6 +156,8 @@ class Node:
         self.log_path = os.path.join(world.root, "logs", f"{domain.name}-{kind}.log")
         self.proc = None
         self.starts = 0
+        # Extra command-line flags for every start (e.g. --clock_speed).
+        self.args = []
 
     @property
     def listen(self):
@@ -181,7 +183,7 @@ class Node:
         offset = os.path.getsize(self.out_path) if os.path.exists(self.out_path) else 0
         with open(self.out_path, "ab") as out, open(self.log_path, "ab") as err:
             self.proc = subprocess.Popen(
-                [self.binary, "--config", self.domain.config],
+                [self.binary, "--config", self.domain.config] + list(self.args),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 env=dict(os.environ, **(env or {})),
                 preexec_fn=_die_with_parent)

@@ -1,0 +1,546 @@
+#!/usr/bin/env python3
+"""Cross-validation of pullmail-sim against real nodes (issue 13, point 5).
+
+    python3 tests/xval/replay.py --bin-dir build --scenario tests/xval/xval.toml
+    python3 tests/xval/replay.py --bin-dir build --scenario S --check   # what ctest runs
+
+1. `pullmail-sim --workload_out` runs the scenario and writes the workload it
+   generated (sim/workload_out.h): domains, users, every message (sender,
+   recipients, size, body identity, creation time), what the reader of each
+   copy chose (open it or not, after how long, report it or not), and what
+   the simulator made of it (each copy's place and flags; bytes by kind).
+2. A federation of real nodes is built with `pullmail init` on loopback
+   (tests/e2e/world.py), one domain per simulated domain, TLS as deployed.
+   Every recipient node gets the scenario's [policy] table verbatim as its
+   [recipient.policy] (both parse it with core's ParsePolicyConfig), the
+   sender nodes the scenario's retention, the recipient nodes its prefetch
+   margin. Every node runs on a compressed clock (--clock_speed S with one
+   --clock_origin), so that simulated time t is wall time origin + t / S.
+3. The workload is played in the order of simulated time: each message is
+   submitted by its sender (`pullmail send`, the RFC 5322 message composed
+   at exactly the simulated size, byte-identical for one body) at its
+   creation time; each copy whose reader opens it is looked up in the
+   reader's INBOX at visible time + delay and, if it is shown and unread
+   there, read (`pullmail read`: the recipient node fetches the body) and,
+   if the reader reports, reported (`pullmail report UID spam`). Events run
+   one at a time; one that falls behind the clock runs late, never out of
+   order.
+4. At the end each copy's place is read back from the mailboxes (INBOX,
+   Junk; held and revoked copies by their state), bounces from the senders'
+   delivery states, and compared with the simulator's, copy by copy. Bytes:
+   the directory names a counting TCP relay in front of every node (the way
+   sim/measure_wire.py counts), so that every byte between nodes is seen:
+   relays in front of recipient nodes carry notifications and their acks
+   (the simulator's notify + notify_ack), relays in front of sender nodes
+   carry fetches (fetch_request + body). Clients reach their own node
+   directly (node.toml), so user traffic is not counted, as in the model.
+
+With --check the exit status is 1 unless every copy ends alike and the total
+bytes agree within --tolerance (5%). The table is printed (Markdown) and
+written to --table if given. Nothing leaves 127.0.0.1; every process started
+is stopped by PID.
+"""
+
+import argparse
+import heapq
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from world import World, free_port, wait_until  # noqa: E402
+
+
+# --------------------------------------------------------------- the relay
+
+class CountingRelay:
+    """A TCP relay on a free loopback port in front of `target` that counts
+    the bytes each way over all its connections."""
+
+    def __init__(self, target, name):
+        host, port = target.rsplit(":", 1)
+        self.target, self.name = (host, int(port)), name
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", free_port()))
+        self.sock.listen(64)
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.lock = threading.Lock()
+        self.up = self.down = self.connections = 0
+        self.closed = False
+        self.open = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.target, timeout=10)
+                server.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.connections += 1
+                self.open += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, "up"), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, "down"), daemon=True).start()
+
+    def _pump(self, src, dst, way):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                with self.lock:
+                    if way == "up":
+                        self.up += len(data)
+                    else:
+                        self.down += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def total(self):
+        with self.lock:
+            return self.up + self.down
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+        with self.lock:
+            for s in self.open:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+# ---------------------------------------------------------------- workload
+
+def load_workload(path):
+    w = {"domains": [], "messages": [], "copies": [], "worlds": {}}
+    with open(path) as f:
+        for line in f:
+            o = json.loads(line)
+            t = o["type"]
+            if t == "run":
+                w["run"] = o
+            elif t == "domain":
+                w["domains"].append(o)
+            elif t == "message":
+                w["messages"].append(o)
+            elif t == "copy":
+                w["copies"].append(o)
+            elif t == "world":
+                w["worlds"][o["name"]] = o
+    return w
+
+
+def compose(msg):
+    """The RFC 5322 message of `msg`: exactly msg["size"] bytes, the same
+    bytes for the same body (so that the same SHA-256 reaches every node)."""
+    head = (f"From: <{msg['from']}>\r\nTo: undisclosed-recipients:;\r\n"
+            f"Subject: xval body {msg['body']}\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\n\r\n")
+    n = msg["size"] - len(head)
+    assert n >= 2, msg
+    line = "x" * 76 + "\r\n"
+    text = line * (n // len(line))
+    rest = n - len(text)
+    if rest >= 2:
+        text += "y" * (rest - 2) + "\r\n"
+    elif rest == 1:
+        text = text[:-2] + "z\r\n"  # one more byte in the last line
+    out = (head + text).encode()
+    assert len(out) == msg["size"], (len(out), msg["size"])
+    return out
+
+
+def toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    raise ValueError(f"cannot write {v!r} as TOML")
+
+
+def seconds(v):
+    """A scenario duration ("6h", "90s", "1d12h", a number) in seconds."""
+    if isinstance(v, (int, float)):
+        return float(v)
+    total, num = 0.0, ""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    i = 0
+    while i < len(v):
+        c = v[i]
+        if c.isdigit() or c == ".":
+            num += c
+            i += 1
+            continue
+        unit = v[i:i + 2] if v[i:i + 2] == "ms" else c
+        total += float(num) * units[unit]
+        num, i = "", i + len(unit)
+    return total + (float(num) if num else 0)
+
+
+def configure(domain, scenario, retention, speed):
+    """Gives `domain`'s node.toml the scenario's policy, retention and
+    prefetch margin (whole hours: the node's unit). The fetch bounds that
+    stand for wall time on the network (grace before the minimum rate
+    applies, a fetch's longest life; core/logic/fetch_schedule.h) are
+    scaled by the clock speed, so that they still mean the same wall time:
+    on a 240x clock a 10 s grace would otherwise cut a 50 ms first fetch."""
+    pin = seconds(scenario.get("pull", {}).get("pin_margin", 86400))
+    with open(domain.config) as f:
+        lines = f.read().splitlines()
+    out, skip = [], False
+    for l in lines:
+        if l.startswith("["):
+            skip = l.startswith("[recipient.policy]")
+        if skip or l.startswith(("retention_hours", "prefetch_before_expiry_hours")):
+            continue
+        out.append(l)
+        if l == "[sender]":
+            out.append(f"retention_seconds = {int(retention)}")
+        if l == "[recipient]":
+            out.append(f"prefetch_before_expiry_hours = {round(pin / 3600)}")
+    out.append("")
+    out.append("[recipient.fetch]  # wall-time bounds on a compressed clock (tests/xval/replay.py)")
+    out.append(f"grace_seconds = {int(10 * speed)}")
+    out.append(f"max_duration_seconds = {min(int(600 * speed), 86400)}")
+    out.append("")
+    out.append("[recipient.policy]  # the scenario's [policy], verbatim (tests/xval/replay.py)")
+    for k, v in scenario.get("policy", {}).items():
+        out.append(f"{k} = {toml_value(v)}")
+    with open(domain.config, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+# ------------------------------------------------------------------ replay
+
+class Replay:
+    def __init__(self, bin_dir, scenario, workload, speed, log):
+        self.bin_dir, self.scenario, self.w, self.speed, self.log = bin_dir, scenario, workload, speed, log
+        self.world = World(bin_dir, name="xval", dns=False)
+        self.domains = {}       # name -> world Domain
+        self.users = {}         # address -> world User
+        self.relays = []        # (kind, CountingRelay)
+        self.ids = {}           # message index -> real message id
+        self.read_ok = set()    # (message index, address) read with the body
+        self.late = 0.0         # how far (wall s) the replay fell behind, at most
+        self.origin = None
+        readers = scenario.get("readers", {})
+        self.retry_delay = seconds(readers.get("retry_delay", 900))
+        self.max_retries = int(readers.get("max_retries", 3))
+
+    def build(self):
+        sc = self.scenario
+        legit_retention = seconds(sc.get("legit", {}).get("retention", 7 * 86400))
+        for d in self.w["domains"]:
+            dom = self.world.init(d["name"])
+            self.domains[d["name"]] = dom
+            retention = legit_retention
+            if d["spam"]:
+                camps = sc.get("campaign", [])
+                retention = max([seconds(c.get("retention", 7 * 86400)) for c in camps] or [legit_retention])
+            configure(dom, sc, retention, self.speed)
+            for address in d["users"]:
+                self.users[address] = dom.add_user(address.split("@")[0])
+        # Counting relays: the directory names them instead of the nodes.
+        path = os.path.join(self.world.root, "directory.toml")
+        with open(path) as f:
+            text = f.read()
+        for dom in self.domains.values():
+            for kind in ("recipient", "sender"):
+                listen = dom.info[f"{kind}_listen"]
+                relay = CountingRelay(listen, f"{dom.name} {kind}")
+                self.relays.append((kind, relay))
+                key = f'{kind}_endpoint = "{listen}"'
+                assert key in text, (key, path)
+                text = text.replace(key, f'{kind}_endpoint = "{relay.address}"')
+        with open(path, "w") as f:
+            f.write(text)
+
+    def start(self):
+        # Simulated time 0 is wall time `origin`; a few seconds ahead so that
+        # every node is up before the first event.
+        self.origin = int(time.time()) + 3
+        flags = [f"--clock_speed={self.speed}", f"--clock_origin={self.origin}"]
+        for dom in self.domains.values():
+            dom.sender.args = list(flags)
+            dom.recipient.args = list(flags)
+            dom.sender.start(wait=False)
+            dom.recipient.start(wait=False)
+        for dom in self.domains.values():
+            dom.sender.wait_ready()
+            dom.recipient.wait_ready()
+
+    def at(self, t):
+        """Waits until simulated time t (never returns early)."""
+        wall = self.origin + t / self.speed
+        now = time.time()
+        if wall > now:
+            time.sleep(wall - now)
+        else:
+            self.late = max(self.late, now - wall)
+
+    # --- events
+
+    def submit(self, i):
+        m = self.w["messages"][i]
+        user = self.users[m["from"]]
+        args = ["send", "--json", "--file", "-"]
+        for to in m["to"]:
+            args += ["--to", to]
+        r = self.world.pullmail(*args, "--config", user.domain.config, "--user", user.address,
+                                env={"PULLMAIL_PASSWORD": user.password},
+                                stdin=compose(m).decode())
+        out = r.json()
+        self.ids[i] = out.get("message_id") or out.get("messageId")
+        assert self.ids[i], r
+
+    def find(self, user, i):
+        """(folder, entry) of message i in `user`'s INBOX or Junk, or None."""
+        mid = self.ids.get(i)
+        for folder in ("INBOX", "Junk"):
+            for e in user.list(folder):
+                if (e.get("message_id") or e.get("messageId")) == mid:
+                    return folder, e
+        return None
+
+    def read(self, copy, attempt):
+        """Opens the copy as the simulator's reader does; returns True if it
+        is to be tried again (a retryable failure, attempts left)."""
+        i, address = copy["message"], copy["to"]
+        user = self.users[address]
+        # The copy was delivered well before (its reader's delay); a bounded
+        # wait covers a delivery still in flight.
+        found = wait_until(lambda: self.find(user, i), timeout=20,
+                           what=f"message {i} at {address}")
+        folder, e = found
+        if folder != "INBOX" or e.get("state", "shown") != "shown" or "\\Seen" in e.get("flags", []):
+            return  # not visible to its reader (suppressed, held, ...): not opened
+        uid = e["uid"]
+        r = user.read(uid, check=False)
+        if r.returncode != 0:
+            # Exit 3: the sender's node is unavailable (retryable), as the
+            # simulator's reader sees a failed fetch: again after retry_delay.
+            self.log(f"read of message {i} by {address} failed (attempt {attempt + 1}): "
+                     f"{r.stderr.strip()}")
+            return r.returncode == 3 and attempt < self.max_retries
+        self.read_ok.add((i, address))
+        if copy.get("reports"):
+            user.run("report", str(uid), "spam", "--folder", "INBOX")
+        return False
+
+    def run(self):
+        """Plays every event in simulated-time order; returns the time of the
+        last one."""
+        events = []  # (time, kind order, message, sequence, kind, what, attempt)
+        for m in self.w["messages"]:
+            events.append((m["created"], 0, m["index"], len(events), "submit", m["index"], 0))
+        for c in self.w["copies"]:
+            if c.get("reads"):
+                m = self.w["messages"][c["message"]]
+                events.append((m["created"] + c["delay"], 1, c["message"], len(events), "read", c, 0))
+        heapq.heapify(events)
+        last = 0
+        while events:
+            t, order, msg, seq, kind, what, attempt = heapq.heappop(events)
+            self.at(t)
+            last = t
+            if kind == "submit":
+                self.submit(what)
+            elif self.read(what, attempt):
+                heapq.heappush(events, (t + self.retry_delay, order, msg, seq, kind, what, attempt + 1))
+        return last
+
+    # --- results
+
+    def collect(self):
+        """Each copy's outcome as tests/parity describes it."""
+        places = {}
+        for address, user in self.users.items():
+            if address.startswith("bot"):
+                continue
+            for folder in ("INBOX", "Junk"):
+                for e in user.list(folder):
+                    mid = e.get("message_id") or e.get("messageId")
+                    state = e.get("state", "shown")
+                    if folder == "Junk":
+                        place = "junk"
+                    elif state == "held":
+                        place = "held"
+                    elif state == "revoked":
+                        place = "hidden"
+                    else:
+                        place = "shown"
+                    places[(mid, address)] = place
+        bounced = set()
+        senders = {m["from"] for m in self.w["messages"]}
+        for s in senders:
+            for sm in self.users[s].sent():
+                mid = sm.get("message_id") or sm.get("messageId")
+                for d in sm.get("deliveries", []):
+                    if d.get("state") == "bounced":
+                        bounced.add((mid, d.get("domain")))
+        real = {}
+        for c in self.w["copies"]:
+            i, address = c["message"], c["to"]
+            mid = self.ids.get(i)
+            desc = places.get((mid, address), "none")
+            if (i, address) in self.read_ok:
+                desc += " read"
+            if (mid, address.split("@")[1]) in bounced:
+                desc += " bounced"
+            real[(i, address)] = desc
+        byte_counts = {"recipient": 0, "sender": 0}
+        connections = {"recipient": 0, "sender": 0}
+        for kind, relay in self.relays:
+            byte_counts[kind] += relay.total()
+            connections[kind] += relay.connections
+        return real, byte_counts, connections
+
+    def close(self):
+        for _, relay in self.relays:
+            relay.close()
+        self.world.close()
+
+
+# ----------------------------------------------------------------- compare
+
+def compare(w, real, real_bytes, connections, speed, wall, late):
+    sim_world = w["worlds"]["pull"]
+    rows, mismatches = {}, []
+    for c in w["copies"]:
+        key = (c["message"], c["to"])
+        spam = w["messages"][c["message"]]["spam"]
+        s, r = c["pull"], real[key]
+        rows.setdefault((spam, s), [0, 0])[0] += 1
+        rows.setdefault((spam, r), [0, 0])[1] += 1
+        if s != r:
+            mismatches.append(f"message {c['message']} to {c['to']}: simulator '{s}', nodes '{r}'")
+    b = sim_world["bytes"]
+    sim_bytes = {"recipient": b["notify"] + b["notify_ack"],
+                 "sender": b["fetch_request"] + b["body"] + b["pin"]}
+    lines = []
+    lines.append(f"Per-copy outcomes ({len(w['copies'])} copies of {len(w['messages'])} messages; "
+                 f"seed {w['run']['seed']}):")
+    lines.append("")
+    lines.append("| copy | outcome | simulator | real nodes |")
+    lines.append("| --- | --- | ---: | ---: |")
+    for (spam, desc), (s, r) in sorted(rows.items()):
+        lines.append(f"| {'spam' if spam else 'legit'} | {desc} | {s} | {r} |")
+    lines.append("")
+    lines.append("Bytes between nodes (TCP payload, TLS included, both directions):")
+    lines.append("")
+    lines.append("| traffic | simulator | real nodes | real / sim | connections |")
+    lines.append("| --- | ---: | ---: | ---: | ---: |")
+    for kind, label in (("recipient", "notify + notify_ack"), ("sender", "fetch_request + body")):
+        ratio = real_bytes[kind] / sim_bytes[kind] if sim_bytes[kind] else float("nan")
+        lines.append(f"| {label} | {sim_bytes[kind]} | {real_bytes[kind]} | {ratio:.3f} | "
+                     f"{connections[kind]} |")
+    st, rt = sum(sim_bytes.values()), sum(real_bytes.values())
+    total_ratio = rt / st if st else float("nan")
+    lines.append(f"| total | {st} | {rt} | {total_ratio:.3f} | {sum(connections.values())} |")
+    lines.append("")
+    lines.append(f"Replay: clock speed {speed}x, {wall:.0f} s wall, at most {late:.1f} s behind "
+                 f"the clock.")
+    return "\n".join(lines), mismatches, total_ratio
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin-dir", default="build")
+    ap.add_argument("--scenario", default=os.path.join(HERE, "xval.toml"))
+    ap.add_argument("--speed", type=float, default=240,
+                    help="clock speed of the nodes: simulated seconds per wall second")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 unless every copy ends alike and bytes agree within --tolerance")
+    ap.add_argument("--tolerance", type=float, default=0.05)
+    ap.add_argument("--table", help="also write the table (Markdown) to this file")
+    ap.add_argument("--keep", action="store_true", help="keep the federation's folder")
+    args = ap.parse_args()
+
+    def log(text):
+        sys.stderr.write(f"replay: {text}\n")
+        sys.stderr.flush()
+
+    bin_dir = os.path.abspath(args.bin_dir)
+    with open(args.scenario, "rb") as f:
+        scenario = tomllib.load(f)
+    tmp = tempfile.mkdtemp(prefix="pullmail-xval-")
+    workload_path = os.path.join(tmp, "workload.jsonl")
+    sim = subprocess.run([os.path.join(bin_dir, "sim", "pullmail-sim"), "--scenario", args.scenario,
+                          "--out", os.path.join(tmp, "sim"), "--workload_out", workload_path,
+                          "--progress=off", "--plots=false", "--quiet"],
+                         capture_output=True, text=True, timeout=300)
+    if sim.returncode != 0:
+        log(f"pullmail-sim failed ({sim.returncode}):\n{sim.stderr}")
+        return 2
+    w = load_workload(workload_path)
+    if "pull" not in w["worlds"]:
+        log("the scenario has no pull world (run.mode)")
+        return 2
+    log(f"workload: {len(w['domains'])} domains, {len(w['messages'])} messages, "
+        f"{len(w['copies'])} copies")
+
+    replay = Replay(bin_dir, scenario, w, args.speed, log)
+    ok = False
+    try:
+        replay.build()
+        replay.start()
+        t0 = time.monotonic()
+        last = replay.run()
+        replay.at(last + 60)  # a simulated minute for the last report's moves
+        wall = time.monotonic() - t0
+        real, real_bytes, connections = replay.collect()
+        table, mismatches, ratio = compare(w, real, real_bytes, connections, args.speed, wall,
+                                           replay.late)
+        print(table)
+        if args.table:
+            with open(args.table, "w") as f:
+                f.write(table + "\n")
+        for m in mismatches:
+            log(m)
+        ok = not mismatches and abs(ratio - 1) <= args.tolerance
+        if not mismatches:
+            log("every copy ended alike")
+        log(f"bytes real/sim {ratio:.3f} (tolerance {args.tolerance:.0%})")
+    except BaseException:
+        sys.stderr.write(replay.world.diagnostics() + "\n")
+        raise
+    finally:
+        replay.close() if not args.keep else replay.world.close(keep=True)
+        if not args.keep:
+            import shutil
+            shutil.rmtree(tmp, ignore_errors=True)
+    if args.check and not ok:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
