@@ -162,6 +162,33 @@ TEST_F(RecipientNodeTest, ReportsReachingTheThresholdMoveOnlyUnreadCopiesToJunk)
   EXPECT_EQ(List("cid", "Junk").size(), 1u);
 }
 
+TEST_F(RecipientNodeTest, TheMaintenancePassMovesShownCopiesOfASuppressedBodyTheMovesMissed) {
+  Open(Open2());
+  Deliver(Notification(kBad, "m1", "buy now", {"ann", "bob", "cid"}));
+  const uint32_t uid = List("ann", "INBOX")[0].uid();
+  ASSERT_TRUE(ReportSpam("ann", uid).ok());
+  ASSERT_TRUE(ReportSpam("bob", uid).ok());  // k = 2: cid's unread copy moves
+  ASSERT_TRUE(List("cid", "INBOX").empty());
+  // As if the node had been killed between the second report's commit and
+  // its moves: cid's copy is still shown in INBOX.
+  const uint32_t junk_uid = List("cid", "Junk")[0].uid();
+  ASSERT_TRUE(node_->store()
+                  .MoveEntry("cid@" + std::string(kHere), "Junk", junk_uid, "INBOX",
+                             EntryState::kShown, "")
+                  .ok());
+  ASSERT_EQ(List("cid", "INBOX").size(), 1u);
+  node_->Maintain();
+  EXPECT_TRUE(List("cid", "INBOX").empty());
+  ASSERT_EQ(List("cid", "Junk").size(), 1u);
+
+  // A copy its user moves back out of Junk stays where the user put it.
+  auto moved = node_->store().CopyEntries("cid@" + std::string(kHere), "Junk",
+                                          {List("cid", "Junk")[0].uid()}, "INBOX", /*move=*/true);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  node_->Maintain();
+  EXPECT_EQ(List("cid", "INBOX").size(), 1u);
+}
+
 TEST_F(RecipientNodeTest, AReportCountsOncePerReader) {
   Open(Open2());
   Deliver(Notification(kBad, "m1", "buy now", {"ann", "bob"}));

@@ -310,8 +310,31 @@ void RecipientNode::ReviewHeldAndPrefetch() {
         }
         continue;
       }
-      // Pin a shown, unread body before the sender drops it.
       const CopyFacts copy = CopyOf(e, /*local=*/false);
+      // A shown copy of a body already suppressed: the moves of that
+      // suppression did not reach it (a kill between the report's commit and
+      // the moves, or a placement by a count one pass old on a replica).
+      bool body_suppressed;
+      double net_spam;
+      {
+        std::lock_guard<std::mutex> lock(policy_mu_);
+        body_suppressed = policy_->IsSuppressed(n->body_sha256);
+        net_spam = policy_->NetSpam(n->body_sha256);
+      }
+      if (SuppressionRepairMoves(copy, body_suppressed)) {
+        if (store_->MoveEntry(u.address, kInbox, e.uid, std::string(kJunkFolder),
+                              EntryState::kSuppressed,
+                              absl::StrCat(AV(policy_rule::kBodyHashThreshold), ": suppressed: ",
+                                           net_spam, " net spam reports on this body"))
+                .ok()) {
+          changes_.Notify(u.address);
+          Metrics::Global().Add("pullmail_copies_suppressed_total");
+          PM_LOG(INFO) << "unread copy of suppressed " << n->message_id << " for " << u.address
+                       << " moved to Junk on review";
+        }
+        continue;
+      }
+      // Pin a shown, unread body before the sender drops it.
       if (ShouldPrefetch(copy, n->revoked, n->expires, now, config_.prefetch_before_expiry,
                          /*body_cached=*/false)) {
         auto cached = store_->HasBody(BodyCacheKey(*n));

@@ -39,6 +39,10 @@ bool SuppressionMoves(const CopyFacts& c) {
   return !c.local && !c.seen && !c.in_junk && c.state != EntryState::kRevoked;
 }
 
+bool SuppressionRepairMoves(const CopyFacts& c, bool body_suppressed) {
+  return body_suppressed && c.state == EntryState::kShown && SuppressionMoves(c);
+}
+
 bool RevocationHides(const CopyFacts& c) {
   return !c.local && !c.seen && c.state != EntryState::kRevoked;
 }

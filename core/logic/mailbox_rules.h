@@ -61,6 +61,14 @@ Placement PlacementFor(const Decision& d);
 // True when a newly suppressed body moves this copy to Junk.
 bool SuppressionMoves(const CopyFacts& c);
 
+// True when the maintenance pass, finding a shown copy of a body the policy
+// holds suppressed, moves it to Junk: the suppression that should have moved
+// it did not run (the node was killed between a report's commit and the
+// moves, or a replica placed the copy by a count one pass old). A copy whose
+// state is already kSuppressed is one the user moved back out of Junk: it
+// stays where the user put it.
+bool SuppressionRepairMoves(const CopyFacts& c, bool body_suppressed);
+
 // True when a revocation hides this copy.
 bool RevocationHides(const CopyFacts& c);
 

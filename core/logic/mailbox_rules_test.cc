@@ -60,6 +60,18 @@ TEST(MailboxRulesTest, SuppressionMovesOnlyUnreadIncomingCopiesOutsideJunk) {
   EXPECT_FALSE(SuppressionMoves(Copy(EntryState::kShown, false, false, /*local=*/true)));
 }
 
+TEST(MailboxRulesTest, SuppressionRepairMovesOnlyShownUnreadCopiesOfASuppressedBody) {
+  EXPECT_TRUE(SuppressionRepairMoves(Copy(EntryState::kShown), /*body_suppressed=*/true));
+  EXPECT_FALSE(SuppressionRepairMoves(Copy(EntryState::kShown), /*body_suppressed=*/false));
+  EXPECT_FALSE(SuppressionRepairMoves(Copy(EntryState::kShown, /*seen=*/true), true));
+  // Held copies are the held review's (ReviewHeld suppresses them itself).
+  EXPECT_FALSE(SuppressionRepairMoves(Copy(EntryState::kHeld), true));
+  // Moved back out of Junk by its user: stays.
+  EXPECT_FALSE(SuppressionRepairMoves(Copy(EntryState::kSuppressed), true));
+  EXPECT_FALSE(SuppressionRepairMoves(Copy(EntryState::kRevoked), true));
+  EXPECT_FALSE(SuppressionRepairMoves(Copy(EntryState::kShown, false, false, /*local=*/true), true));
+}
+
 TEST(MailboxRulesTest, RevocationHidesUnreadCopiesOnce) {
   EXPECT_TRUE(RevocationHides(Copy(EntryState::kShown)));
   EXPECT_TRUE(RevocationHides(Copy(EntryState::kHeld)));

@@ -265,6 +265,41 @@ class Spam(WorldTestCase):
         self.assert_not_listed(first, mid)
         self.assertIn("you reported it as spam", self.copy_of(first, mid, junk=True)["reason"])
 
+    def test_suppressing_report_then_kill9_moves_unread_copies_after_restart(self):
+        """A report that reaches the threshold commits, and the node is
+        killed (SIGKILL) before it moves the unread copies to Junk. After the
+        restart the maintenance pass finds shown, unread copies of a body the
+        policy holds suppressed and moves them (core's
+        SuppressionRepairMoves); before, they stayed in their INBOXes for good."""
+        a = self.world.init("a.example")
+        b = self.world.init("b.example")
+        b.edit_config("spam_threshold_k = 3.0", "spam_threshold_k = 1.0")
+        spammer = a.add_user("spammer")
+        users = [b.add_user(f"user{i}") for i in range(3)]
+        a.start()
+        b.start()
+        sent = spammer.send([u.address for u in users], "Crash sale two",
+                            "Nothing must stay: http://crash.invalid/\n" * 20)
+        mid = sent["message_id"]
+        copies = {u.address: self.wait_for_message(u, mid) for u in users}
+        reporter, unread = users[0], users[1:]
+
+        b.recipient.stop()
+        b.recipient.start(env={"PULLMAIL_CRASH_POINT": "report_committed"})
+        r = reporter.run("report", copies[reporter.address]["uid"], "spam", "--json", check=False)
+        self.assertNotEqual(r.returncode, 0, f"the node answered instead of dying: {r}")
+        self.assertEqual(b.recipient.proc.wait(timeout=30), -9,
+                         "the recipient node did not die by SIGKILL at the crash point")
+        self.assertIn("PULLMAIL_CRASH_POINT=report_committed reached", b.recipient.log_tail(40))
+
+        b.recipient.start()
+        for u in unread:
+            wait_until(lambda u=u: not self.with_message(u.list(), mid), 30,
+                       what=f"{u.address}'s unread copy to leave INBOX after the restart")
+            moved = self.copy_of(u, mid, junk=True)
+            self.assertEqual(moved["state"], "suppressed")
+            self.assertIn("body_hash_threshold", moved["reason"])
+
     def test_policy_state_file_of_an_older_node_is_imported_once(self):
         """A node upgraded from the version that kept the policy's counts in
         data_dir/policy.state imports that file into its store at the first
