@@ -241,8 +241,9 @@ def configure(domain, scenario, retention, speed):
 # ------------------------------------------------------------------ replay
 
 class Replay:
-    def __init__(self, bin_dir, scenario, workload, speed, log):
+    def __init__(self, bin_dir, scenario, workload, speed, log, plaintext=False):
         self.bin_dir, self.scenario, self.w, self.speed, self.log = bin_dir, scenario, workload, speed, log
+        self.plaintext = plaintext
         self.world = World(bin_dir, name="xval", dns=False)
         self.domains = {}       # name -> world Domain
         self.users = {}         # address -> world User
@@ -259,7 +260,7 @@ class Replay:
         sc = self.scenario
         legit_retention = seconds(sc.get("legit", {}).get("retention", 7 * 86400))
         for d in self.w["domains"]:
-            dom = self.world.init(d["name"])
+            dom = self.world.init(d["name"], *(["--plaintext"] if self.plaintext else []))
             self.domains[d["name"]] = dom
             retention = legit_retention
             if d["spam"]:
@@ -419,6 +420,8 @@ class Replay:
         byte_counts = {"recipient": 0, "sender": 0}
         connections = {"recipient": 0, "sender": 0}
         for kind, relay in self.relays:
+            self.log(f"relay {relay.name}: {relay.connections} connections, "
+                     f"{relay.up} bytes in, {relay.down} bytes out")
             byte_counts[kind] += relay.total()
             connections[kind] += relay.connections
         return real, byte_counts, connections
@@ -482,6 +485,8 @@ def main():
     ap.add_argument("--tolerance", type=float, default=0.05)
     ap.add_argument("--table", help="also write the table (Markdown) to this file")
     ap.add_argument("--keep", action="store_true", help="keep the federation's folder")
+    ap.add_argument("--plaintext", action="store_true",
+                    help="gRPC without TLS between the nodes (to tell TLS's bytes from the rest)")
     args = ap.parse_args()
 
     def log(text):
@@ -507,7 +512,7 @@ def main():
     log(f"workload: {len(w['domains'])} domains, {len(w['messages'])} messages, "
         f"{len(w['copies'])} copies")
 
-    replay = Replay(bin_dir, scenario, w, args.speed, log)
+    replay = Replay(bin_dir, scenario, w, args.speed, log, plaintext=args.plaintext)
     ok = False
     try:
         replay.build()
