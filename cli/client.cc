@@ -72,11 +72,11 @@ std::unique_ptr<grpc::ClientContext> Session::Context(absl::Duration timeout) co
 
 absl::StatusOr<v1::MailboxService::Stub*> Session::Mailbox() {
   if (!mailbox_) {
-    if (config_.recipient_listen.empty()) {
+    if (config_.RecipientEndpoints().empty()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(config_.path, ": [recipient] listen is not set"));
+          absl::StrCat(config_.path, ": [recipient] listen (or endpoints) is not set"));
     }
-    auto ch = Dial(config_.tls, config_.recipient_listen, config_.domain);
+    auto ch = Dial(config_.tls, config_.RecipientEndpoints(), config_.domain);
     if (!ch.ok()) return ch.status();
     mailbox_ = v1::MailboxService::NewStub(*ch);
   }
@@ -85,11 +85,11 @@ absl::StatusOr<v1::MailboxService::Stub*> Session::Mailbox() {
 
 absl::StatusOr<v1::SubmitService::Stub*> Session::Submit() {
   if (!submit_) {
-    if (config_.sender_listen.empty()) {
+    if (config_.SenderEndpoints().empty()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(config_.path, ": [sender] listen is not set"));
+          absl::StrCat(config_.path, ": [sender] listen (or endpoints) is not set"));
     }
-    auto ch = Dial(config_.tls, config_.sender_listen, config_.domain);
+    auto ch = Dial(config_.tls, config_.SenderEndpoints(), config_.domain);
     if (!ch.ok()) return ch.status();
     submit_ = v1::SubmitService::NewStub(*ch);
   }

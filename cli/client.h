@@ -57,7 +57,9 @@ class Session {
   // A context with the authorization header and a deadline `timeout` away.
   std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(30)) const;
 
-  // Stubs for this domain's nodes (channels made on first use).
+  // Stubs for this domain's nodes (channels made on first use), over the
+  // config's RecipientEndpoints() / SenderEndpoints(): every replica listed,
+  // calls spread over those that are up.
   absl::StatusOr<v1::MailboxService::Stub*> Mailbox();
   absl::StatusOr<v1::SubmitService::Stub*> Submit();
 

@@ -129,7 +129,10 @@ void PrintMessageLine(const v1::MessageInfo& m, bool show_state) {
 
 std::vector<OptionSpec> ClientOptions() {
   return {
-      {"config", true, "the domain's node.toml (from `pullmail init`)", "FILE"},
+      {"config", true,
+       "the domain's node.toml (from `pullmail init`); the nodes are dialled at its\n"
+       "                           [recipient]/[sender] endpoints (every replica), else listen",
+       "FILE"},
       {"user", true, "your address, e.g. ann@a.example", "ADDRESS"},
       {"password", true, "your password (or set PULLMAIL_PASSWORD)", "PASSWORD"},
       {"json", false, "print JSON instead of text"},

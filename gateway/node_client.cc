@@ -73,13 +73,15 @@ void WaitPenalty(LoginThrottle& throttle, const std::string& address, std::strin
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<NodeClient>> NodeClient::Open(const NodeConfig& node) {
-  if (node.recipient_listen.empty() || node.sender_listen.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(node.path, ": [recipient] and [sender] listen are both needed"));
+  if (node.RecipientEndpoints().empty() || node.SenderEndpoints().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        node.path, ": [recipient] and [sender] listen (or endpoints) are both needed"));
   }
-  auto recipient = Dial(node.tls, node.recipient_listen, node.domain);
+  // One channel per node over every replica listed (round_robin): a
+  // replica that dies leaves the others serving the sessions' next calls.
+  auto recipient = Dial(node.tls, node.RecipientEndpoints(), node.domain);
   if (!recipient.ok()) return recipient.status();
-  auto sender = Dial(node.tls, node.sender_listen, node.domain);
+  auto sender = Dial(node.tls, node.SenderEndpoints(), node.domain);
   if (!sender.ok()) return sender.status();
   std::unique_ptr<NodeClient> c(new NodeClient());
   c->domain_ = node.domain;

@@ -23,7 +23,9 @@ namespace pullmail::gateway {
 class NodeClient {
  public:
   // Dials the domain's recipient node (MailboxService) and sender node
-  // (SubmitService) as listed in `node`. Channels connect lazily.
+  // (SubmitService) at `node`'s RecipientEndpoints() / SenderEndpoints():
+  // one channel each, over every replica listed (docs/SCALE-OUT.md), calls
+  // spread over those that are up. Channels connect lazily.
   static absl::StatusOr<std::unique_ptr<NodeClient>> Open(const NodeConfig& node);
 
   const std::string& domain() const { return domain_; }

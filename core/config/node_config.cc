@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/storage/pg_store.h"  // IsPostgresUrl
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
@@ -111,6 +112,7 @@ absl::StatusOr<NodeConfig> FromTable(toml::table parsed, const std::string& path
 
   c.sender_listen = t["sender"]["listen"].value_or(std::string());
   c.sender_metrics_listen = t["sender"]["metrics_listen"].value_or(std::string());
+  c.sender_endpoints = t["sender"]["endpoints"].value_or(std::string());
   int64_t retention_h = t["sender"]["retention_hours"].value_or(int64_t{24 * 30});
   if (retention_h <= 0 || retention_h > 24 * 90) {
     return FieldError(path, "sender.retention_hours", "must be in 1..2160");
@@ -132,6 +134,15 @@ absl::StatusOr<NodeConfig> FromTable(toml::table parsed, const std::string& path
 
   c.recipient_listen = t["recipient"]["listen"].value_or(std::string());
   c.recipient_metrics_listen = t["recipient"]["metrics_listen"].value_or(std::string());
+  c.recipient_endpoints = t["recipient"]["endpoints"].value_or(std::string());
+  for (auto [field, list] : {std::pair{"sender.endpoints", &c.sender_endpoints},
+                             std::pair{"recipient.endpoints", &c.recipient_endpoints}}) {
+    for (absl::string_view e : absl::StrSplit(*list, ',')) {
+      if (!list->empty() && (e.empty() || e.find(':') == absl::string_view::npos)) {
+        return FieldError(path, field, "a comma-separated list of host:port");
+      }
+    }
+  }
   int64_t prefetch_h = t["recipient"]["prefetch_before_expiry_hours"].value_or(int64_t{24});
   if (prefetch_h < 0) return FieldError(path, "recipient.prefetch_before_expiry_hours", "negative");
   c.prefetch_before_expiry = absl::Hours(prefetch_h);
@@ -140,6 +151,13 @@ absl::StatusOr<NodeConfig> FromTable(toml::table parsed, const std::string& path
     for (const std::string* l : {&c.sender_listen, &c.recipient_listen}) {
       if (!l->empty() && !IsLoopbackEndpoint(*l)) {
         return FieldError(path, "tls.plaintext", "plaintext is allowed only on loopback listeners");
+      }
+    }
+    for (const std::string* l : {&c.sender_endpoints, &c.recipient_endpoints}) {
+      for (absl::string_view e : absl::StrSplit(*l, ',', absl::SkipEmpty())) {
+        if (!IsLoopbackEndpoint(SV(e))) {
+          return FieldError(path, "tls.plaintext", "plaintext is allowed only to loopback endpoints");
+        }
       }
     }
   }

@@ -15,10 +15,14 @@
 //   ca = "../ca/ca.pem"  cert = "tls/node.pem"  key = "tls/node.key"
 //   [sender]
 //   listen = "127.0.0.1:7102"  metrics_listen = "127.0.0.1:9102"
+//   endpoints = "10.0.0.1:7102,10.0.0.2:7102"   # optional: every sender replica,
+//                                    # what the gateway and `pullmail` dial
+//                                    # (docs/SCALE-OUT.md); default: listen
 //   retention_hours = 720            # or retention_seconds (overrides)
 //   [sender.retry]  (core/logic/outbox.h)
 //   [recipient]
 //   listen = "127.0.0.1:7101"  metrics_listen = "127.0.0.1:9101"
+//   endpoints = "..."                # optional, as [sender] endpoints
 //   prefetch_before_expiry_hours = 24
 //   [recipient.policy]  (core/policy, docs/POLICY.md)
 //   [recipient.fetch]   (fetch deadline, rate, prefetch bounds: core/logic/fetch_schedule.h)
@@ -76,6 +80,10 @@ struct NodeConfig {
 
   std::string sender_listen;
   std::string sender_metrics_listen;   // empty = no metrics endpoint
+  // [sender] endpoints: every sender replica of the domain, comma-separated
+  // as in the directory ("10.0.0.1:7102,10.0.0.2:7102"); empty = listen.
+  // Read by the domain's own clients (gateway, `pullmail`), not by the node.
+  std::string sender_endpoints;
   absl::Duration retention = absl::Hours(24 * 30);
   // How long a sender replica holds a delivery it took from the shared queue
   // before another replica may send it ([sender] claim_lease_seconds; longer
@@ -92,6 +100,7 @@ struct NodeConfig {
 
   std::string recipient_listen;
   std::string recipient_metrics_listen;
+  std::string recipient_endpoints;  // [recipient] endpoints, as sender_endpoints
   absl::Duration prefetch_before_expiry = absl::Hours(24);
 
   // The whole parsed file, for sections parsed by their own modules
@@ -108,6 +117,16 @@ struct NodeConfig {
     return database.empty() ? RecipientDbPath() : database;
   }
   std::string UsersStoreLocation() const { return database.empty() ? UsersDbPath() : database; }
+  // What the domain's own clients (the gateway, `pullmail`) dial to reach
+  // the sender / recipient node: the endpoints list when given, else the
+  // node's listen address. One gRPC channel over a list spreads calls over
+  // the replicas that are up (rpc/tls.h Dial).
+  const std::string& SenderEndpoints() const {
+    return sender_endpoints.empty() ? sender_listen : sender_endpoints;
+  }
+  const std::string& RecipientEndpoints() const {
+    return recipient_endpoints.empty() ? recipient_listen : recipient_endpoints;
+  }
   std::string TokenKeyPath() const { return data_dir + "/token.key"; }
   // A sub-table of raw, e.g. Section("recipient", "policy"); nullptr if absent.
   const toml::table* Section(std::string_view a, std::string_view b = {}) const;

@@ -78,6 +78,37 @@ TEST(NodeConfig, RejectsMissingFieldsAndPublicPlaintext) {
   EXPECT_FALSE(ParseNodeConfig("domain = [", "/x/n.toml").ok());
 }
 
+TEST(NodeConfig, ClientEndpointsDefaultToListenOrListEveryReplica) {
+  const char* base = "domain='a'\ndirectory='d'\nsigning_key='k'\n[tls]\nplaintext=true\n";
+  auto single = ParseNodeConfig(std::string(base) +
+                                    "[sender]\nlisten='127.0.0.1:7102'\n"
+                                    "[recipient]\nlisten='127.0.0.1:7101'\n",
+                                "/x/n.toml");
+  ASSERT_TRUE(single.ok()) << single.status();
+  EXPECT_EQ(single->SenderEndpoints(), "127.0.0.1:7102");
+  EXPECT_EQ(single->RecipientEndpoints(), "127.0.0.1:7101");
+  auto listed = ParseNodeConfig(
+      std::string(base) +
+          "[sender]\nlisten='127.0.0.1:7102'\nendpoints='127.0.0.1:7102,127.0.0.1:7202'\n"
+          "[recipient]\nlisten='127.0.0.1:7101'\nendpoints='127.0.0.1:7101,127.0.0.1:7201'\n",
+      "/x/n.toml");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->SenderEndpoints(), "127.0.0.1:7102,127.0.0.1:7202");
+  EXPECT_EQ(listed->RecipientEndpoints(), "127.0.0.1:7101,127.0.0.1:7201");
+  EXPECT_EQ(listed->recipient_listen, "127.0.0.1:7101");  // the node's own address is apart
+  // An empty element, a missing port, a public address with plaintext.
+  for (const char* bad : {"[sender]\nendpoints='127.0.0.1:7102,'\n",
+                          "[recipient]\nendpoints='127.0.0.1'\n",
+                          "[recipient]\nendpoints='127.0.0.1:7101,192.0.2.1:7101'\n"}) {
+    auto r = ParseNodeConfig(std::string(base) + bad, "/x/n.toml");
+    EXPECT_FALSE(r.ok()) << bad;
+    const std::string why(r.status().message());
+    EXPECT_TRUE(why.find("endpoints") != std::string::npos ||
+                why.find("plaintext") != std::string::npos)
+        << why;
+  }
+}
+
 TEST(NodeConfig, DnsDirectory) {
   const char* base = "domain='a'\nsigning_key='k'\n[tls]\nplaintext=true\n";
   auto none = ParseNodeConfig(base, "/x/n.toml");

@@ -10,8 +10,11 @@ installed here.
 Run:  python3 tests/e2e/test_replicas.py --bin-dir build Replicas.test_kill9_one_replica_of_each_under_load
 """
 
+import imaplib
 import os
+import re
 import shutil
+import smtplib
 import subprocess
 import sys
 import tempfile
@@ -284,6 +287,103 @@ class Replicas(WorldTestCase):
         accepted = "pullmail_notifications_accepted_total"
         self.assertEqual(b2.counter(accepted), 1)
         self.assertEqual(b.recipient.counter(accepted), 0)
+
+    def test_gateway_keeps_serving_when_one_replica_of_each_node_is_killed(self):
+        """b.example runs two sender and two recipient replicas; its gateway's
+        node.toml lists both of each ([sender]/[recipient] endpoints), so the
+        gateway holds one round_robin channel per node. While bob submits by
+        SMTP (a new session, AUTH and one message each time) to carol and
+        dave, recipient replica 1 and sender replica 2 are killed with
+        SIGKILL. The gateway keeps serving: later submissions are accepted,
+        carol's IMAP session opened before the kills goes on answering, and
+        dave's first LOGIN, SELECT and FETCH after them work. Every
+        submission the gateway acknowledged (250) arrives exactly once."""
+        b = self.world.init("b.example", "--database", self.database("b.example"))
+        b.edit_config("retention_hours = 720", "retention_hours = 720\nclaim_lease_seconds = 3")
+        b.append_config(RETRY_FAST)
+        b_s2 = Replica(self.world, b, "sender", 2)
+        b_r2 = Replica(self.world, b, "recipient", 2)
+        self.replicas += [b_s2, b_r2]
+        for kind, second in (("sender", b_s2), ("recipient", b_r2)):
+            both = f'{b.info[kind + "_listen"]},{second.listen}'
+            self.list_in_directory(b, kind, both)
+            listen = f'[{kind}]\nlisten = "{b.info[kind + "_listen"]}"'
+            b.edit_config(listen, f'{listen}\nendpoints = "{both}"')
+        bob, carol, dave = (b.add_user(u) for u in ("bob", "carol", "dave"))
+        b.start()
+        b_s2.start()
+        b_r2.start()
+        b.gateway.start()
+
+        def imap(user):
+            host, port = b.gateway_address("imap")
+            m = imaplib.IMAP4(host, port, timeout=30)
+            m.host = b.name  # the certificate names the domain
+            self.assertEqual(m.starttls(ssl_context=b.tls_context())[0], "OK")
+            self.assertEqual(m.login(user.address, user.password)[0], "OK")
+            self.addCleanup(m.shutdown)
+            return m
+
+        def submit(subject):
+            """One SMTP submission session; True if the message got a 250."""
+            host, port = b.gateway_address("submission")
+            try:
+                with smtplib.SMTP(host, port, local_hostname="client.test", timeout=30) as s:
+                    s._host = b.name
+                    s.starttls(context=b.tls_context())
+                    s.login(bob.address, bob.password)
+                    s.sendmail(bob.address, [carol.address, dave.address],
+                               f"From: <{bob.address}>\r\nTo: <{carol.address}>\r\n"
+                               f"Subject: {subject}\r\n\r\nbody of {subject}\r\n")
+                return True
+            except (smtplib.SMTPException, OSError):
+                return False
+
+        def subjects(m):
+            typ, data = m.select("INBOX")
+            self.assertEqual(typ, "OK", data)
+            if int(data[0]) == 0:
+                return []
+            typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            self.assertEqual(typ, "OK", data)
+            return [re.search(rb"Subject: (.*?)\r\n", part[1]).group(1).decode()
+                    for part in data if isinstance(part, tuple)]
+
+        carol_imap = imap(carol)
+        acked, refused = [], []
+        total, kill_at = 30, 10
+        for i in range(total):
+            if i == kill_at:
+                b.recipient.kill9()  # recipient replica 1
+                b_s2.kill9()         # sender replica 2
+            subject = f"load {i:02d}"
+            (acked if submit(subject) else refused).append(subject)
+            if i % 5 == 4:  # carol's session, opened before the kills, goes on
+                self.assertEqual(carol_imap.noop()[0], "OK")
+        # A call already on its way to a replica when it died may fail; the
+        # gateway must not fail beyond those.
+        self.assertLessEqual(len(refused), 2, f"submissions refused: {refused}")
+        self.assertTrue(all(f"load {i:02d}" in acked for i in range(kill_at + 3, total)),
+                        f"a submission after the kills was refused: {refused}")
+
+        # dave logs in for the first time now (no login cache): LOGIN,
+        # SELECT and FETCH through the surviving replicas.
+        dave_imap = imap(dave)
+        got = wait_until(lambda: (lambda s: s if set(s) >= set(acked) else None)(
+                             subjects(dave_imap)), 90, interval=0.5,
+                         what=f"{len(acked)} acknowledged messages in dave's INBOX")
+        self.assertEqual(sorted(s for s in set(got) if got.count(s) > 1), [], "delivered twice")
+        self.assertEqual(sorted(set(got) - set(acked) - set(refused)), [],
+                         "only what was submitted arrives")
+        typ, data = dave_imap.fetch("1", "(BODY[])")  # pulled from the surviving sender replica
+        self.assertEqual(typ, "OK", data)
+        self.assertRegex(data[0][1], rb"body of load \d\d")
+        self.assertEqual(sorted(set(subjects(carol_imap))), sorted(set(got)))
+
+        # The `pullmail` command reads the same lists from node.toml.
+        self.assertEqual(sorted(self.subjects(b.config, dave)), sorted(got))
+        self.assertEqual(self.send(b.config, bob, carol, "by the CLI").returncode, 0)
+        carol.wait_for_subject("by the CLI")
 
     def test_spam_counts_are_shared_between_recipient_replicas(self):
         """The spam policy's counts live in the shared store: one report
