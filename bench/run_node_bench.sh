@@ -4,7 +4,13 @@
 # For the sending side it also inits FANOUT (default 100) more domains,
 # f001.example ..., whose recipient endpoints node_bench serves itself with a
 # verifying sink (no nodes run for them).
-# Usage: [FANOUT=N] bench/run_node_bench.sh [BUILD_DIR] [-- node_bench flags, e.g. --n=50000]
+# The measured recipient node's process id goes to node_bench
+# (--recipient_pid), which prints its CPU time per notification.
+# PERF_RECORD=FILE records the measured recipient node with `perf record -g`
+# for the whole run (perf report -i FILE afterwards); PERF_FLAGS replaces -g
+# (e.g. "-F 300 --call-graph dwarf" where libraries lack frame pointers).
+# Usage: [FANOUT=N] [PERF_RECORD=FILE] bench/run_node_bench.sh [BUILD_DIR] [-- node_bench flags,
+#        e.g. --n=50000 --modes=stream,batch]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -47,6 +53,17 @@ for d in a.example b.example; do
   PULLMAIL_LOG_LEVEL=warning start "$build/sender-node/pullmail-sender" "$world/$d/node.toml" "$world/$d-sender"
 done
 
-"$build/bench/node_bench" --from "$world/a.example/node.toml" --to "$world/b.example/node.toml" \
+recipient_pid=${pids[2]}  # b.example's recipient node (started third)
+if [ -n "${PERF_RECORD:-}" ]; then
+  perf record ${PERF_FLAGS:--g} -o "$PERF_RECORD" -p "$recipient_pid" >/dev/null 2>&1 &
+  perf_pid=$!
+  pids+=("$perf_pid")
+  sleep 0.5
+fi
+"$build/bench/node_bench" --recipient_pid="$recipient_pid" --from "$world/a.example/node.toml" --to "$world/b.example/node.toml" \
   --sender_user sender@a.example --reader reader@b.example --password bench \
   --fanout="$fanout_flag" "$@"
+if [ -n "${PERF_RECORD:-}" ]; then
+  kill -INT "$perf_pid"
+  wait "$perf_pid" || true
+fi

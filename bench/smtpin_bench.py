@@ -22,8 +22,13 @@ Figures, not a test: nothing here passes or fails on time.
 Needs Postfix (smtp-source and the postfix programs): bench/install-bench-deps.sh
 installs it from Debian. Runs as root (Postfix's master must).
 
+It also prints where pullmail's CPU went: CPU time per message of the
+gateway, the sender node and the recipient node (from /proc, so the
+machine's other load does not change it). --perf DIR records each of the
+three with `perf record` into DIR/{gateway,sender,recipient}.data.
+
 Usage: bench/smtpin_bench.py [--bin-dir build] [--sessions 10] [--messages 2000]
-                             [--size 4096] [--only pullmail|postfix]
+                             [--size 4096] [--only pullmail|postfix] [--perf DIR]
 """
 
 import argparse
@@ -43,6 +48,14 @@ SENDER = "carol@legacy.example"  # a domain the directory does not list: a legac
 
 def load():
     return f"load {os.getloadavg()[0]:.2f}"
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds used so far by process `pid`."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is the state (field 3); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def smtp_source(args, host, port, to):
@@ -67,6 +80,17 @@ def bench_pullmail(args):
         b.gateway.start()
         host, port = b.gateway_address("smtp")
         before = b.recipient.counter(ACCEPTED)
+        procs = {"gateway": b.gateway.pid, "sender": b.sender.pid, "recipient": b.recipient.pid}
+        cpu0 = {k: cpu_seconds(pid) for k, pid in procs.items()}
+        perfs = []
+        if args.perf:
+            os.makedirs(args.perf, exist_ok=True)
+            for k, pid in procs.items():
+                perfs.append(subprocess.Popen(
+                    ["perf", "record", "-F", "300", "--call-graph", "dwarf,32768", "-o",
+                     os.path.join(args.perf, f"{k}.data"), "-p", str(pid)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(0.5)
         t0 = time.perf_counter()
         accepted_s = smtp_source(args, host, port, bob.address)
         accepted_load = load()
@@ -74,6 +98,13 @@ def bench_pullmail(args):
                    interval=0.02, what=f"{args.messages} notifications accepted at b.example")
         listed_s = time.perf_counter() - t0
         listed_load = load()
+        cpu = {k: (cpu_seconds(pid) - cpu0[k]) * 1e6 / args.messages for k, pid in procs.items()}
+        for p in perfs:
+            p.send_signal(2)
+            p.wait(timeout=120)
+        print("pullmail CPU per message: " +
+              ", ".join(f"{k} {v:.0f} us" for k, v in cpu.items()) +
+              f"; total {sum(cpu.values()):.0f} us", flush=True)
         listed = len(bob.list())
         if listed < args.messages:
             sys.exit(f"pullmail: only {listed} of {args.messages} listed in bob's INBOX")
@@ -200,6 +231,7 @@ def main():
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--only", choices=("pullmail", "postfix"))
+    ap.add_argument("--perf", metavar="DIR", help="perf record the three pullmail programs")
     args = ap.parse_args()
     for tool in ("smtp-source", "postfix"):
         if shutil.which(tool) is None:

@@ -29,6 +29,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
 #include "core/config/gateway_config.h"
 #include "core/config/node_config.h"
 #include "core/util/logging.h"
@@ -194,6 +195,11 @@ int Run(const std::string& path) {
 }  // namespace pullmail::gateway
 
 int main(int argc, char** argv) {
+  // Debian's Abseil is built without NDEBUG, so every absl::Mutex (gRPC's
+  // locks among them) would record a stack trace and update a global lock
+  // graph on each acquisition, looking for lock-order cycles. That is a
+  // debugging aid; production nodes run without it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   pullmail::SetProgramHelp(
       "pullmail-gateway --config DIR/node.toml\n\n"
       "Classic mail protocols for one pullmail domain's users, so that Thunderbird,\n"

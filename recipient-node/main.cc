@@ -13,6 +13,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
 #include "core/config/node_config.h"
 #include "core/util/logging.h"
 #include "recipient-node/recipient_node.h"
@@ -26,6 +27,11 @@ ABSL_FLAG(std::string, listen, "",
 ABSL_FLAG(std::string, metrics_listen, "", "host:port for /metrics instead of [recipient] metrics_listen");
 
 int main(int argc, char** argv) {
+  // Debian's Abseil is built without NDEBUG, so every absl::Mutex (gRPC's
+  // locks among them) would record a stack trace and update a global lock
+  // graph on each acquisition, looking for lock-order cycles. That is a
+  // debugging aid; production nodes run without it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   pullmail::SetProgramHelp(
       "pullmail-recipient --config DIR/node.toml\n\n"
       "The recipient node of one pullmail domain. Serves RecipientService (other\n"

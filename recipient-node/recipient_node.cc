@@ -111,9 +111,9 @@ AcceptContext RecipientNode::MakeAcceptContext() {
                        .user_exists = [this](std::string_view a) { return UserExists(a); },
                        .find_existing = [this](std::string_view d, std::string_view id)
                            -> std::optional<int64_t> {
-                         auto n = store_->FindNotification(d, id);
+                         auto n = store_->FindNotificationId(d, id);
                          if (!n.ok()) return std::nullopt;
-                         return n->id;
+                         return *n;
                        }};
 }
 
@@ -127,8 +127,10 @@ std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
   decisions.reserve(batch.size());
 
   const AcceptContext ctx = MakeAcceptContext();
+  // The usual counters are added once per commit, not per notification.
+  uint64_t bytes = 0, duplicates = 0, accepted = 0, batch_signed = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
-    metrics.Add("pullmail_notification_bytes_received_total", batch[i]->ByteSizeLong());
+    bytes += batch[i]->ByteSizeLong();
     decisions.push_back(FinishAccept(std::move(verified[i]), *batch[i], ctx));
     AcceptDecision& d = decisions.back();
     if (d.outcome != AcceptDecision::kStore) continue;
@@ -169,10 +171,10 @@ std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
         PM_LOG(INFO) << "rejected notification " << r.message_id() << ": " << r.reason() << " ("
                      << r.detail() << ")";
       } else if (duplicate) {
-        metrics.Add("pullmail_notifications_duplicate_total");
+        ++duplicates;
       } else {
-        metrics.Add("pullmail_notifications_accepted_total");
-        if (batch[i]->has_batch()) metrics.Add("pullmail_notifications_batch_signed_total");
+        ++accepted;
+        if (batch[i]->has_batch()) ++batch_signed;
         PM_LOG(INFO) << "accepted " << d.notification.message_id() << " from "
                      << d.notification.envelope_sender() << " for " << d.users.size()
                      << " user(s); body (" << d.notification.body_size()
@@ -181,6 +183,10 @@ std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
     }
     results.push_back(std::move(r));
   }
+  metrics.Add("pullmail_notification_bytes_received_total", bytes);
+  if (duplicates > 0) metrics.Add("pullmail_notifications_duplicate_total", duplicates);
+  if (accepted > 0) metrics.Add("pullmail_notifications_accepted_total", accepted);
+  if (batch_signed > 0) metrics.Add("pullmail_notifications_batch_signed_total", batch_signed);
   return results;
 }
 

@@ -200,22 +200,52 @@ SigningKey& SigningKey::operator=(SigningKey&& other) noexcept {
 
 SigningKey::~SigningKey() { EVP_PKEY_free(key_); }
 
-bool VerifySignature(std::string_view public_key, std::string_view context,
-                     std::string_view message, std::string_view signature) {
-  if (public_key.size() != kPublicKeySize || signature.size() != limits::kSignatureSize) {
-    return false;
+namespace {
+
+// The last few public keys this thread verified with, parsed: making an
+// EVP_PKEY from raw bytes costs ~5% of a verification, and a node verifies
+// with a handful of keys over and over. Per thread, so no locking; bounded
+// (kKeyCacheSize, replaced round-robin), so a peer cycling through keys only
+// makes it miss.
+constexpr size_t kKeyCacheSize = 8;
+struct KeyCache {
+  std::string raw[kKeyCacheSize];
+  PkeyPtr key[kKeyCacheSize];
+  size_t next = 0;
+};
+
+EVP_PKEY* CachedPublicKey(std::string_view public_key) {
+  thread_local KeyCache cache;
+  for (size_t i = 0; i < kKeyCacheSize; ++i) {
+    if (cache.key[i] != nullptr && cache.raw[i] == public_key) return cache.key[i].get();
   }
   PkeyPtr key(EVP_PKEY_new_raw_public_key(
       EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(public_key.data()),
       public_key.size()));
   if (key == nullptr) {
     ERR_clear_error();
+    return nullptr;
+  }
+  const size_t slot = cache.next;
+  cache.next = (cache.next + 1) % kKeyCacheSize;
+  cache.raw[slot] = std::string(public_key);
+  cache.key[slot] = std::move(key);
+  return cache.key[slot].get();
+}
+
+}  // namespace
+
+bool VerifySignature(std::string_view public_key, std::string_view context,
+                     std::string_view message, std::string_view signature) {
+  if (public_key.size() != kPublicKeySize || signature.size() != limits::kSignatureSize) {
     return false;
   }
+  EVP_PKEY* key = CachedPublicKey(public_key);
+  if (key == nullptr) return false;
   std::string input = Concat(context, message);
   MdCtxPtr ctx(EVP_MD_CTX_new());
   bool ok = ctx != nullptr &&
-            EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
+            EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key) == 1 &&
             EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                              signature.size(),
                              reinterpret_cast<const unsigned char*>(input.data()),

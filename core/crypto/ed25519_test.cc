@@ -6,9 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/crypto/encoding.h"
 
@@ -238,6 +241,37 @@ TEST_F(Ed25519PemTest, LoadsAKeyWithLooseModeButStillWorks) {
   absl::StatusOr<SigningKey> loaded = SigningKey::LoadPem(path);  // logs a warning
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->PublicKey(), key->PublicKey());
+}
+
+// VerifySignature keeps a few parsed public keys per thread: with more keys
+// in turn than it holds (so entries are replaced while in use), from two
+// threads at once, every signature verifies with its own key only.
+TEST(Ed25519, ManyKeysInTurnFromTwoThreads) {
+  constexpr int kKeys = 20;
+  const std::string ctx("pullmail.test\0", 14);
+  std::vector<std::string> pubs, sigs;
+  for (int i = 0; i < kKeys; ++i) {
+    absl::StatusOr<SigningKey> key = SigningKey::FromSeed(std::string(32, static_cast<char>(i + 1)));
+    ASSERT_TRUE(key.ok());
+    pubs.push_back(key->PublicKey());
+    sigs.push_back(key->Sign(ctx, "message " + std::to_string(i)));
+  }
+  std::atomic<int> failures{0};
+  auto check = [&](int offset) {
+    for (int round = 0; round < 3; ++round) {
+      for (int k = 0; k < kKeys; ++k) {
+        const int i = (k + offset) % kKeys;
+        const std::string msg = "message " + std::to_string(i);
+        if (!VerifySignature(pubs[i], ctx, msg, sigs[i])) ++failures;
+        if (VerifySignature(pubs[(i + 1) % kKeys], ctx, msg, sigs[i])) ++failures;
+        if (VerifySignature(std::string(32, '\xff'), ctx, msg, sigs[i])) ++failures;
+      }
+    }
+  };
+  std::thread other(check, 7);
+  check(0);
+  other.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 }  // namespace

@@ -5,6 +5,12 @@
 
 namespace pullmail {
 
+absl::StatusOr<int64_t> RecipientStore::FindNotificationId(std::string_view signing_domain,
+                                                           std::string_view message_id) {
+  ASSIGN_OR_RETURN(StoredNotification n, FindNotification(signing_domain, message_id));
+  return n.id;
+}
+
 absl::StatusOr<InsertResult> RecipientStore::InsertNotification(
     const StoredNotification& notification, const std::vector<std::string>& local_users,
     EntryState initial_state, std::string_view reason) {

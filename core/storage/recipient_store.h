@@ -97,6 +97,10 @@ class RecipientStore {
   virtual absl::StatusOr<StoredNotification> GetNotification(int64_t id) = 0;
   virtual absl::StatusOr<StoredNotification> FindNotification(std::string_view signing_domain,
                                                               std::string_view message_id) = 0;
+  // The id alone (the intake's duplicate check asks this for every
+  // notification); NotFound if unknown. The default reads the whole row.
+  virtual absl::StatusOr<int64_t> FindNotificationId(std::string_view signing_domain,
+                                                     std::string_view message_id);
 
   // Every stored notification with that body hash, by id.
   virtual absl::StatusOr<std::vector<StoredNotification>> NotificationsByBodyHash(

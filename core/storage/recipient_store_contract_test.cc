@@ -157,6 +157,15 @@ TEST_P(RecipientStoreContract, DuplicateIsStoredOnce) {
   PM_ASSERT_OK(found);
   EXPECT_EQ(found->id, first.notification_id);
   PM_EXPECT_CODE(store_->FindNotification("u.example", "m1"), kNotFound);
+  // The id alone, as the intake's duplicate check asks.
+  auto id = store_->FindNotificationId("s.example", "m1");
+  PM_ASSERT_OK(id);
+  EXPECT_EQ(*id, first.notification_id);
+  auto other_id = store_->FindNotificationId("t.example", "m1");
+  PM_ASSERT_OK(other_id);
+  EXPECT_EQ(*other_id, other->notification_id);
+  PM_EXPECT_CODE(store_->FindNotificationId("u.example", "m1"), kNotFound);
+  PM_EXPECT_CODE(store_->FindNotificationId("s.example", "m2"), kNotFound);
 }
 
 TEST_P(RecipientStoreContract, BatchInsertInOrderWithDuplicatesInsideTheBatch) {

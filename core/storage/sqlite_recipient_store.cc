@@ -143,6 +143,17 @@ class SqliteRecipientStore : public RecipientStore {
     return std::move(found.front());
   }
 
+  absl::StatusOr<int64_t> FindNotificationId(std::string_view signing_domain,
+                                             std::string_view message_id) override {
+    absl::MutexLock lock(&db_->mu());
+    ASSIGN_OR_RETURN(std::optional<int64_t> id, FindIdLocked(signing_domain, message_id));
+    if (!id.has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat("no notification ", AV(message_id), " from ", AV(signing_domain)));
+    }
+    return *id;
+  }
+
   absl::StatusOr<std::vector<StoredNotification>> NotificationsByBodyHash(
       std::string_view body_sha256) override {
     absl::MutexLock lock(&db_->mu());
