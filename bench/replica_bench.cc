@@ -1,9 +1,17 @@
-// replica_bench: verified, committed notifications/s into a domain's
-// recipient node, over several concurrent NotifyStreams, to one endpoint or
-// to a comma-separated list of replicas (spread round-robin, as a sender
-// node's channel does). bench/replica_bench.sh runs it against SQLite, one
-// PostgreSQL replica and two PostgreSQL replicas in one go, so that the
-// figures sit side by side (docs/SCALE-OUT.md).
+// replica_bench: a domain's two nodes on SQLite and on PostgreSQL replicas,
+// one run per configuration, figures side by side (docs/SCALE-OUT.md):
+//   recipient side: verified, committed notifications/s into the receiving
+//     domain's recipient node, over several concurrent NotifyStreams, to one
+//     endpoint or to a comma-separated list of replicas (spread round-robin,
+//     as a sender node's channel does);
+//   sender side: Submits/s into the sending domain's sender node(s) (a
+//     campaign to one reader, several calls in flight, round-robin over the
+//     replicas), and the same messages end to end: signed, delivered by the
+//     sender replicas' delivery workers (the shared queue) and listed in the
+//     reader's INBOX.
+// bench/replica_bench.sh runs it for SQLite, one PostgreSQL replica of each
+// node and two of each, and prints the table. Besides the human line, each
+// run prints "RESULT label notify/s submit/s end-to-end/s load" for it.
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -16,6 +24,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "core/config/node_config.h"
 #include "core/crypto/ed25519.h"
@@ -35,6 +44,13 @@ ABSL_FLAG(std::string, reader, "", "user at the receiving domain");
 ABSL_FLAG(std::string, label, "", "what to call this run in the output line");
 ABSL_FLAG(int, n, 8000, "notifications in all");
 ABSL_FLAG(int, streams, 4, "concurrent NotifyStreams (each its own call)");
+ABSL_FLAG(std::string, sender_user, "",
+          "user at the sending domain; with --submits > 0, the sender side is measured");
+ABSL_FLAG(std::string, password, "bench", "password of --sender_user and --reader");
+ABSL_FLAG(std::string, submit_endpoint, "",
+          "sender endpoint(s) to submit to (default: the --from config's [sender] listen)");
+ABSL_FLAG(int, submits, 2000, "Submits in the sender-side campaign (0: skip it)");
+ABSL_FLAG(int, inflight, 8, "Submit calls in flight");
 
 namespace pullmail {
 namespace {
@@ -42,6 +58,106 @@ namespace {
 [[noreturn]] void Die(const std::string& why) {
   std::fprintf(stderr, "replica_bench: %s\n", why.c_str());
   std::exit(1);
+}
+
+using SteadyClock = std::chrono::steady_clock;
+double Seconds(SteadyClock::time_point a) {
+  return std::chrono::duration<double>(SteadyClock::now() - a).count();
+}
+
+double Load() {
+  double l[1] = {0};
+  (void)getloadavg(l, 1);
+  return l[0];
+}
+
+// Logs in once and returns "Bearer <token>" (Basic would spend a password
+// hash per call).
+template <typename Stub>
+std::string Bearer(Stub& stub, const std::string& user, const std::string& password) {
+  grpc::ClientContext c;
+  c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::LoginRequest req;
+  req.set_user(user);
+  req.set_password(password);
+  v1::LoginResponse resp;
+  grpc::Status s = stub.Login(&c, req, &resp);
+  if (!s.ok()) Die("login of " + user + " failed: " + s.error_message());
+  return "Bearer " + resp.token();
+}
+
+uint32_t InboxUidNext(v1::MailboxService::Stub& mailbox, const std::string& auth) {
+  grpc::ClientContext c;
+  c.AddMetadata("authorization", auth);
+  c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::ListMessagesRequest req;
+  req.set_folder("INBOX");
+  req.set_limit(1);
+  v1::ListMessagesResponse resp;
+  grpc::Status s = mailbox.ListMessages(&c, req, &resp);
+  if (!s.ok()) Die("ListMessages: " + s.error_message());
+  return resp.folder().uid_next();
+}
+
+struct SendFigures {
+  double submit_per_s = 0;
+  double end_to_end_per_s = 0;
+};
+
+// The sender side: `submits` Submits of a 1 KiB message to `reader`,
+// `inflight` calls at a time over the sender endpoint(s); then waits until
+// the reader's INBOX lists them all (at most 10 minutes).
+SendFigures BenchSubmit(const NodeConfig& from, const NodeConfig& to, const std::string& recipient,
+                        int submits) {
+  const std::string user = absl::GetFlag(FLAGS_sender_user);
+  const std::string reader = absl::GetFlag(FLAGS_reader);
+  const std::string password = absl::GetFlag(FLAGS_password);
+  std::string endpoint = absl::GetFlag(FLAGS_submit_endpoint);
+  if (endpoint.empty()) endpoint = from.sender_listen;
+  auto sch = Dial(from.tls, endpoint, from.domain);
+  if (!sch.ok()) Die(std::string(sch.status().message()));
+  auto submit = v1::SubmitService::NewStub(*sch);
+  auto mch = Dial(to.tls, recipient, to.domain);
+  if (!mch.ok()) Die(std::string(mch.status().message()));
+  auto mailbox = v1::MailboxService::NewStub(*mch);
+  const std::string send_auth = Bearer(*submit, user, password);
+  const std::string read_auth = Bearer(*mailbox, reader, password);
+  const uint32_t before = InboxUidNext(*mailbox, read_auth);
+
+  std::atomic<int> next{0};
+  auto t0 = SteadyClock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < std::max(1, absl::GetFlag(FLAGS_inflight)); ++t) {
+    threads.emplace_back([&] {
+      for (int i; (i = next++) < submits;) {
+        grpc::ClientContext c;
+        c.AddMetadata("authorization", send_auth);
+        c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+        v1::SubmitRequest req;
+        req.set_from(user);
+        req.add_to(reader);
+        req.set_message(absl::StrCat("From: ", user, "\r\nTo: ", reader,
+                                     "\r\nSubject: replica bench ", i, "\r\n\r\n",
+                                     std::string(1024, 'x'), "\r\n"));
+        v1::SubmitResponse resp;
+        grpc::Status st = submit->Submit(&c, req, &resp);
+        if (!st.ok()) Die("Submit: " + st.error_message());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  SendFigures f;
+  f.submit_per_s = submits / Seconds(t0);
+  uint32_t listed = 0;
+  while ((listed = InboxUidNext(*mailbox, read_auth) - before) < static_cast<uint32_t>(submits) &&
+         Seconds(t0) < 600) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (listed < static_cast<uint32_t>(submits)) {
+    Die(absl::StrCat("only ", listed, " of ", submits, " submitted messages arrived in 10 min"));
+  }
+  f.end_to_end_per_s = submits / Seconds(t0);
+  return f;
 }
 
 int Main() {
@@ -85,7 +201,7 @@ int Main() {
   }
 
   std::atomic<int> stored{0};
-  auto t0 = std::chrono::steady_clock::now();
+  auto t0 = SteadyClock::now();
   std::vector<std::thread> threads;
   for (int k = 0; k < streams; ++k) {
     threads.emplace_back([&, k] {
@@ -107,12 +223,26 @@ int Main() {
     });
   }
   for (auto& th : threads) th.join();
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  double l[1] = {0};
-  (void)getloadavg(l, 1);
-  std::printf("%-28s %d sent, %d stored, %7.0f notifications/s  [%d streams, load %.2f]\n",
-              absl::GetFlag(FLAGS_label).c_str(), n, stored.load(), n / secs, streams, l[0]);
-  return stored.load() == n ? 0 : 1;
+  const double notify_per_s = n / Seconds(t0);
+  const std::string label = absl::GetFlag(FLAGS_label);
+  std::printf("%-16s recipient: %d sent, %d stored, %7.0f notifications/s  [%d streams, load "
+              "%.2f]\n",
+              label.c_str(), n, stored.load(), notify_per_s, streams, Load());
+  std::fflush(stdout);
+  if (stored.load() != n) return 1;
+
+  SendFigures send;
+  const int submits = absl::GetFlag(FLAGS_submits);
+  if (submits > 0 && !absl::GetFlag(FLAGS_sender_user).empty()) {
+    send = BenchSubmit(*from, *to, endpoint, submits);
+    std::printf("%-16s sender:    %d Submits, %7.0f Submits/s, %7.0f/s end to end (listed in "
+                "the reader's INBOX)  [%d in flight, load %.2f]\n",
+                label.c_str(), submits, send.submit_per_s, send.end_to_end_per_s,
+                absl::GetFlag(FLAGS_inflight), Load());
+  }
+  std::printf("RESULT %s %.0f %.0f %.0f %.2f\n", label.c_str(), notify_per_s, send.submit_per_s,
+              send.end_to_end_per_s, Load());
+  return 0;
 }
 
 }  // namespace
