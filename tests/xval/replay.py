@@ -433,6 +433,141 @@ class Replay:
 
 
 
+class PostfixMta:
+    """A private Postfix instance as the receiving MTA of the push replay
+    (TOOLCHAIN.md "Real mail servers on loopback"): its own config, queue,
+    log and Maildir under a temp folder, listening on a free loopback port,
+    taking mail for the legacy domains into one Maildir (one file per
+    delivered copy), STARTTLS offered with the given certificate. Needs
+    root (Postfix's master) and the Debian postfix package; stopped with
+    `postfix -c DIR stop` (the instance's own master only)."""
+
+    MAIN = """\
+compatibility_level = 3.6
+queue_directory = {d}/queue
+data_directory = {d}/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.legacy.example
+mydomain = legacy.example
+myorigin = $myhostname
+mydestination =
+relay_domains =
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+virtual_mailbox_domains = {domains}
+virtual_mailbox_base = {d}/mail
+virtual_mailbox_maps = static:all/Maildir/
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+alias_maps =
+alias_database =
+local_recipient_maps =
+disable_dns_lookups = yes
+smtp_dns_support_level = disabled
+smtputf8_enable = no
+biff = no
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_tls_loglevel = 1
+maillog_file = {d}/maillog
+maillog_file_prefixes = {d}
+"""
+
+    @staticmethod
+    def available():
+        import shutil
+        return os.geteuid() == 0 and shutil.which("postfix") is not None and \
+            os.path.exists("/etc/postfix/master.cf")
+
+    def __init__(self, domains, cert, key):
+        import shutil
+        self.d = tempfile.mkdtemp(prefix="pullmail-xval-postfix-")
+        self.conf = os.path.join(self.d, "conf")
+        os.makedirs(self.conf)
+        for sub in ("data", "mail", "queue"):
+            os.makedirs(os.path.join(self.d, sub))
+        shutil.chown(os.path.join(self.d, "data"), "postfix")
+        os.chown(os.path.join(self.d, "mail"), 65534, 65534)
+        os.chmod(self.d, 0o755)
+        # Postfix reads the key as root at start; keep private copies.
+        for src, name in ((cert, "cert.pem"), (key, "key.pem")):
+            shutil.copy(src, os.path.join(self.conf, name))
+        self.port = free_port()
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write(self.MAIN.format(d=self.d, domains=", ".join(domains),
+                                     cert=os.path.join(self.conf, "cert.pem"),
+                                     key=os.path.join(self.conf, "key.pem")))
+        out = []
+        with open("/etc/postfix/master.cf") as f:
+            for line in f:
+                fields = line.split()
+                if line[:1] in ("#", " ", "\t", "\n") or len(fields) < 8:
+                    out.append(line)
+                    continue
+                if fields[0] == "smtp" and fields[1] == "inet":
+                    fields[0] = f"127.0.0.1:{self.port}"
+                fields[4] = "n"  # no chroot: a private instance has no jail
+                out.append("  ".join(fields) + "\n")
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write("".join(out))
+        # A config file younger than ~2 s makes the master re-read it in a
+        # loop (TOOLCHAIN.md): backdate them.
+        old = time.time() - 60
+        for name in ("main.cf", "master.cf"):
+            os.utime(os.path.join(self.conf, name), (old, old))
+        self.started = False
+
+    def start(self):
+        for verb in ("check", "start"):
+            p = subprocess.run(["postfix", "-c", self.conf, verb], capture_output=True, text=True,
+                               timeout=60)
+            if p.returncode != 0:
+                raise AssertionError(f"postfix {verb} failed: {p.stderr.strip()} (see {self.d}/maillog)")
+        self.started = True
+
+        def listening():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+        wait_until(listening, 30, interval=0.05, what="Postfix's smtpd")
+
+    def delivered(self):
+        """Return-Path of every delivered copy (one Maildir file each)."""
+        folder = os.path.join(self.d, "mail", "all", "Maildir", "new")
+        out = []
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return out
+        for n in names:
+            with open(os.path.join(folder, n), "rb") as f:
+                for line in f:
+                    if line.lower().startswith(b"return-path:"):
+                        out.append(line.split(b"<", 1)[1].split(b">", 1)[0].decode())
+                        break
+        return out
+
+    def tls_sessions(self):
+        """Sessions that Postfix's smtpd logged as TLS."""
+        try:
+            with open(os.path.join(self.d, "maillog"), errors="replace") as f:
+                return sum("TLS connection established from" in l for l in f)
+        except OSError:
+            return None
+
+    def close(self):
+        import shutil
+        if self.started:
+            subprocess.run(["postfix", "-c", self.conf, "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(self.d, ignore_errors=True)
+
+
 class PushReplay:
     """The push side: the same messages leave by SMTP. Every domain the
     workload sends from is a pullmail domain with its gateway (its name one
@@ -441,11 +576,14 @@ class PushReplay:
     sender node hands the mail to its gateway's relay, which fetches the body
     and relays it by SMTP (docs/GATEWAY.md "SMTP out") to the smarthost: an
     SMTP sink offering STARTTLS (tests/e2e/test_gateway_smtpout.py), behind
-    a counting relay. The sink stands for every receiving MTA, as the push
+    a counting relay; or, with mta="postfix", a private Postfix instance
+    (PostfixMta). The receiver stands for every receiving MTA, as the push
     world's receivers with their defences switched off (xval.toml [push])."""
 
-    def __init__(self, bin_dir, scenario, workload, speed, log):
+    def __init__(self, bin_dir, scenario, workload, speed, log, mta="sink"):
         self.scenario, self.w, self.speed, self.log = scenario, workload, speed, log
+        self.mta = mta
+        self.postfix = None
         self.world = World(bin_dir, name="xval-push", dns=False)
         self.domains = {}   # renamed sender domain -> world Domain
         self.users = {}     # renamed sender address -> world User
@@ -469,12 +607,24 @@ class PushReplay:
         targets = sorted({to.split("@")[1] for m in self.w["messages"] for to in m["to"]})
         names = sorted({self.rename(a.split("@")[1]) for a in senders})
         assert not set(names) & set(targets), (names, targets)
-        self.sink = SmtpSink()
-        self.relay = CountingRelay(f"127.0.0.1:{self.sink.port}", "smarthost")
         legit_retention = seconds(sc.get("legit", {}).get("retention", 7 * 86400))
         for name in names:
-            dom = self.world.init(name)
-            self.domains[name] = dom
+            self.domains[name] = self.world.init(name)
+        # The receiving MTA offers STARTTLS (any certificate: SMTP out checks
+        # none): the first sending domain's.
+        tls = os.path.join(os.path.dirname(self.domains[names[0]].config), "tls")
+        cert, key = os.path.join(tls, "node.pem"), os.path.join(tls, "node.key")
+        if self.mta == "postfix":
+            self.postfix = PostfixMta(targets, cert, key)
+            port = self.postfix.port
+        else:
+            self.sink = SmtpSink()
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            self.sink.tls_context = ctx
+            port = self.sink.port
+        self.relay = CountingRelay(f"127.0.0.1:{port}", "smarthost")
+        for name, dom in self.domains.items():
             configure(dom, sc, legit_retention, self.speed)
             dom.edit_config('relay_listen = "', f'smarthost = "{self.relay.address}"\nrelay_listen = "')
         with open(os.path.join(self.world.root, "directory.toml"), "a") as f:
@@ -483,14 +633,10 @@ class PushReplay:
         for a in senders:
             r = self.rename(a)
             self.users[r] = self.domains[r.split("@")[1]].add_user(r.split("@")[0])
-        # The sink offers STARTTLS (any certificate: SMTP out checks none).
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        first = self.domains[names[0]]
-        tls = os.path.join(os.path.dirname(first.config), "tls")
-        ctx.load_cert_chain(os.path.join(tls, "node.pem"), os.path.join(tls, "node.key"))
-        self.sink.tls_context = ctx
 
     def start(self):
+        if self.postfix:
+            self.postfix.start()
         self.origin = int(time.time()) + 3
         flags = [f"--clock_speed={self.speed}", f"--clock_origin={self.origin}"]
         for dom in self.domains.values():
@@ -529,22 +675,40 @@ class PushReplay:
                     for i in self.ids.values())
             return states if len(states) == n and "queued" not in states else None
         states = wait_until(final, timeout=120, interval=0.5, what="every delivery final")
-        messages, _ = self.sink.snapshot()
+        spammers = {self.rename(m["from"]) for m in self.w["messages"] if m["spam"]}
         delivered = [0, 0]
-        data_bytes = 0
-        for mail_from, rcpts, data in messages:
-            spam = any(self.rename(m["from"]) == mail_from and m["spam"] for m in self.w["messages"])
-            delivered[1 if spam else 0] += len(rcpts)
-            data_bytes += len(data)
-        return {"delivered": delivered, "states": states, "transactions": len(messages),
-                "tls": sum(self.sink.tls_used), "data": data_bytes, "total": self.relay.total(),
-                "connections": self.relay.connections}
+        if self.postfix:
+            # Postfix has taken every message (250 to DATA) when the sender
+            # says delivered; its local delivery to the Maildir follows.
+            accepted = sum(len(self.w["messages"][i]["to"]) for i in self.ids.values())
+            paths = wait_until(lambda: (lambda p: p if len(p) >= accepted else None)(
+                self.postfix.delivered()), timeout=60, interval=0.2,
+                what=f"{accepted} copies in Postfix's Maildir")
+            for path in paths:
+                delivered[1 if path in spammers else 0] += 1
+            # The relayed bytes of each message are the sent ones (the sink
+            # shows it: the gateway relays the stored message as is).
+            data_bytes = sum(self.w["messages"][i]["size"] * len(
+                {t.split("@")[1] for t in self.w["messages"][i]["to"]}) for i in self.ids.values())
+            transactions, tls = states.count("delivered"), self.postfix.tls_sessions()
+        else:
+            messages, _ = self.sink.snapshot()
+            data_bytes = 0
+            for mail_from, rcpts, data in messages:
+                delivered[1 if mail_from in spammers else 0] += len(rcpts)
+                data_bytes += len(data)
+            transactions, tls = len(messages), sum(self.sink.tls_used)
+        return {"delivered": delivered, "states": states, "transactions": transactions,
+                "tls": tls, "data": data_bytes, "total": self.relay.total(),
+                "connections": self.relay.connections, "mta": self.mta}
 
     def close(self):
         if self.relay:
             self.relay.close()
         if self.sink:
             self.sink.close()
+        if self.postfix:
+            self.postfix.close()
         self.world.close()
 
 
@@ -553,7 +717,8 @@ def compare_push(w, real, speed, wall):
     b = sim["bytes"]
     out = sim["outcomes"]
     lines = ["Push: per-copy outcomes (copies the receiving MTA accepted):", "",
-             "| copy | outcome | simulator | real (gateway SMTP out) |", "| --- | --- | ---: | ---: |"]
+             f"| copy | outcome | simulator | real (gateway SMTP out to {real['mta']}) |",
+             "| --- | --- | ---: | ---: |"]
     ok = True
     for k, label in ((0, "legit"), (1, "spam")):
         for name, counts in out.items():
@@ -571,7 +736,8 @@ def compare_push(w, real, speed, wall):
               f"| dialogue + TLS (push_envelope) | {sim_env} | {real_env} | {real_env / sim_env:.3f} |",
               f"| total | {st} | {rt} | {rt / st:.3f} |", "",
               f"Push replay: {real['transactions']} SMTP transactions on {real['connections']} "
-              f"connections ({real['tls']} over STARTTLS), clock speed {speed}x, {wall:.0f} s wall."]
+              f"connections" + (f" ({real['tls']} over STARTTLS)" if real["tls"] is not None else "")
+              + f", receiving MTA: {real['mta']}, clock speed {speed}x, {wall:.0f} s wall."]
     return "\n".join(lines), ok, rt / st
 
 
@@ -632,6 +798,9 @@ def main():
     ap.add_argument("--tolerance", type=float, default=0.05)
     ap.add_argument("--table", help="also write the table (Markdown) to this file")
     ap.add_argument("--keep", action="store_true", help="keep the federation's folder")
+    ap.add_argument("--mta", choices=("auto", "sink", "postfix"), default="auto",
+                    help="push: the receiving MTA (auto: a private Postfix if installed and run as "
+                         "root, else the SMTP sink)")
     ap.add_argument("--plaintext", action="store_true",
                     help="pull: gRPC without TLS between the nodes (to tell TLS's bytes from the rest)")
     args = ap.parse_args()
@@ -662,7 +831,10 @@ def main():
     if args.world == "pull":
         replay = Replay(bin_dir, scenario, w, args.speed, log, plaintext=args.plaintext)
     else:
-        replay = PushReplay(bin_dir, scenario, w, args.speed, log)
+        mta = args.mta
+        if mta == "auto":
+            mta = "postfix" if PostfixMta.available() else "sink"
+        replay = PushReplay(bin_dir, scenario, w, args.speed, log, mta=mta)
     outcomes_ok = bytes_ok = False
     try:
         replay.build()
