@@ -54,6 +54,7 @@
 #include "sim/pull_world.h"
 #include "sim/runner.h"
 #include "sim/scenario.h"
+#include "sim/workload_out.h"
 #include "sim/world.h"
 
 namespace pullmail {
@@ -126,14 +127,7 @@ std::string UserAddress(const WorldScript& s, uint32_t user) {
 // What happened to one copy, in PullWorld's trace encoding.
 using Trace = std::map<std::pair<uint32_t, std::string>, uint8_t>;  // (message, address)
 
-std::string Describe(uint8_t t) {
-  static const char* kPlaces[] = {"none", "shown", "junk", "held", "hidden", "?", "?", "?"};
-  std::string out = kPlaces[t & PullWorld::kPlaceMask];
-  if (t & PullWorld::kTraceFetched) out += " read";
-  if (t & PullWorld::kTracePrefetched) out += " prefetched";
-  if (t & PullWorld::kTraceBounced) out += " bounced";
-  return out;
-}
+std::string Describe(uint8_t t) { return sim::DescribeCopyTrace(t); }
 
 // ---- (b) the simulator ------------------------------------------------------------
 

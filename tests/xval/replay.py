@@ -49,87 +49,31 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+sys.path.insert(0, os.path.join(ROOT, "sim"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 from world import World, free_port, wait_until  # noqa: E402
+# The counting TCP relay of sim/measure_wire.py, and Postfix's master.cf for
+# a private instance from bench/smtpin_bench.py.
+from measure_wire import Relay  # noqa: E402
+from smtpin_bench import postfix_master_cf  # noqa: E402
 
 
 # --------------------------------------------------------------- the relay
 
-class CountingRelay:
-    """A TCP relay on a free loopback port in front of `target` that counts
-    the bytes each way over all its connections."""
+def relay_address(relay):
+    return f"127.0.0.1:{relay.port}"
 
-    def __init__(self, target, name):
-        host, port = target.rsplit(":", 1)
-        self.target, self.name = (host, int(port)), name
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", free_port()))
-        self.sock.listen(64)
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        self.lock = threading.Lock()
-        self.up = self.down = self.connections = 0
-        self.closed = False
-        self.open = []
-        threading.Thread(target=self._accept, daemon=True).start()
 
-    def _accept(self):
-        while not self.closed:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(self.target, timeout=10)
-                server.settimeout(None)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.connections += 1
-                self.open += [client, server]
-            threading.Thread(target=self._pump, args=(client, server, "up"), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, "down"), daemon=True).start()
-
-    def _pump(self, src, dst, way):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                with self.lock:
-                    if way == "up":
-                        self.up += len(data)
-                    else:
-                        self.down += len(data)
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def total(self):
-        with self.lock:
-            return self.up + self.down
-
-    def close(self):
-        self.closed = True
-        self.sock.close()
-        with self.lock:
-            for s in self.open:
-                try:
-                    s.close()
-                except OSError:
-                    pass
+def relay_counts(relay):
+    """(connections, bytes in, bytes out) a measure_wire Relay has seen."""
+    snap = relay.snapshot()
+    return len(snap), sum(u for u, _ in snap), sum(d for _, d in snap)
 
 
 # ---------------------------------------------------------------- workload
@@ -247,7 +191,7 @@ class Replay:
         self.world = World(bin_dir, name="xval", dns=False)
         self.domains = {}       # name -> world Domain
         self.users = {}         # address -> world User
-        self.relays = []        # (kind, CountingRelay)
+        self.relays = []        # (kind, measure_wire Relay)
         self.ids = {}           # message index -> real message id
         self.read_ok = set()    # (message index, address) read with the body
         self.late = 0.0         # how far (wall s) the replay fell behind, at most
@@ -276,11 +220,12 @@ class Replay:
         for dom in self.domains.values():
             for kind in ("recipient", "sender"):
                 listen = dom.info[f"{kind}_listen"]
-                relay = CountingRelay(listen, f"{dom.name} {kind}")
+                relay = Relay(listen)
+                relay.name = f"{dom.name} {kind}"
                 self.relays.append((kind, relay))
                 key = f'{kind}_endpoint = "{listen}"'
                 assert key in text, (key, path)
-                text = text.replace(key, f'{kind}_endpoint = "{relay.address}"')
+                text = text.replace(key, f'{kind}_endpoint = "{relay_address(relay)}"')
         with open(path, "w") as f:
             f.write(text)
 
@@ -420,10 +365,10 @@ class Replay:
         byte_counts = {"recipient": 0, "sender": 0}
         connections = {"recipient": 0, "sender": 0}
         for kind, relay in self.relays:
-            self.log(f"relay {relay.name}: {relay.connections} connections, "
-                     f"{relay.up} bytes in, {relay.down} bytes out")
-            byte_counts[kind] += relay.total()
-            connections[kind] += relay.connections
+            n, up, down = relay_counts(relay)
+            self.log(f"relay {relay.name}: {n} connections, {up} bytes in, {down} bytes out")
+            byte_counts[kind] += up + down
+            connections[kind] += n
         return real, byte_counts, connections
 
     def close(self):
@@ -501,19 +446,8 @@ maillog_file_prefixes = {d}
             f.write(self.MAIN.format(d=self.d, domains=", ".join(domains),
                                      cert=os.path.join(self.conf, "cert.pem"),
                                      key=os.path.join(self.conf, "key.pem")))
-        out = []
-        with open("/etc/postfix/master.cf") as f:
-            for line in f:
-                fields = line.split()
-                if line[:1] in ("#", " ", "\t", "\n") or len(fields) < 8:
-                    out.append(line)
-                    continue
-                if fields[0] == "smtp" and fields[1] == "inet":
-                    fields[0] = f"127.0.0.1:{self.port}"
-                fields[4] = "n"  # no chroot: a private instance has no jail
-                out.append("  ".join(fields) + "\n")
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write("".join(out))
+            f.write(postfix_master_cf(self.port))
         # A config file younger than ~2 s makes the master re-read it in a
         # loop (TOOLCHAIN.md): backdate them.
         old = time.time() - 60
@@ -623,10 +557,10 @@ class PushReplay:
             ctx.load_cert_chain(cert, key)
             self.sink.tls_context = ctx
             port = self.sink.port
-        self.relay = CountingRelay(f"127.0.0.1:{port}", "smarthost")
+        self.relay = Relay(f"127.0.0.1:{port}")
         for name, dom in self.domains.items():
             configure(dom, sc, legit_retention, self.speed)
-            dom.edit_config('relay_listen = "', f'smarthost = "{self.relay.address}"\nrelay_listen = "')
+            dom.edit_config('relay_listen = "', f'smarthost = "{relay_address(self.relay)}"\nrelay_listen = "')
         with open(os.path.join(self.world.root, "directory.toml"), "a") as f:
             for t in targets:
                 f.write(f'\n[domains."{t}"]\nlegacy = true\n')
@@ -698,9 +632,10 @@ class PushReplay:
                 delivered[1 if mail_from in spammers else 0] += len(rcpts)
                 data_bytes += len(data)
             transactions, tls = len(messages), sum(self.sink.tls_used)
+        n, up, down = relay_counts(self.relay)
         return {"delivered": delivered, "states": states, "transactions": transactions,
-                "tls": tls, "data": data_bytes, "total": self.relay.total(),
-                "connections": self.relay.connections, "mta": self.mta}
+                "tls": tls, "data": data_bytes, "total": up + down, "connections": n,
+                "mta": self.mta}
 
     def close(self):
         if self.relay:
