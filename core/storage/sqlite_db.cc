@@ -382,7 +382,24 @@ absl::StatusOr<std::shared_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
   absl::MutexLock lock(&db->mu_);
   RETURN_IF_ERROR(db->Configure(options));
   RETURN_IF_ERROR(db->Migrate(max_version));
+  if (max_version >= kSqliteSchemaVersion) RETURN_IF_ERROR(db->SkipModseqs());
   return db;
+}
+
+absl::Status SqliteDb::SkipModseqs() {
+  // Flag changes and expunges commit relaxed (Durability::kRelaxed): an OS
+  // crash may lose the last of them, and with them the MODSEQs a client
+  // was already told. Every folder's counter jumps by kModseqSkip on each
+  // open, so that no MODSEQ a client saw is ever given to another change
+  // (RFC 7162 wants them strictly increasing). Lost relaxed commits are
+  // bounded by the WAL's autocheckpoint (1,000 pages, each fsynced at the
+  // checkpoint): far fewer changes than the skip.
+  Transaction txn(this);
+  RETURN_IF_ERROR(txn.Begin());
+  Statement st(this, "UPDATE folders SET highest_modseq = highest_modseq + ?");
+  st.Int(1, static_cast<int64_t>(kModseqSkip));
+  RETURN_IF_ERROR(st.Run());
+  return txn.Commit();
 }
 
 SqliteDb::~SqliteDb() {
@@ -413,9 +430,8 @@ absl::Status SqliteDb::Configure(const SqliteOptions& options) {
     if (!absl::IsUnavailable(mode.status()) || absl::Now() >= deadline) return mode.status();
     absl::SleepFor(absl::Milliseconds(std::min(1 << std::min(attempt, 6), 50)));
   }
-  RETURN_IF_ERROR(Exec(options.synchronous == SqliteOptions::Synchronous::kFull
-                           ? "PRAGMA synchronous=FULL"
-                           : "PRAGMA synchronous=NORMAL"));
+  full_sync_ = options.synchronous == SqliteOptions::Synchronous::kFull;
+  RETURN_IF_ERROR(Exec(full_sync_ ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
   return absl::OkStatus();
 }
@@ -634,16 +650,34 @@ std::string_view Statement::ColBlobView(int c) {
 // --- Transaction -------------------------------------------------------------
 
 absl::Status Transaction::Begin() {
+  // synchronous is the connection's and SQLite refuses to change it inside a
+  // transaction: a relaxed one lowers it before BEGIN and puts it back when
+  // it ends (the caller holds mu(), so no other transaction sees it).
+  relaxed_ = durability_ == Durability::kRelaxed && db_->full_sync();
+  if (relaxed_) RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous=NORMAL"));
   // IMMEDIATE takes the write lock now, so two connections never deadlock
   // upgrading read locks; a busy database waits busy_timeout, then kUnavailable.
-  RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  absl::Status s = db_->Exec("BEGIN IMMEDIATE");
+  if (!s.ok()) {
+    Restore();
+    return s;
+  }
   open_ = true;
   return absl::OkStatus();
 }
 
 absl::Status Transaction::Commit() {
   absl::Status s = db_->Exec("COMMIT");
-  if (s.ok()) open_ = false;
+  if (!s.ok()) return s;  // still open: the destructor rolls back and restores
+  open_ = false;
+  return Restore();
+}
+
+absl::Status Transaction::Restore() {
+  if (!relaxed_) return absl::OkStatus();
+  relaxed_ = false;
+  absl::Status s = db_->Exec("PRAGMA synchronous=FULL");
+  if (!s.ok()) PM_LOG(ERROR) << s;
   return s;
 }
 
@@ -652,6 +686,7 @@ Transaction::~Transaction() {
     absl::Status s = db_->Exec("ROLLBACK");
     if (!s.ok()) PM_LOG(ERROR) << s;
   }
+  Restore().IgnoreError();
 }
 
 // --- String lists ------------------------------------------------------------

@@ -45,6 +45,11 @@ inline constexpr char kInsertOutBodyChunkSql[] =
 inline constexpr char kInsertCachedBodyChunkSql[] =
     "INSERT INTO cached_body_chunks(sha256, idx, data) VALUES(?, ?, ?)";
 
+// How far every folder's highest_modseq jumps when the database is opened:
+// above any MODSEQ that relaxed commits lost to an OS crash can have shown
+// (SqliteDb::SkipModseqs).
+inline constexpr uint64_t kModseqSkip = uint64_t{1} << 20;
+
 class Statement;
 
 class SqliteDb {
@@ -73,6 +78,9 @@ class SqliteDb {
 
   // PRAGMA user_version. Requires mu().
   absl::StatusOr<int> SchemaVersion() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Whether the connection commits with synchronous=FULL (SqliteOptions).
+  bool full_sync() const { return full_sync_; }
 
   // Writes `body` as chunk rows (kStoredBodyChunkSize) with `insert_sql`,
   // whose parameters are ?1 the owner key (bound by `bind_key`), ?2 the chunk
@@ -104,10 +112,13 @@ class SqliteDb {
   // Runs "PRAGMA journal_mode=WAL" once and returns the mode SQLite reports.
   absl::StatusOr<std::string> JournalModeWal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Migrate(int max_version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Raises every folder's highest_modseq by kModseqSkip (see the .cc).
+  absl::Status SkipModseqs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   sqlite3* db_;
   const std::string path_;
+  bool full_sync_ = true;  // set once by Configure
   absl::flat_hash_map<std::string, sqlite3_stmt*> cache_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -148,10 +159,21 @@ class Statement {
   absl::Status status_;
 };
 
+// How a transaction's COMMIT reaches the disk (sqlite_store.h "Durability").
+//   kDurable: the connection's setting (synchronous=FULL by default: the WAL
+//             is fsynced before COMMIT returns).
+//   kRelaxed: synchronous=NORMAL for this COMMIT only: no fsync. Still
+//             atomic, and a killed process loses nothing (the WAL is in the
+//             OS's page cache); only an OS crash or power loss before the next
+//             durable commit or checkpoint (each fsyncs the whole WAL, so
+//             every earlier frame with it) can lose it.
+enum class Durability { kDurable, kRelaxed };
+
 // BEGIN IMMEDIATE ... COMMIT; rolls back on destruction unless committed.
 class Transaction {
  public:
-  explicit Transaction(SqliteDb* db) : db_(db) {}
+  explicit Transaction(SqliteDb* db, Durability durability = Durability::kDurable)
+      : db_(db), durability_(durability) {}
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -159,8 +181,13 @@ class Transaction {
   absl::Status Commit();
 
  private:
+  // Puts synchronous back after a relaxed transaction.
+  absl::Status Restore();
+
   SqliteDb* db_;
+  const Durability durability_;
   bool open_ = false;
+  bool relaxed_ = false;  // synchronous lowered by Begin, not yet restored
 };
 
 // A list of byte strings as one BLOB (each: varint length, bytes).

@@ -6,11 +6,20 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "core/logic/body_cache_key.h"
+#include "core/mail/flags.h"
 #include "core/storage/sqlite_store.h"
 #include "core/storage/storage_test_util.h"
 
@@ -381,6 +390,192 @@ TEST(SqliteDb, StoresCanShareOneDatabase) {
   EXPECT_EQ(users->ListUsers()->size(), 1u);
   EXPECT_EQ(recipient->ListFolders("alice@r.example")->size(), 1u);
   PM_EXPECT_OK(sender->GetMessage("m1"));
+}
+
+// A VFS over the default one that counts xSync calls (fsyncs) on the files
+// it opens: registered as the default while the test runs.
+class SyncCountingVfs {
+ public:
+  SyncCountingVfs() {
+    base_ = sqlite3_vfs_find(nullptr);
+    vfs_ = *base_;
+    vfs_.zName = "pullmail-sync-counting";
+    vfs_.szOsFile = static_cast<int>(sizeof(File)) + base_->szOsFile;
+    vfs_.xOpen = &Open;
+    vfs_.pAppData = this;
+    EXPECT_EQ(sqlite3_vfs_register(&vfs_, /*makeDflt=*/1), SQLITE_OK);
+  }
+  ~SyncCountingVfs() { sqlite3_vfs_unregister(&vfs_); }
+  int syncs() const { return syncs_.load(); }
+
+ private:
+  struct File {
+    sqlite3_file base;                  // pMethods = a wrapper table
+    SyncCountingVfs* owner;
+    const sqlite3_io_methods* real_methods;
+    sqlite3_file* real() { return reinterpret_cast<sqlite3_file*>(this + 1); }
+  };
+  static File* Of(sqlite3_file* f) { return reinterpret_cast<File*>(f); }
+
+  // The real table with every method it has forwarded to the real file,
+  // and xSync counted.
+  const sqlite3_io_methods* WrapperFor(const sqlite3_io_methods* real) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_ptr<sqlite3_io_methods>& w = tables_[real];
+    if (w) return w.get();
+    w = std::make_unique<sqlite3_io_methods>(*real);
+#define PM_FWD(name)                                                              \
+  if (real->name != nullptr) {                                                    \
+    w->name = [](sqlite3_file* p, auto... a) {                                    \
+      return Of(p)->real_methods->name(Of(p)->real(), a...);                      \
+    };                                                                            \
+  }
+    w->xClose = [](sqlite3_file* p) { return Of(p)->real_methods->xClose(Of(p)->real()); };
+    PM_FWD(xRead)
+    PM_FWD(xWrite)
+    PM_FWD(xTruncate)
+    w->xSync = [](sqlite3_file* p, int flags) {
+      ++Of(p)->owner->syncs_;
+      return Of(p)->real_methods->xSync(Of(p)->real(), flags);
+    };
+    PM_FWD(xFileSize)
+    PM_FWD(xLock)
+    PM_FWD(xUnlock)
+    PM_FWD(xCheckReservedLock)
+    PM_FWD(xFileControl)
+    w->xSectorSize = [](sqlite3_file* p) {
+      return Of(p)->real_methods->xSectorSize(Of(p)->real());
+    };
+    w->xDeviceCharacteristics = [](sqlite3_file* p) {
+      return Of(p)->real_methods->xDeviceCharacteristics(Of(p)->real());
+    };
+    if (real->iVersion >= 2) {
+      PM_FWD(xShmMap)
+      PM_FWD(xShmLock)
+      if (real->xShmBarrier != nullptr) {
+        w->xShmBarrier = [](sqlite3_file* p) { Of(p)->real_methods->xShmBarrier(Of(p)->real()); };
+      }
+      PM_FWD(xShmUnmap)
+    }
+    if (real->iVersion >= 3) {
+      PM_FWD(xFetch)
+      PM_FWD(xUnfetch)
+    }
+#undef PM_FWD
+    return w.get();
+  }
+
+  static int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* out, int flags,
+                  int* out_flags) {
+    auto* self = static_cast<SyncCountingVfs*>(vfs->pAppData);
+    File* f = Of(out);
+    f->owner = self;
+    f->base.pMethods = nullptr;
+    f->real_methods = nullptr;
+    int rc = self->base_->xOpen(self->base_, name, f->real(), flags, out_flags);
+    if (f->real()->pMethods != nullptr) {
+      f->real_methods = f->real()->pMethods;
+      f->base.pMethods = self->WrapperFor(f->real_methods);
+    }
+    return rc;
+  }
+
+  sqlite3_vfs* base_;
+  sqlite3_vfs vfs_;
+  std::mutex mu_;
+  std::map<const sqlite3_io_methods*, std::unique_ptr<sqlite3_io_methods>> tables_;
+  std::atomic<int> syncs_{0};
+};
+
+StoredNotification Note(const std::string& id) {
+  StoredNotification n;
+  n.signing_domain = "s.example";
+  n.message_id = id;
+  n.body_sha256 = std::string(32, 'h');
+  n.body_size = 5;
+  return n;
+}
+
+// The write classes of sqlite_store.h: notifications commit with an fsync,
+// flag changes, expunges and the body cache without one; the connection is
+// back at synchronous=FULL after a relaxed commit.
+TEST(SqliteDb, RelaxedWriteClassesCommitWithoutFsync) {
+  TempDir dir;
+  SyncCountingVfs vfs;
+  auto db = OpenSqliteDb(dir.File("r.db"));
+  PM_ASSERT_OK(db);
+  auto store = NewSqliteRecipientStore(*db);
+  PM_ASSERT_OK(store->EnsureFolder("bob@r.example", "INBOX"));
+
+  int before = vfs.syncs();
+  auto inserted = store->InsertNotification(Note("m1"), {"bob@r.example"}, EntryState::kShown, "");
+  PM_ASSERT_OK(inserted);
+  EXPECT_GT(vfs.syncs(), before) << "a notification must be fsynced before OK";
+  const uint32_t uid = inserted->entries.at(0).uid;
+
+  before = vfs.syncs();
+  PM_ASSERT_OK(store->SetFlags("bob@r.example", "INBOX", {uid}, FlagOp::kAdd,
+                               {std::string(kSeenFlag), std::string(kDeletedFlag)}));
+  PM_ASSERT_OK(store->PutBody("key", "hello"));
+  PM_ASSERT_OK(store->Expunge("bob@r.example", "INBOX", std::nullopt));
+  PM_ASSERT_OK(store->DeleteBody("key"));
+  EXPECT_EQ(vfs.syncs(), before) << "flags, expunge and the body cache commit relaxed";
+  {
+    absl::MutexLock lock(&(*db)->mu());
+    EXPECT_EQ(RawQuery((*db)->handle(), "PRAGMA synchronous"), "2");
+  }
+
+  before = vfs.syncs();
+  PM_ASSERT_OK(store->InsertNotification(Note("m2"), {"bob@r.example"}, EntryState::kShown, ""));
+  EXPECT_GT(vfs.syncs(), before);
+}
+
+// "A killed process loses nothing it acknowledged", relaxed commits
+// included; and each open moves every folder's MODSEQ past what relaxed
+// commits lost to an OS crash could have shown.
+TEST(SqliteDb, RelaxedCommitsSurviveAKilledProcessAndModseqsSkipOnOpen) {
+  TempDir dir;
+  const std::string path = dir.File("k.db");
+  uint64_t modseq_before = 0;
+  uint32_t uid = 0;
+  {
+    auto store = OpenSqliteRecipientStore(path);
+    PM_ASSERT_OK(store);
+    auto inserted =
+        (*store)->InsertNotification(Note("m1"), {"bob@r.example"}, EntryState::kShown, "");
+    PM_ASSERT_OK(inserted);
+    uid = inserted->entries.at(0).uid;
+  }
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Acknowledged changes, then SIGKILL: no close, no checkpoint.
+    auto store = OpenSqliteRecipientStore(path);
+    if (!store.ok()) _exit(2);
+    if (!(*store)->SetFlags("bob@r.example", "INBOX", {uid}, FlagOp::kAdd, {"$Done"}).ok()) {
+      _exit(3);
+    }
+    if (!(*store)->PutBody("key", "hello").ok()) _exit(4);
+    raise(SIGKILL);
+    _exit(5);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+
+  auto store = OpenSqliteRecipientStore(path);
+  PM_ASSERT_OK(store);
+  auto e = (*store)->GetEntry("bob@r.example", "INBOX", uid);
+  PM_ASSERT_OK(e);
+  EXPECT_TRUE(HasFlag(e->flags, "$Done"));
+  EXPECT_EQ(*(*store)->GetBody("key"), "hello");
+  modseq_before = e->modseq;
+  auto folder = (*store)->GetFolder("bob@r.example", "INBOX");
+  PM_ASSERT_OK(folder);
+  EXPECT_GE(folder->highest_modseq, modseq_before + kModseqSkip);
+  auto changed = (*store)->SetFlags("bob@r.example", "INBOX", {uid}, FlagOp::kRemove, {"$Done"});
+  PM_ASSERT_OK(changed);
+  EXPECT_GT(changed->at(0).modseq, modseq_before + kModseqSkip);
 }
 
 TEST(SqliteDb, StringListRoundTrip) {

@@ -281,7 +281,7 @@ class SqliteRecipientStore : public RecipientStore {
     NormalizeFlags(flags);
     std::string folder = NormalizeFolderName(folder_name);
     absl::MutexLock lock(&db_->mu());
-    Transaction txn(db_.get());
+    Transaction txn(db_.get(), Durability::kRelaxed);  // a flag change (header comment)
     RETURN_IF_ERROR(txn.Begin());
     ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(user, folder));
     SetFlagsResult out;
@@ -377,7 +377,7 @@ class SqliteRecipientStore : public RecipientStore {
     std::optional<std::vector<uint32_t>> only;
     if (uids.has_value()) only = SortedUnique(*uids);
     absl::MutexLock lock(&db_->mu());
-    Transaction txn(db_.get());
+    Transaction txn(db_.get(), Durability::kRelaxed);  // an expunge (header comment)
     RETURN_IF_ERROR(txn.Begin());
     ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(user, folder));
     std::vector<uint32_t> expunged;
@@ -506,7 +506,7 @@ class SqliteRecipientStore : public RecipientStore {
 
   absl::Status DeleteBody(std::string_view body_sha256) override {
     absl::MutexLock lock(&db_->mu());
-    Transaction txn(db_.get());
+    Transaction txn(db_.get(), Durability::kRelaxed);  // the body cache (header comment)
     RETURN_IF_ERROR(txn.Begin());
     for (const char* sql : {"DELETE FROM cached_body_chunks WHERE sha256 = ?",
                             "DELETE FROM cached_bodies WHERE sha256 = ?"}) {
@@ -910,7 +910,7 @@ class SqliteRecipientStore : public RecipientStore {
   // size row and chunks were written together, so they are complete).
   absl::Status PutBodies(const std::vector<PendingBody*>& batch) {
     absl::MutexLock lock(&db_->mu());
-    Transaction txn(db_.get());
+    Transaction txn(db_.get(), Durability::kRelaxed);  // the body cache (header comment)
     RETURN_IF_ERROR(txn.Begin());
     for (const PendingBody* p : batch) {
       {

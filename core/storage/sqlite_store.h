@@ -2,12 +2,30 @@
 // and the gateway use. One schema holds the tables of all three stores, so a
 // node may keep them in one file (share one SqliteDb) or in several.
 //
-// Durability: WAL journal, synchronous=FULL by default, so every method that
-// returns OK has been fsynced: neither a killed process nor an OS crash or
-// power loss loses it. synchronous=NORMAL (an option, for benchmarks and the
+// Durability: WAL journal, synchronous=FULL by default. Every method that
+// returns OK is committed, atomically, and no killed process loses it (the
+// WAL lives in the OS's page cache). What an OS crash or power loss may
+// lose is decided per write class (Durability in sqlite_db.h):
+//   fsynced before OK (synchronous=FULL): notifications and the entries they
+//     create (the Notify path, and IMAP APPEND's row), reports and the spam
+//     policy's state, revocations and entry states set by policy
+//     (SetEntryState, MoveEntry), folders (EnsureFolder, DeleteFolder: they
+//     hand out UIDVALIDITY), copies and moves (they hand out UIDs), and
+//     everything of the sender and user stores except as noted there;
+//   relaxed (synchronous=NORMAL for that commit: no fsync): flag changes
+//     (IMAP STORE, \Seen on a read), expunges, and the body cache
+//     (PutBody/DeleteBody: the sender node keeps the body until it expires,
+//     so a lost cache entry is fetched again). Dovecot does not fsync flag
+//     or expunge changes either (fsync_mode=optimized). The next durable
+//     commit or WAL checkpoint fsyncs every earlier commit with it, so an
+//     APPEND's body (PutBody, relaxed) is durable when its row is. So that a
+//     MODSEQ lost this way is never handed out again, every folder's
+//     highest_modseq jumps by kModseqSkip (2^20) at each open.
+// synchronous=NORMAL for everything (an option, for benchmarks and the
 // simulator) also survives a killed process, but an OS crash may lose the
-// last transactions. busy_timeout 5 s, foreign_keys on, numbered migrations
-// applied in order on open (PRAGMA user_version), prepared statements cached.
+// last transactions of any kind. busy_timeout 5 s, foreign_keys on, numbered
+// migrations applied in order on open (PRAGMA user_version), prepared
+// statements cached.
 //
 // Why FULL (bench/storage_bench.cc, 4 KiB notifications, 2 shared cores
 // under load, raw SQLite alongside at 7.5k NORMAL / 200 FULL commits/s):
