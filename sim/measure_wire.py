@@ -34,11 +34,16 @@ Derived constants (what --write rewrites):
                   messages' length prefixes and DATA frame headers
                   (HEADERS, trailers, WINDOW_UPDATE, PING), the mean of the
                   warm notify and fetch calls
+  sim/wire.h      kGrpcNewConnection: first contact on a gRPC channel over
+                  TLS beyond the same call on a warm connection (TLS
+                  handshake, HTTP/2 preface, SETTINGS, first full headers),
+                  mean of notify and fetch
+  sim/wire.h      kGrpcCallTls: TLS record overhead of a warm call (TLS
+                  bytes less plaintext bytes), mean of notify and fetch
   sim/scenario.h  tls_handshake_bytes: the TLS bytes of one SMTP STARTTLS
                   session that carry no SMTP (handshake and tickets)
-Also printed (not yet in the model): bytes of first contact on a gRPC
-channel (TLS handshake, HTTP/2 preface and SETTINGS) and TLS record
-overhead of a warm call.
+Also printed: the SMTP session's TLS record overhead per record (the
+model's kTlsRecordOverhead, 22 bytes for TLS 1.3 with an AEAD).
 """
 
 import argparse
@@ -279,7 +284,7 @@ class CountingTls:
         self.hs_out = self.hs_in = 0
         self.app_in = self.app_out = 0       # plaintext bytes
         self.rec_in = self.rec_out = 0       # raw bytes of application records
-        self.records_out = 0
+        self.records_out = self.records_in = 0  # application-data records
         self.other_in = 0                    # raw bytes of post-handshake non-data records
         self.pending = b""
 
@@ -339,6 +344,7 @@ class CountingTls:
             except ssl.SSLWantReadError:
                 data = b""
             if data:
+                self.records_in += 1
                 self.rec_in += len(rec)
                 self.app_in += len(data)
                 text += data
@@ -400,7 +406,7 @@ def smtp_run(bin_dir):
             "tickets": tls.other_in,
             "app_plaintext": tls.app_in + tls.app_out,
             "app_records_raw": tls.rec_in + tls.rec_out,
-            "records_out": tls.records_out,
+            "records": tls.records_out + tls.records_in,
             "certificate": len(tls.obj.getpeercert(binary_form=True) or b""),
             "version": tls.obj.version(),
             "cipher": tls.obj.cipher()[0],
@@ -425,35 +431,53 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin-dir", default="build")
     ap.add_argument("--write", action="store_true",
-                    help="rewrite kCallOverhead (sim/wire.h) and tls_handshake_bytes (sim/scenario.h)")
+                    help="rewrite kCallOverhead, kGrpcNewConnection, kGrpcCallTls (sim/wire.h) "
+                         "and tls_handshake_bytes (sim/scenario.h)")
+    ap.add_argument("--runs", type=int, default=5,
+                    help="federations to measure (each constant is the mean over them; "
+                         "WINDOW_UPDATE, PING and HPACK vary from run to run)")
     args = ap.parse_args()
 
-    plain = federation_run(args.bin_dir, plaintext=True)
-    tls = federation_run(args.bin_dir, plaintext=False)
+    keys = ("call_overhead", "first_plain", "first_tls", "tls_warm")
+    per_run = {k: [] for k in keys}
+    for run in range(args.runs):
+        plain = federation_run(args.bin_dir, plaintext=True)
+        tls = federation_run(args.bin_dir, plaintext=False)
+        print(f"run {run + 1} of {args.runs}: gRPC between real nodes on loopback "
+              f"(bytes of TCP payload, both directions):")
+        print(f"{'exchange':14} {'conns':>5} {'plaintext':>9} {'TLS':>7} {'gRPC msgs':>9} "
+              f"{'payload':>8} {'beyond model msgs':>17}  frames (plaintext)")
+        for name in ("notify_first", "notify_warm", "fetch_first", "fetch_warm"):
+            p, t = plain[name], tls[name]
+            fr = ", ".join(f"{k} {v}" for k, v in sorted(p["frames"].items()))
+            print(f"{name:14} {p['connections']:>5} {p['total']:>9} {t['total']:>7} "
+                  f"{len(p['messages']):>9} {p['payload']:>8} {p['beyond_model_messages']:>17}  {fr}")
+        per_run["call_overhead"].append((plain["notify_warm"]["beyond_model_messages"] +
+                                         plain["fetch_warm"]["beyond_model_messages"]) / 2)
+        per_run["first_plain"].append((plain["notify_first"]["total"] - plain["notify_warm"]["total"] +
+                                       plain["fetch_first"]["total"] - plain["fetch_warm"]["total"]) / 2)
+        per_run["first_tls"].append((tls["notify_first"]["total"] - tls["notify_warm"]["total"] +
+                                     tls["fetch_first"]["total"] - tls["fetch_warm"]["total"]) / 2)
+        per_run["tls_warm"].append((tls["notify_warm"]["total"] - plain["notify_warm"]["total"] +
+                                    tls["fetch_warm"]["total"] - plain["fetch_warm"]["total"]) / 2)
     smtp = smtp_run(args.bin_dir)
 
-    print("gRPC between real nodes on loopback (bytes of TCP payload, both directions):")
-    print(f"{'exchange':14} {'conns':>5} {'plaintext':>9} {'TLS':>7} {'gRPC msgs':>9} "
-          f"{'payload':>8} {'beyond model msgs':>17}  frames (plaintext)")
-    for name in ("notify_first", "notify_warm", "fetch_first", "fetch_warm"):
-        p, t = plain[name], tls[name]
-        fr = ", ".join(f"{k} {v}" for k, v in sorted(p["frames"].items()))
-        print(f"{name:14} {p['connections']:>5} {p['total']:>9} {t['total']:>7} "
-              f"{len(p['messages']):>9} {p['payload']:>8} {p['beyond_model_messages']:>17}  {fr}")
-    call_overhead = round((plain["notify_warm"]["beyond_model_messages"] +
-                           plain["fetch_warm"]["beyond_model_messages"]) / 2)
-    first_plain = (plain["notify_first"]["total"] - plain["notify_warm"]["total"] +
-                   plain["fetch_first"]["total"] - plain["fetch_warm"]["total"]) / 2
-    first_tls = (tls["notify_first"]["total"] - tls["notify_warm"]["total"] +
-                 tls["fetch_first"]["total"] - tls["fetch_warm"]["total"]) / 2
-    tls_warm = (tls["notify_warm"]["total"] - plain["notify_warm"]["total"] +
-                tls["fetch_warm"]["total"] - plain["fetch_warm"]["total"]) / 2
+    def summary(k):
+        v = per_run[k]
+        return sum(v) / len(v), min(v), max(v)
+
+    call_overhead = round(summary("call_overhead")[0])
+    first_tls = summary("first_tls")[0]
+    tls_warm = summary("tls_warm")[0]
     print()
-    print(f"kCallOverhead (warm call beyond its messages' prefixes and DATA frame headers, "
-          f"mean of notify and fetch): {call_overhead}")
-    print(f"first contact on a channel, plaintext (HTTP/2 preface, SETTINGS, ...): {first_plain:.0f}")
-    print(f"first contact on a channel, TLS (+ TLS handshake): {first_tls:.0f}")
-    print(f"TLS record overhead of a warm call (TLS - plaintext): {tls_warm:.0f}")
+    print(f"Means over {args.runs} runs (min-max):")
+    for k, label in (("call_overhead", "kCallOverhead (warm call beyond its messages' prefixes and "
+                                       "DATA frame headers, mean of notify and fetch)"),
+                     ("first_plain", "first contact on a channel, plaintext (HTTP/2 preface, SETTINGS, ...)"),
+                     ("first_tls", "kGrpcNewConnection: first contact on a channel, TLS (+ TLS handshake)"),
+                     ("tls_warm", "kGrpcCallTls: TLS record overhead of a warm call (TLS - plaintext)")):
+        mean, lo, hi = summary(k)
+        print(f"  {label}: {mean:.0f} ({lo:.0f}-{hi:.0f})")
     print()
     hs = smtp["handshake_client"] + smtp["handshake_server"] + smtp["tickets"]
     print(f"SMTP STARTTLS session through pullmail-gateway ({smtp['version']}, {smtp['cipher']}):")
@@ -464,13 +488,18 @@ def main():
           f"a public CA's chain is larger by its size)")
     print(f"  dialogue and message: {smtp['app_plaintext']} bytes of SMTP in "
           f"{smtp['app_records_raw']} bytes of TLS records "
-          f"({smtp['app_records_raw'] - smtp['app_plaintext']} of record overhead)")
+          f"({smtp['app_records_raw'] - smtp['app_plaintext']} of record overhead; "
+          f"{smtp['records']} records, "
+          f"{(smtp['app_records_raw'] - smtp['app_plaintext']) / smtp['records']:.1f} per record)")
     if args.write:
-        rewrite(os.path.join(ROOT, "sim", "wire.h"),
-                r"(inline constexpr uint64_t kCallOverhead = )\d+(;)", call_overhead)
+        wire_h = os.path.join(ROOT, "sim", "wire.h")
+        rewrite(wire_h, r"(inline constexpr uint64_t kCallOverhead = )\d+(;)", call_overhead)
+        rewrite(wire_h, r"(inline constexpr uint64_t kGrpcNewConnection = )\d+(;)", round(first_tls))
+        rewrite(wire_h, r"(inline constexpr uint64_t kGrpcCallTls = )\d+(;)", round(tls_warm))
         rewrite(os.path.join(ROOT, "sim", "scenario.h"),
                 r"(double tls_handshake_bytes = )\d+(;)", hs)
-        print("\nwrote kCallOverhead to sim/wire.h and tls_handshake_bytes to sim/scenario.h")
+        print("\nwrote kCallOverhead, kGrpcNewConnection, kGrpcCallTls to sim/wire.h and "
+              "tls_handshake_bytes to sim/scenario.h")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ std::string_view ByteKindName(ByteKind k) {
     case ByteKind::kPushBody: return "push_body";
     case ByteKind::kPushEnvelope: return "push_envelope";
     case ByteKind::kPushBounce: return "push_bounce";
+    case ByteKind::kTls: return "tls";
     case ByteKind::kCount: break;
   }
   return "?";

@@ -22,6 +22,10 @@ enum class ByteKind {
   kPushEnvelope,   // push: the SMTP dialogue around them (STARTTLS included)
   kPushBounce,     // push: bounces an accept-then-bounce MTA sends for unknown
                    // recipients (to a forged, innocent sender for spam: backscatter)
+  kTls,            // both: TLS beyond the plaintext protocol. Pull: a new gRPC
+                   // connection's handshake and HTTP/2 setup, and the record
+                   // overhead of every call; push: the STARTTLS handshake and the
+                   // record overhead of the encrypted session (sim/wire.h)
   kCount
 };
 std::string_view ByteKindName(ByteKind k);  // "notify", "notify_ack", ...
@@ -139,6 +143,8 @@ struct WorldMetrics {
   uint64_t backscatter_bounces = 0;          // push: bounces for unknown recipients, to a
                                              // forged sender (spam)
   uint64_t legit_bounces_unknown = 0;        // push: same, to a real sender (legit mail)
+  uint64_t tls_handshakes = 0;               // pull: new gRPC connections (TLS handshake
+                                             // and HTTP/2 setup); push: STARTTLS sessions
   uint64_t transfers = 0;                    // SimGrid flows started
   uint64_t timed_transfers = 0;              // small transfers computed in closed form
   double cpu_seconds_crypto = 0;             // modelled Ed25519 CPU time

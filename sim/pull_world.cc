@@ -325,7 +325,7 @@ class PullNode : public NodeLoop {
       Schedule(now + sc().network.connect_timeout, kNotifyFail, static_cast<uint32_t>(id));
       return;
     }
-    uint64_t bytes = kCallOverhead;
+    uint64_t bytes = 0, tls = 0;
     batch->signed_n.resize(batch->items.size());
     // As the sender node's delivery pass: per (signing domain, recipient
     // domain), batches of 64 under one signature (core's SignForDelivery).
@@ -336,6 +336,11 @@ class PullNode : public NodeLoop {
       groups[{m.sender_domain, world().NotificationGroup(m, p.k).domain}].push_back(i);
     }
     for (const auto& [key, indices] : groups) {
+      // One NotifyStream call per (signing domain, recipient domain), on the
+      // channel the sender node keeps for that domain (its delivery worker
+      // calls once per recipient domain on each pass; ChannelFor).
+      bytes += kCallOverhead;
+      tls += CallTls(notify_channels_, ChannelKey(key.first, key.second), sender, now);
       std::vector<v1::SignedNotification> due;
       for (size_t i : indices) {
         const PullWorld::Pending& p = batch->items[i];
@@ -356,8 +361,9 @@ class PullNode : public NodeLoop {
     // Signing (one per batch) is counted, not delayed.
     metrics().cpu_seconds_crypto += batch->signatures * w_->cost_.sign_seconds;
     metrics().AddBytes(ByteKind::kNotify, bytes);
+    metrics().AddBytes(ByteKind::kTls, tls);
     notify_batches_[id] = std::move(batch);
-    Transfer(sender, node_, bytes, Tag(id, kNotifyArrived));
+    Transfer(sender, node_, bytes + tls, Tag(id, kNotifyArrived));
   }
 
   void NotifyArrived(uint64_t id) {
@@ -723,13 +729,18 @@ class PullNode : public NodeLoop {
       Schedule(now + sc().network.connect_timeout, kFetchFail, static_cast<uint32_t>(id));
       return;
     }
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, tls = 0;
     for (const FetchItem& it : batch->items) {
+      // One FetchBody call each, on the channel the recipient node keeps
+      // for the signing domain (BodyFetcher::SenderChannel).
       bytes += kCallOverhead + w_->wire_.FetchRequestBytes(it.msg, it.domain);
+      tls += CallTls(fetch_channels_,
+                     ChannelKey(it.domain, world().messages()[it.msg].sender_domain), sender, now);
     }
     metrics().AddBytes(ByteKind::kFetchRequest, bytes);
+    metrics().AddBytes(ByteKind::kTls, tls);
     fetch_batches_[id] = std::move(batch);
-    Transfer(node_, sender, bytes, Tag(id, kFetchArrived));
+    Transfer(node_, sender, bytes + tls, Tag(id, kFetchArrived));
   }
 
   // The sender node serves the fetches: core's AuthorizeFetch decides each.
@@ -763,7 +774,11 @@ class PullNode : public NodeLoop {
       if (ok.ok()) {
         uint64_t body = w_->wire_.BodyResponseBytes(m.body_size);
         metrics().AddBytes(it.pin ? ByteKind::kPin : ByteKind::kBody, body);
-        bytes += body;
+        // The call's records beyond the warm call's (counted with the
+        // request): one more per 16 KiB of body.
+        const uint64_t tls = GrpcCallTlsBytes(body) - kGrpcCallTls;
+        metrics().AddBytes(ByteKind::kTls, tls);
+        bytes += body + tls;
       }
     }
     Transfer(b.sender, node_, bytes, Tag(id, kBodiesArrived));
@@ -917,6 +932,32 @@ class PullNode : public NodeLoop {
     rd.cache.erase(it);
   }
 
+  // gRPC channels (sim/wire.h): the TLS bytes of one call on channel `key`
+  // of `channels` between this host and `peer` at `now`: the record
+  // overhead of a warm call, plus a new connection (TLS handshake, HTTP/2
+  // setup) when the channel has none open: on its first call, after it sat
+  // idle longer than grpc_idle_timeout (gRPC closes an idle channel's
+  // connection), or when either host was down since its last call.
+  uint64_t CallTls(absl::flat_hash_map<uint64_t, double>& channels, uint64_t key, uint32_t peer,
+                   double now) {
+    auto [it, fresh] = channels.try_emplace(key, now);
+    if (!fresh) {
+      const double last = it->second;
+      const double idle = sc().network.grpc_idle_timeout;
+      fresh = (idle > 0 && now - last > idle) ||
+              !world().NodeSchedule(node_).SteadyBetween(last, now) ||
+              (!world().Bulletproof(peer) && !world().NodeSchedule(peer).SteadyBetween(last, now));
+      it->second = now;
+    }
+    if (!fresh) return kGrpcCallTls;
+    ++metrics().tls_handshakes;
+    return kGrpcCallTls + kGrpcNewConnection +
+           static_cast<uint64_t>(sc().network.tls_certificate_extra_bytes);
+  }
+  static uint64_t ChannelKey(uint32_t from_domain, uint32_t to_domain) {
+    return static_cast<uint64_t>(from_domain) << 32 | to_domain;
+  }
+
   PullWorld* w_;
   uint32_t node_;
   VerifiedBatchRoots verified_roots_;
@@ -936,6 +977,11 @@ class PullNode : public NodeLoop {
     return static_cast<uint64_t>(domain) << 32 | body;
   }
   absl::flat_hash_map<uint64_t, uint32_t> pin_groups_;
+  // Last call on each gRPC channel this host's nodes hold: notifications
+  // (signing domain -> recipient domain here; kept by the sender node, the
+  // recipient host drives the transfer), fetches (recipient domain here ->
+  // signing domain).
+  absl::flat_hash_map<uint64_t, double> notify_channels_, fetch_channels_;
 };
 
 // ---- PullWorld ------------------------------------------------------------------------

@@ -157,9 +157,16 @@ class PushNode : public NodeLoop {
     }
     const PushConfig& push = sc().push;
     uint64_t envelope = w_->wire_.SmtpConnectionBytes(sender, node_), body = 0;
-    if (world().IsBot(sender) ? push.bot_starttls : push.starttls) {
-      envelope += w_->wire_.SmtpStartTlsBytes(sender, node_,
-                                              static_cast<uint64_t>(push.tls_handshake_bytes));
+    // STARTTLS: one handshake per session (SMTP keeps no connection between
+    // sessions), then every command, reply and the DATA content in TLS
+    // records: the second EHLO, QUIT and their replies here, each
+    // transaction's below.
+    const bool tls = world().IsBot(sender) ? push.bot_starttls : push.starttls;
+    uint64_t tls_records = 0;
+    if (tls) {
+      envelope += w_->wire_.SmtpStartTlsBytes(sender, node_);
+      tls_records += 4;
+      ++metrics().tls_handshakes;
     }
     // Before DATA: the blocklist, then greylisting (Postfix's order:
     // reject_rbl_client before check_policy_service).
@@ -174,6 +181,8 @@ class PushNode : public NodeLoop {
     for (const PushWorld::Pending& p : batch.items) {
       const Message& m = world().messages()[p.msg];
       const World::Group g = world().NotificationGroup(m, p.k);
+      // MAIL, each RCPT, and DATA or RSET: a record each way per command.
+      tls_records += 2 * (2 + (g.end - g.begin));
       if (batch.verdict == Verdict::kBlocklisted) {
         envelope += w_->wire_.SmtpRefusedTransactionBytes(
             p.msg, g, "554 5.7.1 Service unavailable; Client host blocked using a DNS blocklist");
@@ -186,16 +195,27 @@ class PushNode : public NodeLoop {
       }
       uint32_t valid = 0;
       for (uint32_t j = g.begin; j < g.end; ++j) valid += !(world().rcpts()[j] & kInvalidRecipient);
+      const bool data = accepts_all || valid > 0;
       if (accepts_all) {
         envelope += w_->wire_.SmtpAcceptAllTransactionBytes(p.msg, g);
-        body += m.body_size;
       } else {
         envelope += w_->wire_.SmtpTransactionBytes(p.msg, g, valid);
-        if (valid > 0) body += m.body_size;
+      }
+      if (data) {
+        body += m.body_size;
+        // The content with its end-of-data line (as many records as it
+        // takes), then the 250 reply.
+        tls_records += (m.body_size + kTlsMaxRecord - 1) / kTlsMaxRecord + 1;
       }
     }
     metrics().AddBytes(ByteKind::kPushEnvelope, envelope);
     metrics().AddBytes(ByteKind::kPushBody, body);
+    if (tls) {
+      metrics().AddBytes(ByteKind::kTls,
+                         static_cast<uint64_t>(push.tls_handshake_bytes +
+                                               sc().network.tls_certificate_extra_bytes) +
+                             TlsRecordBytes(tls_records));
+    }
     metrics().notifications_sent += batch.items.size();
     sg4::Host* a = w_->hosts_[sender];
     sg4::Host* h = w_->hosts_[node_];

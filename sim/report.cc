@@ -256,6 +256,7 @@ std::vector<SummaryRow> SummaryRows(const RunResult& r) {
     }
   }
   Row(rows, r, "reads_from_cache", "reads served from the node's cache", [](const WorldMetrics& m) { return static_cast<double>(m.cache_hits); });
+  Row(rows, r, "tls_handshakes", "TLS handshakes (new connections)", [](const WorldMetrics& m) { return static_cast<double>(m.tls_handshakes); });
   Row(rows, r, "fetch_calls", "fetch calls", [](const WorldMetrics& m) { return static_cast<double>(m.fetch_calls); });
   Row(rows, r, "fetch_failures", "fetch failures", [](const WorldMetrics& m) { return static_cast<double>(m.fetch_failures()); });
   Row(rows, r, "fetch_failures_offline", "  sender offline", [](const WorldMetrics& m) { return static_cast<double>(m.fetch_failures_offline); });
@@ -586,8 +587,10 @@ absl::Status WritePlots(const std::string& dir, bool pull, bool push, bool k_swe
                 {"pull_bytes_notify", "pull: notifications"},
                 {"pull_bytes_body", "pull: bodies (reads)"},
                 {"pull_bytes_pin", "pull: bodies (pinned)"},
+                {"pull_bytes_tls", "pull: TLS"},
                 {"push_bytes_total", "push: total"},
-                {"push_bytes_push_body", "push: bodies"}},
+                {"push_bytes_push_body", "push: bodies"},
+                {"push_bytes_tls", "push: TLS"}},
                pull, push, "pull_bytes_total", "push_bytes_total", "total bytes, pull / push"));
   scripts.emplace_back(
       "fig_storage",

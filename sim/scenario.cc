@@ -377,6 +377,9 @@ absl::StatusOr<Scenario> ParseScenario(const toml::table& doc, std::string_view 
     RETURN_IF_ERROR(f.Range("connect_timeout", &n.connect_timeout, 0, 3600, ParseSeconds));
     RETURN_IF_ERROR(f.Integer("max_inflight", &n.max_inflight, 1, 100000));
     RETURN_IF_ERROR(f.Range("small_flow_bytes", &n.small_flow_bytes, 0, 1e12, ParseBytes));
+    RETURN_IF_ERROR(f.Range("grpc_idle_timeout", &n.grpc_idle_timeout, 0, 1e10, ParseSeconds));
+    RETURN_IF_ERROR(f.Range("tls_certificate_extra_bytes", &n.tls_certificate_extra_bytes, 0, 1e6,
+                            ParseBytes));
     RETURN_IF_ERROR(ParseAvailability(f, "provider_", &n.provider_availability));
     RETURN_IF_ERROR(f.Finish());
   }

@@ -76,6 +76,15 @@ struct NetworkConfig {
   double connect_timeout = 30;     // s: how long a call to a host that is down
                                    // takes to fail
   int max_inflight = 64;           // transfers one host drives at once
+  // A gRPC channel whose connection saw no call for this long closes it
+  // (gRPC's client idle timeout, GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS: 30 min by
+  // default, and rpc/tls.cc Dial keeps the default); the next call opens a
+  // new one (TLS handshake again). 0 = never idle.
+  double grpc_idle_timeout = 1800;
+  // Bytes a certificate chain adds to every TLS handshake, in both worlds,
+  // beyond the federation's own 448-byte certificate that the handshake
+  // sizes were measured with (a public CA's leaf and intermediate: a few kB).
+  double tls_certificate_extra_bytes = 0;
   double small_flow_bytes = 0;     // transfers below this are closed-form timers
                                    // (sim/net.h); 0 = every transfer is a flow
   Availability provider_availability;  // uptime 1 = never down
@@ -176,7 +185,9 @@ struct PushConfig {
   // adding the STARTTLS exchange, a second EHLO and tls_handshake_bytes.
   bool starttls = true;
   bool bot_starttls = false;
-  double tls_handshake_bytes = 4500;
+  // Measured (sim/measure_wire.py): one STARTTLS session's TLS 1.3 handshake
+  // through pullmail-gateway, both flights and the session tickets.
+  double tls_handshake_bytes = 1925;
 };
 
 // The spammer's economics (docs/SIMULATION.md "Spammers"): revenue is

@@ -31,6 +31,13 @@ uint64_t GrpcMessageBytes(uint64_t payload) {
   return framed + frames * kHttp2FrameHeader;
 }
 
+uint64_t GrpcCallTlsBytes(uint64_t bytes) {
+  const uint64_t records = std::max<uint64_t>(1, (bytes + kTlsMaxRecord - 1) / kTlsMaxRecord);
+  return kGrpcCallTls + (records - 1) * kTlsRecordOverhead;
+}
+
+uint64_t TlsRecordBytes(uint64_t records) { return records * kTlsRecordOverhead; }
+
 std::string Wire::FetchToken(uint32_t index, uint32_t domain) const {
   std::string token(limits::kFetchTokenSize, '\0');
   SeededRandom(Mix64(world_.scenario().run.seed ^ 0x70CE, index, domain))
@@ -158,15 +165,14 @@ uint64_t Wire::SmtpAcceptAllTransactionBytes(uint32_t index, const World::Group&
   return bytes;
 }
 
-uint64_t Wire::SmtpStartTlsBytes(int from_node, int to_node, uint64_t handshake) const {
+uint64_t Wire::SmtpStartTlsBytes(int from_node, int to_node) const {
   const std::string from = absl::StrCat("smtp", from_node, ".sim");
   const std::string to = absl::StrCat("smtp", to_node, ".sim");
   return absl::StrCat("STARTTLS\r\n", "220 2.0.0 Ready to start TLS\r\n", "EHLO ", from, "\r\n",
                       "250-", to,
                       "\r\n250-PIPELINING\r\n250-SIZE 67108864\r\n250-8BITMIME\r\n"
                       "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n")
-             .size() +
-         handshake;
+      .size();
 }
 
 uint64_t Wire::BounceBytes() const {

@@ -4,13 +4,24 @@
 // BodyChunk), plus gRPC framing. Push: the real SMTP dialogue text of each
 // transaction plus the body.
 //
-// Framing assumptions (docs/SIMULATION.md, "Assumptions"):
+// Framing (docs/SIMULATION.md, "Assumptions" and "Wire sizes, measured"):
 //  * every gRPC message carries a 5-byte length prefix and travels in HTTP/2
 //    DATA frames of at most 16 KiB with a 9-byte header each;
-//  * every gRPC call costs kCallOverhead bytes of HEADERS frames (request
-//    headers, response headers, trailers; HPACK-compressed);
-//  * an SMTP connection costs the banner, EHLO and its reply, and QUIT;
-//  * TLS record overhead is left out of both worlds alike.
+//  * every gRPC call costs kCallOverhead bytes beyond that (HEADERS of the
+//    request, the response and the trailers, HPACK-compressed, and gRPC's
+//    BDP PINGs and WINDOW_UPDATEs), and kGrpcCallTls bytes of TLS records;
+//  * a new connection on a gRPC channel costs kGrpcNewConnection bytes more
+//    (the TLS handshake, the HTTP/2 preface and SETTINGS, first full
+//    headers); the pull world opens one on a channel's first call, after it
+//    sat idle longer than [network] grpc_idle_timeout, or after either host
+//    was down (sim/pull_world.cc);
+//  * an SMTP connection costs the banner, EHLO and its reply, and QUIT; with
+//    STARTTLS, the STARTTLS exchange, [push] tls_handshake_bytes and the
+//    second EHLO, and kTlsRecordOverhead per TLS record after the handshake.
+// The four measured constants come from sim/measure_wire.py on real nodes
+// and a real gateway on loopback (gRPC 1.51, OpenSSL 3.0, TLS 1.3, the
+// federation's own 448-byte certificate); `measure_wire.py --write`
+// rewrites them and the default of [push] tls_handshake_bytes.
 #ifndef PULLMAIL_SIM_WIRE_H_
 #define PULLMAIL_SIM_WIRE_H_
 
@@ -28,7 +39,19 @@ namespace pullmail::sim {
 inline constexpr uint64_t kGrpcPrefix = 5;
 inline constexpr uint64_t kHttp2FrameHeader = 9;
 inline constexpr uint64_t kHttp2MaxFrame = 16384;
-inline constexpr uint64_t kCallOverhead = 160;
+// Measured (sim/measure_wire.py): a warm call beyond its messages' prefixes
+// and DATA frame headers, mean of a NotifyStream and a FetchBody call.
+inline constexpr uint64_t kCallOverhead = 170;
+// Measured: first contact on a gRPC channel over TLS beyond the same call on
+// a warm connection, mean of notify and fetch (plaintext HTTP/2 setup 444 of it).
+inline constexpr uint64_t kGrpcNewConnection = 2312;
+// Measured: TLS record overhead of a warm call (TLS bytes - plaintext bytes).
+inline constexpr uint64_t kGrpcCallTls = 162;
+// One TLS 1.3 record's overhead with an AEAD cipher (RFC 8446 section 5.2):
+// 5-byte header, 1 byte of inner content type, 16-byte tag. The SMTP
+// session measured by sim/measure_wire.py: 264 bytes over its 12 records.
+inline constexpr uint64_t kTlsRecordOverhead = 22;
+inline constexpr uint64_t kTlsMaxRecord = 16384;  // plaintext bytes per record
 
 // The simulation's time zero as a wall-clock instant (2024-01-01T00:00:00Z).
 absl::Time SimEpoch();
@@ -36,6 +59,12 @@ inline absl::Time AtSimTime(double t) { return SimEpoch() + absl::Seconds(t); }
 
 // Bytes of one gRPC message of `payload` bytes on the wire, framing included.
 uint64_t GrpcMessageBytes(uint64_t payload);
+// TLS record overhead of one gRPC call that moves `bytes` on the wire: the
+// measured warm call's, plus one record per further 16 KiB.
+uint64_t GrpcCallTlsBytes(uint64_t bytes);
+// TLS record overhead of `records` records (SMTP: a command or a reply is
+// one record, DATA's content as many as it takes).
+uint64_t TlsRecordBytes(uint64_t records);
 // Serialized size of a BodyChunk whose other fields take `without_data`
 // bytes, once `len` bytes of data are added (sim/wire_test checks it against
 // a real BodyChunk).
@@ -72,9 +101,9 @@ class Wire {
   // A transaction at an MTA that accepts unknown recipients at RCPT (250 for
   // every recipient, bounces later): MAIL, RCPTs, DATA, end of data.
   uint64_t SmtpAcceptAllTransactionBytes(uint32_t index, const World::Group& g) const;
-  // STARTTLS, its 220, `handshake` bytes of TLS handshake, and the second
-  // EHLO with its reply (RFC 3207 section 4.2: the client must send EHLO again).
-  uint64_t SmtpStartTlsBytes(int from_node, int to_node, uint64_t handshake) const;
+  // STARTTLS, its 220, and the second EHLO with its reply (RFC 3207 section
+  // 4.2: the client must send EHLO again); the handshake is counted apart.
+  uint64_t SmtpStartTlsBytes(int from_node, int to_node) const;
   // One RFC 3464 bounce for one unknown recipient of `m`, as core's
   // MakeBounceMessage writes it, plus its SMTP transaction with a null
   // reverse path. Measured once on a representative message and cached.

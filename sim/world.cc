@@ -80,6 +80,11 @@ bool Schedule::IsUp(double t) const {
   return (flips % 2 == 0) == up_at_zero_;
 }
 
+bool Schedule::SteadyBetween(double a, double b) const {
+  return std::upper_bound(toggles_.begin(), toggles_.end(), a) ==
+         std::upper_bound(toggles_.begin(), toggles_.end(), b);
+}
+
 double Schedule::NextUp(double t) const {
   if (IsUp(t)) return t;
   auto it = std::upper_bound(toggles_.begin(), toggles_.end(), t);

@@ -55,6 +55,9 @@ class Schedule {
   bool IsUp(double t) const;
   // The first time >= t at which the host is up (t itself if it is up).
   double NextUp(double t) const;
+  // Whether the state stays the same over (a, b]: no flip in between (a
+  // connection open at a is still open at b).
+  bool SteadyBetween(double a, double b) const;
 
  private:
   bool up_at_zero_ = true;

@@ -318,7 +318,8 @@ TEST(RunTest, PushBytesAreBodiesTimesRecipientDomains) {
   }
   EXPECT_EQ(Push(s, "bytes_push_body"), static_cast<double>(expected));
   EXPECT_LT(expected, all_domains);  // some domains had only invalid recipients
-  EXPECT_EQ(Push(s, "bytes_total"), Push(s, "bytes_push_body") + Push(s, "bytes_push_envelope"));
+  EXPECT_EQ(Push(s, "bytes_total"),
+            Push(s, "bytes_push_body") + Push(s, "bytes_push_envelope") + Push(s, "bytes_tls"));
   EXPECT_EQ(Push(s, "bytes_notify"), 0);
   std::filesystem::remove_all(dir);
 }
@@ -519,12 +520,68 @@ TEST(RunTest, PushDefenceContentFilterJunksSpamAndSomeLegitimateMail) {
 TEST(RunTest, PushDefenceStartTlsCostsAHandshakePerProviderSession) {
   const std::string dir = TempDir();
   Summary plain = RunHand(dir, "p", {});
-  Summary tls = RunHand(dir, "t", {"push.starttls=true", "push.tls_handshake_bytes=4000"});
+  Summary tls = RunHand(dir, "t", {"push.starttls=true", "push.tls_handshake_bytes=4000",
+                                   "network.tls_certificate_extra_bytes=1000"});
   // Two sessions between providers (the two legitimate messages); the bot
-  // does not use STARTTLS (bot_starttls = false).
+  // does not use STARTTLS (bot_starttls = false). The SMTP dialogue grows
+  // by STARTTLS, its reply and the second EHLO.
   const double extra = Push(tls, "bytes_push_envelope") - Push(plain, "bytes_push_envelope");
-  EXPECT_GT(extra, 2 * 4000);
-  EXPECT_LT(extra, 2 * 4000 + 2 * 300);
+  EXPECT_GT(extra, 2 * 100);
+  EXPECT_LT(extra, 2 * 300);
+  // TLS: per session the handshake (and the chain's extra bytes) and 12
+  // records of 22 bytes: the second EHLO, MAIL, RCPT, DATA, the content
+  // (10,000 bytes: one record) and QUIT, each with its reply.
+  EXPECT_EQ(Push(plain, "bytes_tls"), 0);
+  EXPECT_EQ(Push(plain, "tls_handshakes"), 0);
+  EXPECT_EQ(Push(tls, "tls_handshakes"), 2);
+  EXPECT_EQ(Push(tls, "bytes_tls"), 2 * (4000 + 1000 + 12 * kTlsRecordOverhead));
+  // Pull's channels pay the same chain on each new connection.
+  EXPECT_EQ(Pull(tls, "bytes_tls") - Pull(plain, "bytes_tls"), 1000 * Pull(tls, "tls_handshakes"));
+  std::filesystem::remove_all(dir);
+}
+
+// Pull's TLS (sim/wire.h): every call pays the record overhead of a warm
+// call; a channel (sender domain -> recipient domain for notifications,
+// recipient domain -> signing domain for fetches, as the nodes keep them)
+// pays a new connection on its first call, and again after it sat idle past
+// grpc_idle_timeout.
+TEST(RunTest, PullPaysATlsConnectionPerChannelAndARecordOverheadPerCall) {
+  const std::string dir = TempDir();
+  Summary never = RunHand(dir, "n", {"network.grpc_idle_timeout=0"});
+  Summary kept = RunHand(dir, "k", {});  // gRPC's 30 minutes
+  Summary idle = RunHand(dir, "i", {"network.grpc_idle_timeout=60s"});
+  Scenario sc = LoadOrDie("hand.toml");
+  absl::StatusOr<std::unique_ptr<World>> w = World::Generate(sc);
+  ASSERT_TRUE(w.ok());
+  std::set<std::pair<uint32_t, uint32_t>> notify, fetch;
+  std::map<uint32_t, std::vector<double>> created;  // by sender domain
+  for (const Message& m : (*w)->messages()) {
+    const uint32_t to = (*w)->NotificationGroup(m, 0).domain;
+    notify.insert({m.sender_domain, to});
+    fetch.insert({to, m.sender_domain});
+    created[m.sender_domain].push_back(m.created);
+  }
+  // Three notify calls and three fetch calls (every copy is read), bodies
+  // under 16 KiB (no further records). The two legitimate messages share
+  // their channels and were written minutes apart (the test's premise).
+  const double channels = static_cast<double>(notify.size() + fetch.size());
+  ASSERT_EQ(channels, 4);
+  const std::vector<double>& legit = created[(*w)->messages()[1].sender_domain];
+  ASSERT_EQ(legit.size(), 2u);
+  ASSERT_GT(legit[1] - legit[0], 180);
+  ASSERT_LT(legit[1] - legit[0], 1500);
+  for (const Summary* s : {&never, &kept}) {
+    EXPECT_EQ(Pull(*s, "tls_handshakes"), channels);
+    EXPECT_EQ(Pull(*s, "bytes_tls"), channels * kGrpcNewConnection + 6 * kGrpcCallTls);
+  }
+  // Idle for longer than a minute, a channel's second call opens a new
+  // connection: every call does.
+  EXPECT_EQ(Pull(idle, "tls_handshakes"), 6);
+  EXPECT_EQ(Pull(idle, "bytes_tls"), 6 * (kGrpcNewConnection + kGrpcCallTls));
+  EXPECT_EQ(Pull(never, "bytes_total"),
+            Pull(never, "bytes_notify") + Pull(never, "bytes_notify_ack") +
+                Pull(never, "bytes_fetch_request") + Pull(never, "bytes_body") +
+                Pull(never, "bytes_pin") + Pull(never, "bytes_tls"));
   std::filesystem::remove_all(dir);
 }
 
@@ -552,6 +609,17 @@ TEST(WireTest, SimulatedMessageIdsAreAsLongAsRealOnes) {
   EXPECT_EQ(sim.size(), real.size()) << sim << " vs " << real;
   EXPECT_EQ(World::ParseMessageIndex(sim), 0u);
   EXPECT_EQ(World::ParseMessageIndex((*w)->MessageId(2)), 2u);
+}
+
+// A connection open at a survives to b only if its host did not flip in
+// between (sim/pull_world.cc: a gRPC channel reconnects after a peer was down).
+TEST(ScheduleTest, SteadyBetweenSeesEveryFlip) {
+  Schedule s = Schedule::FromUpPeriods({{0, 10}, {20, 30}});
+  EXPECT_TRUE(s.SteadyBetween(1, 5));
+  EXPECT_FALSE(s.SteadyBetween(5, 15));   // went down at 10
+  EXPECT_TRUE(s.SteadyBetween(12, 18));   // down throughout
+  EXPECT_FALSE(s.SteadyBetween(5, 25));   // down and up again
+  EXPECT_TRUE(Schedule().SteadyBetween(0, 1e9));  // always up
 }
 
 TEST(SpammerTest, DailyCycleAndLifetimeBoundWhenBotsSend) {
