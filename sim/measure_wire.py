@@ -34,10 +34,12 @@ Derived constants (what --write rewrites):
                   messages' length prefixes and DATA frame headers
                   (HEADERS, trailers, WINDOW_UPDATE, PING), the mean of the
                   warm notify and fetch calls
-  sim/wire.h      kGrpcNewConnection: first contact on a gRPC channel over
-                  TLS beyond the same call on a warm connection (TLS
-                  handshake, HTTP/2 preface, SETTINGS, first full headers),
-                  mean of notify and fetch
+  sim/wire.h      kHttp2NewConnection: first contact on a gRPC channel
+                  beyond the same call on a warm connection, plaintext run
+                  (HTTP/2 preface, SETTINGS, first full headers), mean of
+                  notify and fetch
+  sim/wire.h      kGrpcNewConnectionTls: what TLS adds to first contact
+                  (the handshake; TLS run less plaintext run)
   sim/wire.h      kGrpcCallTls: TLS record overhead of a warm call (TLS
                   bytes less plaintext bytes), mean of notify and fetch
   sim/scenario.h  tls_handshake_bytes: the TLS bytes of one SMTP STARTTLS
@@ -431,14 +433,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin-dir", default="build")
     ap.add_argument("--write", action="store_true",
-                    help="rewrite kCallOverhead, kGrpcNewConnection, kGrpcCallTls (sim/wire.h) "
+                    help="rewrite kCallOverhead, kHttp2NewConnection, kGrpcNewConnectionTls, "
+                         "kGrpcCallTls (sim/wire.h) "
                          "and tls_handshake_bytes (sim/scenario.h)")
     ap.add_argument("--runs", type=int, default=5,
                     help="federations to measure (each constant is the mean over them; "
                          "WINDOW_UPDATE, PING and HPACK vary from run to run)")
     args = ap.parse_args()
 
-    keys = ("call_overhead", "first_plain", "first_tls", "tls_warm")
+    keys = ("call_overhead", "first_plain", "first_tls", "first_tls_extra", "tls_warm")
     per_run = {k: [] for k in keys}
     for run in range(args.runs):
         plain = federation_run(args.bin_dir, plaintext=True)
@@ -458,6 +461,7 @@ def main():
                                        plain["fetch_first"]["total"] - plain["fetch_warm"]["total"]) / 2)
         per_run["first_tls"].append((tls["notify_first"]["total"] - tls["notify_warm"]["total"] +
                                      tls["fetch_first"]["total"] - tls["fetch_warm"]["total"]) / 2)
+        per_run["first_tls_extra"].append(per_run["first_tls"][-1] - per_run["first_plain"][-1])
         per_run["tls_warm"].append((tls["notify_warm"]["total"] - plain["notify_warm"]["total"] +
                                     tls["fetch_warm"]["total"] - plain["fetch_warm"]["total"]) / 2)
     smtp = smtp_run(args.bin_dir)
@@ -467,14 +471,17 @@ def main():
         return sum(v) / len(v), min(v), max(v)
 
     call_overhead = round(summary("call_overhead")[0])
-    first_tls = summary("first_tls")[0]
+    first_plain = summary("first_plain")[0]
+    first_tls_extra = summary("first_tls_extra")[0]
     tls_warm = summary("tls_warm")[0]
     print()
     print(f"Means over {args.runs} runs (min-max):")
     for k, label in (("call_overhead", "kCallOverhead (warm call beyond its messages' prefixes and "
                                        "DATA frame headers, mean of notify and fetch)"),
-                     ("first_plain", "first contact on a channel, plaintext (HTTP/2 preface, SETTINGS, ...)"),
-                     ("first_tls", "kGrpcNewConnection: first contact on a channel, TLS (+ TLS handshake)"),
+                     ("first_plain", "kHttp2NewConnection: first contact on a channel, plaintext "
+                                     "(HTTP/2 preface, SETTINGS, ...)"),
+                     ("first_tls", "first contact on a channel, TLS (+ TLS handshake)"),
+                     ("first_tls_extra", "kGrpcNewConnectionTls: what TLS adds to first contact"),
                      ("tls_warm", "kGrpcCallTls: TLS record overhead of a warm call (TLS - plaintext)")):
         mean, lo, hi = summary(k)
         print(f"  {label}: {mean:.0f} ({lo:.0f}-{hi:.0f})")
@@ -494,11 +501,14 @@ def main():
     if args.write:
         wire_h = os.path.join(ROOT, "sim", "wire.h")
         rewrite(wire_h, r"(inline constexpr uint64_t kCallOverhead = )\d+(;)", call_overhead)
-        rewrite(wire_h, r"(inline constexpr uint64_t kGrpcNewConnection = )\d+(;)", round(first_tls))
+        rewrite(wire_h, r"(inline constexpr uint64_t kHttp2NewConnection = )\d+(;)", round(first_plain))
+        rewrite(wire_h, r"(inline constexpr uint64_t kGrpcNewConnectionTls = )\d+(;)",
+                round(first_tls_extra))
         rewrite(wire_h, r"(inline constexpr uint64_t kGrpcCallTls = )\d+(;)", round(tls_warm))
         rewrite(os.path.join(ROOT, "sim", "scenario.h"),
                 r"(double tls_handshake_bytes = )\d+(;)", hs)
-        print("\nwrote kCallOverhead, kGrpcNewConnection, kGrpcCallTls to sim/wire.h and "
+        print("\nwrote kCallOverhead, kHttp2NewConnection, kGrpcNewConnectionTls, kGrpcCallTls "
+              "to sim/wire.h and "
               "tls_handshake_bytes to sim/scenario.h")
 
 

@@ -339,8 +339,9 @@ class PullNode : public NodeLoop {
       // One NotifyStream call per (signing domain, recipient domain), on the
       // channel the sender node keeps for that domain (its delivery worker
       // calls once per recipient domain on each pass; ChannelFor).
-      bytes += kCallOverhead;
-      tls += CallTls(notify_channels_, ChannelKey(key.first, key.second), sender, now);
+      const CallBytes call = Call(notify_channels_, ChannelKey(key.first, key.second), sender, now);
+      bytes += call.framing;
+      tls += call.tls;
       std::vector<v1::SignedNotification> due;
       for (size_t i : indices) {
         const PullWorld::Pending& p = batch->items[i];
@@ -733,9 +734,11 @@ class PullNode : public NodeLoop {
     for (const FetchItem& it : batch->items) {
       // One FetchBody call each, on the channel the recipient node keeps
       // for the signing domain (BodyFetcher::SenderChannel).
-      bytes += kCallOverhead + w_->wire_.FetchRequestBytes(it.msg, it.domain);
-      tls += CallTls(fetch_channels_,
-                     ChannelKey(it.domain, world().messages()[it.msg].sender_domain), sender, now);
+      const CallBytes call = Call(
+          fetch_channels_, ChannelKey(it.domain, world().messages()[it.msg].sender_domain), sender,
+          now);
+      bytes += call.framing + w_->wire_.FetchRequestBytes(it.msg, it.domain);
+      tls += call.tls;
     }
     metrics().AddBytes(ByteKind::kFetchRequest, bytes);
     metrics().AddBytes(ByteKind::kTls, tls);
@@ -932,14 +935,19 @@ class PullNode : public NodeLoop {
     rd.cache.erase(it);
   }
 
-  // gRPC channels (sim/wire.h): the TLS bytes of one call on channel `key`
-  // of `channels` between this host and `peer` at `now`: the record
-  // overhead of a warm call, plus a new connection (TLS handshake, HTTP/2
-  // setup) when the channel has none open: on its first call, after it sat
-  // idle longer than grpc_idle_timeout (gRPC closes an idle channel's
-  // connection), or when either host was down since its last call.
-  uint64_t CallTls(absl::flat_hash_map<uint64_t, double>& channels, uint64_t key, uint32_t peer,
-                   double now) {
+  // gRPC channels (sim/wire.h). The bytes one call on channel `key` of
+  // `channels` between this host and `peer` at `now` adds to its messages:
+  // `framing` (kCallOverhead, plus the HTTP/2 setup of a new connection) and
+  // `tls` (the record overhead of a warm call, plus the TLS handshake of a
+  // new connection). A channel opens a new connection when it has none: on
+  // its first call, after it sat idle longer than grpc_idle_timeout (gRPC
+  // closes an idle channel's connection), or when either host was down
+  // since its last call.
+  struct CallBytes {
+    uint64_t framing, tls;
+  };
+  CallBytes Call(absl::flat_hash_map<uint64_t, double>& channels, uint64_t key, uint32_t peer,
+                 double now) {
     auto [it, fresh] = channels.try_emplace(key, now);
     if (!fresh) {
       const double last = it->second;
@@ -949,10 +957,11 @@ class PullNode : public NodeLoop {
               (!world().Bulletproof(peer) && !world().NodeSchedule(peer).SteadyBetween(last, now));
       it->second = now;
     }
-    if (!fresh) return kGrpcCallTls;
+    if (!fresh) return CallBytes{kCallOverhead, kGrpcCallTls};
     ++metrics().tls_handshakes;
-    return kGrpcCallTls + kGrpcNewConnection +
-           static_cast<uint64_t>(sc().network.tls_certificate_extra_bytes);
+    return CallBytes{kCallOverhead + kHttp2NewConnection,
+                     kGrpcCallTls + kGrpcNewConnectionTls +
+                         static_cast<uint64_t>(sc().network.tls_certificate_extra_bytes)};
   }
   static uint64_t ChannelKey(uint32_t from_domain, uint32_t to_domain) {
     return static_cast<uint64_t>(from_domain) << 32 | to_domain;

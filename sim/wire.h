@@ -10,15 +10,15 @@
 //  * every gRPC call costs kCallOverhead bytes beyond that (HEADERS of the
 //    request, the response and the trailers, HPACK-compressed, and gRPC's
 //    BDP PINGs and WINDOW_UPDATEs), and kGrpcCallTls bytes of TLS records;
-//  * a new connection on a gRPC channel costs kGrpcNewConnection bytes more
-//    (the TLS handshake, the HTTP/2 preface and SETTINGS, first full
-//    headers); the pull world opens one on a channel's first call, after it
+//  * a new connection on a gRPC channel costs kHttp2NewConnection bytes more
+//    (the HTTP/2 preface and SETTINGS, first full headers) and
+//    kGrpcNewConnectionTls bytes of TLS (the handshake); the pull world opens one on a channel's first call, after it
 //    sat idle longer than [network] grpc_idle_timeout, or after either host
 //    was down (sim/pull_world.cc);
 //  * an SMTP connection costs the banner, EHLO and its reply, and QUIT; with
 //    STARTTLS, the STARTTLS exchange, [push] tls_handshake_bytes and the
 //    second EHLO, and kTlsRecordOverhead per TLS record after the handshake.
-// The four measured constants come from sim/measure_wire.py on real nodes
+// The measured constants come from sim/measure_wire.py on real nodes
 // and a real gateway on loopback (gRPC 1.51, OpenSSL 3.0, TLS 1.3, the
 // federation's own 448-byte certificate); `measure_wire.py --write`
 // rewrites them and the default of [push] tls_handshake_bytes.
@@ -42,9 +42,12 @@ inline constexpr uint64_t kHttp2MaxFrame = 16384;
 // Measured (sim/measure_wire.py): a warm call beyond its messages' prefixes
 // and DATA frame headers, mean of a NotifyStream and a FetchBody call.
 inline constexpr uint64_t kCallOverhead = 170;
-// Measured: first contact on a gRPC channel over TLS beyond the same call on
-// a warm connection, mean of notify and fetch (plaintext HTTP/2 setup 444 of it).
-inline constexpr uint64_t kGrpcNewConnection = 2312;
+// Measured: a new connection on a gRPC channel beyond the same call on a warm
+// one, mean of notify and fetch: the HTTP/2 setup (preface, SETTINGS, first
+// full HPACK headers; plaintext run), and what TLS adds to it (handshake and
+// the setup's records; TLS run less plaintext run).
+inline constexpr uint64_t kHttp2NewConnection = 444;
+inline constexpr uint64_t kGrpcNewConnectionTls = 1868;
 // Measured: TLS record overhead of a warm call (TLS bytes - plaintext bytes).
 inline constexpr uint64_t kGrpcCallTls = 162;
 // One TLS 1.3 record's overhead with an AEAD cipher (RFC 8446 section 5.2):

@@ -572,12 +572,16 @@ TEST(RunTest, PullPaysATlsConnectionPerChannelAndARecordOverheadPerCall) {
   ASSERT_LT(legit[1] - legit[0], 1500);
   for (const Summary* s : {&never, &kept}) {
     EXPECT_EQ(Pull(*s, "tls_handshakes"), channels);
-    EXPECT_EQ(Pull(*s, "bytes_tls"), channels * kGrpcNewConnection + 6 * kGrpcCallTls);
+    EXPECT_EQ(Pull(*s, "bytes_tls"), channels * kGrpcNewConnectionTls + 6 * kGrpcCallTls);
   }
   // Idle for longer than a minute, a channel's second call opens a new
-  // connection: every call does.
+  // connection: every call does, and pays the HTTP/2 setup again too (two
+  // more, one on the notify channel and one on the fetch channel).
   EXPECT_EQ(Pull(idle, "tls_handshakes"), 6);
-  EXPECT_EQ(Pull(idle, "bytes_tls"), 6 * (kGrpcNewConnection + kGrpcCallTls));
+  EXPECT_EQ(Pull(idle, "bytes_tls"), 6 * (kGrpcNewConnectionTls + kGrpcCallTls));
+  EXPECT_EQ(Pull(idle, "bytes_notify") + Pull(idle, "bytes_fetch_request") -
+                Pull(kept, "bytes_notify") - Pull(kept, "bytes_fetch_request"),
+            2 * kHttp2NewConnection);
   EXPECT_EQ(Pull(never, "bytes_total"),
             Pull(never, "bytes_notify") + Pull(never, "bytes_notify_ack") +
                 Pull(never, "bytes_fetch_request") + Pull(never, "bytes_body") +
