@@ -60,7 +60,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 from world import World, free_port, wait_until  # noqa: E402
 # The counting TCP relay of sim/measure_wire.py, and Postfix's master.cf for
 # a private instance from bench/smtpin_bench.py.
-from measure_wire import Relay  # noqa: E402
+from measure_wire import Relay, frames  # noqa: E402
 from smtpin_bench import postfix_master_cf  # noqa: E402
 
 
@@ -366,7 +366,14 @@ class Replay:
         connections = {"recipient": 0, "sender": 0}
         for kind, relay in self.relays:
             n, up, down = relay_counts(relay)
-            self.log(f"relay {relay.name}: {n} connections, {up} bytes in, {down} bytes out")
+            calls = ""
+            if self.plaintext:
+                # gRPC calls = HTTP/2 streams the client opened (HEADERS).
+                ids = set()
+                for c, (u, _) in enumerate(relay.streams()):
+                    ids |= {(c, sid) for _, t, _, sid, _ in frames(u, 0, len(u)) if t == 1}
+                calls = f", {len(ids)} gRPC calls"
+            self.log(f"relay {relay.name}: {n} connections, {up} bytes in, {down} bytes out{calls}")
             byte_counts[kind] += up + down
             connections[kind] += n
         return real, byte_counts, connections
@@ -661,16 +668,16 @@ def compare_push(w, real, speed, wall):
             if counts[k] or real_n:
                 lines.append(f"| {label} | {name} | {counts[k]} | {real_n} |")
                 ok &= counts[k] == real_n
-    # Every push kind but the message data is dialogue (envelope, STARTTLS,
-    # bounces; sim/metrics.h).
-    sim_env = sum(n for k, n in b.items() if k.startswith("push_") and k != "push_body")
+    # Every kind but the message data is dialogue (envelope, STARTTLS and
+    # TLS records, bounces; sim/metrics.h); the pull kinds are 0 here.
+    sim_env = sum(n for k, n in b.items() if k != "push_body")
     real_env = real["total"] - real["data"]
     st, rt = b["push_body"] + sim_env, real["total"]
     lines += ["", "Push: SMTP bytes at the receiving MTA (both directions; STARTTLS on every session):", "",
               "| traffic | simulator | real | real / sim |", "| --- | ---: | ---: | ---: |",
               f"| message data (push_body) | {b['push_body']} | {real['data']} | "
               f"{real['data'] / b['push_body']:.3f} |",
-              f"| dialogue + TLS (push_envelope) | {sim_env} | {real_env} | {real_env / sim_env:.3f} |",
+              f"| dialogue + TLS (push_envelope, tls, push_bounce) | {sim_env} | {real_env} | {real_env / sim_env:.3f} |",
               f"| total | {st} | {rt} | {rt / st:.3f} |", "",
               f"Push replay: {real['transactions']} SMTP transactions on {real['connections']} "
               f"connections" + (f" ({real['tls']} over STARTTLS)" if real["tls"] is not None else "")
@@ -680,7 +687,7 @@ def compare_push(w, real, speed, wall):
 
 # ----------------------------------------------------------------- compare
 
-def compare(w, real, real_bytes, connections, speed, wall, late):
+def compare(w, real, real_bytes, connections, speed, wall, late, plaintext=False):
     sim_world = w["worlds"]["pull"]
     rows, mismatches = {}, []
     for c in w["copies"]:
@@ -698,10 +705,12 @@ def compare(w, real, real_bytes, connections, speed, wall, late):
     sides = {"notify": "recipient", "notify_ack": "recipient",
              "fetch_request": "sender", "body": "sender", "pin": "sender"}
     sim_bytes = {"recipient": 0, "sender": 0}
-    other = {}
+    other, left_out = {}, {}
     for kind, n in b.items():
         if kind in sides:
             sim_bytes[sides[kind]] += n
+        elif plaintext and kind == "tls":
+            left_out[kind] = n  # the model's TLS: the nodes ran without it
         elif not kind.startswith("push_") and n:
             other[kind] = n
     lines = []
@@ -726,6 +735,9 @@ def compare(w, real, real_bytes, connections, speed, wall, late):
     st, rt = sum(sim_bytes.values()) + sum(other.values()), sum(real_bytes.values())
     total_ratio = rt / st if st else float("nan")
     lines.append(f"| total | {st} | {rt} | {total_ratio:.3f} | {sum(connections.values())} |")
+    for kind, n in sorted(left_out.items()):
+        lines.append("")
+        lines.append(f"The model's {kind} bytes ({n}) are left out: the nodes ran gRPC without TLS.")
     lines.append("")
     lines.append(f"Replay: clock speed {speed}x, {wall:.0f} s wall, at most {late:.1f} s behind "
                  f"the clock.")
@@ -738,6 +750,7 @@ def main():
     ap.add_argument("--scenario", default=os.path.join(HERE, "xval.toml"))
     ap.add_argument("--world", choices=("pull", "push"), default="pull",
                     help="pull: the federation's nodes; push: the same mail by the gateway's SMTP out")
+    ap.add_argument("--sim", help="the pullmail-sim to run (default: BIN_DIR/sim/pullmail-sim)")
     ap.add_argument("--speed", type=float, default=240,
                     help="clock speed of the nodes: simulated seconds per wall second")
     ap.add_argument("--check", action="store_true",
@@ -763,7 +776,7 @@ def main():
         scenario = tomllib.load(f)
     tmp = tempfile.mkdtemp(prefix="pullmail-xval-")
     workload_path = os.path.join(tmp, "workload.jsonl")
-    sim = subprocess.run([os.path.join(bin_dir, "sim", "pullmail-sim"), "--scenario", args.scenario,
+    sim = subprocess.run([args.sim or os.path.join(bin_dir, "sim", "pullmail-sim"), "--scenario", args.scenario,
                           "--out", os.path.join(tmp, "sim"), "--workload_out", workload_path,
                           "--progress=off", "--plots=false", "--quiet"],
                          capture_output=True, text=True, timeout=300)
@@ -795,7 +808,7 @@ def main():
             wall = time.monotonic() - t0
             real, real_bytes, connections = replay.collect()
             table, mismatches, ratio = compare(w, real, real_bytes, connections, args.speed, wall,
-                                               replay.late)
+                                               replay.late, plaintext=args.plaintext)
             for m in mismatches:
                 log(m)
             outcomes_ok = not mismatches
