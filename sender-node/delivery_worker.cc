@@ -103,9 +103,10 @@ void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Deliver
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoSeconds(limits.deadline));
   auto stream = stub->NotifyStream(&ctx);
-  // What is due for this domain goes out under one signature per batch of
-  // up to 64 (core's SignForDelivery, PROTOCOL.md 4.1); the queue keeps the
-  // singly-signed bytes, so a retry is batched afresh with whatever is due.
+  // What is due for this domain is signed here, once, as it goes out: under
+  // one signature per batch of up to 64, a lone one singly (core's
+  // SignForDelivery, PROTOCOL.md 4 and 4.1). The queue keeps the prepared,
+  // unsigned bytes, so a retry is signed afresh with whatever is due.
   std::vector<v1::SignedNotification> singles(live.size());
   for (size_t i = 0; i < live.size(); ++i) singles[i].ParseFromString(live[i]->signed_notification);
   absl::StatusOr<DeliverySigning> to_send =

@@ -550,6 +550,36 @@ absl::StatusOr<v1::SignedNotification> SignNotification(const v1::Notification& 
                                             directory, SchemeOr(scheme));
 }
 
+absl::StatusOr<v1::SignedNotification> PrepareNotification(const v1::Notification& n,
+                                                           std::string_view signing_domain_as_given,
+                                                           std::string_view key_id,
+                                                           const Directory* directory) {
+  absl::StatusOr<std::string> canonical = CanonicalSigningDomain(signing_domain_as_given);
+  if (!canonical.ok()) return canonical.status();
+  absl::StatusOr<std::string> payload = CheckedPayload(n, *canonical, key_id, directory);
+  if (!payload.ok()) return payload.status();
+  v1::SignedNotification out;
+  SetParts(out, *std::move(payload), *canonical, key_id, "");
+  return out;
+}
+
+absl::StatusOr<v1::SignedNotification> SignPrepared(v1::SignedNotification prepared,
+                                                    std::string_view key_id,
+                                                    const SigningKey& key,
+                                                    const SignatureScheme* scheme) {
+  if (prepared.signing_domain().empty() || prepared.payload().empty()) {
+    return absl::InvalidArgumentError("a prepared notification has a signing domain and payload");
+  }
+  if (key_id.empty() || key_id.size() > limits::kMaxKeyId) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key id must be 1..", limits::kMaxKeyId, " bytes"));
+  }
+  prepared.clear_batch();
+  prepared.set_key_id(std::string(key_id));
+  prepared.set_signature(SchemeOr(scheme).Sign(key, kNotificationContext, prepared.payload()));
+  return prepared;
+}
+
 bool VerifiedBatchRoots::Contains(std::string_view entry) const {
   absl::MutexLock lock(&mu_);
   if (!set_.contains(AV(entry))) return false;

@@ -115,6 +115,25 @@ absl::StatusOr<v1::SignedNotification> SignNotification(const v1::Notification& 
                                                         const Directory* directory = nullptr,
                                                         const SignatureScheme* scheme = nullptr);
 
+// SignNotification without the signature: the same checks and the same
+// payload, signing domain and key id, `signature` left empty. A sender node
+// prepares each notification so at submission and signs it only when it
+// sends it (SignForDelivery, core/logic/delivery_batch.h): singly when it
+// goes alone, under one batch signature otherwise. Never sent unsigned.
+absl::StatusOr<v1::SignedNotification> PrepareNotification(const v1::Notification& n,
+                                                           std::string_view signing_domain,
+                                                           std::string_view key_id,
+                                                           const Directory* directory = nullptr);
+
+// Signs a prepared (or already signed) notification alone, as
+// SignNotification would have: the single signature over its payload with
+// `key_id`/`key`, replacing any signature, key id and batch proof it had.
+// kInvalidArgument for an empty signing domain or payload, or a bad key id.
+absl::StatusOr<v1::SignedNotification> SignPrepared(v1::SignedNotification prepared,
+                                                    std::string_view key_id,
+                                                    const SigningKey& key,
+                                                    const SignatureScheme* scheme = nullptr);
+
 // Tree heads of notification batches whose signature has verified, so that
 // the other notifications of a batch cost hashing only (docs/PROTOCOL.md
 // 4.1). An entry is the exact (public key, tree head, signature) triple that
@@ -160,8 +179,8 @@ absl::StatusOr<std::vector<v1::SignedNotification>> SignNotificationBatch(
     std::string_view key_id, const SigningKey& key, const Directory* directory = nullptr,
     const SignatureScheme* scheme = nullptr);
 
-// Re-signs notifications this node already signed one by one (their
-// payloads are kept, their signatures and key ids replaced) as one batch
+// Signs notifications prepared by PrepareNotification (or signed one by one
+// earlier: their payloads are kept, their signatures and key ids replaced) as one batch
 // under `key_id`/`key`; the sender's delivery pass uses it on its queue. All
 // must carry the same signing domain and be for one recipient domain (the
 // caller groups them; not re-checked here). kInvalidArgument for an empty

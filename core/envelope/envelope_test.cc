@@ -117,6 +117,44 @@ TEST_F(EnvelopeTest, SigningIsDeterministic) {
   EXPECT_EQ(SignValid().SerializeAsString(), SignValid().SerializeAsString());
 }
 
+// PrepareNotification is SignNotification without the signature, and
+// SignPrepared adds exactly the signature SignNotification would have made.
+TEST_F(EnvelopeTest, PreparedThenSignedIsWhatSigningGives) {
+  absl::StatusOr<v1::SignedNotification> p =
+      PrepareNotification(ValidNotification(), "A.Example", "k1");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->signature().empty());
+  EXPECT_EQ(p->signing_domain(), "a.example");  // canonical, as signed
+  EXPECT_EQ(p->payload(), SignValid().payload());
+  EXPECT_EQ(VerifyReason(*p), Rejection::kBadSignature);  // unsigned never passes
+  absl::StatusOr<v1::SignedNotification> s = SignPrepared(*p, "k1", key_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->SerializeAsString(), SignValid().SerializeAsString());
+  EXPECT_EQ(VerifyReason(*s, kNow, "b.example"), Rejection::kNone);
+  // Re-signing a signed one alone drops a batch proof it carried.
+  v1::SignedNotification with_proof = *s;
+  with_proof.mutable_batch()->set_tree_size(2);
+  EXPECT_EQ(SignPrepared(with_proof, "k1", key_)->SerializeAsString(),
+            SignValid().SerializeAsString());
+  EXPECT_EQ(SignPrepared(*p, "", key_).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SignPrepared(v1::SignedNotification(), "k1", key_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(EnvelopeTest, PrepareRefusesWhatTheSignerRefuses) {
+  v1::Notification n = ValidNotification();
+  n.set_envelope_sender("mallory@b.example");
+  absl::StatusOr<v1::SignedNotification> p = PrepareNotification(n, "a.example", "k1");
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(p.status().message(), "sender_outside_domain: ")) << p.status();
+  n = ValidNotification();
+  for (int i = 0; i < 900; ++i) n.add_recipients(std::string(70, 'r') + "@b.example");
+  p = PrepareNotification(n, "a.example", "k1");
+  EXPECT_TRUE(absl::StartsWith(p.status().message(), "payload_too_large: ")) << p.status();
+  EXPECT_EQ(PrepareNotification(ValidNotification(), "a.example", "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(EnvelopeTest, DomainsCompareWithoutCase) {
   v1::Notification n = ValidNotification();
   n.set_envelope_sender("Ann@A.EXAMPLE");

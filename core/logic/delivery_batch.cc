@@ -13,6 +13,14 @@ absl::StatusOr<DeliverySigning> SignForDelivery(std::vector<v1::SignedNotificati
   DeliverySigning out;
   out.notifications.reserve(due.size());
   if (due.size() == 1) {
+    if (due.front().signature().empty()) {
+      absl::StatusOr<v1::SignedNotification> one =
+          SignPrepared(std::move(due.front()), key_id, key, scheme);
+      if (!one.ok()) return one.status();
+      out.notifications.push_back(*std::move(one));
+      out.signatures = 1;
+      return out;
+    }
     out.notifications = std::move(due);
     return out;
   }

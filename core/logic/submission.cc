@@ -24,7 +24,7 @@ namespace pullmail {
 
 absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
                                              const SubmissionContext& ctx) {
-  PM_CHECK(ctx.key != nullptr && ctx.random != nullptr);
+  PM_CHECK(ctx.random != nullptr);
   const bool bridged = input.origin == v1::ORIGIN_BRIDGED_SMTP;
   std::string sender;  // canonical: local part as given, domain lower-cased
   if (bridged) {
@@ -32,8 +32,9 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
     if (!input.authenticated_user.empty()) {
       return absl::PermissionDeniedError("bridged mail is not submitted by a user");
     }
-    // The sender's domain is judged when the notification is signed
-    // (SignNotification with ctx.directory): one rule, in core/envelope.
+    // The sender's domain is judged when the notification is prepared
+    // (PrepareNotification with ctx.directory, SignNotification's checks):
+    // one rule, in core/envelope.
     if (!input.from.empty()) {
       ASSIGN_OR_RETURN(auto from, SplitAddress(input.from));
       sender = absl::StrCat(from.first, "@", from.second);
@@ -111,10 +112,11 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
 
     v1::Notification n =
         MakeNotification(m, d, out.summary, ctx.sender_endpoint, input.origin);
-    ASSIGN_OR_RETURN(v1::SignedNotification signed_n,
-                     SignNotification(n, ctx.local_domain, ctx.key_id, *ctx.key, ctx.directory,
-                                      ctx.scheme));
-    d.signed_notification = signed_n.SerializeAsString();
+    // Checked as SignNotification would, not signed: the delivery pass signs
+    // it once when it sends it, alone or in a batch (SignForDelivery).
+    ASSIGN_OR_RETURN(v1::SignedNotification prepared,
+                     PrepareNotification(n, ctx.local_domain, ctx.key_id, ctx.directory));
+    d.signed_notification = prepared.SerializeAsString();
     out.deliveries.push_back(std::move(d));
   }
   return out;

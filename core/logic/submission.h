@@ -1,6 +1,7 @@
 // The sender node's submission rule, as logic: from one submitted RFC 5322
-// message to the stored message and one signed notification per recipient
-// domain. No I/O: the caller stores the result (SenderStore::PutMessage) and
+// message to the stored message and one notification per recipient domain,
+// checked and prepared for signing (PrepareNotification; the delivery pass
+// signs it when it sends it, core/logic/delivery_batch.h). No I/O: the caller stores the result (SenderStore::PutMessage) and
 // only then answers the user.
 #ifndef PULLMAIL_CORE_LOGIC_SUBMISSION_H_
 #define PULLMAIL_CORE_LOGIC_SUBMISSION_H_
@@ -45,7 +46,7 @@ struct SubmissionContext {
   std::string local_domain;     // the signing domain
   std::string sender_endpoint;  // this sender node's host:port (informative)
   std::string key_id;
-  const SigningKey* key = nullptr;  // not owned
+  const SigningKey* key = nullptr;  // not owned; PrepareSubmission signs nothing
   absl::Duration retention = absl::Hours(24 * 30);
   absl::Time now;
   Random* random = nullptr;         // not owned; tokens and message ids

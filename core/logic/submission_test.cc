@@ -8,10 +8,28 @@
 #include "core/crypto/sha256.h"
 #include "core/directory/memory_directory.h"
 #include "core/envelope/envelope.h"
+#include "core/logic/delivery_batch.h"
 #include "core/util/clock.h"
 
 namespace pullmail {
 namespace {
+
+// A delivery's queued notification as its delivery pass sends it alone.
+// Submission only prepares it: it must hold no signature yet (the sender
+// signs each notification once, when it sends it).
+v1::SignedNotification SentAlone(const Delivery& d, const SigningKey& key) {
+  v1::SignedNotification prepared;
+  EXPECT_TRUE(prepared.ParseFromString(d.signed_notification));
+  EXPECT_TRUE(prepared.signature().empty());
+  EXPECT_EQ(prepared.key_id(), "k1");
+  absl::StatusOr<DeliverySigning> sent = SignForDelivery({prepared}, "k1", key);
+  EXPECT_TRUE(sent.ok()) << sent.status();
+  if (!sent.ok() || sent->notifications.size() != 1) return prepared;
+  EXPECT_EQ(sent->signatures, 1u);
+  EXPECT_FALSE(sent->notifications[0].has_batch());
+  EXPECT_EQ(sent->notifications[0].payload(), prepared.payload());
+  return sent->notifications[0];
+}
 
 class SubmissionTest : public ::testing::Test {
  protected:
@@ -59,8 +77,7 @@ TEST_F(SubmissionTest, OneSignedNotificationPerDomain) {
   EXPECT_EQ(sub->deliveries[1].domain, "c.example");
   EXPECT_NE(sub->deliveries[0].fetch_token, sub->deliveries[1].fetch_token);
   for (const Delivery& d : sub->deliveries) {
-    v1::SignedNotification sn;
-    ASSERT_TRUE(sn.ParseFromString(d.signed_notification));
+    v1::SignedNotification sn = SentAlone(d, *key_);
     VerifyOptions opts;
     opts.now = clock_.Now();
     opts.expected_recipient_domain = d.domain;
@@ -203,8 +220,7 @@ TEST_F(BridgedSubmissionTest, LegacySenderIsSignedAsBridged) {
   EXPECT_EQ(sub->message.sender, "carol@legacy.example");
   ASSERT_EQ(sub->deliveries.size(), 1u);
   EXPECT_EQ(sub->deliveries[0].domain, "a.example");
-  v1::SignedNotification sn;
-  ASSERT_TRUE(sn.ParseFromString(sub->deliveries[0].signed_notification));
+  v1::SignedNotification sn = SentAlone(sub->deliveries[0], *key_);
   auto n = VerifyNotification(sn, dir_, VerifyOptions{clock_.Now(), "a.example"}, nullptr);
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(n->origin(), v1::ORIGIN_BRIDGED_SMTP);

@@ -49,7 +49,11 @@ struct Delivery {
   std::string domain;  // recipient domain
   std::vector<std::string> recipients;
   std::string fetch_token;          // 32 raw bytes
-  std::string signed_notification;  // serialized v1::SignedNotification, sent as-is on every retry
+  // Serialized v1::SignedNotification as prepared at submission
+  // (PrepareNotification: payload, signing domain, key id; no signature;
+  // queues written before that hold it signed singly). Each delivery
+  // attempt signs it as it sends it (SignForDelivery).
+  std::string signed_notification;
   DeliveryState state = DeliveryState::kQueued;
   uint32_t attempts = 0;
   absl::Time next_attempt = absl::UnixEpoch();
