@@ -115,9 +115,11 @@ absl::Status WriteWorkload(const RunResult& r, const std::string& path) {
       to.push_back(Quote(w.RecipientAddress(w.rcpts()[j])));
     }
     out << "{\"type\":\"message\",\"index\":" << i << ",\"created\":" << Seconds(m.created)
-        << ",\"from\":" << Quote(w.SenderAddress(m)) << ",\"domain\":" << m.sender_domain
+        << ",\"from\":" << Quote(w.SenderAddress(m)) << ",\"sender_user\":" << m.sender_user
+        << ",\"domain\":" << m.sender_domain
         << ",\"size\":" << m.body_size << ",\"body\":" << m.body_id
         << ",\"spam\":" << (w.IsSpam(m) ? "true" : "false") << ",\"campaign\":" << m.campaign
+        << ",\"subject_bytes\":" << w.SubjectBytes(m)
         << ",\"message_id\":" << Quote(w.MessageId(i)) << ",\"to\":[" << absl::StrJoin(to, ",")
         << "]}\n";
   }

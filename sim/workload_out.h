@@ -11,10 +11,12 @@
 //   run      seed, mode, end_time (s), horizon (s), max_time (s)
 //   domain   index, name, spam, users: [addresses] (spam: its bots' sender
 //            addresses, i.e. the addresses that send from it)
-//   message  index, created (s), from, domain (index), size (bytes of the
-//            RFC 5322 message), body (same value = same bytes), spam,
-//            campaign (0 legit, c + 1), message_id (the simulator's), to:
-//            [addresses, "nx<d>@<domain>" for one that does not exist]
+//   message  index, created (s), from, sender_user (the user's or bot's
+//            index), domain (index), size (bytes of the RFC 5322 message),
+//            body (same value = same bytes), spam, campaign (0 legit, c + 1),
+//            subject_bytes, message_id (the simulator's), to: [addresses,
+//            "nx<d>@<domain>" for one that does not exist]; sim/wire.cc
+//            builds the notification's header summary from these
 //   copy     message, to, reads, delay (s after the copy became visible),
 //            reports; with a pull world also pull: its place ("none",
 //            "shown", "junk", "held", "hidden") and flags ("read",

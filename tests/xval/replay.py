@@ -60,7 +60,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 from world import World, free_port, wait_until  # noqa: E402
 # The counting TCP relay of sim/measure_wire.py, and Postfix's master.cf for
 # a private instance from bench/smtpin_bench.py.
-from measure_wire import Relay, frames  # noqa: E402
+from measure_wire import FRAME_NAMES, Relay, frames  # noqa: E402
 from smtpin_bench import postfix_master_cf  # noqa: E402
 
 
@@ -97,11 +97,24 @@ def load_workload(path):
     return w
 
 
-def compose(msg):
-    """The RFC 5322 message of `msg`: exactly msg["size"] bytes, the same
-    bytes for the same body (so that the same SHA-256 reaches every node)."""
-    head = (f"From: <{msg['from']}>\r\nTo: undisclosed-recipients:;\r\n"
-            f"Subject: xval body {msg['body']}\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\n\r\n")
+SIM_EPOCH = 1704067200  # sim/wire.h SimEpoch(): 2024-01-01T00:00:00Z
+
+
+def compose(msg, first=None):
+    """The RFC 5322 message of `msg`: exactly msg["size"] bytes, with the
+    header fields from which sim/wire.cc builds the notification's summary
+    (From "User N <a>" or "Offers N <a>", To: every recipient, a Subject of
+    subject_bytes, the Date of its creation, its Message-ID), so that the
+    real notification is the size the model signs. Messages of one body
+    must be the same bytes (one SHA-256): they all carry the header fields
+    of `first`, the first message with that body, and differ from the
+    model's summary only by the lengths of their To: addresses."""
+    h = first or msg
+    who = "Offers" if h["campaign"] else "User"
+    date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(SIM_EPOCH + int(h["created"])))
+    head = (f"From: {who} {h['sender_user']} <{h['from']}>\r\nTo: {', '.join(h['to'])}\r\n"
+            f"Subject: {'s' * h['subject_bytes']}\r\nDate: {date}\r\n"
+            f"Message-ID: <{h['message_id']}>\r\n\r\n")
     n = msg["size"] - len(head)
     assert n >= 2, msg
     line = "x" * 76 + "\r\n"
@@ -114,6 +127,14 @@ def compose(msg):
     out = (head + text).encode()
     assert len(out) == msg["size"], (len(out), msg["size"])
     return out
+
+
+def first_of_body(messages):
+    """body -> the first message (lowest index) with that body."""
+    first = {}
+    for m in messages:
+        first.setdefault(m["body"], m)
+    return first
 
 
 def toml_value(v):
@@ -194,6 +215,7 @@ class Replay:
         self.relays = []        # (kind, measure_wire Relay)
         self.ids = {}           # message index -> real message id
         self.read_ok = set()    # (message index, address) read with the body
+        self.first = first_of_body(workload["messages"])
         self.late = 0.0         # how far (wall s) the replay fell behind, at most
         self.origin = None
         readers = scenario.get("readers", {})
@@ -262,7 +284,7 @@ class Replay:
             args += ["--to", to]
         r = self.world.pullmail(*args, "--config", user.domain.config, "--user", user.address,
                                 env={"PULLMAIL_PASSWORD": user.password},
-                                stdin=compose(m).decode())
+                                stdin=compose(m, self.first[m["body"]]).decode())
         out = r.json()
         self.ids[i] = out.get("message_id") or out.get("messageId")
         assert self.ids[i], r
@@ -369,10 +391,15 @@ class Replay:
             calls = ""
             if self.plaintext:
                 # gRPC calls = HTTP/2 streams the client opened (HEADERS).
-                ids = set()
-                for c, (u, _) in enumerate(relay.streams()):
+                ids, kinds = set(), {}
+                for c, (u, d) in enumerate(relay.streams()):
                     ids |= {(c, sid) for _, t, _, sid, _ in frames(u, 0, len(u)) if t == 1}
-                calls = f", {len(ids)} gRPC calls"
+                    for way in (u, d):
+                        for _, t, _, _, payload in frames(way, 0, len(way)):
+                            name = FRAME_NAMES.get(t, str(t))
+                            kinds[name] = kinds.get(name, 0) + 9 + len(payload)
+                calls = (f", {len(ids)} gRPC calls; HTTP/2 frames: " +
+                         ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
             self.log(f"relay {relay.name}: {n} connections, {up} bytes in, {down} bytes out{calls}")
             byte_counts[kind] += up + down
             connections[kind] += n
@@ -529,6 +556,7 @@ class PushReplay:
         self.domains = {}   # renamed sender domain -> world Domain
         self.users = {}     # renamed sender address -> world User
         self.ids = {}
+        self.first = first_of_body(workload["messages"])
         self.sink = None
         self.relay = None
         self.late = 0.0
@@ -594,13 +622,15 @@ class PushReplay:
         for m in sorted(self.w["messages"], key=lambda m: (m["created"], m["index"])):
             self.at(m["created"])
             sender = self.rename(m["from"])
+            first = self.first[m["body"]]
             user = self.users[sender]
             args = ["send", "--json", "--file", "-"]
             for to in m["to"]:
                 args += ["--to", to]
             r = self.world.pullmail(*args, "--config", user.domain.config, "--user", user.address,
                                     env={"PULLMAIL_PASSWORD": user.password},
-                                    stdin=compose(dict(m, **{"from": sender})).decode())
+                                    stdin=compose(dict(m, **{"from": sender}), dict(
+                                        first, **{"from": self.rename(first["from"])})).decode())
             self.ids[r.json()["message_id"]] = m["index"]
 
     def collect(self):
