@@ -438,7 +438,7 @@ mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 virtual_mailbox_domains = {domains}
 virtual_mailbox_base = {d}/mail
-virtual_mailbox_maps = static:all/Maildir/
+virtual_mailbox_maps = texthash:{d}/conf/vmailbox
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
 alias_maps =
@@ -462,7 +462,8 @@ maillog_file_prefixes = {d}
         return os.geteuid() == 0 and shutil.which("postfix") is not None and \
             os.path.exists("/etc/postfix/master.cf")
 
-    def __init__(self, domains, cert, key):
+    def __init__(self, domains, users, cert, key):
+        """`users`: the addresses that exist (RCPT TO any other: 550 5.1.1)."""
         import shutil
         self.d = tempfile.mkdtemp(prefix="pullmail-xval-postfix-")
         self.conf = os.path.join(self.d, "conf")
@@ -476,6 +477,8 @@ maillog_file_prefixes = {d}
         for src, name in ((cert, "cert.pem"), (key, "key.pem")):
             shutil.copy(src, os.path.join(self.conf, name))
         self.port = free_port()
+        with open(os.path.join(self.conf, "vmailbox"), "w") as f:
+            f.write("".join(f"{u} all/Maildir/\n" for u in sorted(users)))
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             f.write(self.MAIN.format(d=self.d, domains=", ".join(domains),
                                      cert=os.path.join(self.conf, "cert.pem"),
@@ -521,6 +524,14 @@ maillog_file_prefixes = {d}
                         break
         return out
 
+    def refused(self):
+        """RCPTs that smtpd refused (unknown users)."""
+        try:
+            with open(os.path.join(self.d, "maillog"), errors="replace") as f:
+                return sum("NOQUEUE: reject: RCPT from" in l for l in f)
+        except OSError:
+            return 0
+
     def tls_sessions(self):
         """Sessions that Postfix's smtpd logged as TLS."""
         try:
@@ -534,6 +545,26 @@ maillog_file_prefixes = {d}
         if self.started:
             subprocess.run(["postfix", "-c", self.conf, "stop"], capture_output=True, timeout=60)
         shutil.rmtree(self.d, ignore_errors=True)
+
+
+class RefuseUnknown:
+    """SmtpSink's queue of RCPT replies, answering by address: 550 5.1.1 for
+    a recipient that does not exist ("nx<d>@<domain>", sim/world.h), 250
+    otherwise. The sink records the RCPT's address (rcpt_commands) before it
+    asks, under its lock."""
+
+    def __init__(self, sink):
+        self.sink, self.refused = sink, 0
+
+    def __bool__(self):
+        return True
+
+    def pop(self, _):
+        rcpt = self.sink.rcpt_commands[-1]
+        if rcpt.startswith("nx"):
+            self.refused += 1
+            return f"550 5.1.1 <{rcpt}>: no such user"
+        return "250 2.1.5 ok"
 
 
 class PushReplay:
@@ -584,10 +615,12 @@ class PushReplay:
         tls = os.path.join(os.path.dirname(self.domains[names[0]].config), "tls")
         cert, key = os.path.join(tls, "node.pem"), os.path.join(tls, "node.key")
         if self.mta == "postfix":
-            self.postfix = PostfixMta(targets, cert, key)
+            valid = {to for m in self.w["messages"] for to in m["to"] if not to.startswith("nx")}
+            self.postfix = PostfixMta(targets, valid, cert, key)
             port = self.postfix.port
         else:
             self.sink = SmtpSink()
+            self.sink.rcpt_replies = RefuseUnknown(self.sink)
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(cert, key)
             self.sink.tls_context = ctx
@@ -651,7 +684,8 @@ class PushReplay:
         if self.postfix:
             # Postfix has taken every message (250 to DATA) when the sender
             # says delivered; its local delivery to the Maildir follows.
-            accepted = sum(len(self.w["messages"][i]["to"]) for i in self.ids.values())
+            accepted = sum(sum(not t.startswith("nx") for t in self.w["messages"][i]["to"])
+                           for i in self.ids.values())
             paths = wait_until(lambda: (lambda p: p if len(p) >= accepted else None)(
                 self.postfix.delivered()), timeout=60, interval=0.2,
                 what=f"{accepted} copies in Postfix's Maildir")
@@ -660,8 +694,10 @@ class PushReplay:
             # The relayed bytes of each message are the sent ones (the sink
             # shows it: the gateway relays the stored message as is).
             data_bytes = sum(self.w["messages"][i]["size"] * len(
-                {t.split("@")[1] for t in self.w["messages"][i]["to"]}) for i in self.ids.values())
+                {t.split("@")[1] for t in self.w["messages"][i]["to"] if not t.startswith("nx")})
+                for i in self.ids.values())
             transactions, tls = states.count("delivered"), self.postfix.tls_sessions()
+            refused = self.postfix.refused()
         else:
             messages, _ = self.sink.snapshot()
             data_bytes = 0
@@ -669,8 +705,10 @@ class PushReplay:
                 delivered[1 if mail_from in spammers else 0] += len(rcpts)
                 data_bytes += len(data)
             transactions, tls = len(messages), sum(self.sink.tls_used)
+            refused = self.sink.rcpt_replies.refused
         n, up, down = relay_counts(self.relay)
-        return {"delivered": delivered, "states": states, "transactions": transactions,
+        return {"delivered": delivered, "refused": refused, "states": states,
+                "transactions": transactions,
                 "tls": tls, "data": data_bytes, "total": up + down, "connections": n,
                 "mta": self.mta}
 
@@ -694,10 +732,18 @@ def compare_push(w, real, speed, wall):
     ok = True
     for k, label in ((0, "legit"), (1, "spam")):
         for name, counts in out.items():
+            if name == "failed":
+                continue
             real_n = real["delivered"][k] if name == "delivered" else 0
             if counts[k] or real_n:
                 lines.append(f"| {label} | {name} | {counts[k]} | {real_n} |")
                 ok &= counts[k] == real_n
+    # Unknown recipients: refused at RCPT (550 5.1.1); the push world counts
+    # them failed. The receiver does not know legit from spam: one row.
+    failed = sum(out["failed"])
+    if failed or real["refused"]:
+        lines.append(f"| all | failed (unknown recipient, 550 at RCPT) | {failed} | {real['refused']} |")
+        ok &= failed == real["refused"]
     # Every kind but the message data is dialogue (envelope, STARTTLS and
     # TLS records, bounces; sim/metrics.h); the pull kinds are 0 here.
     sim_env = sum(n for k, n in b.items() if k != "push_body")
@@ -780,6 +826,9 @@ def main():
     ap.add_argument("--scenario", default=os.path.join(HERE, "xval.toml"))
     ap.add_argument("--world", choices=("pull", "push"), default="pull",
                     help="pull: the federation's nodes; push: the same mail by the gateway's SMTP out")
+    ap.add_argument("--set", default="",
+                    help="scenario overrides 'table.key=value;...' (as pullmail-sim --set; "
+                         "'campaign.0.key' for the first campaign), for both sides")
     ap.add_argument("--sim", help="the pullmail-sim to run (default: BIN_DIR/sim/pullmail-sim)")
     ap.add_argument("--speed", type=float, default=240,
                     help="clock speed of the nodes: simulated seconds per wall second")
@@ -804,10 +853,18 @@ def main():
     bin_dir = os.path.abspath(args.bin_dir)
     with open(args.scenario, "rb") as f:
         scenario = tomllib.load(f)
+    for assignment in filter(None, (a.strip() for a in args.set.split(";"))):
+        path, _, value = assignment.partition("=")
+        *tables, key = path.split(".")
+        node = scenario
+        for t in tables:
+            node = node[int(t)] if isinstance(node, list) else node.setdefault(t, {})
+        node[key] = tomllib.loads(f"v = {value}")["v"]
     tmp = tempfile.mkdtemp(prefix="pullmail-xval-")
     workload_path = os.path.join(tmp, "workload.jsonl")
     sim = subprocess.run([args.sim or os.path.join(bin_dir, "sim", "pullmail-sim"), "--scenario", args.scenario,
                           "--out", os.path.join(tmp, "sim"), "--workload_out", workload_path,
+                          "--set", args.set,
                           "--progress=off", "--plots=false", "--quiet"],
                          capture_output=True, text=True, timeout=300)
     if sim.returncode != 0:
