@@ -405,11 +405,10 @@ class Replay:
             connections[kind] += n
         return real, byte_counts, connections
 
-    def close(self):
+    def close(self, keep=False):
         for _, relay in self.relays:
             relay.close()
-        self.world.close()
-
+        self.world.close(keep=keep)
 
 
 class PostfixMta:
@@ -540,11 +539,12 @@ maillog_file_prefixes = {d}
         except OSError:
             return None
 
-    def close(self):
+    def close(self, keep=False):
         import shutil
         if self.started:
             subprocess.run(["postfix", "-c", self.conf, "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(self.d, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.d, ignore_errors=True)
 
 
 class RefuseUnknown:
@@ -712,14 +712,14 @@ class PushReplay:
                 "tls": tls, "data": data_bytes, "total": up + down, "connections": n,
                 "mta": self.mta}
 
-    def close(self):
+    def close(self, keep=False):
         if self.relay:
             self.relay.close()
         if self.sink:
             self.sink.close()
         if self.postfix:
-            self.postfix.close()
-        self.world.close()
+            self.postfix.close(keep=keep)
+        self.world.close(keep=keep)
 
 
 def compare_push(w, real, speed, wall):
@@ -838,7 +838,7 @@ def main():
                     help="exit 1 unless every copy ends alike (bytes are reported only)")
     ap.add_argument("--tolerance", type=float, default=0.05)
     ap.add_argument("--table", help="also write the table (Markdown) to this file")
-    ap.add_argument("--keep", action="store_true", help="keep the federation's folder")
+    ap.add_argument("--keep", action="store_true", help="keep the federation's folder, the workload and Postfix's folder (everything is stopped)")
     ap.add_argument("--mta", choices=("auto", "sink", "postfix"), default="auto",
                     help="push: the receiving MTA (auto: a private Postfix if installed and run as "
                          "root, else the SMTP sink)")
@@ -915,11 +915,10 @@ def main():
         sys.stderr.write(replay.world.diagnostics() + "\n")
         raise
     finally:
+        replay.close(keep=args.keep)
         if args.keep:
-            replay.world.close(keep=True)
             log(f"kept {replay.world.root} and {tmp}")
         else:
-            replay.close()
             import shutil
             shutil.rmtree(tmp, ignore_errors=True)
     if args.check and not (outcomes_ok and bytes_ok):
