@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -179,6 +180,15 @@ class Tx {
   // inserts it.
   absl::Status AppendEntry(MailboxEntry& e) {
     ASSIGN_OR_RETURN(FolderRow row, EnsureFolder(e.user, e.folder));
+    RETURN_IF_ERROR(InsertEntry(e, row));
+    RETURN_IF_ERROR(WriteFolder(e.user, e.folder, row));
+    return Changed(e.user);
+  }
+
+  // Gives `e` the next UID and modseq of `row` (e.folder's, locked by this
+  // transaction) and inserts it; the caller writes `row` back and calls
+  // Changed before the commit.
+  absl::Status InsertEntry(MailboxEntry& e, FolderRow& row) {
     if (row.uid_next == 0) {
       return absl::ResourceExhaustedError(absl::StrCat("UIDs exhausted in ", e.folder));
     }
@@ -199,8 +209,7 @@ class Tx {
                                 .Int(static_cast<int>(e.state))
                                 .Text(e.reason))
                         .status());
-    RETURN_IF_ERROR(WriteFolder(e.user, e.folder, row));
-    return Changed(e.user);
+    return absl::OkStatus();
   }
 
   // One removal from the folder (a change: its modseq goes up once) and its
@@ -286,6 +295,13 @@ class PgRecipientStore : public RecipientStore {
       Tx tx(c, db_->channel());
       results.clear();
       results.reserve(batch.size());
+      // The notifications first (a duplicate places nothing); then each
+      // folder the new ones place into is locked and read once, in one order
+      // (user, folder) whatever the batch's order, so that two replicas'
+      // batches never wait for each other in a cycle; the entries take UIDs
+      // in the batch's order; each folder is written back once at the end.
+      // So a group commit of many notifications to a few users costs about
+      // two statements per notification, not five.
       for (const NotificationInsert& item : batch) {
         const StoredNotification& n = item.notification;
         InsertResult& r = results.emplace_back();
@@ -324,7 +340,22 @@ class PgRecipientStore : public RecipientStore {
           continue;
         }
         r.notification_id = ins.Int(0, 0);
-        for (const EntryPlacement& p : item.placements) {
+      }
+      std::map<std::pair<std::string, std::string>, FolderRow> rows;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (results[i].duplicate) continue;
+        for (const EntryPlacement& p : batch[i].placements) {
+          rows.emplace(std::make_pair(p.user, NormalizeFolderName(p.folder)), FolderRow{});
+        }
+      }
+      for (auto& [key, row] : rows) {
+        ASSIGN_OR_RETURN(row, tx.EnsureFolder(key.first, key.second));
+      }
+      for (size_t i = 0; i < batch.size(); ++i) {
+        InsertResult& r = results[i];
+        if (r.duplicate) continue;
+        const StoredNotification& n = batch[i].notification;
+        for (const EntryPlacement& p : batch[i].placements) {
           MailboxEntry e;
           e.user = p.user;
           e.folder = NormalizeFolderName(p.folder);
@@ -334,9 +365,14 @@ class PgRecipientStore : public RecipientStore {
           e.reason = p.reason;
           e.flags = p.flags;
           NormalizeFlags(e.flags);
-          RETURN_IF_ERROR(tx.AppendEntry(e));
+          RETURN_IF_ERROR(tx.InsertEntry(e, rows.at(std::make_pair(e.user, e.folder))));
           r.entries.push_back(std::move(e));
         }
+      }
+      std::set<std::string_view> changed;
+      for (const auto& [key, row] : rows) {
+        RETURN_IF_ERROR(tx.WriteFolder(key.first, key.second, row));
+        if (changed.insert(key.first).second) RETURN_IF_ERROR(tx.Changed(key.first));
       }
       return absl::OkStatus();
     }));
