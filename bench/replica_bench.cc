@@ -5,10 +5,13 @@
 //     endpoint or to a comma-separated list of replicas (spread round-robin,
 //     as a sender node's channel does);
 //   sender side: Submits/s into the sending domain's sender node(s) (a
-//     campaign to one reader, several calls in flight, round-robin over the
+//     campaign to the readers, several calls in flight, round-robin over the
 //     replicas), and the same messages end to end: signed, delivered by the
 //     sender replicas' delivery workers (the shared queue) and listed in the
-//     reader's INBOX.
+//     readers' INBOXes.
+// Notifications and messages go to the --reader users in turn: with one
+// reader every commit takes that INBOX's row lock (its next UID), so the
+// replicas take turns; a domain's many users spread the locks.
 // bench/replica_bench.sh runs it for SQLite, one PostgreSQL replica of each
 // node and two of each, and prints the table. Besides the human line, each
 // run prints "RESULT label notify/s submit/s end-to-end/s load" for it.
@@ -40,7 +43,8 @@ ABSL_FLAG(std::string, to, "", "node.toml of the receiving domain");
 ABSL_FLAG(std::string, endpoint, "",
           "recipient endpoint(s) to stream to (default: the --to config's [recipient] listen); "
           "a comma-separated list spreads the streams over replicas");
-ABSL_FLAG(std::string, reader, "", "user at the receiving domain");
+ABSL_FLAG(std::vector<std::string>, reader, {},
+          "users at the receiving domain (comma-separated), each sent to in turn");
 ABSL_FLAG(std::string, label, "", "what to call this run in the output line");
 ABSL_FLAG(int, n, 8000, "notifications in all");
 ABSL_FLAG(int, streams, 4, "concurrent NotifyStreams (each its own call)");
@@ -104,13 +108,13 @@ struct SendFigures {
   double end_to_end_per_s = 0;
 };
 
-// The sender side: `submits` Submits of a 1 KiB message to `reader`,
-// `inflight` calls at a time over the sender endpoint(s); then waits until
-// the reader's INBOX lists them all (at most 10 minutes).
+// The sender side: `submits` Submits of a 1 KiB message, to the readers in
+// turn, `inflight` calls at a time over the sender endpoint(s); then waits
+// until the readers' INBOXes list them all (at most 10 minutes).
 SendFigures BenchSubmit(const NodeConfig& from, const NodeConfig& to, const std::string& recipient,
                         int submits) {
   const std::string user = absl::GetFlag(FLAGS_sender_user);
-  const std::string reader = absl::GetFlag(FLAGS_reader);
+  const std::vector<std::string> readers = absl::GetFlag(FLAGS_reader);
   const std::string password = absl::GetFlag(FLAGS_password);
   std::string endpoint = absl::GetFlag(FLAGS_submit_endpoint);
   if (endpoint.empty()) endpoint = from.sender_listen;
@@ -121,8 +125,17 @@ SendFigures BenchSubmit(const NodeConfig& from, const NodeConfig& to, const std:
   if (!mch.ok()) Die(std::string(mch.status().message()));
   auto mailbox = v1::MailboxService::NewStub(*mch);
   const std::string send_auth = Bearer(*submit, user, password);
-  const std::string read_auth = Bearer(*mailbox, reader, password);
-  const uint32_t before = InboxUidNext(*mailbox, read_auth);
+  std::vector<std::string> read_auth;
+  uint32_t before = 0;
+  for (const std::string& r : readers) {
+    read_auth.push_back(Bearer(*mailbox, r, password));
+    before += InboxUidNext(*mailbox, read_auth.back());
+  }
+  auto listed_now = [&] {
+    uint32_t sum = 0;
+    for (const std::string& auth : read_auth) sum += InboxUidNext(*mailbox, auth);
+    return sum - before;
+  };
 
   std::atomic<int> next{0};
   auto t0 = SteadyClock::now();
@@ -135,6 +148,7 @@ SendFigures BenchSubmit(const NodeConfig& from, const NodeConfig& to, const std:
         c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
         v1::SubmitRequest req;
         req.set_from(user);
+        const std::string& reader = readers[i % readers.size()];
         req.add_to(reader);
         req.set_message(absl::StrCat("From: ", user, "\r\nTo: ", reader,
                                      "\r\nSubject: replica bench ", i, "\r\n\r\n",
@@ -149,8 +163,7 @@ SendFigures BenchSubmit(const NodeConfig& from, const NodeConfig& to, const std:
   SendFigures f;
   f.submit_per_s = submits / Seconds(t0);
   uint32_t listed = 0;
-  while ((listed = InboxUidNext(*mailbox, read_auth) - before) < static_cast<uint32_t>(submits) &&
-         Seconds(t0) < 600) {
+  while ((listed = listed_now()) < static_cast<uint32_t>(submits) && Seconds(t0) < 600) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (listed < static_cast<uint32_t>(submits)) {
@@ -178,7 +191,9 @@ int Main() {
   v1::Notification t;
   t.set_version(1);
   t.set_envelope_sender(absl::StrCat("bench@", from->domain));
-  t.add_recipients(absl::GetFlag(FLAGS_reader));
+  const std::vector<std::string> readers = absl::GetFlag(FLAGS_reader);
+  if (readers.empty()) Die("--reader is required");
+  t.add_recipients(readers.front());
   t.set_recipient_domain(to->domain);
   t.set_sender_endpoint(from->sender_listen);
   int64_t now = ToUnixMs(absl::Now());
@@ -187,12 +202,15 @@ int Main() {
   t.set_body_size(4096);
   t.set_body_sha256(std::string(32, 'h'));
   t.mutable_summary()->set_from(absl::StrCat("Bench <bench@", from->domain, ">"));
-  t.mutable_summary()->add_to(absl::GetFlag(FLAGS_reader));
+  t.mutable_summary()->add_to(readers.front());
   t.mutable_summary()->set_subject("replica benchmark");
   t.set_origin(v1::ORIGIN_NATIVE);
   std::vector<v1::SignedNotification> all;
   all.reserve(n);
   for (int i = 0; i < n; ++i) {
+    const std::string& reader = readers[i % readers.size()];
+    t.set_recipients(0, reader);
+    t.mutable_summary()->set_to(0, reader);
     t.set_message_id(NewMessageId(rng, from->domain));
     t.set_fetch_token(NewToken(rng));
     auto s = SignNotification(t, from->domain, from->key_id, *key);

@@ -15,7 +15,9 @@
 # with the same notifications, streams and calls in flight every time.
 # Starts its own PostgreSQL (tests/pg/pg_server.py) and nodes on loopback
 # (TLS), stops everything at the end.
-# Usage: bench/replica_bench.sh [BUILD_DIR] [-- replica_bench flags, e.g. --n=4000 --submits=2000]
+# Everything goes to READERS users of b.example in turn (default 16; with
+# one, every commit waits for that one INBOX's row lock).
+# Usage: [READERS=N] bench/replica_bench.sh [BUILD_DIR] [-- replica_bench flags, e.g. --n=4000 --submits=2000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -48,6 +50,8 @@ start() {  # log program args...
   echo "node did not start: $(tail -3 "$log.err")" >&2
   exit 1
 }
+# Deadlocks PostgreSQL has detected in the bench's database so far.
+deadlocks() { "$psql" -Atc "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()" "$pg"; }
 port() { python3 -c 'import sys; sys.path.insert(0, "tests/e2e"); from world import free_port; print(free_port())'; }
 
 # run LABEL DATABASE REPLICAS: a fresh two-domain world; both domains' stores
@@ -69,7 +73,11 @@ run() {
   "$cli" init --root "$root" --domain a.example "${extra_a[@]}" >/dev/null
   "$cli" init --root "$root" --domain b.example "${extra_b[@]}" >/dev/null
   PULLMAIL_PASSWORD=bench "$cli" user add sender@a.example --config "$root/a.example/node.toml" >/dev/null
-  PULLMAIL_PASSWORD=bench "$cli" user add reader@b.example --config "$root/b.example/node.toml" >/dev/null
+  local readers=()
+  for r in $(seq -f 'reader%02g' 1 "${READERS:-16}"); do
+    PULLMAIL_PASSWORD=bench "$cli" user add "$r@b.example" --config "$root/b.example/node.toml" >/dev/null
+    readers+=("$r@b.example")
+  done
   # [KIND] listen of a node.toml.
   listen_of() { sed -n "/^\[$2\]/,/^\[/s/^listen = \"\(.*\)\"/\1/p" "$1"; }
   local senders recipients
@@ -102,15 +110,18 @@ run() {
       --config "$root/b.example/node.toml" --listen "${lm%,*}" --metrics_listen "${lm#*,}"
     i=$((i + 1))
   done
+  local deadlocks_before
+  deadlocks_before=$(deadlocks)
   "$build/bench/replica_bench" --from "$root/a.example/node.toml" --to "$root/b.example/node.toml" \
-    --reader reader@b.example --endpoint "$recipients" --sender_user sender@a.example \
+    --reader "$(IFS=,; echo "${readers[*]}")" --endpoint "$recipients" --sender_user sender@a.example \
     --submit_endpoint "$senders" --label "$label" "$@" | tee -a "$work/results"
+  [ -z "$db" ] || echo "$label: $(($(deadlocks) - deadlocks_before)) deadlocks detected by PostgreSQL (each waited deadlock_timeout, 1 s, then retried)"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pids=()
 }
 
-echo "replica_bench $*: $(nproc) cores shared by every process (nodes, PostgreSQL, load generator)"
+echo "replica_bench $* (READERS=${READERS:-16}): $(nproc) cores shared by every process (nodes, PostgreSQL, load generator)"
 echo "uptime before: $(uptime)"
 run sqlite-1 "" 1 "$@"
 run postgresql-1 "$pg" 1 "$@"
