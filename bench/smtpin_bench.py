@@ -87,7 +87,7 @@ def bench_pullmail(args):
             os.makedirs(args.perf, exist_ok=True)
             for k, pid in procs.items():
                 perfs.append(subprocess.Popen(
-                    ["perf", "record", "-F", "300", "--call-graph", "dwarf,32768", "-o",
+                    ["perf", "record"] + os.environ.get("PERF_FLAGS", "-F 300 --call-graph dwarf,32768").split() + ["-o",
                      os.path.join(args.perf, f"{k}.data"), "-p", str(pid)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             time.sleep(0.5)

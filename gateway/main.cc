@@ -115,6 +115,10 @@ int Run(const std::string& path) {
   env.hostname = node->domain;
   env.directory = directory.get();
   env.clock = *clock;
+  // SMTP in: a user the sender node confirmed at RCPT is not asked about
+  // again for a minute (the node re-checks every recipient at DATA anyway).
+  KnownRecipients known_recipients(absl::Seconds(60), 10000);
+  env.known_recipients = &known_recipients;
 
   struct Kind {
     const char* name;

@@ -14,6 +14,7 @@
 
 #include "core/config/gateway_config.h"
 #include "core/directory/directory.h"
+#include "core/logic/known_recipients.h"
 #include "core/util/clock.h"
 #include "gateway/conn.h"
 #include "gateway/node_client.h"
@@ -30,6 +31,10 @@ struct SessionEnv {
   // The gateway's clock (protocol time: Received headers, verification);
   // not owned. Socket timeouts stay on the wall clock.
   const Clock* clock = &SystemClock();
+  // SMTP in: recipients the sender node confirmed at RCPT lately, shared by
+  // every session (core/logic/known_recipients.h). Not owned; may be null
+  // (then every RCPT asks the node).
+  KnownRecipients* known_recipients = nullptr;
 };
 
 // The one rule for when a session may take a password (IMAP LOGIN and

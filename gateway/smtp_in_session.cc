@@ -8,7 +8,10 @@
 // this file says what its actions mean at the nodes:
 //   STARTTLS    -> Conn::StartTls;
 //   RCPT TO     -> SubmitService.Bridge(check_only): 550 5.1.1 for an unknown
-//                  user now rather than a bounce later;
+//                  user now rather than a bounce later; an address the node
+//                  confirmed lately is accepted without asking again
+//                  (core/logic/known_recipients.h: the node checks every
+//                  recipient again at the end of DATA);
 //   end of DATA -> SubmitService.Bridge(envelope_from, to[], bytes). "250 ...
 //                  queued as <id>" is written only after the node answered,
 //                  and the node answers only once the message is durable.
@@ -75,6 +78,8 @@ class SmtpInBackend : public SmtpBackend {
   }
 
   absl::Status Check(const SmtpSession& session, const std::string& address) {
+    KnownRecipients* known = env_.known_recipients;
+    if (known != nullptr && known->Known(address, env_.clock->Now())) return absl::OkStatus();
     v1::BridgeRequest req;
     req.add_to(address);
     req.set_check_only(true);
@@ -84,6 +89,8 @@ class SmtpInBackend : public SmtpBackend {
     absl::Status status = FromGrpc(env_.nodes->submit().Bridge(ctx.get(), req, &resp));
     if (!status.ok()) {
       PM_LOG(INFO) << "smtp " << conn_.peer() << ": RCPT " << address << ": " << status;
+    } else if (known != nullptr) {
+      known->Confirmed(address, env_.clock->Now());
     }
     return status;
   }

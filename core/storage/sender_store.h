@@ -131,6 +131,12 @@ class SenderStore {
   // UpdateDelivery for each, in order; a back end may make them one
   // transaction (SQLite does: one commit for a whole delivery pass rather than
   // one per notification). On an error the ones before it may be written.
+  // The delivery pass records its attempts here, and the commit need not
+  // reach the disk before OK (SQLite: Durability::kRelaxed): what an OS crash
+  // could lose is an attempt's outcome, and the pass then repeats it (a
+  // recipient answers a repeated notification as a duplicate; a bounce is a
+  // durable submission committed after this, whose fsync takes this with it).
+  // A killed process loses nothing.
   virtual absl::Status UpdateDeliveries(const std::vector<Delivery>& deliveries) {
     for (const Delivery& d : deliveries) {
       if (absl::Status s = UpdateDelivery(d); !s.ok()) return s;

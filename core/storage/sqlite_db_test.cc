@@ -530,6 +530,48 @@ TEST(SqliteDb, RelaxedWriteClassesCommitWithoutFsync) {
   EXPECT_GT(vfs.syncs(), before);
 }
 
+// The sender store: a message and its deliveries are fsynced before OK; the
+// delivery pass's records of its attempts commit relaxed.
+TEST(SqliteDb, SenderDeliveryRecordsCommitWithoutFsync) {
+  TempDir dir;
+  SyncCountingVfs vfs;
+  auto db = OpenSqliteDb(dir.File("s.db"));
+  PM_ASSERT_OK(db);
+  auto store = NewSqliteSenderStore(*db);
+  OutboundMessage m;
+  m.message_id = "m1@s.example";
+  m.sender = "ann@s.example";
+  m.body_sha256 = std::string(32, 'h');
+  m.body_size = 5;
+  m.created = absl::FromUnixSeconds(1'700'000'000);
+  m.expires = m.created + absl::Hours(1);
+  Delivery d;
+  d.message_id = m.message_id;
+  d.domain = "r.example";
+  d.recipients = {"bob@r.example"};
+  d.fetch_token = std::string(32, 't');
+  d.signed_notification = "prepared";
+  d.next_attempt = m.created;
+
+  int before = vfs.syncs();
+  PM_ASSERT_OK(store->PutMessage(m, "hello", {d}));
+  EXPECT_GT(vfs.syncs(), before) << "a submission must be fsynced before OK";
+
+  before = vfs.syncs();
+  d.state = DeliveryState::kDelivered;
+  d.attempts = 1;
+  PM_ASSERT_OK(store->UpdateDeliveries({d}));
+  EXPECT_EQ(vfs.syncs(), before) << "the delivery pass's records commit relaxed";
+  {
+    absl::MutexLock lock(&(*db)->mu());
+    EXPECT_EQ(RawQuery((*db)->handle(), "PRAGMA synchronous"), "2");
+  }
+  auto listed = store->ListDeliveries(m.message_id);
+  PM_ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->at(0).state, DeliveryState::kDelivered);
+}
+
 // "A killed process loses nothing it acknowledged", relaxed commits
 // included; and each open moves every folder's MODSEQ past what relaxed
 // commits lost to an OS crash could have shown.

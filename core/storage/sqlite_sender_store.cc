@@ -285,7 +285,8 @@ class SqliteSenderStore : public SenderStore {
   // One transaction, so one commit (and fsync) for the lot.
   absl::Status UpdateDeliveries(const std::vector<Delivery>& deliveries) override {
     absl::MutexLock lock(&db_->mu());
-    Transaction tx(db_.get());
+    // Relaxed (sender_store.h says why a lost one is harmless).
+    Transaction tx(db_.get(), Durability::kRelaxed);
     RETURN_IF_ERROR(tx.Begin());
     for (const Delivery& d : deliveries) RETURN_IF_ERROR(UpdateDeliveryLocked(d));
     return tx.Commit();

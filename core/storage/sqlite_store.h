@@ -11,7 +11,8 @@
 //     policy's state, revocations and entry states set by policy
 //     (SetEntryState, MoveEntry), folders (EnsureFolder, DeleteFolder: they
 //     hand out UIDVALIDITY), copies and moves (they hand out UIDs), and
-//     everything of the sender and user stores except as noted there;
+//     everything of the sender and user stores except as noted there (the
+//     delivery pass's records, UpdateDeliveries, and RecordServed are relaxed);
 //   relaxed (synchronous=NORMAL for that commit: no fsync): flag changes
 //     (IMAP STORE, \Seen on a read), expunges, and the body cache
 //     (PutBody/DeleteBody: the sender node keeps the body until it expires,
