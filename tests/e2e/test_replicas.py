@@ -83,8 +83,9 @@ class Replica(Node):
         self.out_path = os.path.join(world.root, "logs", f"{domain.name}-{kind}-{n}.out")
         self.log_path = os.path.join(world.root, "logs", f"{domain.name}-{kind}-{n}.log")
         self.config = os.path.join(os.path.dirname(domain.config), f"node-{kind}-{n}.toml")
-        # A node.toml naming this replica, for the CLI (which talks to the
-        # [sender]/[recipient] listen of the config it is given).
+        # A node.toml naming this replica alone, for the CLI (which talks to
+        # the [sender]/[recipient] endpoints of the config it is given, else
+        # to its listen).
         with open(domain.config) as f:
             text = f.read()
         section = f"[{kind}]\nlisten = \"{domain.info[kind + '_listen']}\""
