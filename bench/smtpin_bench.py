@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from world import World, free_port, wait_until  # noqa: E402
 
 ACCEPTED = "pullmail_notifications_accepted_total"
+SIGNATURES = "pullmail_notification_signatures_total"
 SENDER = "carol@legacy.example"  # a domain the directory does not list: a legacy sender
 
 
@@ -80,6 +81,7 @@ def bench_pullmail(args):
         b.gateway.start()
         host, port = b.gateway_address("smtp")
         before = b.recipient.counter(ACCEPTED)
+        sigs_before = b.sender.counter(SIGNATURES)
         procs = {"gateway": b.gateway.pid, "sender": b.sender.pid, "recipient": b.recipient.pid}
         cpu0 = {k: cpu_seconds(pid) for k, pid in procs.items()}
         perfs = []
@@ -102,6 +104,9 @@ def bench_pullmail(args):
         for p in perfs:
             p.send_signal(2)
             p.wait(timeout=120)
+        sigs = b.sender.counter(SIGNATURES) - sigs_before
+        print(f"pullmail sender: {args.messages} notifications under {sigs:.0f} signatures "
+              f"({args.messages / max(sigs, 1):.1f} per signature)", flush=True)
         print("pullmail CPU per message: " +
               ", ".join(f"{k} {v:.0f} us" for k, v in cpu.items()) +
               f"; total {sum(cpu.values()):.0f} us", flush=True)
