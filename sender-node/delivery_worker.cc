@@ -66,14 +66,16 @@ void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Deliver
   absl::Time now = node_->clock().Now();
   // Each step's rule is core's (core/logic/delivery_pass.h).
   std::vector<Delivery*> live;
+  std::map<const Delivery*, absl::Time> expires;  // read once per delivery here
   for (Delivery& d : due) {
     auto msg = node_->store().GetMessage(d.message_id);
     if (!msg.ok()) continue;
     if (ExpiredInQueue(msg->expires, now)) {
       d.attempts++;
-      Apply(d, ExpiredInQueueCode(), std::string(kExpiredInQueue));
+      Apply(d, ExpiredInQueueCode(), std::string(kExpiredInQueue), msg->expires);
       continue;
     }
+    expires[&d] = msg->expires;
     live.push_back(&d);
   }
   if (live.empty()) return;
@@ -85,7 +87,7 @@ void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Deliver
     const int code = RouteFailureCode(channel.status());
     for (Delivery* d : live) {
       d->attempts++;
-      Apply(*d, code, std::string(channel.status().message()));
+      Apply(*d, code, std::string(channel.status().message()), expires[d]);
     }
     return;
   }
@@ -118,7 +120,7 @@ void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Deliver
     for (Delivery* d : live) {
       d->attempts++;
       Apply(*d, static_cast<int>(grpc::StatusCode::UNAVAILABLE),
-            std::string(to_send.status().message()));
+            std::string(to_send.status().message()), expires[d]);
     }
     return;
   }
@@ -139,7 +141,7 @@ void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Deliver
     size_t i = result.sequence() < written ? result.sequence() : answered;
     Delivery* d = live[i];
     d->attempts++;
-    Apply(*d, result.code(), absl::StrCat(result.reason(), ": ", result.detail()));
+    Apply(*d, result.code(), absl::StrCat(result.reason(), ": ", result.detail()), expires[d]);
     ++answered;
   }
   absl::Status st = FromGrpc(stream->Finish());
@@ -150,17 +152,15 @@ void DeliveryWorker::SendToDomain(const std::string& domain, std::vector<Deliver
     const int code = UnansweredCode(st);
     for (size_t i = answered; i < live.size(); ++i) {
       live[i]->attempts++;
-      Apply(*live[i], code, err);
+      Apply(*live[i], code, err, expires[live[i]]);
     }
     PM_LOG(INFO) << "notify " << domain << ": " << (live.size() - answered)
                  << " unanswered (" << err << "); will retry";
   }
 }
 
-void DeliveryWorker::Apply(Delivery& d, int code, const std::string& error) {
+void DeliveryWorker::Apply(Delivery& d, int code, const std::string& error, absl::Time expires) {
   absl::Time now = node_->clock().Now();
-  auto msg = node_->store().GetMessage(d.message_id);
-  absl::Time expires = msg.ok() ? msg->expires : now;
   OutboxStep step =
       AfterNotifyResult(node_->retry(), code, error, d.attempts, now, expires, SecureRandom());
   ApplyOutboxStep(step, error, d);
@@ -225,7 +225,7 @@ void DeliveryWorker::ExpireBodies() {
       for (Delivery& d : *deliveries) {
         if (!QueuedAtExpiry(d)) continue;
         d.attempts++;
-        Apply(d, ExpiredInQueueCode(), std::string(kExpiredInQueue));
+        Apply(d, ExpiredInQueueCode(), std::string(kExpiredInQueue), m.expires);
       }
     }
     if (absl::Status s = node_->store().DeleteBody(m.message_id); s.ok()) {

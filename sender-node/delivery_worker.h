@@ -28,7 +28,8 @@ class DeliveryWorker {
   void SendToDomain(const std::string& domain, std::vector<Delivery>& due);
   // Applies core's retry schedule to `d` in memory and queues the write;
   // Flush() stores every queued write in one transaction, then bounces.
-  void Apply(Delivery& d, int code, const std::string& error);
+  // `expires`: the message's expiry (the caller has read the message).
+  void Apply(Delivery& d, int code, const std::string& error, absl::Time expires);
   void Flush();
   void Bounce(const Delivery& d, const std::string& reason, const std::string& status_code);
   void ExpireBodies();
