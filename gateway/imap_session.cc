@@ -172,6 +172,35 @@ class GrpcMailbox : public ImapMailbox {
     return out;
   }
 
+  // One page of changes; a node that predates changed_since (or more
+  // changes than a page) gets the whole folder listed instead.
+  absl::StatusOr<ImapListing> ListChanges(const std::string& folder, uint64_t modseq) override {
+    auto ctx = NodeClient::Context(token_, kCallTimeout);
+    v1::ListMessagesRequest req;
+    req.set_folder(folder);
+    req.set_limit(kListPage);
+    req.set_changed_since(modseq);
+    req.set_vanished_since(modseq);
+    v1::ListMessagesResponse resp;
+    grpc::Status s = nodes_->mailbox().ListMessages(ctx.get(), req, &resp);
+    if (!s.ok()) return FromGrpc(s);
+    if (!resp.changed_only() || static_cast<uint32_t>(resp.messages_size()) >= kListPage) {
+      return ListMessages(folder, 0);
+    }
+    ImapListing out;
+    out.folder = std::move(*resp.mutable_folder());
+    out.changed_only = true;
+    out.vanished.assign(resp.vanished().begin(), resp.vanished().end());
+    uint32_t last = 0;
+    for (v1::MessageInfo& m : *resp.mutable_messages()) {
+      if (m.uid() <= last) return ListMessages(folder, 0);  // the order is the node's promise
+      last = m.uid();
+      out.messages.push_back(std::move(m));
+    }
+    if (watcher_ && folder == watched_) last_list_ = absl::Now();
+    return out;
+  }
+
   void Watch(const std::string& folder) override {
     watcher_.reset();
     watched_ = folder;

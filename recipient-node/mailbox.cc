@@ -201,6 +201,7 @@ absl::StatusOr<v1::ListMessagesResponse> RecipientNode::ListMessages(
     ++messages;
     if (!HasFlag(e, kSeenFlag)) ++unseen;
     if (static_cast<uint32_t>(resp.messages_size()) >= limit) continue;
+    if (req.changed_since() > 0 && e.modseq <= req.changed_since()) continue;
     ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
     *resp.add_messages() = ToInfo(e, n);
   }
@@ -214,6 +215,7 @@ absl::StatusOr<v1::ListMessagesResponse> RecipientNode::ListMessages(
   // again later, never missed.
   out->set_highest_modseq(f.highest_modseq);
   for (uint32_t uid : vanished) resp.add_vanished(uid);
+  resp.set_changed_only(req.changed_since() > 0);
   return resp;
 }
 

@@ -226,6 +226,44 @@ TEST_F(RecipientNodeTest, RevocationHidesUnreadCopiesAndAReplayHidesNothing) {
   EXPECT_TRUE(absl::IsNotFound(node_->Report(std::string("bob@") + kHere, req).status()));
 }
 
+// ListMessagesRequest.changed_since: only the messages whose modseq went
+// up (a flag change, new mail), what left in `vanished`, counts of the whole
+// folder; the gateway's IMAP refresh brings its listing up to date with it.
+TEST_F(RecipientNodeTest, ListingChangedSinceHasOnlyTheChangesAndWholeCounts) {
+  Open(Open2());
+  for (const char* id : {"m1", "m2", "m3"}) Deliver(Notification(kGood, id, id, {"ann"}));
+  v1::ListMessagesRequest whole;
+  auto before = node_->ListMessages(std::string("ann@") + kHere, whole);
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_EQ(before->messages_size(), 3);
+  EXPECT_FALSE(before->changed_only());
+  const uint64_t since = before->folder().highest_modseq();
+
+  MarkRead("ann", before->messages(1).uid());
+  v1::SetFlagsRequest del;
+  del.add_uids(before->messages(0).uid());
+  del.set_op(v1::FLAG_OP_ADD);
+  del.add_flags("\\Deleted");
+  ASSERT_TRUE(node_->SetFlags(std::string("ann@") + kHere, del).ok());
+  ASSERT_TRUE(node_->Expunge(std::string("ann@") + kHere, v1::ExpungeRequest()).ok());
+  Deliver(Notification(kGood, "m4", "m4", {"ann"}));
+
+  v1::ListMessagesRequest req;
+  req.set_changed_since(since);
+  req.set_vanished_since(since);
+  auto delta = node_->ListMessages(std::string("ann@") + kHere, req);
+  ASSERT_TRUE(delta.ok()) << delta.status();
+  EXPECT_TRUE(delta->changed_only());
+  ASSERT_EQ(delta->messages_size(), 2);
+  EXPECT_EQ(delta->messages(0).uid(), before->messages(1).uid());  // \Seen now
+  EXPECT_GT(delta->messages(1).uid(), before->messages(2).uid());  // m4, new
+  ASSERT_EQ(delta->vanished_size(), 1);
+  EXPECT_EQ(delta->vanished(0), before->messages(0).uid());
+  EXPECT_EQ(delta->folder().messages(), 3u);
+  EXPECT_EQ(delta->folder().unseen(), 2u);
+  EXPECT_GT(delta->folder().highest_modseq(), since);
+}
+
 TEST_F(RecipientNodeTest, AnotherDomainCannotRevokeAMessage) {
   Open(Open2());
   Deliver(Notification(kGood, "m1", "hello", {"bob"}));

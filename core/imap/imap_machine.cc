@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -105,6 +107,10 @@ struct ImapMachine::Selected {
   // RFC 7162 HIGHESTMODSEQ of the last listing (0: the node keeps none,
   // NOMODSEQ). Read before the listing's messages, so never ahead of them.
   uint64_t highest_modseq = 0;
+  // The folder's HIGHESTMODSEQ as of the last listing `messages` came from,
+  // whatever was announced: a refresh asks only for what changed since
+  // (0: list the whole folder).
+  uint64_t synced_modseq = 0;
 
   uint32_t max_uid() const { return messages.empty() ? 0 : messages.back().uid(); }
   // Sequence number (1-based) of `uid`, or 0.
@@ -534,6 +540,7 @@ void ImapMachine::CmdSelect(const ImapCommand& cmd) {
   sel_->uid_validity = listing->folder.uid_validity();
   sel_->uid_next = listing->folder.uid_next();
   sel_->highest_modseq = listing->folder.highest_modseq();
+  sel_->synced_modseq = listing->folder.highest_modseq();
   sel_->messages = std::move(listing->messages);
   for (const v1::MessageInfo& m : sel_->messages) {
     for (const std::string& f : m.flags()) {
@@ -1430,75 +1437,132 @@ std::optional<std::vector<uint32_t>> ImapMachine::Resolve(const SequenceSet& set
 // by sequence number), "* n EXISTS", "* n RECENT", and "* n FETCH (FLAGS)"
 // for flags another session changed. False: the session ends (UIDVALIDITY
 // changed).
+//
+// Only what changed since the last listing is asked for (ListChanges: the
+// messages whose modseq went up, the UIDs that left) and merged into the
+// selected listing, unless an expunge is being held back or the two do not
+// add up; then the whole folder is listed, as a mailbox without MODSEQ
+// always needs. Either way the same whole listing is compared below.
 bool ImapMachine::Refresh(bool allow_expunge, bool force) {
   if (state_ != State::kSelected) return true;
   Selected& sel = *sel_;
   bool changed = mailbox_->MayHaveChanged();
   if (!changed && !force && !(allow_expunge && sel.expunge_pending)) return true;
+  if (sel.synced_modseq > 0 && !sel.expunge_pending) {
+    absl::StatusOr<ImapListing> delta = mailbox_->ListChanges(sel.name, sel.synced_modseq);
+    if (!delta.ok()) return true;  // try again at the next command
+    if (!delta->changed_only || ChangesAddUp(*delta)) return ApplyListing(*delta, allow_expunge);
+  }
   absl::StatusOr<ImapListing> listing = mailbox_->ListMessages(sel.name, 0);
   if (!listing.ok()) return true;  // try again at the next command
-  if (listing->folder.uid_validity() != sel.uid_validity) {
+  return ApplyListing(*listing, allow_expunge);
+}
+
+bool ImapMachine::ChangesAddUp(const ImapListing& delta) const {
+  const Selected& sel = *sel_;
+  if (delta.folder.uid_validity() != sel.uid_validity) return false;
+  size_t gone = 0;
+  for (uint32_t uid : delta.vanished) gone += sel.SeqOf(uid) != 0 ? 1 : 0;
+  const uint32_t max_uid = sel.max_uid();
+  uint32_t last_added = max_uid;
+  size_t added = 0;
+  for (const v1::MessageInfo& m : delta.messages) {
+    if (m.uid() > max_uid) {
+      if (m.uid() <= last_added) return false;
+      last_added = m.uid();
+      ++added;
+    } else if (sel.SeqOf(m.uid()) == 0 ||
+               std::binary_search(delta.vanished.begin(), delta.vanished.end(), m.uid())) {
+      return false;  // an old UID this listing never held, or one both changed and gone
+    }
+  }
+  // The node counts the whole folder: a change missed in between shows here.
+  return sel.messages.size() - gone + added == delta.folder.messages();
+}
+
+bool ImapMachine::ApplyListing(ImapListing& listing, bool allow_expunge) {
+  Selected& sel = *sel_;
+  if (listing.folder.uid_validity() != sel.uid_validity) {
     // The folder was re-created: RFC 3501 2.3.1.1 says the client must
     // resynchronise; the clean way is to end the session.
     Write("* BYE [UNAVAILABLE] mailbox UIDVALIDITY changed; reconnect\r\n");
     closed_ = true;
     return false;
   }
-  std::map<uint32_t, const v1::MessageInfo*> fresh;
-  for (const v1::MessageInfo& m : listing->messages) fresh[m.uid()] = &m;
+  // What each selected message is now: nullptr if it left; itself if a
+  // listing of changes did not name it (unchanged).
+  std::map<uint32_t, v1::MessageInfo*> fresh;
+  for (v1::MessageInfo& m : listing.messages) fresh[m.uid()] = &m;
+  auto now_of = [&](v1::MessageInfo& old) -> v1::MessageInfo* {
+    auto it = fresh.find(old.uid());
+    if (!listing.changed_only) return it == fresh.end() ? nullptr : it->second;
+    if (std::binary_search(listing.vanished.begin(), listing.vanished.end(), old.uid())) {
+      return nullptr;
+    }
+    return it == fresh.end() ? &old : it->second;
+  };
   sel.expunge_pending = false;
   std::string out;
   std::vector<v1::MessageInfo> kept;
+  kept.reserve(sel.messages.size() + listing.messages.size());
   std::vector<uint32_t> vanished;  // after ENABLE QRESYNC: one VANISHED (RFC 7162 3.2.10)
   bool new_keyword = false;
+  const uint32_t max_uid = sel.max_uid();
   for (size_t i = 0; i < sel.messages.size(); ++i) {
-    auto it = fresh.find(sel.messages[i].uid());
-    if (it == fresh.end()) {
+    v1::MessageInfo& old = sel.messages[i];
+    v1::MessageInfo* now = now_of(old);
+    if (now == nullptr) {
       if (allow_expunge) {
         // The number the client knows now: earlier expunges in this loop
         // have shifted it down.
         if (qresync_) {
-          vanished.push_back(sel.messages[i].uid());
+          vanished.push_back(old.uid());
         } else {
           absl::StrAppend(&out, "* ", kept.size() + 1, " EXPUNGE\r\n");
         }
-        sel.recent.erase(sel.messages[i].uid());
+        sel.recent.erase(old.uid());
         continue;
       }
-      kept.push_back(sel.messages[i]);  // stays until it can be announced
+      kept.push_back(std::move(old));  // stays until it can be announced
       sel.expunge_pending = true;
       continue;
     }
-    const v1::MessageInfo& now = *it->second;
-    std::vector<std::string> a(sel.messages[i].flags().begin(), sel.messages[i].flags().end());
-    std::vector<std::string> b(now.flags().begin(), now.flags().end());
+    if (now == &old) {
+      kept.push_back(std::move(old));
+      continue;
+    }
+    std::vector<std::string> a(old.flags().begin(), old.flags().end());
+    std::vector<std::string> b(now->flags().begin(), now->flags().end());
     std::sort(a.begin(), a.end());
     std::sort(b.begin(), b.end());
-    kept.push_back(now);
     for (const std::string& f : b) {
       if (!f.empty() && f[0] != '\\' && sel.keywords.insert(f).second) new_keyword = true;
     }
     // With CONDSTORE, a new modseq alone is news too (RFC 7162 3.1.4).
-    if (a != b || (!ModseqItem(now).empty() && now.modseq() != sel.messages[i].modseq())) {
-      absl::StrAppend(&out, "* ", kept.size(), " FETCH (", FlagsItem(now), " UID ", now.uid(),
-                      ModseqItem(now), ")\r\n");
+    const bool announce =
+        a != b || (!ModseqItem(*now).empty() && now->modseq() != old.modseq());
+    kept.push_back(std::move(*now));
+    if (announce) {
+      const v1::MessageInfo& m = kept.back();
+      absl::StrAppend(&out, "* ", kept.size(), " FETCH (", FlagsItem(m), " UID ", m.uid(),
+                      ModseqItem(m), ")\r\n");
     }
   }
   if (!vanished.empty()) out = absl::StrCat("* VANISHED ", UidSet(vanished), "\r\n", out);
-  uint32_t max_uid = sel.max_uid();
   size_t before = kept.size();
-  for (const v1::MessageInfo& m : listing->messages) {
+  for (v1::MessageInfo& m : listing.messages) {
     if (m.uid() <= max_uid) continue;
-    kept.push_back(m);
     sel.recent.insert(m.uid());
     for (const std::string& f : m.flags()) {
       if (!f.empty() && f[0] != '\\' && sel.keywords.insert(f).second) new_keyword = true;
     }
+    kept.push_back(std::move(m));
   }
   bool grew = kept.size() != before;
   sel.messages = std::move(kept);
-  sel.uid_next = listing->folder.uid_next();
-  if (!sel.expunge_pending) sel.highest_modseq = listing->folder.highest_modseq();
+  sel.uid_next = listing.folder.uid_next();
+  sel.synced_modseq = listing.folder.highest_modseq();
+  if (!sel.expunge_pending) sel.highest_modseq = listing.folder.highest_modseq();
   if (new_keyword) WriteSelectedFlags(sel.read_only);
   if (grew) {
     absl::StrAppend(&out, "* ", sel.messages.size(), " EXISTS\r\n* ", sel.recent.size(), " RECENT\r\n");

@@ -179,6 +179,12 @@ class ImapMachine {
   std::optional<std::string> StatusLine(const v1::Folder& f, const std::vector<std::string>& items);
   // Brings the selected mailbox up to date and announces changes (see .cc).
   bool Refresh(bool allow_expunge, bool force);
+  // Refresh's second half: `listing` is the whole folder now, or (with
+  // changed_only) what changed since the selected listing. Moves from it.
+  bool ApplyListing(ImapListing& listing, bool allow_expunge);
+  // Whether `delta` (changed_only) and the selected listing add up to the
+  // folder the node counted; if not, the folder is listed whole.
+  bool ChangesAddUp(const ImapListing& delta) const;
   std::string FlagsItem(const v1::MessageInfo& m) const;
   std::optional<std::vector<uint32_t>> Resolve(const SequenceSet& set, bool uid) const;
   void AnnounceExpunged(const std::vector<uint32_t>& uids);

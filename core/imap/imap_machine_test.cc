@@ -266,6 +266,44 @@ TEST_F(Imap, Rfc3501_7_4_1_NoExpungeDuringFetch) {
               {"a2 NOOP\r\n", "* 1 EXPUNGE\r\na2 OK NOOP completed\r\n"}});
 }
 
+// Another session's changes reach this one as what changed since the last
+// listing (ListChanges), merged into the selected listing: the same
+// responses as from a whole listing, which an older node gives instead. A
+// delta that does not add up (UID 1 gone without a recorded expunge) falls
+// back to listing the whole folder.
+TEST_F(Imap, RefreshAsksOnlyForChanges) {
+  for (bool whole : {false, true}) {
+    SCOPED_TRACE(whole ? "a node without changed_since" : "changes only");
+    mb_ = TestMailbox();
+    mb_.whole_listings = whole;
+    Reset({});
+    for (int i = 0; i < 3; ++i) mb_.Add("INBOX", kMsg);
+    SelectInbox();
+    const int full_before = mb_.full_listings;
+    mb_.ExpungeElsewhere("INBOX", 1);
+    mb_.SetFlagsElsewhere("INBOX", 3, {"\\Flagged", "$Work"});
+    mb_.Add("INBOX", kMsg);  // UID 4
+    Transcript({{"a1 NOOP\r\n",
+                 "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n"
+                 "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] "
+                 "flags the client can change\r\n* 1 EXPUNGE\r\n"
+                 "* 2 FETCH (FLAGS (\\Flagged $Work) UID 3)\r\n* 3 EXISTS\r\n* 1 RECENT\r\n"
+                 "a1 OK NOOP completed\r\n"},
+                {"a2 UID FETCH 1:* FLAGS\r\n",
+                 "* 1 FETCH (UID 2 FLAGS ())\r\n* 2 FETCH (UID 3 FLAGS (\\Flagged $Work))\r\n"
+                 "* 3 FETCH (UID 4 FLAGS (\\Recent))\r\na2 OK FETCH completed\r\n"}});
+    EXPECT_EQ(mb_.full_listings - full_before, whole ? 1 : 0);
+    EXPECT_EQ(mb_.change_listings, whole ? 0 : 1);
+
+    mb_.boxes_["INBOX"].msgs.erase(2);  // gone, and no expunge recorded for it
+    mb_.SetFlagsElsewhere("INBOX", 4, {"\\Seen"});
+    Transcript({{"a3 NOOP\r\n",
+                 "* 1 EXPUNGE\r\n* 2 FETCH (FLAGS (\\Seen \\Recent) UID 4)\r\n"
+                 "a3 OK NOOP completed\r\n"}});
+    EXPECT_EQ(mb_.full_listings - full_before, whole ? 2 : 1);
+  }
+}
+
 // --- RFC 6851 MOVE, into another folder and into the selected one ---
 
 TEST_F(Imap, Rfc6851_Move) {

@@ -29,6 +29,9 @@ struct ImapListing {
   v1::Folder folder;
   std::vector<v1::MessageInfo> messages;
   std::vector<uint32_t> vanished;
+  // ListChanges: `messages` holds only those changed since the modseq asked
+  // about, `vanished` every UID that left since then.
+  bool changed_only = false;
 };
 
 // One message's bytes, verified by the node, with the node's MessageInfo.
@@ -50,6 +53,15 @@ class ImapMailbox {
   // vanished_since: 0, or fill ImapListing::vanished (QRESYNC).
   virtual absl::StatusOr<ImapListing> ListMessages(const std::string& folder,
                                                    uint64_t vanished_since) = 0;
+  // What changed in `folder` since `modseq` (> 0): the messages whose modseq
+  // is above it (flag changes, new mail) and, in `vanished`, the UIDs that
+  // left the folder or were hidden since, with changed_only set; the
+  // folder's counters as ListMessages gives them. A mailbox that cannot tell
+  // lists the whole folder instead (changed_only false).
+  virtual absl::StatusOr<ImapListing> ListChanges(const std::string& folder, uint64_t modseq) {
+    (void)modseq;
+    return ListMessages(folder, 0);
+  }
 
   // Starts watching `folder` for changes (another session's flags, new mail,
   // expunges), replacing any earlier watch; "" stops watching.

@@ -14,6 +14,7 @@
 #include "core/imap/imap_mailbox.h"
 #include "core/mail/flags.h"
 #include "core/storage/types.h"
+#include "core/util/status_macros.h"
 
 namespace pullmail {
 
@@ -77,6 +78,9 @@ class TestMailbox : public ImapMailbox {
   int reads = 0;            // message reads so far
   int fail_append_at = 0;   // when > 0, the n-th Append from now fails (kUnavailable)
   bool changed_ = false;
+  bool whole_listings = false;  // ListChanges lists the whole folder (an older node)
+  int full_listings = 0;        // ListMessages calls so far (ListChanges' not counted)
+  int change_listings = 0;      // ListChanges calls answered with changes only
   std::map<std::string, Box> boxes_;
 
   absl::StatusOr<std::string> Login(std::string_view user, std::string_view pw) override {
@@ -97,6 +101,7 @@ class TestMailbox : public ImapMailbox {
       BoxFor(folder);
       it = boxes_.find(folder);
     }
+    ++full_listings;
     ImapListing l;
     l.folder = FolderOf(folder, it->second);
     for (const auto& [uid, m] : it->second.msgs) l.messages.push_back(m.info);
@@ -105,6 +110,21 @@ class TestMailbox : public ImapMailbox {
         if (at > vanished_since) l.vanished.push_back(uid);
       }
     }
+    return l;
+  }
+  // As the node does for ListMessagesRequest.changed_since; with
+  // `whole_listings` set, as a node that predates it (the whole folder).
+  absl::StatusOr<ImapListing> ListChanges(const std::string& folder, uint64_t modseq) override {
+    if (whole_listings) return ImapMailbox::ListChanges(folder, modseq);
+    ++change_listings;
+    ASSIGN_OR_RETURN(ImapListing l, ListMessages(folder, modseq));
+    --full_listings;
+    std::vector<v1::MessageInfo> changed;
+    for (v1::MessageInfo& m : l.messages) {
+      if (m.modseq() > modseq) changed.push_back(std::move(m));
+    }
+    l.messages = std::move(changed);
+    l.changed_only = true;
     return l;
   }
   void Watch(const std::string&) override { changed_ = true; }
