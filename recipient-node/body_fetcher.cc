@@ -110,13 +110,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> BodyFetcher::SenderChannel(
   if (entry.sender_endpoint.empty()) {
     return absl::FailedPreconditionError(absl::StrCat("directory lists no sender node for ", domain));
   }
-  std::string key = absl::StrCat(domain, "|", entry.sender_endpoint);
-  std::lock_guard<std::mutex> g(mu_);
-  auto it = channels_.find(key);
-  if (it != channels_.end()) return it->second;
-  ASSIGN_OR_RETURN(auto ch, Dial(config_->tls, entry.sender_endpoint, domain));
-  channels_[key] = ch;
-  return ch;
+  return channels_.Get(entry.sender_endpoint, domain);
 }
 
 absl::Status BodyFetcher::Fetch(const StoredNotification& n) {

@@ -27,6 +27,7 @@
 #include "core/storage/recipient_store.h"
 #include "core/util/clock.h"
 #include "pullmail/v1/pullmail.grpc.pb.h"
+#include "rpc/channel_cache.h"
 
 namespace pullmail {
 
@@ -50,6 +51,11 @@ class BodyFetcher {
   // Cancels every fetch in flight (their callers get kUnavailable at once)
   // and refuses new ones. Idempotent.
   void Shutdown();
+
+  // The node's channels to other domains' nodes (one per peer and
+  // endpoint). The recipient node sends its reports over them too, so an
+  // abuse report to a sender node rides the connection its fetches opened.
+  ChannelCache& channels() { return channels_; }
 
   const FetchLimits& limits() const { return limits_; }
 
@@ -76,7 +82,7 @@ class BodyFetcher {
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_
   std::set<Active*> active_;  // guarded by mu_
-  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  ChannelCache channels_{&config_->tls};
   std::map<std::string, std::shared_ptr<std::mutex>> in_flight_;  // by BodyCacheKey
   std::thread watchdog_;
 };

@@ -255,7 +255,7 @@ void RecipientNode::SendQueuedReports() {
     for (const std::string& peer : fan.peers) {
       auto entry = directory_->Lookup(peer);
       if (!entry.ok() || entry->recipient_endpoint.empty()) continue;
-      auto ch = Dial(config_.tls, entry->recipient_endpoint, peer);
+      auto ch = fetcher_->channels().Get(entry->recipient_endpoint, peer);
       if (!ch.ok()) continue;
       grpc::ClientContext ctx;
       ctx.set_deadline(deadline());
@@ -269,7 +269,7 @@ void RecipientNode::SendQueuedReports() {
     if (fan.abuse_domain.empty()) continue;
     auto entry = directory_->Lookup(fan.abuse_domain);
     if (!entry.ok() || entry->sender_endpoint.empty()) continue;
-    auto ch = Dial(config_.tls, entry->sender_endpoint, fan.abuse_domain);
+    auto ch = fetcher_->channels().Get(entry->sender_endpoint, fan.abuse_domain);
     if (!ch.ok()) continue;
     grpc::ClientContext ctx;
     ctx.set_deadline(deadline());

@@ -270,13 +270,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> SenderNode::RecipientChannel(
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> SenderNode::ChannelFor(const Route& route) {
-  std::string key = absl::StrCat(route.peer, "|", route.endpoint);
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = channels_.find(key);
-  if (it != channels_.end()) return it->second;
-  ASSIGN_OR_RETURN(auto channel, Dial(config_.tls, route.endpoint, route.peer));
-  channels_[key] = channel;
-  return channel;
+  return channels_.Get(route.endpoint, route.peer);
 }
 
 void SenderNode::Wake() {

@@ -31,6 +31,7 @@
 #include "core/storage/user_store.h"
 #include "core/util/clock.h"
 #include "pullmail/v1/pullmail.grpc.pb.h"
+#include "rpc/channel_cache.h"
 #include "rpc/node_base.h"
 #include "rpc/user_auth.h"
 
@@ -127,7 +128,7 @@ class SenderNode {
   std::condition_variable cv_;
   bool woken_ = false;
   bool stop_ = false;
-  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  ChannelCache channels_{&config_.tls};
 
   struct PendingPut {
     SenderStore::PutRequest request;
