@@ -107,7 +107,8 @@ AuthorVerdict RecipientNode::VerifyAuthorOf(const StoredNotification& n) {
   return VerifyAuthor(in);
 }
 
-v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotification& n) {
+v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotification& n,
+                                      std::optional<bool> cached) {
   v1::MessageInfo info;
   info.set_uid(e.uid);
   info.set_message_id(n.message_id);
@@ -126,8 +127,11 @@ v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotific
   info.set_received_unix_ms(ToUnixMs(e.internal_date));
   // 0: a local message (Append) never expires.
   info.set_expires_unix_ms(IsLocalMessage(n) ? 0 : ToUnixMs(n.expires));
-  auto cached = store_->HasBody(BodyCacheKey(n));
-  info.set_body_cached(cached.ok() && *cached);
+  if (!cached.has_value()) {
+    absl::StatusOr<bool> has = store_->HasBody(BodyCacheKey(n));
+    cached = has.ok() && *has;
+  }
+  info.set_body_cached(*cached);
   info.set_state(std::string(EntryStateName(e.state)));
   info.set_reason(e.reason);
   info.set_modseq(e.modseq);
@@ -219,8 +223,9 @@ absl::StatusOr<v1::ListMessagesResponse> RecipientNode::ListMessages(
   return resp;
 }
 
-absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(const std::string& user,
-                                                             const v1::ReadRequest& req) {
+absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(
+    const std::string& user, const v1::ReadRequest& req,
+    const std::function<bool(uint64_t)>& before_fetch) {
   std::string folder = req.folder().empty() ? std::string(kInbox) : req.folder();
   ASSIGN_OR_RETURN(MailboxEntry e, store_->GetEntry(user, folder, req.uid()));
   if (!Visible(e)) return absl::NotFoundError(absl::StrCat("no message with UID ", req.uid()));
@@ -233,7 +238,16 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(const std::string&
     ASSIGN_OR_RETURN(bool cached, store_->HasBody(BodyCacheKey(n)));
     if (!cached) return absl::DataLossError("the stored copy of this message is missing");
   } else {
-    ASSIGN_OR_RETURN(from_cache, fetcher_->EnsureCached(n));
+    // Most reads find the body cached: one look, and no fetcher lock.
+    ASSIGN_OR_RETURN(from_cache, store_->HasBody(BodyCacheKey(n)));
+    if (from_cache) {
+      Metrics::Global().Add("pullmail_cache_hits_total");
+    } else {
+      if (before_fetch && !before_fetch(n.body_size)) {
+        return absl::CancelledError("the read was given up before its fetch");
+      }
+      ASSIGN_OR_RETURN(from_cache, fetcher_->EnsureCached(n));
+    }
   }
   if (!local && !HasFlag(e, kSeenFlag)) {
     // A first read counts for the sender's reputation (core's policy).
@@ -247,7 +261,7 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(const std::string&
     changes_.Notify(user);
   }
   ReadResult r;
-  r.info = ToInfo(e, n);
+  r.info = ToInfo(e, n, /*cached=*/true);
   r.body_key = BodyCacheKey(n);
   r.from_cache = from_cache;
   r.prefix = AuthenticationResultsField(r.info.authentication_results());

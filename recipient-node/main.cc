@@ -8,6 +8,8 @@
 // the directory's sender endpoint for the signing domain; users authenticate
 // (scrypt) and see only their own mailboxes; plaintext gRPC is refused on
 // anything but loopback.
+#include <malloc.h>
+
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -32,6 +34,12 @@ int main(int argc, char** argv) {
   // graph on each acquisition, looking for lock-order cycles. That is a
   // debugging aid; production nodes run without it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // A first read holds its body whole (up to 64 MiB) until it is verified.
+  // glibc raises its mmap threshold to the size of each large block freed,
+  // after which such bodies come from the threads' heaps and their freed
+  // middle is never returned; a fixed threshold keeps every block above
+  // 256 KiB in its own mapping, returned when freed.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   pullmail::SetProgramHelp(
       "pullmail-recipient --config DIR/node.toml\n\n"
       "The recipient node of one pullmail domain. Serves RecipientService (other\n"

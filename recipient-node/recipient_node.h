@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -120,7 +121,11 @@ class RecipientNode {
   };
   // Makes sure the body is here (fetching it on first read), sets \Seen
   // unless peek, and returns what to stream (read slices from store()).
-  absl::StatusOr<ReadResult> Read(const std::string& user, const v1::ReadRequest& req);
+  // `before_fetch(size)`, if given, runs before a body of `size` bytes is
+  // fetched (not for a cached one): ReadSet waits there for room; false
+  // gives up (kCancelled) without fetching.
+  absl::StatusOr<ReadResult> Read(const std::string& user, const v1::ReadRequest& req,
+                                  const std::function<bool(uint64_t)>& before_fetch = nullptr);
   absl::StatusOr<v1::SetFlagsResponse> SetFlags(const std::string& user,
                                                 const v1::SetFlagsRequest& req);
   absl::StatusOr<v1::CopyResponse> Copy(const std::string& user, const v1::CopyRequest& req);
@@ -149,7 +154,9 @@ class RecipientNode {
   // by the spam policy.
   static bool IsLocalMessage(const StoredNotification& n) { return IsLocalBody(n); }
 
-  v1::MessageInfo ToInfo(const MailboxEntry& e, const StoredNotification& n);
+  // `cached`: whether the body is in the cache, if the caller knows.
+  v1::MessageInfo ToInfo(const MailboxEntry& e, const StoredNotification& n,
+                         std::optional<bool> cached = std::nullopt);
   // What this node verified about the message's author (core/logic/author.h):
   // MessageInfo.author_check and the Authentication-Results: field.
   AuthorVerdict VerifyAuthorOf(const StoredNotification& n);

@@ -374,9 +374,10 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
   // ReadSet's read-ahead: messages are made ready (RecipientNode::Read,
   // which fetches and caches a body on its first read) by up to
   // kReadSetWorkers threads of this call, at most kReadSetWindow messages
-  // past the one being streamed and at most kReadSetAheadBytes of bodies (by
-  // the notification's size: a fetch holds its body whole until it is
-  // verified and cached) in those reads at once; the message being streamed
+  // past the one being streamed and at most kReadSetAheadBytes of bodies
+  // being fetched at once (by the notification's size, counted from Read's
+  // before_fetch: a fetch holds its body whole until it is verified and
+  // cached; a cached body costs nothing ahead); the message being streamed
   // is always read, whatever its size. Results are taken strictly in order.
   class ReadAhead {
    public:
@@ -432,21 +433,27 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
         if (stop_) return;
         const size_t j = next_++;
         lock.unlock();
-        const uint64_t size = SizeOf(req_.uids(static_cast<int>(j)));
-        lock.lock();
-        // The message being taken goes at once; others wait for room.
-        ++room_waiters_;
-        work_cv_.wait(lock,
-                      [&] { return stop_ || j <= taken_ || ahead_ + size <= kReadSetAheadBytes; });
-        --room_waiters_;
-        if (stop_) return;
-        ahead_ += size;
-        lock.unlock();
         v1::ReadRequest one;
         one.set_folder(req_.folder());
         one.set_uid(req_.uids(static_cast<int>(j)));
         one.set_peek(req_.peek());
-        absl::StatusOr<RecipientNode::ReadResult> r = node_->Read(user_, one);
+        // Only a body that must be fetched (held whole until it is verified
+        // and cached) counts against the bytes ahead; the message being
+        // taken goes at once, others wait for room.
+        uint64_t size = 0;
+        absl::StatusOr<RecipientNode::ReadResult> r =
+            node_->Read(user_, one, [&](uint64_t body_size) {
+              std::unique_lock<std::mutex> room(mu_);
+              ++room_waiters_;
+              work_cv_.wait(room, [&] {
+                return stop_ || j <= taken_ || ahead_ + body_size <= kReadSetAheadBytes;
+              });
+              --room_waiters_;
+              if (stop_) return false;
+              size = body_size;
+              ahead_ += size;
+              return true;
+            });
         lock.lock();
         ahead_ -= size;
         results_[j] = std::move(r);
@@ -454,16 +461,6 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
         if (taking_ && j == taken_) done_cv_.notify_one();
         if (room_waiters_ > 0 && size > 0) work_cv_.notify_all();
       }
-    }
-
-    // The stored size of a message, for the byte bound only (Read decides
-    // everything else); 0 when it cannot be found.
-    uint64_t SizeOf(uint32_t uid) {
-      const std::string folder = req_.folder().empty() ? std::string(kInbox) : req_.folder();
-      absl::StatusOr<MailboxEntry> e = node_->store().GetEntry(user_, folder, uid);
-      if (!e.ok()) return 0;
-      absl::StatusOr<StoredNotification> n = node_->store().GetNotification(e->notification_id);
-      return n.ok() ? n->body_size : 0;
     }
 
     RecipientNode* node_;
