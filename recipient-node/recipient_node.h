@@ -13,6 +13,7 @@
 #define PULLMAIL_RECIPIENT_NODE_RECIPIENT_NODE_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <functional>
@@ -276,6 +277,15 @@ class RecipientNode {
   std::condition_variable maint_cv_;
   bool maint_stop_ = false;
   std::thread maint_thread_;
+  // The held-copy review walks every unread INBOX entry of every user; it
+  // runs on a pass only when the time since the last review is at least
+  // kReviewDutyFactor times what that review took, so that it takes at most
+  // about a tenth of one core however large the mailboxes grow (a few ms
+  // with small ones: every pass). Maintenance thread only.
+  static constexpr int kReviewDutyFactor = 10;
+  // Maintain, with or without the review.
+  void MaintainOnce(bool review);
+  std::chrono::steady_clock::time_point next_review_{};
   std::atomic<bool> listen_stop_{false};
   std::thread listen_thread_;
   // Last: its threads call into everything above, so it stops first.

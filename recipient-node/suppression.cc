@@ -486,9 +486,15 @@ absl::Status RecipientNode::SyncPolicy() {
   return absl::OkStatus();
 }
 
-void RecipientNode::Maintain() {
+void RecipientNode::Maintain() { MaintainOnce(/*review=*/true); }
+
+void RecipientNode::MaintainOnce(bool review) {
   SendQueuedReports();
-  ReviewHeldAndPrefetch();
+  if (review) {
+    const auto start = std::chrono::steady_clock::now();
+    ReviewHeldAndPrefetch();
+    next_review_ = start + (std::chrono::steady_clock::now() - start) * kReviewDutyFactor;
+  }
   if (absl::Status s = SyncPolicy(); !s.ok()) PM_LOG(ERROR) << "policy state: " << s;
 }
 
@@ -497,7 +503,7 @@ void RecipientNode::StartMaintenance() {
     std::unique_lock<std::mutex> lock(maint_mu_);
     while (!maint_stop_) {
       lock.unlock();
-      Maintain();
+      MaintainOnce(/*review=*/std::chrono::steady_clock::now() >= next_review_);
       lock.lock();
       maint_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return maint_stop_; });
     }
