@@ -237,6 +237,12 @@ CREATE TABLE policy_state(
 );
 INSERT INTO policy_state(id, state) VALUES(1, x'');
 )sql"},
+    // 8: VANISHED (EARLIER) and every IMAP refresh ask for the UIDs removed
+    // above a modseq: by (user, folder) the whole history of removals was
+    // scanned, and it grows with every expunge.
+    {R"sql(
+CREATE INDEX expunged_by_modseq ON expunged(user, folder, modseq);
+)sql"},
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 
