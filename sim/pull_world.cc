@@ -350,7 +350,7 @@ class PullNode : public NodeLoop {
         due.push_back(*std::move(sn));
       }
       absl::StatusOr<DeliverySigning> signed_due =
-          SignForDelivery(std::move(due), World::kKeyId, world().Key(key.first));
+          SignForDelivery(std::move(due), World::kKeyId, world().Key(key.first), &SimScheme());
       PM_CHECK(signed_due.ok()) << "core refused to batch-sign: " << signed_due.status();
       batch->signatures += std::max<size_t>(signed_due->signatures, 1);
       for (size_t j = 0; j < indices.size(); ++j) {

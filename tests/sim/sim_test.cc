@@ -272,6 +272,30 @@ TEST(RunTest, EveryCopyIsAccountedForExactlyOnce) {
   std::filesystem::remove_all(dir);
 }
 
+// The signature model is a cost model only: with it, every notification,
+// batch-signed ones included, is accepted or refused exactly as with real
+// Ed25519 (the delivery pass signed batches with real Ed25519 while the
+// acceptor checked them under the model, so at scale, where the model is on,
+// every batch-signed notification bounced as bad_signature).
+TEST(RunTest, TheSignatureModelChangesNoOutcome) {
+  const std::string dir = TempDir();
+  ASSERT_EQ(RunSim("rich.toml", dir + "/real", "--set=run.crypto=real"), 0)
+      << ReadAll(dir + "/real.stderr");
+  ASSERT_EQ(RunSim("rich.toml", dir + "/model", "--set=run.crypto=model"), 0)
+      << ReadAll(dir + "/model.stderr");
+  Summary real = ReadSummary(dir + "/real");
+  Summary model = ReadSummary(dir + "/model");
+  for (const char* o : {"delivered", "suppressed", "expired", "failed", "rejected", "revoked"}) {
+    for (const char* kind : {"_legit", "_spam"}) {
+      const std::string key = absl::StrCat(o, kind);
+      EXPECT_EQ(Pull(model, key), Pull(real, key)) << key;
+    }
+  }
+  EXPECT_EQ(Pull(model, "notifications_rejected"), Pull(real, "notifications_rejected"));
+  EXPECT_EQ(Pull(model, "bounces"), Pull(real, "bounces"));
+  std::filesystem::remove_all(dir);
+}
+
 // Sender recalls ([legit] recall_share) go through core's PlanRevocation
 // and RevocationHides: copies hidden before they were read count as
 // revoked, every copy still has exactly one outcome, and push (which cannot
