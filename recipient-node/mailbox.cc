@@ -249,9 +249,11 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(
       ASSIGN_OR_RETURN(from_cache, fetcher_->EnsureCached(n));
     }
   }
-  if (!local && !HasFlag(e, kSeenFlag)) {
-    // A first read counts for the sender's reputation (core's policy).
-    NoteFirstRead(n);
+  if (ReadMayCount(CopyOf(e, local))) {
+    // A first read counts for the sender's reputation (core's policy), once
+    // per user and message: the store's mark says whether it has.
+    ASSIGN_OR_RETURN(bool first, store_->MarkReadCounted(user, e.notification_id));
+    if (first) NoteFirstRead(n);
   }
   if (!req.peek() && !HasFlag(e, kSeenFlag)) {
     ASSIGN_OR_RETURN(std::vector<MailboxEntry> updated,

@@ -9,10 +9,12 @@
 #include "core/crypto/sha256.h"
 #include "core/directory/memory_directory.h"
 #include "core/envelope/envelope.h"
+#include "core/logic/body_cache_key.h"
 #include "core/logic/submission.h"
 #include "core/storage/memory_store.h"
 #include "core/util/clock.h"
 #include "gtest/gtest.h"
+#include "recipient-node/policy_state.h"
 
 namespace pullmail {
 namespace {
@@ -318,6 +320,47 @@ TEST_F(RecipientNodeTest, ThePolicyForgetsBodiesUnusedForTheirTtlOnTheDailyPass)
   state = node_->store().GetPolicyState();
   ASSERT_TRUE(state.ok());
   EXPECT_EQ(state->find(hex), std::string::npos) << *state;
+}
+
+// A reader's read counts for the sender's reputation once per user and
+// message: peeking at an unread copy again and again, or clearing \Seen and
+// reading it again, must not raise the sender's read count (with enough reads
+// a spamming domain's net spam / reads ratio would pass as good).
+TEST_F(RecipientNodeTest, AReadCountsForTheSendersReputationOncePerUserAndMessage) {
+  Open(Open2());
+  const std::string body = "From: someone@" + std::string(kGood) + "\r\n\r\nhello\r\n";
+  Deliver(Notification(kGood, "m1", body, {"ann", "bob"}));
+  // The body is in this node's cache (as after a first fetch): no sender node needed.
+  auto stored = node_->store().FindNotification(kGood, std::string("m1@") + kGood);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_TRUE(node_->store().PutBody(BodyCacheKey(*stored), body).ok());
+  const uint32_t ann_uid = List("ann", "INBOX")[0].uid();
+  auto read = [&](const std::string& user, uint32_t uid, bool peek) {
+    v1::ReadRequest req;
+    req.set_uid(uid);
+    req.set_peek(peek);
+    auto r = node_->Read(user + "@" + kHere, req);
+    ASSERT_TRUE(r.ok()) << r.status();
+  };
+  for (int i = 0; i < 5; ++i) read("ann", ann_uid, /*peek=*/true);
+  read("ann", ann_uid, /*peek=*/false);  // sets \Seen
+  v1::SetFlagsRequest unseen;
+  unseen.add_uids(ann_uid);
+  unseen.set_op(v1::FLAG_OP_REMOVE);
+  unseen.add_flags("\\Seen");
+  ASSERT_TRUE(node_->SetFlags(std::string("ann@") + kHere, unseen).ok());
+  read("ann", ann_uid, /*peek=*/false);  // read again after clearing \Seen
+  read("bob", List("bob", "INBOX")[0].uid(), /*peek=*/true);  // another reader counts
+  node_->Maintain();  // the pending reads reach the stored state
+  auto text = node_->store().GetPolicyState();
+  ASSERT_TRUE(text.ok()) << text.status();
+  auto snapshot = ParsePolicySnapshot(*text, "test");
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  double reads = -1;
+  for (const PolicySnapshot::Domain& d : snapshot->domains) {
+    if (d.domain == kGood) reads = d.reads;
+  }
+  EXPECT_EQ(reads, 2) << *text;  // ann once, bob once
 }
 
 }  // namespace

@@ -893,6 +893,8 @@ class PullNode : public NodeLoop {
     const Message& m = world().messages()[wt.msg];
     const bool spam = world().IsSpam(m);
     if (w_->copy_state_[wt.copy] != PullWorld::kReading) return;  // moved or hidden meanwhile
+    // A modelled copy is read once, so "once per user and message" holds.
+    const bool read_counts = ReadMayCount(w_->FactsOf(wt.copy));
     w_->AddCopyOutcome(wt.copy, Outcome::kDelivered, spam);
     w_->copy_trace_[wt.copy] |= PullWorld::kTraceSeen | PullWorld::kTraceFetched;
     const uint32_t user = world().rcpts()[wt.copy];
@@ -911,7 +913,7 @@ class PullNode : public NodeLoop {
     const std::string& signing_domain = world().domains()[m.sender_domain].name;
     const World::Hash hash = world().BodyHash(m.body_id);
     const absl::Time t = ClockNow();
-    policy.OnRead(signing_domain, World::View(hash), t);
+    if (read_counts) policy.OnRead(signing_domain, World::View(hash), t);
     if (reader.reports) {
       // The reporter's own copy goes where core says (Junk for spam).
       if (std::optional<Placement> own = OwnCopyAfterVerdict(kInbox, /*spam=*/true, false)) {

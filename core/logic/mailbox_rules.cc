@@ -47,6 +47,8 @@ bool RevocationHides(const CopyFacts& c) {
   return !c.local && !c.seen && c.state != EntryState::kRevoked;
 }
 
+bool ReadMayCount(const CopyFacts& c) { return !c.local && !c.seen; }
+
 bool VisibleToUser(EntryState s) {
   return s == EntryState::kShown || s == EntryState::kSuppressed;
 }

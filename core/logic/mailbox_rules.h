@@ -16,6 +16,10 @@
 //   verdict     the reporter's own copy goes where the verdict says (spam ->
 //               Junk, not spam -> INBOX), counted or not;
 //   revocation  hides every unread copy not already hidden; read copies stay;
+//   reads       a reader's first read of an unread copy that is not their own
+//               counts for the sender's reputation, once per user and
+//               message: a BODY.PEEK read again, or \Seen cleared and the
+//               copy read again, counts no more (the store keeps the mark);
 //   visibility  held and revoked copies are invisible to their user (a read,
 //               a report or a search finds nothing);
 //   prefetch    a shown, unread, unrevoked copy of a body not cached here is
@@ -71,6 +75,11 @@ bool SuppressionRepairMoves(const CopyFacts& c, bool body_suppressed);
 
 // True when a revocation hides this copy.
 bool RevocationHides(const CopyFacts& c);
+
+// True when reading this copy may count for its sender's reputation
+// (SpamPolicy::OnRead). It counts if it may and the store has no mark yet
+// for this user and message (RecipientStore::MarkReadCounted).
+bool ReadMayCount(const CopyFacts& c);
 
 // True when a copy in this state is visible to its user.
 bool VisibleToUser(EntryState s);

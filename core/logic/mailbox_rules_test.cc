@@ -81,6 +81,13 @@ TEST(MailboxRulesTest, RevocationHidesUnreadCopiesOnce) {
   EXPECT_FALSE(RevocationHides(Copy(EntryState::kShown, false, false, /*local=*/true)));
 }
 
+TEST(MailboxRulesTest, OnlyAnUnreadIncomingCopysReadMayCount) {
+  EXPECT_TRUE(ReadMayCount(Copy(EntryState::kShown)));
+  EXPECT_TRUE(ReadMayCount(Copy(EntryState::kSuppressed, false, true)));  // read in Junk
+  EXPECT_FALSE(ReadMayCount(Copy(EntryState::kShown, /*seen=*/true)));
+  EXPECT_FALSE(ReadMayCount(Copy(EntryState::kShown, false, false, /*local=*/true)));
+}
+
 TEST(MailboxRulesTest, HeldAndRevokedCopiesAreInvisible) {
   EXPECT_TRUE(VisibleToUser(EntryState::kShown));
   EXPECT_TRUE(VisibleToUser(EntryState::kSuppressed));

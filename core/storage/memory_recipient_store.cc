@@ -388,6 +388,14 @@ class MemoryRecipientStore : public RecipientStore {
 
   // --- Spam reports --------------------------------------------------------
 
+  absl::StatusOr<bool> MarkReadCounted(std::string_view user, int64_t notification_id) override {
+    absl::MutexLock lock(&mu_);
+    if (FindNotifLocked(notification_id) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
+    }
+    return read_counted_.emplace(std::string(user), notification_id).second;
+  }
+
   absl::StatusOr<bool> RecordReport(std::string_view user, int64_t notification_id, int verdict,
                                     absl::Time time) override {
     absl::MutexLock lock(&mu_);
@@ -715,6 +723,7 @@ class MemoryRecipientStore : public RecipientStore {
   absl::flat_hash_set<std::pair<std::string, std::string>> peer_seen_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::vector<PeerReport>> peer_by_body_ ABSL_GUARDED_BY(mu_);
   std::string policy_state_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::pair<std::string, int64_t>> read_counted_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

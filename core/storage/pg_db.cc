@@ -188,6 +188,16 @@ CREATE TABLE policy_state(
 INSERT INTO policy_state(id, state) VALUES(1, ''::bytea);
 )sql";
 
+// Version 5: a read counts for the sender's reputation once per user and
+// message (RecipientStore::MarkReadCounted).
+constexpr char kSchemaV5[] = R"sql(
+CREATE TABLE read_counted(
+  usr text NOT NULL,
+  notification_id bigint NOT NULL REFERENCES notifications(id),
+  PRIMARY KEY(usr, notification_id)
+);
+)sql";
+
 // Advisory lock key for schema changes ("pullmail" in ASCII, truncated).
 constexpr int64_t kSchemaLockKey = 0x70756c6c6d61696cLL;
 
@@ -505,6 +515,7 @@ absl::Status PgDb::Migrate() {
       RETURN_IF_ERROR(c.Run(kSchemaV2));
       RETURN_IF_ERROR(c.Run(kSchemaV3));
       RETURN_IF_ERROR(c.Run(kSchemaV4));
+      RETURN_IF_ERROR(c.Run(kSchemaV5));
       RETURN_IF_ERROR(c.Exec("INSERT INTO pm_meta(key, value) VALUES('schema_version', $1)",
                              PgParams().Int(kPgSchemaVersion))
                           .status());
@@ -531,6 +542,11 @@ absl::Status PgDb::Migrate() {
     if (version < 4) {
       RETURN_IF_ERROR(c.Run(kSchemaV4));
       RETURN_IF_ERROR(c.Exec("UPDATE pm_meta SET value = 4 WHERE key = 'schema_version'")
+                          .status());
+    }
+    if (version < 5) {
+      RETURN_IF_ERROR(c.Run(kSchemaV5));
+      RETURN_IF_ERROR(c.Exec("UPDATE pm_meta SET value = 5 WHERE key = 'schema_version'")
                           .status());
     }
     return absl::OkStatus();

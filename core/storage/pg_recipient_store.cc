@@ -773,6 +773,22 @@ class PgRecipientStore : public RecipientStore {
 
   // --- Spam reports --------------------------------------------------------
 
+  absl::StatusOr<bool> MarkReadCounted(std::string_view user, int64_t notification_id) override {
+    // One statement; the primary key makes two replicas' marks one.
+    ASSIGN_OR_RETURN(PgResult r,
+                     db_->Exec("INSERT INTO read_counted(usr, notification_id) SELECT $1, id "
+                               "FROM notifications WHERE id = $2 ON CONFLICT DO NOTHING "
+                               "RETURNING 1",
+                               PgParams().Text(user).Int(notification_id)));
+    if (r.rows() > 0) return true;
+    ASSIGN_OR_RETURN(PgResult n, db_->Exec("SELECT 1 FROM notifications WHERE id = $1",
+                                           PgParams().Int(notification_id)));
+    if (n.rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
+    }
+    return false;
+  }
+
   absl::StatusOr<bool> RecordReport(std::string_view user, int64_t notification_id, int verdict,
                                     absl::Time time) override {
     return RecordReportTxn(user, notification_id, verdict, time, nullptr);

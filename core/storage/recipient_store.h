@@ -225,6 +225,19 @@ class RecipientStore {
   // Drops a cached body. Idempotent (OK if not cached).
   virtual absl::Status DeleteBody(std::string_view key) = 0;
 
+  // --- Reads counted for reputation -----------------------------------------
+
+  // Marks that `user`'s read of notification `notification_id` has been
+  // counted for its sender's reputation (SpamPolicy::OnRead). Returns true if
+  // this call made the mark, false if it was there already: a read counts
+  // once per user and message, however often it is read again (a BODY.PEEK,
+  // or \Seen cleared and read again). Atomic across replicas sharing a store.
+  // Commits without fsync (SQLite Durability::kRelaxed): an OS crash may lose
+  // the last marks, and such a read is counted once more. NotFound if the
+  // notification is unknown.
+  virtual absl::StatusOr<bool> MarkReadCounted(std::string_view user,
+                                               int64_t notification_id) = 0;
+
   // --- Spam reports --------------------------------------------------------
 
   // Records a local reader's verdict (v1::Verdict's number) on a

@@ -2,6 +2,7 @@
 // durability checks (close and reopen).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <set>
@@ -716,6 +717,37 @@ TEST_P(RecipientStoreContract, ConcurrentPutBodyAllLand) {
   const int t = static_cast<int>(shared.size() - 70'000);
   ASSERT_LT(t, kThreads);
   EXPECT_EQ(shared, std::string(70'000 + t, static_cast<char>('a' + t)));
+}
+
+// --- Reads counted for reputation ---------------------------------------------
+
+TEST_P(RecipientStoreContract, AReadIsMarkedCountedOncePerUserAndMessage) {
+  InsertResult a = Insert("m1", {kAlice, kBob}, 'x');
+  InsertResult b = Insert("m2", {kAlice}, 'x');
+  EXPECT_TRUE(*store_->MarkReadCounted(kAlice, a.notification_id));
+  EXPECT_FALSE(*store_->MarkReadCounted(kAlice, a.notification_id));  // read again
+  EXPECT_TRUE(*store_->MarkReadCounted(kBob, a.notification_id));     // another reader
+  EXPECT_TRUE(*store_->MarkReadCounted(kAlice, b.notification_id));   // another message
+  EXPECT_FALSE(*store_->MarkReadCounted(kAlice, b.notification_id));
+  PM_EXPECT_CODE(store_->MarkReadCounted(kAlice, 9999), kNotFound);
+}
+
+TEST_P(RecipientStoreContract, ConcurrentMarksOfOneReadCountOnce) {
+  InsertResult a = Insert("ma", {kAlice}, 'x');
+  constexpr int kThreads = 4;
+  std::atomic<int> made{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        auto r = store_->MarkReadCounted(kAlice, a.notification_id);
+        EXPECT_TRUE(r.ok()) << r.status();
+        if (r.ok() && *r) ++made;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(made.load(), 1);
 }
 
 // --- Reports -------------------------------------------------------------------

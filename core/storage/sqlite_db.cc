@@ -243,6 +243,15 @@ INSERT INTO policy_state(id, state) VALUES(1, x'');
     {R"sql(
 CREATE INDEX expunged_by_modseq ON expunged(user, folder, modseq);
 )sql"},
+    // 9: a read counts for the sender's reputation once per user and message
+    // (RecipientStore::MarkReadCounted).
+    {R"sql(
+CREATE TABLE read_counted(
+  user TEXT NOT NULL,
+  notification_id INTEGER NOT NULL REFERENCES notifications(id),
+  PRIMARY KEY(user, notification_id)
+) WITHOUT ROWID;
+)sql"},
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 

@@ -519,6 +519,30 @@ class SqliteRecipientStore : public RecipientStore {
 
   // --- Spam reports --------------------------------------------------------
 
+  absl::StatusOr<bool> MarkReadCounted(std::string_view user, int64_t notification_id) override {
+    absl::MutexLock lock(&db_->mu());
+    {
+      // Most calls find the mark (a read again): no write transaction then.
+      Statement st(db_.get(),
+                   "SELECT 1 FROM read_counted WHERE user = ? AND notification_id = ?");
+      st.Text(1, user).Int(2, notification_id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row) return false;
+    }
+    Transaction txn(db_.get(), Durability::kRelaxed);  // read marks (header comment)
+    RETURN_IF_ERROR(txn.Begin());
+    RETURN_IF_ERROR(RequireNotificationLocked(notification_id));
+    {
+      Statement st(db_.get(),
+                   "INSERT OR IGNORE INTO read_counted(user, notification_id) VALUES(?, ?)");
+      st.Text(1, user).Int(2, notification_id);
+      RETURN_IF_ERROR(st.Run());
+      if (sqlite3_changes(db_->handle()) == 0) return false;
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return true;
+  }
+
   absl::StatusOr<bool> RecordReport(std::string_view user, int64_t notification_id, int verdict,
                                     absl::Time time) override {
     return RecordReportTxn(user, notification_id, verdict, time, nullptr);
@@ -626,12 +650,7 @@ class SqliteRecipientStore : public RecipientStore {
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get());
     RETURN_IF_ERROR(txn.Begin());
-    {
-      Statement st(db_.get(), "SELECT 1 FROM notifications WHERE id = ?");
-      st.Int(1, notification_id);
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
-    }
+    RETURN_IF_ERROR(RequireNotificationLocked(notification_id));
     {
       Statement st(db_.get(),
                    "SELECT verdict FROM user_reports WHERE user = ? AND notification_id = ?");
@@ -671,6 +690,15 @@ class SqliteRecipientStore : public RecipientStore {
     RETURN_IF_ERROR(ApplyPolicyUpdateLocked(update));
     RETURN_IF_ERROR(txn.Commit());
     return true;
+  }
+
+  // NotFound unless notification `id` exists.
+  absl::Status RequireNotificationLocked(int64_t id) {
+    Statement st(db_.get(), "SELECT 1 FROM notifications WHERE id = ?");
+    st.Int(1, id);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("no notification ", id));
+    return absl::OkStatus();
   }
 
   static absl::Status NoFolder(std::string_view user, std::string_view folder) {
