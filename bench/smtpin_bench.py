@@ -22,18 +22,34 @@ Figures, not a test: nothing here passes or fails on time.
 Needs Postfix (smtp-source and the postfix programs): bench/install-bench-deps.sh
 installs it from Debian. Runs as root (Postfix's master must).
 
-It also prints where pullmail's CPU went: CPU time per message of the
-gateway, the sender node and the recipient node (from /proc, so the
-machine's other load does not change it). --perf DIR records each of the
-three with `perf record` into DIR/{gateway,sender,recipient}.data.
+It also prints where the CPU went, per message, on both sides (from /proc,
+so the machine's other load moves it far less than it moves the rates):
+pullmail's gateway, sender node and recipient node; Postfix's master and
+every process it ran (smtpd, cleanup, qmgr, trivial-rewrite, virtual ...:
+the master's own time, the time of its children still running, and that
+of the children it reaped, /proc's cutime/cstime); and smtp-source's own
+time on each side. On a shared machine the rates of one run move by 2-3x
+with the load; --runs N alternates the two sides N times and prints each
+run, then the median and the spread (min-max) of every figure, and the
+median of the per-run ratios (each ratio is from one pair of runs made a
+few seconds apart).
+
+--perf DIR records the whole machine (`perf record -a`, call graphs) while
+pullmail's smtp-source runs and until the last message is listed, into
+DIR/pullmail.data, and prints the pids to pass to `perf report --pid`
+(per-process recording with -p misses the gateway's connection threads,
+which start after perf attaches). PERF_FLAGS overrides the sampling flags.
 
 Usage: bench/smtpin_bench.py [--bin-dir build] [--sessions 10] [--messages 2000]
-                             [--size 4096] [--only pullmail|postfix] [--perf DIR]
+                             [--size 4096] [--runs 1] [--only pullmail|postfix]
+                             [--perf DIR]
 """
 
 import argparse
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,20 +75,51 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def smtp_source(args, host, port, to):
-    """Runs smtp-source; returns its wall time in seconds."""
+def postfix_cpu_seconds(master_pid):
+    """CPU seconds of a Postfix instance so far: its master's own and reaped
+    children's time, plus the time of the children still running."""
+    total = 0.0
+    tck = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        # fields[1] is the parent pid (field 4); 13/14 cutime/cstime.
+        if int(pid) == master_pid:
+            total += sum(int(x) for x in fields[11:15]) / tck
+        elif int(fields[1]) == master_pid:
+            total += (int(fields[11]) + int(fields[12])) / tck
+    return total
+
+
+def children_cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def smtp_source(args, host, port, to, cpu=None):
+    """Runs smtp-source; returns its wall time in seconds. Adds its CPU
+    seconds to cpu["smtp-source"] when `cpu` is given."""
     argv = ["smtp-source", "-s", str(args.sessions), "-m", str(args.messages),
             "-l", str(args.size), "-f", SENDER, "-t", to, "-M", "mx.legacy.example",
             f"{host}:{port}"]
+    c = children_cpu_seconds()
     t = time.perf_counter()
     p = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
     elapsed = time.perf_counter() - t
+    if cpu is not None:
+        cpu["smtp-source"] = children_cpu_seconds() - c
     if p.returncode != 0:
         sys.exit(f"smtp-source failed ({p.returncode}): {p.stderr.strip()[:500]}")
     return elapsed
 
 
-def bench_pullmail(args):
+def bench_pullmail(args, run):
+    """One pullmail run; returns a result dict (see print_run)."""
     world = World(args.bin_dir, "smtpin-bench")
     try:
         b = world.init("b.example")
@@ -84,36 +131,38 @@ def bench_pullmail(args):
         sigs_before = b.sender.counter(SIGNATURES)
         procs = {"gateway": b.gateway.pid, "sender": b.sender.pid, "recipient": b.recipient.pid}
         cpu0 = {k: cpu_seconds(pid) for k, pid in procs.items()}
-        perfs = []
+        perf = None
         if args.perf:
             os.makedirs(args.perf, exist_ok=True)
-            for k, pid in procs.items():
-                perfs.append(subprocess.Popen(
-                    ["perf", "record"] + os.environ.get("PERF_FLAGS", "-F 300 --call-graph dwarf,32768").split() + ["-o",
-                     os.path.join(args.perf, f"{k}.data"), "-p", str(pid)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            time.sleep(0.5)
+            out = os.path.join(args.perf, f"pullmail{'' if run == 0 else run}.data")
+            perf = subprocess.Popen(
+                ["perf", "record", "-a"] +
+                os.environ.get("PERF_FLAGS", "-F 999 --call-graph dwarf,8192").split() +
+                ["-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+        cpu = {}
         t0 = time.perf_counter()
-        accepted_s = smtp_source(args, host, port, bob.address)
+        accepted_s = smtp_source(args, host, port, bob.address, cpu)
         accepted_load = load()
         wait_until(lambda: b.recipient.counter(ACCEPTED) - before >= args.messages, 1800,
                    interval=0.02, what=f"{args.messages} notifications accepted at b.example")
         listed_s = time.perf_counter() - t0
         listed_load = load()
-        cpu = {k: (cpu_seconds(pid) - cpu0[k]) * 1e6 / args.messages for k, pid in procs.items()}
-        for p in perfs:
-            p.send_signal(2)
-            p.wait(timeout=120)
+        for k, pid in procs.items():
+            cpu[k] = cpu_seconds(pid) - cpu0[k]
+        if perf is not None:
+            perf.send_signal(2)
+            perf.wait(timeout=300)
+            print(f"perf: {out}; perf report -i {out} --pid " +
+                  ",".join(str(p) for p in procs.values()) + " (" +
+                  ", ".join(f"{k} {p}" for k, p in procs.items()) + ")", flush=True)
         sigs = b.sender.counter(SIGNATURES) - sigs_before
-        print(f"pullmail sender: {args.messages} notifications under {sigs:.0f} signatures "
-              f"({args.messages / max(sigs, 1):.1f} per signature)", flush=True)
-        print("pullmail CPU per message: " +
-              ", ".join(f"{k} {v:.0f} us" for k, v in cpu.items()) +
-              f"; total {sum(cpu.values()):.0f} us", flush=True)
         listed = len(bob.list())
         if listed < args.messages:
             sys.exit(f"pullmail: only {listed} of {args.messages} listed in bob's INBOX")
-        return accepted_s, listed_s, accepted_load, listed_load
+        return {"accepted_s": accepted_s, "listed_s": listed_s, "accepted_load": accepted_load,
+                "listed_load": listed_load, "cpu": cpu,
+                "note": f"{args.messages / max(sigs, 1):.1f} notifications per signature"}
     finally:
         world.close()
 
@@ -168,7 +217,7 @@ def postfix_master_cf(port):
     return "".join(out)
 
 
-def bench_postfix(args):
+def bench_postfix(args, run):
     if os.geteuid() != 0:
         sys.exit("the Postfix run needs root (Postfix's master must start as root)")
     d = tempfile.mkdtemp(prefix="pullmail-bench-postfix-")
@@ -199,13 +248,20 @@ def bench_postfix(args):
         try:
             wait_until(lambda: _listening(port), 30, interval=0.05, what="Postfix's smtpd")
             maildir_new = os.path.join(d, "mail", "bob", "Maildir", "new")
+            with open(os.path.join(d, "queue", "pid", "master.pid")) as f:
+                master = int(f.read().split()[0])
+            cpu = {}
+            cpu0 = postfix_cpu_seconds(master)
             t0 = time.perf_counter()
-            accepted_s = smtp_source(args, "127.0.0.1", port, "bob@b.example")
+            accepted_s = smtp_source(args, "127.0.0.1", port, "bob@b.example", cpu)
             accepted_load = load()
             wait_until(lambda: _count(maildir_new) >= args.messages, 1800, interval=0.02,
                        what=f"{args.messages} messages in Postfix's Maildir")
             listed_s = time.perf_counter() - t0
-            return accepted_s, listed_s, accepted_load, load()
+            cpu["postfix"] = postfix_cpu_seconds(master) - cpu0
+            return {"accepted_s": accepted_s, "listed_s": listed_s,
+                    "accepted_load": accepted_load, "listed_load": load(), "cpu": cpu,
+                    "note": ""}
         finally:
             subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True, timeout=60)
     finally:
@@ -229,34 +285,80 @@ def _count(path):
         return 0
 
 
+def cpu_line(args, cpu):
+    """"gateway 395, sender 540, ... us" per message; the processes' own
+    total first (smtp-source, the load generator, apart)."""
+    own = {k: v for k, v in cpu.items() if k != "smtp-source"}
+    parts = [f"{k} {v * 1e6 / args.messages:.0f}" for k, v in own.items()]
+    total = sum(own.values()) * 1e6 / args.messages
+    load_gen = cpu.get("smtp-source", 0.0) * 1e6 / args.messages
+    return f"{total:.0f} us ({', '.join(parts)}; smtp-source {load_gen:.0f})"
+
+
+def print_run(args, name, r):
+    n = args.messages
+    print(f"{name:8}  accepted {n / r['accepted_s']:7.0f} msgs/s ({r['accepted_s']:6.2f} s) "
+          f"[{r['accepted_load']}]   listed end to end {n / r['listed_s']:7.0f} msgs/s "
+          f"({r['listed_s']:6.2f} s) [{r['listed_load']}]", flush=True)
+    print(f"{'':8}  CPU per message {cpu_line(args, r['cpu'])}"
+          + (f"; {r['note']}" if r["note"] else ""), flush=True)
+
+
+def spread(values, fmt="{:.0f}"):
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return (fmt.format(statistics.median(values)) + " (" + fmt.format(min(values)) + "-" +
+            fmt.format(max(values)) + ")")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin-dir", default="build")
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--runs", type=int, default=1,
+                    help="alternate the two sides this many times; print medians and spread")
     ap.add_argument("--only", choices=("pullmail", "postfix"))
-    ap.add_argument("--perf", metavar="DIR", help="perf record the three pullmail programs")
+    ap.add_argument("--perf", metavar="DIR", help="perf record the machine during pullmail's runs")
     args = ap.parse_args()
     for tool in ("smtp-source", "postfix"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found: install Postfix with bench/install-bench-deps.sh")
 
     print(f"smtp-source -s {args.sessions} -m {args.messages} -l {args.size}, "
-          f"{os.cpu_count()} cores")
-    rows = {}
-    for name, fn in (("pullmail", bench_pullmail), ("postfix", bench_postfix)):
-        if args.only and args.only != name:
-            continue
-        acc, e2e, acc_load, e2e_load = fn(args)
-        rows[name] = (args.messages / acc, args.messages / e2e)
-        print(f"{name:8}  accepted {args.messages / acc:7.0f} msgs/s ({acc:6.2f} s) [{acc_load}]"
-              f"   listed end to end {args.messages / e2e:7.0f} msgs/s ({e2e:6.2f} s) [{e2e_load}]",
-              flush=True)
-    if len(rows) == 2:
-        p, q = rows["pullmail"], rows["postfix"]
-        print(f"pullmail/postfix: accepted {p[0] / q[0]:.2f}x, listed end to end {p[1] / q[1]:.2f}x"
-              f" (target 2x end to end)")
+          f"{os.cpu_count()} cores, {args.runs} run(s) each; {load()}", flush=True)
+    sides = [(name, fn) for name, fn in (("pullmail", bench_pullmail), ("postfix", bench_postfix))
+             if not args.only or args.only == name]
+    results = {name: [] for name, _ in sides}
+    for run in range(args.runs):
+        # Alternate which side goes first, so that neither always meets the
+        # machine in the same state.
+        order = sides if run % 2 == 0 else list(reversed(sides))
+        for name, fn in order:
+            r = fn(args, run)
+            results[name].append(r)
+            print_run(args, name if args.runs == 1 else f"{name} #{run + 1}", r)
+    n = args.messages
+    if args.runs > 1:
+        print(f"over {args.runs} runs: median (min-max)")
+        for name, rs in results.items():
+            keys = list(rs[0]["cpu"].keys())
+            cpu = ", ".join(f"{k} {spread([r['cpu'][k] * 1e6 / n for r in rs])}" for k in keys)
+            own = [sum(v for k, v in r["cpu"].items() if k != "smtp-source") * 1e6 / n
+                   for r in rs]
+            print(f"{name:8}  accepted {spread([n / r['accepted_s'] for r in rs])} msgs/s, "
+                  f"listed end to end {spread([n / r['listed_s'] for r in rs])} msgs/s")
+            print(f"{'':8}  CPU per message {spread(own)} us ({cpu})")
+    if len(results) == 2:
+        p, q = results["pullmail"], results["postfix"]
+        acc = [(n / a["accepted_s"]) / (n / b["accepted_s"]) for a, b in zip(p, q)]
+        e2e = [(n / a["listed_s"]) / (n / b["listed_s"]) for a, b in zip(p, q)]
+        own = lambda r: sum(v for k, v in r["cpu"].items() if k != "smtp-source")
+        cpu = [own(b) / own(a) for a, b in zip(p, q)]
+        print(f"pullmail/postfix: accepted {spread(acc, '{:.2f}')}x, listed end to end "
+              f"{spread(e2e, '{:.2f}')}x (target 2x end to end); postfix CPU / pullmail CPU "
+              f"per message {spread(cpu, '{:.2f}')}x")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 // Conn and Listener over real loopback sockets: line limits, literals, the
 // connection cap, STARTTLS (with injected pipelined bytes dropped), idle
-// timeout and Stop() ending live sessions.
+// timeout, Stop() ending live sessions, and the listener's kept threads.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -10,11 +10,13 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "gateway/conn.h"
 #include "gateway/listener.h"
 #include "gateway/tls_context.h"
@@ -189,6 +191,89 @@ TEST(Listener, ConnectionsBeyondTheCapGetTheBusyReply) {
     if (greeting != "HELLO") usleep(20 * 1000);
   }
   EXPECT_EQ(greeting, "HELLO");
+}
+
+// The kernel ids of the threads that served connections.
+struct ThreadLog {
+  absl::Mutex mu;
+  std::set<pid_t> ids ABSL_GUARDED_BY(mu);
+};
+
+ListenerSpec EchoServedOnLoggedThreads(ThreadLog* log) {
+  ListenerSpec spec = EchoSpec();
+  spec.serve = [log](Conn& conn) {
+    {
+      absl::MutexLock lock(&log->mu);
+      log->ids.insert(gettid());
+    }
+    Echo(conn);
+  };
+  return spec;
+}
+
+// Connections one after another are served by one kept thread, not by a
+// thread started for each (a client that saw the close finds the thread
+// waiting: the listener counts it idle before it closes the socket).
+TEST(Listener, ReusesItsThreadForConnectionsOneAfterAnother) {
+  ThreadLog log;
+  ListenerSpec spec = EchoServedOnLoggedThreads(&log);
+  auto l = Listener::Start(std::move(spec), nullptr);
+  ASSERT_TRUE(l.ok()) << l.status();
+  for (int i = 0; i < 20; ++i) {
+    Client c((*l)->address());
+    ASSERT_EQ(c.Line(), "HELLO");
+    c.Send("QUIT\r\n");
+    ASSERT_EQ(c.Line(), "BYE");
+    ASSERT_EQ(c.Line(), "");  // closed by the server
+  }
+  (*l)->Stop();
+  absl::MutexLock lock(&log.mu);
+  EXPECT_EQ(log.ids.size(), 1u);
+}
+
+// Concurrent connections each get a thread of their own (a blocked session
+// never holds up another), and after they end, as many later connections
+// at once reuse those threads.
+TEST(Listener, ServesConcurrentConnectionsOnThreadsOfTheirOwn) {
+  ThreadLog log;
+  ListenerSpec spec = EchoServedOnLoggedThreads(&log);
+  spec.max_connections = 3;
+  auto l = Listener::Start(std::move(spec), nullptr);
+  ASSERT_TRUE(l.ok()) << l.status();
+  for (int round = 0; round < 3; ++round) {
+    Client a((*l)->address()), b((*l)->address()), c((*l)->address());
+    for (Client* x : {&a, &b, &c}) ASSERT_EQ(x->Line(), "HELLO");
+    // All three are open at once: each answers while the others wait.
+    for (Client* x : {&c, &a, &b}) {
+      x->Send("ping\r\n");
+      ASSERT_EQ(x->Line(), "LINE ping");
+    }
+    for (Client* x : {&a, &b, &c}) {
+      x->Send("QUIT\r\n");
+      ASSERT_EQ(x->Line(), "BYE");
+      ASSERT_EQ(x->Line(), "");
+    }
+  }
+  (*l)->Stop();
+  absl::MutexLock lock(&log.mu);
+  EXPECT_EQ(log.ids.size(), 3u);  // never more threads than max_connections
+}
+
+// A thread that waited thread_linger with no connection exits, and the
+// listener knows it: the next connection gets a new thread rather than
+// waiting in the queue for one that is gone.
+TEST(Listener, AnIdleThreadExitsAfterItsLingerAndTheNextConnectionIsServed) {
+  ListenerSpec spec = EchoSpec();
+  spec.thread_linger = absl::Milliseconds(50);
+  auto l = Listener::Start(std::move(spec), nullptr);
+  ASSERT_TRUE(l.ok()) << l.status();
+  for (int i = 0; i < 3; ++i) {
+    Client c((*l)->address());
+    ASSERT_EQ(c.Line(), "HELLO");
+    c.Send("QUIT\r\n");
+    ASSERT_EQ(c.Line(), "BYE");
+    usleep(300 * 1000);  // well past the linger
+  }
 }
 
 TEST(Listener, IdleTimeoutEndsTheSession) {

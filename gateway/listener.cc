@@ -1,4 +1,4 @@
-// Accept loop and per-connection threads (see listener.h).
+// Accept loop and the reused connection threads (see listener.h).
 #include "gateway/listener.h"
 
 #include <errno.h>
@@ -8,8 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <pthread.h>
+
 #include <atomic>
 #include <cstring>
+#include <deque>
 #include <set>
 #include <thread>
 
@@ -28,11 +32,21 @@ struct Listener::State {
   std::atomic<bool> stopping{false};
 
   absl::Mutex mu;
-  std::set<int> live ABSL_GUARDED_BY(mu);  // sockets of running sessions
-  int running ABSL_GUARDED_BY(mu) = 0;     // session threads not yet finished
+  absl::CondVar work;                       // queued got a socket, or stopping
+  std::set<int> live ABSL_GUARDED_BY(mu);   // sockets accepted, not yet closed
+  int running ABSL_GUARDED_BY(mu) = 0;      // connections queued or being served
+  std::deque<int> queued ABSL_GUARDED_BY(mu);  // accepted, no thread on them yet
+  int threads ABSL_GUARDED_BY(mu) = 0;      // connection threads alive
+  int idle ABSL_GUARDED_BY(mu) = 0;         // of those, not serving a connection
 
-  // Both hold `self` so that the state outlives the last session thread.
+  // Both hold `self` so that the state outlives the last connection thread.
   void AcceptLoop(const std::shared_ptr<State>& self);
+  // A connection thread: serves `fd`, then whatever is queued, until it has
+  // waited thread_linger for nothing or the listener stops.
+  void Worker(int fd);
+  // Serves one connection and closes it. The thread counts as idle again
+  // (under mu) before the socket is closed, so a client that saw the close
+  // and connects again finds it waiting.
   void Serve(int fd);
 };
 
@@ -116,8 +130,12 @@ void Listener::Stop() {
   close(s.listen_fd);
   absl::MutexLock lock(&s.mu);
   for (int fd : s.live) shutdown(fd, SHUT_RDWR);
+  s.work.SignalAll();  // idle threads exit; queued sockets are served (and see EOF)
   s.mu.Await(absl::Condition(
-      +[](int* running) { return *running == 0; }, &s.running));
+      +[](State* st) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // Await holds st->mu
+        return st->running == 0 && st->threads == 0;
+      },
+      &s));
 }
 
 void Listener::State::AcceptLoop(const std::shared_ptr<State>& self) {
@@ -135,6 +153,7 @@ void Listener::State::AcceptLoop(const std::shared_ptr<State>& self) {
       continue;
     }
     bool busy = false;
+    bool spawn = false;
     {
       absl::MutexLock lock(&mu);
       if (running >= spec.max_connections) {
@@ -142,6 +161,16 @@ void Listener::State::AcceptLoop(const std::shared_ptr<State>& self) {
       } else {
         ++running;
         live.insert(fd);
+        if (idle > static_cast<int>(queued.size())) {
+          // A thread is waiting: hand it the socket.
+          queued.push_back(fd);
+          work.Signal();
+        } else {
+          // Every thread is busy: start one for this socket. threads =
+          // serving + idle <= running <= max_connections.
+          ++threads;
+          spawn = true;
+        }
       }
     }
     if (busy) {
@@ -155,7 +184,34 @@ void Listener::State::AcceptLoop(const std::shared_ptr<State>& self) {
                       << " already open";
       continue;
     }
-    std::thread([self, fd] { self->Serve(fd); }).detach();
+    if (spawn) {
+      std::thread([self, fd] {
+        // "smtp-conn", "imap-conn": for top -H and perf.
+        std::string name = absl::StrCat(self->spec.name, "-conn").substr(0, 15);
+        pthread_setname_np(pthread_self(), name.c_str());
+        self->Worker(fd);
+      }).detach();
+    }
+  }
+}
+
+void Listener::State::Worker(int fd) {
+  while (true) {
+    Serve(fd);  // leaves this thread counted idle
+    absl::MutexLock lock(&mu);
+    absl::Time give_up = absl::Now() + spec.thread_linger;
+    while (queued.empty() && !stopping.load() && absl::Now() < give_up) {
+      work.WaitWithDeadline(&mu, give_up);
+    }
+    if (queued.empty()) {
+      // Lingered for nothing, or the listener stops.
+      --idle;
+      --threads;
+      return;
+    }
+    fd = queued.front();
+    queued.pop_front();
+    --idle;
   }
 }
 
@@ -174,9 +230,11 @@ void Listener::State::Serve(int fd) {
     if (ok) spec.serve(conn);
     absl::MutexLock lock(&mu);
     live.erase(fd);  // before ~Conn closes it, so Stop never shuts a reused fd
+    --running;
+    ++idle;
   }
-  absl::MutexLock lock(&mu);
-  --running;
+  // OpenSSL's per-thread error queue: the next connection starts clean.
+  ERR_clear_error();
 }
 
 }  // namespace pullmail::gateway
