@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/logic/body_cache_key.h"
+#include "core/logic/fetch_batch.h"
 #include "core/logic/fetch_rule.h"
 #include "core/logic/fetch_verifier.h"
 #include "core/util/limits.h"
@@ -22,6 +23,18 @@ namespace {
 
 // How often the watchdog compares each fetch with core's progress rule.
 constexpr auto kWatchInterval = std::chrono::milliseconds(200);
+// How long a sender node that answered FetchBodies with UNIMPLEMENTED is
+// asked one body at a time before it is offered a batch again.
+constexpr absl::Duration kNoBatchFor = absl::Minutes(10);
+
+std::string FetchLabel(const absl::Status& s) {
+  return s.ok()                                               ? "ok"
+         : absl::StartsWith(s.message(), "too_slow")          ? "too_slow"
+         : s.code() == absl::StatusCode::kUnavailable         ? "unavailable"
+         : s.code() == absl::StatusCode::kDataLoss            ? "verify_failed"
+         : s.code() == absl::StatusCode::kPermissionDenied    ? "denied"
+                                                              : "error";
+}
 
 }  // namespace
 
@@ -29,21 +42,33 @@ BodyFetcher::BodyFetcher(const NodeConfig* config, const Directory* directory,
                          RecipientStore* store, FetchLimits limits, Clock* clock)
     : config_(config), directory_(directory), store_(store), limits_(limits), clock_(clock) {
   watchdog_ = std::thread([this] { Watch(); });
+  for (int i = 0; i < kBatchWorkers; ++i) batch_threads_.emplace_back([this] { BatchWork(); });
 }
 
 BodyFetcher::~BodyFetcher() {
   Shutdown();
   if (watchdog_.joinable()) watchdog_.join();
+  for (std::thread& t : batch_threads_) t.join();
 }
 
 void BodyFetcher::Shutdown() {
-  std::lock_guard<std::mutex> g(mu_);
-  if (stopping_) return;
-  stopping_ = true;
-  for (Active* a : active_) {
-    if (a->ctx != nullptr) a->ctx->TryCancel();
+  std::deque<BatchJob> queued;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    for (Active* a : active_) {
+      if (a->ctx != nullptr) a->ctx->TryCancel();
+    }
+    queued.swap(batches_);
+    cv_.notify_all();
+    batch_cv_.notify_all();
   }
-  cv_.notify_all();
+  for (const BatchJob& job : queued) {
+    for (const BatchItem& item : job.items) {
+      Settle(item, false, absl::UnavailableError("the node is shutting down; try again later"));
+    }
+  }
 }
 
 void BodyFetcher::Watch() {
@@ -65,43 +90,243 @@ absl::StatusOr<bool> BodyFetcher::EnsureCached(const StoredNotification& n) {
   // Per domain (core's BodyCacheKey): a body another domain sent is never
   // served for this notification, nor does its presence show.
   const std::string key = BodyCacheKey(n);
-  std::shared_ptr<std::mutex> lock;
+  std::shared_ptr<Flight> mine;
   {
-    std::lock_guard<std::mutex> g(mu_);
-    auto& slot = in_flight_[key];
-    if (!slot) slot = std::make_shared<std::mutex>();
-    lock = slot;
-  }
-  absl::StatusOr<bool> result;
-  {
-    std::lock_guard<std::mutex> one_fetch(*lock);
-    result = [&]() -> absl::StatusOr<bool> {
-      ASSIGN_OR_RETURN(bool cached, store_->HasBody(key));
-      if (cached) {
-        Metrics::Global().Add("pullmail_cache_hits_total");
-        return true;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      auto it = in_flight_.find(key);
+      if (it == in_flight_.end()) break;
+      // Someone is fetching it: wait, and take a batch's verdict for it.
+      std::shared_ptr<Flight> f = it->second;
+      f->cv.wait(lock, [&] { return f->done; });
+      if (f->batch && !f->alone) {
+        if (!f->status.ok()) return f->status;
+        return false;  // fetched now, for this read (its batch)
       }
-      absl::Status s = Fetch(n);
-      std::string label = s.ok() ? "ok"
-                          : absl::StartsWith(s.message(), "too_slow") ? "too_slow"
-                          : s.code() == absl::StatusCode::kUnavailable ? "unavailable"
-                          : s.code() == absl::StatusCode::kDataLoss    ? "verify_failed"
-                          : s.code() == absl::StatusCode::kPermissionDenied ? "denied"
-                                                                            : "error";
-      Metrics::Global().Add(absl::StrCat("pullmail_fetches_total{result=\"", label, "\"}"));
-      if (!s.ok()) return s;
-      return false;
-    }();
+      // A fetch of its own that ended (the cache says how), or a batch that
+      // left it: look again.
+    }
+    mine = std::make_shared<Flight>();
+    in_flight_[key] = mine;
   }
+  absl::StatusOr<bool> result = [&]() -> absl::StatusOr<bool> {
+    ASSIGN_OR_RETURN(bool cached, store_->HasBody(key));
+    if (cached) {
+      Metrics::Global().Add("pullmail_cache_hits_total");
+      return true;
+    }
+    absl::Status s = Fetch(n);
+    Metrics::Global().Add(absl::StrCat("pullmail_fetches_total{result=\"", FetchLabel(s), "\"}"));
+    if (!s.ok()) return s;
+    return false;
+  }();
   {
-    // The last one out drops the per-key lock, so that the map does not
-    // grow with every body ever read.
+    // The map holds only fetches in flight, so that it does not grow with
+    // every body ever read.
     std::lock_guard<std::mutex> g(mu_);
-    lock.reset();
+    mine->done = true;
+    mine->status = result.status();
     auto it = in_flight_.find(key);
-    if (it != in_flight_.end() && it->second.use_count() == 1) in_flight_.erase(it);
+    if (it != in_flight_.end() && it->second == mine) in_flight_.erase(it);
+    mine->cv.notify_all();
   }
   return result;
+}
+
+void BodyFetcher::FetchAhead(const std::vector<StoredNotification>& wanted) {
+  std::vector<BatchJob> jobs;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (stopping_) return;
+    const absl::Time now = clock_->Now();
+    std::map<std::string, size_t> job_of;  // domain -> its open job in `jobs`
+    std::map<std::string, uint64_t> bytes_of;
+    for (const StoredNotification& n : wanted) {
+      auto nb = no_batch_until_.find(n.signing_domain);
+      if (nb != no_batch_until_.end()) {
+        if (nb->second > now) continue;
+        no_batch_until_.erase(nb);
+      }
+      std::string key = BodyCacheKey(n);
+      if (in_flight_.count(key)) continue;  // being fetched (or twice in this set)
+      auto f = std::make_shared<Flight>();
+      f->batch = true;
+      in_flight_[key] = f;
+      auto it = job_of.find(n.signing_domain);
+      // A new call once this one holds kMaxBatchBodies, or its sizes would
+      // pass kMaxBatchBytes (a body larger than that has a call to itself).
+      if (it == job_of.end() || jobs[it->second].items.size() >= kMaxBatchBodies ||
+          (bytes_of[n.signing_domain] + n.body_size > kMaxBatchBytes &&
+           !jobs[it->second].items.empty())) {
+        job_of[n.signing_domain] = jobs.size();
+        bytes_of[n.signing_domain] = 0;
+        jobs.push_back(BatchJob{n.signing_domain, {}});
+        it = job_of.find(n.signing_domain);
+      }
+      bytes_of[n.signing_domain] += n.body_size;
+      jobs[it->second].items.push_back(BatchItem{n, std::move(key), std::move(f)});
+    }
+    for (BatchJob& job : jobs) batches_.push_back(std::move(job));
+    if (!jobs.empty()) batch_cv_.notify_all();
+  }
+}
+
+void BodyFetcher::BatchWork() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    batch_cv_.wait(lock, [this] { return stopping_ || !batches_.empty(); });
+    if (stopping_) return;
+    BatchJob job = std::move(batches_.front());
+    batches_.pop_front();
+    lock.unlock();
+    RunBatch(std::move(job));
+    lock.lock();
+  }
+}
+
+void BodyFetcher::Settle(const BatchItem& item, bool alone, absl::Status status) {
+  if (!alone) {
+    Metrics::Global().Add(
+        absl::StrCat("pullmail_fetches_total{result=\"", FetchLabel(status), "\"}"));
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  Flight& f = *item.flight;
+  if (f.done) return;
+  f.done = true;
+  f.alone = alone;
+  f.status = std::move(status);
+  auto it = in_flight_.find(item.key);
+  if (it != in_flight_.end() && it->second == item.flight) in_flight_.erase(it);
+  f.cv.notify_all();
+}
+
+void BodyFetcher::RunBatch(BatchJob job) {
+  std::vector<BatchItem>& items = job.items;
+  auto channel = SenderChannel(job.domain);
+  if (!channel.ok()) {
+    for (const BatchItem& item : items) Settle(item, false, channel.status());
+    return;
+  }
+  auto stub = v1::SenderService::NewStub(*channel);
+  v1::FetchBodiesRequest req;
+  std::vector<BatchBody> bodies;
+  uint64_t total = 0;
+  for (const BatchItem& item : items) {
+    v1::FetchRequest* r = req.add_bodies();
+    r->set_message_id(item.n.message_id);
+    r->set_fetch_token(item.n.fetch_token);
+    r->set_offset(0);
+    r->set_recipient_domain(config_->domain);
+    bodies.push_back(BatchBody{item.n.body_size, item.n.body_sha256});
+    total += item.n.body_size;
+  }
+  BatchFetchCheck check(std::move(bodies));
+  // Watched as one fetch of all its bytes: core's deadline and minimum rate.
+  Active active;
+  active.started = clock_->Now();
+  active.size = total;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(FetchDeadline(limits_, active.started, total)));
+  bool refused = false;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    refused = stopping_;
+    if (!refused) {
+      active.ctx = &ctx;
+      active_.insert(&active);
+    }
+  }
+  if (refused) {
+    for (const BatchItem& item : items) {
+      Settle(item, false, absl::UnavailableError("the node is shutting down; try again later"));
+    }
+    return;
+  }
+  Metrics::Global().Add("pullmail_fetch_batches_total");
+  auto reader = stub->FetchBodies(&ctx, req);
+  v1::FetchBodiesChunk chunk;
+  std::string body;  // the body being received: one at a time
+  uint64_t received = 0;
+  bool stop = false;
+  while (!stop && reader->Read(&chunk)) {
+    for (v1::BodyPiece& p : *chunk.mutable_pieces()) {
+      BatchPiece piece;
+      piece.index = p.index();
+      piece.offset = p.offset();
+      piece.data = p.data();
+      piece.total_size = p.total_size();
+      piece.last = p.last();
+      piece.code = p.code();
+      piece.error = p.error();
+      const BatchFetchCheck::Step step = check.Add(piece);
+      if (step.keep) {
+        body.append(p.data());
+        received += p.data().size();
+        active.received.store(received);
+        Metrics::Global().Add("pullmail_body_bytes_fetched_total", p.data().size());
+      }
+      if (step.settled) {
+        const size_t i = *step.settled;
+        const BatchItem& item = items[i];
+        switch (check.verdict(i)) {
+          case BatchVerdict::kVerified: {
+            absl::Status put = store_->PutBody(item.key, body);
+            if (put.ok()) {
+              PM_LOG(DEBUG) << "fetched " << item.n.message_id << " (" << body.size()
+                            << " bytes) from " << item.n.signing_domain << " in a batch";
+            }
+            Settle(item, false, put);
+            break;
+          }
+          case BatchVerdict::kAlone:
+            Settle(item, true, check.status(i));
+            break;
+          default:
+            if (check.status(i).code() == absl::StatusCode::kDataLoss) {
+              PM_LOG(WARNING) << "fetch of " << item.n.message_id << " from "
+                              << item.n.signing_domain << " rejected: " << check.status(i);
+            }
+            Settle(item, false, check.status(i));
+        }
+        body.clear();
+      }
+      if (step.stop) {
+        stop = true;
+        break;
+      }
+    }
+  }
+  if (stop) ctx.TryCancel();
+  grpc::Status last = reader->Finish();
+  FetchProgress cut;
+  bool stopping;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    active.ctx = nullptr;
+    active_.erase(&active);
+    cut = active.cut;
+    stopping = stopping_;
+  }
+  std::string cut_text;
+  if (stopping) {
+    cut_text = "the node is shutting down; try again later";
+  } else if (cut != FetchProgress::kContinue) {
+    cut_text = absl::StrCat(AV(FetchProgressName(cut)), ": the sender node of ", job.domain,
+                            " sent ", received, " of ", total, " bytes in ",
+                            absl::FormatDuration(clock_->Now() - active.started),
+                            ", below the minimum rate or past the deadline; try again later");
+    PM_LOG(WARNING) << "batch fetch from " << job.domain << " cut off: " << cut_text;
+  }
+  const size_t first_open = check.current();
+  check.Finish(FromGrpc(last), stop ? "" : cut_text, job.domain);
+  if (last.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    std::lock_guard<std::mutex> g(mu_);
+    no_batch_until_[job.domain] = clock_->Now() + kNoBatchFor;
+  }
+  for (size_t i = first_open; i < items.size(); ++i) {
+    const bool alone = check.verdict(i) == BatchVerdict::kAlone;
+    Settle(items[i], alone, check.status(i));
+  }
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> BodyFetcher::SenderChannel(

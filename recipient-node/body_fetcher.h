@@ -8,17 +8,25 @@
 // A sender node can stall: every fetch has core's deadline and minimum rate
 // (core/logic/fetch_schedule.h); a watchdog thread cancels the calls that
 // fall behind, and Shutdown cancels every call in flight at once.
+//
+// FetchAhead asks a sender node for many bodies in one call (FetchBodies,
+// docs/PROTOCOL.md 8.1; core's rule in core/logic/fetch_batch.h) on the
+// fetcher's batch threads; a read of one of them waits for its batch
+// instead of opening a stream of its own, and one the batch did not settle
+// (a node without FetchBodies, a stream that broke) is fetched alone.
 #ifndef PULLMAIL_RECIPIENT_NODE_BODY_FETCHER_H_
 #define PULLMAIL_RECIPIENT_NODE_BODY_FETCHER_H_
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/config/node_config.h"
@@ -48,6 +56,17 @@ class BodyFetcher {
   // ("expired") as the sender node said.
   absl::StatusOr<bool> EnsureCached(const StoredNotification& n);
 
+  // Hands over bodies about to be read (ReadSet: a FETCH set's uncached
+  // bodies) to be fetched in batches, one FetchBodies call per sender node
+  // at a time, at most kMaxBatchBodies bodies and kMaxBatchBytes of them per
+  // call, on kBatchWorkers threads; returns at once. A body already being
+  // fetched, or of a sender node that answered UNIMPLEMENTED lately, is
+  // left to EnsureCached. An EnsureCached of a handed-over body waits for
+  // its batch and returns false (fetched now) or the body's own error
+  // (core's BatchFetchCheck verdict), or fetches it alone if the batch did
+  // not settle it.
+  void FetchAhead(const std::vector<StoredNotification>& wanted);
+
   // Cancels every fetch in flight (their callers get kUnavailable at once)
   // and refuses new ones. Idempotent.
   void Shutdown();
@@ -59,6 +78,8 @@ class BodyFetcher {
 
   const FetchLimits& limits() const { return limits_; }
 
+  static constexpr int kBatchWorkers = 2;
+
  private:
   // One fetch in flight, watched by the watchdog.
   struct Active {
@@ -69,7 +90,29 @@ class BodyFetcher {
     FetchProgress cut = FetchProgress::kContinue;   // set when the watchdog cancelled; mu_
   };
 
+  // A body being fetched (EnsureCached's own fetch, or in a batch). Its
+  // waiters wait on `cv` with mu_.
+  struct Flight {
+    bool batch = false;
+    bool done = false;    // mu_
+    bool alone = false;   // batch: not settled; a waiter fetches it alone; mu_
+    absl::Status status;  // batch: the body's verdict; mu_
+    std::condition_variable cv;
+  };
+  struct BatchItem {
+    StoredNotification n;
+    std::string key;
+    std::shared_ptr<Flight> flight;
+  };
+  struct BatchJob {
+    std::string domain;
+    std::vector<BatchItem> items;
+  };
+
   absl::Status Fetch(const StoredNotification& n);
+  void BatchWork();
+  void RunBatch(BatchJob job);
+  void Settle(const BatchItem& item, bool alone, absl::Status status);
   absl::StatusOr<std::shared_ptr<grpc::Channel>> SenderChannel(const std::string& domain);
   void Watch();
 
@@ -83,8 +126,12 @@ class BodyFetcher {
   bool stopping_ = false;  // guarded by mu_
   std::set<Active*> active_;  // guarded by mu_
   ChannelCache channels_{&config_->tls};
-  std::map<std::string, std::shared_ptr<std::mutex>> in_flight_;  // by BodyCacheKey
+  std::map<std::string, std::shared_ptr<Flight>> in_flight_;  // by BodyCacheKey; mu_
+  std::deque<BatchJob> batches_;                               // waiting for a batch thread; mu_
+  std::condition_variable batch_cv_;                           // batches_ or stopping_
+  std::map<std::string, absl::Time> no_batch_until_;           // domains without FetchBodies; mu_
   std::thread watchdog_;
+  std::vector<std::thread> batch_threads_;
 };
 
 }  // namespace pullmail

@@ -127,6 +127,13 @@ class RecipientNode {
   // gives up (kCancelled) without fetching.
   absl::StatusOr<ReadResult> Read(const std::string& user, const v1::ReadRequest& req,
                                   const std::function<bool(uint64_t)>& before_fetch = nullptr);
+  // ReadSet's batched first read: hands the bodies of `uids` in `folder`
+  // that must be fetched (visible, from another domain, not cached) to the
+  // fetcher at once (BodyFetcher::FetchAhead: batches per sender node) and
+  // returns; each Read of them then waits for its batch. Lookup errors are
+  // left to Read.
+  void FetchAhead(const std::string& user, const std::string& folder,
+                  const std::vector<uint32_t>& uids);
   absl::StatusOr<v1::SetFlagsResponse> SetFlags(const std::string& user,
                                                 const v1::SetFlagsRequest& req);
   absl::StatusOr<v1::CopyResponse> Copy(const std::string& user, const v1::CopyRequest& req);

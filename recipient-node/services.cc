@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/logic/fetch_batch.h"
 #include "core/storage/types.h"
 #include "core/util/limits.h"
 #include "core/util/logging.h"
@@ -443,6 +444,7 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
         uint64_t size = 0;
         absl::StatusOr<RecipientNode::ReadResult> r =
             node_->Read(user_, one, [&](uint64_t body_size) {
+              FetchAhead(j);
               std::unique_lock<std::mutex> room(mu_);
               ++room_waiters_;
               work_cv_.wait(room, [&] {
@@ -463,9 +465,25 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       }
     }
 
+    // The first body that must be fetched hands it and the rest of the set
+    // (up to kMaxBatchBodies UIDs) to the fetcher at once, to be fetched in
+    // batches per sender node (RecipientNode::FetchAhead); the workers that
+    // reach an uncached body meanwhile wait until they are handed over.
+    void FetchAhead(size_t j) {
+      std::lock_guard<std::mutex> lock(fetch_ahead_mu_);
+      if (j < fetch_ahead_until_) return;
+      fetch_ahead_until_ = std::min(results_.size(), j + kMaxBatchBodies);
+      node_->FetchAhead(user_, req_.folder(),
+                        std::vector<uint32_t>(req_.uids().begin() + static_cast<int>(j),
+                                              req_.uids().begin() +
+                                                  static_cast<int>(fetch_ahead_until_)));
+    }
+
     RecipientNode* node_;
     const std::string user_;
     const v1::ReadSetRequest& req_;
+    std::mutex fetch_ahead_mu_;
+    size_t fetch_ahead_until_ = 0;  // UIDs before it were handed over; fetch_ahead_mu_
     std::mutex mu_;
     std::condition_variable work_cv_;  // workers: stop, the window moved, room for bytes
     std::condition_variable done_cv_;  // the streaming thread: its message is ready

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/logic/fetch_authorizer.h"
+#include "core/logic/fetch_batch.h"
 #include "core/util/limits.h"
 #include "core/util/logging.h"
 #include "rpc/grpc_status.h"
@@ -94,18 +95,71 @@ class SenderServiceImpl final : public v1::SenderService::Service {
 
   grpc::Status FetchBody(grpc::ServerContext* ctx, const v1::FetchRequest* req,
                          grpc::ServerWriter<v1::BodyChunk>* writer) override {
-    absl::Status s = Serve(ctx, *req, writer);
-    std::string label = ResultLabel(s.code());
-    if (s.code() == absl::StatusCode::kNotFound &&
-        absl::StartsWith(s.message(), "expired")) {
-      label = "expired";
-    }
-    Metrics::Global().Add(absl::StrCat("pullmail_fetch_requests_total{result=\"", label, "\"}"));
-    if (!s.ok()) {
-      PM_LOG(INFO) << "fetch of " << req->message_id() << " by " << req->recipient_domain()
-                   << " refused: " << s;
-    }
+    v1::BodyChunk chunk;
+    absl::Status s = Serve(ctx, *req, [&](uint64_t offset, std::string data, uint64_t total, bool) {
+      if (data.empty()) return true;  // FetchBody sends no empty chunk
+      chunk.set_offset(offset);
+      chunk.set_total_size(total);
+      chunk.set_data(std::move(data));
+      return writer->Write(chunk);
+    });
+    Count(*req, s);
     return ToGrpc(s);
+  }
+
+  // Several bodies in one stream (docs/PROTOCOL.md 8.1): each served exactly
+  // as FetchBody serves it, in request order; a refusal is that body's one
+  // piece and the stream goes on. Pieces of small bodies share a chunk (one
+  // Write) of up to kBodyChunkSize bytes of data.
+  grpc::Status FetchBodies(grpc::ServerContext* ctx, const v1::FetchBodiesRequest* req,
+                           grpc::ServerWriter<v1::FetchBodiesChunk>* writer) override {
+    if (req->bodies_size() == 0 || req->bodies_size() > static_cast<int>(kMaxBatchBodies)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("FetchBodies takes 1 to ", kMaxBatchBodies, " bodies"));
+    }
+    Metrics::Global().Add("pullmail_fetch_batches_total");
+    v1::FetchBodiesChunk out;
+    size_t out_bytes = 0;
+    bool written = true;
+    auto flush = [&] {
+      if (out.pieces_size() > 0 && written) written = writer->Write(out);
+      out.Clear();
+      out_bytes = 0;
+      return written;
+    };
+    for (int i = 0; i < req->bodies_size() && written; ++i) {
+      bool sent_data = false;
+      absl::Status s = Serve(ctx, req->bodies(i),
+                             [&](uint64_t offset, std::string data, uint64_t total, bool last) {
+        if (out_bytes + data.size() > limits::kBodyChunkSize && !flush()) return false;
+        v1::BodyPiece* p = out.add_pieces();
+        p->set_index(static_cast<uint32_t>(i));
+        p->set_offset(offset);
+        p->set_total_size(total);
+        p->set_last(last);
+        out_bytes += data.size();
+        p->set_data(std::move(data));
+        sent_data = true;
+        return true;
+      });
+      Count(req->bodies(i), s);
+      if (s.ok()) continue;
+      // A failure in the middle of a body cannot become its code (its first
+      // bytes are gone): the stream ends with it, and the client fetches
+      // the rest alone.
+      if (sent_data) {
+        flush();
+        return ToGrpc(s);
+      }
+      v1::BodyPiece* p = out.add_pieces();
+      p->set_index(static_cast<uint32_t>(i));
+      p->set_code(static_cast<int>(s.code()));
+      p->set_error(std::string(s.message()));
+      p->set_last(true);
+      out_bytes += p->error().size();
+    }
+    flush();
+    return grpc::Status::OK;
   }
 
   grpc::Status Revoke(grpc::ServerContext* ctx, const v1::RevokeRequest* req,
@@ -127,8 +181,24 @@ class SenderServiceImpl final : public v1::SenderService::Service {
   }
 
  private:
-  absl::Status Serve(grpc::ServerContext* ctx, const v1::FetchRequest& req,
-                     grpc::ServerWriter<v1::BodyChunk>* writer) {
+  void Count(const v1::FetchRequest& req, const absl::Status& s) {
+    std::string label = ResultLabel(s.code());
+    if (s.code() == absl::StatusCode::kNotFound && absl::StartsWith(s.message(), "expired")) {
+      label = "expired";
+    }
+    Metrics::Global().Add(absl::StrCat("pullmail_fetch_requests_total{result=\"", label, "\"}"));
+    if (!s.ok()) {
+      PM_LOG(INFO) << "fetch of " << req.message_id() << " by " << req.recipient_domain()
+                   << " refused: " << s;
+    }
+  }
+
+  // One body from req.offset(), authorised by core's rule, handed to
+  // `emit(offset, data, total_size, last)` in slices of at most
+  // kBodyChunkSize (at least one slice, empty for an empty body); emit
+  // returning false (the client has gone) stops.
+  template <typename Emit>
+  absl::Status Serve(grpc::ServerContext* ctx, const v1::FetchRequest& req, Emit emit) {
     SenderStore& store = node_->store();
     absl::StatusOr<OutboundMessage> msg = store.GetMessage(req.message_id());
     if (!msg.ok() && msg.status().code() != absl::StatusCode::kNotFound) return msg.status();
@@ -144,22 +214,21 @@ class SenderServiceImpl final : public v1::SenderService::Service {
                                    req.fetch_token(), req.offset(), node_->clock().Now());
     if (!delivery.ok()) return delivery.status();
 
-    uint64_t offset = req.offset();
+    const uint64_t start = req.offset();
+    uint64_t offset = start;
     uint64_t sent = 0;
-    v1::BodyChunk chunk;
-    chunk.set_total_size(msg->body_size);
-    while (offset < msg->body_size) {
-      if (ctx->IsCancelled()) break;
+    do {
+      // IsCancelled plucks the completion queue on a synchronous server; a
+      // gone client also fails the next write. Asked between slices only.
+      if (offset != start && ctx->IsCancelled()) break;
       auto data = store.ReadBody(req.message_id(), offset, limits::kBodyChunkSize);
       if (!data.ok()) return data.status();
-      if (data->empty()) break;
-      chunk.set_offset(offset);
-      chunk.set_data(std::move(*data));
-      size_t n = chunk.data().size();
-      if (!writer->Write(chunk)) break;
+      if (data->empty() && offset < msg->body_size) break;  // shorter on disk: the client resumes
+      const size_t n = data->size();
+      if (!emit(offset, std::move(*data), msg->body_size, offset + n >= msg->body_size)) break;
       offset += n;
       sent += n;
-    }
+    } while (offset < msg->body_size);
     if (sent > 0) Metrics::Global().Add("pullmail_body_bytes_served_total", sent);
     // One bookkeeping write, which does not wait for the disk (see
     // SenderStore::RecordServed): the reader is not held for an fsync.
