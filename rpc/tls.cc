@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/logic/replica_retry.h"
 #include "core/util/logging.h"
 
 namespace pullmail {
@@ -80,6 +81,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const TlsConfig& tls,
   auto target = Target(endpoint, &several);
   if (!target.ok()) return target.status();
   if (several) args.SetLoadBalancingPolicyName("round_robin");
+  // Idempotent calls that meet a dying replica go again (core's list).
+  args.SetServiceConfigJSON(ReplicaRetryServiceConfig());
   if (tls.plaintext) {
     for (absl::string_view part : absl::StrSplit(endpoint, ',')) {
       if (!IsLoopbackEndpoint(std::string_view(part.data(), part.size()))) {

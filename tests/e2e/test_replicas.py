@@ -386,6 +386,96 @@ class Replicas(WorldTestCase):
         self.assertEqual(self.send(b.config, bob, carol, "by the CLI").returncode, 0)
         carol.wait_for_subject("by the CLI")
 
+    def test_no_command_fails_when_a_replica_dies_under_it(self):
+        """Idempotent calls that meet a dying replica go again to the other
+        one (core/logic/replica_retry.h, gRPC's retry policy on every
+        channel). Two IMAP sessions read carol's mailbox without pause
+        (listing, bodies, NOOP) through a gateway that lists both recipient
+        replicas, and bob submits by SMTP through both sender replicas; one
+        replica of each is killed with SIGKILL in the middle. Not one IMAP
+        command gets anything but OK, and not one submission is refused.
+        Before the retry policy a call on its way to a dying replica failed:
+        a first read whose pull met the dying sender replica answered
+        "NO [UNAVAILABLE] the sender's node cannot be reached"."""
+        import threading
+        b = self.world.init("b.example", "--database", self.database("b.example"))
+        b.edit_config("retention_hours = 720", "retention_hours = 720\nclaim_lease_seconds = 3")
+        b.append_config(RETRY_FAST)
+        b_s2 = Replica(self.world, b, "sender", 2)
+        b_r2 = Replica(self.world, b, "recipient", 2)
+        self.replicas += [b_s2, b_r2]
+        for kind, second in (("sender", b_s2), ("recipient", b_r2)):
+            both = f'{b.info[kind + "_listen"]},{second.listen}'
+            self.list_in_directory(b, kind, both)
+            listen = f'[{kind}]\nlisten = "{b.info[kind + "_listen"]}"'
+            b.edit_config(listen, f'{listen}\nendpoints = "{both}"')
+        bob, carol = (b.add_user(u) for u in ("bob", "carol"))
+        b.start()
+        b_s2.start()
+        b_r2.start()
+        b.gateway.start()
+        for i in range(8):
+            self.assertEqual(self.send(b.config, bob, carol, f"before {i}").returncode, 0)
+        wait_until(lambda: len(self.subjects(b.config, carol)) >= 8, 60,
+                   what="carol's 8 messages")
+
+        def imap():
+            host, port = b.gateway_address("imap")
+            m = imaplib.IMAP4(host, port, timeout=30)
+            m.host = b.name
+            self.assertEqual(m.starttls(ssl_context=b.tls_context())[0], "OK")
+            self.assertEqual(m.login(carol.address, carol.password)[0], "OK")
+            self.assertEqual(m.select("INBOX")[0], "OK")
+            self.addCleanup(m.shutdown)
+            return m
+
+        sessions = [imap(), imap()]
+        stop = threading.Event()
+        failures, done = [], [0]
+
+        def reader(m, k):
+            i = 0
+            while not stop.is_set():
+                try:
+                    for typ, data in (m.uid("FETCH", "1:*", "(UID FLAGS)"),
+                                      m.uid("FETCH", str(1 + (i + k) % 8), "(BODY.PEEK[])"),
+                                      m.noop()):
+                        if typ != "OK":
+                            failures.append((typ, data))
+                    done[0] += 1
+                except (imaplib.IMAP4.error, OSError) as e:
+                    failures.append(repr(e))
+                    return
+                i += 1
+
+        threads = [threading.Thread(target=reader, args=(m, k)) for k, m in enumerate(sessions)]
+        for t in threads:
+            t.start()
+        refused = []
+        try:
+            for i in range(12):
+                if i == 4:
+                    b.recipient.kill9()  # recipient replica 1, under both sessions' reads
+                    b_s2.kill9()         # sender replica 2, between submissions
+                host, port = b.gateway_address("submission")
+                try:
+                    with smtplib.SMTP(host, port, local_hostname="client.test", timeout=30) as s:
+                        s._host = b.name
+                        s.starttls(context=b.tls_context())
+                        s.login(bob.address, bob.password)
+                        s.sendmail(bob.address, [carol.address],
+                                   f"From: <{bob.address}>\r\nTo: <{carol.address}>\r\n"
+                                   f"Subject: during {i}\r\n\r\nbody of during {i}\r\n")
+                except (smtplib.SMTPException, OSError) as e:
+                    refused.append((i, repr(e)))
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(60)
+        self.assertGreater(done[0], 0, "no read round finished")
+        self.assertEqual(failures, [], f"IMAP commands failed ({done[0]} rounds done)")
+        self.assertEqual(refused, [], "submissions refused")
+
     def test_spam_counts_are_shared_between_recipient_replicas(self):
         """The spam policy's counts live in the shared store: one report
         through replica 1 and one through replica 2 together reach k=2, and
