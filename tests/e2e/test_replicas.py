@@ -160,6 +160,24 @@ class Replicas(WorldTestCase):
         with open(path, "w") as f:
             f.write(text.replace(old, f'{kind}_endpoint = "{endpoints}"'))
 
+    def two_replicas_of_each(self, name):
+        """Domain `name` with two sender and two recipient replicas on one
+        database, each listed in the directory and in its node.toml
+        ([sender]/[recipient] endpoints: the gateway's and `pullmail`'s round_robin
+        channels); not started. Returns (domain, sender 2, recipient 2)."""
+        d = self.world.init(name, "--database", self.database(name))
+        d.edit_config("retention_hours = 720", "retention_hours = 720\nclaim_lease_seconds = 3")
+        d.append_config(RETRY_FAST)
+        s2 = Replica(self.world, d, "sender", 2)
+        r2 = Replica(self.world, d, "recipient", 2)
+        self.replicas += [s2, r2]
+        for kind, second in (("sender", s2), ("recipient", r2)):
+            both = f'{d.info[kind + "_listen"]},{second.listen}'
+            self.list_in_directory(d, kind, both)
+            listen = f'[{kind}]\nlisten = "{d.info[kind + "_listen"]}"'
+            d.edit_config(listen, f'{listen}\nendpoints = "{both}"')
+        return d, s2, r2
+
     def send(self, config, user, to, subject):
         return self.world.pullmail("send", "--json", "--config", config, "--user", user.address,
                                    "--to", to.address, "--subject", subject,
@@ -299,17 +317,7 @@ class Replicas(WorldTestCase):
         carol's IMAP session opened before the kills goes on answering, and
         dave's first LOGIN, SELECT and FETCH after them work. Every
         submission the gateway acknowledged (250) arrives exactly once."""
-        b = self.world.init("b.example", "--database", self.database("b.example"))
-        b.edit_config("retention_hours = 720", "retention_hours = 720\nclaim_lease_seconds = 3")
-        b.append_config(RETRY_FAST)
-        b_s2 = Replica(self.world, b, "sender", 2)
-        b_r2 = Replica(self.world, b, "recipient", 2)
-        self.replicas += [b_s2, b_r2]
-        for kind, second in (("sender", b_s2), ("recipient", b_r2)):
-            both = f'{b.info[kind + "_listen"]},{second.listen}'
-            self.list_in_directory(b, kind, both)
-            listen = f'[{kind}]\nlisten = "{b.info[kind + "_listen"]}"'
-            b.edit_config(listen, f'{listen}\nendpoints = "{both}"')
+        b, b_s2, b_r2 = self.two_replicas_of_each("b.example")
         bob, carol, dave = (b.add_user(u) for u in ("bob", "carol", "dave"))
         b.start()
         b_s2.start()
@@ -398,17 +406,7 @@ class Replicas(WorldTestCase):
         a first read whose pull met the dying sender replica answered
         "NO [UNAVAILABLE] the sender's node cannot be reached"."""
         import threading
-        b = self.world.init("b.example", "--database", self.database("b.example"))
-        b.edit_config("retention_hours = 720", "retention_hours = 720\nclaim_lease_seconds = 3")
-        b.append_config(RETRY_FAST)
-        b_s2 = Replica(self.world, b, "sender", 2)
-        b_r2 = Replica(self.world, b, "recipient", 2)
-        self.replicas += [b_s2, b_r2]
-        for kind, second in (("sender", b_s2), ("recipient", b_r2)):
-            both = f'{b.info[kind + "_listen"]},{second.listen}'
-            self.list_in_directory(b, kind, both)
-            listen = f'[{kind}]\nlisten = "{b.info[kind + "_listen"]}"'
-            b.edit_config(listen, f'{listen}\nendpoints = "{both}"')
+        b, b_s2, b_r2 = self.two_replicas_of_each("b.example")
         bob, carol = (b.add_user(u) for u in ("bob", "carol"))
         b.start()
         b_s2.start()
