@@ -1,8 +1,14 @@
 // node_bench: throughput of real pullmail nodes on loopback (TLS), beside
 // the ceilings of the same machine measured in the same run:
 //   1. verified, committed notifications/s into one recipient node, unary
-//      (8 calls in flight) and streaming (one NotifyStream), beside the
-//      Ed25519 verify ceiling of one core;
+//      (8 calls in flight) and streaming (one NotifyStream, single- and
+//      batch-signed), beside the Ed25519 verify ceiling of one core. The
+//      machine is shared, so each phase runs --reps times (interleaved with
+//      the others), each run beside a ceiling measured right before and
+//      after it, and the summary gives medians with their spread; with
+//      --recipient_pid it also gives the CPU time per notification of the
+//      node and of this client, and the share of cores x ceiling that CPU
+//      time allows (which other load moves much less than the wall clock);
 //   2. body fetch MB/s (first read of a message = a pull from the sender
 //      node, verified and cached) for 64 KiB, 1 MiB and 16 MiB bodies,
 //      beside a raw gRPC server stream of the same bytes in 64 KiB chunks.
@@ -10,6 +16,7 @@
 // with `pullmail init`, starts the four nodes, and stops them afterwards.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -54,8 +61,12 @@ ABSL_FLAG(int, fanout_submits, 20, "Submits in the fan-out run (each to every --
 ABSL_FLAG(int, campaign, 10000, "messages in the one-domain campaign (to --reader)");
 ABSL_FLAG(int, batch, 64, "notifications per batch signature in the batch-signed run");
 ABSL_FLAG(std::vector<std::string>, modes, std::vector<std::string>({"unary", "stream", "batch", "send", "fetch"}),
-          "what to run, comma-separated: unary, stream, batch (NotifyStream single- and "
-          "batch-signed), send (fan-out and campaign), fetch (body pulls)");
+          "what to run, comma-separated: unary, stream (NotifyStream single-signed), batch "
+          "(NotifyStream batch-signed), send (fan-out and campaign), fetch (body pulls)");
+ABSL_FLAG(int, reps, 3,
+          "runs of each notify phase (interleaved); medians and spreads are printed");
+ABSL_FLAG(int, ceiling_n, 3000,
+          "verifications in each ceiling measurement beside a notify run");
 ABSL_FLAG(int, recipient_pid, 0,
           "process id of the measured recipient node: each notify figure then also prints "
           "its CPU time per notification beside this bench's own (the machine is shared)");
@@ -158,46 +169,90 @@ double CpuSeconds(int pid) {
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// Where a notify run's CPU went: the recipient node's and this bench's own
-// (client signing is done before the clock starts), per notification. With
-// the one-core verify cost beside it, that gives the rate the run would
-// reach with the machine to itself and every core busy, as a share of cores
-// x ceiling: verify / (node + client) CPU per notification. Unlike the wall
-// clock ratio, the other load on this shared machine does not move it.
-class CpuMeter {
- public:
-  CpuMeter() : pid_(absl::GetFlag(FLAGS_recipient_pid)) {
-    node0_ = pid_ > 0 ? CpuSeconds(pid_) : -1;
-    self0_ = CpuSeconds(0);
-  }
-  // "CPU per notification: ..." for `n` notifications since construction.
-  std::string PerNotification(int n, double verify_us) const {
-    const double self_us = (CpuSeconds(0) - self0_) * 1e6 / n;
-    if (pid_ <= 0 || node0_ < 0) {
-      return absl::StrFormat("CPU per notification: bench client %.0f us", self_us);
-    }
-    const double node_us = (CpuSeconds(pid_) - node0_) * 1e6 / n;
-    return absl::StrFormat(
-        "CPU per notification: recipient node %.0f us, bench client %.0f us; one verify %.0f us "
-        "-> %.2f of cores x ceiling by CPU time",
-        node_us, self_us, verify_us, verify_us / (node_us + self_us));
-  }
+// CPU seconds of the measured recipient node (--recipient_pid), or -1.
+double NodeCpuSeconds() {
+  const int pid = absl::GetFlag(FLAGS_recipient_pid);
+  return pid > 0 ? CpuSeconds(pid) : -1;
+}
 
- private:
-  int pid_;
-  double node0_, self0_;
+// One core's Ed25519 verifications per second (wall clock) and the CPU time
+// of one verification, which the machine's other load moves much less. The
+// verification is VerifySignature, the node's own (parsed keys cached per
+// thread), on one key over and over: the fastest verify this machine does.
+struct Ceiling {
+  double rate = 0;       // verifies/s, one core
+  double verify_us = 0;  // CPU per verify
+};
+Ceiling MeasureCeiling(const SigningKey& key, int n) {
+  std::string msg(400, 'x');
+  std::string sig = key.Sign(kNotificationContext, msg);
+  std::string pub = key.PublicKey();
+  VerifySignature(pub, kNotificationContext, msg, sig);  // warm the key cache
+  timespec c0{}, c1{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+  auto t0 = SteadyClock::now();
+  for (int i = 0; i < n; ++i) {
+    if (!VerifySignature(pub, kNotificationContext, msg, sig)) Die("ceiling: verify failed");
+  }
+  const double wall = Seconds(t0);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+  Ceiling c;
+  c.rate = n / wall;
+  c.verify_us = ((c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9) * 1e6 / n;
+  return c;
+}
+
+// One run of one notify phase, with the ceiling measured right before and
+// right after it (the better of the two: a shared machine only ever makes
+// the ceiling look lower).
+struct PhaseRun {
+  int stored = 0;
+  double rate = 0;                 // notifications stored per second
+  Ceiling ceiling;
+  double node_us = -1;             // recipient node CPU per notification (-1: unknown)
+  double client_us = 0;            // this bench's CPU per notification (signing excluded)
+  double load = 0;
+  double cores_ratio(int cores) const { return rate / (cores * ceiling.rate); }
+  // verify / (node + client) CPU per notification: the share of cores x
+  // ceiling the run would reach with the machine to itself.
+  double cpu_ratio() const {
+    return node_us < 0 ? -1 : ceiling.verify_us / (node_us + client_us);
+  }
 };
 
-// One NotifyStream carrying `batch`; returns notifications stored per second.
-// `cpu` gets where the CPU went (CpuMeter; `verify_us` is one verification).
-double StreamRate(v1::RecipientService::Stub* stub, const std::vector<v1::SignedNotification>& batch,
-                  double verify_us, int* stored_out, std::string* cpu) {
+double LoadNow() {
+  double l[3] = {0, 0, 0};
+  return getloadavg(l, 3) < 1 ? -1 : l[0];
+}
+
+// Runs `body` (which sends `n` notifications and returns how many were
+// stored) between two ceiling measurements, metering both processes' CPU.
+template <typename Fn>
+PhaseRun RunPhase(const SigningKey& key, int n, Fn body) {
+  const int ceiling_n = absl::GetFlag(FLAGS_ceiling_n);
+  PhaseRun run;
+  Ceiling before = MeasureCeiling(key, ceiling_n);
+  const double node0 = NodeCpuSeconds(), self0 = CpuSeconds(0);
+  auto t0 = SteadyClock::now();
+  run.stored = body();
+  run.rate = n / Seconds(t0);
+  const double node1 = NodeCpuSeconds(), self1 = CpuSeconds(0);
+  run.load = LoadNow();
+  Ceiling after = MeasureCeiling(key, ceiling_n);
+  run.ceiling.rate = std::max(before.rate, after.rate);
+  run.ceiling.verify_us = std::min(before.verify_us, after.verify_us);
+  if (node0 >= 0 && node1 >= 0) run.node_us = (node1 - node0) * 1e6 / n;
+  run.client_us = (self1 - self0) * 1e6 / n;
+  return run;
+}
+
+// One NotifyStream carrying `batch`; returns how many were stored (code 0,
+// not a duplicate).
+int StreamAll(v1::RecipientService::Stub* stub, const std::vector<v1::SignedNotification>& batch) {
   const int n = static_cast<int>(batch.size());
   grpc::ClientContext ctx;
   auto stream = stub->NotifyStream(&ctx);
   std::atomic<int> stored{0};
-  CpuMeter meter;
-  auto t0 = SteadyClock::now();
   std::thread rd([&] {
     v1::NotifyResult r;
     while (stream->Read(&r)) {
@@ -211,29 +266,80 @@ double StreamRate(v1::RecipientService::Stub* stub, const std::vector<v1::Signed
   rd.join();
   grpc::Status st = stream->Finish();
   if (!st.ok()) Die("NotifyStream: " + st.error_message());
-  *stored_out = stored.load();
-  const double rate = n / Seconds(t0);
-  *cpu = meter.PerNotification(n, verify_us);
-  return rate;
+  return stored.load();
 }
 
-// One core's verifications per second (wall clock); `cpu_us` gets the CPU
-// time of one verification, which the machine's other load does not change.
-double VerifyCeiling(const SigningKey& key, double* cpu_us) {
-  std::string msg(400, 'x');
-  std::string sig = key.Sign(kNotificationContext, msg);
-  std::string pub = key.PublicKey();
-  const int n = 20000;
-  timespec c0{}, c1{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-  auto t0 = SteadyClock::now();
-  for (int i = 0; i < n; ++i) VerifySignature(pub, kNotificationContext, msg, sig);
-  const double wall = Seconds(t0);
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-  *cpu_us = ((c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9) * 1e6 / n;
-  return n / wall;
+// `inflight` threads of unary Notify calls; returns how many were stored.
+int UnaryAll(v1::RecipientService::Stub* stub, const std::vector<v1::SignedNotification>& batch,
+             int inflight) {
+  const int n = static_cast<int>(batch.size());
+  std::atomic<int> next{0}, ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < inflight; ++t) {
+    threads.emplace_back([&] {
+      for (int i; (i = next++) < n;) {
+        grpc::ClientContext ctx;
+        v1::NotifyResult r;
+        if (stub->Notify(&ctx, batch[i], &r).ok() && r.code() == 0 && !r.duplicate()) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  return ok.load();
 }
 
+// "median [min..max]" of `v`, each with `decimals` decimals.
+std::string Spread(std::vector<double> v, int decimals) {
+  if (v.empty()) return "-";
+  std::sort(v.begin(), v.end());
+  const double median =
+      v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  const auto f = [&](double x) { return absl::StrFormat("%.*f", decimals, x); };
+  if (v.size() == 1) return f(median);
+  return absl::StrCat(f(median), " [", f(v.front()), "..", f(v.back()), "]");
+}
+
+template <typename Fn>
+std::vector<double> Each(const std::vector<PhaseRun>& runs, Fn fn) {
+  std::vector<double> out;
+  for (const PhaseRun& r : runs) {
+    const double x = fn(r);
+    if (x >= 0) out.push_back(x);
+  }
+  return out;
+}
+
+// One line per run, as it happens.
+void PrintRun(const char* phase, int rep, int n, const PhaseRun& r, int cores) {
+  std::printf("  %-14s run %d: %d/%d stored, %.0f/s = %.2f of cores x ceiling (ceiling %.0f/s, "
+              "verify %.0f us); CPU per notification: node %.0f us, client %.0f us -> %.2f by "
+              "CPU time  [load %.2f]\n",
+              phase, rep + 1, r.stored, n, r.rate, r.cores_ratio(cores), r.ceiling.rate,
+              r.ceiling.verify_us, r.node_us, r.client_us, r.cpu_ratio(), r.load);
+  std::fflush(stdout);
+}
+
+// The summary of a phase's runs: medians with their spread.
+void PrintPhase(const char* title, const std::vector<PhaseRun>& runs, int cores,
+                const char* target) {
+  if (runs.empty()) return;
+  std::printf("%s: %s/s = %s of cores x ceiling%s; by CPU time %s (recipient node %s us + "
+              "client %s us per notification, one verify %s us)  [load %s]\n",
+              title, Spread(Each(runs, [](const PhaseRun& r) { return r.rate; }), 0).c_str(),
+              Spread(Each(runs, [&](const PhaseRun& r) { return r.cores_ratio(cores); }), 2)
+                  .c_str(),
+              target,
+              Spread(Each(runs, [](const PhaseRun& r) { return r.cpu_ratio(); }), 2).c_str(),
+              Spread(Each(runs, [](const PhaseRun& r) { return r.node_us; }), 0).c_str(),
+              Spread(Each(runs, [](const PhaseRun& r) { return r.client_us; }), 0).c_str(),
+              Spread(Each(runs, [](const PhaseRun& r) { return r.ceiling.verify_us; }), 0)
+                  .c_str(),
+              Spread(Each(runs, [](const PhaseRun& r) { return r.load; }), 1).c_str());
+}
+
+// The notify phases, each run --reps times (interleaved: run i of every
+// phase before run i+1 of any, so that a burst of load elsewhere hits every
+// phase alike), each beside its own ceiling; then medians and spreads.
 void BenchNotify(const NodeConfig& from, const NodeConfig& to, const std::string& reader) {
   auto key = SigningKey::LoadPem(from.signing_key);
   if (!key.ok()) Die(std::string(key.status().message()));
@@ -242,56 +348,70 @@ void BenchNotify(const NodeConfig& from, const NodeConfig& to, const std::string
   auto stub = v1::RecipientService::NewStub(*channel);
   const int n = absl::GetFlag(FLAGS_n);
   const int inflight = absl::GetFlag(FLAGS_inflight);
-  double verify_us = 0;
-  double ceiling = VerifyCeiling(*key, &verify_us);
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::printf("Ed25519 verify, one core (ceiling): %.0f/s; CPU per verify %.0f us  [%s]\n", ceiling,
-              verify_us, Load().c_str());
-  std::printf("cores x ceiling: %d x %.0f = %.0f/s\n", cores, ceiling, cores * ceiling);
-
-  if (Mode("unary")) {
-    auto batch = MakeNotifications(from, *key, to.domain, reader, n);
-    std::atomic<int> next{0}, ok{0};
-    CpuMeter meter;
-    auto t0 = SteadyClock::now();
-    std::vector<std::thread> threads;
-    for (int t = 0; t < inflight; ++t) {
-      threads.emplace_back([&] {
-        for (int i; (i = next++) < n;) {
-          grpc::ClientContext ctx;
-          v1::NotifyResult r;
-          if (stub->Notify(&ctx, batch[i], &r).ok() && r.code() == 0 && !r.duplicate()) ++ok;
-        }
-      });
-    }
-    for (auto& th : threads) th.join();
-    double unary = n / Seconds(t0);
-    std::printf("Notify unary, %d in flight: %d sent, %d stored, %.0f/s (%.2f of cores x "
-                "ceiling)  [%s]\n  %s\n",
-                inflight, n, ok.load(), unary, unary / (cores * ceiling), Load().c_str(),
-                meter.PerNotification(n, verify_us).c_str());
-  }
-
-  if (!Mode("stream") && !Mode("batch")) return;
-  int stored = 0;
-  std::string cpu;
-  double single =
-      StreamRate(stub.get(), MakeNotifications(from, *key, to.domain, reader, n), verify_us, &stored,
-                 &cpu);
-  std::printf("NotifyStream, single-signed: %d sent, %d stored, %.0f/s (%.2f of cores x ceiling; "
-              "target 0.85)  [%s]\n  %s\n",
-              n, stored, single, single / (cores * ceiling), Load().c_str(), cpu.c_str());
-  if (!Mode("batch")) return;
-
+  const int reps = std::max(1, absl::GetFlag(FLAGS_reps));
   const size_t batch_size = static_cast<size_t>(absl::GetFlag(FLAGS_batch));
-  double batched = StreamRate(
-      stub.get(),
-      Rebatch(from, *key, MakeNotifications(from, *key, to.domain, reader, n), batch_size),
-      verify_us, &stored, &cpu);
-  std::printf("NotifyStream, batch-signed (%zu per signature): %d sent, %d stored, %.0f/s "
-              "(%.2f x single-signed, %.2f x cores x ceiling; target 3 x)  [%s]\n  %s\n",
-              batch_size, n, stored, batched, batched / single, batched / (cores * ceiling),
-              Load().c_str(), cpu.c_str());
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  std::vector<PhaseRun> ceiling_runs, unary_runs, single_runs, batch_runs;
+  {
+    PhaseRun c;
+    c.ceiling = MeasureCeiling(*key, 20000);
+    c.load = LoadNow();
+    std::printf("Ed25519 verify, one core (ceiling): %.0f/s; CPU per verify %.0f us  [load %.2f]\n",
+                c.ceiling.rate, c.ceiling.verify_us, c.load);
+    std::printf("cores x ceiling: %d x %.0f = %.0f/s\n", cores, c.ceiling.rate,
+                cores * c.ceiling.rate);
+    std::printf("(each run below measures the ceiling again right before and after it)\n");
+  }
+  for (int rep = 0; rep < reps; ++rep) {
+    if (Mode("unary")) {
+      auto batch = MakeNotifications(from, *key, to.domain, reader, n);
+      unary_runs.push_back(
+          RunPhase(*key, n, [&] { return UnaryAll(stub.get(), batch, inflight); }));
+      PrintRun("unary", rep, n, unary_runs.back(), cores);
+    }
+    if (Mode("stream")) {
+      auto batch = MakeNotifications(from, *key, to.domain, reader, n);
+      single_runs.push_back(RunPhase(*key, n, [&] { return StreamAll(stub.get(), batch); }));
+      PrintRun("single-signed", rep, n, single_runs.back(), cores);
+    }
+    if (Mode("batch")) {
+      auto batch =
+          Rebatch(from, *key, MakeNotifications(from, *key, to.domain, reader, n), batch_size);
+      batch_runs.push_back(RunPhase(*key, n, [&] { return StreamAll(stub.get(), batch); }));
+      PrintRun("batch-signed", rep, n, batch_runs.back(), cores);
+    }
+  }
+  for (const auto* runs : {&unary_runs, &single_runs, &batch_runs}) {
+    for (const PhaseRun& r : *runs) ceiling_runs.push_back(r);
+  }
+  std::printf("Summary of %d run(s) of %d notifications each: median [min..max]\n", reps, n);
+  if (!ceiling_runs.empty()) {
+    std::printf("Ed25519 verify ceiling beside the runs: %s/s, CPU per verify %s us\n",
+                Spread(Each(ceiling_runs, [](const PhaseRun& r) { return r.ceiling.rate; }),
+                       0)
+                    .c_str(),
+                Spread(Each(ceiling_runs, [](const PhaseRun& r) { return r.ceiling.verify_us; }),
+                       0)
+                    .c_str());
+  }
+  PrintPhase(absl::StrCat("Notify unary, ", inflight, " in flight").c_str(), unary_runs, cores, "");
+  PrintPhase("NotifyStream, single-signed", single_runs, cores, " (target 0.85)");
+  PrintPhase(absl::StrCat("NotifyStream, batch-signed (", batch_size, " per signature)").c_str(),
+             batch_runs, cores, "");
+  if (!single_runs.empty() && !batch_runs.empty()) {
+    // Run i of each phase ran next to each other: compare them pairwise.
+    std::vector<double> wall, cpu;
+    for (size_t i = 0; i < std::min(single_runs.size(), batch_runs.size()); ++i) {
+      wall.push_back(batch_runs[i].rate / single_runs[i].rate);
+      if (single_runs[i].node_us >= 0 && batch_runs[i].node_us >= 0) {
+        cpu.push_back((single_runs[i].node_us + single_runs[i].client_us) /
+                      (batch_runs[i].node_us + batch_runs[i].client_us));
+      }
+    }
+    std::printf("batch-signed / single-signed: %s x by wall clock, %s x by CPU time (target 3 x)\n",
+                Spread(wall, 2).c_str(), Spread(cpu, 2).c_str());
+  }
 }
 
 // Raw gRPC: a server stream of `size` bytes in 64 KiB chunks, same TLS.

@@ -10,7 +10,7 @@
 # for the whole run (perf report -i FILE afterwards); PERF_FLAGS replaces -g
 # (e.g. "-F 300 --call-graph dwarf" where libraries lack frame pointers).
 # Usage: [FANOUT=N] [PERF_RECORD=FILE] bench/run_node_bench.sh [BUILD_DIR] [-- node_bench flags,
-#        e.g. --n=50000 --modes=stream,batch]
+#        e.g. --n=50000 --reps=5 --modes=stream,batch]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}

@@ -4,6 +4,7 @@
 
 #include <toml++/toml.h>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/mail/flags.h"
@@ -127,7 +128,42 @@ std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
   std::vector<int> insert_index(batch.size(), -1);
   decisions.reserve(batch.size());
 
-  const AcceptContext ctx = MakeAcceptContext();
+  AcceptContext ctx = MakeAcceptContext();
+  // Duplicates and users are looked up once per commit group, not once per
+  // notification: the ids of every verified notification in one read of the
+  // store, and each recipient address once. A lookup that fails leaves
+  // duplicates to the store, which reports them on insert.
+  {
+    std::vector<RecipientStore::NotificationKey> keys;
+    keys.reserve(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (verified[i].outcome == AcceptDecision::kReject) continue;
+      keys.push_back({batch[i]->signing_domain(), verified[i].notification.message_id()});
+    }
+    absl::flat_hash_map<std::pair<std::string_view, std::string_view>, int64_t> existing;
+    absl::StatusOr<std::vector<std::optional<int64_t>>> ids = store_->FindNotificationIds(keys);
+    if (ids.ok()) {
+      for (size_t k = 0; k < keys.size(); ++k) {
+        if ((*ids)[k].has_value()) {
+          existing.emplace(std::make_pair(keys[k].signing_domain, keys[k].message_id), *(*ids)[k]);
+        }
+      }
+    } else {
+      PM_LOG(WARNING) << "duplicate lookup failed, left to the insert: " << ids.status();
+    }
+    ctx.find_existing = [existing = std::move(existing)](
+                            std::string_view d, std::string_view id) -> std::optional<int64_t> {
+      auto it = existing.find(std::make_pair(d, id));
+      if (it == existing.end()) return std::nullopt;
+      return it->second;
+    };
+    ctx.user_exists = [this, known = absl::flat_hash_map<std::string, bool>()](
+                          std::string_view address) mutable {
+      auto it = known.find(absl::string_view(address.data(), address.size()));
+      if (it == known.end()) it = known.emplace(std::string(address), UserExists(address)).first;
+      return it->second;
+    };
+  }
   // The usual counters are added once per commit, not per notification.
   uint64_t bytes = 0, duplicates = 0, accepted = 0, batch_signed = 0;
   for (size_t i = 0; i < batch.size(); ++i) {

@@ -136,6 +136,67 @@ class RecipientNodeTest : public ::testing::Test {
   std::unique_ptr<RecipientNode> node_;
 };
 
+// The committer looks duplicates and users up once per commit group (one
+// read of the store, each address once): every notification still gets its
+// own answer, in order, as if each had come alone.
+TEST_F(RecipientNodeTest, OneCommitGroupAnswersEachNotificationOnItsOwn) {
+  Open(Open2());
+  v1::SignedNotification earlier = Notification(kGood, "m0", "body 0", {"ann"});
+  Deliver(earlier);
+  v1::SignedNotification fresh = Notification(kGood, "m1", "body 1", {"ann", "bob"});
+  v1::SignedNotification partly = Notification(kGood, "m2", "body 2", {"nobody", "cid"});
+  v1::SignedNotification unknown = Notification(kGood, "m3", "body 3", {"nobody"});
+  v1::SignedNotification forged = Notification(kGood, "m4", "body 4", {"ann"});
+  forged.mutable_signature()->at(0) ^= 1;
+  // A batch of three under one signature; the middle one's proof is bent.
+  std::vector<v1::SignedNotification> singles = {Notification(kBad, "b0", "b0", {"ann"}),
+                                                 Notification(kBad, "b1", "b1", {"ann"}),
+                                                 Notification(kBad, "b2", "b2", {"ann"})};
+  auto batch = BatchSign(singles, "k1", *keys_[kBad]);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  (*batch)[1].mutable_batch()->mutable_path(0)->at(0) ^= 1;
+
+  std::vector<v1::NotifyResult> r = node_->AcceptBatch(
+      {fresh, earlier, partly, fresh, unknown, forged, (*batch)[0], (*batch)[1], (*batch)[2]});
+  ASSERT_EQ(r.size(), 9u);
+  EXPECT_EQ(r[0].code(), 0);
+  EXPECT_FALSE(r[0].duplicate());
+  EXPECT_EQ(r[1].code(), 0);  // stored before this group
+  EXPECT_TRUE(r[1].duplicate());
+  EXPECT_EQ(r[2].code(), 0);  // cid only
+  EXPECT_FALSE(r[2].duplicate());
+  EXPECT_EQ(r[3].code(), 0);  // the same as r[0], in the same group: stored once
+  EXPECT_TRUE(r[3].duplicate());
+  EXPECT_EQ(r[4].reason(), "no_such_user");
+  EXPECT_EQ(r[5].reason(), "bad_signature");
+  EXPECT_EQ(r[6].code(), 0);
+  EXPECT_EQ(r[7].reason(), "bad_signature");  // a bent path leads to another root
+  EXPECT_EQ(r[8].code(), 0);
+  for (size_t i = 0; i < r.size(); ++i) EXPECT_EQ(r[i].sequence(), i);
+
+  // ann: m0, m1, b0, b2 in order, with consecutive UIDs; bob: m1; cid: m2.
+  std::vector<v1::MessageInfo> ann = List("ann", "INBOX");
+  ASSERT_EQ(ann.size(), 4u);
+  EXPECT_EQ(ann[1].message_id(), "m1@good.example");
+  EXPECT_EQ(ann[2].message_id(), "b0@bad.example");
+  EXPECT_EQ(ann[3].message_id(), "b2@bad.example");
+  for (size_t i = 1; i < ann.size(); ++i) EXPECT_EQ(ann[i].uid(), ann[i - 1].uid() + 1);
+  EXPECT_EQ(List("bob", "INBOX").size(), 1u);
+  ASSERT_EQ(List("cid", "INBOX").size(), 1u);
+  EXPECT_EQ(List("cid", "INBOX")[0].message_id(), "m2@good.example");
+
+  // A retry of the whole group later: every stored one is a duplicate, the
+  // others are refused again for the same reasons.
+  r = node_->AcceptBatch({fresh, partly, unknown, (*batch)[1], (*batch)[2]});
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_TRUE(r[0].duplicate());
+  EXPECT_TRUE(r[1].duplicate());
+  EXPECT_EQ(r[2].reason(), "no_such_user");
+  EXPECT_EQ(r[3].reason(), "bad_signature");
+  EXPECT_TRUE(r[4].duplicate());
+  EXPECT_EQ(List("ann", "INBOX").size(), 4u);
+}
+
 TEST_F(RecipientNodeTest, ReportsReachingTheThresholdMoveOnlyUnreadCopiesToJunk) {
   Open(Open2());
   Deliver(Notification(kBad, "m1", "buy now", {"ann", "bob", "cid"}));

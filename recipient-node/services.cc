@@ -87,13 +87,19 @@ class RecipientServiceImpl final : public v1::RecipientService::Service {
         std::shared_ptr<Pending> p = std::move(pending.front());
         pending.pop_front();
         lock.unlock();
+        // A group's answers go out in one flush: every write but the last
+        // carries the buffer hint, and the last (unhinted) one flushes them
+        // all, so a hinted answer never waits for a write that may not come.
+        // After a failed write the client has gone: keep draining.
+        grpc::WriteOptions hinted;
+        hinted.set_buffer_hint();
         for (size_t i = 0; i < p->results.size(); ++i) {
           v1::NotifyResult& r = p->results[i];
           r.set_sequence(sequence++);
-          // No buffer hint: a synchronous server Write of a hinted message
-          // can wait for a later write to flush it, and there may be none.
-          // After a failed write the client has gone: keep draining.
-          if (write_ok && !stream->Write(r)) write_ok = false;
+          const bool last = i + 1 == p->results.size();
+          if (write_ok && !stream->Write(r, last ? grpc::WriteOptions() : hinted)) {
+            write_ok = false;
+          }
         }
         lock.lock();
         in_flight -= p->results.size();

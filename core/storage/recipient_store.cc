@@ -11,6 +11,23 @@ absl::StatusOr<int64_t> RecipientStore::FindNotificationId(std::string_view sign
   return n.id;
 }
 
+absl::StatusOr<std::vector<std::optional<int64_t>>> RecipientStore::FindNotificationIds(
+    const std::vector<NotificationKey>& keys) {
+  std::vector<std::optional<int64_t>> out;
+  out.reserve(keys.size());
+  for (const NotificationKey& k : keys) {
+    absl::StatusOr<int64_t> id = FindNotificationId(k.signing_domain, k.message_id);
+    if (id.ok()) {
+      out.push_back(*id);
+    } else if (absl::IsNotFound(id.status())) {
+      out.push_back(std::nullopt);
+    } else {
+      return id.status();
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<InsertResult> RecipientStore::InsertNotification(
     const StoredNotification& notification, const std::vector<std::string>& local_users,
     EntryState initial_state, std::string_view reason) {

@@ -101,6 +101,15 @@ class RecipientStore {
   // notification); NotFound if unknown. The default reads the whole row.
   virtual absl::StatusOr<int64_t> FindNotificationId(std::string_view signing_domain,
                                                      std::string_view message_id);
+  // FindNotificationId for many at once (the intake asks once per commit
+  // group): one answer per key, in order, nullopt for an unknown one. A
+  // store error fails the whole call. The default asks FindNotificationId
+  // for each; SQLite answers from one read transaction.
+  struct NotificationKey {
+    std::string_view signing_domain, message_id;
+  };
+  virtual absl::StatusOr<std::vector<std::optional<int64_t>>> FindNotificationIds(
+      const std::vector<NotificationKey>& keys);
 
   // Every stored notification with that body hash, by id.
   virtual absl::StatusOr<std::vector<StoredNotification>> NotificationsByBodyHash(

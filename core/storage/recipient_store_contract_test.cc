@@ -169,6 +169,31 @@ TEST_P(RecipientStoreContract, DuplicateIsStoredOnce) {
   PM_EXPECT_CODE(store_->FindNotificationId("s.example", "m2"), kNotFound);
 }
 
+TEST_P(RecipientStoreContract, FindNotificationIdsAnswersEachKeyInOrder) {
+  auto first = store_->InsertNotification(MakeNotification("m1"), {kAlice}, EntryState::kShown, "");
+  PM_ASSERT_OK(first);
+  auto other = store_->InsertNotification(MakeNotification("m1", 'h', "t.example"), {kAlice},
+                                          EntryState::kShown, "");
+  PM_ASSERT_OK(other);
+  auto ids = store_->FindNotificationIds({{"t.example", "m1"},
+                                          {"s.example", "m2"},
+                                          {"s.example", "m1"},
+                                          {"u.example", "m1"},
+                                          {"s.example", "m1"}});
+  PM_ASSERT_OK(ids);
+  ASSERT_EQ(ids->size(), 5u);
+  EXPECT_EQ((*ids)[0], std::optional<int64_t>(other->notification_id));
+  EXPECT_EQ((*ids)[1], std::nullopt);
+  EXPECT_EQ((*ids)[2], std::optional<int64_t>(first->notification_id));
+  EXPECT_EQ((*ids)[3], std::nullopt);
+  EXPECT_EQ((*ids)[4], std::optional<int64_t>(first->notification_id));
+  auto none = store_->FindNotificationIds({});
+  PM_ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+  // The store still takes writes afterwards (the lookups' read transaction ended).
+  PM_ASSERT_OK(store_->InsertNotification(MakeNotification("m3"), {kAlice}, EntryState::kShown, ""));
+}
+
 TEST_P(RecipientStoreContract, BatchInsertInOrderWithDuplicatesInsideTheBatch) {
   Insert("m0", {kAlice});
   std::vector<NotificationInsert> batch(4);

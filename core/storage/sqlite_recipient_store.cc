@@ -8,6 +8,7 @@
 // disagree, even after a crash.
 #include <algorithm>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -70,6 +71,7 @@ class SqliteRecipientStore : public RecipientStore {
     RETURN_IF_ERROR(txn.Begin());
     std::vector<InsertResult> results;
     results.reserve(batch.size());
+    FolderRows folders;
     for (const NotificationInsert& item : batch) {
       const StoredNotification& n = item.notification;
       InsertResult& r = results.emplace_back();
@@ -110,10 +112,11 @@ class SqliteRecipientStore : public RecipientStore {
         e.reason = p.reason;
         e.flags = p.flags;
         NormalizeFlags(e.flags);
-        RETURN_IF_ERROR(AppendEntryLocked(e));
+        RETURN_IF_ERROR(AppendEntryLocked(e, &folders));
         r.entries.push_back(std::move(e));
       }
     }
+    RETURN_IF_ERROR(WriteFoldersLocked(folders));
     RETURN_IF_ERROR(txn.Commit());
     return results;
   }
@@ -152,6 +155,30 @@ class SqliteRecipientStore : public RecipientStore {
           absl::StrCat("no notification ", AV(message_id), " from ", AV(signing_domain)));
     }
     return *id;
+  }
+
+  absl::StatusOr<std::vector<std::optional<int64_t>>> FindNotificationIds(
+      const std::vector<NotificationKey>& keys) override {
+    std::vector<std::optional<int64_t>> out;
+    out.reserve(keys.size());
+    if (keys.empty()) return out;
+    absl::MutexLock lock(&db_->mu());
+    // One read transaction for them all: each lookup on its own would take
+    // and drop the WAL read lock (fcntl calls) every time.
+    RETURN_IF_ERROR(db_->Exec("BEGIN"));
+    absl::Status status;
+    for (const NotificationKey& k : keys) {
+      absl::StatusOr<std::optional<int64_t>> id = FindIdLocked(k.signing_domain, k.message_id);
+      if (!id.ok()) {
+        status = id.status();
+        break;
+      }
+      out.push_back(*id);
+    }
+    absl::Status end = db_->Exec(status.ok() ? "COMMIT" : "ROLLBACK");
+    if (!status.ok()) return status;
+    RETURN_IF_ERROR(end);
+    return out;
   }
 
   absl::StatusOr<std::vector<StoredNotification>> NotificationsByBodyHash(
@@ -792,10 +819,30 @@ class SqliteRecipientStore : public RecipientStore {
     return f;
   }
 
+  // Folder rows read and changed inside one transaction, written back once
+  // at its end (WriteFoldersLocked): a group commit of many notifications
+  // for one user reads and writes INBOX's row once, not once per entry.
+  using FolderRows = std::map<std::pair<std::string, std::string>, FolderRow>;
+
   // Gives `e` the next UID and modseq of e.folder (created if missing) and
-  // inserts it. Requires an open transaction.
-  absl::Status AppendEntryLocked(MailboxEntry& e) {
-    ASSIGN_OR_RETURN(FolderRow row, EnsureFolderLocked(e.user, e.folder));
+  // inserts it. Requires an open transaction. With `rows`, the folder's row
+  // is taken from and left in *rows (the caller writes it back with
+  // WriteFoldersLocked before committing); without, it is written at once.
+  absl::Status AppendEntryLocked(MailboxEntry& e, FolderRows* rows = nullptr) {
+    FolderRow* cached = nullptr;
+    FolderRow own;
+    if (rows != nullptr) {
+      auto key = std::make_pair(e.user, e.folder);
+      auto it = rows->find(key);
+      if (it == rows->end()) {
+        ASSIGN_OR_RETURN(FolderRow read, EnsureFolderLocked(e.user, e.folder));
+        it = rows->emplace(std::move(key), read).first;
+      }
+      cached = &it->second;
+    } else {
+      ASSIGN_OR_RETURN(own, EnsureFolderLocked(e.user, e.folder));
+    }
+    FolderRow& row = cached != nullptr ? *cached : own;
     if (row.uid_next == 0) {
       // uid_next wrapped past 2^32-1: RFC 3501 would need a new UIDVALIDITY.
       return absl::ResourceExhaustedError(absl::StrCat("UIDs exhausted in ", e.folder));
@@ -803,8 +850,9 @@ class SqliteRecipientStore : public RecipientStore {
     e.uid = row.uid_next++;
     e.modseq = ++row.highest_modseq;
     {
-      Statement st(db_.get(), absl::StrCat("INSERT INTO entries(", kEntryColumns,
-                                           ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      static const std::string kInsertEntry = absl::StrCat(
+          "INSERT INTO entries(", kEntryColumns, ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      Statement st(db_.get(), kInsertEntry);
       st.Text(1, e.user)
           .Text(2, e.folder)
           .Int(3, e.uid)
@@ -818,7 +866,15 @@ class SqliteRecipientStore : public RecipientStore {
           .Text(11, e.reason);
       RETURN_IF_ERROR(st.Run());
     }
+    if (cached != nullptr) return absl::OkStatus();
     return WriteFolderLocked(e.user, e.folder, row);
+  }
+
+  absl::Status WriteFoldersLocked(const FolderRows& rows) {
+    for (const auto& [key, row] : rows) {
+      RETURN_IF_ERROR(WriteFolderLocked(key.first, key.second, row));
+    }
+    return absl::OkStatus();
   }
 
   // One removal from the folder (a change: its modseq goes up once) and its
