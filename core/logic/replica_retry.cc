@@ -16,7 +16,7 @@ constexpr RetryableMethod kMethods[] = {
     {kMailbox, "Login"},   {kMailbox, "ListFolders"}, {kMailbox, "ListMessages"},
     {kMailbox, "Read"},    {kMailbox, "ReadSet"},     {kMailbox, "Watch"},
     {kSubmit, "Login"},    {kSubmit, "ListSent"},     {kSubmit, "Submit"},
-    {kSender, "FetchBody"},
+    {kSender, "FetchBody"}, {kSender, "FetchBodies"},
 };
 
 std::string Seconds(absl::Duration d) {

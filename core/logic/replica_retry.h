@@ -10,9 +10,10 @@
 //                 ReadSet (setting \Seen twice is setting it once; a read
 //                 counts for reputation once per user and message, see
 //                 mailbox_rules.h), Watch; SubmitService Login, ListSent;
-//                 SenderService.FetchBody, a recipient node's pull of a body
-//                 (the fetch rule, fetch_rule.h, still decides what follows
-//                 a stream that broke after its first chunk: a resume);
+//                 SenderService.FetchBody and FetchBodies, a recipient
+//                 node's pull of bodies (the fetch rules, fetch_rule.h and
+//                 fetch_batch.h, still decide what follows a stream that
+//                 broke after its first chunk);
 //   submissions   SubmitService.Submit, which every pullmail client sends
 //                 with an idempotency key: the second attempt gets the first
 //                 one's answer and nothing is stored twice.

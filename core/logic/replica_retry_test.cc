@@ -42,6 +42,7 @@ TEST(ReplicaRetryTest, WritesThatAreNotIdempotentAreNotRetried) {
   EXPECT_EQ(listed.count("pullmail.v1.MailboxService/ReadSet"), 1u);
   EXPECT_EQ(listed.count("pullmail.v1.SubmitService/Submit"), 1u);
   EXPECT_EQ(listed.count("pullmail.v1.SenderService/FetchBody"), 1u);
+  EXPECT_EQ(listed.count("pullmail.v1.SenderService/FetchBodies"), 1u);
 }
 
 TEST(ReplicaRetryTest, TheServiceConfigRetriesOnlyUnavailable) {
