@@ -307,6 +307,11 @@ void BodyFetcher::RunBatch(BatchJob job) {
     cut = active.cut;
     stopping = stopping_;
   }
+  // gRPC's own deadline (core's FetchDeadline) may end the call before the
+  // watchdog's next look: the same cut.
+  if (cut == FetchProgress::kContinue && last.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    cut = FetchProgress::kDeadline;
+  }
   std::string cut_text;
   if (stopping) {
     cut_text = "the node is shutting down; try again later";

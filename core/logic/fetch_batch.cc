@@ -92,10 +92,13 @@ BatchFetchCheck::Step BatchFetchCheck::Add(const BatchPiece& piece) {
 void BatchFetchCheck::Finish(const absl::Status& stream, std::string_view cut,
                              std::string_view sender_domain) {
   const bool down = !any_piece_ && IsRetryable(stream);
+  if (!cut.empty() && current_ < bodies_.size()) {
+    // The body the sender stalled on; the ones after it get calls of their
+    // own, each with its own deadline and rate.
+    Settle(BatchVerdict::kFailed, absl::UnavailableError(AV(cut)));
+  }
   while (current_ < bodies_.size()) {
-    if (!cut.empty()) {
-      Settle(BatchVerdict::kFailed, absl::UnavailableError(AV(cut)));
-    } else if (down) {
+    if (down && cut.empty()) {
       Settle(BatchVerdict::kFailed,
              absl::UnavailableError(absl::StrCat("the sender node of ", AV(sender_domain),
                                                  " is temporarily unavailable; try again later (",

@@ -24,8 +24,9 @@
 // the call (Add's `stop`): the bodies after it go alone. A call that failed
 // with a retryable code before a single piece arrived fails every body as
 // UNAVAILABLE at once (a sender node that is down: fetch_rule.h's "no
-// progress" rule), and a call cut for slowness (`cut`) fails the bodies it
-// did not finish as UNAVAILABLE with the cut's reason.
+// progress" rule), and a call cut for slowness (`cut`) fails the body it was
+// receiving as UNAVAILABLE with the cut's reason (the bodies after it go
+// alone, each with its own deadline and rate).
 #ifndef PULLMAIL_CORE_LOGIC_FETCH_BATCH_H_
 #define PULLMAIL_CORE_LOGIC_FETCH_BATCH_H_
 
@@ -80,7 +81,7 @@ class BatchFetchCheck {
 
   // The stream ended with `stream` (its status; OK for a clean end). `cut`,
   // if not empty, is why this node cut the call (too_slow / deadline text,
-  // or shutting down): pending bodies fail as UNAVAILABLE with it.
+  // or shutting down): the body being received fails as UNAVAILABLE with it.
   // `sender_domain` names the sender node in UNAVAILABLE texts.
   void Finish(const absl::Status& stream, std::string_view cut, std::string_view sender_domain);
 

@@ -176,8 +176,8 @@ TEST(FetchBatchTest, ANodeThatIsDownFailsEveryBodyAtOnce) {
   }
 }
 
-TEST(FetchBatchTest, ACutCallFailsWhatItDidNotFinish) {
-  BatchFetchCheck c({Want("ab"), Want("cd")});
+TEST(FetchBatchTest, ACutCallFailsTheBodyItStalledOnAndLeavesTheRestAlone) {
+  BatchFetchCheck c({Want("ab"), Want("cd"), Want("ef")});
   c.Add(Data(0, 0, "ab", 2, true));
   c.Add(Data(1, 0, "c", 2, false));
   c.Finish(absl::CancelledError("cancelled"), "too_slow: the sender node of a.example ...",
@@ -186,6 +186,7 @@ TEST(FetchBatchTest, ACutCallFailsWhatItDidNotFinish) {
   EXPECT_EQ(c.verdict(1), BatchVerdict::kFailed);
   EXPECT_EQ(c.status(1).code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(c.status(1).message()), HasSubstr("too_slow"));
+  EXPECT_EQ(c.verdict(2), BatchVerdict::kAlone);
 }
 
 }  // namespace

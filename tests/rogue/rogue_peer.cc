@@ -12,6 +12,22 @@
 //       "READY HOST:PORT", then one line per FetchBody call:
 //       "START <n in flight> <message id>" and "END <n in flight> <message id>
 //       <how it ended>", flushed at once.
+//   rogue_peer liar --config B/node.toml --listen HOST:PORT [--no-batch 1]
+//       Serves SenderService as B's sender node, FetchBody and FetchBodies,
+//       with the body of message id ID always "From: rogue@b.example\r\n
+//       Subject: ID\r\n\r\nbody of ID\r\n" (announce its size and SHA-256
+//       in the notification), ignoring tokens, and lying by the id's prefix:
+//         good-   the body, honestly;
+//         swap-   another message's bytes of the same length (its "swap-"
+//                 read as "paws-");
+//         long-   the body and 5 bytes more;
+//         order-  in FetchBodies a piece of the next body first; in
+//                 FetchBody a chunk at offset 1;
+//         hang-   nothing, and never ends (until cancelled).
+//       Prints "READY HOST:PORT", then "BATCH <id> <id> ..." for every
+//       FetchBodies call and "ALONE <id>" for every FetchBody call. With
+//       --no-batch 1 it answers FetchBodies UNIMPLEMENTED (a node that
+//       predates it) and prints "UNIMPLEMENTED <id> ..." instead.
 //   rogue_peer flood --config B/node.toml --to-domain C --bytes N --calls K
 //                    [--method notify|share-report]
 //       Sends K concurrent calls, each one message of about N bytes (a
@@ -112,6 +128,100 @@ class DripSender final : public v1::SenderService::Service {
   std::atomic<int> in_flight_{0};
   std::mutex mu_;
 };
+
+// rogue_peer liar (see the head comment).
+class LiarSender final : public v1::SenderService::Service {
+ public:
+  static std::string Body(const std::string& id) {
+    return absl::StrCat("From: rogue@b.example\r\nSubject: ", id, "\r\n\r\nbody of ", id, "\r\n");
+  }
+  static bool Is(const std::string& id, const char* prefix) { return id.rfind(prefix, 0) == 0; }
+
+  // The bytes sent for `id` (what the notification committed to: Body(id)).
+  static std::string Sent(const std::string& id) {
+    if (Is(id, "swap-")) return Body("paws-" + id.substr(5));
+    if (Is(id, "long-")) return Body(id) + "EXTRA";
+    return Body(id);
+  }
+
+  grpc::Status FetchBody(grpc::ServerContext* ctx, const v1::FetchRequest* req,
+                         grpc::ServerWriter<v1::BodyChunk>* writer) override {
+    const std::string& id = req->message_id();
+    Say(absl::StrCat("ALONE ", id));
+    if (Is(id, "hang-")) return Hang(ctx);
+    v1::BodyChunk chunk;
+    chunk.set_offset(Is(id, "order-") ? 1 : 0);
+    chunk.set_total_size(Body(id).size());
+    chunk.set_data(Sent(id));
+    writer->Write(chunk);
+    return grpc::Status::OK;
+  }
+
+  explicit LiarSender(bool batch) : batch_(batch) {}
+
+  grpc::Status FetchBodies(grpc::ServerContext* ctx, const v1::FetchBodiesRequest* req,
+                           grpc::ServerWriter<v1::FetchBodiesChunk>* writer) override {
+    std::string line = batch_ ? "BATCH" : "UNIMPLEMENTED";
+    for (const v1::FetchRequest& r : req->bodies()) absl::StrAppend(&line, " ", r.message_id());
+    Say(line);
+    if (!batch_) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "");
+    for (int i = 0; i < req->bodies_size(); ++i) {
+      const std::string& id = req->bodies(i).message_id();
+      if (Is(id, "hang-")) return Hang(ctx);
+      v1::FetchBodiesChunk out;
+      if (Is(id, "order-")) {
+        const int next = i + 1 < req->bodies_size() ? i + 1 : i + 5;
+        v1::BodyPiece* p = out.add_pieces();
+        p->set_index(next);
+        p->set_total_size(5);
+        p->set_data("later");
+        p->set_last(true);
+      }
+      v1::BodyPiece* p = out.add_pieces();
+      p->set_index(i);
+      p->set_total_size(Body(id).size());
+      p->set_data(Sent(id));
+      p->set_last(true);
+      if (!writer->Write(out)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  static grpc::Status Hang(grpc::ServerContext* ctx) {
+    while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "hung");
+  }
+  void Say(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::cout << line << std::endl;
+  }
+  const bool batch_;
+  std::mutex mu_;
+};
+
+int Serve(const NodeConfig& c, const std::map<std::string, std::string>& flags,
+          grpc::Service* service) {
+  auto it = flags.find("listen");
+  if (it == flags.end()) return 1;
+  auto creds = MakeServerCredentials(c.tls, it->second);
+  if (!creds.ok()) {
+    std::cerr << creds.status() << "\n";
+    return 1;
+  }
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(it->second, *creds, &port);
+  builder.RegisterService(service);
+  auto server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::cerr << "cannot listen on " << it->second << "\n";
+    return 1;
+  }
+  std::cout << "READY " << it->second << std::endl;
+  server->Wait();  // until killed
+  return 0;
+}
 
 int Drip(const NodeConfig& c, const std::map<std::string, std::string>& flags) {
   auto it = flags.find("listen");
@@ -233,7 +343,7 @@ int Hold(const NodeConfig& c, const std::map<std::string, std::string>& flags) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: rogue_peer drip|flood|hold --config FILE ... (see the source)\n";
+    std::cerr << "usage: rogue_peer drip|liar|flood|hold --config FILE ... (see the source)\n";
     return 1;
   }
   std::string mode = argv[1];
@@ -244,6 +354,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (mode == "drip") return pullmail::Drip(*config, flags);
+  if (mode == "liar") {
+    pullmail::LiarSender liar(!flags.count("no-batch"));
+    return pullmail::Serve(*config, flags, &liar);
+  }
   if (mode == "flood") return pullmail::Flood(*config, flags);
   if (mode == "hold") return pullmail::Hold(*config, flags);
   std::cerr << "unknown mode " << mode << "\n";
