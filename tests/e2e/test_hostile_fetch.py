@@ -111,9 +111,12 @@ class HostileFetch(WorldTestCase):
         for i in ("good-1", "good-2"):
             self.assertTrue(got[i].endswith(rogue_body(i)))
         self.assertEqual(self.batches(), ["BATCH good-1 good-2 swap-3"])
-        self.assertEqual(self.alone(), [])
+        # A read that reaches the swapped body only after its batch settled
+        # it asks for it alone (and is refused again); no good body is asked
+        # for twice.
+        self.assertIn(self.alone(), ([], ["swap-3"]))
         self.assertEqual(self.cached(), {"good-1": True, "good-2": True, "swap-3": False})
-        self.assertEqual(
+        self.assertGreaterEqual(
             self.c.recipient.counter('pullmail_fetches_total{result="verify_failed"}'), 1)
 
     def test_too_many_bytes_or_out_of_order_end_the_call_and_the_rest_go_alone(self):
