@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -175,6 +176,44 @@ double NodeCpuSeconds() {
   return pid > 0 ? CpuSeconds(pid) : -1;
 }
 
+// The node's CPU seconds by thread name (/proc/PID/task/*/stat), for the
+// threads the recipient node names: "pm-verify" (the verification pool),
+// "pm-commit" (the committer), "pm-maintain" (the maintenance pass). The
+// rest (gRPC's threads, each stream's reader, threads that have ended) is
+// the process's total minus these.
+struct NodeThreads {
+  double verify = 0, commit = 0, maintain = 0;
+};
+NodeThreads NodeThreadCpu() {
+  NodeThreads t;
+  const int pid = absl::GetFlag(FLAGS_recipient_pid);
+  if (pid <= 0) return t;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), ec)) {
+    std::ifstream f(task.path() / "stat");
+    std::string line;
+    if (!std::getline(f, line)) continue;
+    const size_t open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    const std::string name = line.substr(open + 1, close - open - 1);
+    double* slot = name == "pm-verify"     ? &t.verify
+                   : name == "pm-commit"   ? &t.commit
+                   : name == "pm-maintain" ? &t.maintain
+                                           : nullptr;
+    if (slot == nullptr) continue;
+    std::istringstream rest(line.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::stod(field);
+      if (i == 15) stime = std::stod(field);
+    }
+    *slot += (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  return t;
+}
+
 // One core's Ed25519 verifications per second (wall clock) and the CPU time
 // of one verification, which the machine's other load moves much less. The
 // verification is VerifySignature, the node's own (parsed keys cached per
@@ -210,6 +249,10 @@ struct PhaseRun {
   double rate = 0;                 // notifications stored per second
   Ceiling ceiling;
   double node_us = -1;             // recipient node CPU per notification (-1: unknown)
+  // Of node_us, by thread (NodeThreadCpu): the verification pool, the
+  // committer, the maintenance pass; the rest is gRPC and the stream readers.
+  double verify_us = 0, commit_us = 0, maintain_us = 0;
+  double other_us() const { return node_us - verify_us - commit_us - maintain_us; }
   double client_us = 0;            // this bench's CPU per notification (signing excluded)
   double load = 0;
   double cores_ratio(int cores) const { return rate / (cores * ceiling.rate); }
@@ -232,11 +275,16 @@ PhaseRun RunPhase(const SigningKey& key, int n, Fn body) {
   const int ceiling_n = absl::GetFlag(FLAGS_ceiling_n);
   PhaseRun run;
   Ceiling before = MeasureCeiling(key, ceiling_n);
+  const NodeThreads threads0 = NodeThreadCpu();
   const double node0 = NodeCpuSeconds(), self0 = CpuSeconds(0);
   auto t0 = SteadyClock::now();
   run.stored = body();
   run.rate = n / Seconds(t0);
   const double node1 = NodeCpuSeconds(), self1 = CpuSeconds(0);
+  const NodeThreads threads1 = NodeThreadCpu();
+  run.verify_us = (threads1.verify - threads0.verify) * 1e6 / n;
+  run.commit_us = (threads1.commit - threads0.commit) * 1e6 / n;
+  run.maintain_us = (threads1.maintain - threads0.maintain) * 1e6 / n;
   run.load = LoadNow();
   Ceiling after = MeasureCeiling(key, ceiling_n);
   run.ceiling.rate = std::max(before.rate, after.rate);
@@ -312,10 +360,12 @@ std::vector<double> Each(const std::vector<PhaseRun>& runs, Fn fn) {
 // One line per run, as it happens.
 void PrintRun(const char* phase, int rep, int n, const PhaseRun& r, int cores) {
   std::printf("  %-14s run %d: %d/%d stored, %.0f/s = %.2f of cores x ceiling (ceiling %.0f/s, "
-              "verify %.0f us); CPU per notification: node %.0f us, client %.0f us -> %.2f by "
-              "CPU time  [load %.2f]\n",
+              "verify %.0f us); CPU per notification: node %.0f us (verify pool %.0f, committer "
+              "%.0f, maintenance %.0f, gRPC and the rest %.0f), client %.0f us -> %.2f by CPU "
+              "time  [load %.2f]\n",
               phase, rep + 1, r.stored, n, r.rate, r.cores_ratio(cores), r.ceiling.rate,
-              r.ceiling.verify_us, r.node_us, r.client_us, r.cpu_ratio(), r.load);
+              r.ceiling.verify_us, r.node_us, r.verify_us, r.commit_us, r.maintain_us,
+              r.other_us(), r.client_us, r.cpu_ratio(), r.load);
   std::fflush(stdout);
 }
 
@@ -335,6 +385,22 @@ void PrintPhase(const char* title, const std::vector<PhaseRun>& runs, int cores,
               Spread(Each(runs, [](const PhaseRun& r) { return r.ceiling.verify_us; }), 0)
                   .c_str(),
               Spread(Each(runs, [](const PhaseRun& r) { return r.load; }), 1).c_str());
+  if (runs.front().node_us >= 0) {
+    std::printf("  node CPU per notification by thread: verify pool %s us, committer %s us, "
+                "maintenance pass %s us, gRPC and the rest %s us; without the maintenance pass "
+                "%s by CPU time\n",
+                Spread(Each(runs, [](const PhaseRun& r) { return r.verify_us; }), 0).c_str(),
+                Spread(Each(runs, [](const PhaseRun& r) { return r.commit_us; }), 0).c_str(),
+                Spread(Each(runs, [](const PhaseRun& r) { return r.maintain_us; }), 0).c_str(),
+                Spread(Each(runs, [](const PhaseRun& r) { return r.other_us(); }), 0).c_str(),
+                Spread(Each(runs,
+                            [](const PhaseRun& r) {
+                              return r.ceiling.verify_us /
+                                     (r.node_us - r.maintain_us + r.client_us);
+                            }),
+                       2)
+                    .c_str());
+  }
 }
 
 // The notify phases, each run --reps times (interleaved: run i of every

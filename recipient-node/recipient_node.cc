@@ -172,10 +172,10 @@ std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
     AcceptDecision& d = decisions.back();
     if (d.outcome != AcceptDecision::kStore) continue;
     NotificationInsert ins;
-    ins.notification = d.stored;
     for (const std::string& user : d.users) {
       ins.placements.push_back(PlaceFor(d.stored, user, ctx.now));
     }
+    ins.notification = std::move(d.stored);  // not read again: replies use d.notification
     insert_index[i] = static_cast<int>(inserts.size());
     inserts.push_back(std::move(ins));
   }

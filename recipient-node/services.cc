@@ -2,6 +2,7 @@
 // RecipientNode. Authentication, translation and streaming live here;
 // decisions live in core and RecipientNode.
 #include <grpcpp/grpcpp.h>
+#include <pthread.h>
 
 #include <condition_variable>
 #include <deque>
@@ -63,6 +64,7 @@ class RecipientServiceImpl final : public v1::RecipientService::Service {
     size_t in_flight = 0;                          // queued + submitted, unanswered
     bool done = false;
     std::thread reader([&] {
+      pthread_setname_np(pthread_self(), "pm-stream-read");
       v1::SignedNotification n;
       while (stream->Read(&n)) {
         std::unique_lock<std::mutex> lock(mu);

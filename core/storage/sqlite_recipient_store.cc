@@ -75,31 +75,40 @@ class SqliteRecipientStore : public RecipientStore {
     for (const NotificationInsert& item : batch) {
       const StoredNotification& n = item.notification;
       InsertResult& r = results.emplace_back();
-      ASSIGN_OR_RETURN(std::optional<int64_t> existing,
-                       FindIdLocked(n.signing_domain, n.message_id));
-      if (existing.has_value()) {
-        r.duplicate = true;
-        r.notification_id = *existing;
-        continue;
-      }
+      // The insert finds a duplicate itself (the unique index it has to
+      // probe anyway): only then is the stored id looked up.
+      bool inserted = false;
       {
         Statement st(db_.get(),
                      "INSERT INTO notifications(signing_domain, message_id, envelope_sender, "
                      "signed_bytes, body_sha256, body_size, fetch_token, summary, created_us, "
-                     "expires_us, received_us, revoked) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                     "expires_us, received_us, revoked) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT(signing_domain, message_id) DO NOTHING");
+        // `n` outlives the statement: its bytes are bound without a copy.
         st.Text(1, n.signing_domain)
             .Text(2, n.message_id)
             .Text(3, n.envelope_sender)
-            .Blob(4, n.signed_bytes)
+            .BlobNoCopy(4, n.signed_bytes)
             .Blob(5, n.body_sha256)
             .Int(6, static_cast<int64_t>(n.body_size))
             .Blob(7, n.fetch_token)
-            .Blob(8, n.summary)
+            .BlobNoCopy(8, n.summary)
             .Int(9, TimeToStoredMicros(n.created))
             .Int(10, TimeToStoredMicros(n.expires))
             .Int(11, TimeToStoredMicros(n.received))
             .Int(12, n.revoked ? 1 : 0);
         RETURN_IF_ERROR(st.Run());
+        inserted = sqlite3_changes(db_->handle()) > 0;
+      }
+      if (!inserted) {
+        ASSIGN_OR_RETURN(std::optional<int64_t> existing,
+                         FindIdLocked(n.signing_domain, n.message_id));
+        if (!existing.has_value()) {
+          return absl::InternalError("sqlite: a notification neither inserted nor found");
+        }
+        r.duplicate = true;
+        r.notification_id = *existing;
+        continue;
       }
       r.notification_id = sqlite3_last_insert_rowid(db_->handle());
       for (const EntryPlacement& p : item.placements) {
