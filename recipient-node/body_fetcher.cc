@@ -248,6 +248,24 @@ void BodyFetcher::RunBatch(BatchJob job) {
   std::string body;  // the body being received: one at a time
   uint64_t received = 0;
   bool stop = false;
+  // Verified bodies of one chunk (at most 64 KiB of data, or one body) are
+  // cached in one commit (RecipientStore::PutBodies), then their reads go.
+  std::vector<std::pair<size_t, std::string>> verified;
+  auto put_verified = [&] {
+    if (verified.empty()) return;
+    std::vector<std::pair<std::string_view, std::string_view>> puts;
+    for (const auto& [i, bytes] : verified) puts.emplace_back(items[i].key, bytes);
+    std::vector<absl::Status> results = store_->PutBodies(puts);
+    for (size_t k = 0; k < verified.size(); ++k) {
+      const BatchItem& item = items[verified[k].first];
+      if (results[k].ok()) {
+        PM_LOG(DEBUG) << "fetched " << item.n.message_id << " (" << verified[k].second.size()
+                      << " bytes) from " << item.n.signing_domain << " in a batch";
+      }
+      Settle(item, false, results[k]);
+    }
+    verified.clear();
+  };
   while (!stop && reader->Read(&chunk)) {
     for (v1::BodyPiece& p : *chunk.mutable_pieces()) {
       BatchPiece piece;
@@ -269,15 +287,9 @@ void BodyFetcher::RunBatch(BatchJob job) {
         const size_t i = *step.settled;
         const BatchItem& item = items[i];
         switch (check.verdict(i)) {
-          case BatchVerdict::kVerified: {
-            absl::Status put = store_->PutBody(item.key, body);
-            if (put.ok()) {
-              PM_LOG(DEBUG) << "fetched " << item.n.message_id << " (" << body.size()
-                            << " bytes) from " << item.n.signing_domain << " in a batch";
-            }
-            Settle(item, false, put);
+          case BatchVerdict::kVerified:
+            verified.emplace_back(i, std::move(body));
             break;
-          }
           case BatchVerdict::kAlone:
             Settle(item, true, check.status(i));
             break;
@@ -295,7 +307,9 @@ void BodyFetcher::RunBatch(BatchJob job) {
         break;
       }
     }
+    put_verified();
   }
+  put_verified();
   if (stop) ctx.TryCancel();
   grpc::Status last = reader->Finish();
   FetchProgress cut;

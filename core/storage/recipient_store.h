@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -217,6 +218,17 @@ class RecipientStore {
   // Stores a body under `key` (the caller has verified it). Idempotent: a
   // second Put of the same key keeps the first body.
   virtual absl::Status PutBody(std::string_view key, std::string_view body) = 0;
+
+  // PutBody for each (key, body), committed together where the store can
+  // (SQLite: one transaction, so a batch of first reads pays one commit);
+  // one status per body, in order.
+  virtual std::vector<absl::Status> PutBodies(
+      const std::vector<std::pair<std::string_view, std::string_view>>& bodies) {
+    std::vector<absl::Status> out;
+    out.reserve(bodies.size());
+    for (const auto& [key, body] : bodies) out.push_back(PutBody(key, body));
+    return out;
+  }
 
   virtual absl::StatusOr<bool> HasBody(std::string_view key) = 0;
 

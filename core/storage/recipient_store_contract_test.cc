@@ -638,6 +638,22 @@ TEST_P(RecipientStoreContract, BodyCache) {
   EXPECT_EQ(*store_->CachedBodySize(Hash('e')), 0u);
 }
 
+// A batched fetch's bodies in one call: each lands (or keeps the body
+// already cached), one status per body, in order.
+TEST_P(RecipientStoreContract, PutBodiesStoresEachAndKeepsTheFirst) {
+  PM_ASSERT_OK(store_->PutBody(Hash('p'), "first"));
+  const std::string big(100'000, 'x');
+  std::vector<absl::Status> r = store_->PutBodies(
+      {{Hash('o'), "one"}, {Hash('p'), "second"}, {Hash('q'), big}, {Hash('r'), ""}});
+  ASSERT_EQ(r.size(), 4u);
+  for (const absl::Status& s : r) PM_EXPECT_OK(s);
+  EXPECT_EQ(*store_->GetBody(Hash('o')), "one");
+  EXPECT_EQ(*store_->GetBody(Hash('p')), "first");
+  EXPECT_EQ(*store_->GetBody(Hash('q')), big);
+  EXPECT_EQ(*store_->CachedBodySize(Hash('r')), 0u);
+  EXPECT_TRUE(store_->PutBodies({}).empty());
+}
+
 // Keys are opaque: the same hash under two scopes (core's BodyCacheKey: one
 // per sending domain) is two entries, and a key that is a prefix of another
 // finds nothing of the other's.

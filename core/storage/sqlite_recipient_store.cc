@@ -498,9 +498,9 @@ class SqliteRecipientStore : public RecipientStore {
     std::vector<PendingBody*> batch;
     batch.swap(put_queue_);
     lock.unlock();
-    absl::Status s = PutBodies(batch);
+    absl::Status s = WriteBodies(batch);
     if (!s.ok() && batch.size() > 1) {
-      for (PendingBody* p : batch) p->result = PutBodies({p});
+      for (PendingBody* p : batch) p->result = WriteBodies({p});
     } else {
       for (PendingBody* p : batch) p->result = s;
     }
@@ -509,6 +509,21 @@ class SqliteRecipientStore : public RecipientStore {
     put_leader_ = false;
     put_cv_.notify_all();
     return me.result;
+  }
+
+  // A batched fetch's bodies: one transaction (WriteBodies), or one each if
+  // it fails, so that each body gets its own result.
+  std::vector<absl::Status> PutBodies(
+      const std::vector<std::pair<std::string_view, std::string_view>>& bodies) override {
+    std::vector<PendingBody> mine;
+    mine.reserve(bodies.size());
+    std::vector<PendingBody*> batch;
+    for (const auto& [key, body] : bodies) mine.push_back(PendingBody{key, body});
+    for (PendingBody& p : mine) batch.push_back(&p);
+    absl::Status s = WriteBodies(batch);
+    std::vector<absl::Status> out;
+    for (PendingBody* p : batch) out.push_back(!s.ok() && batch.size() > 1 ? WriteBodies({p}) : s);
+    return out;
   }
 
   absl::StatusOr<bool> HasBody(std::string_view body_sha256) override {
@@ -1001,7 +1016,7 @@ class SqliteRecipientStore : public RecipientStore {
   };
   // One transaction for the lot. Already cached: the first body stays (the
   // size row and chunks were written together, so they are complete).
-  absl::Status PutBodies(const std::vector<PendingBody*>& batch) {
+  absl::Status WriteBodies(const std::vector<PendingBody*>& batch) {
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get(), Durability::kRelaxed);  // the body cache (header comment)
     RETURN_IF_ERROR(txn.Begin());
