@@ -250,12 +250,13 @@ class GrpcMailbox : public ImapMailbox {
   }
 
   // One ReadSet stream per FETCH set (at most kMaxReadSet UIDs a call): the
-  // node reads ahead and streams each message's chunks in order; the session
-  // holds one message at a time (gRPC's flow control holds the node back
-  // while the client is slow). A node without ReadSet gets one Read per
+  // node reads ahead and streams each message's chunks in order, and each
+  // piece goes on to the machine as it arrives (StreamBodies; ReadBodies
+  // gathers one message at a time): gRPC's flow control holds the node back
+  // while the client is slow. A node without ReadSet gets one Read per
   // message, several at once (BodyPrefetch).
-  void ReadBodies(const std::string& folder, const std::vector<ReadItem>& items, bool peek,
-                  const std::function<bool(size_t, absl::StatusOr<ImapBody>)>& each) override {
+  void StreamBodies(const std::string& folder, const std::vector<ReadItem>& items, bool peek,
+                    const std::function<bool(const BodyPiece&)>& each) override {
     for (size_t done = 0; done < items.size();) {
       const size_t n = std::min(items.size() - done, kMaxReadSet);
       switch (ReadSet(folder, items, done, n, peek, each)) {
@@ -263,21 +264,53 @@ class GrpcMailbox : public ImapMailbox {
         case SetOutcome::kStopped: return;
         case SetOutcome::kUnimplemented:
           ReadEach(folder, std::vector<ReadItem>(items.begin() + done, items.end()), peek,
-                   [&](size_t i, absl::StatusOr<ImapBody> b) { return each(done + i, std::move(b)); });
+                   [&](size_t i, absl::StatusOr<ImapBody> b) {
+                     BodyPiece p;
+                     p.index = done + i;
+                     if (!b.ok()) {
+                       p.status = b.status();
+                     } else {
+                       p.info = &b->info;
+                       p.data = b->bytes;
+                       p.last = true;
+                     }
+                     return each(p);
+                   });
           return;
       }
     }
+  }
+
+  void ReadBodies(const std::string& folder, const std::vector<ReadItem>& items, bool peek,
+                  const std::function<bool(size_t, absl::StatusOr<ImapBody>)>& each) override {
+    ImapBody body;
+    StreamBodies(folder, items, peek, [&](const BodyPiece& p) {
+      if (!p.status.ok()) {
+        body = ImapBody();
+        return each(p.index, p.status);
+      }
+      if (p.info != nullptr) {
+        body.info = *p.info;
+        body.bytes.clear();
+        body.bytes.reserve(std::min<uint64_t>(body.info.body_size(), kMaxBody));
+      }
+      body.bytes.append(p.data.data(), p.data.size());
+      if (!p.last) return true;
+      absl::StatusOr<ImapBody> out = std::move(body);
+      body = ImapBody();
+      return each(p.index, std::move(out));
+    });
   }
 
  private:
   enum class SetOutcome { kAll, kStopped, kUnimplemented };
 
   // items[first, first + n) in one ReadSet call; `each` gets every one of
-  // them in order unless it stops the reads (kStopped; also after a failed
-  // stream, whose status the next message gets).
+  // them in order (StreamBodies' pieces, index into items) unless it stops
+  // the reads (kStopped; also after a failed stream, whose status the next
+  // message gets: the one it broke inside, if any, first).
   SetOutcome ReadSet(const std::string& folder, const std::vector<ReadItem>& items, size_t first,
-                     size_t n, bool peek,
-                     const std::function<bool(size_t, absl::StatusOr<ImapBody>)>& each) {
+                     size_t n, bool peek, const std::function<bool(const BodyPiece&)>& each) {
     // The node bounds each first-read fetch; this bounds the whole set.
     auto ctx = NodeClient::Context(token_, kReadTimeout + absl::Seconds(n));
     v1::ReadSetRequest req;
@@ -288,45 +321,55 @@ class GrpcMailbox : public ImapMailbox {
         nodes_->mailbox().ReadSet(ctx.get(), req);
     size_t i = first;  // the message whose chunks arrive
     bool started = false;
-    ImapBody body;
+    uint64_t left = 0;  // bytes of message i still to come
     absl::Status broken;
     v1::ReadSetChunk chunk;
+    BodyPiece p;
     while (broken.ok() && reader->Read(&chunk)) {
       for (v1::ReadSetPiece& piece : *chunk.mutable_pieces()) {
         if (i >= first + n || piece.uid() != items[i].uid) {
           broken = absl::InternalError("the node's ReadSet answered out of order");
           break;
         }
+        p = BodyPiece();
+        p.index = i;
         if (piece.code() != 0) {
-          absl::Status st(static_cast<absl::StatusCode>(piece.code()), piece.error());
-          if (st.code() != absl::StatusCode::kNotFound) {
-            PM_LOG(INFO) << "imap " << peer_ << ": read of UID " << items[i].uid << " in "
-                         << folder << " failed: " << st;
+          if (started) {
+            broken = absl::InternalError("the node's ReadSet failed a message it had begun");
+            break;
           }
-          if (!each(i++, std::move(st))) return Stop(ctx.get(), reader.get());
+          p.status = absl::Status(static_cast<absl::StatusCode>(piece.code()), piece.error());
+          if (p.status.code() != absl::StatusCode::kNotFound) {
+            PM_LOG(INFO) << "imap " << peer_ << ": read of UID " << items[i].uid << " in "
+                         << folder << " failed: " << p.status;
+          }
+          ++i;
+          if (!each(p)) return Stop(ctx.get(), reader.get());
           continue;
         }
         if (!started) {
           started = true;
-          body.info = std::move(*piece.mutable_info());
-          body.bytes.clear();
-          body.bytes.reserve(std::min<uint64_t>(body.info.body_size(), kMaxBody));
+          left = piece.info().body_size();
+          p.info = &piece.info();
         }
-        body.bytes += piece.data();
-        if (body.bytes.size() > body.info.body_size()) {
+        if (piece.data().size() > left) {
           broken = absl::InternalError("the node sent more bytes than the message's size");
           break;
         }
-        if (!piece.last()) continue;
-        started = false;
-        absl::StatusOr<ImapBody> out = std::move(body);
-        if (out->bytes.size() != out->info.body_size()) {
+        left -= piece.data().size();
+        if (piece.last() && left != 0) {
           // The node promises a verified, complete body; anything else is
           // not shown (DESIGN.md: never a partial body).
-          out = absl::UnavailableError("short body from the node");
+          broken = absl::UnavailableError("short body from the node");
+          break;
         }
-        body = ImapBody();
-        if (!each(i++, std::move(out))) return Stop(ctx.get(), reader.get());
+        p.data = piece.data();
+        p.last = piece.last();
+        if (p.last) {
+          started = false;
+          ++i;
+        }
+        if (!each(p)) return Stop(ctx.get(), reader.get());
       }
     }
     if (!broken.ok()) ctx->TryCancel();
@@ -342,7 +385,11 @@ class GrpcMailbox : public ImapMailbox {
     PM_LOG(INFO) << "imap " << peer_ << ": reading " << n << " messages of " << folder
                  << " failed at UID " << items[i < first + n ? i : first + n - 1].uid << ": "
                  << broken;
-    while (i < first + n && each(i++, broken)) {
+    for (; i < first + n; ++i) {
+      p = BodyPiece();
+      p.index = i;
+      p.status = broken;
+      if (!each(p)) break;
     }
     return SetOutcome::kStopped;
   }

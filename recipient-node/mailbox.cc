@@ -230,24 +230,61 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(
   ASSIGN_OR_RETURN(MailboxEntry e, store_->GetEntry(user, folder, req.uid()));
   if (!Visible(e)) return absl::NotFoundError(absl::StrCat("no message with UID ", req.uid()));
   ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
+  return ReadFound(user, folder, std::move(e), n, std::nullopt, req.peek(), before_fetch);
+}
+
+absl::StatusOr<std::vector<RecipientNode::PreparedRead>> RecipientNode::PrepareReads(
+    const std::string& user, const std::string& folder, const std::vector<uint32_t>& uids) {
+  ASSIGN_OR_RETURN(std::vector<std::optional<EntryForRead>> found,
+                   store_->GetEntriesForRead(user, folder, uids));
+  std::vector<PreparedRead> out(uids.size());
+  std::vector<std::string> keys;
+  std::vector<size_t> keyed;
+  for (size_t i = 0; i < uids.size(); ++i) {
+    if (!found[i].has_value() || !Visible(found[i]->entry)) {
+      out[i].status = absl::NotFoundError(absl::StrCat("no message with UID ", uids[i]));
+      continue;
+    }
+    out[i].entry = std::move(found[i]->entry);
+    out[i].notification = std::move(found[i]->notification);
+    keys.push_back(BodyCacheKey(out[i].notification));
+    keyed.push_back(i);
+  }
+  ASSIGN_OR_RETURN(std::vector<bool> cached, store_->HasBodies(keys));
+  for (size_t k = 0; k < keyed.size(); ++k) out[keyed[k]].cached = cached[k];
+  return out;
+}
+
+absl::StatusOr<RecipientNode::ReadResult> RecipientNode::ReadPrepared(const std::string& user,
+                                                                      const std::string& folder,
+                                                                      const PreparedRead& p,
+                                                                      bool peek) {
+  RETURN_IF_ERROR(p.status);
+  return ReadFound(user, folder, p.entry, p.notification, p.cached, peek, nullptr);
+}
+
+absl::StatusOr<RecipientNode::ReadResult> RecipientNode::ReadFound(
+    const std::string& user, const std::string& folder, MailboxEntry e,
+    const StoredNotification& n, std::optional<bool> cached, bool peek,
+    const std::function<bool(uint64_t)>& before_fetch) {
   Metrics::Global().Add("pullmail_reads_total");
   const bool local = IsLocalMessage(n);
   bool from_cache = true;
+  if (!cached.has_value()) {
+    // Most reads find the body cached: one look, and no fetcher lock.
+    ASSIGN_OR_RETURN(bool has, store_->HasBody(BodyCacheKey(n)));
+    cached = has;
+  }
   if (local) {
     // Stored here by its owner: there is no sender node to ask.
-    ASSIGN_OR_RETURN(bool cached, store_->HasBody(BodyCacheKey(n)));
-    if (!cached) return absl::DataLossError("the stored copy of this message is missing");
+    if (!*cached) return absl::DataLossError("the stored copy of this message is missing");
+  } else if (*cached) {
+    Metrics::Global().Add("pullmail_cache_hits_total");
   } else {
-    // Most reads find the body cached: one look, and no fetcher lock.
-    ASSIGN_OR_RETURN(from_cache, store_->HasBody(BodyCacheKey(n)));
-    if (from_cache) {
-      Metrics::Global().Add("pullmail_cache_hits_total");
-    } else {
-      if (before_fetch && !before_fetch(n.body_size)) {
-        return absl::CancelledError("the read was given up before its fetch");
-      }
-      ASSIGN_OR_RETURN(from_cache, fetcher_->EnsureCached(n));
+    if (before_fetch && !before_fetch(n.body_size)) {
+      return absl::CancelledError("the read was given up before its fetch");
     }
+    ASSIGN_OR_RETURN(from_cache, fetcher_->EnsureCached(n));
   }
   if (ReadMayCount(CopyOf(e, local))) {
     // A first read counts for the sender's reputation (core's policy), once
@@ -255,7 +292,7 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::Read(
     ASSIGN_OR_RETURN(bool first, store_->MarkReadCounted(user, e.notification_id));
     if (first) NoteFirstRead(n);
   }
-  if (!req.peek() && !HasFlag(e, kSeenFlag)) {
+  if (!peek && !HasFlag(e, kSeenFlag)) {
     ASSIGN_OR_RETURN(std::vector<MailboxEntry> updated,
                      store_->SetFlags(user, folder, {e.uid}, FlagOp::kAdd,
                                       {std::string(kSeenFlag)}));

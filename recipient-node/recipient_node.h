@@ -134,6 +134,23 @@ class RecipientNode {
   // left to Read.
   void FetchAhead(const std::string& user, const std::string& folder,
                   const std::vector<uint32_t>& uids);
+  // A FETCH set's lookups (ReadSet): each of `uids` of `folder` found at
+  // once (RecipientStore::GetEntriesForRead, HasBodies), so that a message
+  // whose body is cached is read by ReadPrepared without lookups of its own
+  // and only the others need Read (which fetches). `status` is Read's
+  // NotFound for a UID that does not exist or is not visible.
+  struct PreparedRead {
+    absl::Status status;
+    MailboxEntry entry;
+    StoredNotification notification;
+    bool cached = false;
+  };
+  absl::StatusOr<std::vector<PreparedRead>> PrepareReads(const std::string& user,
+                                                         const std::string& folder,
+                                                         const std::vector<uint32_t>& uids);
+  // Read of a prepared message (p.status OK), by the same rules.
+  absl::StatusOr<ReadResult> ReadPrepared(const std::string& user, const std::string& folder,
+                                          const PreparedRead& p, bool peek);
   absl::StatusOr<v1::SetFlagsResponse> SetFlags(const std::string& user,
                                                 const v1::SetFlagsRequest& req);
   absl::StatusOr<v1::CopyResponse> Copy(const std::string& user, const v1::CopyRequest& req);
@@ -255,6 +272,12 @@ class RecipientNode {
   static void Replay(SpamPolicy& policy, const PolicyEvent& e);
   // The first read of a copy, for the policy (mailbox.cc calls it).
   void NoteFirstRead(const StoredNotification& n);
+  // Read's rules once the entry and its notification are known (`cached`:
+  // whether the body is, if known).
+  absl::StatusOr<ReadResult> ReadFound(const std::string& user, const std::string& folder,
+                                       MailboxEntry e, const StoredNotification& n,
+                                       std::optional<bool> cached, bool peek,
+                                       const std::function<bool(uint64_t)>& before_fetch);
 
   NodeConfig config_;
   std::unique_ptr<RecipientStore> store_;

@@ -289,6 +289,67 @@ TEST_F(RecipientNodeTest, RevocationHidesUnreadCopiesAndAReplayHidesNothing) {
   EXPECT_TRUE(absl::IsNotFound(node_->Report(std::string("bob@") + kHere, req).status()));
 }
 
+// ReadSet's lookups: a set's messages found at once with whether each body
+// is cached; a cached one is read (ReadPrepared) by Read's rules without a
+// lookup of its own, and what a user may not see is NotFound, as for Read.
+TEST_F(RecipientNodeTest, PreparedReadsFindASetAtOnceAndReadByReadsRules) {
+  Open(Open2());
+  for (const char* id : {"m1", "m2", "m3"}) {
+    Deliver(Notification(kGood, id, std::string("body of ") + id, {"ann", "bob"}));
+  }
+  const std::string ann = std::string("ann@") + kHere;
+  // m2's body is cached (under the key Read uses); m1 and m3 are not.
+  auto n2 = node_->store().FindNotification(kGood, std::string("m2@") + kGood);
+  ASSERT_TRUE(n2.ok()) << n2.status();
+  ASSERT_TRUE(node_->store().PutBody(BodyCacheKey(*n2), "body of m2").ok());
+  // m3 is hidden from ann (revoked while unread).
+  v1::Revocation rev;
+  rev.set_version(1);
+  rev.set_message_id(std::string("m3@") + kGood);
+  rev.set_signing_domain(kGood);
+  rev.set_revoked_unix_ms(absl::ToUnixMillis(clock_.Now()));
+  auto signed_rev = SignRevocation(rev, kGood, "k1", *keys_[kGood]);
+  ASSERT_TRUE(signed_rev.ok());
+  ASSERT_TRUE(node_->ApplyRevocation(*signed_rev).ok());
+
+  auto prepared = node_->PrepareReads(ann, "INBOX", {2, 1, 3, 9, 2});
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  ASSERT_EQ(prepared->size(), 5u);
+  const auto& p = *prepared;
+  EXPECT_TRUE(p[0].status.ok());
+  EXPECT_TRUE(p[0].cached);
+  EXPECT_EQ(p[0].entry.uid, 2u);
+  EXPECT_EQ(p[0].notification.message_id, std::string("m2@") + kGood);
+  EXPECT_TRUE(p[1].status.ok());
+  EXPECT_FALSE(p[1].cached);
+  EXPECT_TRUE(absl::IsNotFound(p[2].status)) << p[2].status;  // hidden
+  EXPECT_TRUE(absl::IsNotFound(p[3].status)) << p[3].status;  // never given
+  EXPECT_TRUE(p[4].cached);
+  EXPECT_TRUE(absl::IsNotFound(node_->PrepareReads(ann, "Nope", {1}).status()));
+
+  // Read's rules: peek leaves \Seen alone, a read sets it.
+  auto peeked = node_->ReadPrepared(ann, "INBOX", p[0], /*peek=*/true);
+  ASSERT_TRUE(peeked.ok()) << peeked.status();
+  EXPECT_TRUE(peeked->from_cache);
+  EXPECT_EQ(peeked->stored_size, 10u);
+  EXPECT_EQ(peeked->body_key, BodyCacheKey(*n2));
+  EXPECT_EQ(peeked->info.flags_size(), 0);
+  v1::ReadRequest one;
+  one.set_uid(2);
+  one.set_peek(true);
+  auto by_read = node_->Read(ann, one);
+  ASSERT_TRUE(by_read.ok()) << by_read.status();
+  EXPECT_EQ(by_read->info.SerializeAsString(), peeked->info.SerializeAsString());
+  EXPECT_EQ(by_read->prefix, peeked->prefix);
+  auto read = node_->ReadPrepared(ann, "INBOX", p[0], /*peek=*/false);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->info.flags_size(), 1);
+  EXPECT_EQ(read->info.flags(0), "\\Seen");
+  EXPECT_EQ(List("ann", "INBOX")[1].flags(0), "\\Seen");
+  EXPECT_TRUE(List("bob", "INBOX")[1].flags().empty());
+  EXPECT_TRUE(absl::IsNotFound(node_->ReadPrepared(ann, "INBOX", p[2], true).status()));
+}
+
 // ListMessagesRequest.changed_since: only the messages whose modseq went
 // up (a flag change, new mail), what left in `vanished`, counts of the whole
 // folder; the gateway's IMAP refresh brings its listing up to date with it.

@@ -33,6 +33,13 @@ constexpr size_t kReadSetWorkers = 8;
 constexpr size_t kReadSetWindow = 16;
 constexpr uint64_t kReadSetAheadBytes = uint64_t{32} << 20;
 constexpr int kCancelCheckEvery = 64;  // ReadSet messages between IsCancelled checks
+// ReadSet looks its messages up this many at a time (RecipientNode::PrepareReads).
+constexpr size_t kPrepareWindow = 128;
+// ReadSet's pieces gather into one Write up to this many bytes of data.
+constexpr size_t kReadSetChunkBytes = 256 * 1024;
+// A body is streamed in slices that end on a multiple of this (the SQLite
+// store's chunk rows are this size: each slice reads one).
+constexpr uint64_t kReadSlice = 256 * 1024;
 
 class RecipientServiceImpl final : public v1::RecipientService::Service {
  public:
@@ -236,9 +243,12 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
   }
 
   // One FETCH set's bodies in one stream (proto ReadSetRequest): each message
-  // exactly as Read serves it (RecipientNode::Read: the same authorization,
-  // fetch, cache and \Seen rules), made ready a few messages ahead on this
-  // call's workers (ReadAhead) while earlier ones stream.
+  // exactly as Read serves it (RecipientNode::Read's rules). The set is
+  // looked up kPrepareWindow messages at a time (PrepareReads: a few
+  // statements for all of them); a message whose body is cached is read and
+  // streamed right here, and only those that must be fetched go to this
+  // call's read-ahead workers (ReadAhead, started at the first such
+  // message), which fetch them a few messages ahead of the one streaming.
   grpc::Status ReadSet(grpc::ServerContext* ctx, const v1::ReadSetRequest* req,
                        grpc::ServerWriter<v1::ReadSetChunk>* writer) override {
     auto user = node_->auth().Authenticate(*ctx);
@@ -248,8 +258,27 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
                           absl::StrCat("ReadSet takes 1 to ", kMaxReadSet, " UIDs"));
     }
     Metrics::Global().Add("pullmail_read_sets_total");
+    const size_t n = static_cast<size_t>(req->uids_size());
+    const std::string folder = req->folder().empty() ? std::string(kInbox) : req->folder();
     ReadAhead ahead(node_, *user, *req);
-    // Pieces gather into one chunk (one Write) up to kBodyChunkSize bytes of
+    // prepared[i]: message i's lookup, from its window's PrepareReads until
+    // it is streamed; nullopt (the lookup failed) sends it through Read.
+    std::vector<std::optional<RecipientNode::PreparedRead>> prepared(n);
+    size_t prepared_end = 0;
+    auto prepare_ahead = [&](size_t i) {
+      while (prepared_end < n && prepared_end <= i + kReadSetWindow) {
+        const size_t from = prepared_end, to = std::min(n, from + kPrepareWindow);
+        std::vector<uint32_t> uids(req->uids().begin() + from, req->uids().begin() + to);
+        absl::StatusOr<std::vector<RecipientNode::PreparedRead>> p =
+            node_->PrepareReads(*user, folder, uids);
+        for (size_t k = from; k < to; ++k) {
+          if (p.ok()) prepared[k] = std::move((*p)[k - from]);
+          if (!p.ok() || (prepared[k]->status.ok() && !prepared[k]->cached)) ahead.Add(k);
+        }
+        prepared_end = to;
+      }
+    };
+    // Pieces gather into one chunk (one Write) up to kReadSetChunkBytes of
     // data, and leave before a wait for a message that is not ready yet.
     v1::ReadSetChunk out;
     size_t out_bytes = 0;
@@ -260,31 +289,27 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       out_bytes = 0;
       return written;
     };
-    for (int i = 0; i < req->uids_size(); ++i) {
-      // IsCancelled on a synchronous call plucks the completion queue (a
-      // poll and a futex wait): it cost a third of a cached read's CPU when
-      // asked per message. A gone client also fails the next Write.
-      if (i % kCancelCheckEvery == 0 && ctx->IsCancelled()) break;
-      if (!ahead.Ready(i) && !flush()) return grpc::Status::OK;
-      absl::StatusOr<RecipientNode::ReadResult> r = ahead.Take(i);
-      if (!r.ok()) {
-        v1::ReadSetPiece* p = out.add_pieces();
-        p->set_uid(req->uids(i));
-        p->set_code(static_cast<int>(r.status().code()));
-        p->set_error(std::string(r.status().message()));
-        p->set_last(true);
-        out_bytes += p->error().size();
-        if (out_bytes >= limits::kBodyChunkSize && !flush()) return grpc::Status::OK;
-        continue;
-      }
+    auto error_piece = [&](int i, const absl::Status& status) {
+      v1::ReadSetPiece* p = out.add_pieces();
+      p->set_uid(req->uids(i));
+      p->set_code(static_cast<int>(status.code()));
+      p->set_error(std::string(status.message()));
+      p->set_last(true);
+      out_bytes += p->error().size();
+      return out_bytes < kReadSetChunkBytes || flush();
+    };
+    // Streams message i; false with *sent unset: nothing of it went out.
+    auto stream = [&](int i, const RecipientNode::ReadResult& r, bool* sent) {
       bool first = true;
-      absl::Status s = StreamBody(*r, ctx, [&](std::string data, bool last) {
-        if (out_bytes + data.size() > limits::kBodyChunkSize && !flush()) return false;
+      absl::Status s = StreamBody(r, ctx, [&](std::string data, bool last) {
+        if (out_bytes > 0 && out_bytes + data.size() > kReadSetChunkBytes && !flush()) {
+          return false;
+        }
         v1::ReadSetPiece* p = out.add_pieces();
         p->set_uid(req->uids(i));
         if (first) {
-          *p->mutable_info() = r->info;
-          p->set_from_cache(r->from_cache);
+          *p->mutable_info() = r.info;
+          p->set_from_cache(r.from_cache);
           first = false;
         }
         out_bytes += data.size();
@@ -292,9 +317,58 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
         p->set_last(last);
         return true;
       });
-      // A failure in the middle of a body cannot become a per-message code
-      // (its first bytes may be gone): the stream ends with it, and the
-      // client drops the partial message.
+      *sent = !first;
+      return s;
+    };
+    for (int i = 0; i < static_cast<int>(n); ++i) {
+      // IsCancelled on a synchronous call plucks the completion queue (a
+      // poll and a futex wait): it cost a third of a cached read's CPU when
+      // asked per message. A gone client also fails the next Write.
+      if (i % kCancelCheckEvery == 0 && ctx->IsCancelled()) break;
+      prepare_ahead(i);
+      std::optional<RecipientNode::PreparedRead> p = std::move(prepared[i]);
+      prepared[i].reset();
+      if (p.has_value() && !p->status.ok()) {
+        ahead.Advance(i);
+        if (!error_piece(i, p->status)) return grpc::Status::OK;
+        continue;
+      }
+      absl::Status s;
+      bool sent = false;
+      if (p.has_value() && p->cached) {
+        ahead.Advance(i);
+        absl::StatusOr<RecipientNode::ReadResult> r = node_->ReadPrepared(*user, folder, *p, req->peek());
+        if (r.ok()) s = stream(i, *r, &sent);
+        if (r.ok() && (s.ok() || sent || !absl::IsNotFound(s))) {
+          // A failure in the middle of a body cannot become a per-message
+          // code (its first bytes may be gone): the stream ends with it,
+          // and the client drops the partial message.
+          if (!s.ok()) return ToGrpc(s);
+          if (!written) return grpc::Status::OK;
+          continue;
+        }
+        // The body left the cache since the lookup (or the read failed):
+        // read it as Read does, fetching it again if need be.
+        v1::ReadRequest one;
+        one.set_folder(req->folder());
+        one.set_uid(req->uids(i));
+        one.set_peek(req->peek());
+        if (!flush()) return grpc::Status::OK;
+        r = node_->Read(*user, one);
+        if (!r.ok()) {
+          if (!error_piece(i, r.status())) return grpc::Status::OK;
+          continue;
+        }
+        s = stream(i, *r, &sent);
+      } else {
+        if (!ahead.Ready(i) && !flush()) return grpc::Status::OK;
+        absl::StatusOr<RecipientNode::ReadResult> r = ahead.Take(i);
+        if (!r.ok()) {
+          if (!error_piece(i, r.status())) return grpc::Status::OK;
+          continue;
+        }
+        s = stream(i, *r, &sent);
+      }
       if (!s.ok()) return ToGrpc(s);
       if (!written) return grpc::Status::OK;
     }
@@ -347,7 +421,8 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
   }
 
  private:
-  // What Read serves for `r`, in slices of at most limits::kBodyChunkSize:
+  // What Read serves for `r`, in slices of at most kReadSlice bytes (plus
+  // the prefix on the first and a few bytes the filter held back):
   // the Authentication-Results: field first (info.body_size counts it), then
   // the stored bytes, whose hash was checked as they came, with the sender's
   // own Authentication-Results: fields renamed (core's ServedHeaderFilter:
@@ -362,9 +437,10 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     const bool verified = !prefix.empty();
     ServedHeaderFilter filter;
     do {
-      // Room for the prefix and for the few bytes the filter held back.
+      // To the next multiple of kReadSlice (one stored chunk a read), with
+      // the prefix and the few bytes the filter held back on top.
       auto data = node_->store().ReadCachedBody(r.body_key, offset,
-                                                limits::kBodyChunkSize - prefix.size() - 64);
+                                                kReadSlice - offset % kReadSlice);
       if (!data.ok()) return data.status();
       offset += data->size();
       std::string out = std::move(prefix);
@@ -380,21 +456,20 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     return absl::OkStatus();
   }
 
-  // ReadSet's read-ahead: messages are made ready (RecipientNode::Read,
-  // which fetches and caches a body on its first read) by up to
-  // kReadSetWorkers threads of this call, at most kReadSetWindow messages
-  // past the one being streamed and at most kReadSetAheadBytes of bodies
-  // being fetched at once (by the notification's size, counted from Read's
-  // before_fetch: a fetch holds its body whole until it is verified and
-  // cached; a cached body costs nothing ahead); the message being streamed
-  // is always read, whatever its size. Results are taken strictly in order.
+  // ReadSet's read-ahead for the messages it is given (Add: those whose
+  // body must be fetched, in ascending order): they are made ready
+  // (RecipientNode::Read, which fetches and caches a body on its first read)
+  // by up to kReadSetWorkers threads of this call, started at the first Add,
+  // at most kReadSetWindow messages past the one being streamed (Advance,
+  // Take) and at most kReadSetAheadBytes of bodies being fetched at once (by
+  // the notification's size, counted from Read's before_fetch: a fetch holds
+  // its body whole until it is verified and cached; a cached body costs
+  // nothing ahead); the message being streamed is always read, whatever its
+  // size. Results are taken strictly in order.
   class ReadAhead {
    public:
     ReadAhead(RecipientNode* node, std::string user, const v1::ReadSetRequest& req)
-        : node_(node), user_(std::move(user)), req_(req), results_(req.uids_size()) {
-      const size_t workers = std::min<size_t>(kReadSetWorkers, results_.size());
-      for (size_t w = 0; w < workers; ++w) threads_.emplace_back([this] { Work(); });
-    }
+        : node_(node), user_(std::move(user)), req_(req), results_(req.uids_size()) {}
     ~ReadAhead() {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -406,6 +481,24 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     ReadAhead(const ReadAhead&) = delete;
     ReadAhead& operator=(const ReadAhead&) = delete;
 
+    // Message i (above every one added before) is to be read here.
+    void Add(size_t i) {
+      std::lock_guard<std::mutex> lock(mu_);
+      todo_.push_back(i);
+      if (threads_.empty()) {
+        const size_t workers = std::min<size_t>(kReadSetWorkers, results_.size() - i);
+        for (size_t w = 0; w < workers; ++w) threads_.emplace_back([this] { Work(); });
+      }
+      work_cv_.notify_one();
+    }
+
+    // The stream is at message i (served elsewhere): the window moves.
+    void Advance(size_t i) {
+      if (threads_.empty()) return;  // only this thread starts them
+      std::lock_guard<std::mutex> lock(mu_);
+      MoveTo(i);
+    }
+
     // Whether message i is ready, so that Take(i) would not wait.
     bool Ready(size_t i) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -414,16 +507,7 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
 
     absl::StatusOr<RecipientNode::ReadResult> Take(size_t i) {
       std::unique_lock<std::mutex> lock(mu_);
-      if (taken_ != i) {
-        taken_ = i;
-        // The window moved by one message: one idle worker may start it,
-        // and a worker waiting for room may go if this one was its own.
-        if (room_waiters_ > 0) {
-          work_cv_.notify_all();
-        } else {
-          work_cv_.notify_one();
-        }
-      }
+      MoveTo(i);
       taking_ = true;
       done_cv_.wait(lock, [&] { return results_[i].has_value(); });
       taking_ = false;
@@ -433,14 +517,27 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     }
 
    private:
+    // Requires mu_.
+    void MoveTo(size_t i) {
+      if (taken_ == i) return;
+      taken_ = i;
+      // One idle worker may start the next message if the window now
+      // reaches it, and a worker waiting for room may go if i was its own.
+      if (room_waiters_ > 0) {
+        work_cv_.notify_all();
+      } else if (next_ < todo_.size() && todo_[next_] <= taken_ + kReadSetWindow) {
+        work_cv_.notify_one();
+      }
+    }
+
     void Work() {
       std::unique_lock<std::mutex> lock(mu_);
       while (true) {
         work_cv_.wait(lock, [&] {
-          return stop_ || (next_ < results_.size() && next_ <= taken_ + kReadSetWindow);
+          return stop_ || (next_ < todo_.size() && todo_[next_] <= taken_ + kReadSetWindow);
         });
         if (stop_) return;
-        const size_t j = next_++;
+        const size_t j = todo_[next_++];
         lock.unlock();
         v1::ReadRequest one;
         one.set_folder(req_.folder());
@@ -498,11 +595,12 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     bool stop_ = false;                      // guarded by mu_
     bool taking_ = false;                    // Take waits for results_[taken_]; mu_
     int room_waiters_ = 0;                   // workers waiting for byte room; mu_
-    size_t next_ = 0;                        // the first message no worker took; mu_
+    std::vector<size_t> todo_;               // the messages to read here, ascending; mu_
+    size_t next_ = 0;                        // the first of todo_ no worker took; mu_
     size_t taken_ = 0;                       // the message being streamed; mu_
     uint64_t ahead_ = 0;                     // bytes of bodies in reads now; mu_
     std::vector<std::optional<absl::StatusOr<RecipientNode::ReadResult>>> results_;  // mu_
-    std::vector<std::thread> threads_;
+    std::vector<std::thread> threads_;       // started by Add (the streaming thread)
   };
 
   template <typename Resp, typename Fn>

@@ -195,6 +195,16 @@ void ImapMachine::Write(std::string_view bytes) {
   if (outbuf_.size() >= options_.flush_bytes) Flush();
 }
 
+void ImapMachine::WriteBody(std::string_view bytes) {
+  // A large piece goes out as it is rather than through the buffer.
+  if (bytes.size() < options_.flush_bytes / 4) return Write(bytes);
+  if (!Flush() || closed_out_) return;
+  if (!out_->Write(bytes)) {
+    closed_out_ = true;
+    closed_ = true;
+  }
+}
+
 bool ImapMachine::Flush() {
   if (outbuf_.empty() || closed_out_) return !closed_out_;
   if (!out_->Write(outbuf_)) {
@@ -1257,8 +1267,32 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
   // A BINARY of a part whose Content-Transfer-Encoding is unknown: that
   // message's response is not sent, the FETCH ends NO [UNKNOWN-CTE].
   bool unknown_cte = false;
-  // Writes one message's FETCH response; `body` is null when not read.
-  auto respond = [&](uint32_t seq, const std::string* body, bool now_seen) {
+  // The one attribute that needs a message's bytes, when it is their whole
+  // (BODY[], RFC822) and nothing else needs them parsed: then each body is
+  // written on to the client as it arrives (StreamBodies) instead of held.
+  const FetchAtt* streamed = nullptr;
+  bool streamable = true;
+  for (const FetchAtt& a : cmd.fetch) {
+    const bool whole = a.kind == K::kRfc822 ||
+                       (a.kind == K::kBodySection && a.section.part.empty() &&
+                        a.section.text == FetchSection::Text::kNone && !a.partial_start);
+    if (whole) {
+      if (streamed != nullptr) streamable = false;
+      streamed = &a;
+    } else if (a.kind != K::kFlags && a.kind != K::kUid && a.kind != K::kModseq &&
+               a.kind != K::kRfc822Size && a.kind != K::kInternalDate &&
+               a.kind != K::kEnvelope) {
+      streamable = false;
+    }
+  }
+  if (!streamable) streamed = nullptr;
+
+  // Writes one message's FETCH response; `body` is null when not read. With
+  // `split`, the `streamed` attribute's literal is left open after its
+  // "{literal_size}\r\n" (at *split in what is written): the caller writes
+  // the bytes, then the rest.
+  auto respond = [&](uint32_t seq, const std::string* body, bool now_seen,
+                     uint64_t literal_size = 0, size_t* split = nullptr) {
     v1::MessageInfo& m = sel_->messages[seq - 1];
     bool flags = wants_flags, seen_changed = false;
     if (now_seen && !HasFlag(m.flags(), kFlagSeen)) {
@@ -1315,7 +1349,14 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
         case K::kEnvelope: item(absl::StrCat("ENVELOPE ", ImapEnvelope(m.summary()))); break;
         case K::kBodyStructure: item("BODYSTRUCTURE ", ImapBodyStructure(tree(), true)); break;
         case K::kBody: item("BODY ", ImapBodyStructure(tree(), false)); break;
-        case K::kRfc822: item("RFC822 ", Literal(*body)); break;
+        case K::kRfc822:
+          if (split != nullptr) {
+            item("RFC822 ", absl::StrCat("{", literal_size, "}\r\n"));
+            *split = out.size();
+            break;
+          }
+          item("RFC822 ", Literal(*body));
+          break;
         case K::kRfc822Header: {
           FetchSection h;
           h.text = FetchSection::Text::kHeader;
@@ -1331,6 +1372,11 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
           break;
         }
         case K::kBodySection: {
+          if (split != nullptr && &a == streamed) {
+            item(absl::StrCat("BODY[] {", literal_size, "}\r\n"));
+            *split = out.size();
+            break;
+          }
           std::string bytes;
           if (body == nullptr) {
             bytes = *SummaryHeaderFields(m.summary(), a.section.fields);
@@ -1348,7 +1394,14 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
       }
     }
     out += ")\r\n";
+    if (split != nullptr) {
+      Write(std::string_view(out).substr(0, *split));
+      out.erase(0, *split);
+      *split = 0;
+      return out;
+    }
     if (!unknown_cte) Write(out);
+    return std::string();
   };
 
   std::vector<ImapMailbox::ReadItem> reads;
@@ -1367,7 +1420,57 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
   };
   bool expunged = false;
   absl::Status failed;
-  if (!reads.empty()) {
+  if (!reads.empty() && streamed != nullptr) {
+    // A literal cannot be taken back: once its size is out, a body that
+    // breaks off (or does not add up to it) ends the connection.
+    std::string tail;      // what follows the open literal
+    uint64_t left = 0;     // its bytes still to come
+    bool open = false;
+    auto abandon = [&] {
+      outbuf_.clear();
+      closed_ = true;
+      return false;
+    };
+    mailbox_->StreamBodies(sel_->name, reads, !sets_seen,
+                           [&](const ImapMailbox::BodyPiece& p) {
+      if (!p.status.ok()) {
+        if (open) return abandon();
+        answer_unread_until(read_pos[p.index]);
+        next = read_pos[p.index] + 1;
+        if (p.status.code() == absl::StatusCode::kNotFound) {
+          expunged = true;  // removed by another session; announced later
+          return !closed_;
+        }
+        failed = p.status;
+        return false;
+      }
+      if (p.info != nullptr) {
+        if (open) return abandon();
+        answer_unread_until(read_pos[p.index]);
+        next = read_pos[p.index] + 1;
+        v1::MessageInfo& m = sel_->messages[(*seqs)[read_pos[p.index]] - 1];
+        if (p.info->uid() == m.uid() && p.info->modseq() > m.modseq()) {
+          m.set_modseq(p.info->modseq());  // the read set \Seen: a change
+        }
+        size_t split = 0;
+        left = p.info->body_size();
+        tail = respond((*seqs)[read_pos[p.index]], nullptr, sets_seen, left, &split);
+        open = true;
+      } else if (!open) {
+        return abandon();
+      }
+      if (p.data.size() > left) return abandon();
+      left -= p.data.size();
+      WriteBody(p.data);
+      if (p.last) {
+        if (left != 0) return abandon();
+        open = false;
+        Write(tail);
+      }
+      return !closed_;
+    });
+    if (open) abandon();  // the reads ended inside a literal
+  } else if (!reads.empty()) {
     mailbox_->ReadBodies(sel_->name, reads, !sets_seen, [&](size_t i, absl::StatusOr<ImapBody> b) {
       answer_unread_until(read_pos[i]);
       next = read_pos[i] + 1;

@@ -132,6 +132,9 @@ class ImapMachine {
   static const CommandSpec* FindCommand(std::string_view name);
 
   bool Flush();
+  // Write for a literal's bytes: a large piece is written out directly
+  // (after what is buffered) instead of copied into the buffer.
+  void WriteBody(std::string_view bytes);
   void Write(std::string_view bytes);
   void Tagged(const ImapCommand& cmd, std::string_view status, std::string_view text);
   void Ok(const ImapCommand& cmd, std::string_view text = "");

@@ -232,6 +232,49 @@ TEST_F(Imap, Rfc3501_6_4_5_FetchPeekAndSeen) {
   EXPECT_EQ(mb_.reads, 2);
 }
 
+// BODY[] goes to the client piece by piece as the node streams it
+// (ImapMailbox::StreamBodies): the same bytes as a whole body gives.
+TEST_F(Imap, FetchOfWholeBodiesIsWrittenAsItArrives) {
+  const std::string other = "Subject: two\r\n\r\nsecond message, a little longer\r\n";
+  mb_.Add("INBOX", kMsg);
+  mb_.Add("INBOX", other);
+  SelectInbox();
+  const std::string want =
+      absl::StrCat("* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE ", sizeof(kMsg) - 1, " BODY[] {",
+                   sizeof(kMsg) - 1, "}\r\n", kMsg, ")\r\n* 2 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE ",
+                   other.size(), " BODY[] {", other.size(), "}\r\n", other,
+                   ")\r\na1 OK FETCH completed\r\n");
+  mb_.piece_bytes = 7;
+  EXPECT_EQ(Say("a1 UID FETCH 1:2 (RFC822.SIZE BODY[] FLAGS)\r\n"), want);
+  EXPECT_GT(mb_.pieces, 10);
+}
+
+// A literal cannot be taken back: a body that breaks off after its size
+// went out ends the connection, with no tagged reply after the partial
+// literal; one that fails before its first byte is a clean NO.
+TEST_F(Imap, BodyBrokenInsideItsLiteralClosesTheConnection) {
+  mb_.Add("INBOX", kMsg);
+  mb_.Add("INBOX", kMsg);
+  SelectInbox();
+  mb_.piece_bytes = 7;
+  mb_.break_after = 3;
+  ImapNext next;
+  std::string out = Say("a1 FETCH 1:2 BODY.PEEK[]\r\n", &next);
+  EXPECT_EQ(next, ImapNext::kClose);
+  EXPECT_EQ(out.find("a1 "), std::string::npos) << out;
+  EXPECT_EQ(out.find(")\r\n"), std::string::npos) << out;
+
+  Reset({});
+  SelectInbox();
+  mb_.pieces = 0;
+  mb_.break_after = (sizeof(kMsg) - 1 + 6) / 7;  // exactly message 1's pieces
+  out = Say("a2 FETCH 1:2 BODY.PEEK[]\r\n", &next);
+  EXPECT_EQ(next, ImapNext::kRead);
+  EXPECT_EQ(out, absl::StrCat("* 1 FETCH (BODY[] {", sizeof(kMsg) - 1, "}\r\n", kMsg,
+                              ")\r\na2 NO [UNAVAILABLE] the sender's node cannot be reached; "
+                              "try again later\r\n"));
+}
+
 // A body the node cannot get: NO [UNAVAILABLE], no partial response.
 TEST_F(Imap, Rfc5530_FetchUnavailable) {
   mb_.Add("INBOX", kMsg);

@@ -88,6 +88,39 @@ class ImapMailbox {
   };
   virtual void ReadBodies(const std::string& folder, const std::vector<ReadItem>& items, bool peek,
                           const std::function<bool(size_t, absl::StatusOr<ImapBody>)>& each) = 0;
+
+  // ReadBodies, for a caller that writes each body on as it arrives instead
+  // of holding it whole. For each item in order, `each` gets either one
+  // piece with a failed `status` (the message cannot be read; nothing of it
+  // came), or its pieces: the first with the node's `info`, then the rest,
+  // the last with `last` set, `data` adding up to info.body_size(). A read
+  // that breaks after a message's first piece gives a piece with a failed
+  // status for that message (the caller must drop what it had of it) and
+  // ends. `each` returning false stops the reads. `data` is valid during
+  // the call only. The default reads each body whole (ReadBodies) and hands
+  // it over as one piece.
+  struct BodyPiece {
+    size_t index = 0;                      // into items
+    absl::Status status;                   // not OK: this message failed
+    const v1::MessageInfo* info = nullptr; // the message's first piece only
+    std::string_view data;
+    bool last = false;                     // the message's last piece
+  };
+  virtual void StreamBodies(const std::string& folder, const std::vector<ReadItem>& items,
+                            bool peek, const std::function<bool(const BodyPiece&)>& each) {
+    ReadBodies(folder, items, peek, [&](size_t i, absl::StatusOr<ImapBody> b) {
+      BodyPiece p;
+      p.index = i;
+      if (!b.ok()) {
+        p.status = b.status();
+        return each(p);
+      }
+      p.info = &b->info;
+      p.data = b->bytes;
+      p.last = true;
+      return each(p);
+    });
+  }
 };
 
 }  // namespace pullmail

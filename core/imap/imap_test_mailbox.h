@@ -76,6 +76,12 @@ class TestMailbox : public ImapMailbox {
   std::string password = "secret";
   absl::Status fail_reads;  // when set, every read fails so
   int reads = 0;            // message reads so far
+  // StreamBodies hands bodies out in pieces of this many bytes (0: whole,
+  // as the default does); with break_after >= 0, the read breaks
+  // (kUnavailable) when that many pieces have been handed out.
+  size_t piece_bytes = 0;
+  int break_after = -1;
+  int pieces = 0;  // handed out by StreamBodies
   int fail_append_at = 0;   // when > 0, the n-th Append from now fails (kUnavailable)
   bool changed_ = false;
   bool whole_listings = false;  // ListChanges lists the whole folder (an older node)
@@ -249,6 +255,33 @@ class TestMailbox : public ImapMailbox {
       }
       if (!each(i, std::move(r))) return;
     }
+  }
+  void StreamBodies(const std::string& folder, const std::vector<ReadItem>& items, bool peek,
+                    const std::function<bool(const BodyPiece&)>& each) override {
+    if (piece_bytes == 0) return ImapMailbox::StreamBodies(folder, items, peek, each);
+    ReadBodies(folder, items, peek, [&](size_t i, absl::StatusOr<ImapBody> b) {
+      BodyPiece p;
+      p.index = i;
+      if (!b.ok()) {
+        p.status = b.status();
+        return each(p);
+      }
+      for (size_t at = 0; at == 0 || at < b->bytes.size(); at += piece_bytes) {
+        if (break_after >= 0 && pieces >= break_after) {
+          BodyPiece broken;
+          broken.index = i;
+          broken.status = absl::UnavailableError("the stream broke");
+          each(broken);
+          return false;
+        }
+        ++pieces;
+        p.info = at == 0 ? &b->info : nullptr;
+        p.data = std::string_view(b->bytes).substr(at, piece_bytes);
+        p.last = at + piece_bytes >= b->bytes.size();
+        if (!each(p)) return false;
+      }
+      return true;
+    });
   }
 
  private:

@@ -52,4 +52,32 @@ absl::StatusOr<std::vector<MailboxEntry>> RecipientStore::SetFlags(
   return std::move(r.entries);
 }
 
+absl::StatusOr<std::vector<std::optional<EntryForRead>>> RecipientStore::GetEntriesForRead(
+    std::string_view user, std::string_view folder, const std::vector<uint32_t>& uids) {
+  RETURN_IF_ERROR(GetFolder(user, folder).status());
+  std::vector<std::optional<EntryForRead>> out;
+  out.reserve(uids.size());
+  for (uint32_t uid : uids) {
+    absl::StatusOr<MailboxEntry> e = GetEntry(user, folder, uid);
+    if (absl::IsNotFound(e.status())) {
+      out.emplace_back();
+      continue;
+    }
+    RETURN_IF_ERROR(e.status());
+    ASSIGN_OR_RETURN(StoredNotification n, GetNotification(e->notification_id));
+    out.emplace_back(EntryForRead{*std::move(e), std::move(n)});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<bool>> RecipientStore::HasBodies(const std::vector<std::string>& keys) {
+  std::vector<bool> out;
+  out.reserve(keys.size());
+  for (const std::string& key : keys) {
+    ASSIGN_OR_RETURN(bool has, HasBody(key));
+    out.push_back(has);
+  }
+  return out;
+}
+
 }  // namespace pullmail

@@ -57,6 +57,12 @@ struct CopyResult {
   std::vector<uint32_t> src, dst;
 };
 
+// One message as a read needs it (RecipientStore::GetEntriesForRead).
+struct EntryForRead {
+  MailboxEntry entry;
+  StoredNotification notification;
+};
+
 // What SetFlagsUnchangedSince did (RFC 7162 3.1.3 STORE UNCHANGEDSINCE).
 struct SetFlagsResult {
   std::vector<MailboxEntry> entries;  // as SetFlags returns them (the modified ones left out)
@@ -150,6 +156,14 @@ class RecipientStore {
   virtual absl::StatusOr<MailboxEntry> GetEntry(std::string_view user, std::string_view folder,
                                                 uint32_t uid) = 0;
 
+  // A FETCH set's lookups at once: for each of `uids` (in that order; any
+  // order, repeats allowed) the entry and the notification it refers to, or
+  // nullopt for a UID the folder does not hold. NotFound if the folder does
+  // not exist. The default asks GetEntry and GetNotification per UID; the
+  // SQLite back end answers a few dozen UIDs per statement.
+  virtual absl::StatusOr<std::vector<std::optional<EntryForRead>>> GetEntriesForRead(
+      std::string_view user, std::string_view folder, const std::vector<uint32_t>& uids);
+
   // Every entry (all users, all folders) that refers to the notification,
   // sorted by (user, folder, uid).
   virtual absl::StatusOr<std::vector<MailboxEntry>> EntriesForNotification(
@@ -231,6 +245,10 @@ class RecipientStore {
   }
 
   virtual absl::StatusOr<bool> HasBody(std::string_view key) = 0;
+
+  // HasBody for each of `keys`, in order. The default asks HasBody per key;
+  // the SQLite back end answers a few dozen keys per statement.
+  virtual absl::StatusOr<std::vector<bool>> HasBodies(const std::vector<std::string>& keys);
 
   // Size of the cached body. NotFound if not cached.
   virtual absl::StatusOr<uint64_t> CachedBodySize(std::string_view key) = 0;

@@ -654,6 +654,58 @@ TEST_P(RecipientStoreContract, PutBodiesStoresEachAndKeepsTheFirst) {
   EXPECT_TRUE(store_->PutBodies({}).empty());
 }
 
+// A FETCH set's lookups: every UID asked for, in the order asked (repeats
+// and gaps included), more than one batch of the SQLite back end's IN list.
+TEST_P(RecipientStoreContract, GetEntriesForReadAnswersEachUidInOrder) {
+  std::vector<InsertResult> inserted;
+  for (int i = 0; i < 70; ++i) inserted.push_back(Insert(absl::StrCat("m", i), {kAlice}));
+  PM_ASSERT_OK(store_->SetFlags(kAlice, "INBOX", {5}, FlagOp::kAdd, {"\\Seen"}));
+  std::vector<uint32_t> uids;
+  for (int u = 70; u >= 1; u -= 3) uids.push_back(static_cast<uint32_t>(u));
+  uids.push_back(5);
+  uids.push_back(999);  // never given
+  uids.push_back(5);
+  auto got = store_->GetEntriesForRead(kAlice, "inbox", uids);
+  PM_ASSERT_OK(got);
+  ASSERT_EQ(got->size(), uids.size());
+  for (size_t i = 0; i < uids.size(); ++i) {
+    if (uids[i] == 999) {
+      EXPECT_FALSE((*got)[i].has_value());
+      continue;
+    }
+    ASSERT_TRUE((*got)[i].has_value()) << uids[i];
+    const EntryForRead& r = *(*got)[i];
+    EXPECT_EQ(r.entry.uid, uids[i]);
+    EXPECT_EQ(r.entry.folder, "INBOX");
+    EXPECT_EQ(r.notification.id, inserted[uids[i] - 1].notification_id);
+    EXPECT_EQ(r.notification.message_id, absl::StrCat("m", uids[i] - 1));
+    EXPECT_EQ(r.notification.summary, absl::StrCat("summary-m", uids[i] - 1));
+    EXPECT_EQ(r.entry.flags, uids[i] == 5 ? std::vector<std::string>{"\\Seen"}
+                                          : std::vector<std::string>{});
+    EXPECT_EQ(r.entry.modseq, store_->GetEntry(kAlice, "INBOX", uids[i])->modseq);
+  }
+  EXPECT_TRUE(store_->GetEntriesForRead(kAlice, "INBOX", {})->empty());
+  PM_EXPECT_CODE(store_->GetEntriesForRead(kAlice, "Nope", {1}), kNotFound);
+  PM_EXPECT_CODE(store_->GetEntriesForRead(kBob, "INBOX", {1}), kNotFound);
+}
+
+TEST_P(RecipientStoreContract, HasBodiesAnswersEachKeyInOrder) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; ++i) {
+    keys.push_back(Hash('a') + absl::StrCat("d", i));
+    if (i % 3 == 0) PM_ASSERT_OK(store_->PutBody(keys.back(), absl::StrCat("body ", i)));
+  }
+  keys.push_back(keys[3]);
+  keys.push_back(Hash('a'));  // a prefix of every key: not cached
+  auto got = store_->HasBodies(keys);
+  PM_ASSERT_OK(got);
+  ASSERT_EQ(got->size(), keys.size());
+  for (size_t i = 0; i < 40; ++i) EXPECT_EQ((*got)[i], i % 3 == 0) << i;
+  EXPECT_TRUE((*got)[40]);
+  EXPECT_FALSE((*got)[41]);
+  EXPECT_TRUE(store_->HasBodies({})->empty());
+}
+
 // Keys are opaque: the same hash under two scopes (core's BodyCacheKey: one
 // per sending domain) is two entries, and a key that is a prefix of another
 // finds nothing of the other's.

@@ -398,7 +398,67 @@ absl::StatusOr<std::shared_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
   RETURN_IF_ERROR(db->Configure(options));
   RETURN_IF_ERROR(db->Migrate(max_version));
   if (max_version >= kSqliteSchemaVersion) RETURN_IF_ERROR(db->SkipModseqs());
+  for (int i = 0; i < options.readers; ++i) {
+    ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> reader, OpenReader(path, options));
+    db->readers_.push_back(std::move(reader));
+  }
   return db;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::OpenReader(const std::string& path,
+                                                               const SqliteOptions& options) {
+  sqlite3* raw = nullptr;
+  // Read-write at the file level (a WAL reader writes its read marks in the
+  // -shm file) but query_only: this connection never changes the database.
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    sqlite3_close_v2(raw);
+    return absl::Status(CodeFor(rc), absl::StrCat("sqlite open reader: ", msg, " (", path, ")"));
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  std::unique_ptr<SqliteDb> db(new SqliteDb(raw, path));
+  absl::MutexLock lock(&db->mu_);
+  sqlite3_busy_timeout(raw, static_cast<int>(absl::ToInt64Milliseconds(options.busy_timeout)));
+  RETURN_IF_ERROR(db->Exec("PRAGMA query_only=1"));
+  return db;
+}
+
+SqliteDb* SqliteDb::AcquireReader() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (readers_.empty()) {
+    mu_.Lock();
+    return this;
+  }
+  const size_t n = readers_.size();
+  const size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed) % n;
+  for (size_t i = 0; i < n; ++i) {
+    SqliteDb* r = readers_[(start + i) % n].get();
+    if (r->mu_.TryLock()) return r;
+  }
+  SqliteDb* r = readers_[start].get();
+  r->mu_.Lock();
+  return r;
+}
+
+SqliteDb::ReadLock::ReadLock(SqliteDb* db) : conn_(db->AcquireReader()) {}
+
+absl::Status SqliteDb::ReadLock::Snapshot() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (snapshot_) return absl::OkStatus();
+  Statement st(conn_, "BEGIN");
+  RETURN_IF_ERROR(st.Run());
+  snapshot_ = true;
+  return absl::OkStatus();
+}
+
+SqliteDb::ReadLock::~ReadLock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (snapshot_) {
+    // A read transaction: nothing to lose, only the snapshot to let go.
+    Statement st(conn_, "COMMIT");
+    absl::Status s = st.Run();
+    if (!s.ok()) PM_LOG(ERROR) << s;
+  }
+  conn_->mu_.Unlock();
 }
 
 absl::Status SqliteDb::SkipModseqs() {
@@ -418,6 +478,8 @@ absl::Status SqliteDb::SkipModseqs() {
 }
 
 SqliteDb::~SqliteDb() {
+  // Readers first: the last connection to close checkpoints the WAL.
+  readers_.clear();
   absl::MutexLock lock(&mu_);
   for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
   cache_.clear();
@@ -560,15 +622,7 @@ absl::StatusOr<std::string> SqliteDb::ReadBodyChunks(std::string_view select_sql
     const int64_t idx = st.ColInt(0);
     const std::string_view data = st.ColBlobView(1);
     if (idx < 0 || static_cast<uint64_t>(idx) != want) break;  // reported below
-    const uint64_t start = want * kStoredBodyChunkSize;
-    const uint64_t expected = std::min<uint64_t>(kStoredBodyChunkSize, body_size - start);
-    if (data.size() != expected) {
-      return absl::DataLossError(absl::StrCat("sqlite ", path_, ": body chunk ", idx, " has ",
-                                              data.size(), " bytes, expected ", expected));
-    }
-    const uint64_t from = std::max(offset, start) - start;
-    const uint64_t to = std::min(end, start + expected) - start;
-    out.append(data.substr(from, to - from));
+    RETURN_IF_ERROR(AppendChunkSlice(body_size, offset, end, want, data, &out));
     ++want;
   }
   if (want != last + 1) {
@@ -576,6 +630,21 @@ absl::StatusOr<std::string> SqliteDb::ReadBodyChunks(std::string_view select_sql
                                             body_size, "-byte body is missing"));
   }
   return out;
+}
+
+absl::Status SqliteDb::AppendChunkSlice(uint64_t body_size, uint64_t offset, uint64_t end,
+                                        uint64_t idx, std::string_view data, std::string* out) {
+  const uint64_t start = idx * kStoredBodyChunkSize;
+  const uint64_t expected =
+      start < body_size ? std::min<uint64_t>(kStoredBodyChunkSize, body_size - start) : 0;
+  if (data.size() != expected) {
+    return absl::DataLossError(absl::StrCat("sqlite ", path_, ": body chunk ", idx, " has ",
+                                            data.size(), " bytes, expected ", expected));
+  }
+  const uint64_t from = std::max(offset, start) - start;
+  const uint64_t to = std::min(end, start + expected) - start;
+  if (to > from) out->append(data.substr(from, to - from));
+  return absl::OkStatus();
 }
 
 // --- Statement ---------------------------------------------------------------

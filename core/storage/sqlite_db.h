@@ -5,12 +5,16 @@
 //
 // Threading: SqliteDb is shared by the stores over it; every use of the
 // connection (statements, transactions) happens with mu() held. Statement
-// and Transaction objects must not outlive that critical section.
+// and Transaction objects must not outlive that critical section. Reads that
+// need no transaction of the writer may instead run on one of the database's
+// reader connections (ReadLock): WAL lets them read the last committed state
+// while the writer holds its mutex, a transaction or an fsync.
 #ifndef PULLMAIL_CORE_STORAGE_SQLITE_DB_H_
 #define PULLMAIL_CORE_STORAGE_SQLITE_DB_H_
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,6 +58,28 @@ class Statement;
 
 class SqliteDb {
  public:
+  // A connection of the reader pool (SqliteOptions::readers; the writer
+  // itself if there is none), locked for this object's lifetime: statements
+  // on db() see every transaction committed before they start, never one in
+  // progress, and do not wait for the writer. For reads only (the connection
+  // is query_only). Blocks while every reader is busy.
+  class ReadLock {
+   public:
+    explicit ReadLock(SqliteDb* db);
+    ~ReadLock();
+    ReadLock(const ReadLock&) = delete;
+    ReadLock& operator=(const ReadLock&) = delete;
+    SqliteDb* db() const { return conn_; }
+    // Makes every later statement until this lock ends read one snapshot
+    // (BEGIN ... COMMIT on the reader): for reads of several statements
+    // that must agree with each other.
+    absl::Status Snapshot();
+
+   private:
+    SqliteDb* conn_;
+    bool snapshot_ = false;
+  };
+
   // See OpenSqliteDb (sqlite_store.h). `max_version` stops migrations early:
   // tests use it to build a database as an older program left it.
   static absl::StatusOr<std::shared_ptr<SqliteDb>> Open(const std::string& path,
@@ -102,12 +128,24 @@ class SqliteDb {
                                              uint64_t body_size, uint64_t offset,
                                              size_t max_len) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // ReadBodyChunks' step, for callers that select the chunks themselves:
+  // appends the part of chunk `idx` (its bytes `data`) of a `body_size`-byte
+  // body that falls in [offset, end). kDataLoss if the chunk is not of its
+  // expected size.
+  absl::Status AppendChunkSlice(uint64_t body_size, uint64_t offset, uint64_t end, uint64_t idx,
+                                std::string_view data, std::string* out);
+
   // The status for sqlite result code `rc` (with the connection's message),
   // prefixed by what was being done.
   absl::Status Error(int rc, std::string_view what);
 
  private:
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  // A reader connection on the (already migrated) file at `path`.
+  static absl::StatusOr<std::unique_ptr<SqliteDb>> OpenReader(const std::string& path,
+                                                              const SqliteOptions& options);
+  // Locks and returns an idle reader (or waits for one); ReadLock's.
+  SqliteDb* AcquireReader();
   absl::Status Configure(const SqliteOptions& options) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs "PRAGMA journal_mode=WAL" once and returns the mode SQLite reports.
   absl::StatusOr<std::string> JournalModeWal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -120,6 +158,9 @@ class SqliteDb {
   const std::string path_;
   bool full_sync_ = true;  // set once by Configure
   absl::flat_hash_map<std::string, sqlite3_stmt*> cache_ ABSL_GUARDED_BY(mu_);
+  // The reader pool, set once by Open; each reader has its own mutex.
+  std::vector<std::unique_ptr<SqliteDb>> readers_;
+  std::atomic<size_t> next_reader_{0};
 };
 
 // A cached statement in use: bind, step, read columns; reset on destruction.

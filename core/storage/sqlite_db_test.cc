@@ -392,6 +392,78 @@ TEST(SqliteDb, StoresCanShareOneDatabase) {
   PM_EXPECT_OK(sender->GetMessage("m1"));
 }
 
+// The recipient store's mailbox reads run on the reader connections: they
+// answer while another thread holds the writer's mutex with a write
+// transaction open (a durable commit's fsync, a long batch), and they see
+// the last committed state, not the open transaction's.
+TEST(SqliteDb, MailboxReadsDoNotWaitForTheWriter) {
+  TempDir dir;
+  auto db = OpenSqliteDb(dir.File("readers.db"));
+  PM_ASSERT_OK(db);
+  auto store = NewSqliteRecipientStore(*db);
+  StoredNotification n;
+  n.signing_domain = "s.example";
+  n.message_id = "m1";
+  n.body_sha256 = std::string(32, 'h');
+  n.body_size = 5;
+  auto ins = store->InsertNotification(n, {"alice@r.example"}, EntryState::kShown, "");
+  PM_ASSERT_OK(ins);
+  PM_ASSERT_OK(store->PutBody("key", "hello"));
+
+  absl::Mutex mu;
+  bool holding = false, reads_done = false, released = false;
+  std::thread writer([&] {
+    {
+      absl::MutexLock db_lock(&(*db)->mu());
+      Transaction txn(db->get());
+      PM_ASSERT_OK(txn.Begin());
+      PM_ASSERT_OK((*db)->Exec("UPDATE entries SET reason = 'uncommitted'"));
+      absl::MutexLock lock(&mu);
+      holding = true;
+      // Bounded: without readers the reads below wait for this to end, and
+      // the test fails on `released` instead of hanging.
+      mu.AwaitWithTimeout(absl::Condition(&reads_done), absl::Seconds(30));
+    }  // rolled back
+    absl::MutexLock lock(&mu);
+    released = true;
+  });
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(&holding));
+  }
+  auto entry = store->GetEntry("alice@r.example", "INBOX", 1);
+  auto got = store->GetNotification(ins->notification_id);
+  auto many = store->GetEntriesForRead("alice@r.example", "INBOX", {1});
+  auto listed = store->ListEntries("alice@r.example", "INBOX", 1, 0);
+  auto folder = store->GetFolder("alice@r.example", "INBOX");
+  auto body = store->ReadCachedBody("key", 0, 100);
+  auto has = store->HasBodies({"key", "other"});
+  bool released_before_reads;
+  {
+    absl::MutexLock lock(&mu);
+    released_before_reads = released;
+    reads_done = true;
+  }
+  writer.join();
+  EXPECT_FALSE(released_before_reads) << "the reads waited for the writer's transaction";
+  PM_ASSERT_OK(entry);
+  EXPECT_EQ(entry->reason, "");  // not the open transaction's change
+  PM_ASSERT_OK(got);
+  EXPECT_EQ(got->message_id, "m1");
+  PM_ASSERT_OK(many);
+  ASSERT_TRUE((*many)[0].has_value());
+  EXPECT_EQ((*many)[0]->entry.reason, "");
+  PM_ASSERT_OK(listed);
+  EXPECT_EQ(listed->size(), 1u);
+  PM_ASSERT_OK(folder);
+  EXPECT_EQ(folder->messages, 1u);
+  EXPECT_EQ(*body, "hello");
+  EXPECT_EQ(*has, (std::vector<bool>{true, false}));
+  // And a commit is seen by the next read.
+  PM_ASSERT_OK(store->SetEntryState("alice@r.example", "INBOX", 1, EntryState::kShown, "done"));
+  EXPECT_EQ(store->GetEntry("alice@r.example", "INBOX", 1)->reason, "done");
+}
+
 // A VFS over the default one that counts xSync calls (fsyncs) on the files
 // it opens: registered as the default while the test runs.
 class SyncCountingVfs {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "core/mail/flags.h"
 #include "core/storage/sqlite_db.h"
 #include "core/storage/sqlite_store.h"
@@ -32,6 +33,28 @@ constexpr char kNotificationColumns[] =
 constexpr char kEntryColumns[] =
     "user, folder, uid, notification_id, flags, seen, deleted, internal_date_us, modseq, state, "
     "reason";
+
+// Batched lookups bind this many values to one cached statement's IN list
+// (a shorter batch repeats its last value).
+constexpr size_t kInGroup = 32;
+// The most one ReadCachedBody call reads (its callers ask for slices).
+constexpr uint64_t kMaxSlice = uint64_t{1} << 30;
+
+// "?3, ?4, ..." : `n` numbered parameters from `first`.
+std::string Params(int first, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) absl::StrAppend(&out, i > 0 ? ", ?" : "?", first + i);
+  return out;
+}
+
+// "e.user, e.folder, ..." for a column list.
+std::string Prefixed(std::string_view prefix, std::string_view columns) {
+  std::string out;
+  for (absl::string_view c : absl::StrSplit(AV(columns), ", ")) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", AV(prefix), c);
+  }
+  return out;
+}
 
 std::vector<uint32_t> SortedUnique(std::vector<uint32_t> uids) {
   std::sort(uids.begin(), uids.end());
@@ -131,8 +154,8 @@ class SqliteRecipientStore : public RecipientStore {
   }
 
   absl::StatusOr<StoredNotification> GetNotification(int64_t id) override {
-    absl::MutexLock lock(&db_->mu());
-    Statement st(db_.get(),
+    SqliteDb::ReadLock r(db_.get());
+    Statement st(r.db(),
                  absl::StrCat("SELECT ", kNotificationColumns, " FROM notifications WHERE id = ?"));
     st.Int(1, id);
     ASSIGN_OR_RETURN(std::vector<StoredNotification> found, ReadNotifications(st));
@@ -221,23 +244,25 @@ class SqliteRecipientStore : public RecipientStore {
     Transaction txn(db_.get());
     RETURN_IF_ERROR(txn.Begin());
     ASSIGN_OR_RETURN(FolderRow row, EnsureFolderLocked(user, folder));
-    ASSIGN_OR_RETURN(Folder f, WithCountsLocked(user, folder, row));
+    ASSIGN_OR_RETURN(Folder f, WithCountsLocked(db_.get(), user, folder, row));
     RETURN_IF_ERROR(txn.Commit());
     return f;
   }
 
   absl::StatusOr<Folder> GetFolder(std::string_view user, std::string_view name) override {
     std::string folder = NormalizeFolderName(name);
-    absl::MutexLock lock(&db_->mu());
-    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(user, folder));
-    return WithCountsLocked(user, folder, row);
+    SqliteDb::ReadLock r(db_.get());
+    RETURN_IF_ERROR(r.Snapshot());  // the counts agree with the row
+    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(r.db(), user, folder));
+    return WithCountsLocked(r.db(), user, folder, row);
   }
 
   absl::StatusOr<std::vector<Folder>> ListFolders(std::string_view user) override {
-    absl::MutexLock lock(&db_->mu());
+    SqliteDb::ReadLock r(db_.get());
+    RETURN_IF_ERROR(r.Snapshot());  // the counts agree with the rows
     std::vector<std::pair<std::string, FolderRow>> rows;
     {
-      Statement st(db_.get(),
+      Statement st(r.db(),
                    "SELECT name, uid_validity, uid_next, highest_modseq FROM folders "
                    "WHERE user = ? ORDER BY name");
       st.Text(1, user);
@@ -251,7 +276,7 @@ class SqliteRecipientStore : public RecipientStore {
     }
     std::vector<Folder> out;
     for (const auto& [name, row] : rows) {
-      ASSIGN_OR_RETURN(Folder f, WithCountsLocked(user, name, row));
+      ASSIGN_OR_RETURN(Folder f, WithCountsLocked(r.db(), user, name, row));
       out.push_back(std::move(f));
     }
     return out;
@@ -280,9 +305,9 @@ class SqliteRecipientStore : public RecipientStore {
                                                         std::string_view folder_name,
                                                         uint32_t min_uid, size_t limit) override {
     std::string folder = NormalizeFolderName(folder_name);
-    absl::MutexLock lock(&db_->mu());
-    RETURN_IF_ERROR(RequireFolderLocked(user, folder).status());
-    Statement st(db_.get(), absl::StrCat("SELECT ", kEntryColumns,
+    SqliteDb::ReadLock r(db_.get());
+    RETURN_IF_ERROR(RequireFolderLocked(r.db(), user, folder).status());
+    Statement st(r.db(), absl::StrCat("SELECT ", kEntryColumns,
                                          " FROM entries WHERE user = ? AND folder = ? AND "
                                          "uid >= ? ORDER BY uid LIMIT ?"));
     st.Text(1, user).Text(2, folder).Int(3, min_uid).Int(
@@ -293,11 +318,54 @@ class SqliteRecipientStore : public RecipientStore {
   absl::StatusOr<MailboxEntry> GetEntry(std::string_view user, std::string_view folder_name,
                                         uint32_t uid) override {
     std::string folder = NormalizeFolderName(folder_name);
-    absl::MutexLock lock(&db_->mu());
-    RETURN_IF_ERROR(RequireFolderLocked(user, folder).status());
-    ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(user, folder, uid));
+    SqliteDb::ReadLock r(db_.get());
+    RETURN_IF_ERROR(RequireFolderLocked(r.db(), user, folder).status());
+    ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(r.db(), user, folder, uid));
     if (!e.has_value()) return NoEntry(user, folder, uid);
     return std::move(*e);
+  }
+
+  absl::StatusOr<std::vector<std::optional<EntryForRead>>> GetEntriesForRead(
+      std::string_view user, std::string_view folder_name,
+      const std::vector<uint32_t>& uids) override {
+    std::string folder = NormalizeFolderName(folder_name);
+    static const std::string sql = absl::StrCat(
+        "SELECT ", Prefixed("e.", kEntryColumns), ", ", Prefixed("n.", kNotificationColumns),
+        " FROM entries e JOIN notifications n ON n.id = e.notification_id "
+        "WHERE e.user = ?1 AND e.folder = ?2 AND e.uid IN (",
+        Params(3, kInGroup), ")");
+    constexpr int kNotificationAt = 11;  // kEntryColumns' count
+    SqliteDb::ReadLock r(db_.get());
+    RETURN_IF_ERROR(r.Snapshot());  // one state of the folder for the whole set
+    RETURN_IF_ERROR(RequireFolderLocked(r.db(), user, folder).status());
+    std::vector<std::optional<EntryForRead>> out(uids.size());
+    for (size_t first = 0; first < uids.size(); first += kInGroup) {
+      const size_t n = std::min(kInGroup, uids.size() - first);
+      Statement st(r.db(), sql);
+      st.Text(1, user).Text(2, folder);
+      for (size_t i = 0; i < kInGroup; ++i) st.Int(3 + i, uids[first + std::min(i, n - 1)]);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        EntryForRead found;
+        RETURN_IF_ERROR(EntryFromRow(st, 0, &found.entry));
+        NotificationFromRow(st, kNotificationAt, &found.notification);
+        // A UID asked for twice in the group gets the row twice.
+        size_t last = first + n;
+        for (size_t i = first; i < first + n; ++i) {
+          if (uids[i] == found.entry.uid) last = i;
+        }
+        for (size_t i = first; i < first + n; ++i) {
+          if (uids[i] != found.entry.uid) continue;
+          if (i == last) {
+            out[i] = std::move(found);
+          } else {
+            out[i] = found;
+          }
+        }
+      }
+    }
+    return out;
   }
 
   absl::StatusOr<std::vector<MailboxEntry>> EntriesForNotification(
@@ -319,11 +387,11 @@ class SqliteRecipientStore : public RecipientStore {
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get(), Durability::kRelaxed);  // a flag change (header comment)
     RETURN_IF_ERROR(txn.Begin());
-    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(user, folder));
+    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(db_.get(), user, folder));
     SetFlagsResult out;
     const uint64_t modseq_before = row.highest_modseq;
     for (uint32_t uid : SortedUnique(uids)) {
-      ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(user, folder, uid));
+      ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(db_.get(), user, folder, uid));
       if (!e.has_value()) continue;
       if (unchanged_since.has_value() && e->modseq > *unchanged_since) {
         out.modified.push_back(uid);
@@ -360,12 +428,12 @@ class SqliteRecipientStore : public RecipientStore {
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get());
     RETURN_IF_ERROR(txn.Begin());
-    ASSIGN_OR_RETURN(FolderRow src_row, RequireFolderLocked(user, from));
-    ASSIGN_OR_RETURN(FolderRow dst_row, RequireFolderLocked(user, to));
+    ASSIGN_OR_RETURN(FolderRow src_row, RequireFolderLocked(db_.get(), user, from));
+    ASSIGN_OR_RETURN(FolderRow dst_row, RequireFolderLocked(db_.get(), user, to));
     CopyResult result;
     result.uid_validity = dst_row.uid_validity;
     for (uint32_t uid : SortedUnique(uids)) {
-      ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(user, from, uid));
+      ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(db_.get(), user, from, uid));
       if (!e.has_value()) continue;
       if (move) RETURN_IF_ERROR(DeleteEntryLocked(user, from, uid));
       e->folder = to;
@@ -377,7 +445,7 @@ class SqliteRecipientStore : public RecipientStore {
       // The removal from the source is a change there (RFC 7162 3.2.10).
       // Re-read: when source and destination are one folder (MOVE into the
       // selected mailbox, RFC 6851 3.3) the appends moved its counters.
-      ASSIGN_OR_RETURN(src_row, RequireFolderLocked(user, from));
+      ASSIGN_OR_RETURN(src_row, RequireFolderLocked(db_.get(), user, from));
       RETURN_IF_ERROR(RememberExpungedLocked(user, from, src_row, result.src));
     }
     RETURN_IF_ERROR(txn.Commit());
@@ -393,8 +461,8 @@ class SqliteRecipientStore : public RecipientStore {
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get());
     RETURN_IF_ERROR(txn.Begin());
-    ASSIGN_OR_RETURN(FolderRow src_row, RequireFolderLocked(user, folder));
-    ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(user, folder, uid));
+    ASSIGN_OR_RETURN(FolderRow src_row, RequireFolderLocked(db_.get(), user, folder));
+    ASSIGN_OR_RETURN(std::optional<MailboxEntry> e, ReadEntryLocked(db_.get(), user, folder, uid));
     if (!e.has_value()) return NoEntry(user, folder, uid);
     RETURN_IF_ERROR(DeleteEntryLocked(user, folder, uid));
     RETURN_IF_ERROR(RememberExpungedLocked(user, folder, src_row, {uid}));
@@ -415,7 +483,7 @@ class SqliteRecipientStore : public RecipientStore {
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get(), Durability::kRelaxed);  // an expunge (header comment)
     RETURN_IF_ERROR(txn.Begin());
-    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(user, folder));
+    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(db_.get(), user, folder));
     std::vector<uint32_t> expunged;
     {
       Statement st(db_.get(),
@@ -441,9 +509,9 @@ class SqliteRecipientStore : public RecipientStore {
                                                       std::string_view folder_name,
                                                       uint64_t modseq) override {
     std::string folder = NormalizeFolderName(folder_name);
-    absl::MutexLock lock(&db_->mu());
-    RETURN_IF_ERROR(RequireFolderLocked(user, folder).status());
-    Statement st(db_.get(),
+    SqliteDb::ReadLock r(db_.get());
+    RETURN_IF_ERROR(RequireFolderLocked(r.db(), user, folder).status());
+    Statement st(r.db(),
                  "SELECT uid FROM expunged WHERE user = ? AND folder = ? AND modseq > ? "
                  "ORDER BY uid");
     st.Text(1, user).Text(2, folder).Int(3, static_cast<int64_t>(modseq));
@@ -462,7 +530,7 @@ class SqliteRecipientStore : public RecipientStore {
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get());
     RETURN_IF_ERROR(txn.Begin());
-    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(user, folder));
+    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(db_.get(), user, folder));
     ++row.highest_modseq;
     {
       Statement st(db_.get(),
@@ -527,32 +595,85 @@ class SqliteRecipientStore : public RecipientStore {
   }
 
   absl::StatusOr<bool> HasBody(std::string_view body_sha256) override {
-    absl::MutexLock lock(&db_->mu());
-    Statement st(db_.get(), "SELECT 1 FROM cached_bodies WHERE sha256 = ?");
+    SqliteDb::ReadLock r(db_.get());
+    Statement st(r.db(), "SELECT 1 FROM cached_bodies WHERE sha256 = ?");
     st.Blob(1, body_sha256);
     return st.Step();
   }
 
   absl::StatusOr<uint64_t> CachedBodySize(std::string_view body_sha256) override {
-    absl::MutexLock lock(&db_->mu());
-    return CachedBodySizeLocked(body_sha256);
+    SqliteDb::ReadLock r(db_.get());
+    return CachedBodySizeLocked(r.db(), body_sha256);
   }
 
+  // One statement: the size and the chunks the slice overlaps (a FETCH
+  // reads every cached message this way, most of them in one chunk).
   absl::StatusOr<std::string> ReadCachedBody(std::string_view body_sha256, uint64_t offset,
                                              size_t max_len) override {
-    absl::MutexLock lock(&db_->mu());
-    ASSIGN_OR_RETURN(uint64_t size, CachedBodySizeLocked(body_sha256));
+    SqliteDb::ReadLock r(db_.get());
+    const uint64_t want_end = offset + std::min<uint64_t>(max_len, kMaxSlice);
+    Statement st(r.db(),
+                 "SELECT c.size, k.idx, k.data FROM cached_bodies c LEFT JOIN cached_body_chunks k "
+                 "ON k.sha256 = c.sha256 AND k.idx BETWEEN ?2 AND ?3 WHERE c.sha256 = ?1 "
+                 "ORDER BY k.idx");
+    st.Blob(1, body_sha256)
+        .Int(2, static_cast<int64_t>(offset / kStoredBodyChunkSize))
+        .Int(3, static_cast<int64_t>(want_end == offset ? offset / kStoredBodyChunkSize
+                                                        : (want_end - 1) / kStoredBodyChunkSize));
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return absl::NotFoundError("body not cached");
+    const uint64_t size = static_cast<uint64_t>(st.ColInt(0));
     if (offset > size) {
       return absl::OutOfRangeError(
           absl::StrCat("offset ", offset, " beyond cached body size ", size));
     }
-    return ReadChunksLocked(body_sha256, size, offset, max_len);
+    const uint64_t end = std::min(want_end, size);
+    std::string out;
+    if (end <= offset) return out;
+    out.reserve(end - offset);
+    uint64_t want = offset / kStoredBodyChunkSize;
+    const uint64_t last = (end - 1) / kStoredBodyChunkSize;
+    while (row && !st.ColIsNull(1) && want <= last) {
+      if (static_cast<uint64_t>(st.ColInt(1)) != want) break;  // reported below
+      RETURN_IF_ERROR(r.db()->AppendChunkSlice(size, offset, end, want, st.ColBlobView(2), &out));
+      ++want;
+      ASSIGN_OR_RETURN(row, st.Step());
+    }
+    if (want != last + 1) {
+      return absl::DataLossError(absl::StrCat("sqlite ", r.db()->path(), ": body chunk ", want,
+                                              " of a ", size, "-byte body is missing"));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<bool>> HasBodies(const std::vector<std::string>& keys) override {
+    SqliteDb::ReadLock r(db_.get());
+    std::vector<bool> out(keys.size(), false);
+    static const std::string sql =
+        absl::StrCat("SELECT sha256 FROM cached_bodies WHERE sha256 IN (", Params(3, kInGroup), ")");
+    for (size_t first = 0; first < keys.size(); first += kInGroup) {
+      const size_t n = std::min(kInGroup, keys.size() - first);
+      {
+        Statement st(r.db(), sql);
+        // Unused places repeat the last key.
+        for (size_t i = 0; i < kInGroup; ++i) st.Blob(3 + i, keys[first + std::min(i, n - 1)]);
+        while (true) {
+          ASSIGN_OR_RETURN(bool row, st.Step());
+          if (!row) break;
+          std::string_view k = st.ColBlobView(0);
+          for (size_t i = 0; i < n; ++i) {
+            if (keys[first + i] == k) out[first + i] = true;
+          }
+        }
+      }
+    }
+    return out;
   }
 
   absl::StatusOr<std::string> GetBody(std::string_view body_sha256) override {
-    absl::MutexLock lock(&db_->mu());
-    ASSIGN_OR_RETURN(uint64_t size, CachedBodySizeLocked(body_sha256));
-    return ReadChunksLocked(body_sha256, size, 0, size);
+    SqliteDb::ReadLock r(db_.get());
+    ASSIGN_OR_RETURN(uint64_t size, CachedBodySizeLocked(r.db(), body_sha256));
+    return ReadChunksLocked(r.db(), body_sha256, size, 0, size);
   }
 
   absl::Status DeleteBody(std::string_view body_sha256) override {
@@ -769,9 +890,9 @@ class SqliteRecipientStore : public RecipientStore {
     return st.ColInt(0);
   }
 
-  absl::StatusOr<std::optional<FolderRow>> GetFolderRowLocked(std::string_view user,
+  absl::StatusOr<std::optional<FolderRow>> GetFolderRowLocked(SqliteDb* c, std::string_view user,
                                                               std::string_view folder) {
-    Statement st(db_.get(),
+    Statement st(c,
                  "SELECT uid_validity, uid_next, highest_modseq FROM folders "
                  "WHERE user = ? AND name = ?");
     st.Text(1, user).Text(2, folder);
@@ -781,15 +902,15 @@ class SqliteRecipientStore : public RecipientStore {
                      static_cast<uint64_t>(st.ColInt(2))};
   }
 
-  absl::StatusOr<FolderRow> RequireFolderLocked(std::string_view user, std::string_view folder) {
-    ASSIGN_OR_RETURN(std::optional<FolderRow> row, GetFolderRowLocked(user, folder));
+  absl::StatusOr<FolderRow> RequireFolderLocked(SqliteDb* c, std::string_view user, std::string_view folder) {
+    ASSIGN_OR_RETURN(std::optional<FolderRow> row, GetFolderRowLocked(c, user, folder));
     if (!row.has_value()) return NoFolder(user, folder);
     return *row;
   }
 
   // Requires an open transaction (reads and bumps the uid_validity counter).
   absl::StatusOr<FolderRow> EnsureFolderLocked(std::string_view user, std::string_view folder) {
-    ASSIGN_OR_RETURN(std::optional<FolderRow> existing, GetFolderRowLocked(user, folder));
+    ASSIGN_OR_RETURN(std::optional<FolderRow> existing, GetFolderRowLocked(db_.get(), user, folder));
     if (existing.has_value()) return *existing;
     FolderRow row;
     {
@@ -824,14 +945,14 @@ class SqliteRecipientStore : public RecipientStore {
     return st.Run();
   }
 
-  absl::StatusOr<Folder> WithCountsLocked(std::string_view user, std::string_view folder,
+  absl::StatusOr<Folder> WithCountsLocked(SqliteDb* c, std::string_view user, std::string_view folder,
                                           const FolderRow& row) {
     Folder f;
     f.name = std::string(folder);
     f.uid_validity = row.uid_validity;
     f.uid_next = row.uid_next;
     f.highest_modseq = row.highest_modseq;
-    Statement st(db_.get(),
+    Statement st(c,
                  "SELECT COUNT(*), COALESCE(SUM(seen = 0), 0) FROM entries "
                  "WHERE user = ? AND folder = ?");
     st.Text(1, user).Text(2, folder);
@@ -921,10 +1042,10 @@ class SqliteRecipientStore : public RecipientStore {
     return st.Run();
   }
 
-  absl::StatusOr<std::optional<MailboxEntry>> ReadEntryLocked(std::string_view user,
+  absl::StatusOr<std::optional<MailboxEntry>> ReadEntryLocked(SqliteDb* c, std::string_view user,
                                                               std::string_view folder,
                                                               uint32_t uid) {
-    Statement st(db_.get(), absl::StrCat("SELECT ", kEntryColumns,
+    Statement st(c, absl::StrCat("SELECT ", kEntryColumns,
                                          " FROM entries WHERE user = ? AND folder = ? AND uid = ?"));
     st.Text(1, user).Text(2, folder).Int(3, uid);
     ASSIGN_OR_RETURN(std::vector<MailboxEntry> found, ReadEntries(st));
@@ -933,8 +1054,8 @@ class SqliteRecipientStore : public RecipientStore {
   }
 
   // Size of a cached body; NotFound if not cached.
-  absl::StatusOr<uint64_t> CachedBodySizeLocked(std::string_view body_sha256) {
-    Statement st(db_.get(), "SELECT size FROM cached_bodies WHERE sha256 = ?");
+  absl::StatusOr<uint64_t> CachedBodySizeLocked(SqliteDb* c, std::string_view body_sha256) {
+    Statement st(c, "SELECT size FROM cached_bodies WHERE sha256 = ?");
     st.Blob(1, body_sha256);
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return absl::NotFoundError("body not cached");
@@ -942,9 +1063,9 @@ class SqliteRecipientStore : public RecipientStore {
   }
 
   // [offset, offset + max_len) of a cached body of `size` bytes.
-  absl::StatusOr<std::string> ReadChunksLocked(std::string_view body_sha256, uint64_t size,
+  absl::StatusOr<std::string> ReadChunksLocked(SqliteDb* c, std::string_view body_sha256, uint64_t size,
                                                uint64_t offset, size_t max_len) {
-    return db_->ReadBodyChunks(
+    return c->ReadBodyChunks(
         "SELECT idx, data FROM cached_body_chunks WHERE sha256 = ? AND idx BETWEEN ? AND ? "
         "ORDER BY idx",
         [&](Statement& st) { st.Blob(1, body_sha256); }, size, offset, max_len);
@@ -955,19 +1076,24 @@ class SqliteRecipientStore : public RecipientStore {
     while (true) {
       ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      MailboxEntry& e = out.emplace_back();
-      e.user = st.ColText(0);
-      e.folder = st.ColText(1);
-      e.uid = static_cast<uint32_t>(st.ColInt(2));
-      e.notification_id = st.ColInt(3);
-      ASSIGN_OR_RETURN(e.flags, DecodeStringList(st.ColBlob(4)));
-      // Columns 5 and 6 (seen, deleted) are derived from the flags.
-      e.internal_date = StoredMicrosToTime(st.ColInt(7));
-      e.modseq = static_cast<uint64_t>(st.ColInt(8));
-      e.state = static_cast<EntryState>(st.ColInt(9));
-      e.reason = st.ColText(10);
+      RETURN_IF_ERROR(EntryFromRow(st, 0, &out.emplace_back()));
     }
     return out;
+  }
+
+  // kEntryColumns from column `c` on.
+  static absl::Status EntryFromRow(Statement& st, int c, MailboxEntry* e) {
+    e->user = st.ColText(c + 0);
+    e->folder = st.ColText(c + 1);
+    e->uid = static_cast<uint32_t>(st.ColInt(c + 2));
+    e->notification_id = st.ColInt(c + 3);
+    ASSIGN_OR_RETURN(e->flags, DecodeStringList(st.ColBlobView(c + 4)));
+    // Columns 5 and 6 (seen, deleted) are derived from the flags.
+    e->internal_date = StoredMicrosToTime(st.ColInt(c + 7));
+    e->modseq = static_cast<uint64_t>(st.ColInt(c + 8));
+    e->state = static_cast<EntryState>(st.ColInt(c + 9));
+    e->reason = st.ColText(c + 10);
+    return absl::OkStatus();
   }
 
   static absl::StatusOr<std::vector<StoredNotification>> ReadNotifications(Statement& st) {
@@ -975,22 +1101,26 @@ class SqliteRecipientStore : public RecipientStore {
     while (true) {
       ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      StoredNotification& n = out.emplace_back();
-      n.id = st.ColInt(0);
-      n.signing_domain = st.ColText(1);
-      n.message_id = st.ColText(2);
-      n.envelope_sender = st.ColText(3);
-      n.signed_bytes = st.ColBlob(4);
-      n.body_sha256 = st.ColBlob(5);
-      n.body_size = static_cast<uint64_t>(st.ColInt(6));
-      n.fetch_token = st.ColBlob(7);
-      n.summary = st.ColBlob(8);
-      n.created = StoredMicrosToTime(st.ColInt(9));
-      n.expires = StoredMicrosToTime(st.ColInt(10));
-      n.received = StoredMicrosToTime(st.ColInt(11));
-      n.revoked = st.ColInt(12) != 0;
+      NotificationFromRow(st, 0, &out.emplace_back());
     }
     return out;
+  }
+
+  // kNotificationColumns from column `c` on.
+  static void NotificationFromRow(Statement& st, int c, StoredNotification* n) {
+    n->id = st.ColInt(c + 0);
+    n->signing_domain = st.ColText(c + 1);
+    n->message_id = st.ColText(c + 2);
+    n->envelope_sender = st.ColText(c + 3);
+    n->signed_bytes = st.ColBlob(c + 4);
+    n->body_sha256 = st.ColBlob(c + 5);
+    n->body_size = static_cast<uint64_t>(st.ColInt(c + 6));
+    n->fetch_token = st.ColBlob(c + 7);
+    n->summary = st.ColBlob(c + 8);
+    n->created = StoredMicrosToTime(st.ColInt(c + 9));
+    n->expires = StoredMicrosToTime(st.ColInt(c + 10));
+    n->received = StoredMicrosToTime(st.ColInt(c + 11));
+    n->revoked = st.ColInt(c + 12) != 0;
   }
 
   static absl::StatusOr<std::vector<UserReport>> ReadUserReports(Statement& st) {

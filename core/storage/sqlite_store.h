@@ -62,6 +62,11 @@ struct SqliteOptions {
   enum class Synchronous { kNormal, kFull };
   Synchronous synchronous = Synchronous::kFull;
   absl::Duration busy_timeout = absl::Seconds(5);
+  // Read-only connections beside the writer for reads outside its
+  // transactions (the recipient store's mailbox reads: listings, a FETCH's
+  // entries and bodies), so that they neither queue behind the writer's
+  // mutex and fsyncs nor behind each other. 0: every read uses the writer.
+  int readers = 4;
 };
 
 // One open database connection with its own mutex (defined in sqlite_db.h).
