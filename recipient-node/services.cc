@@ -570,16 +570,19 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       }
     }
 
-    // The first body that must be fetched hands it and the rest of the set
-    // (up to kMaxBatchBodies UIDs) to the fetcher at once, to be fetched in
-    // batches per sender node (RecipientNode::FetchAhead); the workers that
-    // reach an uncached body meanwhile wait until they are handed over.
+    // The first body that must be fetched hands the set's UIDs not handed
+    // over yet, up to kMaxBatchBodies past it, to the fetcher at once, to be
+    // fetched in batches per sender node (RecipientNode::FetchAhead skips
+    // the cached ones); the workers that reach an uncached body meanwhile
+    // wait until they are handed over. From the first UID not handed over,
+    // not from j: a later worker may get here first.
     void FetchAhead(size_t j) {
       std::lock_guard<std::mutex> lock(fetch_ahead_mu_);
       if (j < fetch_ahead_until_) return;
+      const size_t from = fetch_ahead_until_;
       fetch_ahead_until_ = std::min(results_.size(), j + kMaxBatchBodies);
       node_->FetchAhead(user_, req_.folder(),
-                        std::vector<uint32_t>(req_.uids().begin() + static_cast<int>(j),
+                        std::vector<uint32_t>(req_.uids().begin() + static_cast<int>(from),
                                               req_.uids().begin() +
                                                   static_cast<int>(fetch_ahead_until_)));
     }
