@@ -38,6 +38,7 @@ constexpr std::string_view kJunk = kJunkFolder;
 constexpr uint32_t kMaxList = 10'000;
 constexpr size_t kMaxAppendFlags = 100;
 constexpr std::string_view kLocalIdPrefix = "local.";
+constexpr size_t kMaxVerdicts = 8192;  // author verdicts remembered (VerifyAuthorOf)
 
 bool Visible(const MailboxEntry& e) { return VisibleToUser(e.state); }
 
@@ -79,7 +80,14 @@ AlignmentMode AlignmentOf(const NodeConfig& config) {
 AuthorVerdict RecipientNode::VerifyAuthorOf(const StoredNotification& n) {
   // The record is the stored signed notification itself: the signer, key,
   // origin and summary it carries were verified when it was accepted, so
-  // the verdict is the same at every listing and read (core decides it).
+  // the verdict is the same at every listing and read (core decides it)
+  // unless it asked the directory.
+  if (n.id != 0) {
+    std::lock_guard<std::mutex> lock(verdicts_mu_);
+    auto it = verdicts_.find(n.id);
+    if (it != verdicts_.end()) return it->second;
+  }
+  bool asked_directory = false;
   AuthorInput in;
   in.authserv_id = config_.domain;
   in.local = IsLocalMessage(n);
@@ -99,12 +107,19 @@ AuthorVerdict RecipientNode::VerifyAuthorOf(const StoredNotification& n) {
     if (in.origin == v1::ORIGIN_BRIDGED_SMTP) {
       std::string from_domain = FromDomainOf(in.summary_from);
       if (!from_domain.empty()) {
+        asked_directory = true;
         absl::StatusOr<DomainEntry> listed = directory_->Lookup(from_domain);
         in.from_domain_is_pullmail = listed.ok() && !listed->legacy;
       }
     }
   }
-  return VerifyAuthor(in);
+  AuthorVerdict verdict = VerifyAuthor(in);
+  if (n.id != 0 && !asked_directory) {
+    std::lock_guard<std::mutex> lock(verdicts_mu_);
+    if (verdicts_.size() >= kMaxVerdicts) verdicts_.clear();
+    verdicts_.emplace(n.id, verdict);
+  }
+  return verdict;
 }
 
 v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotification& n,

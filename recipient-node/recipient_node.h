@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "core/config/node_config.h"
 #include "core/crypto/ed25519.h"
@@ -183,7 +184,10 @@ class RecipientNode {
   v1::MessageInfo ToInfo(const MailboxEntry& e, const StoredNotification& n,
                          std::optional<bool> cached = std::nullopt);
   // What this node verified about the message's author (core/logic/author.h):
-  // MessageInfo.author_check and the Authentication-Results: field.
+  // MessageInfo.author_check and the Authentication-Results: field. Every
+  // listing and read asks again; a verdict that depends only on the stored
+  // row and this node's configuration (not a bridged message's, which asks
+  // the directory) is remembered per row (a few thousand at most).
   AuthorVerdict VerifyAuthorOf(const StoredNotification& n);
 
   // --- Spam policy and federation (suppression.cc) -------------------------
@@ -293,6 +297,8 @@ class RecipientNode {
 
   // Held from a policy-state write to its adoption, so that this process
   // never adopts an older state after a newer one. Taken before policy_mu_.
+  std::mutex verdicts_mu_;
+  absl::flat_hash_map<int64_t, AuthorVerdict> verdicts_;  // by row id; verdicts_mu_
   std::mutex policy_write_mu_;
   std::mutex policy_mu_;  // serialises every SpamPolicy call
   std::unique_ptr<SpamPolicy> policy_;

@@ -692,15 +692,17 @@ class SqliteRecipientStore : public RecipientStore {
   // --- Spam reports --------------------------------------------------------
 
   absl::StatusOr<bool> MarkReadCounted(std::string_view user, int64_t notification_id) override {
-    absl::MutexLock lock(&db_->mu());
     {
-      // Most calls find the mark (a read again): no write transaction then.
-      Statement st(db_.get(),
-                   "SELECT 1 FROM read_counted WHERE user = ? AND notification_id = ?");
+      // Most calls find the mark (a read again): no write transaction then,
+      // and no wait for the writer (a reader connection; the insert below
+      // still decides when two first reads race).
+      SqliteDb::ReadLock r(db_.get());
+      Statement st(r.db(), "SELECT 1 FROM read_counted WHERE user = ? AND notification_id = ?");
       st.Text(1, user).Int(2, notification_id);
       ASSIGN_OR_RETURN(bool row, st.Step());
       if (row) return false;
     }
+    absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get(), Durability::kRelaxed);  // read marks (header comment)
     RETURN_IF_ERROR(txn.Begin());
     RETURN_IF_ERROR(RequireNotificationLocked(notification_id));
