@@ -60,6 +60,7 @@ from world import World, free_port, wait_until  # noqa: E402
 
 ACCEPTED = "pullmail_notifications_accepted_total"
 SIGNATURES = "pullmail_notification_signatures_total"
+BATCHES = "pullmail_bridge_batches_total"
 SENDER = "carol@legacy.example"  # a domain the directory does not list: a legacy sender
 
 
@@ -129,6 +130,7 @@ def bench_pullmail(args, run):
         host, port = b.gateway_address("smtp")
         before = b.recipient.counter(ACCEPTED)
         sigs_before = b.sender.counter(SIGNATURES)
+        batches_before = b.sender.counter(BATCHES)
         procs = {"gateway": b.gateway.pid, "sender": b.sender.pid, "recipient": b.recipient.pid}
         cpu0 = {k: cpu_seconds(pid) for k, pid in procs.items()}
         perf = None
@@ -157,12 +159,14 @@ def bench_pullmail(args, run):
                   ",".join(str(p) for p in procs.values()) + " (" +
                   ", ".join(f"{k} {p}" for k, p in procs.items()) + ")", flush=True)
         sigs = b.sender.counter(SIGNATURES) - sigs_before
+        batches = b.sender.counter(BATCHES) - batches_before
         listed = len(bob.list())
         if listed < args.messages:
             sys.exit(f"pullmail: only {listed} of {args.messages} listed in bob's INBOX")
         return {"accepted_s": accepted_s, "listed_s": listed_s, "accepted_load": accepted_load,
                 "listed_load": listed_load, "cpu": cpu,
-                "note": f"{args.messages / max(sigs, 1):.1f} notifications per signature"}
+                "note": f"{args.messages / max(sigs, 1):.1f} notifications per signature, "
+                        f"{batches:.0f} BridgeBatch calls"}
     finally:
         world.close()
 

@@ -34,6 +34,7 @@
 #include "core/config/gateway_config.h"
 #include "core/config/node_config.h"
 #include "core/util/logging.h"
+#include "gateway/bridge_batcher.h"
 #include "gateway/listener.h"
 #include "gateway/node_client.h"
 #include "gateway/relay_service.h"
@@ -120,6 +121,10 @@ int Run(const std::string& path) {
   // again for a minute (the node re-checks every recipient at DATA anyway).
   KnownRecipients known_recipients(absl::Seconds(60), 10000);
   env.known_recipients = &known_recipients;
+  // SMTP in: messages that sessions finish at the same moment go to the
+  // sender node in one BridgeBatch call (gateway/bridge_batcher.h).
+  BridgeBatcher bridge_batcher(NodeBridgeTransport(env.nodes), BridgeBatcher::Options());
+  env.bridge_batcher = &bridge_batcher;
 
   struct Kind {
     const char* name;

@@ -16,6 +16,7 @@
 #include "core/directory/directory.h"
 #include "core/logic/known_recipients.h"
 #include "core/util/clock.h"
+#include "gateway/bridge_batcher.h"
 #include "gateway/conn.h"
 #include "gateway/node_client.h"
 
@@ -35,6 +36,9 @@ struct SessionEnv {
   // every session (core/logic/known_recipients.h). Not owned; may be null
   // (then every RCPT asks the node).
   KnownRecipients* known_recipients = nullptr;
+  // SMTP in: where sessions hand their messages to the sender node (not
+  // owned; may be null: then each session calls Bridge itself).
+  BridgeBatcher* bridge_batcher = nullptr;
 };
 
 // The one rule for when a session may take a password (IMAP LOGIN and

@@ -12,7 +12,10 @@
 //                  confirmed lately is accepted without asking again
 //                  (core/logic/known_recipients.h: the node checks every
 //                  recipient again at the end of DATA);
-//   end of DATA -> SubmitService.Bridge(envelope_from, to[], bytes). "250 ...
+//   end of DATA -> SubmitService.Bridge(envelope_from, to[], bytes), through
+//                  the gateway's BridgeBatcher: messages that sessions finish
+//                  at the same moment go in one BridgeBatch call, each with
+//                  its own answer (gateway/bridge_batcher.h). "250 ...
 //                  queued as <id>" is written only after the node answered,
 //                  and the node answers only once the message is durable.
 //
@@ -102,18 +105,27 @@ class SmtpInBackend : public SmtpBackend {
     for (const std::string& to : e.to) req.add_to(to);
     req.set_message(e.message);
     req.set_client(Client(session));
+    absl::StatusOr<v1::SubmitResponse> resp = Send(std::move(req));
+    if (!resp.ok()) {
+      PM_LOG(INFO) << "smtp " << conn_.peer() << ": <" << e.from << "> to " << e.to.size()
+                   << " recipient(s): " << resp.status();
+      return session.OnSubmitResult(resp.status());
+    }
+    PM_LOG(INFO) << "smtp " << conn_.peer() << ": <" << e.from << "> queued "
+                 << resp->message_id() << " (" << e.message.size() << " bytes) for "
+                 << e.to.size() << " recipient(s)";
+    return session.OnSubmitResult(resp->message_id());
+  }
+
+  // Through the gateway's batcher (several sessions' messages per call),
+  // or one Bridge call of this session's own when there is none.
+  absl::StatusOr<v1::SubmitResponse> Send(v1::BridgeRequest req) {
+    if (env_.bridge_batcher != nullptr) return env_.bridge_batcher->Bridge(std::move(req));
     v1::SubmitResponse resp;
     std::unique_ptr<grpc::ClientContext> ctx = env_.nodes->BridgeContext(kBridgeTimeout);
     absl::Status status = FromGrpc(env_.nodes->submit().Bridge(ctx.get(), req, &resp));
-    if (!status.ok()) {
-      PM_LOG(INFO) << "smtp " << conn_.peer() << ": <" << e.from << "> to " << e.to.size()
-                   << " recipient(s): " << status;
-      return session.OnSubmitResult(status);
-    }
-    PM_LOG(INFO) << "smtp " << conn_.peer() << ": <" << e.from << "> queued "
-                 << resp.message_id() << " (" << e.message.size() << " bytes) for "
-                 << e.to.size() << " recipient(s)";
-    return session.OnSubmitResult(resp.message_id());
+    if (!status.ok()) return status;
+    return resp;
   }
 
   const Conn& conn_;

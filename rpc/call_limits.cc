@@ -130,6 +130,7 @@ size_t MaxRequestBytes(std::string_view method) {
   }
   if (method == "/pullmail.v1.SubmitService/Submit" ||
       method == "/pullmail.v1.SubmitService/Bridge" ||
+      method == "/pullmail.v1.SubmitService/BridgeBatch" ||
       method == "/pullmail.v1.MailboxService/Append") {
     return kBodyCarrierMax;
   }

@@ -19,6 +19,7 @@ TEST(CallLimits, MaxRequestBytesPerMethod) {
   EXPECT_GT(MaxRequestBytes("/pullmail.v1.RecipientService/Notify"), limits::kMaxSignedPayload);
   EXPECT_GT(MaxRequestBytes("/pullmail.v1.MailboxService/Append"), limits::kMaxBodySize);
   EXPECT_GT(MaxRequestBytes("/pullmail.v1.SubmitService/Submit"), limits::kMaxBodySize);
+  EXPECT_GT(MaxRequestBytes("/pullmail.v1.SubmitService/BridgeBatch"), limits::kMaxBodySize);
   EXPECT_EQ(MaxRequestBytes("/pullmail.v1.SenderService/FetchBody"), 1024u * 1024);
   EXPECT_EQ(MaxRequestBytesOf({"pullmail.v1.RecipientService"}), 1024u * 1024);
   EXPECT_GT(MaxRequestBytesOf({"pullmail.v1.RecipientService", "pullmail.v1.MailboxService"}),

@@ -74,30 +74,74 @@ SubmissionContext SenderNode::MakeSubmissionContext() {
   return ctx;
 }
 
-absl::StatusOr<v1::SubmitResponse> SenderNode::Bridge(const v1::BridgeRequest& request) {
+namespace {
+
+// Bridge's request as Submit's input (origin bridged, envelope_from as given).
+SubmissionInput BridgeInput(const v1::BridgeRequest& request) {
   SubmissionInput in;
   in.from = request.envelope_from();
   in.to.assign(request.to().begin(), request.to().end());
   in.origin = v1::ORIGIN_BRIDGED_SMTP;
+  return in;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::SubmitResponse> SenderNode::Bridge(const v1::BridgeRequest& request) {
+  SubmissionInput in = BridgeInput(request);
   if (request.check_only()) {
     RETURN_IF_ERROR(CheckBridgeRecipients(in.to, MakeSubmissionContext()));
     return v1::SubmitResponse();
   }
   in.message = request.message();
-  PM_LOG(INFO) << "bridging SMTP mail from <" << in.from << "> via "
-               << request.client().substr(0, 512);
+  PM_LOG(DEBUG) << "bridging SMTP mail from <" << in.from << "> via "
+                << request.client().substr(0, 512);
   return Submit(in);
 }
 
-absl::Status SenderNode::PutGrouped(const OutboundMessage& message, std::string_view body,
-                                    const std::vector<Delivery>& deliveries) {
+absl::StatusOr<std::vector<absl::StatusOr<v1::SubmitResponse>>> SenderNode::BridgeBatch(
+    const v1::BridgeBatchRequest& request) {
+  if (request.requests_size() == 0 ||
+      static_cast<size_t>(request.requests_size()) > kMaxBridgeBatch) {
+    return absl::InvalidArgumentError(absl::StrCat("a batch holds 1 to ", kMaxBridgeBatch,
+                                                   " requests, not ", request.requests_size()));
+  }
+  std::vector<SubmissionInput> inputs;
+  std::vector<const SubmissionInput*> to_submit;
+  std::vector<size_t> index;  // inputs[i] answers request index[i]
+  std::vector<absl::StatusOr<v1::SubmitResponse>> out(
+      request.requests_size(), absl::InvalidArgumentError("check_only is not for a batch"));
+  for (int i = 0; i < request.requests_size(); ++i) {
+    const v1::BridgeRequest& r = request.requests(i);
+    if (r.check_only()) continue;
+    inputs.push_back(BridgeInput(r));
+    inputs.back().message = r.message();
+    index.push_back(static_cast<size_t>(i));
+  }
+  for (const SubmissionInput& in : inputs) to_submit.push_back(&in);
+  std::vector<absl::StatusOr<v1::SubmitResponse>> results = SubmitMany(to_submit);
+  for (size_t i = 0; i < results.size(); ++i) out[index[i]] = std::move(results[i]);
+  return out;
+}
+
+std::vector<absl::Status> SenderNode::PutGrouped(
+    const std::vector<SenderStore::PutRequest>& requests) {
   // At most this many messages per transaction (their bodies are in memory
   // anyway, held by their callers).
   constexpr size_t kMaxGroup = 64;
-  PendingPut me{SenderStore::PutRequest{&message, body, &deliveries}, absl::OkStatus(), false};
+  std::vector<PendingPut> mine(requests.size());
   std::unique_lock<std::mutex> lock(put_mu_);
-  put_queue_.push_back(&me);
-  while (!me.done) {
+  for (size_t i = 0; i < requests.size(); ++i) {
+    mine[i].request = requests[i];
+    put_queue_.push_back(&mine[i]);
+  }
+  auto all_done = [&mine] {
+    for (const PendingPut& p : mine) {
+      if (!p.done) return false;
+    }
+    return true;
+  };
+  while (!all_done()) {
     if (put_leader_) {
       put_cv_.wait(lock);
       continue;
@@ -107,10 +151,10 @@ absl::Status SenderNode::PutGrouped(const OutboundMessage& message, std::string_
     std::vector<PendingPut*> group(put_queue_.begin(), put_queue_.begin() + n);
     put_queue_.erase(put_queue_.begin(), put_queue_.begin() + n);
     lock.unlock();
-    std::vector<SenderStore::PutRequest> requests;
-    requests.reserve(group.size());
-    for (PendingPut* p : group) requests.push_back(p->request);
-    std::vector<absl::Status> results = store_->PutMessages(requests);
+    std::vector<SenderStore::PutRequest> batch;
+    batch.reserve(group.size());
+    for (PendingPut* p : group) batch.push_back(p->request);
+    std::vector<absl::Status> results = store_->PutMessages(batch);
     Metrics::Global().Add("pullmail_submission_commits_total");
     lock.lock();
     for (size_t i = 0; i < group.size(); ++i) {
@@ -120,7 +164,10 @@ absl::Status SenderNode::PutGrouped(const OutboundMessage& message, std::string_
     put_leader_ = false;
     put_cv_.notify_all();
   }
-  return me.status;
+  std::vector<absl::Status> out;
+  out.reserve(mine.size());
+  for (PendingPut& p : mine) out.push_back(std::move(p.status));
+  return out;
 }
 
 absl::StatusOr<std::optional<v1::SubmitResponse>> SenderNode::AnswerRetry(
@@ -139,27 +186,67 @@ absl::StatusOr<std::optional<v1::SubmitResponse>> SenderNode::AnswerRetry(
 }
 
 absl::StatusOr<v1::SubmitResponse> SenderNode::Submit(const SubmissionInput& input) {
-  SubmissionContext ctx = MakeSubmissionContext();
-  ASSIGN_OR_RETURN(Submission sub, PrepareSubmission(input, ctx));
-  const bool keyed = !sub.message.idempotency_key.empty();
-  if (keyed) {
-    ASSIGN_OR_RETURN(std::optional<v1::SubmitResponse> prior, AnswerRetry(sub.message));
-    if (prior.has_value()) return *std::move(prior);
-  }
-  absl::Status put = PutGrouped(sub.message, input.message, sub.deliveries);
-  if (keyed && absl::IsAlreadyExists(put)) {
-    // A concurrent retry with the same key committed first.
-    ASSIGN_OR_RETURN(std::optional<v1::SubmitResponse> prior, AnswerRetry(sub.message));
-    if (prior.has_value()) return *std::move(prior);
-  }
-  RETURN_IF_ERROR(put);
-  Metrics::Global().Add("pullmail_submissions_total");
-  Wake();
+  return std::move(SubmitMany({&input})[0]);
+}
 
-  v1::SubmitResponse resp = SubmitResponseFor(sub.message, sub.deliveries);
-  PM_LOG(INFO) << "submitted " << sub.message.message_id << " from " << sub.message.sender << " ("
-               << sub.message.body_size << " bytes) to " << sub.deliveries.size() << " domain(s)";
-  return resp;
+std::vector<absl::StatusOr<v1::SubmitResponse>> SenderNode::SubmitMany(
+    const std::vector<const SubmissionInput*>& inputs) {
+  std::vector<absl::StatusOr<v1::SubmitResponse>> out(inputs.size(),
+                                                      absl::InternalError("not submitted"));
+  SubmissionContext ctx = MakeSubmissionContext();
+  std::vector<std::optional<Submission>> subs(inputs.size());
+  std::vector<SenderStore::PutRequest> puts;
+  std::vector<size_t> put_index;  // puts[i] stores inputs[put_index[i]]
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    absl::StatusOr<Submission> sub = PrepareSubmission(*inputs[i], ctx);
+    if (!sub.ok()) {
+      out[i] = sub.status();
+      continue;
+    }
+    if (!sub->message.idempotency_key.empty()) {
+      absl::StatusOr<std::optional<v1::SubmitResponse>> prior = AnswerRetry(sub->message);
+      if (!prior.ok()) {
+        out[i] = prior.status();
+        continue;
+      }
+      if (prior->has_value()) {
+        out[i] = **std::move(prior);
+        continue;
+      }
+    }
+    subs[i] = *std::move(sub);
+    puts.push_back(SenderStore::PutRequest{&subs[i]->message, inputs[i]->message,
+                                           &subs[i]->deliveries});
+    put_index.push_back(i);
+  }
+  if (puts.empty()) return out;
+  std::vector<absl::Status> stored = PutGrouped(puts);
+  bool any = false;
+  for (size_t k = 0; k < put_index.size(); ++k) {
+    const size_t i = put_index[k];
+    const Submission& sub = *subs[i];
+    absl::Status put = k < stored.size() ? stored[k] : absl::InternalError("no result");
+    if (!sub.message.idempotency_key.empty() && absl::IsAlreadyExists(put)) {
+      // A concurrent retry with the same key committed first.
+      absl::StatusOr<std::optional<v1::SubmitResponse>> prior = AnswerRetry(sub.message);
+      if (!prior.ok() || prior->has_value()) {
+        out[i] = prior.ok() ? **std::move(prior) : absl::StatusOr<v1::SubmitResponse>(prior.status());
+        continue;
+      }
+    }
+    if (!put.ok()) {
+      out[i] = put;
+      continue;
+    }
+    any = true;
+    Metrics::Global().Add("pullmail_submissions_total");
+    out[i] = SubmitResponseFor(sub.message, sub.deliveries);
+    PM_LOG(INFO) << "submitted " << sub.message.message_id << " from " << sub.message.sender
+                 << " (" << sub.message.body_size << " bytes) to " << sub.deliveries.size()
+                 << " domain(s)" << (inputs[i]->origin == v1::ORIGIN_BRIDGED_SMTP ? ", bridged" : "");
+  }
+  if (any) Wake();
+  return out;
 }
 
 absl::StatusOr<v1::RevokeResponse> SenderNode::Revoke(std::string_view user,

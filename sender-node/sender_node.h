@@ -61,11 +61,22 @@ class SenderNode {
 
   // Stores the message and queues its notifications (durable before return).
   absl::StatusOr<v1::SubmitResponse> Submit(const SubmissionInput& input);
+  // Submit for several messages at once: each is prepared and answered on
+  // its own (one's error never fails another) and all that pass are stored
+  // in one group commit. Durable before return. Thread-safe.
+  std::vector<absl::StatusOr<v1::SubmitResponse>> SubmitMany(
+      const std::vector<const SubmissionInput*>& inputs);
   // SMTP in, for the domain's gateway (the caller has checked that it is):
   // Submit with origin ORIGIN_BRIDGED_SMTP and envelope_from as given; the
   // recipients must be users of this domain (core's CheckBridgeRecipients).
   // With check_only, validates the recipients and stores nothing.
   absl::StatusOr<v1::SubmitResponse> Bridge(const v1::BridgeRequest& request);
+  // Bridge for each of `requests` (BridgeBatch: at most kMaxBridgeBatch, a
+  // check_only request is refused), stored in one group commit; one result
+  // per request, in order. InvalidArgument for the whole call past the cap.
+  static constexpr size_t kMaxBridgeBatch = 64;
+  absl::StatusOr<std::vector<absl::StatusOr<v1::SubmitResponse>>> BridgeBatch(
+      const v1::BridgeBatchRequest& request);
   // Revokes `message_id` on behalf of `user` (its sender), drops the body and
   // tells each recipient domain with a signed Revocation.
   absl::StatusOr<v1::RevokeResponse> Revoke(std::string_view user, std::string_view message_id,
@@ -106,9 +117,9 @@ class SenderNode {
   SubmissionContext MakeSubmissionContext();
   // store_->PutMessage with group commit: concurrent callers' messages are
   // stored by whichever of them finds no commit running (the leader), in one
-  // PutMessages transaction, while the others wait for their result.
-  absl::Status PutGrouped(const OutboundMessage& message, std::string_view body,
-                          const std::vector<Delivery>& deliveries);
+  // PutMessages transaction, while the others wait for their result. One
+  // status per request, in order.
+  std::vector<absl::Status> PutGrouped(const std::vector<SenderStore::PutRequest>& requests);
   // The stored answer when `prepared`'s sender already stored a message
   // under its idempotency key (core's CheckSubmissionRetry decides whether
   // that is a retry or a reused key); nullopt when the key is new.

@@ -1,6 +1,7 @@
 // What stays in the sender node around core's rules: storing a submission
 // with its queued deliveries, revocation by the message's own sender only,
-// and abuse reports only from a domain that was told. Memory stores and a
+// abuse reports only from a domain that was told, and BridgeBatch's
+// answer per message. Memory stores and a
 // fake clock; no network (no delivery worker runs).
 #include "sender-node/sender_node.h"
 
@@ -41,6 +42,11 @@ class SenderNodeTest : public ::testing::Test {
       dir->Add(e);
     }
     parts.base.directory = std::move(dir);
+    auto users = NewMemoryUserStore();
+    User bob;
+    bob.address = std::string("bob@") + kHere;
+    EXPECT_TRUE(users->AddUser(bob).ok());
+    parts.base.users = std::move(users);
     parts.base.key = std::make_unique<SigningKey>(*SigningKey::FromSeed(Sha256(kHere)));
     parts.store = NewMemorySenderStore();
     parts.clock = &clock_;
@@ -133,6 +139,70 @@ TEST_F(SenderNodeTest, AbuseReportsComeOnlyFromADomainThatWasTold) {
   ASSERT_TRUE(node_->store().UpdateDelivery(d).ok());
   EXPECT_TRUE(node_->ReportAbuse(Report(kThere, r->message_id())).ok());
   EXPECT_TRUE(absl::IsPermissionDenied(node_->ReportAbuse(Report(kElse, r->message_id()))));
+}
+
+v1::BridgeRequest Bridged(const std::string& to, const std::string& subject) {
+  v1::BridgeRequest r;
+  r.set_envelope_from("carol@legacy.example");
+  r.add_to(to);
+  r.set_message("From: carol@legacy.example\r\nTo: " + to + "\r\nSubject: " + subject +
+                "\r\n\r\nhello\r\n");
+  r.set_client("[127.0.0.1]:25 mx.legacy.example");
+  return r;
+}
+
+// BridgeBatch: each request is answered as Bridge would answer it alone
+// (an unknown user is NOT_FOUND, another domain INVALID_ARGUMENT, a
+// check_only request is refused), one's error fails no other, and what
+// passes is stored with its queued delivery.
+TEST_F(SenderNodeTest, ABridgeBatchAnswersEachMessageOnItsOwn) {
+  const std::string bob = std::string("bob@") + kHere;
+  v1::BridgeBatchRequest batch;
+  *batch.add_requests() = Bridged(bob, "one");
+  *batch.add_requests() = Bridged(std::string("nobody@") + kHere, "two");
+  *batch.add_requests() = Bridged(bob, "three");
+  *batch.add_requests() = Bridged(std::string("x@") + kThere, "relay");
+  v1::BridgeRequest check = Bridged(bob, "check");
+  check.set_check_only(true);
+  *batch.add_requests() = check;
+  *batch.add_requests() = Bridged(bob, "four");
+
+  auto r = node_->BridgeBatch(batch);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 6u);
+  for (size_t i : {0u, 2u, 5u}) {
+    ASSERT_TRUE((*r)[i].ok()) << i << ": " << (*r)[i].status();
+    auto m = node_->store().GetMessage((*r)[i]->message_id());
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_EQ(m->sender, "carol@legacy.example");
+    auto deliveries = node_->store().ListDeliveries(m->message_id);
+    ASSERT_TRUE(deliveries.ok());
+    ASSERT_EQ(deliveries->size(), 1u);
+    EXPECT_EQ((*deliveries)[0].domain, kHere);
+    EXPECT_EQ((*deliveries)[0].state, DeliveryState::kQueued);
+  }
+  EXPECT_NE((*r)[0]->message_id(), (*r)[2]->message_id());
+  EXPECT_TRUE(absl::IsNotFound((*r)[1].status())) << (*r)[1].status();
+  EXPECT_TRUE(absl::IsInvalidArgument((*r)[3].status())) << (*r)[3].status();
+  EXPECT_TRUE(absl::IsInvalidArgument((*r)[4].status())) << (*r)[4].status();
+  // The same answers as Bridge alone gives.
+  EXPECT_EQ(node_->Bridge(Bridged(std::string("nobody@") + kHere, "two")).status(),
+            (*r)[1].status());
+  EXPECT_EQ(node_->Bridge(Bridged(std::string("x@") + kThere, "relay")).status().code(),
+            (*r)[3].status().code());
+}
+
+TEST_F(SenderNodeTest, ABridgeBatchHoldsOneTo64Requests) {
+  v1::BridgeBatchRequest batch;
+  EXPECT_TRUE(absl::IsInvalidArgument(node_->BridgeBatch(batch).status()));
+  for (size_t i = 0; i < SenderNode::kMaxBridgeBatch + 1; ++i) {
+    *batch.add_requests() = Bridged(std::string("bob@") + kHere, "n");
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(node_->BridgeBatch(batch).status()));
+  batch.mutable_requests()->RemoveLast();
+  auto r = node_->BridgeBatch(batch);
+  ASSERT_TRUE(r.ok()) << r.status();
+  for (const auto& one : *r) EXPECT_TRUE(one.ok()) << one.status();
 }
 
 }  // namespace

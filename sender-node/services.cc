@@ -55,6 +55,34 @@ class SubmitServiceImpl final : public v1::SubmitService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status BridgeBatch(grpc::ServerContext* ctx, const v1::BridgeBatchRequest* req,
+                           v1::BridgeBatchResponse* resp) override {
+    // The same caller rule as Bridge.
+    if (absl::Status s = node_->auth().AuthenticatePrincipal(*ctx, kBridgePrincipal); !s.ok()) {
+      Metrics::Global().Add("pullmail_bridge_refused_total{reason=\"auth\"}");
+      return ToGrpc(s);
+    }
+    auto r = node_->BridgeBatch(*req);
+    if (!r.ok()) return ToGrpc(r.status());
+    int bridged = 0;
+    for (absl::StatusOr<v1::SubmitResponse>& one : *r) {
+      v1::BridgeResult* out = resp->add_results();
+      if (one.ok()) {
+        ++bridged;
+        *out->mutable_response() = std::move(*one);
+      } else {
+        // The code and text Bridge would have answered (rpc/grpc_status.h's
+        // mapping: absl and gRPC codes are the same numbers).
+        grpc::Status g = ToGrpc(one.status());
+        out->set_code(static_cast<int32_t>(g.error_code()));
+        out->set_error(g.error_message().substr(0, 1024));
+      }
+    }
+    Metrics::Global().Add("pullmail_bridged_total", bridged);
+    Metrics::Global().Add("pullmail_bridge_batches_total");
+    return grpc::Status::OK;
+  }
+
   grpc::Status Revoke(grpc::ServerContext* ctx, const v1::RevokeRequest* req,
                       v1::RevokeResponse* resp) override {
     auto user = node_->auth().Authenticate(*ctx);
