@@ -4,13 +4,14 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/mail/flags.h"
 #include "core/envelope/envelope.h"
 #include "core/logic/acceptor.h"
-#include "core/logic/body_cache_key.h"
 #include "core/logic/fetch_schedule.h"
 #include "core/logic/mailbox_rules.h"
 #include "core/util/random.h"
@@ -262,19 +263,10 @@ absl::StatusOr<uint32_t> RecipientNode::ApplyRevocation(const v1::SignedRevocati
   return hidden;
 }
 
-void RecipientNode::FetchAhead(const std::string& user, const std::string& folder,
-                               const std::vector<uint32_t>& uids) {
-  const std::string f = folder.empty() ? std::string(kInbox) : folder;
-  std::vector<StoredNotification> wanted;
-  for (uint32_t uid : uids) {
-    absl::StatusOr<MailboxEntry> e = store_->GetEntry(user, f, uid);
-    if (!e.ok() || !VisibleToUser(e->state)) continue;
-    absl::StatusOr<StoredNotification> n = store_->GetNotification(e->notification_id);
-    if (!n.ok() || IsLocalMessage(*n)) continue;
-    absl::StatusOr<bool> cached = store_->HasBody(BodyCacheKey(*n));
-    if (!cached.ok() || *cached) continue;
-    wanted.push_back(std::move(*n));
-  }
+void RecipientNode::FetchAhead(std::vector<StoredNotification> wanted) {
+  wanted.erase(std::remove_if(wanted.begin(), wanted.end(),
+                              [](const StoredNotification& n) { return IsLocalMessage(n); }),
+               wanted.end());
   if (!wanted.empty()) fetcher_->FetchAhead(wanted);
 }
 

@@ -128,13 +128,12 @@ class RecipientNode {
   // gives up (kCancelled) without fetching.
   absl::StatusOr<ReadResult> Read(const std::string& user, const v1::ReadRequest& req,
                                   const std::function<bool(uint64_t)>& before_fetch = nullptr);
-  // ReadSet's batched first read: hands the bodies of `uids` in `folder`
-  // that must be fetched (visible, from another domain, not cached) to the
-  // fetcher at once (BodyFetcher::FetchAhead: batches per sender node) and
-  // returns; each Read of them then waits for its batch. Lookup errors are
-  // left to Read.
-  void FetchAhead(const std::string& user, const std::string& folder,
-                  const std::vector<uint32_t>& uids);
+  // ReadSet's batched first read: the bodies of `wanted` (a FETCH set's
+  // messages whose bodies are not cached, from PrepareReads) go to the
+  // fetcher at once (BodyFetcher::FetchAhead: batches per sender node);
+  // returns at once, and each Read of them then waits for its batch. A
+  // user's own stored copies are never fetched.
+  void FetchAhead(std::vector<StoredNotification> wanted);
   // A FETCH set's lookups (ReadSet): each of `uids` of `folder` found at
   // once (RecipientStore::GetEntriesForRead, HasBodies), so that a message
   // whose body is cached is read by ReadPrepared without lookups of its own

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "core/logic/fetch_batch.h"
 #include "core/storage/types.h"
 #include "core/util/limits.h"
 #include "core/util/logging.h"
@@ -271,6 +270,16 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
         std::vector<uint32_t> uids(req->uids().begin() + from, req->uids().begin() + to);
         absl::StatusOr<std::vector<RecipientNode::PreparedRead>> p =
             node_->PrepareReads(*user, folder, uids);
+        if (p.ok()) {
+          // The window's bodies that must be fetched go to the fetcher at
+          // once, in batches per sender node (FetchBodies), before the
+          // workers' reads of them wait for their batch.
+          std::vector<StoredNotification> fetch;
+          for (const RecipientNode::PreparedRead& r : *p) {
+            if (r.status.ok() && !r.cached) fetch.push_back(r.notification);
+          }
+          if (!fetch.empty()) node_->FetchAhead(std::move(fetch));
+        }
         for (size_t k = from; k < to; ++k) {
           if (p.ok()) prepared[k] = std::move((*p)[k - from]);
           if (!p.ok() || (prepared[k]->status.ok() && !prepared[k]->cached)) ahead.Add(k);
@@ -549,7 +558,6 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
         uint64_t size = 0;
         absl::StatusOr<RecipientNode::ReadResult> r =
             node_->Read(user_, one, [&](uint64_t body_size) {
-              FetchAhead(j);
               std::unique_lock<std::mutex> room(mu_);
               ++room_waiters_;
               work_cv_.wait(room, [&] {
@@ -570,28 +578,9 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       }
     }
 
-    // The first body that must be fetched hands the set's UIDs not handed
-    // over yet, up to kMaxBatchBodies past it, to the fetcher at once, to be
-    // fetched in batches per sender node (RecipientNode::FetchAhead skips
-    // the cached ones); the workers that reach an uncached body meanwhile
-    // wait until they are handed over. From the first UID not handed over,
-    // not from j: a later worker may get here first.
-    void FetchAhead(size_t j) {
-      std::lock_guard<std::mutex> lock(fetch_ahead_mu_);
-      if (j < fetch_ahead_until_) return;
-      const size_t from = fetch_ahead_until_;
-      fetch_ahead_until_ = std::min(results_.size(), j + kMaxBatchBodies);
-      node_->FetchAhead(user_, req_.folder(),
-                        std::vector<uint32_t>(req_.uids().begin() + static_cast<int>(from),
-                                              req_.uids().begin() +
-                                                  static_cast<int>(fetch_ahead_until_)));
-    }
-
     RecipientNode* node_;
     const std::string user_;
     const v1::ReadSetRequest& req_;
-    std::mutex fetch_ahead_mu_;
-    size_t fetch_ahead_until_ = 0;  // UIDs before it were handed over; fetch_ahead_mu_
     std::mutex mu_;
     std::condition_variable work_cv_;  // workers: stop, the window moved, room for bytes
     std::condition_variable done_cv_;  // the streaming thread: its message is ready
