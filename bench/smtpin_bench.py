@@ -168,7 +168,8 @@ def bench_pullmail(args, run):
                 "note": f"{args.messages / max(sigs, 1):.1f} notifications per signature, "
                         f"{batches:.0f} BridgeBatch calls"}
     finally:
-        world.close()
+        # PULLMAIL_BENCH_KEEP=1 keeps the nodes' folders and logs.
+        world.close(keep=os.environ.get("PULLMAIL_BENCH_KEEP") == "1")
 
 
 POSTFIX_MAIN = """\
