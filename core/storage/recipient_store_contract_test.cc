@@ -684,6 +684,12 @@ TEST_P(RecipientStoreContract, GetEntriesForReadAnswersEachUidInOrder) {
                                           : std::vector<std::string>{});
     EXPECT_EQ(r.entry.modseq, store_->GetEntry(kAlice, "INBOX", uids[i])->modseq);
   }
+  auto one = store_->GetEntriesForRead(kAlice, "INBOX", {7});  // a one-message FETCH
+  PM_ASSERT_OK(one);
+  ASSERT_EQ(one->size(), 1u);
+  ASSERT_TRUE((*one)[0].has_value());
+  EXPECT_EQ((*one)[0]->notification.message_id, "m6");
+  EXPECT_FALSE((*store_->GetEntriesForRead(kAlice, "INBOX", {71}))[0].has_value());
   EXPECT_TRUE(store_->GetEntriesForRead(kAlice, "INBOX", {})->empty());
   PM_EXPECT_CODE(store_->GetEntriesForRead(kAlice, "Nope", {1}), kNotFound);
   PM_EXPECT_CODE(store_->GetEntriesForRead(kBob, "INBOX", {1}), kNotFound);
@@ -703,6 +709,8 @@ TEST_P(RecipientStoreContract, HasBodiesAnswersEachKeyInOrder) {
   for (size_t i = 0; i < 40; ++i) EXPECT_EQ((*got)[i], i % 3 == 0) << i;
   EXPECT_TRUE((*got)[40]);
   EXPECT_FALSE((*got)[41]);
+  EXPECT_EQ(*store_->HasBodies({keys[3]}), std::vector<bool>{true});
+  EXPECT_EQ(*store_->HasBodies({keys[4]}), std::vector<bool>{false});
   EXPECT_TRUE(store_->HasBodies({})->empty());
 }
 

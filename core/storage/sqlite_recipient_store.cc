@@ -329,21 +329,28 @@ class SqliteRecipientStore : public RecipientStore {
       std::string_view user, std::string_view folder_name,
       const std::vector<uint32_t>& uids) override {
     std::string folder = NormalizeFolderName(folder_name);
-    static const std::string sql = absl::StrCat(
-        "SELECT ", Prefixed("e.", kEntryColumns), ", ", Prefixed("n.", kNotificationColumns),
-        " FROM entries e JOIN notifications n ON n.id = e.notification_id "
-        "WHERE e.user = ?1 AND e.folder = ?2 AND e.uid IN (",
-        Params(3, kInGroup), ")");
+    // One statement for a group of kInGroup UIDs, and one for a single UID
+    // (a one-message FETCH should not bind 32).
+    auto sql = [](size_t group) {
+      return absl::StrCat(
+          "SELECT ", Prefixed("e.", kEntryColumns), ", ", Prefixed("n.", kNotificationColumns),
+          " FROM entries e JOIN notifications n ON n.id = e.notification_id "
+          "WHERE e.user = ?1 AND e.folder = ?2 AND e.uid IN (",
+          Params(3, group), ")");
+    };
+    static const std::string group_sql = sql(kInGroup), one_sql = sql(1);
     constexpr int kNotificationAt = 11;  // kEntryColumns' count
     SqliteDb::ReadLock r(db_.get());
-    RETURN_IF_ERROR(r.Snapshot());  // one state of the folder for the whole set
+    // One state of the folder for the whole set.
+    if (uids.size() > kInGroup) RETURN_IF_ERROR(r.Snapshot());
     RETURN_IF_ERROR(RequireFolderLocked(r.db(), user, folder).status());
     std::vector<std::optional<EntryForRead>> out(uids.size());
     for (size_t first = 0; first < uids.size(); first += kInGroup) {
       const size_t n = std::min(kInGroup, uids.size() - first);
-      Statement st(r.db(), sql);
+      const size_t group = n == 1 ? 1 : kInGroup;
+      Statement st(r.db(), n == 1 ? one_sql : group_sql);
       st.Text(1, user).Text(2, folder);
-      for (size_t i = 0; i < kInGroup; ++i) st.Int(3 + i, uids[first + std::min(i, n - 1)]);
+      for (size_t i = 0; i < group; ++i) st.Int(3 + i, uids[first + std::min(i, n - 1)]);
       while (true) {
         ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) break;
@@ -649,14 +656,17 @@ class SqliteRecipientStore : public RecipientStore {
   absl::StatusOr<std::vector<bool>> HasBodies(const std::vector<std::string>& keys) override {
     SqliteDb::ReadLock r(db_.get());
     std::vector<bool> out(keys.size(), false);
-    static const std::string sql =
-        absl::StrCat("SELECT sha256 FROM cached_bodies WHERE sha256 IN (", Params(3, kInGroup), ")");
+    static const std::string group_sql = absl::StrCat(
+        "SELECT sha256 FROM cached_bodies WHERE sha256 IN (", Params(3, kInGroup), ")");
+    static const std::string one_sql =
+        absl::StrCat("SELECT sha256 FROM cached_bodies WHERE sha256 IN (", Params(3, 1), ")");
     for (size_t first = 0; first < keys.size(); first += kInGroup) {
       const size_t n = std::min(kInGroup, keys.size() - first);
+      const size_t group = n == 1 ? 1 : kInGroup;
       {
-        Statement st(r.db(), sql);
+        Statement st(r.db(), n == 1 ? one_sql : group_sql);
         // Unused places repeat the last key.
-        for (size_t i = 0; i < kInGroup; ++i) st.Blob(3 + i, keys[first + std::min(i, n - 1)]);
+        for (size_t i = 0; i < group; ++i) st.Blob(3 + i, keys[first + std::min(i, n - 1)]);
         while (true) {
           ASSIGN_OR_RETURN(bool row, st.Step());
           if (!row) break;
