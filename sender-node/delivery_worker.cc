@@ -28,8 +28,11 @@ void DeliveryWorker::Loop() {
   while (!node_->stopped()) {
     absl::Time next = RunOnce();
     // Never sleep past a second: expiry of bodies and a changed directory
-    // are noticed promptly without their own timers.
-    node_->WaitForWork(std::min(next, node_->clock().Now() + absl::Seconds(1)));
+    // are noticed promptly without their own timers. Woken by new mail, let
+    // what is queued with it arrive first (core's kPassGather).
+    if (node_->WaitForWork(std::min(next, node_->clock().Now() + absl::Seconds(1)))) {
+      node_->Gather(kPassGather);
+    }
   }
 }
 

@@ -366,14 +366,22 @@ void SenderNode::Wake() {
   cv_.notify_all();
 }
 
-void SenderNode::WaitForWork(absl::Time deadline) {
+bool SenderNode::WaitForWork(absl::Time deadline) {
   std::unique_lock<std::mutex> lock(mu_);
   // `deadline` is on the node's clock; the wait is on the wall clock.
   absl::Duration left = clock_->WallDuration(deadline - clock_->Now());
   if (left < absl::ZeroDuration()) left = absl::ZeroDuration();
   cv_.wait_for(lock, absl::ToChronoMilliseconds(left) + std::chrono::milliseconds(1),
                [this] { return woken_ || stop_; });
+  const bool woken = woken_;
   woken_ = false;
+  return woken;
+}
+
+void SenderNode::Gather(absl::Duration d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, absl::ToChronoMicroseconds(clock_->WallDuration(d)),
+               [this] { return stop_; });
 }
 
 void SenderNode::Stop() {

@@ -96,8 +96,11 @@ class SenderNode {
 
   // Wakes the delivery worker (new mail queued).
   void Wake();
-  // Blocks until woken, `deadline`, or Stop().
-  void WaitForWork(absl::Time deadline);
+  // Blocks until woken, `deadline`, or Stop(). True when woken by Wake().
+  bool WaitForWork(absl::Time deadline);
+  // Blocks for `d` of the node's clock, or until Stop() (Wake() does not
+  // end it: this is the wait that lets more mail queue up).
+  void Gather(absl::Duration d);
   void Stop();
   bool stopped();
 

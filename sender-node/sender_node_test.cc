@@ -10,6 +10,8 @@
 #include "core/envelope/envelope.h"
 #include "core/storage/memory_store.h"
 #include "core/util/clock.h"
+#include "absl/time/clock.h"
+#include <thread>
 #include "gtest/gtest.h"
 
 namespace pullmail {
@@ -203,6 +205,24 @@ TEST_F(SenderNodeTest, ABridgeBatchHoldsOneTo64Requests) {
   auto r = node_->BridgeBatch(batch);
   ASSERT_TRUE(r.ok()) << r.status();
   for (const auto& one : *r) EXPECT_TRUE(one.ok()) << one.status();
+}
+
+// The delivery worker's waits: WaitForWork says whether new mail woke it
+// (then the worker gathers for core's kPassGather before its pass), and the
+// gathering wait is ended by Stop() but not by more mail arriving.
+TEST_F(SenderNodeTest, TheWorkerKnowsWhetherNewMailWokeItAndGathersUntilStopped) {
+  EXPECT_FALSE(node_->WaitForWork(clock_.Now() + absl::Milliseconds(20)));
+  node_->Wake();
+  EXPECT_TRUE(node_->WaitForWork(clock_.Now() + absl::Hours(1)));
+  std::thread other([this] {
+    absl::SleepFor(absl::Milliseconds(20));
+    node_->Wake();  // more mail: the gathering goes on
+    absl::SleepFor(absl::Milliseconds(50));
+    node_->Stop();
+  });
+  node_->Gather(absl::Hours(1));
+  EXPECT_TRUE(node_->stopped());
+  other.join();
 }
 
 }  // namespace

@@ -42,6 +42,17 @@ namespace pullmail {
 // Due deliveries taken per pass.
 inline constexpr size_t kDuePerPass = 500;
 
+// How long a pass woken by newly queued mail waits before it starts, so
+// that mail queued together (an MX's concurrent SMTP-in sessions, a
+// campaign, a Submit to many users) goes to each domain on one stream under
+// one batch signature rather than a pass, a stream, a signature and a
+// recipient commit per handful. Measured (smtpin_bench, smtp-source -s 10):
+// woken at once, ~9 notifications per pass and signature, recipient CPU
+// ~190 us per notification; 5 ms, ~20 and ~120 us; 20 ms, ~45 and ~80 us.
+// What it costs is this much latency per delivery, far below a mail
+// reader's notice. A pass that finds work still due runs at once.
+inline constexpr absl::Duration kPassGather = absl::Milliseconds(10);
+
 struct StreamLimits {
   size_t max_per_stream = kDuePerPass;
   absl::Duration deadline = absl::Seconds(15);
