@@ -214,9 +214,10 @@ int main(int argc, char** argv) {
   // its mmap threshold to the size of each large block freed (up to 32 MiB),
   // after which such bodies come from the threads' heaps, whose freed middle
   // is never returned: the 50-client soak saw the gateway's RSS climb. A
-  // fixed threshold keeps every block above 256 KiB in its own mapping,
-  // returned to the system when freed.
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  // fixed threshold keeps every block above 1 MiB in its own mapping,
+  // returned to the system when freed (a ReadSet stream's 256 KiB messages
+  // stay below it: a mapping each cost page faults).
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
   pullmail::SetProgramHelp(
       "pullmail-gateway --config DIR/node.toml\n\n"
       "Classic mail protocols for one pullmail domain's users, so that Thunderbird,\n"
