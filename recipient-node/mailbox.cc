@@ -303,9 +303,8 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::ReadFound(
   }
   if (ReadMayCount(CopyOf(e, local))) {
     // A first read counts for the sender's reputation (core's policy), once
-    // per user and message: the store's mark says whether it has.
-    ASSIGN_OR_RETURN(bool first, store_->MarkReadCounted(user, e.notification_id));
-    if (first) NoteFirstRead(n);
+    // per user and message.
+    RETURN_IF_ERROR(NoteFirstRead(user, n));
   }
   if (!peek && !HasFlag(e, kSeenFlag)) {
     ASSIGN_OR_RETURN(std::vector<MailboxEntry> updated,

@@ -26,6 +26,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "core/config/node_config.h"
 #include "core/crypto/ed25519.h"
@@ -249,6 +250,10 @@ class RecipientNode {
     Kind kind;
     std::string signing_domain, body_sha256, user;
     absl::Time time;
+    // kRead: the notification read by `user`; unmarked until SyncPolicy has
+    // committed its mark (RecipientStore::MarkReadsCounted).
+    int64_t notification_id = 0;
+    bool unmarked = false;
   };
   // Start-up: imports an old DATA_DIR/policy.state into the store once (if
   // the store has no state yet; the file is then renamed
@@ -274,7 +279,13 @@ class RecipientNode {
   void AdoptPolicy(SpamPolicy committed);
   static void Replay(SpamPolicy& policy, const PolicyEvent& e);
   // The first read of a copy, for the policy (mailbox.cc calls it).
-  void NoteFirstRead(const StoredNotification& n);
+  // A read core's ReadMayCount lets count: counted unless this user's read
+  // of `n` is marked counted in the store or waits in policy_pending_.
+  absl::Status NoteFirstRead(const std::string& user, const StoredNotification& n);
+  // SyncPolicy's first step: commits the marks of the unmarked reads in
+  // *events in one transaction and drops the reads whose mark was there
+  // already (another replica counted them meanwhile).
+  absl::Status CommitReadMarks(std::vector<PolicyEvent>* events);
   // Read's rules once the entry and its notification are known (`cached`:
   // whether the body is, if known).
   absl::StatusOr<ReadResult> ReadFound(const std::string& user, const std::string& folder,
@@ -303,6 +314,9 @@ class RecipientNode {
   std::unique_ptr<SpamPolicy> policy_;
   PolicyConfig policy_config_;  // policy_'s, set once by LoadPolicy
   std::vector<PolicyEvent> policy_pending_;  // guarded by policy_mu_
+  // (user, notification id) of the reads in policy_pending_ not yet marked
+  // in the store; guarded by policy_mu_.
+  absl::flat_hash_set<std::pair<std::string, int64_t>> reads_unmarked_;
   // When SyncPolicy last ran core's SpamPolicy::Prune (once a day; the first
   // pass prunes). Guarded by policy_write_mu_.
   absl::Time last_prune_ = absl::InfinitePast();

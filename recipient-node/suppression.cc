@@ -288,14 +288,26 @@ void RecipientNode::ReviewHeldAndPrefetch() {
   absl::Time now = clock().Now();
   std::vector<StoredNotification> to_pin;
   for (const User& u : *users) {
-    auto entries = store_->ListEntries(u.address, kInbox, 1, 0);
-    if (!entries.ok()) continue;
-    for (const MailboxEntry& e : *entries) {
+    auto listed = store_->ListEntries(u.address, kInbox, 1, 0);
+    if (!listed.ok()) continue;
+    // The unread held and shown copies, and their notifications read in one
+    // go (one read transaction, not one per copy: with 100,000 unread
+    // copies the per-copy reads were most of this node's lock calls).
+    std::vector<MailboxEntry> entries;
+    std::vector<int64_t> ids;
+    for (MailboxEntry& e : *listed) {
       if (e.state != EntryState::kHeld && e.state != EntryState::kShown) continue;
       if (HasFlag(e.flags, kSeenFlag)) continue;
-      auto n = store_->GetNotification(e.notification_id);
+      ids.push_back(e.notification_id);
+      entries.push_back(std::move(e));
+    }
+    auto notifications = store_->GetNotifications(ids);
+    if (!notifications.ok()) continue;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const MailboxEntry& e = entries[i];
+      std::optional<StoredNotification>& n = (*notifications)[i];
       // Local messages (APPEND) are never held and have no sender to fetch from.
-      if (!n.ok() || n->revoked || IsLocalMessage(*n)) continue;
+      if (!n || n->revoked || IsLocalMessage(*n)) continue;
       if (e.state == EntryState::kHeld) {
         Decision d;
         {
@@ -397,11 +409,46 @@ void RecipientNode::AdoptPolicy(SpamPolicy committed) {
   *policy_ = std::move(committed);
 }
 
-void RecipientNode::NoteFirstRead(const StoredNotification& n) {
+absl::Status RecipientNode::NoteFirstRead(const std::string& user, const StoredNotification& n) {
+  // Marked in the store: counted by an earlier pass (or another replica).
+  // The mark itself is written by the next SyncPolicy, with the pass's other
+  // reads in one transaction: a read costs no write of its own.
+  ASSIGN_OR_RETURN(bool counted, store_->IsReadCounted(user, n.id));
+  if (counted) return absl::OkStatus();
   const absl::Time now = clock().Now();
   std::lock_guard<std::mutex> lock(policy_mu_);
+  if (!reads_unmarked_.emplace(user, n.id).second) return absl::OkStatus();  // waiting already
   policy_->OnRead(n.signing_domain, n.body_sha256, now);
-  policy_pending_.push_back({PolicyEvent::Kind::kRead, n.signing_domain, n.body_sha256, "", now});
+  PolicyEvent e{PolicyEvent::Kind::kRead, n.signing_domain, n.body_sha256, user, now};
+  e.notification_id = n.id;
+  e.unmarked = true;
+  policy_pending_.push_back(std::move(e));
+  return absl::OkStatus();
+}
+
+absl::Status RecipientNode::CommitReadMarks(std::vector<PolicyEvent>* events) {
+  std::vector<RecipientStore::ReadMark> marks;
+  for (const PolicyEvent& e : *events) {
+    if (e.unmarked) marks.push_back({e.user, e.notification_id});
+  }
+  if (marks.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<bool> made, store_->MarkReadsCounted(marks));
+  size_t k = 0;
+  std::vector<PolicyEvent> kept;
+  kept.reserve(events->size());
+  for (PolicyEvent& e : *events) {
+    if (e.unmarked) {
+      e.unmarked = false;
+      if (!made[k++]) continue;  // counted already: this read adds nothing
+    }
+    kept.push_back(std::move(e));
+  }
+  events->swap(kept);
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  for (const RecipientStore::ReadMark& m : marks) {
+    reads_unmarked_.erase(std::make_pair(m.user, m.notification_id));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RecipientNode::LoadPolicy() {
@@ -446,14 +493,16 @@ absl::Status RecipientNode::SyncPolicy() {
     events.swap(policy_pending_);
   }
   std::optional<SpamPolicy> committed;
-  absl::Status s;
+  absl::Status s = CommitReadMarks(&events);
   // Housekeeping, once a day (docs/POLICY.md): core's Prune forgets bodies
   // and domains with no activity for body_state_ttl, so the stored state,
   // which every report rewrites, does not grow for ever.
   const absl::Time now = clock().Now();
   const bool prune = now - last_prune_ >= absl::Hours(24);
   size_t pruned = 0;
-  if (events.empty() && !prune) {
+  if (!s.ok()) {
+    // Marks not written: the events go back as they were (below).
+  } else if (events.empty() && !prune) {
     // Nothing of ours to write: read what the other replicas committed.
     absl::StatusOr<std::string> state = store_->GetPolicyState();
     s = state.status();

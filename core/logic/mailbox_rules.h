@@ -78,7 +78,7 @@ bool RevocationHides(const CopyFacts& c);
 
 // True when reading this copy may count for its sender's reputation
 // (SpamPolicy::OnRead). It counts if it may and the store has no mark yet
-// for this user and message (RecipientStore::MarkReadCounted).
+// for this user and message (RecipientStore::IsReadCounted, MarkReadsCounted).
 bool ReadMayCount(const CopyFacts& c);
 
 // True when a copy in this state is visible to its user.

@@ -388,12 +388,20 @@ class MemoryRecipientStore : public RecipientStore {
 
   // --- Spam reports --------------------------------------------------------
 
-  absl::StatusOr<bool> MarkReadCounted(std::string_view user, int64_t notification_id) override {
+  absl::StatusOr<bool> IsReadCounted(std::string_view user, int64_t notification_id) override {
     absl::MutexLock lock(&mu_);
-    if (FindNotifLocked(notification_id) == nullptr) {
-      return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
+    return read_counted_.contains(std::make_pair(std::string(user), notification_id));
+  }
+
+  absl::StatusOr<std::vector<bool>> MarkReadsCounted(const std::vector<ReadMark>& marks) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<bool> out;
+    out.reserve(marks.size());
+    for (const ReadMark& m : marks) {
+      out.push_back(FindNotifLocked(m.notification_id) != nullptr &&
+                    read_counted_.emplace(m.user, m.notification_id).second);
     }
-    return read_counted_.emplace(std::string(user), notification_id).second;
+    return out;
   }
 
   absl::StatusOr<bool> RecordReport(std::string_view user, int64_t notification_id, int verdict,

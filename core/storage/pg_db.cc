@@ -189,7 +189,7 @@ INSERT INTO policy_state(id, state) VALUES(1, ''::bytea);
 )sql";
 
 // Version 5: a read counts for the sender's reputation once per user and
-// message (RecipientStore::MarkReadCounted).
+// message (RecipientStore::MarkReadsCounted).
 constexpr char kSchemaV5[] = R"sql(
 CREATE TABLE read_counted(
   usr text NOT NULL,

@@ -773,20 +773,30 @@ class PgRecipientStore : public RecipientStore {
 
   // --- Spam reports --------------------------------------------------------
 
-  absl::StatusOr<bool> MarkReadCounted(std::string_view user, int64_t notification_id) override {
-    // One statement; the primary key makes two replicas' marks one.
+  absl::StatusOr<bool> IsReadCounted(std::string_view user, int64_t notification_id) override {
     ASSIGN_OR_RETURN(PgResult r,
-                     db_->Exec("INSERT INTO read_counted(usr, notification_id) SELECT $1, id "
-                               "FROM notifications WHERE id = $2 ON CONFLICT DO NOTHING "
-                               "RETURNING 1",
+                     db_->Exec("SELECT 1 FROM read_counted WHERE usr = $1 AND notification_id = $2",
                                PgParams().Text(user).Int(notification_id)));
-    if (r.rows() > 0) return true;
-    ASSIGN_OR_RETURN(PgResult n, db_->Exec("SELECT 1 FROM notifications WHERE id = $1",
-                                           PgParams().Int(notification_id)));
-    if (n.rows() == 0) {
-      return absl::NotFoundError(absl::StrCat("no notification ", notification_id));
-    }
-    return false;
+    return r.rows() > 0;
+  }
+
+  absl::StatusOr<std::vector<bool>> MarkReadsCounted(const std::vector<ReadMark>& marks) override {
+    std::vector<bool> out;
+    if (marks.empty()) return out;
+    // The primary key makes two replicas' marks one.
+    RETURN_IF_ERROR(db_->Txn([&](PgConn& c) -> absl::Status {
+      out.clear();
+      for (const ReadMark& m : marks) {
+        ASSIGN_OR_RETURN(PgResult r,
+                         c.Exec("INSERT INTO read_counted(usr, notification_id) SELECT $1, id "
+                                "FROM notifications WHERE id = $2 ON CONFLICT DO NOTHING "
+                                "RETURNING 1",
+                                PgParams().Text(m.user).Int(m.notification_id)));
+        out.push_back(r.rows() > 0);
+      }
+      return absl::OkStatus();
+    }));
+    return out;
   }
 
   absl::StatusOr<bool> RecordReport(std::string_view user, int64_t notification_id, int verdict,

@@ -11,6 +11,23 @@ absl::StatusOr<int64_t> RecipientStore::FindNotificationId(std::string_view sign
   return n.id;
 }
 
+absl::StatusOr<std::vector<std::optional<StoredNotification>>> RecipientStore::GetNotifications(
+    const std::vector<int64_t>& ids) {
+  std::vector<std::optional<StoredNotification>> out;
+  out.reserve(ids.size());
+  for (int64_t id : ids) {
+    absl::StatusOr<StoredNotification> n = GetNotification(id);
+    if (n.ok()) {
+      out.push_back(*std::move(n));
+    } else if (absl::IsNotFound(n.status())) {
+      out.push_back(std::nullopt);
+    } else {
+      return n.status();
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<std::optional<int64_t>>> RecipientStore::FindNotificationIds(
     const std::vector<NotificationKey>& keys) {
   std::vector<std::optional<int64_t>> out;

@@ -117,6 +117,13 @@ class RecipientStore {
   };
   virtual absl::StatusOr<std::vector<std::optional<int64_t>>> FindNotificationIds(
       const std::vector<NotificationKey>& keys);
+  // GetNotification for many at once (the maintenance pass's review asks
+  // for every unread copy's notification): one answer per id, in order,
+  // nullopt for an unknown one. A store error fails the whole call. The
+  // default asks GetNotification for each; SQLite answers from one read
+  // transaction.
+  virtual absl::StatusOr<std::vector<std::optional<StoredNotification>>> GetNotifications(
+      const std::vector<int64_t>& ids);
 
   // Every stored notification with that body hash, by id.
   virtual absl::StatusOr<std::vector<StoredNotification>> NotificationsByBodyHash(
@@ -266,16 +273,27 @@ class RecipientStore {
 
   // --- Reads counted for reputation -----------------------------------------
 
-  // Marks that `user`'s read of notification `notification_id` has been
-  // counted for its sender's reputation (SpamPolicy::OnRead). Returns true if
-  // this call made the mark, false if it was there already: a read counts
-  // once per user and message, however often it is read again (a BODY.PEEK,
-  // or \Seen cleared and read again). Atomic across replicas sharing a store.
-  // Commits without fsync (SQLite Durability::kRelaxed): an OS crash may lose
-  // the last marks, and such a read is counted once more. NotFound if the
-  // notification is unknown.
-  virtual absl::StatusOr<bool> MarkReadCounted(std::string_view user,
-                                               int64_t notification_id) = 0;
+  // A read counts for its sender's reputation (SpamPolicy::OnRead) once per
+  // user and message, however often it is read again (a BODY.PEEK, or \Seen
+  // cleared and read again); the store keeps a mark per counted read.
+  //
+  // True if `user`'s read of notification `notification_id` is marked
+  // counted (false for an unknown notification).
+  virtual absl::StatusOr<bool> IsReadCounted(std::string_view user,
+                                             int64_t notification_id) = 0;
+  struct ReadMark {
+    std::string user;
+    int64_t notification_id = 0;
+  };
+  // Marks reads counted, all in one transaction (the recipient node writes
+  // the reads of one maintenance pass at once): one answer per mark, in
+  // order, true if this call made it, false if it was there already (also
+  // for the second of two equal marks) or the notification is unknown.
+  // Atomic across replicas sharing a store. Commits without fsync (SQLite
+  // Durability::kRelaxed): an OS crash may lose the last marks, and such a
+  // read is counted once more.
+  virtual absl::StatusOr<std::vector<bool>> MarkReadsCounted(
+      const std::vector<ReadMark>& marks) = 0;
 
   // --- Spam reports --------------------------------------------------------
 

@@ -169,6 +169,29 @@ TEST_P(RecipientStoreContract, DuplicateIsStoredOnce) {
   PM_EXPECT_CODE(store_->FindNotificationId("s.example", "m2"), kNotFound);
 }
 
+TEST_P(RecipientStoreContract, GetNotificationsAnswersEachIdInOrder) {
+  InsertResult a = Insert("m1", {kAlice});
+  InsertResult b = Insert("m2", {kAlice}, 'y');
+  auto got = store_->GetNotifications({b.notification_id, 9999, a.notification_id,
+                                       b.notification_id});
+  PM_ASSERT_OK(got);
+  ASSERT_EQ(got->size(), 4u);
+  ASSERT_TRUE((*got)[0].has_value());
+  EXPECT_EQ((*got)[0]->message_id, "m2");
+  EXPECT_EQ((*got)[0]->id, b.notification_id);
+  EXPECT_FALSE((*got)[1].has_value());
+  ASSERT_TRUE((*got)[2].has_value());
+  EXPECT_EQ((*got)[2]->message_id, "m1");
+  EXPECT_EQ((*got)[2]->body_sha256, store_->GetNotification(a.notification_id)->body_sha256);
+  ASSERT_TRUE((*got)[3].has_value());
+  EXPECT_EQ((*got)[3]->id, b.notification_id);
+  auto none = store_->GetNotifications({});
+  PM_ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+  // The store still takes writes afterwards (the read transaction ended).
+  Insert("m3", {kAlice});
+}
+
 TEST_P(RecipientStoreContract, FindNotificationIdsAnswersEachKeyInOrder) {
   auto first = store_->InsertNotification(MakeNotification("m1"), {kAlice}, EntryState::kShown, "");
   PM_ASSERT_OK(first);
@@ -825,12 +848,24 @@ TEST_P(RecipientStoreContract, ConcurrentPutBodyAllLand) {
 TEST_P(RecipientStoreContract, AReadIsMarkedCountedOncePerUserAndMessage) {
   InsertResult a = Insert("m1", {kAlice, kBob}, 'x');
   InsertResult b = Insert("m2", {kAlice}, 'x');
-  EXPECT_TRUE(*store_->MarkReadCounted(kAlice, a.notification_id));
-  EXPECT_FALSE(*store_->MarkReadCounted(kAlice, a.notification_id));  // read again
-  EXPECT_TRUE(*store_->MarkReadCounted(kBob, a.notification_id));     // another reader
-  EXPECT_TRUE(*store_->MarkReadCounted(kAlice, b.notification_id));   // another message
-  EXPECT_FALSE(*store_->MarkReadCounted(kAlice, b.notification_id));
-  PM_EXPECT_CODE(store_->MarkReadCounted(kAlice, 9999), kNotFound);
+  EXPECT_FALSE(*store_->IsReadCounted(kAlice, a.notification_id));
+  auto made = store_->MarkReadsCounted({{kAlice, a.notification_id},
+                                        {kAlice, a.notification_id},  // twice in one call
+                                        {kBob, a.notification_id},    // another reader
+                                        {kAlice, b.notification_id},  // another message
+                                        {kAlice, 9999}});             // unknown
+  PM_ASSERT_OK(made);
+  EXPECT_EQ(*made, (std::vector<bool>{true, false, true, true, false}));
+  EXPECT_TRUE(*store_->IsReadCounted(kAlice, a.notification_id));
+  EXPECT_TRUE(*store_->IsReadCounted(kBob, a.notification_id));
+  EXPECT_FALSE(*store_->IsReadCounted(kBob, b.notification_id));
+  EXPECT_FALSE(*store_->IsReadCounted(kAlice, 9999));
+  auto again = store_->MarkReadsCounted({{kAlice, b.notification_id}, {kBob, b.notification_id}});
+  PM_ASSERT_OK(again);
+  EXPECT_EQ(*again, (std::vector<bool>{false, true}));
+  auto none = store_->MarkReadsCounted({});
+  PM_ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
 }
 
 TEST_P(RecipientStoreContract, ConcurrentMarksOfOneReadCountOnce) {
@@ -841,9 +876,9 @@ TEST_P(RecipientStoreContract, ConcurrentMarksOfOneReadCountOnce) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10; ++i) {
-        auto r = store_->MarkReadCounted(kAlice, a.notification_id);
+        auto r = store_->MarkReadsCounted({{kAlice, a.notification_id}});
         EXPECT_TRUE(r.ok()) << r.status();
-        if (r.ok() && *r) ++made;
+        if (r.ok() && (*r)[0]) ++made;
       }
     });
   }

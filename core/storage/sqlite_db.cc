@@ -244,7 +244,7 @@ INSERT INTO policy_state(id, state) VALUES(1, x'');
 CREATE INDEX expunged_by_modseq ON expunged(user, folder, modseq);
 )sql"},
     // 9: a read counts for the sender's reputation once per user and message
-    // (RecipientStore::MarkReadCounted).
+    // (RecipientStore::MarkReadsCounted).
     {R"sql(
 CREATE TABLE read_counted(
   user TEXT NOT NULL,

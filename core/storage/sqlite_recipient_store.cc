@@ -163,6 +163,30 @@ class SqliteRecipientStore : public RecipientStore {
     return std::move(found.front());
   }
 
+  absl::StatusOr<std::vector<std::optional<StoredNotification>>> GetNotifications(
+      const std::vector<int64_t>& ids) override {
+    std::vector<std::optional<StoredNotification>> out;
+    out.reserve(ids.size());
+    if (ids.empty()) return out;
+    // One read transaction on a reader for them all: each read on its own
+    // would take and drop the WAL read lock (fcntl calls) every time.
+    SqliteDb::ReadLock r(db_.get());
+    RETURN_IF_ERROR(r.Snapshot());
+    const std::string sql =
+        absl::StrCat("SELECT ", kNotificationColumns, " FROM notifications WHERE id = ?");
+    for (int64_t id : ids) {
+      Statement st(r.db(), sql);
+      st.Int(1, id);
+      ASSIGN_OR_RETURN(std::vector<StoredNotification> found, ReadNotifications(st));
+      if (found.empty()) {
+        out.push_back(std::nullopt);
+      } else {
+        out.push_back(std::move(found.front()));
+      }
+    }
+    return out;
+  }
+
   absl::StatusOr<StoredNotification> FindNotification(std::string_view signing_domain,
                                                       std::string_view message_id) override {
     absl::MutexLock lock(&db_->mu());
@@ -701,30 +725,30 @@ class SqliteRecipientStore : public RecipientStore {
 
   // --- Spam reports --------------------------------------------------------
 
-  absl::StatusOr<bool> MarkReadCounted(std::string_view user, int64_t notification_id) override {
-    {
-      // Most calls find the mark (a read again): no write transaction then,
-      // and no wait for the writer (a reader connection; the insert below
-      // still decides when two first reads race).
-      SqliteDb::ReadLock r(db_.get());
-      Statement st(r.db(), "SELECT 1 FROM read_counted WHERE user = ? AND notification_id = ?");
-      st.Text(1, user).Int(2, notification_id);
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (row) return false;
-    }
+  absl::StatusOr<bool> IsReadCounted(std::string_view user, int64_t notification_id) override {
+    SqliteDb::ReadLock r(db_.get());  // a reader: no wait for the writer
+    Statement st(r.db(), "SELECT 1 FROM read_counted WHERE user = ? AND notification_id = ?");
+    st.Text(1, user).Int(2, notification_id);
+    return st.Step();
+  }
+
+  absl::StatusOr<std::vector<bool>> MarkReadsCounted(const std::vector<ReadMark>& marks) override {
+    std::vector<bool> out;
+    out.reserve(marks.size());
+    if (marks.empty()) return out;
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get(), Durability::kRelaxed);  // read marks (header comment)
     RETURN_IF_ERROR(txn.Begin());
-    RETURN_IF_ERROR(RequireNotificationLocked(notification_id));
-    {
+    for (const ReadMark& m : marks) {
       Statement st(db_.get(),
-                   "INSERT OR IGNORE INTO read_counted(user, notification_id) VALUES(?, ?)");
-      st.Text(1, user).Int(2, notification_id);
+                   "INSERT OR IGNORE INTO read_counted(user, notification_id) "
+                   "SELECT ?, id FROM notifications WHERE id = ?");
+      st.Text(1, m.user).Int(2, m.notification_id);
       RETURN_IF_ERROR(st.Run());
-      if (sqlite3_changes(db_->handle()) == 0) return false;
+      out.push_back(sqlite3_changes(db_->handle()) > 0);
     }
     RETURN_IF_ERROR(txn.Commit());
-    return true;
+    return out;
   }
 
   absl::StatusOr<bool> RecordReport(std::string_view user, int64_t notification_id, int verdict,

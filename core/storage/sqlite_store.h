@@ -17,7 +17,7 @@
 //     (IMAP STORE, \Seen on a read), expunges, and the body cache
 //     (PutBody/DeleteBody: the sender node keeps the body until it expires,
 //     so a lost cache entry is fetched again), and read marks
-//     (MarkReadCounted: a lost mark counts one read again). Dovecot does not fsync flag
+//     (MarkReadsCounted: a lost mark counts one read again). Dovecot does not fsync flag
 //     or expunge changes either (fsync_mode=optimized). The next durable
 //     commit or WAL checkpoint fsyncs every earlier commit with it, so an
 //     APPEND's body (PutBody, relaxed) is durable when its row is. So that a
