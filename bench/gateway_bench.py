@@ -11,6 +11,9 @@ Maildir (if `dovecot` is installed: `apt-get install dovecot-imapd`):
   first     UID FETCH of every body (BODY.PEEK[]); for pullmail this is the
             pull: recipient node <- sender node, verified, cached, served
   again     the same fetch once more (pullmail: from the recipient's cache)
+  ... CPU   for first and again, the server side's CPU time per message
+            (pullmail: gateway + recipient node + sender node; Dovecot: its
+            master process and all its children), in microseconds
   latency   one `UID FETCH n BODY.PEEK[]` at a time over --latency messages
             of --size bytes: p50/p90/p99 in ms, first read and cached
   login     a new connection, STARTTLS, LOGIN, LOGOUT: p50/p90 in ms
@@ -39,6 +42,7 @@ import os
 import random
 import threading
 import shutil
+import signal
 import smtplib
 import socket
 import subprocess
@@ -84,7 +88,80 @@ def fetch_bodies(m, uids):
     return bodies
 
 
-def measure(m, count, small_uids, big_uids):
+def proc_cpu(pid):
+    """CPU seconds (user + system) a live process has used, 0 once it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_pids(root):
+    """Process `root` and every live process below it."""
+    parent = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    pids, frontier = {root}, [root]
+    while frontier:
+        p = frontier.pop()
+        for child, ppid in parent.items():
+            if ppid == p and child not in pids:
+                pids.add(child)
+                frontier.append(child)
+    return sorted(pids)
+
+
+class CpuMeter:
+    """The CPU time that processes `pids()` (and the threads they start) use
+    between start() and stop(), in seconds: from `perf stat -e task-clock`
+    (nanoseconds) if perf can attach, else from /proc/PID/stat (10 ms ticks,
+    and only for processes alive at both ends)."""
+
+    def __init__(self, pids):
+        self.pids = pids
+
+    def start(self):
+        self.watched = self.pids()
+        self.ticks = sum(proc_cpu(p) for p in self.watched)
+        self.perf = None
+        if shutil.which("perf"):
+            self.perf = subprocess.Popen(
+                ["perf", "stat", "-x,", "-e", "task-clock", "-p",
+                 ",".join(str(p) for p in self.watched)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.3)  # attached to every thread before the work starts
+            if self.perf.poll() is not None:
+                self.perf = None
+
+    def stop(self):
+        ticks = sum(proc_cpu(p) for p in self.watched) - self.ticks
+        if self.perf is None:
+            return ticks
+        self.perf.send_signal(signal.SIGINT)
+        _, err = self.perf.communicate(timeout=30)
+        for line in err.splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2] == "task-clock":
+                try:
+                    return float(fields[0]) / 1000.0  # msec
+                except ValueError:
+                    break
+        return ticks
+
+
+def measure(m, count, small_uids, big_uids, server_pids):
+    """The listing and the bulk fetches; each bulk fetch also gets the CPU
+    time per message of the processes `server_pids()` (pullmail: gateway and
+    both nodes; Dovecot: its master and every child), which other load on a
+    shared machine moves much less than the wall clock."""
+    meter = CpuMeter(server_pids)
     r = {}
     t, (typ, data) = timed(lambda: m.uid("FETCH", "1:*",
                                          "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)"))
@@ -93,11 +170,19 @@ def measure(m, count, small_uids, big_uids):
     for label, uids in (("small", small_uids), ("big", big_uids)):
         if not uids:
             continue
+        meter.start()
         t1, bodies = timed(lambda: fetch_bodies(m, uids))
+        cpu1 = meter.stop()
         size = sum(len(b) for b in bodies)
+        meter.start()
         t2, _ = timed(lambda: fetch_bodies(m, uids))
+        cpu2 = meter.stop()
         r[f"{label} first"] = (size / t1 / 1e6, "MB/s")
         r[f"{label} again"] = (size / t2 / 1e6, "MB/s")
+        r[f"{label} first CPU"] = (cpu1 / len(uids) * 1e6, "us server CPU per message",
+                                   "lower")
+        r[f"{label} again CPU"] = (cpu2 / len(uids) * 1e6, "us server CPU per message",
+                                   "lower")
         r[f"_{label}_bodies"] = bodies
     return r
 
@@ -329,7 +414,8 @@ def main():
         big = list(range(args.messages + 1, lat_first_uid))
         lat = list(range(lat_first_uid, len(messages) + 1))
         before = b.recipient.counter(FETCHED)
-        pm = measure(m, count, small, big)
+        pm_pids = (b.gateway.pid, b.recipient.pid, a.sender.pid)
+        pm = measure(m, count, small, big, lambda: list(pm_pids))
         pm["_lat_bodies"] = latency(m, lat, pm, "first")
         latency(m, lat, pm, "cached")
         m.logout()
@@ -365,7 +451,7 @@ def main():
                        timeout=20, what="dovecot listening")
             d, dcount = imap_session("127.0.0.1", dport, "bob", "bench", ctx, "b.example")
             assert dcount == count, (dcount, count)
-            dv = measure(d, dcount, small, big)
+            dv = measure(d, dcount, small, big, lambda: tree_pids(dovecot.pid))
             latency(d, lat, dv, "first")
             latency(d, lat, dv, "cached")
             d.logout()
