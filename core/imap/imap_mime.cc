@@ -202,6 +202,7 @@ std::vector<std::string_view> SplitMultipart(std::string_view body, std::string_
 // What ParseMime has used of its limits so far.
 struct ParseBudget {
   const MimeLimits& limits;
+  const char* base;            // the message's first byte: offsets count from it
   size_t parts = 1;            // entities in the tree (the root)
   size_t structure_bytes = 0;  // upper bound of the BODYSTRUCTURE so far
 };
@@ -254,6 +255,9 @@ void Fill(MimeEntity* e, std::string_view header, std::string_view body, bool di
           int depth, size_t reserve, ParseBudget* budget) {
   e->header = header;
   e->body = body;
+  e->header_offset = static_cast<uint64_t>(header.data() - budget->base);
+  e->header_size = header.size();
+  e->body_size = body.size();
   std::string ct = FieldValue(header, "CONTENT-TYPE");
   std::vector<std::pair<std::string, std::string>> params;
   std::string type = ct.empty() ? "" : ParseParams(ct, &params);
@@ -351,16 +355,11 @@ std::string Structure(const MimeEntity& e, bool ext) {
   std::string out = absl::StrCat("(", ImapString(type), " ", ImapString(subtype), " ",
                                  ParamList(e.params), " ", ImapNString(e.id), " ",
                                  ImapNString(e.description), " ", ImapString(e.encoding), " ",
-                                 e.body.size());
+                                 e.body_size);
   if (e.is_message() && !e.message.empty()) {
-    const MimeEntity& m = e.message.front();
-    v1::HeaderSummary summary;
-    auto s = ExtractHeaderSummary(e.body);
-    if (s.ok()) summary = *s;
-    absl::StrAppend(&out, " ", ImapEnvelope(summary), " ", Structure(m, ext), " ",
-                    CountLines(e.body));
+    absl::StrAppend(&out, " ", e.envelope, " ", Structure(e.message.front(), ext), " ", e.lines);
   } else if (type == "TEXT") {
-    absl::StrAppend(&out, " ", CountLines(e.body));
+    absl::StrAppend(&out, " ", e.lines);
   }
   if (ext) {
     absl::StrAppend(&out, " NIL ", Disposition(e), " ", ImapNString(e.language), " ",
@@ -369,13 +368,31 @@ std::string Structure(const MimeEntity& e, bool ext) {
   return out + ")";
 }
 
+// What Structure shows that needs the bytes (lines, a message's ENVELOPE),
+// worked out once the tree's types are final.
+void FillShown(MimeEntity* e) {
+  for (MimeEntity& p : e->parts) FillShown(&p);
+  for (MimeEntity& m : e->message) FillShown(&m);
+  if (e->is_multipart() && !e->parts.empty()) return;
+  if (e->is_message() && !e->message.empty()) {
+    e->lines = CountLines(e->body);
+    v1::HeaderSummary summary;
+    auto s = ExtractHeaderSummary(e->body);
+    if (s.ok()) summary = *s;
+    e->envelope = ImapEnvelope(summary);
+  } else if (e->type == "TEXT" || e->is_multipart()) {
+    e->lines = CountLines(e->body);
+  }
+}
+
 }  // namespace
 
 MimeEntity ParseMime(std::string_view message, const MimeLimits& limits) {
   MimeEntity root;
-  ParseBudget budget{limits};
+  ParseBudget budget{limits, message.data()};
   auto [h, b] = SplitEntity(message);
   Fill(&root, h, b, false, limits.max_depth, 0, &budget);
+  FillShown(&root);
   return root;
 }
 
@@ -493,29 +510,43 @@ std::string DecodeQuotedPrintable(std::string_view in) {
   return out;
 }
 
-absl::StatusOr<std::string> BinarySectionBytes(std::string_view message, const MimeEntity& root,
-                                               const std::vector<uint32_t>& part) {
-  if (part.empty()) return std::string(message);
-  const MimeEntity* msg = nullptr;
-  ASSIGN_OR_RETURN(const MimeEntity* cur, ResolvePart(root, part, &msg));
-  const std::string& cte = cur->encoding;
-  if (cte == "BASE64") return DecodeBase64Lenient(cur->body);
-  if (cte == "QUOTED-PRINTABLE") return DecodeQuotedPrintable(cur->body);
-  if (cte == "7BIT" || cte == "8BIT" || cte == "BINARY") return std::string(cur->body);
-  return absl::UnimplementedError(absl::StrCat("unknown Content-Transfer-Encoding ", cte));
+absl::StatusOr<std::string> BinaryDecode(std::string_view bytes, std::string_view cte) {
+  if (cte.empty()) return std::string(bytes);
+  if (cte == "BASE64") return DecodeBase64Lenient(bytes);
+  if (cte == "QUOTED-PRINTABLE") return DecodeQuotedPrintable(bytes);
+  if (cte == "7BIT" || cte == "8BIT" || cte == "BINARY") return std::string(bytes);
+  return absl::UnimplementedError(absl::StrCat("unknown Content-Transfer-Encoding ", AV(cte)));
 }
 
-absl::StatusOr<std::string> SectionBytes(std::string_view message, const MimeEntity& root,
-                                         const FetchSection& section) {
+absl::StatusOr<ByteRange> BinaryRange(const MimeEntity& root, uint64_t size,
+                                      const std::vector<uint32_t>& part, std::string* encoding) {
+  encoding->clear();
+  if (part.empty()) return ByteRange{0, size};
+  const MimeEntity* msg = nullptr;
+  ASSIGN_OR_RETURN(const MimeEntity* cur, ResolvePart(root, part, &msg));
+  *encoding = cur->encoding;
+  if (encoding->empty()) *encoding = "7BIT";
+  return ByteRange{cur->body_offset(), cur->body_size};
+}
+
+absl::StatusOr<std::string> BinarySectionBytes(std::string_view message, const MimeEntity& root,
+                                               const std::vector<uint32_t>& part) {
+  std::string cte;
+  ASSIGN_OR_RETURN(ByteRange r, BinaryRange(root, message.size(), part, &cte));
+  return BinaryDecode(message.substr(r.offset, r.length), cte);
+}
+
+absl::StatusOr<ByteRange> SectionRange(const MimeEntity& root, uint64_t size,
+                                       const FetchSection& section) {
   using T = FetchSection::Text;
   const MimeEntity* msg = nullptr;
   ASSIGN_OR_RETURN(const MimeEntity* cur, ResolvePart(root, section.part, &msg));
   switch (section.text) {
     case T::kNone:
-      if (section.part.empty()) return std::string(message);
-      return std::string(cur->body);
+      if (section.part.empty()) return ByteRange{0, size};
+      return ByteRange{cur->body_offset(), cur->body_size};
     case T::kMime:
-      return std::string(cur->header);
+      return ByteRange{cur->header_offset, cur->header_size};
     case T::kHeader:
     case T::kHeaderFields:
     case T::kHeaderFieldsNot:
@@ -523,9 +554,167 @@ absl::StatusOr<std::string> SectionBytes(std::string_view message, const MimeEnt
       break;
   }
   if (msg == nullptr) return absl::NotFoundError("HEADER and TEXT need a message/rfc822 part");
-  if (section.text == T::kHeader) return std::string(msg->header);
-  if (section.text == T::kText) return std::string(msg->body);
-  return FilterHeaderFields(msg->header, section.fields, section.text == T::kHeaderFieldsNot);
+  if (section.text == T::kText) return ByteRange{msg->body_offset(), msg->body_size};
+  return ByteRange{msg->header_offset, msg->header_size};
+}
+
+absl::StatusOr<std::string> SectionBytes(std::string_view message, const MimeEntity& root,
+                                         const FetchSection& section) {
+  using T = FetchSection::Text;
+  ASSIGN_OR_RETURN(ByteRange r, SectionRange(root, message.size(), section));
+  std::string_view bytes = message.substr(r.offset, r.length);
+  if (section.text == T::kHeaderFields || section.text == T::kHeaderFieldsNot) {
+    return FilterHeaderFields(bytes, section.fields, section.text == T::kHeaderFieldsNot);
+  }
+  return std::string(bytes);
+}
+
+ByteRange PartialRange(ByteRange r, std::optional<uint64_t> start, uint64_t length) {
+  if (!start) return r;
+  if (*start >= r.length) return ByteRange{r.offset + r.length, 0};
+  return ByteRange{r.offset + *start, std::min(length, r.length - *start)};
+}
+
+// --- the structure record ---
+
+namespace {
+
+void ToRecord(const MimeEntity& e, v1::MimeStructure* out) {
+  v1::MimePart* p = out->add_parts();
+  p->set_header_offset(e.header_offset);
+  p->set_header_size(e.header_size);
+  p->set_body_size(e.body_size);
+  p->set_children(static_cast<uint32_t>(e.parts.size() + e.message.size()));
+  p->set_type(e.type);
+  p->set_subtype(e.subtype);
+  for (const auto& [n, v] : e.params) {
+    v1::MimeParam* q = p->add_params();
+    q->set_name(n);
+    q->set_value(v);
+  }
+  p->set_id(e.id);
+  p->set_description(e.description);
+  p->set_encoding(e.encoding);
+  p->set_disposition(e.disposition);
+  for (const auto& [n, v] : e.disposition_params) {
+    v1::MimeParam* q = p->add_disposition_params();
+    q->set_name(n);
+    q->set_value(v);
+  }
+  p->set_language(e.language);
+  p->set_location(e.location);
+  p->set_lines(e.lines);
+  p->set_envelope(e.envelope);
+  for (const MimeEntity& c : e.parts) ToRecord(c, out);
+  for (const MimeEntity& c : e.message) ToRecord(c, out);
+}
+
+// Builds the entity at parts[*next] and those inside it; it must lie in
+// [lo, hi) of the message and nest at most `depth` more levels.
+absl::Status FromRecord(const v1::MimeStructure& rec, int* next, uint64_t lo, uint64_t hi,
+                        int depth, MimeEntity* e) {
+  auto bad = [](std::string_view why) {
+    return absl::DataLossError(absl::StrCat("bad MIME structure record: ", AV(why)));
+  };
+  if (*next >= rec.parts_size()) return bad("fewer entities than it says");
+  const v1::MimePart& p = rec.parts(*next);
+  ++*next;
+  // Overflow-safe: each size is checked against what is left.
+  if (p.header_offset() < lo || p.header_offset() > hi) return bad("an entity outside its parent");
+  if (p.header_size() > hi - p.header_offset()) return bad("a header past its parent's end");
+  if (p.body_size() > hi - p.header_offset() - p.header_size()) {
+    return bad("a body past its parent's end");
+  }
+  e->header_offset = p.header_offset();
+  e->header_size = p.header_size();
+  e->body_size = p.body_size();
+  e->type = p.type();
+  e->subtype = p.subtype();
+  for (const v1::MimeParam& q : p.params()) e->params.emplace_back(q.name(), q.value());
+  e->id = p.id();
+  e->description = p.description();
+  e->encoding = p.encoding();
+  e->disposition = p.disposition();
+  for (const v1::MimeParam& q : p.disposition_params()) {
+    e->disposition_params.emplace_back(q.name(), q.value());
+  }
+  e->language = p.language();
+  e->location = p.location();
+  e->lines = p.lines();
+  e->envelope = p.envelope();
+  if (p.children() == 0) return absl::OkStatus();
+  if (depth <= 0) return bad("nested too deep");
+  if (p.children() > static_cast<uint32_t>(rec.parts_size() - *next)) {
+    return bad("more children than entities");
+  }
+  std::vector<MimeEntity>* kids;
+  if (e->is_multipart()) {
+    kids = &e->parts;
+  } else if (e->is_message() && p.children() == 1) {
+    kids = &e->message;
+  } else {
+    return bad("children of an entity that has none");
+  }
+  kids->resize(p.children());
+  uint64_t at = e->body_offset();
+  const uint64_t end = at + e->body_size;
+  for (MimeEntity& c : *kids) {
+    RETURN_IF_ERROR(FromRecord(rec, next, at, end, depth - 1, &c));
+    at = c.body_offset() + c.body_size;  // the next one starts after this one
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+v1::MimeStructure MimeToRecord(const MimeEntity& root, uint64_t size) {
+  v1::MimeStructure out;
+  out.set_version(kMimeRecordVersion);
+  out.set_size(size);
+  ToRecord(root, &out);
+  return out;
+}
+
+absl::StatusOr<MimeEntity> MimeFromRecord(const v1::MimeStructure& record, uint64_t size,
+                                          const MimeLimits& limits) {
+  if (record.version() != kMimeRecordVersion) {
+    return absl::DataLossError(absl::StrCat("MIME structure record version ", record.version()));
+  }
+  if (record.size() != size) return absl::DataLossError("MIME structure record of another size");
+  if (record.parts_size() == 0 ||
+      static_cast<size_t>(record.parts_size()) > limits.max_total_parts) {
+    return absl::DataLossError("MIME structure record with too many or no entities");
+  }
+  if (record.parts(0).header_offset() != 0) {
+    return absl::DataLossError("MIME structure record not starting at the message's start");
+  }
+  MimeEntity root;
+  int next = 0;
+  RETURN_IF_ERROR(FromRecord(record, &next, 0, size, limits.max_depth, &root));
+  if (next != record.parts_size()) return absl::DataLossError("MIME structure record too long");
+  return root;
+}
+
+absl::StatusOr<MimeEntity> MimeFromRecordBytes(std::string_view bytes, uint64_t size,
+                                               const MimeLimits& limits) {
+  v1::MimeStructure record;
+  if (bytes.size() > kMaxMimeRecordBytes ||
+      !record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("MIME structure record does not parse");
+  }
+  return MimeFromRecord(record, size, limits);
+}
+
+void ShiftMimeRecord(v1::MimeStructure* record, uint64_t prefix_size) {
+  record->set_size(record->size() + prefix_size);
+  for (int i = 0; i < record->parts_size(); ++i) {
+    v1::MimePart* p = record->mutable_parts(i);
+    if (i == 0) {
+      p->set_header_size(p->header_size() + prefix_size);
+    } else {
+      p->set_header_offset(p->header_offset() + prefix_size);
+    }
+  }
 }
 
 std::string ImapBodyStructure(const MimeEntity& root, bool extensible) {

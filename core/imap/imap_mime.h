@@ -7,6 +7,8 @@
 #define PULLMAIL_CORE_IMAP_IMAP_MIME_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,14 +16,24 @@
 
 #include "absl/status/statusor.h"
 #include "core/imap/imap_command.h"
+#include "pullmail/v1/pullmail.pb.h"
 
 namespace pullmail {
 
 // One MIME entity. Views point into the message given to ParseMime, which
-// must outlive the tree.
+// must outlive the tree; a tree made from a record (MimeFromRecord) has the
+// offsets and sizes but empty views.
 struct MimeEntity {
   std::string_view header;  // header fields and the empty line after them
   std::string_view body;
+  // Where header and body are in the message (the body follows the header).
+  uint64_t header_offset = 0, header_size = 0, body_size = 0;
+  uint64_t body_offset() const { return header_offset + header_size; }
+  // What BODYSTRUCTURE shows beyond the fields below, kept so that it needs
+  // no bytes: the body's lines (text parts and message/rfc822, else 0) and a
+  // message/rfc822's ENVELOPE ("" otherwise).
+  uint64_t lines = 0;
+  std::string envelope;
   std::string type = "TEXT";     // upper-case
   std::string subtype = "PLAIN"; // upper-case
   std::vector<std::pair<std::string, std::string>> params;  // names upper-case
@@ -62,6 +74,61 @@ struct MimeLimits {
 // becomes an opaque leaf (see MimeLimits).
 MimeEntity ParseMime(std::string_view message, const MimeLimits& limits = MimeLimits());
 
+// A span of a message's bytes.
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  bool operator==(const ByteRange& o) const { return offset == o.offset && length == o.length; }
+};
+
+// RFC 3501 6.4.5: where BODY[section]'s bytes are in the message of `size`
+// bytes whose tree is `root` (parsed or from a record), before any
+// <partial>. For HEADER.FIELDS (.NOT): the header they are filtered from
+// (FilterHeaderFields). Errors as SectionBytes.
+absl::StatusOr<ByteRange> SectionRange(const MimeEntity& root, uint64_t size,
+                                       const FetchSection& section);
+
+// RFC 3516 BINARY[part]: where the part's encoded bytes are, and in
+// *encoding its Content-Transfer-Encoding (BinaryDecode decodes them).
+// kNotFound as SectionBytes.
+absl::StatusOr<ByteRange> BinaryRange(const MimeEntity& root, uint64_t size,
+                                      const std::vector<uint32_t>& part, std::string* encoding);
+// The content of `bytes` encoded as `encoding` (an upper-case
+// Content-Transfer-Encoding; "" for BINARY[] of the whole message: as is).
+// kUnimplemented for an encoding it does not know (IMAP [UNKNOWN-CTE]).
+absl::StatusOr<std::string> BinaryDecode(std::string_view bytes, std::string_view encoding);
+
+// RFC 3501 6.4.5 <partial>: the part of `r` that <start.length> names (an
+// empty range at its end when start is past it). No start: `r`.
+ByteRange PartialRange(ByteRange r, std::optional<uint64_t> start, uint64_t length);
+
+// --- The structure record (proto MimeStructure), kept beside a cached body.
+// Bump kMimeRecordVersion whenever ParseMime's result or a record's meaning
+// changes: a record of another version is not used (the body is parsed and
+// the record written again).
+inline constexpr uint32_t kMimeRecordVersion = 1;
+// A record read back larger than this is refused without being parsed.
+inline constexpr size_t kMaxMimeRecordBytes = size_t{8} << 20;
+
+// The record of `root` (a ParseMime tree of a message of `size` bytes).
+v1::MimeStructure MimeToRecord(const MimeEntity& root, uint64_t size);
+// The tree a record describes, offsets and sizes set, views empty; for the
+// message of `size` bytes. Untrusted input: kDataLoss for a record of
+// another version or size, one whose entities do not nest inside one
+// another and inside the message, or one over `limits` (entities, depth);
+// the caller then parses the body instead.
+absl::StatusOr<MimeEntity> MimeFromRecord(const v1::MimeStructure& record, uint64_t size,
+                                          const MimeLimits& limits = MimeLimits());
+// MimeFromRecord of serialized bytes (kDataLoss when they do not parse or
+// are over kMaxMimeRecordBytes).
+absl::StatusOr<MimeEntity> MimeFromRecordBytes(std::string_view bytes, uint64_t size,
+                                               const MimeLimits& limits = MimeLimits());
+// The record of the message as a node serves it: `prefix_size` bytes of
+// header fields (the Authentication-Results: field) put before the stored
+// message the record describes. The fields join the top-level header;
+// everything else moves by prefix_size.
+void ShiftMimeRecord(v1::MimeStructure* record, uint64_t prefix_size);
+
 // RFC 3501 6.4.5: the bytes of BODY[section] (before any <partial>).
 // kNotFound: the part does not exist (part numbers start at 1: a 0 anywhere
 // in the path is refused), or HEADER/TEXT of a part that is not a
@@ -89,7 +156,7 @@ std::string FilterHeaderFields(std::string_view header,
                                const std::vector<std::string>& upper_names, bool exclude);
 
 // RFC 3501 7.4.2 BODYSTRUCTURE (extensible = true) or BODY (false) of the
-// message whose tree is `root`.
+// message whose tree is `root` (parsed, or from a record: the same bytes).
 std::string ImapBodyStructure(const MimeEntity& root, bool extensible);
 
 // RFC 3501 6.4.5 section spec as written back in a FETCH response:
