@@ -675,6 +675,10 @@ v1::MimeStructure MimeToRecord(const MimeEntity& root, uint64_t size) {
   return out;
 }
 
+std::string MimeRecordOf(std::string_view message) {
+  return MimeToRecord(ParseMime(message), message.size()).SerializeAsString();
+}
+
 absl::StatusOr<MimeEntity> MimeFromRecord(const v1::MimeStructure& record, uint64_t size,
                                           const MimeLimits& limits) {
   if (record.version() != kMimeRecordVersion) {

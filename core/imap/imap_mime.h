@@ -112,6 +112,9 @@ inline constexpr size_t kMaxMimeRecordBytes = size_t{8} << 20;
 
 // The record of `root` (a ParseMime tree of a message of `size` bytes).
 v1::MimeStructure MimeToRecord(const MimeEntity& root, uint64_t size);
+// The serialized record of `message` (ParseMime with the default limits):
+// what a recipient store keeps beside a cached body.
+std::string MimeRecordOf(std::string_view message);
 // The tree a record describes, offsets and sizes set, views empty; for the
 // message of `size` bytes. Untrusted input: kDataLoss for a record of
 // another version or size, one whose entities do not nest inside one

@@ -22,6 +22,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "core/imap/imap_mime.h"
 #include "core/mail/flags.h"
 #include "core/storage/memory_store.h"
 #include "core/util/status_macros.h"
@@ -344,8 +345,25 @@ class MemoryRecipientStore : public RecipientStore {
   // --- Body cache ----------------------------------------------------------
 
   absl::Status PutBody(std::string_view body_sha256, std::string_view body) override {
+    std::string record = MimeRecordOf(body);  // outside the lock: it parses the body
     absl::MutexLock lock(&mu_);
-    bodies_.try_emplace(std::string(body_sha256), body);
+    if (bodies_.try_emplace(std::string(body_sha256), body).second) {
+      structures_[std::string(body_sha256)] = std::move(record);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> GetBodyStructure(std::string_view key) override {
+    absl::MutexLock lock(&mu_);
+    auto it = structures_.find(AV(key));
+    if (it == structures_.end()) return absl::NotFoundError("no structure record");
+    return it->second;
+  }
+
+  absl::Status PutBodyStructure(std::string_view key, std::string_view record) override {
+    absl::MutexLock lock(&mu_);
+    if (!bodies_.contains(AV(key))) return absl::NotFoundError("body not cached");
+    structures_[std::string(key)] = std::string(record);
     return absl::OkStatus();
   }
 
@@ -383,6 +401,7 @@ class MemoryRecipientStore : public RecipientStore {
   absl::Status DeleteBody(std::string_view body_sha256) override {
     absl::MutexLock lock(&mu_);
     bodies_.erase(AV(body_sha256));
+    structures_.erase(AV(body_sha256));
     return absl::OkStatus();
   }
 
@@ -728,6 +747,7 @@ class MemoryRecipientStore : public RecipientStore {
   std::unordered_map<std::string, UserFolders> users_ ABSL_GUARDED_BY(mu_);
   uint32_t next_uid_validity_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<std::string, std::string> bodies_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> structures_ ABSL_GUARDED_BY(mu_);  // MIME records
   absl::flat_hash_set<std::pair<std::string, std::string>> peer_seen_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::vector<PeerReport>> peer_by_body_ ABSL_GUARDED_BY(mu_);
   std::string policy_state_ ABSL_GUARDED_BY(mu_);

@@ -198,6 +198,15 @@ CREATE TABLE read_counted(
 );
 )sql";
 
+// Version 6: the MIME structure record of each cached body (as SQLite's
+// migration 10); bodies cached before it get theirs on first need.
+constexpr char kSchemaV6[] = R"sql(
+CREATE TABLE cached_body_structures(
+  sha256 bytea PRIMARY KEY REFERENCES cached_bodies(sha256) ON DELETE CASCADE,
+  record bytea NOT NULL
+);
+)sql";
+
 // Advisory lock key for schema changes ("pullmail" in ASCII, truncated).
 constexpr int64_t kSchemaLockKey = 0x70756c6c6d61696cLL;
 
@@ -516,6 +525,7 @@ absl::Status PgDb::Migrate() {
       RETURN_IF_ERROR(c.Run(kSchemaV3));
       RETURN_IF_ERROR(c.Run(kSchemaV4));
       RETURN_IF_ERROR(c.Run(kSchemaV5));
+      RETURN_IF_ERROR(c.Run(kSchemaV6));
       RETURN_IF_ERROR(c.Exec("INSERT INTO pm_meta(key, value) VALUES('schema_version', $1)",
                              PgParams().Int(kPgSchemaVersion))
                           .status());
@@ -547,6 +557,11 @@ absl::Status PgDb::Migrate() {
     if (version < 5) {
       RETURN_IF_ERROR(c.Run(kSchemaV5));
       RETURN_IF_ERROR(c.Exec("UPDATE pm_meta SET value = 5 WHERE key = 'schema_version'")
+                          .status());
+    }
+    if (version < 6) {
+      RETURN_IF_ERROR(c.Run(kSchemaV6));
+      RETURN_IF_ERROR(c.Exec("UPDATE pm_meta SET value = 6 WHERE key = 'schema_version'")
                           .status());
     }
     return absl::OkStatus();

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/imap/imap_mime.h"
 #include "core/mail/flags.h"
 #include "core/storage/pg_db.h"
 #include "core/storage/pg_store.h"
@@ -712,6 +713,7 @@ class PgRecipientStore : public RecipientStore {
   // --- Body cache ----------------------------------------------------------
 
   absl::Status PutBody(std::string_view body_sha256, std::string_view body) override {
+    const std::string record = MimeRecordOf(body);  // parsed before the transaction
     return db_->Txn([&](PgConn& c) -> absl::Status {
       ASSIGN_OR_RETURN(PgResult r, c.Exec("INSERT INTO cached_bodies(sha256, size) VALUES($1, "
                                           "$2) ON CONFLICT DO NOTHING",
@@ -721,10 +723,33 @@ class PgRecipientStore : public RecipientStore {
       // Already cached: the first body stays (its row and chunks were
       // committed together).
       if (r.affected() == 0) return absl::OkStatus();
-      return PgInsertBodyChunks(
+      RETURN_IF_ERROR(PgInsertBodyChunks(
           c, "INSERT INTO cached_body_chunks(sha256, idx, data) VALUES($1, $2, $3)",
-          [&](PgParams& p) { p.Bytea(body_sha256); }, body);
+          [&](PgParams& p) { p.Bytea(body_sha256); }, body));
+      return c.Exec("INSERT INTO cached_body_structures(sha256, record) VALUES($1, $2) "
+                    "ON CONFLICT (sha256) DO UPDATE SET record = EXCLUDED.record",
+                    PgParams().Bytea(body_sha256).Bytea(record))
+          .status();
     });
+  }
+
+  absl::StatusOr<std::string> GetBodyStructure(std::string_view key) override {
+    ASSIGN_OR_RETURN(PgResult r,
+                     db_->Exec("SELECT record FROM cached_body_structures WHERE sha256 = $1",
+                               PgParams().Bytea(key)));
+    if (r.rows() == 0) return absl::NotFoundError("no structure record");
+    return r.Bytea(0, 0);
+  }
+
+  absl::Status PutBodyStructure(std::string_view key, std::string_view record) override {
+    // The foreign key refuses a record of a body that is not cached.
+    ASSIGN_OR_RETURN(PgResult r,
+                     db_->Exec("INSERT INTO cached_body_structures(sha256, record) "
+                               "SELECT sha256, $2 FROM cached_bodies WHERE sha256 = $1 "
+                               "ON CONFLICT (sha256) DO UPDATE SET record = EXCLUDED.record",
+                               PgParams().Bytea(key).Bytea(record)));
+    if (r.affected() == 0) return absl::NotFoundError("body not cached");
+    return absl::OkStatus();
   }
 
   absl::StatusOr<bool> HasBody(std::string_view body_sha256) override {
@@ -766,7 +791,7 @@ class PgRecipientStore : public RecipientStore {
   }
 
   absl::Status DeleteBody(std::string_view body_sha256) override {
-    // Chunks go with it (ON DELETE CASCADE).
+    // Chunks and the structure record go with it (ON DELETE CASCADE).
     return db_->Exec("DELETE FROM cached_bodies WHERE sha256 = $1", PgParams().Bytea(body_sha256))
         .status();
   }

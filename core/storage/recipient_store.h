@@ -236,8 +236,10 @@ class RecipientStore {
   // core's BodyCacheKey, so that one domain's body never serves another's
   // notification (docs/PROTOCOL.md "Fetch").
 
-  // Stores a body under `key` (the caller has verified it). Idempotent: a
-  // second Put of the same key keeps the first body.
+  // Stores a body under `key` (the caller has verified it), with its MIME
+  // structure record (core's MimeRecordOf, imap_mime.h) beside it in the
+  // same commit. Idempotent: a second Put of the same key keeps the first
+  // body.
   virtual absl::Status PutBody(std::string_view key, std::string_view body) = 0;
 
   // PutBody for each (key, body), committed together where the store can
@@ -268,8 +270,19 @@ class RecipientStore {
   // The whole body. NotFound if not cached.
   virtual absl::StatusOr<std::string> GetBody(std::string_view key) = 0;
 
-  // Drops a cached body. Idempotent (OK if not cached).
+  // Drops a cached body and its structure record. Idempotent (OK if not
+  // cached).
   virtual absl::Status DeleteBody(std::string_view key) = 0;
+
+  // The MIME structure record (serialized proto MimeStructure) kept beside
+  // the cached body `key`, as stored: the caller checks it (MimeFromRecord;
+  // it is untrusted like any stored bytes). NotFound when there is none (a
+  // body cached before records were kept, or no body).
+  virtual absl::StatusOr<std::string> GetBodyStructure(std::string_view key) = 0;
+  // Stores (or replaces) the record of the cached body `key`: one computed
+  // later for a body that had none or had a record of another version.
+  // NotFound if the body is not cached.
+  virtual absl::Status PutBodyStructure(std::string_view key, std::string_view record) = 0;
 
   // --- Reads counted for reputation -----------------------------------------
 

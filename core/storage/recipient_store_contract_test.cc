@@ -12,6 +12,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/imap/imap_mime.h"
 #include "core/storage/memory_store.h"
 #include "core/storage/pg_store.h"
 #include "core/storage/sqlite_db.h"  // kStoredBodyChunkSize: where the edges are
@@ -659,6 +660,36 @@ TEST_P(RecipientStoreContract, BodyCache) {
   PM_ASSERT_OK(store_->PutBody(Hash('e'), ""));
   EXPECT_EQ(*store_->GetBody(Hash('e')), "");
   EXPECT_EQ(*store_->CachedBodySize(Hash('e')), 0u);
+}
+
+// Each cached body has its MIME structure record beside it, written with
+// it (PutBody and PutBodies), kept with the first body, replaceable (a body
+// cached before records were kept gets one later), dropped with the body.
+TEST_P(RecipientStoreContract, BodyStructureRecordsGoWithTheirBodies) {
+  const std::string mail =
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\ntext\r\n--b\r\n"
+      "Content-Type: application/octet-stream\r\n\r\nxyz\r\n--b--\r\n";
+  PM_EXPECT_CODE(store_->GetBodyStructure(Hash('s')), kNotFound);
+  PM_ASSERT_OK(store_->PutBody(Hash('s'), mail));
+  PM_ASSERT_OK(store_->PutBody(Hash('s'), "Subject: another\r\n\r\nx"));  // first kept
+  absl::StatusOr<std::string> rec = store_->GetBodyStructure(Hash('s'));
+  PM_ASSERT_OK(rec);
+  EXPECT_EQ(*rec, MimeRecordOf(mail));
+  absl::StatusOr<MimeEntity> tree = MimeFromRecordBytes(*rec, mail.size());
+  PM_ASSERT_OK(tree);
+  EXPECT_EQ(tree->parts.size(), 2u);
+  std::vector<absl::Status> r = store_->PutBodies({{Hash('t'), "plain"}, {Hash('u'), mail}});
+  for (const absl::Status& s : r) PM_EXPECT_OK(s);
+  EXPECT_EQ(*store_->GetBodyStructure(Hash('t')), MimeRecordOf("plain"));
+  EXPECT_EQ(*store_->GetBodyStructure(Hash('u')), MimeRecordOf(mail));
+  PM_ASSERT_OK(store_->PutBodyStructure(Hash('s'), "replaced"));
+  EXPECT_EQ(*store_->GetBodyStructure(Hash('s')), "replaced");
+  PM_EXPECT_CODE(store_->PutBodyStructure(Hash('v'), "no body"), kNotFound);
+  PM_EXPECT_CODE(store_->GetBodyStructure(Hash('v')), kNotFound);
+  PM_ASSERT_OK(store_->DeleteBody(Hash('s')));
+  PM_EXPECT_CODE(store_->GetBodyStructure(Hash('s')), kNotFound);
+  PM_ASSERT_OK(store_->PutBody(Hash('s'), "Subject: new\r\n\r\nx"));
+  EXPECT_EQ(*store_->GetBodyStructure(Hash('s')), MimeRecordOf("Subject: new\r\n\r\nx"));
 }
 
 // A batched fetch's bodies in one call: each lands (or keeps the body

@@ -252,6 +252,16 @@ CREATE TABLE read_counted(
   PRIMARY KEY(user, notification_id)
 ) WITHOUT ROWID;
 )sql"},
+    // 10: the MIME structure record of each cached body (core's
+    // MimeStructure, imap_mime.h), written with the body, so that IMAP
+    // BODYSTRUCTURE and section fetches need not read the whole body. Bodies
+    // cached before this have none: the node computes it on first need.
+    {R"sql(
+CREATE TABLE cached_body_structures(
+  sha256 BLOB PRIMARY KEY REFERENCES cached_bodies(sha256) ON DELETE CASCADE,
+  record BLOB NOT NULL
+) WITHOUT ROWID;
+)sql"},
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/imap/imap_mime.h"
 #include "core/logic/body_cache_key.h"
 #include "core/mail/flags.h"
 #include "core/storage/sqlite_store.h"
@@ -700,6 +701,41 @@ TEST(SqliteDb, StringListRoundTrip) {
   EXPECT_TRUE(DecodeStringList("")->empty());
   PM_EXPECT_CODE(DecodeStringList("\x05" "ab"), kDataLoss);
   PM_EXPECT_CODE(DecodeStringList("\x80"), kDataLoss);
+}
+
+}  // namespace
+}  // namespace pullmail
+
+namespace pullmail {
+namespace {
+
+// Migration 10: bodies cached before it have no MIME structure record (the
+// node computes one on first need and stores it); bodies cached after it
+// have theirs from PutBody.
+TEST(SqliteDb, BodiesCachedBeforeMigration10HaveNoStructureRecord) {
+  ::pullmail::testing::TempDir dir;
+  const std::string path = dir.File("v9.db");
+  const std::string old_body = "Content-Type: text/plain\r\n\r\nold\r\n";
+  {
+    auto db = SqliteDb::Open(path, SqliteOptions(), /*max_version=*/9);
+    PM_ASSERT_OK(db);
+    auto store = NewSqliteRecipientStore(*db);
+    PM_ASSERT_OK(store->PutBody("old-key", old_body));
+    PM_EXPECT_CODE(store->GetBodyStructure("old-key"), kNotFound);
+  }
+  auto db = OpenSqliteDb(path);
+  PM_ASSERT_OK(db);
+  {
+    absl::MutexLock lock(&(*db)->mu());
+    EXPECT_EQ(*(*db)->SchemaVersion(), 10);
+  }
+  auto store = NewSqliteRecipientStore(*db);
+  EXPECT_EQ(*store->GetBody("old-key"), old_body);
+  PM_EXPECT_CODE(store->GetBodyStructure("old-key"), kNotFound);
+  PM_ASSERT_OK(store->PutBodyStructure("old-key", MimeRecordOf(old_body)));
+  EXPECT_EQ(*store->GetBodyStructure("old-key"), MimeRecordOf(old_body));
+  PM_ASSERT_OK(store->PutBody("new-key", "Subject: s\r\n\r\nnew"));
+  EXPECT_EQ(*store->GetBodyStructure("new-key"), MimeRecordOf("Subject: s\r\n\r\nnew"));
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/imap/imap_mime.h"
 #include "core/mail/flags.h"
 #include "core/storage/sqlite_db.h"
 #include "core/storage/sqlite_store.h"
@@ -71,7 +72,13 @@ struct FolderRow {
 
 class SqliteRecipientStore : public RecipientStore {
  public:
-  explicit SqliteRecipientStore(std::shared_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  explicit SqliteRecipientStore(std::shared_ptr<SqliteDb> db) : db_(std::move(db)) {
+    // A database opened below migration 10 (only the migration tests do,
+    // to write an older version's data) has no table for structure records.
+    absl::MutexLock lock(&db_->mu());
+    absl::StatusOr<int> v = db_->SchemaVersion();
+    keeps_structures_ = v.ok() && *v >= 10;
+  }
 
   // --- Notifications -------------------------------------------------------
 
@@ -588,7 +595,7 @@ class SqliteRecipientStore : public RecipientStore {
   // A batch that fails is retried one body per transaction, so that each
   // caller gets its own body's result.
   absl::Status PutBody(std::string_view body_sha256, std::string_view body) override {
-    PendingBody me{body_sha256, body};
+    PendingBody me{body_sha256, body, MimeRecordOf(body)};  // parsed before any lock
     std::unique_lock<std::mutex> lock(put_mu_);
     put_queue_.push_back(&me);
     put_cv_.wait(lock, [&] { return me.done || !put_leader_; });
@@ -617,7 +624,7 @@ class SqliteRecipientStore : public RecipientStore {
     std::vector<PendingBody> mine;
     mine.reserve(bodies.size());
     std::vector<PendingBody*> batch;
-    for (const auto& [key, body] : bodies) mine.push_back(PendingBody{key, body});
+    for (const auto& [key, body] : bodies) mine.push_back(PendingBody{key, body, MimeRecordOf(body)});
     for (PendingBody& p : mine) batch.push_back(&p);
     absl::Status s = WriteBodies(batch);
     std::vector<absl::Status> out;
@@ -714,12 +721,41 @@ class SqliteRecipientStore : public RecipientStore {
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get(), Durability::kRelaxed);  // the body cache (header comment)
     RETURN_IF_ERROR(txn.Begin());
+    // The structure record goes with the body (ON DELETE CASCADE).
     for (const char* sql : {"DELETE FROM cached_body_chunks WHERE sha256 = ?",
                             "DELETE FROM cached_bodies WHERE sha256 = ?"}) {
       Statement st(db_.get(), sql);
       st.Blob(1, body_sha256);
       RETURN_IF_ERROR(st.Run());
     }
+    return txn.Commit();
+  }
+
+  absl::StatusOr<std::string> GetBodyStructure(std::string_view key) override {
+    if (!keeps_structures_) return absl::NotFoundError("no structure records before migration 10");
+    SqliteDb::ReadLock r(db_.get());
+    Statement st(r.db(), "SELECT record FROM cached_body_structures WHERE sha256 = ?");
+    st.Blob(1, key);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return absl::NotFoundError("no structure record");
+    return st.ColBlob(0);
+  }
+
+  absl::Status PutBodyStructure(std::string_view key, std::string_view record) override {
+    if (!keeps_structures_) return absl::OkStatus();
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get(), Durability::kRelaxed);  // the body cache (header comment)
+    RETURN_IF_ERROR(txn.Begin());
+    {
+      Statement st(db_.get(), "SELECT 1 FROM cached_bodies WHERE sha256 = ?");
+      st.Blob(1, key);
+      ASSIGN_OR_RETURN(bool cached, st.Step());
+      if (!cached) return absl::NotFoundError("body not cached");
+    }
+    Statement st(db_.get(),
+                 "INSERT OR REPLACE INTO cached_body_structures(sha256, record) VALUES(?, ?)");
+    st.Blob(1, key).Blob(2, record);
+    RETURN_IF_ERROR(st.Run());
     return txn.Commit();
   }
 
@@ -1177,6 +1213,7 @@ class SqliteRecipientStore : public RecipientStore {
   struct PendingBody {
     std::string_view key;
     std::string_view body;
+    std::string record;  // its MIME structure record (MimeRecordOf)
     absl::Status result;
     bool done = false;  // guarded by put_mu_
   };
@@ -1195,11 +1232,17 @@ class SqliteRecipientStore : public RecipientStore {
       if (sqlite3_changes(db_->handle()) == 0) continue;
       RETURN_IF_ERROR(db_->InsertBodyChunks(
           kInsertCachedBodyChunkSql, [&](Statement& st) { st.Blob(1, p->key); }, p->body));
+      if (!keeps_structures_) continue;
+      Statement st(db_.get(),
+                   "INSERT OR REPLACE INTO cached_body_structures(sha256, record) VALUES(?, ?)");
+      st.Blob(1, p->key).Blob(2, p->record);
+      RETURN_IF_ERROR(st.Run());
     }
     return txn.Commit();
   }
 
   std::shared_ptr<SqliteDb> db_;
+  bool keeps_structures_ = false;  // the schema has cached_body_structures
   std::mutex put_mu_;
   std::condition_variable put_cv_;
   std::vector<PendingBody*> put_queue_;  // guarded by put_mu_
