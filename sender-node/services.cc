@@ -16,6 +16,9 @@
 namespace pullmail {
 namespace {
 
+// FetchBodies writes its served records together, this many at a time.
+constexpr size_t kServedBatch = 64;
+
 class SubmitServiceImpl final : public v1::SubmitService::Service {
  public:
   explicit SubmitServiceImpl(SenderNode* node) : node_(node) {}
@@ -149,6 +152,20 @@ class SenderServiceImpl final : public v1::SenderService::Service {
     v1::FetchBodiesChunk out;
     size_t out_bytes = 0;
     bool written = true;
+    // The call's bookkeeping, written together (RecordServedMany: one
+    // commit) every kServedBatch bodies and when the call ends, however it
+    // ends. A crash of this process loses the records of the call in
+    // progress: bookkeeping only (sender_store.h).
+    std::vector<SenderStore::Served> served;
+    struct WriteServed {
+      SenderStore& store;
+      std::vector<SenderStore::Served>& served;
+      ~WriteServed() { Write(); }
+      void Write() {
+        if (!served.empty()) (void)store.RecordServedMany(served);
+        served.clear();
+      }
+    } write_served{node_->store(), served};
     auto flush = [&] {
       if (out.pieces_size() > 0 && written) written = writer->Write(out);
       out.Clear();
@@ -157,6 +174,7 @@ class SenderServiceImpl final : public v1::SenderService::Service {
     };
     for (int i = 0; i < req->bodies_size() && written; ++i) {
       bool sent_data = false;
+      if (served.size() >= kServedBatch) write_served.Write();
       absl::Status s = Serve(ctx, req->bodies(i),
                              [&](uint64_t offset, std::string data, uint64_t total, bool last) {
         if (out_bytes + data.size() > limits::kBodyChunkSize && !flush()) return false;
@@ -169,7 +187,7 @@ class SenderServiceImpl final : public v1::SenderService::Service {
         p->set_data(std::move(data));
         sent_data = true;
         return true;
-      });
+      }, &served);
       Count(req->bodies(i), s);
       if (s.ok()) continue;
       // A failure in the middle of a body cannot become its code (its first
@@ -224,9 +242,12 @@ class SenderServiceImpl final : public v1::SenderService::Service {
   // One body from req.offset(), authorised by core's rule, handed to
   // `emit(offset, data, total_size, last)` in slices of at most
   // kBodyChunkSize (at least one slice, empty for an empty body); emit
-  // returning false (the client has gone) stops.
+  // returning false (the client has gone) stops. The served bytes are
+  // recorded (SenderStore::RecordServed) at once, or appended to `defer`
+  // for the caller to write with others.
   template <typename Emit>
-  absl::Status Serve(grpc::ServerContext* ctx, const v1::FetchRequest& req, Emit emit) {
+  absl::Status Serve(grpc::ServerContext* ctx, const v1::FetchRequest& req, Emit emit,
+                     std::vector<SenderStore::Served>* defer = nullptr) {
     SenderStore& store = node_->store();
     absl::StatusOr<OutboundMessage> msg = store.GetMessage(req.message_id());
     if (!msg.ok() && msg.status().code() != absl::StatusCode::kNotFound) return msg.status();
@@ -262,7 +283,11 @@ class SenderServiceImpl final : public v1::SenderService::Service {
     // SenderStore::RecordServed): the reader is not held for an fsync.
     const bool complete = offset == msg->body_size;
     if (sent > 0 || (complete && delivery->state == DeliveryState::kDelivered)) {
-      (void)store.RecordServed(req.message_id(), delivery->domain, sent, complete);
+      if (defer != nullptr) {
+        defer->push_back({req.message_id(), delivery->domain, sent, complete});
+      } else {
+        (void)store.RecordServed(req.message_id(), delivery->domain, sent, complete);
+      }
     }
     PM_LOG(DEBUG) << "served " << sent << " bytes of " << req.message_id() << " to "
                   << delivery->domain;

@@ -166,6 +166,31 @@ class SenderStore {
     return UpdateDelivery(*d);
   }
 
+  // One served fetch: RecordServed's arguments.
+  struct Served {
+    std::string message_id;
+    std::string domain;
+    uint64_t bytes = 0;
+    bool complete = false;
+  };
+
+  // RecordServed for each record, in order, as one write where the back end
+  // can (SQLite: one relaxed transaction), so that a FetchBodies call of many
+  // bodies pays one commit rather than one per body. A record whose delivery
+  // is gone (expired or retracted while it was served) is skipped; another
+  // error stops, and the records before it may be written. A caller that
+  // holds records back to write them together (FetchBodies) loses those it
+  // held if its process dies, and a recall between a body's serving and its
+  // record says it was not fetched yet (PlanRevocation's already_fetched,
+  // which is what the sender is told, nothing more): bookkeeping only.
+  virtual absl::Status RecordServedMany(const std::vector<Served>& records) {
+    for (const Served& r : records) {
+      absl::Status s = RecordServed(r.message_id, r.domain, r.bytes, r.complete);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+    }
+    return absl::OkStatus();
+  }
+
   // --- Abuse reports about local senders -----------------------------------
 
   // Records one report (verdict holds v1::Verdict's number). Returns false,

@@ -384,6 +384,34 @@ TEST_P(SenderStoreContract, RecordServedCountsBytesAndMarksACompleteFetch) {
   PM_EXPECT_CODE(store_->RecordServed("m1", "d.example", 1, true), kNotFound);
 }
 
+// A FetchBodies call's bookkeeping in one write: each record counts as
+// RecordServed would; a record whose delivery is gone is skipped, and the
+// records after it are still written.
+TEST_P(SenderStoreContract, RecordServedManyWritesEachAndSkipsAGoneDelivery) {
+  Put("m1", 1, kT0, {"a.example", "b.example"}, kT0);
+  Put("m2", 2, kT0, {"a.example"}, kT0);
+  for (auto [m, d] : {std::pair{"m1", "a.example"}, std::pair{"m1", "b.example"},
+                      std::pair{"m2", "a.example"}}) {
+    Delivery x = *store_->GetDelivery(m, d);
+    x.state = DeliveryState::kDelivered;
+    PM_ASSERT_OK(store_->UpdateDelivery(x));
+  }
+  PM_ASSERT_OK(store_->RecordServedMany({
+      {"m1", "a.example", 1000, true},
+      {"m1", "d.example", 7, true},   // no such delivery: skipped
+      {"m2", "a.example", 300, false},  // broke off: still delivered
+      {"m1", "b.example", 10, true},
+      {"m1", "a.example", 1000, true},  // read again
+  }));
+  EXPECT_EQ(store_->GetDelivery("m1", "a.example")->bytes_served, 2000u);
+  EXPECT_EQ(store_->GetDelivery("m1", "a.example")->state, DeliveryState::kFetched);
+  EXPECT_EQ(store_->GetDelivery("m1", "b.example")->bytes_served, 10u);
+  EXPECT_EQ(store_->GetDelivery("m1", "b.example")->state, DeliveryState::kFetched);
+  EXPECT_EQ(store_->GetDelivery("m2", "a.example")->bytes_served, 300u);
+  EXPECT_EQ(store_->GetDelivery("m2", "a.example")->state, DeliveryState::kDelivered);
+  PM_EXPECT_OK(store_->RecordServedMany({}));
+}
+
 TEST_P(SenderStoreContract, ListDeliveriesByDomain) {
   Put("m1", 1, kT0, {"c.example", "a.example", "b.example"}, kT0);
   auto ds = store_->ListDeliveries("m1");

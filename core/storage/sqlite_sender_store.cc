@@ -319,40 +319,46 @@ class SqliteSenderStore : public SenderStore {
     return absl::OkStatus();
   }
 
-  // One UPDATE, committed with synchronous=NORMAL (in WAL mode: no fsync;
-  // the next FULL commit or checkpoint makes it durable), then the
-  // connection's setting is restored.
+  // One UPDATE in a relaxed transaction (synchronous=NORMAL: in WAL mode
+  // no fsync; the next FULL commit or checkpoint makes it durable).
   absl::Status RecordServed(std::string_view message_id, std::string_view domain, uint64_t n,
                             bool complete) override {
     absl::MutexLock lock(&db_->mu());
-    int64_t sync = 2;  // FULL
-    {
-      Statement st(db_.get(), "PRAGMA synchronous");
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (row) sync = st.ColInt(0);
+    Transaction tx(db_.get(), Durability::kRelaxed);
+    RETURN_IF_ERROR(tx.Begin());
+    RETURN_IF_ERROR(RecordServedLocked(message_id, domain, n, complete));
+    return tx.Commit();
+  }
+
+  // The lot in one relaxed transaction.
+  absl::Status RecordServedMany(const std::vector<Served>& records) override {
+    if (records.empty()) return absl::OkStatus();
+    absl::MutexLock lock(&db_->mu());
+    Transaction tx(db_.get(), Durability::kRelaxed);
+    RETURN_IF_ERROR(tx.Begin());
+    for (const Served& r : records) {
+      absl::Status s = RecordServedLocked(r.message_id, r.domain, r.bytes, r.complete);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
     }
-    RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous=NORMAL"));
-    absl::Status s = [&]() -> absl::Status {
-      Statement st(db_.get(),
-                   "UPDATE deliveries SET bytes_served = bytes_served + ?, "
-                   "state = CASE WHEN ? AND state = ? THEN ? ELSE state END "
-                   "WHERE message_id = ? AND domain = ?");
-      st.Int(1, static_cast<int64_t>(n))
-          .Int(2, complete ? 1 : 0)
-          .Int(3, static_cast<int>(DeliveryState::kDelivered))
-          .Int(4, static_cast<int>(DeliveryState::kFetched))
-          .Text(5, message_id)
-          .Text(6, domain);
-      RETURN_IF_ERROR(st.Run());
-      if (sqlite3_changes(db_->handle()) == 0) return NoDelivery(message_id, domain);
-      return absl::OkStatus();
-    }();
-    absl::Status restored = db_->Exec(sync >= 3   ? "PRAGMA synchronous=EXTRA"
-                                      : sync == 2 ? "PRAGMA synchronous=FULL"
-                                      : sync == 1 ? "PRAGMA synchronous=NORMAL"
-                                                  : "PRAGMA synchronous=OFF");
-    if (!s.ok()) return s;
-    return restored;
+    return tx.Commit();
+  }
+
+  absl::Status RecordServedLocked(std::string_view message_id, std::string_view domain,
+                                  uint64_t n, bool complete)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_->mu()) {
+    Statement st(db_.get(),
+                 "UPDATE deliveries SET bytes_served = bytes_served + ?, "
+                 "state = CASE WHEN ? AND state = ? THEN ? ELSE state END "
+                 "WHERE message_id = ? AND domain = ?");
+    st.Int(1, static_cast<int64_t>(n))
+        .Int(2, complete ? 1 : 0)
+        .Int(3, static_cast<int>(DeliveryState::kDelivered))
+        .Int(4, static_cast<int>(DeliveryState::kFetched))
+        .Text(5, message_id)
+        .Text(6, domain);
+    RETURN_IF_ERROR(st.Run());
+    if (sqlite3_changes(db_->handle()) == 0) return NoDelivery(message_id, domain);
+    return absl::OkStatus();
   }
 
   absl::StatusOr<bool> RecordAbuseReport(std::string_view sender, std::string_view reporter_domain,
