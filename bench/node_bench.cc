@@ -107,7 +107,7 @@ std::vector<v1::SignedNotification> MakeNotifications(const NodeConfig& from, co
   t.mutable_summary()->set_subject("benchmark notification");
   t.set_origin(v1::ORIGIN_NATIVE);
   for (int i = 0; i < n; ++i) {
-    t.set_message_id(NewMessageId(rng, from.domain));
+    t.set_message_id(NewMessageId(rng, from.domain, absl::Now()));
     t.set_fetch_token(NewToken(rng));
     auto s = SignNotification(t, from.domain, from.key_id, key);
     if (!s.ok()) Die(std::string(s.status().message()));

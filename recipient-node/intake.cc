@@ -99,13 +99,21 @@ std::vector<v1::NotifyResult> Intake::Accept(std::vector<v1::SignedNotification>
 void Intake::VerifyLoop() {
   while (true) {
     Task task;
+    std::vector<std::unique_ptr<Job>> finished;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      task_cv_.wait(lock, [&] { return !tasks_.empty() || (stop_ && unfinished_jobs_ == 0); });
-      if (tasks_.empty()) return;
+      task_cv_.wait(lock, [&] {
+        return !tasks_.empty() || !finished_.empty() || (stop_ && unfinished_jobs_ == 0);
+      });
+      finished.swap(finished_);
+      if (tasks_.empty()) {
+        if (!finished.empty()) continue;  // freed outside the lock
+        return;
+      }
       task = tasks_.front();
       tasks_.pop_front();
     }
+    finished.clear();
     AcceptContext ctx = node_->MakeAcceptContext();
     ctx.verified_roots = &roots_;
     Job* job = task.job;
@@ -157,6 +165,7 @@ void Intake::CommitLoop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       unfinished_jobs_ -= jobs.size();
+      for (auto& job : jobs) finished_.push_back(std::move(job));
     }
     task_cv_.notify_all();
   }

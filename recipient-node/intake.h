@@ -66,6 +66,10 @@ class Intake {
   std::deque<Task> tasks_;
   std::deque<std::unique_ptr<Job>> ready_;
   size_t unfinished_jobs_ = 0;  // submitted, not yet committed
+  // Jobs answered, freed by a verifier: freeing a commit group's
+  // notifications is the committer's to do otherwise, and it is the one
+  // thread every notification waits for.
+  std::vector<std::unique_ptr<Job>> finished_;
   bool stop_ = false;
   std::vector<std::thread> verifiers_;
   std::thread committer_;

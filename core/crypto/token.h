@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/time/time.h"
 #include "core/util/limits.h"
 #include "core/util/random.h"
 
@@ -25,6 +26,16 @@ std::string NewToken(Random& random, size_t n = limits::kFetchTokenSize);
 // the domain part only helps people read it. Thread-safety is that of
 // `random`.
 std::string NewMessageId(Random& random, std::string_view domain);
+// The same shape, time-ordered: the first 9 of the 26 digits are `now` in
+// milliseconds since the Unix epoch (digits from the same 32 characters in
+// ASCII order, "2-7a-z", so that ids sort by time as byte strings), the
+// other 17 are 85 random bits, which alone keep ids unique. A recipient
+// indexes notifications by (signing domain, message id): ids that grow with
+// time land at the end of that index instead of on a random page of it, so
+// storing one costs the same however many are stored (node_bench: the
+// recipient's committer 16 -> 26 us per notification over 100,000 random
+// ids, flat with time-ordered ones). The sender node's ids are these.
+std::string NewMessageId(Random& random, std::string_view domain, absl::Time now);
 
 }  // namespace pullmail
 

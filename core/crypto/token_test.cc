@@ -51,5 +51,34 @@ TEST(MessageId, AlwaysPrintableAndWithinLimit) {
   for (char c : id) EXPECT_TRUE(c > ' ' && c <= '~');
 }
 
+TEST(MessageId, TimeOrderedSortsByTimeAndStaysUnique) {
+  SeededRandom random(6);
+  const absl::Time t0 = absl::FromUnixMillis(1'796'000'000'000);  // Dec 2026
+  std::string prev;
+  std::set<std::string> seen;
+  for (int i = 0; i < 5000; ++i) {
+    // Two ids per millisecond, and one step past a digit's carry each 32 ms.
+    std::string id = NewMessageId(random, "A.example", t0 + absl::Milliseconds(i / 2));
+    ASSERT_EQ(id.size(), 26u + 1 + 9) << id;
+    for (size_t c = 0; c < 26; ++c) EXPECT_TRUE(IsBase32(id[c])) << id;
+    EXPECT_EQ(id.substr(26), "@a.example");
+    if (i % 2 == 1) {
+      EXPECT_EQ(id.substr(0, 9), prev.substr(0, 9));  // same millisecond
+    } else if (i > 0) {
+      EXPECT_LT(prev.substr(0, 9), id.substr(0, 9)) << prev << " " << id;
+    }
+    seen.insert(id);
+    prev = id;
+  }
+  EXPECT_EQ(seen.size(), 5000u);
+  // The time part is the milliseconds: one year later is a larger prefix,
+  // the epoch is all "2", and times outside 45 bits are clamped.
+  EXPECT_LT(NewMessageId(random, "a", t0), NewMessageId(random, "a", t0 + absl::Hours(24 * 365)));
+  EXPECT_EQ(NewMessageId(random, "a", absl::UnixEpoch()).substr(0, 9), "222222222");
+  EXPECT_EQ(NewMessageId(random, "a", absl::UnixEpoch() - absl::Hours(1)).substr(0, 9),
+            "222222222");
+  EXPECT_EQ(NewMessageId(random, "a", absl::InfiniteFuture()).substr(0, 9), "zzzzzzzzz");
+}
+
 }  // namespace
 }  // namespace pullmail

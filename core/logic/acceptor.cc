@@ -100,6 +100,10 @@ AcceptDecision VerifyForAccept(const v1::SignedNotification& signed_n, const Acc
   }
   AcceptDecision d;
   d.outcome = AcceptDecision::kStore;  // provisional: FinishAccept decides
+  // The row is built here, on the verifying thread: serialising the signed
+  // envelope and the summary is the costliest part of it, and FinishAccept
+  // runs on the one thread that commits.
+  d.stored = ToStored(signed_n, *n, signed_n.signing_domain(), ctx.now);
   d.notification = *std::move(n);
   return d;
 }
@@ -109,7 +113,7 @@ AcceptDecision FinishAccept(AcceptDecision verified, const v1::SignedNotificatio
   if (verified.outcome == AcceptDecision::kReject) return verified;
   std::optional<v1::Notification> n(std::move(verified.notification));
   // Verified, so in canonical form already (NormalizeDomain).
-  const std::string signing_domain = signed_n.signing_domain();
+  const std::string& signing_domain = signed_n.signing_domain();
   if (ctx.find_existing) {
     if (std::optional<int64_t> id = ctx.find_existing(signing_domain, n->message_id())) {
       AcceptDecision d;
@@ -148,7 +152,8 @@ AcceptDecision FinishAccept(AcceptDecision verified, const v1::SignedNotificatio
 
   AcceptDecision d;
   d.outcome = AcceptDecision::kStore;
-  d.stored = ToStored(signed_n, *n, signing_domain, ctx.now);
+  d.stored = std::move(verified.stored);
+  d.stored.received = ctx.now;
   d.notification = *std::move(n);
   d.users = std::move(users);
   d.dropped = std::move(dropped);

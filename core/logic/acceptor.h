@@ -91,9 +91,10 @@ AcceptDecision AcceptNotification(const v1::SignedNotification& signed_n,
 // AcceptNotification(n, c) == FinishAccept(VerifyForAccept(n, c), n, c).
 //
 // VerifyForAccept is the envelope's verdict only (CPU, no callback called):
-// a kReject decision, or a provisional kStore decision holding only the
-// verified `notification`. FinishAccept returns a kReject unchanged and
-// otherwise applies duplicates (find_existing) and local users
+// a kReject decision, or a provisional kStore decision holding the verified
+// `notification` and the row to store (`stored`; FinishAccept sets its
+// `received` to its own context's now). FinishAccept returns a kReject
+// unchanged and otherwise applies duplicates (find_existing) and local users
 // (user_exists). Thread-safety as AcceptNotification.
 AcceptDecision VerifyForAccept(const v1::SignedNotification& signed_n,
                                const AcceptContext& context);

@@ -93,7 +93,7 @@ absl::StatusOr<Submission> PrepareSubmission(const SubmissionInput& input,
   }
 
   OutboundMessage& m = out.message;
-  m.message_id = NewMessageId(*ctx.random, ctx.local_domain);
+  m.message_id = NewMessageId(*ctx.random, ctx.local_domain, ctx.now);
   m.sender = sender;
   m.body_sha256 = Sha256(input.message);
   m.body_size = input.message.size();
