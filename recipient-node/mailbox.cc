@@ -153,6 +153,17 @@ v1::MessageInfo RecipientNode::ToInfo(const MailboxEntry& e, const StoredNotific
   return info;
 }
 
+absl::StatusOr<Folder> RecipientNode::GetOrMakeFolder(const std::string& user,
+                                                      const std::string& folder) {
+  // Looked up on a reader first: EnsureFolder is a write transaction, and
+  // every listing and IMAP refresh of INBOX queued behind the writer (its
+  // fsyncs, every other session's STORE and APPEND) for a folder that exists.
+  absl::StatusOr<Folder> f = store_->GetFolder(user, folder);
+  const std::string normalized = NormalizeFolderName(folder);
+  if (!absl::IsNotFound(f.status()) || (normalized != kInbox && normalized != kJunk)) return f;
+  return store_->EnsureFolder(user, folder);
+}
+
 absl::StatusOr<v1::ListFoldersResponse> RecipientNode::ListFolders(const std::string& user) {
   RETURN_IF_ERROR(store_->EnsureFolder(user, kInbox).status());
   ASSIGN_OR_RETURN(std::vector<Folder> folders, store_->ListFolders(user));
@@ -192,10 +203,7 @@ absl::StatusOr<v1::Folder> RecipientNode::CreateFolder(const std::string& user,
 absl::StatusOr<v1::ListMessagesResponse> RecipientNode::ListMessages(
     const std::string& user, const v1::ListMessagesRequest& req) {
   std::string folder = req.folder().empty() ? std::string(kInbox) : req.folder();
-  if (NormalizeFolderName(folder) == kInbox || folder == kJunk) {
-    RETURN_IF_ERROR(store_->EnsureFolder(user, folder).status());
-  }
-  ASSIGN_OR_RETURN(Folder f, store_->GetFolder(user, folder));
+  ASSIGN_OR_RETURN(Folder f, GetOrMakeFolder(user, folder));
   uint32_t limit = req.limit() == 0 || req.limit() > kMaxList ? kMaxList : req.limit();
   ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries,
                    store_->ListEntries(user, folder, req.since_uid() + 1, 0));
@@ -411,10 +419,8 @@ absl::StatusOr<v1::AppendResponse> RecipientNode::Append(const std::string& user
     if (absl::EqualsIgnoreCase(f, "\\Recent")) continue;
     flags.push_back(f);
   }
-  if (folder == kInbox || folder == kJunk) {
-    RETURN_IF_ERROR(store_->EnsureFolder(user, folder).status());
-  } else {
-    absl::StatusOr<Folder> f = store_->GetFolder(user, folder);
+  {
+    absl::StatusOr<Folder> f = GetOrMakeFolder(user, folder);
     if (absl::IsNotFound(f.status())) {
       return absl::NotFoundError(absl::StrCat("[TRYCREATE] no folder ", folder));
     }

@@ -292,6 +292,9 @@ class RecipientNode {
                                        MailboxEntry e, const StoredNotification& n,
                                        std::optional<bool> cached, bool peek,
                                        const std::function<bool(uint64_t)>& before_fetch);
+  // The folder with its counts; INBOX and Junk, which always exist, are
+  // created on first use. NotFound for another folder that does not exist.
+  absl::StatusOr<Folder> GetOrMakeFolder(const std::string& user, const std::string& folder);
 
   NodeConfig config_;
   std::unique_ptr<RecipientStore> store_;

@@ -5,6 +5,7 @@
 #include "recipient-node/recipient_node.h"
 
 #include <filesystem>
+#include <thread>
 
 #include "core/crypto/sha256.h"
 #include "core/directory/memory_directory.h"
@@ -12,6 +13,8 @@
 #include "core/logic/body_cache_key.h"
 #include "core/logic/submission.h"
 #include "core/storage/memory_store.h"
+#include "core/storage/sqlite_db.h"
+#include "core/storage/sqlite_store.h"
 #include "core/util/clock.h"
 #include "gtest/gtest.h"
 #include "recipient-node/policy_state.h"
@@ -44,7 +47,8 @@ class RecipientNodeTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void Open(PolicyConfig policy) {
+  // `store`: the node's store (a memory store if none).
+  void Open(PolicyConfig policy, std::unique_ptr<RecipientStore> store = nullptr) {
     RecipientNode::Parts parts;
     parts.config.domain = kHere;
     parts.config.data_dir = dir_.string();
@@ -58,7 +62,7 @@ class RecipientNodeTest : public ::testing::Test {
     for (const DomainEntry& e : directory_.All()) dir->Add(e);
     parts.base.directory = std::move(dir);
     parts.base.key = std::make_unique<SigningKey>(*SigningKey::FromSeed(Sha256(kHere)));
-    parts.store = NewMemoryRecipientStore();
+    parts.store = store ? std::move(store) : NewMemoryRecipientStore();
     parts.clock = &clock_;
     parts.policy = std::move(policy);
     auto node = RecipientNode::FromParts(std::move(parts));
@@ -493,6 +497,45 @@ TEST_F(RecipientNodeTest, AReadCountsForTheSendersReputationOncePerUserAndMessag
   read("ann", ann_uid, /*peek=*/true);
   EXPECT_EQ(stored_reads(), 2);
   EXPECT_TRUE(*node_->store().IsReadCounted(std::string("ann@") + kHere, stored->id));
+}
+
+// Every IMAP refresh lists the selected folder. Listing INBOX, which exists
+// after the first listing, is a read: it answers while another thread holds
+// the SQLite writer in an open transaction (every other session's STORE and
+// APPEND, their fsyncs). It took the writer to make sure INBOX existed.
+TEST_F(RecipientNodeTest, ListingAnExistingInboxDoesNotWaitForTheWriter) {
+  auto db = OpenSqliteDb((dir_ / "node.db").string());
+  ASSERT_TRUE(db.ok()) << db.status();
+  Open(Open2(), NewSqliteRecipientStore(*db));
+  Deliver(Notification(kGood, "m1", "body one", {"ann"}));
+  ASSERT_EQ(List("ann", "INBOX").size(), 1u);
+  absl::Mutex mu;
+  bool holding = false, listed = false, gave_up = false;
+  std::thread writer([&] {
+    absl::MutexLock db_lock(&(*db)->mu());
+    Transaction txn(db->get());
+    ASSERT_TRUE(txn.Begin().ok());
+    absl::MutexLock lock(&mu);
+    holding = true;
+    // Bounded: a listing that waits for the writer ends the wait after 30 s
+    // and the test fails on `listed` instead of hanging.
+    gave_up = !mu.AwaitWithTimeout(absl::Condition(&listed), absl::Seconds(30));
+  });
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(&holding));
+  }
+  v1::ListMessagesRequest req;
+  req.set_changed_since(1);
+  auto r = node_->ListMessages(std::string("ann@") + kHere, req);
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_FALSE(gave_up) << "the listing waited for the writer";
+    listed = true;
+  }
+  writer.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->folder().messages(), 1u);
 }
 
 }  // namespace

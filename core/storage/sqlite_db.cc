@@ -451,6 +451,12 @@ SqliteDb* SqliteDb::AcquireReader() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   return r;
 }
 
+uint64_t SqliteDb::VmSteps() const {
+  uint64_t steps = vm_steps_.load(std::memory_order_relaxed);
+  for (const std::unique_ptr<SqliteDb>& r : readers_) steps += r->VmSteps();
+  return steps;
+}
+
 SqliteDb::ReadLock::ReadLock(SqliteDb* db) : conn_(db->AcquireReader()) {}
 
 absl::Status SqliteDb::ReadLock::Snapshot() ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -665,6 +671,8 @@ Statement::Statement(SqliteDb* db, std::string_view sql) : db_(db), sql_(sql) {
 
 Statement::~Statement() {
   if (stmt_ != nullptr) {
+    db_->vm_steps_.fetch_add(sqlite3_stmt_status(stmt_, SQLITE_STMTSTATUS_VM_STEP, /*reset=*/1),
+                             std::memory_order_relaxed);
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }

@@ -139,6 +139,13 @@ class SqliteDb {
   // prefixed by what was being done.
   absl::Status Error(int rc, std::string_view what);
 
+  // Virtual-machine steps that Statements have run so far on this
+  // connection and its readers (SQLITE_STMTSTATUS_VM_STEP, added as each
+  // Statement ends): a measure of the rows a query visited that does not
+  // depend on the machine's speed. Tests use it to show that a query's cost
+  // does not grow with history it should not read.
+  uint64_t VmSteps() const;
+
  private:
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   // A reader connection on the (already migrated) file at `path`.
@@ -161,6 +168,9 @@ class SqliteDb {
   // The reader pool, set once by Open; each reader has its own mutex.
   std::vector<std::unique_ptr<SqliteDb>> readers_;
   std::atomic<size_t> next_reader_{0};
+  std::atomic<uint64_t> vm_steps_{0};  // Statement's destructor adds to it
+
+  friend class Statement;
 };
 
 // A cached statement in use: bind, step, read columns; reset on destruction.

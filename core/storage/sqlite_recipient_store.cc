@@ -549,9 +549,13 @@ class SqliteRecipientStore : public RecipientStore {
     std::string folder = NormalizeFolderName(folder_name);
     SqliteDb::ReadLock r(db_.get());
     RETURN_IF_ERROR(RequireFolderLocked(r.db(), user, folder).status());
+    // Through expunged_by_modseq, and sorted here: with "ORDER BY uid" SQLite
+    // chose the primary key, which is in UID order, and so read the folder's
+    // whole history of removals on every refresh (it grows with every
+    // expunge), however few were above the modseq.
     Statement st(r.db(),
-                 "SELECT uid FROM expunged WHERE user = ? AND folder = ? AND modseq > ? "
-                 "ORDER BY uid");
+                 "SELECT uid FROM expunged INDEXED BY expunged_by_modseq "
+                 "WHERE user = ? AND folder = ? AND modseq > ?");
     st.Text(1, user).Text(2, folder).Int(3, static_cast<int64_t>(modseq));
     std::vector<uint32_t> out;
     while (true) {
@@ -559,6 +563,7 @@ class SqliteRecipientStore : public RecipientStore {
       if (!has) break;
       out.push_back(static_cast<uint32_t>(st.ColInt(0)));
     }
+    std::sort(out.begin(), out.end());
     return out;
   }
 
