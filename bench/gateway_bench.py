@@ -18,13 +18,16 @@ Maildir (if `dovecot` is installed: `apt-get install dovecot-imapd`):
             of --size bytes: p50/p90/p99 in ms, first read and cached
   login     a new connection, STARTTLS, LOGIN, LOGOUT: p50/p90 in ms
   mixed     --clients clients for --mixed-seconds of mixed commands (NOOP,
-            FETCH FLAGS, FETCH a body, STORE, SEARCH, APPEND): operations/s
+            FETCH FLAGS, FETCH a body, STORE, SEARCH, APPEND): operations/s,
+            and each command's p50 in ms
   soak      (--soak SECONDS, instead of everything above) --soak-clients
             clients (50) of the same mixed commands for SECONDS against the
             gateway, each APPEND expunged again so that the mailbox keeps its
-            size; the resident memory (RSS) of the gateway and of both nodes
-            is sampled every --soak-interval seconds and printed with the
-            operations/s of each interval: memory should stay flat
+            size; the resident memory (RSS) and CPU of the gateway and of both
+            nodes, and the CPU of the clients themselves, are sampled every
+            --soak-interval seconds and printed with the operations/s of each
+            interval: memory and operations/s should stay flat. Then the same
+            soak against Dovecot, and both rates side by side per interval
 
 and prints each figure with pullmail/dovecot as a ratio (for latencies,
 dovecot/pullmail, so that above 1 is always "pullmail is better"). Figures,
@@ -40,6 +43,7 @@ import argparse
 import imaplib
 import os
 import random
+import resource
 import threading
 import shutil
 import signal
@@ -216,6 +220,11 @@ def login_latency(connect, n, r):
         r[f"login p{p}"] = (percentile(times, p), "ms", "lower")
 
 
+# The mixed run's commands, in the order of its random pick; in the soak,
+# "append" is APPEND + STORE \Deleted + UID EXPUNGE.
+MIXED_OPS = ("noop", "fetch flags", "fetch body", "store", "search", "append")
+
+
 def mixed(connect, clients, seconds, r, soak=False, progress=None):
     """`clients` sessions doing mixed commands for `seconds`: operations/s.
 
@@ -225,6 +234,8 @@ def mixed(connect, clients, seconds, r, soak=False, progress=None):
     counts = [0] * clients
     errors = []
     start = threading.Barrier(clients)
+    times = {op: [] for op in MIXED_OPS}  # ms per command, by kind
+    times_lock = threading.Lock()
 
     def client(i):
         try:
@@ -236,6 +247,7 @@ def mixed(connect, clients, seconds, r, soak=False, progress=None):
             while time.perf_counter() < end:
                 u = rnd.randint(1, count)
                 op = rnd.randrange(6)
+                t0 = time.perf_counter()
                 if op == 0:
                     typ, _ = m.noop()
                 elif op == 1:
@@ -257,6 +269,8 @@ def mixed(connect, clients, seconds, r, soak=False, progress=None):
                         if typ == "OK":
                             typ, _ = m.uid("EXPUNGE", uid)
                 assert typ == "OK", (op, typ)
+                with times_lock:
+                    times[MIXED_OPS[op]].append((time.perf_counter() - t0) * 1000)
                 n += 1
                 counts[i] = n
             m.logout()
@@ -274,6 +288,10 @@ def mixed(connect, clients, seconds, r, soak=False, progress=None):
         t.join()
     assert not errors, errors[:5]
     r[f"mixed {clients} clients"] = (sum(counts) / seconds, "ops/s")
+    if not soak:
+        for op in MIXED_OPS:
+            if times[op]:
+                r[f"  {op} p50"] = (percentile(times[op], 50), "ms", "lower")
 
 
 def rss_mb(pid):
@@ -288,29 +306,63 @@ def rss_mb(pid):
     return None
 
 
-def soak(connect, procs, clients, seconds, interval):
-    """Mixed commands from `clients` clients for `seconds`, sampling the RSS of
-    `procs` ({name: pid}) at the start, every `interval` s and at the end."""
+def pss_mb(pid):
+    """Proportional set size of a process in MB (shared pages divided among
+    their users: a tree's sum counts them once), or None once it has gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def soak(label, connect, procs, clients, seconds, interval):
+    """Mixed commands from `clients` clients for `seconds`, sampling at the
+    start, every `interval` s and at the end: the RSS and CPU of `procs`
+    ({name: function returning its pids}; for several processes, the sum of
+    their CPU and of their PSS instead of RSS), the CPU of this load generator itself (are the clients
+    the limit?) and the operations/s of the interval. Returns the samples:
+    (t, [rss MB by name], ops/s)."""
     progress = [0]
     r = {}
     runner = threading.Thread(target=mixed, args=(connect, clients, seconds, r),
                               kwargs={"soak": True, "progress": progress})
     names = list(procs)
-    print(f"soak: {clients} clients, {seconds:.0f} s of mixed commands (APPENDs expunged again)")
-    print(f"{'t (s)':>7} " + " ".join(f"{n + ' MB':>13}" for n in names) + f" {'ops/s':>8}")
+    print(f"soak of {label}: {clients} clients, {seconds:.0f} s of mixed commands "
+          f"(APPENDs expunged again); CPU in % of one core")
+    print(f"{'t (s)':>7} " + " ".join(f"{n + ' MB':>13}" for n in names) +
+          " ".join(f"{n[:9] + ' CPU':>14}" for n in names) + f" {'clients CPU':>12} {'ops/s':>8}")
     samples = []
     t0 = time.perf_counter()
-    last_ops, last_t = 0, t0
+    def self_cpu():
+        u = resource.getrusage(resource.RUSAGE_SELF)
+        return u.ru_utime + u.ru_stime
+
+    last = {"ops": 0, "t": t0, "cpu": {}, "self": self_cpu()}
 
     def sample():
-        nonlocal last_ops, last_t
         now = time.perf_counter()
-        rss = [rss_mb(procs[n]) for n in names]
-        rate = (progress[0] - last_ops) / (now - last_t) if now > last_t else 0.0
-        last_ops, last_t = progress[0], now
-        samples.append(rss)
+        pids = {n: procs[n]() for n in names}
+        rss = [(rss_mb(pids[n][0]) if len(pids[n]) == 1 else
+                sum(pss_mb(p) or 0 for p in pids[n]) or None) for n in names]
+        cpu = {n: {p: proc_cpu(p) for p in pids[n]} for n in names}
+        mine = self_cpu()
+        dt = now - last["t"]
+        dt = dt if dt >= 1 else 0  # the first sample: no interval yet
+        rate = (progress[0] - last["ops"]) / dt if dt > 0 else 0.0
+        # Over the processes alive at both samples (Dovecot's come and go).
+        cpu_pct = [100 * sum(c - last["cpu"].get(n, {}).get(p, c) for p, c in cpu[n].items())
+                   / dt if dt > 0 else 0.0 for n in names]
+        self_pct = 100 * (mine - last["self"]) / dt if dt > 0 else 0.0
+        last.update(ops=progress[0], t=now, cpu=cpu, self=mine)
+        samples.append((now - t0, rss, rate))
         print(f"{now - t0:7.0f} " + " ".join(f"{v:13.1f}" if v is not None else f"{'-':>13}"
-                                             for v in rss) + f" {rate:8.1f}", flush=True)
+                                             for v in rss) +
+              " ".join(f"{c:14.0f}" for c in cpu_pct) + f" {self_pct:12.0f} {rate:8.1f}",
+              flush=True)
 
     sample()
     runner.start()
@@ -318,11 +370,43 @@ def soak(connect, procs, clients, seconds, interval):
         runner.join(timeout=interval)
         sample()
     assert r, "the soak clients failed (see above)"
-    first, last = samples[0], samples[-1]
-    peak = [max(s[k] for s in samples if s[k] is not None) for k in range(len(names))]
-    print(f"soak: {r[f'mixed {clients} clients'][0]:.1f} ops/s over the run; RSS start -> end "
-          f"(peak): " + ", ".join(f"{n} {first[k]:.1f} -> {last[k]:.1f} ({peak[k]:.1f}) MB"
-                                  for k, n in enumerate(names)))
+    # What stays resident once the clients have gone (the programs hand free
+    # heap pages back every 10 s: rpc/memory_trim.h).
+    time.sleep(15)
+    sample()
+    first, final, idle = samples[0][1], samples[-2][1], samples[-1][1]
+    peak = [max(s[1][k] for s in samples if s[1][k] is not None) for k in range(len(names))]
+    print(f"soak of {label}: {r[f'mixed {clients} clients'][0]:.1f} ops/s over the run; RSS "
+          f"start -> end (peak) -> 15 s after: " +
+          ", ".join(f"{n} {first[k] or 0:.1f} -> {final[k] or 0:.1f} ({peak[k]:.1f}) -> "
+                    f"{idle[k] or 0:.1f} MB" for k, n in enumerate(names)))
+    return samples[:-1]
+
+
+def start_dovecot(world, node, bodies):
+    """A Dovecot holding `bodies` in bob's Maildir, with `node`'s certificate:
+    (process, IMAP port)."""
+    root = os.path.join(world.root, "dovecot")
+    maildir = os.path.join(root, "Maildir")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(maildir, sub))
+    os.makedirs(os.path.join(root, "home"))
+    for i, body in enumerate(bodies):
+        with open(os.path.join(maildir, "cur", f"{i:06d}.bench:2,S"), "wb") as f:
+            f.write(body)
+    subprocess.run(["chown", "-R", "65534:65534", maildir, os.path.join(root, "home")],
+                   check=True)
+    dport = free_port()
+    conf = os.path.join(root, "dovecot.conf")
+    tls_dir = os.path.join(os.path.dirname(node.config), "tls")
+    with open(conf, "w") as f:
+        f.write(dovecot_config(root, dport, os.path.join(tls_dir, "node.pem"),
+                               os.path.join(tls_dir, "node.key")))
+    dovecot = subprocess.Popen(["dovecot", "-c", conf, "-F"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: socket.create_connection(("127.0.0.1", dport), 1).close() or True,
+               timeout=20, what="dovecot listening")
+    return dovecot, dport
 
 
 def dovecot_config(root, port, cert, key):
@@ -353,6 +437,9 @@ userdb {{
   args = uid=65534 gid=65534 home={root}/home
 }}
 mail_location = maildir:{root}/Maildir
+protocol imap {{
+  mail_max_userip_connections = 1000
+}}
 """
 
 
@@ -405,9 +492,25 @@ def main():
         if args.soak > 0:
             connect = lambda: imap_session(host, port, bob.address, bob.password,  # noqa: E731
                                            ctx, "b.example")
-            procs = {"gateway": b.gateway.pid, "recipient": b.recipient.pid,
-                     "sender": a.sender.pid}
-            soak(connect, procs, args.soak_clients, args.soak, args.soak_interval)
+            procs = {"gateway": lambda: [b.gateway.pid], "recipient": lambda: [b.recipient.pid],
+                     "sender": lambda: [a.sender.pid]}
+            pm = soak("pullmail", connect, procs, args.soak_clients, args.soak,
+                      args.soak_interval)
+            if not shutil.which("dovecot"):
+                print("(dovecot not installed: apt-get install dovecot-imapd for its column)")
+                return
+            # The same soak against Dovecot, on the same messages, for the
+            # same time: does its rate hold where pullmail's does not?
+            dovecot, dport = start_dovecot(world, b, messages)
+            connect_dv = lambda: imap_session("127.0.0.1", dport, "bob", "bench",  # noqa: E731
+                                              ctx, "b.example")
+            dv = soak("dovecot", connect_dv, {"dovecot": lambda: tree_pids(dovecot.pid)},
+                      args.soak_clients, args.soak, args.soak_interval)
+            print(f"{'t (s)':>7} {'pullmail ops/s':>15} {'dovecot ops/s':>14} {'ratio':>6}  "
+                  f"(each interval; ratio > 1: pullmail better)")
+            for (t, _, rate), (_, _, other) in zip(pm[1:], dv[1:]):
+                ratio = f"{rate / other:6.2f}" if other else f"{'-':>6}"
+                print(f"{t:7.0f} {rate:15.1f} {other:14.1f} {ratio}")
             return
         m, count = imap_session(host, port, bob.address, bob.password, ctx, "b.example")
         small = list(range(1, args.messages + 1))
@@ -427,28 +530,9 @@ def main():
 
         results = {"pullmail": pm}
         if shutil.which("dovecot"):
-            root = os.path.join(world.root, "dovecot")
-            maildir = os.path.join(root, "Maildir")
-            for sub in ("cur", "new", "tmp"):
-                os.makedirs(os.path.join(maildir, sub))
-            os.makedirs(os.path.join(root, "home"))
             bodies = (pm.get("_small_bodies", []) + pm.get("_big_bodies", []) +
                       pm.get("_lat_bodies", []))
-            for i, body in enumerate(bodies):
-                with open(os.path.join(maildir, "cur", f"{i:06d}.bench:2,S"), "wb") as f:
-                    f.write(body)
-            subprocess.run(["chown", "-R", "65534:65534", maildir, os.path.join(root, "home")],
-                           check=True)
-            dport = free_port()
-            conf = os.path.join(root, "dovecot.conf")
-            tls_dir = os.path.join(os.path.dirname(b.config), "tls")
-            with open(conf, "w") as f:
-                f.write(dovecot_config(root, dport, os.path.join(tls_dir, "node.pem"),
-                                       os.path.join(tls_dir, "node.key")))
-            dovecot = subprocess.Popen(["dovecot", "-c", conf, "-F"],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_until(lambda: socket.create_connection(("127.0.0.1", dport), 1).close() or True,
-                       timeout=20, what="dovecot listening")
+            dovecot, dport = start_dovecot(world, b, bodies)
             d, dcount = imap_session("127.0.0.1", dport, "bob", "bench", ctx, "b.example")
             assert dcount == count, (dcount, count)
             dv = measure(d, dcount, small, big, lambda: tree_pids(dovecot.pid))

@@ -40,6 +40,7 @@
 #include "gateway/relay_service.h"
 #include "gateway/sessions.h"
 #include "gateway/tls_context.h"
+#include "rpc/memory_trim.h"
 #include "rpc/node_directory.h"
 #include "rpc/program_clock.h"
 #include "rpc/server_runner.h"
@@ -241,5 +242,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pullmail-gateway: --config is required (see --help)\n");
     return 1;
   }
+  // Free heap pages go back to the system every 10 s (rpc/memory_trim.h:
+  // under many concurrent calls glibc's arenas kept tens of MB of freed
+  // memory resident).
+  pullmail::MemoryTrimmer trimmer(absl::Seconds(10));
   return pullmail::gateway::Run(path);
 }
