@@ -16,6 +16,11 @@ Maildir (if `dovecot` is installed: `apt-get install dovecot-imapd`):
             master process and all its children), in microseconds
   latency   one `UID FETCH n BODY.PEEK[]` at a time over --latency messages
             of --size bytes: p50/p90/p99 in ms, first read and cached
+  structure UID FETCH 1:* BODYSTRUCTURE over every message (the big ones
+            included), bodies cached: messages/s (what Thunderbird and mutt
+            ask for each message they open)
+  section   BODY.PEEK[1] and BODY.PEEK[2]<0.4096> of the biggest message
+            (a text part and an attachment), one at a time: p50 in ms
   login     a new connection, STARTTLS, LOGIN, LOGOUT: p50/p90 in ms
   mixed     --clients clients for --mixed-seconds of mixed commands (NOOP,
             FETCH FLAGS, FETCH a body, STORE, SEARCH, APPEND): operations/s,
@@ -57,6 +62,27 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from world import World, free_port, wait_until  # noqa: E402
 
 FETCHED = "pullmail_body_bytes_fetched_total"
+
+
+def make_multipart(i, size):
+    """A message of `size` bytes: a short text part and a base64 attachment
+    that fills the rest (the big messages, so that sections exist)."""
+    head = (f"From: Ann <ann@a.example>\r\nTo: bob@b.example\r\n"
+            f"Subject: bench {i}\r\nMessage-ID: <bench-{i}@a.example>\r\n"
+            f"Date: Mon, 23 Nov 2026 06:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n"
+            f"--b{i}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+            f"See the attachment.\r\n"
+            f"--b{i}\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n"
+            f"Content-Disposition: attachment; filename=\"data.bin\"\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n")
+    tail = f"--b{i}--\r\n"
+    line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU2Nzg5YWJjZGVmZ2hpamtsbW5vcA==\r\n"
+    room = max(0, size - len(head) - len(tail))
+    body = (line * (room // len(line) + 1))[:room]
+    if room >= 2:
+        body = body[:-2] + "\r\n"
+    return (head + body + tail).encode()
 
 
 def make_message(i, size):
@@ -188,6 +214,21 @@ def measure(m, count, small_uids, big_uids, server_pids):
         r[f"{label} again CPU"] = (cpu2 / len(uids) * 1e6, "us server CPU per message",
                                    "lower")
         r[f"_{label}_bodies"] = bodies
+    # Bodies cached now: BODYSTRUCTURE of everything, then sections of the
+    # biggest message, one FETCH at a time.
+    t, (typ, data) = timed(lambda: m.uid("FETCH", "1:*", "(BODYSTRUCTURE)"))
+    assert typ == "OK" and len([d for d in data if d]) >= count, (typ, len(data))
+    r["structure"] = (count / t, "messages/s")
+    if big_uids:
+        biggest = str(big_uids[-1])
+        for label, att in (("section [1]", "BODY.PEEK[1]"),
+                           ("section [2]<0.4096>", "BODY.PEEK[2]<0.4096>")):
+            times = []
+            for _ in range(20):
+                t, (typ, data) = timed(lambda: m.uid("FETCH", biggest, f"({att})"))
+                assert typ == "OK" and isinstance(data[0], tuple), (typ, data)
+                times.append(t * 1000)
+            r[f"{label} p50"] = (percentile(times, 50), "ms", "lower")
     return r
 
 
@@ -472,7 +513,7 @@ def main():
         ctx = b.tls_context()
 
         messages = [make_message(i, args.size) for i in range(args.messages)]
-        messages += [make_message(args.messages + j, s) for j, s in enumerate(bigs)]
+        messages += [make_multipart(args.messages + j, s) for j, s in enumerate(bigs)]
         lat_first_uid = len(messages) + 1
         messages += [make_message(len(messages) + j, args.size) for j in range(args.latency)]
         host, port = a.gateway_address("submission")

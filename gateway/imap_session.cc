@@ -259,7 +259,7 @@ class GrpcMailbox : public ImapMailbox {
                     const std::function<bool(const BodyPiece&)>& each) override {
     for (size_t done = 0; done < items.size();) {
       const size_t n = std::min(items.size() - done, kMaxReadSet);
-      switch (ReadSet(folder, items, done, n, peek, each)) {
+      switch (ReadSet(folder, items, done, n, peek, ReadSetShape(), each)) {
         case SetOutcome::kAll: done += n; break;
         case SetOutcome::kStopped: return;
         case SetOutcome::kUnimplemented:
@@ -278,6 +278,104 @@ class GrpcMailbox : public ImapMailbox {
                    });
           return;
       }
+    }
+  }
+
+  // BODYSTRUCTURE and the sections' ranges (ImapMachine's sectioned FETCH):
+  // one ReadSet asking for structures, no body moves. A message whose
+  // structure the node did not send (a node that predates it sends the
+  // whole body) or whose record does not check out (an untrusted peer's) is
+  // parsed from its whole body.
+  void ReadStructures(const std::string& folder, const std::vector<ReadItem>& items, bool peek,
+                      const std::function<bool(size_t, absl::StatusOr<ImapStructure>)>& each)
+      override {
+    ImapStructure cur;
+    std::string body;  // a whole body, from a node that sent one
+    bool whole = false, bad = false;
+    auto on_piece = [&](const BodyPiece& p) {
+      if (!p.status.ok()) return each(p.index, p.status);
+      if (p.info != nullptr) {
+        cur = ImapStructure();
+        cur.info = *p.info;
+        body.clear();
+        whole = !p.sectioned;
+        bad = false;
+        if (!whole) {
+          absl::StatusOr<MimeEntity> tree =
+              p.structure != nullptr ? MimeFromRecord(*p.structure, cur.info.body_size())
+                                     : absl::DataLossError("no structure");
+          if (tree.ok()) {
+            cur.tree = *std::move(tree);
+          } else {
+            PM_LOG(WARNING) << "imap " << peer_ << ": the node's structure of UID "
+                            << items[p.index].uid << " in " << folder << ": " << tree.status();
+            bad = true;
+          }
+        }
+      }
+      if (whole) body.append(p.data.data(), p.data.size());
+      if (!p.last) return true;
+      if (bad) {
+        // Read it whole and parse it here, once.
+        bool go = true;
+        ImapMailbox::ReadStructures(folder, {items[p.index]}, true,
+                                    [&](size_t, absl::StatusOr<ImapStructure> s) {
+                                      go = each(p.index, std::move(s));
+                                      return go;
+                                    });
+        return go;
+      }
+      if (whole) {
+        absl::StatusOr<MimeEntity> tree =
+            MimeFromRecord(MimeToRecord(ParseMime(body), body.size()), body.size());
+        if (!tree.ok()) return each(p.index, tree.status());
+        cur.tree = *std::move(tree);
+        body.clear();
+      }
+      return each(p.index, std::move(cur));
+    };
+    ReadSetShape shape;
+    shape.structure = true;
+    if (!SetReads(folder, items, peek, shape, on_piece)) {
+      ImapMailbox::ReadStructures(folder, items, peek, each);  // a node without ReadSet
+    }
+  }
+
+  // The sections' bytes: one ReadSet asking for each message's ranges; a
+  // node that predates ranges sends whole bodies, cut here.
+  void ReadRanges(const std::string& folder, const std::vector<ReadItem>& items,
+                  const std::vector<std::vector<ByteRange>>& ranges, bool peek,
+                  const std::function<bool(size_t, absl::StatusOr<ImapRanges>)>& each) override {
+    ImapRanges cur;
+    std::string data;
+    bool whole = false;
+    auto on_piece = [&](const BodyPiece& p) {
+      if (!p.status.ok()) return each(p.index, p.status);
+      if (p.info != nullptr) {
+        cur = ImapRanges();
+        cur.info = *p.info;
+        data.clear();
+        whole = !p.sectioned;
+      }
+      data.append(p.data.data(), p.data.size());
+      if (!p.last) return true;
+      uint64_t at = 0;
+      for (const ByteRange& r : ranges[p.index]) {
+        const ByteRange c = ClampRange(r, cur.info.body_size());
+        if (whole) {
+          cur.bytes.push_back(data.substr(c.offset, c.length));
+        } else {
+          cur.bytes.push_back(data.substr(at, c.length));
+          at += c.length;
+        }
+      }
+      data.clear();
+      return each(p.index, std::move(cur));
+    };
+    ReadSetShape shape;
+    shape.ranges = &ranges;
+    if (!SetReads(folder, items, peek, shape, on_piece)) {
+      ImapMailbox::ReadRanges(folder, items, ranges, peek, each);  // a node without ReadSet
     }
   }
 
@@ -305,18 +403,56 @@ class GrpcMailbox : public ImapMailbox {
  private:
   enum class SetOutcome { kAll, kStopped, kUnimplemented };
 
+  // What a ReadSet asks for instead of whole bodies (proto ReadSetRequest).
+  struct ReadSetShape {
+    bool structure = false;
+    const std::vector<std::vector<ByteRange>>* ranges = nullptr;  // by item
+  };
+
+  // ReadSet calls of at most kMaxReadSet messages for all of `items`;
+  // false: the node has no ReadSet (nothing was read).
+  bool SetReads(const std::string& folder, const std::vector<ReadItem>& items, bool peek,
+                const ReadSetShape& shape, const std::function<bool(const BodyPiece&)>& each) {
+    for (size_t done = 0; done < items.size();) {
+      const size_t n = std::min(items.size() - done, kMaxReadSet);
+      switch (ReadSet(folder, items, done, n, peek, shape, each)) {
+        case SetOutcome::kAll: done += n; break;
+        case SetOutcome::kStopped: return true;
+        case SetOutcome::kUnimplemented:
+          if (done > 0) {
+            // A node that answered the first call answers the others.
+            return true;
+          }
+          return false;
+      }
+    }
+    return true;
+  }
+
   // items[first, first + n) in one ReadSet call; `each` gets every one of
   // them in order (StreamBodies' pieces, index into items) unless it stops
   // the reads (kStopped; also after a failed stream, whose status the next
   // message gets: the one it broke inside, if any, first).
   SetOutcome ReadSet(const std::string& folder, const std::vector<ReadItem>& items, size_t first,
-                     size_t n, bool peek, const std::function<bool(const BodyPiece&)>& each) {
+                     size_t n, bool peek, const ReadSetShape& shape,
+                     const std::function<bool(const BodyPiece&)>& each) {
     // The node bounds each first-read fetch; this bounds the whole set.
     auto ctx = NodeClient::Context(token_, kReadTimeout + absl::Seconds(n));
     v1::ReadSetRequest req;
     req.set_folder(folder);
     req.set_peek(peek);
     for (size_t k = first; k < first + n; ++k) req.add_uids(items[k].uid);
+    req.set_structure(shape.structure);
+    if (shape.ranges != nullptr) {
+      for (size_t k = first; k < first + n; ++k) {
+        v1::ReadRanges* rs = req.add_ranges();
+        for (const ByteRange& r : (*shape.ranges)[k]) {
+          v1::ReadRange* out = rs->add_ranges();
+          out->set_offset(r.offset);
+          out->set_length(r.length);
+        }
+      }
+    }
     std::unique_ptr<grpc::ClientReader<v1::ReadSetChunk>> reader =
         nodes_->mailbox().ReadSet(ctx.get(), req);
     size_t i = first;  // the message whose chunks arrive
@@ -351,6 +487,16 @@ class GrpcMailbox : public ImapMailbox {
           started = true;
           left = piece.info().body_size();
           p.info = &piece.info();
+          p.sectioned = piece.sectioned() && (shape.structure || shape.ranges != nullptr);
+          if (p.sectioned && shape.structure) {
+            left = 0;  // the structure, no data
+            p.structure = &piece.structure();
+          } else if (p.sectioned) {
+            left = 0;  // the ranges' bytes, each cut at the message's end
+            for (const ByteRange& r : (*shape.ranges)[i]) {
+              left += ClampRange(r, piece.info().body_size()).length;
+            }
+          }
         }
         if (piece.data().size() > left) {
           broken = absl::InternalError("the node sent more bytes than the message's size");

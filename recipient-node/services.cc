@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/imap/imap_mime.h"
+#include "core/logic/author.h"
 #include "core/storage/types.h"
 #include "core/util/limits.h"
 #include "core/util/logging.h"
@@ -39,6 +41,8 @@ constexpr size_t kReadSetChunkBytes = 256 * 1024;
 // A body is streamed in slices that end on a multiple of this (the SQLite
 // store's chunk rows are this size: each slice reads one).
 constexpr uint64_t kReadSlice = 256 * 1024;
+// ReadSetRequest.ranges: at most this many ranges per message.
+constexpr int kMaxRangesPerMessage = 64;
 
 class RecipientServiceImpl final : public v1::RecipientService::Service {
  public:
@@ -253,6 +257,23 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("ReadSet takes 1 to ", kMaxReadSet, " UIDs"));
     }
+    if (req->structure() && req->ranges_size() > 0) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "ReadSet takes structure or ranges, not both");
+    }
+    if (req->ranges_size() > 0) {
+      if (req->ranges_size() != req->uids_size()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "ReadSet's ranges need one entry per UID");
+      }
+      for (const v1::ReadRanges& r : req->ranges()) {
+        if (r.ranges_size() > kMaxRangesPerMessage) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              absl::StrCat("at most ", kMaxRangesPerMessage,
+                                           " ranges per message"));
+        }
+      }
+    }
     Metrics::Global().Add("pullmail_read_sets_total");
     const size_t n = static_cast<size_t>(req->uids_size());
     const std::string folder = req->folder().empty() ? std::string(kInbox) : req->folder();
@@ -290,7 +311,10 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     size_t out_bytes = 0;
     bool written = true;
     auto flush = [&] {
-      if (out.pieces_size() > 0 && written) written = writer->Write(out);
+      if (out.pieces_size() > 0 && written) {
+        written = writer->Write(out);
+        Metrics::Global().Add("pullmail_read_set_data_bytes_total", out_bytes);
+      }
       out.Clear();
       out_bytes = 0;
       return written;
@@ -304,10 +328,25 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       out_bytes += p->error().size();
       return out_bytes < kReadSetChunkBytes || flush();
     };
-    // Streams message i; false with *sent unset: nothing of it went out.
+    // Streams message i (its body, its structure or its ranges, as asked);
+    // false with *sent unset: nothing of it went out.
     auto stream = [&](int i, const RecipientNode::ReadResult& r, bool* sent) {
       bool first = true;
-      absl::Status s = StreamBody(r, ctx, [&](std::string data, bool last) {
+      if (req->structure()) {
+        absl::StatusOr<v1::MimeStructure> structure = ServedStructure(r);
+        if (!structure.ok()) return structure.status();
+        v1::ReadSetPiece* p = out.add_pieces();
+        p->set_uid(req->uids(i));
+        *p->mutable_info() = r.info;
+        p->set_from_cache(r.from_cache);
+        p->set_sectioned(true);
+        *p->mutable_structure() = *std::move(structure);
+        p->set_last(true);
+        *sent = true;
+        if (out.pieces_size() >= 64 && !flush()) return absl::OkStatus();
+        return absl::OkStatus();
+      }
+      auto send = [&](std::string data, bool last) {
         if (out_bytes > 0 && out_bytes + data.size() > kReadSetChunkBytes && !flush()) {
           return false;
         }
@@ -321,8 +360,11 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
         out_bytes += data.size();
         p->set_data(std::move(data));
         p->set_last(last);
+        p->set_sectioned(req->ranges_size() > 0);
         return true;
-      });
+      };
+      absl::Status s = req->ranges_size() > 0 ? StreamRanges(r, ctx, req->ranges(i), send)
+                                              : StreamBody(r, ctx, send);
       *sent = !first;
       return s;
     };
@@ -460,6 +502,106 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       }
       if (!send(std::move(out), offset >= size)) break;
     } while (offset < size && !ctx->IsCancelled());
+    return absl::OkStatus();
+  }
+
+  // The MIME structure record of `r`'s body (core's MimeStructure), with
+  // offsets into the message as Read serves it (ShiftMimeRecord: the
+  // Authentication-Results: field first). The store's record is untrusted
+  // like any stored bytes: a missing one (a body cached before records were
+  // kept), one of another version or one that does not check out is
+  // computed again from the whole body, once, and stored.
+  absl::StatusOr<v1::MimeStructure> ServedStructure(const RecipientNode::ReadResult& r) {
+    v1::MimeStructure record;
+    absl::StatusOr<std::string> stored = node_->store().GetBodyStructure(r.body_key);
+    if (!stored.ok() && !absl::IsNotFound(stored.status())) return stored.status();
+    bool good = stored.ok() && stored->size() <= kMaxMimeRecordBytes &&
+                record.ParseFromString(*stored) && MimeFromRecord(record, r.stored_size).ok();
+    if (!good) {
+      absl::StatusOr<std::string> body = node_->store().GetBody(r.body_key);
+      if (!body.ok()) return body.status();
+      if (body->size() != r.stored_size) return absl::DataLossError("cached body of the wrong size");
+      std::string bytes = MimeRecordOf(*body);
+      record.ParseFromString(bytes);
+      absl::Status put = node_->store().PutBodyStructure(r.body_key, bytes);
+      if (!put.ok()) PM_LOG(WARNING) << "storing a MIME structure record failed: " << put;
+      Metrics::Global().Add("pullmail_structure_records_computed_total");
+    }
+    ShiftMimeRecord(&record, r.prefix.size());
+    return record;
+  }
+
+  // What Read serves for `r`, cut to `ranges` (offsets into the served
+  // message, each cut at its end), the ranges' bytes one after the other,
+  // through `send(data, last)` as StreamBody does (at least one call, the
+  // last with last set). Only the stored chunks the ranges cover are read,
+  // except that a range inside the top-level header of a message with an
+  // Authentication-Results: field is filtered from the header's start (the
+  // renaming of the sender's fields, ServedHeaderFilter, decides per line).
+  template <typename Send>
+  absl::Status StreamRanges(const RecipientNode::ReadResult& r, grpc::ServerContext* ctx,
+                            const v1::ReadRanges& ranges, Send send) {
+    const uint64_t p = r.prefix.size();
+    const uint64_t total = p + r.stored_size;
+    const bool verified = p > 0;
+    std::optional<uint64_t> header_end;  // the stored header's size, when needed
+    std::string pending;                 // gathered up to a slice before it goes
+    auto emit = [&](std::string_view data) {
+      while (!data.empty()) {
+        size_t take = std::min<size_t>(data.size(), kReadSlice - pending.size());
+        pending.append(data.data(), take);
+        data.remove_prefix(take);
+        if (pending.size() == kReadSlice && !send(std::exchange(pending, {}), false)) return false;
+      }
+      return true;
+    };
+    for (const v1::ReadRange& range : ranges.ranges()) {
+      const uint64_t a = std::min(range.offset(), total);
+      const uint64_t b = a + std::min(range.length(), total - a);
+      if (a < p && !emit(std::string_view(r.prefix).substr(a, std::min(b, p) - a))) {
+        return absl::OkStatus();
+      }
+      if (b <= p) continue;
+      const uint64_t s0 = std::max(a, p) - p, s1 = b - p;
+      if (verified && !header_end) {
+        header_end = r.stored_size;  // unknown: filter from the start (right, slower)
+        absl::StatusOr<std::string> rec = node_->store().GetBodyStructure(r.body_key);
+        v1::MimeStructure record;
+        if (rec.ok() && rec->size() <= kMaxMimeRecordBytes && record.ParseFromString(*rec) &&
+            MimeFromRecord(record, r.stored_size).ok()) {
+          header_end = record.parts(0).header_size();
+        }
+      }
+      const bool filter = verified && s0 < *header_end;
+      // With the filter, read from 0 and past s1 by more than the filter
+      // holds back (23 bytes), so that every byte before s1 is decided.
+      uint64_t at = filter ? 0 : s0;
+      const uint64_t until = filter ? std::min<uint64_t>(s1 + 32, r.stored_size) : s1;
+      ServedHeaderFilter f;
+      uint64_t out_at = 0;  // the filter's output so far
+      while (at < until) {
+        if (ctx->IsCancelled()) return absl::CancelledError("the client went away");
+        auto data = node_->store().ReadCachedBody(
+            r.body_key, at, std::min<uint64_t>(until - at, kReadSlice - at % kReadSlice));
+        if (!data.ok()) return data.status();
+        if (data->empty()) return absl::DataLossError("cached body shorter than its size");
+        at += data->size();
+        std::string chunk = *std::move(data);
+        if (filter) {
+          chunk = f.Feed(chunk);
+          if (at >= r.stored_size) chunk += f.Finish();
+          const uint64_t from = out_at;
+          out_at += chunk.size();
+          const uint64_t lo = std::max(from, s0), hi = std::min(out_at, s1);
+          if (lo < hi && !emit(std::string_view(chunk).substr(lo - from, hi - lo))) {
+            return absl::OkStatus();
+          }
+        } else if (!emit(chunk)) {
+          return absl::OkStatus();
+        }
+      }
+    }
+    send(std::move(pending), true);
     return absl::OkStatus();
   }
 

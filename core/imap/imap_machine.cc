@@ -78,6 +78,59 @@ std::string_view Partial(std::string_view bytes, const FetchAtt& a, std::string*
   return bytes.substr(*a.partial_start, a.partial_length);
 }
 
+// A FETCH answered from a message's structure and byte ranges (no whole
+// body): per attribute, the bytes read for it (nullopt: its section does
+// not exist) and, for BINARY, the part's Content-Transfer-Encoding. A
+// BODY[section]<partial> other than HEADER.FIELDS has its partial already
+// cut (`precut`); HEADER.FIELDS and BINARY read the whole section.
+struct Sectioned {
+  const MimeEntity* tree = nullptr;
+  std::vector<std::optional<std::string>> bytes;  // by attribute index
+  std::vector<std::string> encoding;
+  std::vector<bool> precut;
+};
+
+// RFC 3501 6.4.5 and RFC 3516: the range of the message (`size` bytes,
+// tree `root`) that attribute `a` needs, or nullopt when it needs none or
+// its section does not exist (*missing set). Sets *encoding for BINARY and
+// *precut when the range is already cut to the partial.
+std::optional<ByteRange> RangeFor(const FetchAtt& a, const MimeEntity& root, uint64_t size,
+                                  std::string* encoding, bool* precut, bool* missing) {
+  using K = FetchAtt::Kind;
+  using TX = FetchSection::Text;
+  *precut = false;
+  *missing = false;
+  absl::StatusOr<ByteRange> r = absl::NotFoundError("");
+  switch (a.kind) {
+    case K::kBinary:
+    case K::kBinarySize:
+      r = BinaryRange(root, size, a.section.part, encoding);
+      break;
+    case K::kRfc822Header:
+    case K::kRfc822Text: {
+      FetchSection s;
+      s.text = a.kind == K::kRfc822Header ? TX::kHeader : TX::kText;
+      r = SectionRange(root, size, s);
+      break;
+    }
+    case K::kBodySection:
+      r = SectionRange(root, size, a.section);
+      if (r.ok() && a.section.text != TX::kHeaderFields &&
+          a.section.text != TX::kHeaderFieldsNot) {
+        *precut = true;
+        return PartialRange(*r, a.partial_start, a.partial_length);
+      }
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (!r.ok()) {
+    *missing = true;
+    return std::nullopt;
+  }
+  return *r;
+}
+
 bool IsTagChar(char c) {
   unsigned char u = static_cast<unsigned char>(c);
   return u > 0x20 && u < 0x7f && c != '(' && c != ')' && c != '{' && c != '%' && c != '*' &&
@@ -1292,7 +1345,8 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
   // "{literal_size}\r\n" (at *split in what is written): the caller writes
   // the bytes, then the rest.
   auto respond = [&](uint32_t seq, const std::string* body, bool now_seen,
-                     uint64_t literal_size = 0, size_t* split = nullptr) {
+                     uint64_t literal_size = 0, size_t* split = nullptr,
+                     const Sectioned* sec = nullptr) {
     v1::MessageInfo& m = sel_->messages[seq - 1];
     bool flags = wants_flags, seen_changed = false;
     if (now_seen && !HasFlag(m.flags(), kFlagSeen)) {
@@ -1301,9 +1355,16 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
     }
     std::optional<MimeEntity> mime;
     auto tree = [&]() -> const MimeEntity& {
+      if (sec != nullptr) return *sec->tree;
       if (!mime) mime = ParseMime(*body);
       return *mime;
     };
+    // With `sec`: attribute k's bytes, or NotFound when its section is missing.
+    auto sec_bytes = [&](size_t k) -> absl::StatusOr<std::string> {
+      if (!sec->bytes[k]) return absl::NotFoundError("no such section");
+      return *sec->bytes[k];
+    };
+    size_t att_index = 0;
     std::string out = absl::StrCat("* ", seq, " FETCH (");
     bool first = true;
     auto item = [&](std::string_view head, std::string_view rest = "") {
@@ -1319,11 +1380,17 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
       item(absl::StrCat("MODSEQ (", m.modseq(), ")"));
     }
     for (const FetchAtt& a : cmd.fetch) {
+      const size_t k = att_index++;
       switch (a.kind) {
         case K::kFlags: case K::kUid: case K::kModseq: break;
         case K::kBinary:
         case K::kBinarySize: {
-          absl::StatusOr<std::string> b = BinarySectionBytes(*body, tree(), a.section.part);
+          absl::StatusOr<std::string> b = absl::NotFoundError("");
+          if (sec == nullptr) {
+            b = BinarySectionBytes(*body, tree(), a.section.part);
+          } else if (sec->bytes[k]) {
+            b = BinaryDecode(*sec->bytes[k], sec->encoding[k]);
+          }
           if (!b.ok() && b.status().code() == absl::StatusCode::kUnimplemented) {
             unknown_cte = true;
             break;
@@ -1360,14 +1427,14 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
         case K::kRfc822Header: {
           FetchSection h;
           h.text = FetchSection::Text::kHeader;
-          auto b = SectionBytes(*body, tree(), h);
+          auto b = sec != nullptr ? sec_bytes(k) : SectionBytes(*body, tree(), h);
           item("RFC822.HEADER ", Literal(b.ok() ? *b : ""));
           break;
         }
         case K::kRfc822Text: {
           FetchSection t;
           t.text = FetchSection::Text::kText;
-          auto b = SectionBytes(*body, tree(), t);
+          auto b = sec != nullptr ? sec_bytes(k) : SectionBytes(*body, tree(), t);
           item("RFC822.TEXT ", Literal(b.ok() ? *b : ""));
           break;
         }
@@ -1378,7 +1445,20 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
             break;
           }
           std::string bytes;
-          if (body == nullptr) {
+          if (sec != nullptr) {
+            absl::StatusOr<std::string> b = sec_bytes(k);
+            if (b.ok() && sec->precut[k]) {
+              // Already cut to <partial> by the range read.
+              std::string origin =
+                  a.partial_start ? absl::StrCat("<", *a.partial_start, ">") : "";
+              item(absl::StrCat("BODY[", SectionSpec(a.section), "]", origin, " "), Literal(*b));
+              break;
+            }
+            if (b.ok()) {
+              bytes = FilterHeaderFields(*b, a.section.fields,
+                                         a.section.text == FetchSection::Text::kHeaderFieldsNot);
+            }
+          } else if (body == nullptr) {
             bytes = *SummaryHeaderFields(m.summary(), a.section.fields);
           } else if (a.section.part.empty() && a.section.text == FetchSection::Text::kNone) {
             bytes = *body;  // BODY[]: no parse, no copy beyond this one
@@ -1420,7 +1500,125 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
   };
   bool expunged = false;
   absl::Status failed;
-  if (!reads.empty() && streamed != nullptr) {
+  // Every attribute that needs the message is answered from its structure
+  // and byte ranges (BODYSTRUCTURE, BODY, BODY[section]<partial> other than
+  // the whole BODY[], BINARY, RFC822.HEADER/TEXT): no whole body moves. The
+  // structures of a window of messages are read first, then the ranges
+  // their attributes need (ReadRanges, which also sets \Seen).
+  // (At most 64 attributes: the node's cap on ranges per message.)
+  bool sectioned = needs_body && streamed == nullptr && cmd.fetch.size() <= 64;
+  for (const FetchAtt& a : cmd.fetch) {
+    if (a.kind == K::kRfc822 ||
+        (a.kind == K::kBodySection && a.section.part.empty() &&
+         a.section.text == FetchSection::Text::kNone && !a.partial_start)) {
+      sectioned = false;
+    }
+  }
+  if (!reads.empty() && sectioned) {
+    constexpr size_t kWindow = 64;  // structures held at once
+    for (size_t w = 0; w < reads.size() && failed.ok() && !closed_ && !unknown_cte; w += kWindow) {
+      const size_t n = std::min(kWindow, reads.size() - w);
+      std::vector<ImapMailbox::ReadItem> items(reads.begin() + w, reads.begin() + w + n);
+      std::vector<std::optional<ImapStructure>> got(n);
+      size_t fail_at = n;  // the read that failed: it and those after go unanswered
+      mailbox_->ReadStructures(sel_->name, items, /*peek=*/true,
+                               [&](size_t i, absl::StatusOr<ImapStructure> st) {
+        if (st.ok()) {
+          got[i] = *std::move(st);
+        } else if (st.status().code() == absl::StatusCode::kNotFound) {
+          expunged = true;  // removed by another session; announced later
+        } else {
+          failed = st.status();
+          fail_at = i;
+          return false;
+        }
+        return !closed_;
+      });
+      // What each message's attributes need, and which messages to read.
+      std::vector<Sectioned> plans(n);
+      std::vector<ImapMailbox::ReadItem> range_items;
+      std::vector<std::vector<ByteRange>> ranges;
+      std::vector<std::vector<size_t>> range_att;  // range q of a read -> attribute index
+      std::vector<size_t> range_of;                // read -> index into got
+      for (size_t i = 0; i < fail_at; ++i) {
+        if (!got[i]) continue;
+        Sectioned& plan = plans[i];
+        plan.tree = &got[i]->tree;
+        plan.bytes.assign(cmd.fetch.size(), std::nullopt);
+        plan.encoding.assign(cmd.fetch.size(), "");
+        plan.precut.assign(cmd.fetch.size(), false);
+        std::vector<ByteRange> mine;
+        std::vector<size_t> atts;
+        for (size_t k = 0; k < cmd.fetch.size(); ++k) {
+          std::string enc;
+          bool precut = false, missing = false;
+          std::optional<ByteRange> r = RangeFor(cmd.fetch[k], got[i]->tree,
+                                                got[i]->info.body_size(), &enc, &precut, &missing);
+          plan.encoding[k] = enc;
+          plan.precut[k] = precut;
+          if (!r) continue;
+          mine.push_back(*r);
+          atts.push_back(k);
+        }
+        const v1::MessageInfo& m = sel_->messages[(*seqs)[read_pos[w + i]] - 1];
+        if (mine.empty() && !(sets_seen && !HasFlag(m.flags(), kFlagSeen))) continue;
+        range_items.push_back(items[i]);
+        ranges.push_back(std::move(mine));
+        range_att.push_back(std::move(atts));
+        range_of.push_back(i);
+      }
+      std::vector<bool> gone(n, false);
+      std::vector<std::optional<v1::MessageInfo>> info(n);
+      if (!range_items.empty()) {
+        mailbox_->ReadRanges(sel_->name, range_items, ranges, !sets_seen,
+                             [&](size_t j, absl::StatusOr<ImapRanges> rr) {
+          const size_t i = range_of[j];
+          if (rr.ok() && rr->bytes.size() != range_att[j].size()) {
+            rr = absl::InternalError("the mailbox answered other ranges than asked");
+          }
+          if (!rr.ok()) {
+            if (rr.status().code() == absl::StatusCode::kNotFound) {
+              expunged = true;
+              gone[i] = true;
+              return !closed_;
+            }
+            if (failed.ok()) failed = rr.status();
+            fail_at = std::min(fail_at, i);
+            return false;
+          }
+          for (size_t q = 0; q < range_att[j].size(); ++q) {
+            plans[i].bytes[range_att[j][q]] = std::move(rr->bytes[q]);
+          }
+          info[i] = std::move(rr->info);
+          return true;
+        });
+        // A read that stopped early leaves the rest unread: they fail too.
+        for (size_t j = 0; j < range_of.size(); ++j) {
+          const size_t i = range_of[j];
+          if (!info[i] && !gone[i] && i < fail_at) {
+            if (failed.ok()) failed = absl::UnavailableError("the read stopped early");
+            fail_at = i;
+          }
+        }
+      }
+      // Attributes whose section is missing answer empty (RFC 3501 6.4.5).
+      for (size_t i = 0; i < fail_at && !closed_ && !unknown_cte; ++i) {
+        if (!got[i] || gone[i]) continue;
+        answer_unread_until(read_pos[w + i]);
+        next = read_pos[w + i] + 1;
+        v1::MessageInfo& m = sel_->messages[(*seqs)[read_pos[w + i]] - 1];
+        const v1::MessageInfo& fresh = info[i] ? *info[i] : got[i]->info;
+        if (fresh.uid() == m.uid() && fresh.modseq() > m.modseq()) {
+          m.set_modseq(fresh.modseq());  // the read set \Seen: a change
+        }
+        respond((*seqs)[read_pos[w + i]], nullptr, sets_seen, 0, nullptr, &plans[i]);
+      }
+      if (!failed.ok() && fail_at < n && !unknown_cte) {
+        answer_unread_until(read_pos[w + fail_at]);
+        next = read_pos[w + fail_at] + 1;
+      }
+    }
+  } else if (!reads.empty() && streamed != nullptr) {
     // A literal cannot be taken back: once its size is out, a body that
     // breaks off (or does not add up to it) ends the connection.
     std::string tail;      // what follows the open literal

@@ -229,7 +229,10 @@ TEST_F(Imap, Rfc3501_6_4_5_FetchPeekAndSeen) {
               {"a4 FETCH 1 BODY[TEXT]\r\n",
                "* 1 FETCH (FLAGS (\\Seen) BODY[TEXT] {24}\r\nAt noon, by the river.\r\n)\r\n"
                "a4 OK FETCH completed\r\n"}});
-  EXPECT_EQ(mb_.reads, 2);
+  // BODY[TEXT] moved only its section: the structure, then one range.
+  EXPECT_EQ(mb_.reads, 1);
+  EXPECT_EQ(mb_.structure_reads, 1);
+  EXPECT_EQ(mb_.range_reads, 1);
 }
 
 // BODY[] goes to the client piece by piece as the node streams it
@@ -294,7 +297,8 @@ TEST_F(Imap, Rfc3501_6_4_5_HeaderFieldsOf8BitHeaderAreRaw) {
   Transcript({{"a1 FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]\r\n",
                "* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: caf\xc3\xa9\r\n\r\n)\r\n"
                "a1 OK FETCH completed\r\n"}});
-  EXPECT_EQ(mb_.reads, 1);
+  EXPECT_EQ(mb_.reads, 0);  // the header's range only
+  EXPECT_EQ(mb_.range_reads, 1);
 }
 
 // --- RFC 3501 7.4.1: no EXPUNGE during FETCH by sequence number ---
@@ -569,6 +573,102 @@ TEST_F(Imap, Rfc3516_Binary) {
         "* 2 EXISTS\r\n* 1 RECENT\r\na7 OK [APPENDUID 1 2] APPEND completed\r\n"},
        {"a8 UID FETCH 2 BINARY.PEEK[]\r\n",
         "* 2 FETCH (UID 2 BINARY[] ~{3}\r\na\x00" "b)\r\na8 OK FETCH completed\r\n"s}});
+}
+
+// Issue 9: BODYSTRUCTURE, BODY, sections with partials, BINARY and
+// RFC822.HEADER/TEXT are answered from the message's structure and byte
+// ranges, without its whole body: the same bytes as the whole-body path
+// (the same FETCH with BODY.PEEK[] added, which parses the whole body),
+// and only the ranges the attributes name move (a 300 KB attachment is not
+// read for BODY[1] or BODYSTRUCTURE).
+TEST_F(Imap, SectionFetchesMoveOnlyTheirRanges) {
+  std::string attachment;
+  for (int i = 0; i < 4000; ++i) attachment += "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkwMTIzNDU2Nzg5MDEy\r\n";
+  const std::string msg = absl::StrCat(
+      "From: Ann <ann@a.example>\r\nTo: bob@b.example\r\nSubject: report\r\n"
+      "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"
+      "preamble\r\n--outer\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n"
+      "--alt\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 at noon\r\n"
+      "--alt\r\nContent-Type: text/html\r\n\r\n<p>at noon</p>\r\n--alt--\r\n"
+      "--outer\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\n"
+      "Content-Disposition: attachment; filename=\"r.pdf\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n",
+      attachment,
+      "--outer\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@c.example\r\nSubject: fwd\r\n"
+      "\r\nforwarded\r\n--outer--\r\n");
+  v1::HeaderSummary s;
+  s.set_from("Ann <ann@a.example>");
+  s.set_subject("report");
+  mb_.Add("INBOX", msg, {}, s);
+  SelectInbox();
+  const std::vector<std::string> atts = {
+      "BODYSTRUCTURE", "BODY", "BODY.PEEK[1]", "BODY.PEEK[1.1]", "BODY.PEEK[1.2]<3.5>",
+      "BODY.PEEK[2]<0.4096>", "BODY.PEEK[2]<1000000.10>", "BODY.PEEK[2.MIME]",
+      "BODY.PEEK[3.HEADER]", "BODY.PEEK[3.TEXT]", "BODY.PEEK[3.HEADER.FIELDS (SUBJECT)]",
+      "BODY.PEEK[HEADER]", "BODY.PEEK[HEADER.FIELDS.NOT (TO)]<2.7>", "BODY.PEEK[TEXT]<0.50>",
+      "BODY.PEEK[]<10.20>", "BODY.PEEK[4]", "BODY.PEEK[1.3.MIME]", "BINARY.PEEK[1.1]",
+      "BINARY.PEEK[2]<100.8>", "BINARY.SIZE[2]", "BINARY.PEEK[]<0.5>", "RFC822.HEADER",
+      "BODY.PEEK[1] BODYSTRUCTURE BINARY.SIZE[1.2] RFC822.SIZE"};
+  const std::string whole = absl::StrCat(" BODY[] {", msg.size(), "}\r\n", msg);
+  int tag = 0;
+  for (const std::string& a : atts) {
+    SCOPED_TRACE(a);
+    const int reads = mb_.reads;
+    std::string old = Say(absl::StrCat("w", ++tag, " FETCH 1 (", a, " BODY.PEEK[])\r\n"));
+    EXPECT_EQ(mb_.reads, reads + 1);  // the whole-body path
+    size_t at = old.find(whole);
+    ASSERT_NE(at, std::string::npos) << old;
+    old.erase(at, whole.size());
+    old.replace(old.find(absl::StrCat("w", tag, " OK")), 1 + std::to_string(tag).size(),
+                absl::StrCat("r", tag));
+    mb_.ranges_asked.clear();
+    EXPECT_EQ(Say(absl::StrCat("r", tag, " FETCH 1 (", a, ")\r\n")), old);
+    EXPECT_EQ(mb_.reads, reads + 1);  // no whole body for the sectioned FETCH
+    uint64_t moved = 0;
+    for (const auto& rs : mb_.ranges_asked) {
+      for (const ByteRange& r : rs) moved += r.length;
+    }
+    if (a.find("[2]") == std::string::npos && a.find("[]") == std::string::npos &&
+        a.find("BINARY.SIZE[2]") == std::string::npos) {
+      EXPECT_LT(moved, 1000u);  // never the attachment
+    }
+  }
+  // Without .PEEK a section sets \Seen, reported with the FETCH.
+  EXPECT_EQ(Say("z1 FETCH 1 BODY[1.1]\r\n"),
+            "* 1 FETCH (FLAGS (\\Seen) BODY[1.1] {17}\r\ncaf=C3=A9 at noon)\r\n"
+            "z1 OK FETCH completed\r\n");
+  // An older node (whole reads behind ReadStructures/ReadRanges): the same.
+  mb_.sectioned_reads = false;
+  EXPECT_EQ(Say("z2 FETCH 1 (BODY.PEEK[1.2] BINARY.SIZE[1.1])\r\n"),
+            "* 1 FETCH (BODY[1.2] {14}\r\n<p>at noon</p> BINARY.SIZE[1.1] 13)\r\n"
+            "z2 OK FETCH completed\r\n");
+}
+
+// Golden BODYSTRUCTURE of a small multipart with an attachment and an
+// encapsulated message, from its structure alone.
+TEST_F(Imap, Rfc3501_7_4_2_BodystructureFromStructure) {
+  mb_.Add("INBOX",
+          "Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+          "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhi\r\nthere\r\n"
+          "--b\r\nContent-Type: image/png; name=x.png\r\nContent-ID: <x@y>\r\n"
+          "Content-Disposition: inline; filename=x.png\r\nContent-Transfer-Encoding: base64\r\n"
+          "\r\niVBORw0K\r\n"
+          "--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@c.example\r\nSubject: in\r\n"
+          "\r\nbody\r\n--b--\r\n");
+  SelectInbox();
+  Transcript({{"a1 FETCH 1 (BODYSTRUCTURE)\r\n",
+               "* 1 FETCH (BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL "
+               "\"7BIT\" 9 2 NIL NIL NIL NIL)(\"IMAGE\" \"PNG\" (\"NAME\" \"x.png\") \"<x@y>\" NIL "
+               "\"BASE64\" 8 NIL (\"INLINE\" (\"FILENAME\" \"x.png\")) NIL NIL)(\"MESSAGE\" "
+               "\"RFC822\" NIL NIL NIL \"7BIT\" 38 (NIL \"in\" ((NIL NIL \"c\" \"c.example\")) "
+               "((NIL NIL \"c\" \"c.example\")) ((NIL NIL \"c\" \"c.example\")) NIL NIL NIL NIL NIL) "
+               "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 4 1 NIL NIL NIL NIL) "
+               "4 NIL NIL NIL NIL) \"MIXED\" (\"BOUNDARY\" \"b\") NIL NIL NIL))\r\n"
+               "a1 OK FETCH completed\r\n"}});
+  EXPECT_EQ(mb_.reads, 0);
+  EXPECT_EQ(mb_.structure_reads, 1);
+  EXPECT_EQ(mb_.range_reads, 0);
 }
 
 // --- RFC 7162 CONDSTORE and QRESYNC ---

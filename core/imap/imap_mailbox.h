@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/imap/imap_mime.h"
 #include "pullmail/v1/pullmail.pb.h"
 
 namespace pullmail {
@@ -38,6 +39,20 @@ struct ImapListing {
 struct ImapBody {
   v1::MessageInfo info;
   std::string bytes;
+};
+
+// One message's MIME structure without its bytes: the tree with offsets into
+// the message as the node serves it (info.body_size bytes; views empty).
+struct ImapStructure {
+  v1::MessageInfo info;
+  MimeEntity tree;
+};
+
+// Byte ranges of one message: one string per range asked, each range cut at
+// the message's end.
+struct ImapRanges {
+  v1::MessageInfo info;
+  std::vector<std::string> bytes;
 };
 
 class ImapMailbox {
@@ -105,7 +120,28 @@ class ImapMailbox {
     const v1::MessageInfo* info = nullptr; // the message's first piece only
     std::string_view data;
     bool last = false;                     // the message's last piece
+    // First piece of a structure or range read that the node served as
+    // asked (else the data is the whole body): the structure, if asked.
+    bool sectioned = false;
+    const v1::MimeStructure* structure = nullptr;
   };
+  // ReadBodies, for FETCH items that need a message's structure but not its
+  // bytes (BODYSTRUCTURE, BODY; and to find the ranges of sections): for
+  // each item in order, its structure or the status ReadBodies would give.
+  // A read like ReadBodies' (the node pulls an uncached body, counts it).
+  // The default reads each body whole and parses it.
+  virtual void ReadStructures(const std::string& folder, const std::vector<ReadItem>& items,
+                              bool peek,
+                              const std::function<bool(size_t, absl::StatusOr<ImapStructure>)>& each);
+
+  // ReadBodies, cut to byte ranges: for each item in order, the bytes of
+  // ranges[i] (offsets into the message as served) or the status ReadBodies
+  // would give. Sets \Seen unless peek, as ReadBodies. The default reads
+  // each body whole and cuts it.
+  virtual void ReadRanges(const std::string& folder, const std::vector<ReadItem>& items,
+                          const std::vector<std::vector<ByteRange>>& ranges, bool peek,
+                          const std::function<bool(size_t, absl::StatusOr<ImapRanges>)>& each);
+
   virtual void StreamBodies(const std::string& folder, const std::vector<ReadItem>& items,
                             bool peek, const std::function<bool(const BodyPiece&)>& each) {
     ReadBodies(folder, items, peek, [&](size_t i, absl::StatusOr<ImapBody> b) {

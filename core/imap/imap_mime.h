@@ -98,6 +98,14 @@ absl::StatusOr<ByteRange> BinaryRange(const MimeEntity& root, uint64_t size,
 // kUnimplemented for an encoding it does not know (IMAP [UNKNOWN-CTE]).
 absl::StatusOr<std::string> BinaryDecode(std::string_view bytes, std::string_view encoding);
 
+// `r` cut to a message of `size` bytes (a range past the end is cut there;
+// one that starts past it is empty, at the end).
+inline ByteRange ClampRange(ByteRange r, uint64_t size) {
+  uint64_t at = r.offset < size ? r.offset : size;
+  uint64_t left = size - at;
+  return ByteRange{at, r.length < left ? r.length : left};
+}
+
 // RFC 3501 6.4.5 <partial>: the part of `r` that <start.length> names (an
 // empty range at its end when start is past it). No start: `r`.
 ByteRange PartialRange(ByteRange r, std::optional<uint64_t> start, uint64_t length);

@@ -82,6 +82,13 @@ class TestMailbox : public ImapMailbox {
   size_t piece_bytes = 0;
   int break_after = -1;
   int pieces = 0;  // handed out by StreamBodies
+  // ReadStructures and ReadRanges answer from the stored message (as a node
+  // that keeps structure records does) and count here, not in `reads`;
+  // false: ImapMailbox's defaults (whole reads, as an older node).
+  bool sectioned_reads = true;
+  int structure_reads = 0;  // messages whose structure was read
+  int range_reads = 0;      // messages whose ranges were read
+  std::vector<std::vector<ByteRange>> ranges_asked;  // every ReadRanges' ranges, in order
   int fail_append_at = 0;   // when > 0, the n-th Append from now fails (kUnavailable)
   bool changed_ = false;
   bool whole_listings = false;  // ListChanges lists the whole folder (an older node)
@@ -235,13 +242,60 @@ class TestMailbox : public ImapMailbox {
     if (!boxes_.erase(name)) return absl::NotFoundError("no such folder");
     return absl::OkStatus();
   }
+  void ReadStructures(const std::string& folder, const std::vector<ReadItem>& items, bool peek,
+                      const std::function<bool(size_t, absl::StatusOr<ImapStructure>)>& each)
+      override {
+    if (!sectioned_reads) return ImapMailbox::ReadStructures(folder, items, peek, each);
+    for (size_t i = 0; i < items.size(); ++i) {
+      ++structure_reads;
+      absl::StatusOr<ImapBody> b = ReadOne(folder, items[i].uid, peek);
+      if (!b.ok()) {
+        if (!each(i, b.status())) return;
+        continue;
+      }
+      // Through the serialized record, as the node keeps and sends it.
+      std::string record = MimeRecordOf(b->bytes);
+      absl::StatusOr<MimeEntity> tree = MimeFromRecordBytes(record, b->bytes.size());
+      if (!tree.ok()) {
+        if (!each(i, tree.status())) return;
+        continue;
+      }
+      if (!each(i, ImapStructure{b->info, *std::move(tree)})) return;
+    }
+  }
+  void ReadRanges(const std::string& folder, const std::vector<ReadItem>& items,
+                  const std::vector<std::vector<ByteRange>>& ranges, bool peek,
+                  const std::function<bool(size_t, absl::StatusOr<ImapRanges>)>& each) override {
+    if (!sectioned_reads) return ImapMailbox::ReadRanges(folder, items, ranges, peek, each);
+    for (size_t i = 0; i < items.size(); ++i) {
+      ++range_reads;
+      ranges_asked.push_back(ranges[i]);
+      absl::StatusOr<ImapBody> b = ReadOne(folder, items[i].uid, peek);
+      if (!b.ok()) {
+        if (!each(i, b.status())) return;
+        continue;
+      }
+      ImapRanges r{b->info, {}};
+      for (const ByteRange& range : ranges[i]) {
+        const ByteRange c = ClampRange(range, b->bytes.size());
+        r.bytes.push_back(b->bytes.substr(c.offset, c.length));
+      }
+      if (!each(i, std::move(r))) return;
+    }
+  }
   void ReadBodies(const std::string& folder, const std::vector<ReadItem>& items, bool peek,
                   const std::function<bool(size_t, absl::StatusOr<ImapBody>)>& each) override {
     for (size_t i = 0; i < items.size(); ++i) {
       ++reads;
+      if (!each(i, ReadOne(folder, items[i].uid, peek))) return;
+    }
+  }
+  // One message as a read gives it (\Seen set unless peek).
+  absl::StatusOr<ImapBody> ReadOne(const std::string& folder, uint32_t uid, bool peek) {
+    {
       absl::StatusOr<ImapBody> r;
       auto b = boxes_.find(folder);
-      auto m = b == boxes_.end() ? decltype(b->second.msgs.end()){} : b->second.msgs.find(items[i].uid);
+      auto m = b == boxes_.end() ? decltype(b->second.msgs.end()){} : b->second.msgs.find(uid);
       if (!fail_reads.ok()) {
         r = fail_reads;
       } else if (b == boxes_.end() || m == b->second.msgs.end()) {
@@ -253,7 +307,7 @@ class TestMailbox : public ImapMailbox {
         }
         r = ImapBody{m->second.info, m->second.bytes};
       }
-      if (!each(i, std::move(r))) return;
+      return r;
     }
   }
   void StreamBodies(const std::string& folder, const std::vector<ReadItem>& items, bool peek,

@@ -212,6 +212,106 @@ class GatewayImap(WorldTestCase):
         self.assertEqual(data[0][1], b"one")
         self.assertNotIn("\\Seen", self.bob.list()[0]["flags"])
 
+    def fetch_raw(self, r, tag, command):
+        """Sends `tag command` and returns every byte of the reply up to and
+        including the tagged line, literals read by their announced size."""
+        r.send(f"{tag} {command}\r\n".encode())
+        out = b""
+        while True:
+            line = r.line()
+            out += line + b"\r\n"
+            m = re.search(rb"\{(\d+)\}$", line)
+            while m:  # a literal, then the rest of its line
+                n = int(m.group(1))
+                while len(r.buf) < n:
+                    chunk = r.sock.recv(1 << 20)
+                    if not chunk:
+                        raise EOFError("connection closed inside a literal")
+                    r.buf += chunk
+                out += r.buf[:n]
+                r.buf = r.buf[n:]
+                line = r.line()
+                out += line + b"\r\n"
+                m = re.search(rb"\{(\d+)\}$", line)
+            if line.startswith(tag.encode() + b" "):
+                return out
+
+    def test_section_fetches_match_the_whole_body_parse(self):
+        """Issue 9: BODYSTRUCTURE, BODY, BODY[section]<partial>, BINARY and
+        RFC822.HEADER/TEXT come from the MIME structure the node keeps with
+        the cached body and from byte ranges of it: every answer is byte for
+        byte the one the whole-body path gives (the same FETCH with
+        BODY.PEEK[] added, which reads and parses the whole message), for a
+        message fetched from its sender (with the node's
+        Authentication-Results: field on top) and an APPENDed one."""
+        attachment = b"".join(b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU2Nzg5YWJjZGVm\r\n"
+                              for _ in range(20000))  # about 1.1 MB
+        msg = (b"From: ann@a.example\r\nTo: bob@b.example\r\nSubject: report\r\n"
+               b"Authentication-Results: forged.example; dkim=pass\r\n"
+               b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n"
+               b"--o\r\nContent-Type: multipart/alternative; boundary=\"a\"\r\n\r\n"
+               b"--a\r\nContent-Type: text/plain; charset=utf-8\r\n"
+               b"Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 at noon\r\n"
+               b"--a\r\nContent-Type: text/html\r\n\r\n<p>at noon</p>\r\n--a--\r\n"
+               b"--o\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\n"
+               b"Content-Disposition: attachment; filename=\"r.pdf\"\r\n"
+               b"Content-Transfer-Encoding: base64\r\n\r\n" + attachment +
+               b"--o\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@c.example\r\n"
+               b"Subject: fwd\r\n\r\nforwarded\r\n--o--\r\n")
+        path = os.path.join(self.world.root, "multipart.eml")
+        with open(path, "wb") as f:
+            f.write(msg)
+        self.ann.run("send", "--json", "--file", path, "--to", self.bob.address)
+        self.bob.wait_for_messages(1)
+        r = self.raw_login()
+        r.send(b"s1 SELECT INBOX\r\n")
+        self.assertTrue(r.until_tagged(b"s1")[-1].startswith(b"s1 OK"))
+        # APPEND the same bytes: a local copy, served exactly as stored.
+        r.send(b"ap APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
+        self.assertTrue(r.until_tagged(b"ap")[-1].startswith(b"ap OK"))
+        atts = ["BODYSTRUCTURE", "BODY", "BODY.PEEK[1]", "BODY.PEEK[1.1]", "BODY.PEEK[1.2]<3.5>",
+                "BODY.PEEK[2]<0.4096>", "BODY.PEEK[2]<1000000.100>", "BODY.PEEK[2]",
+                "BODY.PEEK[2.MIME]", "BODY.PEEK[3.HEADER]", "BODY.PEEK[3.TEXT]",
+                "BODY.PEEK[3.HEADER.FIELDS (SUBJECT)]", "BODY.PEEK[HEADER]",
+                "BODY.PEEK[HEADER]<0.40>", "BODY.PEEK[HEADER]<30.60>",
+                "BODY.PEEK[HEADER.FIELDS (AUTHENTICATION-RESULTS SUBJECT)]",
+                "BODY.PEEK[HEADER.FIELDS.NOT (TO)]<2.70>", "BODY.PEEK[TEXT]<0.50>",
+                "BODY.PEEK[]<10.300>", "BODY.PEEK[]<0.4>", "BODY.PEEK[4]", "BINARY.PEEK[1.1]",
+                "BINARY.PEEK[2]<100.8>", "BINARY.SIZE[2]", "BINARY.PEEK[]<0.5>", "RFC822.HEADER",
+                "RFC822.TEXT", "BODY.PEEK[1] BODYSTRUCTURE BINARY.SIZE[1.2] RFC822.SIZE"]
+        moved = "pullmail_read_set_data_bytes_total"
+        before = self.b.recipient.counter(moved)
+        self.fetch_raw(r, "m1", "UID FETCH 1:2 (BODYSTRUCTURE BODY.PEEK[1] BODY.PEEK[2]<0.4096>)")
+        # The structure and those ranges, not the 1.1 MB attachment.
+        self.assertLess(self.b.recipient.counter(moved) - before, 2 * 5000)
+        n = 0
+        for uid in (1, 2):
+            for att in atts:
+                n += 1
+                whole = self.fetch_raw(r, f"w{n}", f"UID FETCH {uid} ({att} BODY.PEEK[])")
+                served = re.search(rb" BODY\[\] \{(\d+)\}\r\n", whole)
+                self.assertIsNotNone(served, whole[:300])
+                size = int(served.group(1))
+                want = whole[:served.start()] + whole[served.end() + size:]
+                want = want.replace(f"w{n} OK".encode(), f"r{n} OK".encode())
+                if att == "RFC822.TEXT":  # set \Seen there, already set here
+                    want = re.sub(rb"FLAGS \([^)]*\) ", b"", want, count=1)
+                got = self.fetch_raw(r, f"r{n}", f"UID FETCH {uid} ({att})")
+                self.assertEqual(got, want, f"UID {uid} {att}")
+            if uid == 1:
+                # The node's own field on top, the sender's renamed.
+                self.assertIn(b"X-Original-Auth-Result: forged.example", whole)
+        # The structure records were kept when the bodies were cached (the
+        # fetched one and the APPENDed one): none had to be computed later.
+        self.assertEqual(self.b.recipient.counter("pullmail_structure_records_computed_total"), 0)
+        # A section without .PEEK sets \Seen (at the node).
+        self.fetch_raw(r, "z0", "UID STORE 1 -FLAGS.SILENT (\\Seen)")
+        self.assertNotIn("\\Seen", self.bob.list()[0]["flags"])
+        got = self.fetch_raw(r, "z1", "UID FETCH 1 (BODY[1.2])")
+        self.assertIn("\\Seen", self.bob.list()[0]["flags"])
+        self.assertIn(b"\\Seen", got)
+        self.assertIn(b"<p>at noon</p>", got)
+
     def test_store_flags_visible_to_the_node(self):
         self.send("Flag me", "body\n")
         self.bob.wait_for_messages(1)
