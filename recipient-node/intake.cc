@@ -145,14 +145,14 @@ void Intake::CommitLoop() {
       }
     }
     std::vector<const v1::SignedNotification*> items;
-    std::vector<AcceptDecision> decisions;
+    std::vector<AcceptDecision*> decisions;  // the jobs', freed with them by a verifier
     for (auto& job : jobs) {
       for (size_t i = 0; i < job->items.size(); ++i) {
         items.push_back(&job->items[i]);
-        decisions.push_back(std::move(job->decisions[i]));
+        decisions.push_back(&job->decisions[i]);
       }
     }
-    std::vector<v1::NotifyResult> results = node_->CommitVerified(items, std::move(decisions));
+    std::vector<v1::NotifyResult> results = node_->CommitVerified(items, decisions);
     size_t at = 0;
     for (auto& job : jobs) {
       std::vector<v1::NotifyResult> mine(std::make_move_iterator(results.begin() + at),

@@ -122,12 +122,10 @@ AcceptContext RecipientNode::MakeAcceptContext() {
 
 std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
     const std::vector<const v1::SignedNotification*>& batch,
-    std::vector<AcceptDecision> verified) {
+    const std::vector<AcceptDecision*>& decisions) {
   Metrics& metrics = Metrics::Global();
-  std::vector<AcceptDecision> decisions;
   std::vector<NotificationInsert> inserts;
   std::vector<int> insert_index(batch.size(), -1);
-  decisions.reserve(batch.size());
 
   AcceptContext ctx = MakeAcceptContext();
   // Duplicates and users are looked up once per commit group, not once per
@@ -138,8 +136,8 @@ std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
     std::vector<RecipientStore::NotificationKey> keys;
     keys.reserve(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
-      if (verified[i].outcome == AcceptDecision::kReject) continue;
-      keys.push_back({batch[i]->signing_domain(), verified[i].notification.message_id()});
+      if (decisions[i]->outcome == AcceptDecision::kReject) continue;
+      keys.push_back({batch[i]->signing_domain(), decisions[i]->notification.message_id()});
     }
     absl::flat_hash_map<std::pair<std::string_view, std::string_view>, int64_t> existing;
     absl::StatusOr<std::vector<std::optional<int64_t>>> ids = store_->FindNotificationIds(keys);
@@ -169,8 +167,8 @@ std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
   uint64_t bytes = 0, duplicates = 0, accepted = 0, batch_signed = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     bytes += batch[i]->ByteSizeLong();
-    decisions.push_back(FinishAccept(std::move(verified[i]), *batch[i], ctx));
-    AcceptDecision& d = decisions.back();
+    *decisions[i] = FinishAccept(std::move(*decisions[i]), *batch[i], ctx);
+    AcceptDecision& d = *decisions[i];
     if (d.outcome != AcceptDecision::kStore) continue;
     NotificationInsert ins;
     for (const std::string& user : d.users) {
@@ -183,11 +181,16 @@ std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
 
   absl::StatusOr<std::vector<InsertResult>> stored;
   if (!inserts.empty()) stored = store_->InsertNotifications(inserts);
+  // The rows go back to their decisions, which the caller frees (the
+  // intake: on another thread than this one).
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (insert_index[i] >= 0) decisions[i]->stored = std::move(inserts[insert_index[i]].notification);
+  }
 
   std::vector<v1::NotifyResult> results;
   results.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    const AcceptDecision& d = decisions[i];
+    const AcceptDecision& d = *decisions[i];
     bool duplicate = d.outcome == AcceptDecision::kDuplicate;
     v1::NotifyResult r;
     if (insert_index[i] >= 0 && !stored.ok()) {

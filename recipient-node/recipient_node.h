@@ -97,13 +97,14 @@ class RecipientNode {
   Intake& intake() { return *intake_; }
 
   // For the intake: the context core's acceptor runs with (callbacks into
-  // this node's stores), and the second half of acceptance: `verified[i]`
-  // is VerifyForAccept's decision on *batch[i]; applies FinishAccept,
-  // places and stores every accepted one in one transaction and returns one
-  // result per input (sequence unset). Called on one thread at a time.
+  // this node's stores), and the second half of acceptance: *decisions[i]
+  // is VerifyForAccept's decision on *batch[i]; applies FinishAccept (in
+  // place: the caller owns and frees the decisions), places and stores
+  // every accepted one in one transaction and returns one result per input
+  // (sequence unset). Called on one thread at a time.
   AcceptContext MakeAcceptContext();
   std::vector<v1::NotifyResult> CommitVerified(const std::vector<const v1::SignedNotification*>& batch,
-                                               std::vector<AcceptDecision> verified);
+                                               const std::vector<AcceptDecision*>& decisions);
   // A sender's recall: hides unread copies. Returns how many were hidden.
   absl::StatusOr<uint32_t> ApplyRevocation(const v1::SignedRevocation& rev);
 

@@ -183,9 +183,11 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
 
   // Parameters are 1-based. Text and Blob copy their argument;
-  // BlobNoCopy requires `v` to outlive the statement (for large bodies).
+  // TextNoCopy and BlobNoCopy require `v` to outlive the statement (large
+  // bodies, and the hot inserts of notifications and their entries).
   Statement& Int(int i, int64_t v);
   Statement& Text(int i, std::string_view v);
+  Statement& TextNoCopy(int i, std::string_view v);
   Statement& Blob(int i, std::string_view v);
   Statement& BlobNoCopy(int i, std::string_view v);
 
@@ -204,9 +206,10 @@ class Statement {
   bool ColIsNull(int c);
 
  private:
+  // The statement's text, for error messages.
+  std::string_view sql() const;
   SqliteDb* db_;
   sqlite3_stmt* stmt_;
-  std::string sql_;  // kept for error messages
   absl::Status status_;
 };
 

@@ -115,13 +115,13 @@ class SqliteRecipientStore : public RecipientStore {
                      "expires_us, received_us, revoked) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                      "ON CONFLICT(signing_domain, message_id) DO NOTHING");
         // `n` outlives the statement: its bytes are bound without a copy.
-        st.Text(1, n.signing_domain)
-            .Text(2, n.message_id)
-            .Text(3, n.envelope_sender)
+        st.TextNoCopy(1, n.signing_domain)
+            .TextNoCopy(2, n.message_id)
+            .TextNoCopy(3, n.envelope_sender)
             .BlobNoCopy(4, n.signed_bytes)
-            .Blob(5, n.body_sha256)
+            .BlobNoCopy(5, n.body_sha256)
             .Int(6, static_cast<int64_t>(n.body_size))
-            .Blob(7, n.fetch_token)
+            .BlobNoCopy(7, n.fetch_token)
             .BlobNoCopy(8, n.summary)
             .Int(9, TimeToStoredMicros(n.created))
             .Int(10, TimeToStoredMicros(n.expires))
@@ -1074,18 +1074,20 @@ class SqliteRecipientStore : public RecipientStore {
     {
       static const std::string kInsertEntry = absl::StrCat(
           "INSERT INTO entries(", kEntryColumns, ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      // `e` and `flags` outlive the statement: bound without a copy.
+      const std::string flags = EncodeStringList(e.flags);
       Statement st(db_.get(), kInsertEntry);
-      st.Text(1, e.user)
-          .Text(2, e.folder)
+      st.TextNoCopy(1, e.user)
+          .TextNoCopy(2, e.folder)
           .Int(3, e.uid)
           .Int(4, e.notification_id)
-          .Blob(5, EncodeStringList(e.flags))
+          .BlobNoCopy(5, flags)
           .Int(6, HasFlag(e.flags, kSeenFlag))
           .Int(7, HasFlag(e.flags, kDeletedFlag))
           .Int(8, TimeToStoredMicros(e.internal_date))
           .Int(9, static_cast<int64_t>(e.modseq))
           .Int(10, static_cast<int>(e.state))
-          .Text(11, e.reason);
+          .TextNoCopy(11, e.reason);
       RETURN_IF_ERROR(st.Run());
     }
     if (cached != nullptr) return absl::OkStatus();
