@@ -99,7 +99,12 @@ std::vector<v1::SignedNotification> MakeNotifications(const NodeConfig& from, co
   t.set_sender_endpoint(from.sender_listen);
   int64_t now = ToUnixMs(absl::Now());
   t.set_created_unix_ms(now);
-  t.set_expires_unix_ms(now + 3600'000);
+  // Kept as long as the sending node keeps bodies (its retention, 30 days by
+  // default), as its own notifications are. An expiry within the recipient's
+  // prefetch margin (24 h by default) would make every unread notification a
+  // prefetch candidate at each maintenance pass: work a real inbox does only
+  // for mail about to expire, and fetches of bodies the sender never had.
+  t.set_expires_unix_ms(now + absl::ToInt64Milliseconds(from.retention));
   t.set_body_size(4096);
   t.set_body_sha256(std::string(32, 'h'));
   t.mutable_summary()->set_from(absl::StrCat("Bench <bench@", from.domain, ">"));
