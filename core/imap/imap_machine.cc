@@ -1603,9 +1603,9 @@ void ImapMachine::CmdFetch(const ImapCommand& cmd) {
       }
       // Attributes whose section is missing answer empty (RFC 3501 6.4.5).
       for (size_t i = 0; i < fail_at && !closed_ && !unknown_cte; ++i) {
-        if (!got[i] || gone[i]) continue;
         answer_unread_until(read_pos[w + i]);
         next = read_pos[w + i] + 1;
+        if (!got[i] || gone[i]) continue;  // expunged: announced later
         v1::MessageInfo& m = sel_->messages[(*seqs)[read_pos[w + i]] - 1];
         const v1::MessageInfo& fresh = info[i] ? *info[i] : got[i]->info;
         if (fresh.uid() == m.uid() && fresh.modseq() > m.modseq()) {

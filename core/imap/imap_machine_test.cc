@@ -645,6 +645,29 @@ TEST_F(Imap, SectionFetchesMoveOnlyTheirRanges) {
             "z2 OK FETCH completed\r\n");
 }
 
+// The sectioned FETCH fails as the whole-body one does: a sender's node
+// that cannot be reached is NO [UNAVAILABLE] (nothing of the message
+// written); a message another session expunged is skipped and the FETCH
+// ends NO [EXPUNGEISSUED] after answering the others.
+TEST_F(Imap, SectionedFetchFailuresAsWholeReads) {
+  mb_.Add("INBOX", kMsg);
+  mb_.Add("INBOX", kMsg);
+  mb_.Add("INBOX", kMsg);
+  SelectInbox();
+  mb_.fail_reads = absl::UnavailableError("sender node down");
+  Transcript({{"a1 FETCH 1:3 (BODYSTRUCTURE)\r\n",
+               "a1 NO [UNAVAILABLE] the sender's node cannot be reached; try again later\r\n"},
+              {"a2 FETCH 2 BODY.PEEK[TEXT]<0.5>\r\n",
+               "a2 NO [UNAVAILABLE] the sender's node cannot be reached; try again later\r\n"}});
+  mb_.fail_reads = absl::OkStatus();
+  mb_.ExpungeElsewhere("INBOX", 2);
+  Transcript({{"a3 FETCH 1:3 (UID BODY.PEEK[TEXT]<0.6>)\r\n",
+               "* 1 FETCH (UID 1 BODY[TEXT]<0> {6}\r\nAt noo)\r\n"
+               "* 3 FETCH (UID 3 BODY[TEXT]<0> {6}\r\nAt noo)\r\n"
+               "a3 NO [EXPUNGEISSUED] some messages were expunged\r\n"}});
+  EXPECT_EQ(mb_.reads, 0);
+}
+
 // Golden BODYSTRUCTURE of a small multipart with an attachment and an
 // encapsulated message, from its structure alone.
 TEST_F(Imap, Rfc3501_7_4_2_BodystructureFromStructure) {
