@@ -203,8 +203,12 @@ absl::StatusOr<v1::Folder> RecipientNode::CreateFolder(const std::string& user,
 absl::StatusOr<v1::ListMessagesResponse> RecipientNode::ListMessages(
     const std::string& user, const v1::ListMessagesRequest& req) {
   std::string folder = req.folder().empty() ? std::string(kInbox) : req.folder();
-  ASSIGN_OR_RETURN(Folder f, GetOrMakeFolder(user, folder));
   uint32_t limit = req.limit() == 0 || req.limit() > kMaxList ? kMaxList : req.limit();
+  if (req.changed_since() > 0 && req.since_uid() == 0 &&
+      req.vanished_since() == req.changed_since()) {
+    return ListChanges(user, folder, req.changed_since(), limit);
+  }
+  ASSIGN_OR_RETURN(Folder f, GetOrMakeFolder(user, folder));
   ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries,
                    store_->ListEntries(user, folder, req.since_uid() + 1, 0));
   v1::ListMessagesResponse resp;
@@ -243,6 +247,53 @@ absl::StatusOr<v1::ListMessagesResponse> RecipientNode::ListMessages(
   out->set_highest_modseq(f.highest_modseq);
   for (uint32_t uid : vanished) resp.add_vanished(uid);
   resp.set_changed_only(req.changed_since() > 0);
+  return resp;
+}
+
+absl::StatusOr<v1::ListMessagesResponse> RecipientNode::ListChanges(const std::string& user,
+                                                                    const std::string& folder,
+                                                                    uint64_t modseq,
+                                                                    uint32_t limit) {
+  // An IMAP refresh (the gateway's ListChanges): what ListMessages answers
+  // for changed_since = vanished_since = modseq, from the store's changes
+  // and counts instead of every entry of the folder.
+  absl::StatusOr<FolderChanges> c = store_->ListFolderChanges(user, folder, modseq);
+  if (absl::IsNotFound(c.status())) {
+    RETURN_IF_ERROR(GetOrMakeFolder(user, folder).status());
+    c = store_->ListFolderChanges(user, folder, modseq);
+  }
+  RETURN_IF_ERROR(c.status());
+  v1::ListMessagesResponse resp;
+  uint32_t messages = 0, unseen = 0;
+  for (const StateCount& s : c->by_state) {
+    if (!VisibleToUser(s.state)) continue;
+    messages += s.entries;
+    unseen += s.unseen;
+  }
+  // RFC 7162 VANISHED (EARLIER): what left the folder, and what was hidden
+  // (held, revoked: a change with its own modseq) since the client's modseq.
+  std::vector<uint32_t> hidden;
+  for (const MailboxEntry& e : c->changed) {
+    if (!Visible(e)) {
+      hidden.push_back(e.uid);
+      continue;
+    }
+    if (static_cast<uint32_t>(resp.messages_size()) >= limit) continue;
+    ASSIGN_OR_RETURN(StoredNotification n, store_->GetNotification(e.notification_id));
+    *resp.add_messages() = ToInfo(e, n);
+  }
+  std::vector<uint32_t> vanished;
+  std::merge(c->expunged.begin(), c->expunged.end(), hidden.begin(), hidden.end(),
+             std::back_inserter(vanished));
+  v1::Folder* out = resp.mutable_folder();
+  out->set_name(c->folder.name);
+  out->set_uid_validity(c->folder.uid_validity);
+  out->set_uid_next(c->folder.uid_next);
+  out->set_messages(messages);
+  out->set_unseen(unseen);
+  out->set_highest_modseq(c->folder.highest_modseq);
+  for (uint32_t uid : vanished) resp.add_vanished(uid);
+  resp.set_changed_only(true);
   return resp;
 }
 

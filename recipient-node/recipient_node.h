@@ -296,6 +296,11 @@ class RecipientNode {
   // The folder with its counts; INBOX and Junk, which always exist, are
   // created on first use. NotFound for another folder that does not exist.
   absl::StatusOr<Folder> GetOrMakeFolder(const std::string& user, const std::string& folder);
+  // ListMessages for changed_since = vanished_since = `modseq` (an IMAP
+  // refresh), from RecipientStore::ListFolderChanges.
+  absl::StatusOr<v1::ListMessagesResponse> ListChanges(const std::string& user,
+                                                       const std::string& folder, uint64_t modseq,
+                                                       uint32_t limit);
 
   NodeConfig config_;
   std::unique_ptr<RecipientStore> store_;

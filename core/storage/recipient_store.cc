@@ -1,6 +1,9 @@
 // RecipientStore's non-virtual convenience methods, shared by every back end.
 #include "core/storage/recipient_store.h"
 
+#include <algorithm>
+
+#include "core/mail/flags.h"
 #include "core/util/status_macros.h"
 
 namespace pullmail {
@@ -84,6 +87,27 @@ absl::StatusOr<std::vector<std::optional<EntryForRead>>> RecipientStore::GetEntr
     ASSIGN_OR_RETURN(StoredNotification n, GetNotification(e->notification_id));
     out.emplace_back(EntryForRead{*std::move(e), std::move(n)});
   }
+  return out;
+}
+
+absl::StatusOr<FolderChanges> RecipientStore::ListFolderChanges(std::string_view user,
+                                                                std::string_view folder,
+                                                                uint64_t modseq) {
+  FolderChanges out;
+  ASSIGN_OR_RETURN(out.folder, GetFolder(user, folder));
+  ASSIGN_OR_RETURN(std::vector<MailboxEntry> entries, ListEntries(user, folder, 1, 0));
+  for (MailboxEntry& e : entries) {
+    auto it = std::find_if(out.by_state.begin(), out.by_state.end(),
+                           [&](const StateCount& c) { return c.state == e.state; });
+    if (it == out.by_state.end()) {
+      out.by_state.push_back(StateCount{e.state, 0, 0});
+      it = out.by_state.end() - 1;
+    }
+    ++it->entries;
+    if (!HasFlag(e.flags, kFlagSeen)) ++it->unseen;
+    if (e.modseq > modseq) out.changed.push_back(std::move(e));
+  }
+  ASSIGN_OR_RETURN(out.expunged, ExpungedSince(user, folder, modseq));
   return out;
 }
 

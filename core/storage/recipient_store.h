@@ -51,6 +51,25 @@ struct InsertResult {
   std::vector<MailboxEntry> entries;  // entries created (empty for a duplicate)
 };
 
+// How many entries of a folder are in one state, and how many of those lack
+// "\\Seen" (which states a user sees is core's rule: VisibleToUser).
+struct StateCount {
+  EntryState state = EntryState::kShown;
+  uint32_t entries = 0;
+  uint32_t unseen = 0;
+};
+
+// A folder's changes above a modseq (RecipientStore::ListFolderChanges):
+// the folder (its messages/unseen count every entry, as GetFolder's do), its
+// entries counted by state, the entries whose modseq is above it (ascending
+// UID) and the UIDs that left the folder above it (as ExpungedSince).
+struct FolderChanges {
+  Folder folder;
+  std::vector<StateCount> by_state;
+  std::vector<MailboxEntry> changed;
+  std::vector<uint32_t> expunged;
+};
+
 // UID mapping of a COPY/MOVE (RFC 4315 COPYUID): src[i] became dst[i].
 struct CopyResult {
   uint32_t uid_validity = 0;  // of the destination folder
@@ -170,6 +189,16 @@ class RecipientStore {
   // SQLite back end answers a few dozen UIDs per statement.
   virtual absl::StatusOr<std::vector<std::optional<EntryForRead>>> GetEntriesForRead(
       std::string_view user, std::string_view folder, const std::vector<uint32_t>& uids);
+
+  // What changed in a folder above `modseq`, for an IMAP refresh (see
+  // FolderChanges). NotFound if the folder does not exist. The default reads
+  // the whole folder with ListEntries; the SQLite back end reads one snapshot
+  // and materializes only the changed entries (the counts are one grouped
+  // statement), so that a refresh of a big folder costs little more than a
+  // small one's.
+  virtual absl::StatusOr<FolderChanges> ListFolderChanges(std::string_view user,
+                                                          std::string_view folder,
+                                                          uint64_t modseq);
 
   // Every entry (all users, all folders) that refers to the notification,
   // sorted by (user, folder, uid).

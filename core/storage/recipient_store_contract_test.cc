@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -747,6 +748,53 @@ TEST_P(RecipientStoreContract, GetEntriesForReadAnswersEachUidInOrder) {
   EXPECT_TRUE(store_->GetEntriesForRead(kAlice, "INBOX", {})->empty());
   PM_EXPECT_CODE(store_->GetEntriesForRead(kAlice, "Nope", {1}), kNotFound);
   PM_EXPECT_CODE(store_->GetEntriesForRead(kBob, "INBOX", {1}), kNotFound);
+}
+
+// An IMAP refresh's read: the folder, its entries counted by state, the
+// entries changed above a modseq and the UIDs removed above it.
+TEST_P(RecipientStoreContract, ListFolderChangesHasTheChangesAndCountsByState) {
+  for (int i = 0; i < 6; ++i) Insert(absl::StrCat("m", i), {kAlice});
+  PM_ASSERT_OK(store_->SetFlags(kAlice, "INBOX", {1, 2}, FlagOp::kAdd, {"\\Seen"}));
+  auto before = store_->GetFolder(kAlice, "INBOX");
+  PM_ASSERT_OK(before);
+  const uint64_t modseq = before->highest_modseq;
+  PM_ASSERT_OK(store_->SetFlags(kAlice, "INBOX", {4}, FlagOp::kAdd, {"\\Flagged"}));
+  PM_ASSERT_OK(store_->SetEntryState(kAlice, "INBOX", 5, EntryState::kHeld, "held again"));
+  PM_ASSERT_OK(store_->SetFlags(kAlice, "INBOX", {3}, FlagOp::kAdd, {"\\Deleted"}));
+  PM_ASSERT_OK(store_->Expunge(kAlice, "INBOX", std::nullopt));
+  Insert("m6", {kAlice});  // UID 7
+
+  auto c = store_->ListFolderChanges(kAlice, "inbox", modseq);
+  PM_ASSERT_OK(c);
+  auto after = store_->GetFolder(kAlice, "INBOX");
+  EXPECT_EQ(c->folder.name, "INBOX");
+  EXPECT_EQ(c->folder.uid_validity, after->uid_validity);
+  EXPECT_EQ(c->folder.uid_next, 8u);
+  EXPECT_EQ(c->folder.highest_modseq, after->highest_modseq);
+  EXPECT_EQ(c->folder.messages, 6u);  // every entry, as GetFolder counts
+  EXPECT_EQ(c->folder.unseen, 4u);
+  std::map<EntryState, std::pair<uint32_t, uint32_t>> by_state;
+  for (const StateCount& s : c->by_state) by_state[s.state] = {s.entries, s.unseen};
+  EXPECT_EQ(by_state, (std::map<EntryState, std::pair<uint32_t, uint32_t>>{
+                          {EntryState::kShown, {5, 3}}, {EntryState::kHeld, {1, 1}}}));
+  std::vector<uint32_t> changed;
+  for (const MailboxEntry& e : c->changed) {
+    changed.push_back(e.uid);
+    EXPECT_GT(e.modseq, modseq);
+    EXPECT_EQ(e.modseq, store_->GetEntry(kAlice, "INBOX", e.uid)->modseq);
+  }
+  EXPECT_EQ(changed, (std::vector<uint32_t>{4, 5, 7}));
+  EXPECT_EQ(c->changed[1].state, EntryState::kHeld);
+  EXPECT_EQ(c->changed[0].flags, std::vector<std::string>{"\\Flagged"});
+  EXPECT_EQ(c->expunged, std::vector<uint32_t>{3});
+
+  auto none = store_->ListFolderChanges(kAlice, "INBOX", after->highest_modseq);
+  PM_ASSERT_OK(none);
+  EXPECT_TRUE(none->changed.empty());
+  EXPECT_TRUE(none->expunged.empty());
+  EXPECT_EQ(none->folder.messages, 6u);
+  PM_EXPECT_CODE(store_->ListFolderChanges(kAlice, "Nope", 1), kNotFound);
+  PM_EXPECT_CODE(store_->ListFolderChanges(kBob, "INBOX", 1), kNotFound);
 }
 
 TEST_P(RecipientStoreContract, HasBodiesAnswersEachKeyInOrder) {

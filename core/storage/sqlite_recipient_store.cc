@@ -346,6 +346,44 @@ class SqliteRecipientStore : public RecipientStore {
     return ReadEntries(st);
   }
 
+  absl::StatusOr<FolderChanges> ListFolderChanges(std::string_view user,
+                                                  std::string_view folder_name,
+                                                  uint64_t modseq) override {
+    std::string folder = NormalizeFolderName(folder_name);
+    SqliteDb::ReadLock r(db_.get());
+    RETURN_IF_ERROR(r.Snapshot());  // the counts, changes and removals agree
+    ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(r.db(), user, folder));
+    FolderChanges out;
+    out.folder.name = folder;
+    out.folder.uid_validity = row.uid_validity;
+    out.folder.uid_next = row.uid_next;
+    out.folder.highest_modseq = row.highest_modseq;
+    {
+      Statement st(r.db(),
+                   "SELECT state, COUNT(*), COALESCE(SUM(seen = 0), 0) FROM entries "
+                   "WHERE user = ? AND folder = ? GROUP BY state");
+      st.Text(1, user).Text(2, folder);
+      while (true) {
+        ASSIGN_OR_RETURN(bool has, st.Step());
+        if (!has) break;
+        StateCount c{static_cast<EntryState>(st.ColInt(0)), static_cast<uint32_t>(st.ColInt(1)),
+                     static_cast<uint32_t>(st.ColInt(2))};
+        out.folder.messages += c.entries;
+        out.folder.unseen += c.unseen;
+        out.by_state.push_back(c);
+      }
+    }
+    {
+      Statement st(r.db(), absl::StrCat("SELECT ", kEntryColumns,
+                                        " FROM entries WHERE user = ? AND folder = ? AND "
+                                        "modseq > ? ORDER BY uid"));
+      st.Text(1, user).Text(2, folder).Int(3, static_cast<int64_t>(modseq));
+      ASSIGN_OR_RETURN(out.changed, ReadEntries(st));
+    }
+    ASSIGN_OR_RETURN(out.expunged, ExpungedSinceLocked(r.db(), user, folder, modseq));
+    return out;
+  }
+
   absl::StatusOr<MailboxEntry> GetEntry(std::string_view user, std::string_view folder_name,
                                         uint32_t uid) override {
     std::string folder = NormalizeFolderName(folder_name);
@@ -549,11 +587,18 @@ class SqliteRecipientStore : public RecipientStore {
     std::string folder = NormalizeFolderName(folder_name);
     SqliteDb::ReadLock r(db_.get());
     RETURN_IF_ERROR(RequireFolderLocked(r.db(), user, folder).status());
+    return ExpungedSinceLocked(r.db(), user, folder, modseq);
+  }
+
+  static absl::StatusOr<std::vector<uint32_t>> ExpungedSinceLocked(SqliteDb* c,
+                                                                   std::string_view user,
+                                                                   std::string_view folder,
+                                                                   uint64_t modseq) {
     // Through expunged_by_modseq, and sorted here: with "ORDER BY uid" SQLite
     // chose the primary key, which is in UID order, and so read the folder's
     // whole history of removals on every refresh (it grows with every
     // expunge), however few were above the modseq.
-    Statement st(r.db(),
+    Statement st(c,
                  "SELECT uid FROM expunged INDEXED BY expunged_by_modseq "
                  "WHERE user = ? AND folder = ? AND modseq > ?");
     st.Text(1, user).Text(2, folder).Int(3, static_cast<int64_t>(modseq));
