@@ -549,7 +549,8 @@ def main():
                       args.soak_clients, args.soak, args.soak_interval)
             print(f"{'t (s)':>7} {'pullmail ops/s':>15} {'dovecot ops/s':>14} {'ratio':>6}  "
                   f"(each interval; ratio > 1: pullmail better)")
-            for (t, _, rate), (_, _, other) in zip(pm[1:], dv[1:]):
+            # Whole intervals only (the last sample ends a short one).
+            for (t, _, rate), (_, _, other) in zip(pm[1:-1], dv[1:-1]):
                 ratio = f"{rate / other:6.2f}" if other else f"{'-':>6}"
                 print(f"{t:7.0f} {rate:15.1f} {other:14.1f} {ratio}")
             return
