@@ -147,6 +147,9 @@ void BodyFetcher::FetchAhead(const std::vector<StoredNotification>& wanted) {
         if (nb->second > now) continue;
         no_batch_until_.erase(nb);
       }
+      // A big body is fetched alone, streamed to the cache (Fetch): a batch
+      // holds its bodies whole until each checks out.
+      if (n.body_size > kHeldBodyMax) continue;
       std::string key = BodyCacheKey(n);
       if (in_flight_.count(key)) continue;  // being fetched (or twice in this set)
       auto f = std::make_shared<Flight>();
@@ -367,8 +370,18 @@ absl::Status BodyFetcher::Fetch(const StoredNotification& n) {
   ASSIGN_OR_RETURN(auto channel, SenderChannel(n.signing_domain));
   auto stub = v1::SenderService::NewStub(channel);
   FetchVerifier verifier(n.body_size, n.body_sha256);
+  // A body above kHeldBodyMax goes to the cache in pieces as it comes
+  // (RecipientStore::StartBody: invisible until Finish, after the hash has
+  // checked), so a fetch holds at most about a flush of it; a smaller one is
+  // held whole and stored with its MIME structure record (PutBody).
+  const bool stream = n.body_size > kHeldBodyMax;
+  std::unique_ptr<RecipientStore::BodyWriter> writer;
+  if (stream) {
+    ASSIGN_OR_RETURN(writer, store_->StartBody(BodyCacheKey(n), n.body_size));
+  }
   std::string body;
-  body.reserve(std::min<uint64_t>(n.body_size, limits::kMaxBodySize));
+  uint64_t received = 0;
+  if (!stream) body.reserve(n.body_size);
   // Registered with the watchdog for the whole fetch, resumes included.
   Active active;
   active.started = clock_->Now();
@@ -393,7 +406,7 @@ absl::Status BodyFetcher::Fetch(const StoredNotification& n) {
   bool stopping = false;
   const FetchPolicy policy;  // resume and give up by core's rule (fetch_rule.h)
   for (int attempt = 1;; ++attempt) {
-    const size_t before = body.size();
+    const uint64_t before = received;
     grpc::ClientContext ctx;
     ctx.set_deadline(deadline);
     {
@@ -404,7 +417,7 @@ absl::Status BodyFetcher::Fetch(const StoredNotification& n) {
     v1::FetchRequest req;
     req.set_message_id(n.message_id);
     req.set_fetch_token(n.fetch_token);
-    req.set_offset(body.size());
+    req.set_offset(received);
     req.set_recipient_domain(config_->domain);
     auto reader = stub->FetchBody(&ctx, req);
     v1::BodyChunk chunk;
@@ -415,8 +428,14 @@ absl::Status BodyFetcher::Fetch(const StoredNotification& n) {
       bad = CheckChunkTotal(chunk.total_size(), n.body_size);
       if (bad.ok()) bad = verifier.Add(chunk.offset(), chunk.data());
       if (!bad.ok()) break;
-      body.append(chunk.data());
-      active.received.store(body.size());
+      if (stream) {
+        bad = writer->Append(chunk.data());
+        if (!bad.ok()) break;
+      } else {
+        body.append(chunk.data());
+      }
+      received += chunk.data().size();
+      active.received.store(received);
       Metrics::Global().Add("pullmail_body_bytes_fetched_total", chunk.data().size());
     }
     if (!bad.ok()) ctx.TryCancel();
@@ -428,23 +447,23 @@ absl::Status BodyFetcher::Fetch(const StoredNotification& n) {
       stopping = stopping_;
     }
     if (!bad.ok()) return bad;
-    FetchStep step = AfterFetchAttempt(policy, attempt, FromGrpc(last), before, body.size(),
+    FetchStep step = AfterFetchAttempt(policy, attempt, FromGrpc(last), before, received,
                                        n.body_size, n.signing_domain);
     if (step.kind == FetchStep::kDone) break;
     if (cut != FetchProgress::kContinue || stopping) break;
     if (step.kind == FetchStep::kFail) return step.error;
-    PM_LOG(INFO) << "fetch of " << n.message_id << " broke at " << body.size() << "/"
+    PM_LOG(INFO) << "fetch of " << n.message_id << " broke at " << received << "/"
                  << n.body_size << " bytes (" << last.error_message() << "); resuming";
   }
-  if (body.size() != n.body_size) {
+  if (received != n.body_size) {
     if (stopping) return absl::UnavailableError("the node is shutting down; try again later");
     if (cut != FetchProgress::kContinue) {
       PM_LOG(WARNING) << "fetch of " << n.message_id << " from " << n.signing_domain
-                      << " cut off (" << FetchProgressName(cut) << ") at " << body.size() << "/"
+                      << " cut off (" << FetchProgressName(cut) << ") at " << received << "/"
                       << n.body_size << " bytes";
       return absl::UnavailableError(absl::StrCat(
           AV(FetchProgressName(cut)), ": the sender node of ", n.signing_domain,
-          " sent ", body.size(), " of ", n.body_size, " bytes in ",
+          " sent ", received, " of ", n.body_size, " bytes in ",
           absl::FormatDuration(clock_->Now() - active.started),
           ", below the minimum rate or past the deadline; try again later"));
     }
@@ -453,8 +472,12 @@ absl::Status BodyFetcher::Fetch(const StoredNotification& n) {
                      " is temporarily unavailable; try again later (", last.error_message(), ")"));
   }
   RETURN_IF_ERROR(verifier.Finish());
-  RETURN_IF_ERROR(store_->PutBody(BodyCacheKey(n), body));
-  PM_LOG(INFO) << "fetched " << n.message_id << " (" << body.size() << " bytes) from "
+  if (stream) {
+    RETURN_IF_ERROR(writer->Finish());
+  } else {
+    RETURN_IF_ERROR(store_->PutBody(BodyCacheKey(n), body));
+  }
+  PM_LOG(INFO) << "fetched " << n.message_id << " (" << received << " bytes) from "
                << n.signing_domain;
   return absl::OkStatus();
 }

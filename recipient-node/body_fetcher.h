@@ -59,9 +59,9 @@ class BodyFetcher {
   // Hands over bodies about to be read (ReadSet: a FETCH set's uncached
   // bodies) to be fetched in batches, one FetchBodies call per sender node
   // at a time, at most kMaxBatchBodies bodies and kMaxBatchBytes of them per
-  // call, on kBatchWorkers threads; returns at once. A body already being
-  // fetched, or of a sender node that answered UNIMPLEMENTED lately, is
-  // left to EnsureCached. An EnsureCached of a handed-over body waits for
+  // call, on kBatchWorkers threads; returns at once. A body above
+  // kHeldBodyMax, one already being fetched, or one of a sender node that
+  // answered UNIMPLEMENTED lately, is left to EnsureCached. An EnsureCached of a handed-over body waits for
   // its batch and returns false (fetched now) or the body's own error
   // (core's BatchFetchCheck verdict), or fetches it alone if the batch did
   // not settle it.
@@ -79,6 +79,13 @@ class BodyFetcher {
   const FetchLimits& limits() const { return limits_; }
 
   static constexpr int kBatchWorkers = 2;
+  // Bodies up to this size are held whole until their hash checks (a batch's
+  // bodies, and a small one fetched alone) and cached with their MIME
+  // structure record; a larger one is never batched and goes to the cache
+  // in pieces as it arrives (RecipientStore::StartBody), so that a fetch
+  // holds at most about a flush of it (1 MiB); its record is computed on
+  // first need (a BODYSTRUCTURE or section fetch reads it whole once).
+  static constexpr uint64_t kHeldBodyMax = uint64_t{4} << 20;
 
  private:
   // One fetch in flight, watched by the watchdog.

@@ -2,7 +2,11 @@
 #include "core/storage/recipient_store.h"
 
 #include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "core/mail/flags.h"
 #include "core/util/status_macros.h"
 
@@ -109,6 +113,45 @@ absl::StatusOr<FolderChanges> RecipientStore::ListFolderChanges(std::string_view
   }
   ASSIGN_OR_RETURN(out.expunged, ExpungedSince(user, folder, modseq));
   return out;
+}
+
+namespace {
+
+// StartBody's default: the pieces in memory, PutBody at Finish.
+class HeldBodyWriter : public RecipientStore::BodyWriter {
+ public:
+  HeldBodyWriter(RecipientStore* store, std::string key, uint64_t size)
+      : store_(store), key_(std::move(key)), size_(size) {}
+
+  absl::Status Append(std::string_view data) override {
+    if (body_.size() + data.size() > size_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("body writer: more than the ", size_, " bytes announced"));
+    }
+    body_.append(data);
+    return absl::OkStatus();
+  }
+
+  absl::Status Finish() override {
+    if (body_.size() != size_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("body writer: ", body_.size(), " of ", size_, " bytes"));
+    }
+    return store_->PutBody(key_, body_);
+  }
+
+ private:
+  RecipientStore* store_;
+  const std::string key_;
+  const uint64_t size_;
+  std::string body_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RecipientStore::BodyWriter>> RecipientStore::StartBody(
+    std::string_view key, uint64_t size) {
+  return std::make_unique<HeldBodyWriter>(this, std::string(key), size);
 }
 
 absl::StatusOr<std::vector<bool>> RecipientStore::HasBodies(const std::vector<std::string>& keys) {

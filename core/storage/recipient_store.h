@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -283,6 +284,31 @@ class RecipientStore {
   }
 
   virtual absl::StatusOr<bool> HasBody(std::string_view key) = 0;
+
+  // A body written in pieces as it arrives, so that a big first read is not
+  // held whole until its hash checks: Append the bytes in order (each piece
+  // already checked against the committed size and running hash, core's
+  // FetchVerifier), then Finish once the whole body has checked out. Nothing
+  // of it is visible (HasBody, ReadCachedBody) before Finish commits it; a
+  // writer destroyed without a successful Finish drops what it wrote. Finish
+  // keeps no MIME structure record (it is computed on first need, as for a
+  // body cached before records were kept). If the key is cached meanwhile,
+  // the cached body stays (a body is fixed by its key), as with PutBody.
+  class BodyWriter {
+   public:
+    virtual ~BodyWriter() = default;
+    virtual absl::Status Append(std::string_view data) = 0;
+    // kInvalidArgument if the pieces did not add up to the size given to
+    // StartBody; kAborted if part of what was written went missing meanwhile
+    // (DeleteBody of the same key): nothing is then cached.
+    virtual absl::Status Finish() = 0;
+  };
+  // A writer for a body of `size` bytes under `key`. The default holds the
+  // pieces in memory and stores them with PutBody at Finish (the memory and
+  // PostgreSQL stores); SQLite writes chunk rows as they fill.
+  virtual absl::StatusOr<std::unique_ptr<BodyWriter>> StartBody(std::string_view key,
+                                                                uint64_t size);
+
 
   // HasBody for each of `keys`, in order. The default asks HasBody per key;
   // the SQLite back end answers a few dozen keys per statement.

@@ -1,6 +1,7 @@
 // The RecipientStore contract, run against every back end; plus SQLite-only
 // durability checks (close and reopen).
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <functional>
@@ -837,6 +838,77 @@ TEST_P(RecipientStoreContract, BodyCacheKeysAreOpaqueAndExact) {
 // Cached bodies around the SQLite back end's chunk edges: exactly one
 // chunk, one byte more, several chunks, and 0 bytes; slices that straddle
 // edges; reads at the end; delete and cache again.
+// A body written in pieces (StartBody) is invisible until Finish, reads
+// back exactly, whatever the pieces' sizes against the stored chunks; a
+// writer dropped before Finish leaves nothing, and neither does one whose
+// pieces do not add up; a body cached meanwhile under the key stays.
+TEST_P(RecipientStoreContract, BodyWriterCommitsOnlyAtFinish) {
+  constexpr uint64_t kC = kStoredBodyChunkSize;
+  char tag = 'a';
+  for (uint64_t size : {uint64_t{0}, uint64_t{10}, kC, 5 * kC + 17}) {
+    for (size_t piece : {size_t{1000}, size_t{kC}, size_t{3 * kC + 5}}) {
+      const std::string key = Hash(tag++);
+      std::string body(size, '\0');
+      for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>(i * 31 + i / 777 + piece);
+      auto w = store_->StartBody(key, size);
+      PM_ASSERT_OK(w);
+      for (size_t pos = 0; pos < size; pos += piece) {
+        PM_ASSERT_OK((*w)->Append(std::string_view(body).substr(pos, piece)));
+        EXPECT_FALSE(*store_->HasBody(key)) << size << " " << piece;
+        PM_EXPECT_CODE(store_->ReadCachedBody(key, 0, 1), kNotFound);
+      }
+      PM_ASSERT_OK((*w)->Finish());
+      w->reset();
+      EXPECT_TRUE(*store_->HasBody(key));
+      EXPECT_EQ(*store_->CachedBodySize(key), size);
+      EXPECT_EQ(*store_->GetBody(key), body) << size << " " << piece;
+      if (size > kC) {
+        EXPECT_EQ(*store_->ReadCachedBody(key, kC - 3, 10), body.substr(kC - 3, 10));
+      }
+    }
+  }
+  // Dropped before Finish: nothing cached, and a later writer of the key
+  // starts clean.
+  const std::string key = Hash('w');
+  const std::string body(2 * kC + 9, 'q');
+  {
+    auto w = store_->StartBody(key, body.size());
+    PM_ASSERT_OK(w);
+    PM_ASSERT_OK((*w)->Append(std::string_view(body).substr(0, kC + 4)));
+  }
+  EXPECT_FALSE(*store_->HasBody(key));
+  {
+    auto w = store_->StartBody(key, body.size());
+    PM_ASSERT_OK(w);
+    PM_ASSERT_OK((*w)->Append(std::string_view(body).substr(0, 5)));
+    PM_EXPECT_CODE((*w)->Finish(), kInvalidArgument);  // short
+  }
+  EXPECT_FALSE(*store_->HasBody(key));
+  {
+    auto w = store_->StartBody(key, 4);
+    PM_ASSERT_OK(w);
+    PM_EXPECT_CODE((*w)->Append("12345"), kInvalidArgument);  // long
+  }
+  EXPECT_FALSE(*store_->HasBody(key));
+  // Cached meanwhile (PutBody): that body stays, with its chunks.
+  {
+    auto w = store_->StartBody(key, body.size());
+    PM_ASSERT_OK(w);
+    PM_ASSERT_OK((*w)->Append(std::string_view(body).substr(0, kC + 1)));
+    PM_ASSERT_OK(store_->PutBody(key, body));
+    PM_ASSERT_OK((*w)->Append(std::string_view(body).substr(kC + 1)));
+    PM_ASSERT_OK((*w)->Finish());
+  }
+  EXPECT_EQ(*store_->GetBody(key), body);
+  // A writer dropped after someone else cached the key takes nothing away.
+  {
+    auto w = store_->StartBody(key, body.size());
+    PM_ASSERT_OK(w);
+    PM_ASSERT_OK((*w)->Append(std::string_view(body).substr(0, kC)));
+  }
+  EXPECT_EQ(*store_->GetBody(key), body);
+}
+
 TEST_P(RecipientStoreContract, BodyCacheAcrossChunkEdges) {
   constexpr uint64_t kC = kStoredBodyChunkSize;
   char tag = 'A';
@@ -1227,6 +1299,41 @@ TEST(SqliteRecipientStore, SurvivesCloseAndReopen) {
   EXPECT_NE(fresh->uid_validity, inbox_validity);
   EXPECT_NE(fresh->uid_validity, work_validity);
   EXPECT_NE(fresh->uid_validity, s.GetFolder(kBob, "INBOX")->uid_validity);
+}
+
+// A body whose writing a crash cut off (its writer never finished nor
+// dropped) leaves chunk rows without a size row: the next open removes them,
+// and the database's foreign keys hold again.
+TEST(SqliteRecipientStore, ReopenDropsTheChunksOfAnUnfinishedBody) {
+  TempDir dir;
+  const std::string path = dir.File("r.db");
+  const std::string body(5 * kStoredBodyChunkSize + 1, 'u');
+  {
+    auto store = OpenSqliteRecipientStore(path);
+    PM_ASSERT_OK(store);
+    auto w = (*store)->StartBody(Hash('u'), body.size());
+    PM_ASSERT_OK(w);
+    PM_ASSERT_OK((*w)->Append(body.substr(0, 4 * kStoredBodyChunkSize + 5)));  // 4 chunks flushed
+    PM_ASSERT_OK((*store)->PutBody(Hash('k'), "kept"));
+    (void)w->release();  // as if the process died here: the writer never runs its destructor
+  }
+  auto store = OpenSqliteRecipientStore(path);
+  PM_ASSERT_OK(store);
+  EXPECT_FALSE(*(*store)->HasBody(Hash('u')));
+  EXPECT_EQ(*(*store)->GetBody(Hash('k')), "kept");
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  auto rows = [raw](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(raw, sql, -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) ++n;
+    sqlite3_finalize(st);
+    return n;
+  };
+  EXPECT_EQ(rows("SELECT idx FROM cached_body_chunks"), 1);  // the kept body's one chunk
+  EXPECT_EQ(rows("PRAGMA foreign_key_check"), 0);
+  sqlite3_close(raw);
 }
 
 }  // namespace

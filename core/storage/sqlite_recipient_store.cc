@@ -22,6 +22,7 @@
 #include "core/mail/flags.h"
 #include "core/storage/sqlite_db.h"
 #include "core/storage/sqlite_store.h"
+#include "core/util/logging.h"
 #include "core/util/status_macros.h"
 #include "core/util/strings.h"
 
@@ -78,6 +79,12 @@ class SqliteRecipientStore : public RecipientStore {
     absl::MutexLock lock(&db_->mu());
     absl::StatusOr<int> v = db_->SchemaVersion();
     keeps_structures_ = v.ok() && *v >= 10;
+    // Chunks of bodies whose writing a crash cut off (StartBody): never
+    // visible, only taking room.
+    Statement st(db_.get(),
+                 "DELETE FROM cached_body_chunks WHERE sha256 NOT IN "
+                 "(SELECT sha256 FROM cached_bodies)");
+    if (absl::Status s = st.Run(); !s.ok()) PM_LOG(WARNING) << "sqlite: " << s;
   }
 
   // --- Notifications -------------------------------------------------------
@@ -680,6 +687,135 @@ class SqliteRecipientStore : public RecipientStore {
     std::vector<absl::Status> out;
     for (PendingBody* p : batch) out.push_back(!s.ok() && batch.size() > 1 ? WriteBodies({p}) : s);
     return out;
+  }
+
+  // Chunk rows as they fill (one relaxed transaction per kWriterFlush bytes),
+  // the size row at Finish: ReadCachedBody and HasBody find nothing before
+  // it, since both start from cached_bodies.
+  class ChunkBodyWriter : public BodyWriter {
+   public:
+    ChunkBodyWriter(SqliteRecipientStore* store, std::string key, uint64_t size)
+        : store_(store), key_(std::move(key)), size_(size) {}
+    ~ChunkBodyWriter() override {
+      if (!finished_ && wrote_) (void)store_->DropUncommittedChunks(key_);
+    }
+
+    absl::Status Append(std::string_view data) override {
+      if (received_ + data.size() > size_) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("body writer: more than the ", size_, " bytes announced"));
+      }
+      received_ += data.size();
+      pending_.append(data);
+      if (pending_.size() >= kWriterFlush) return Flush(/*all=*/false);
+      return absl::OkStatus();
+    }
+
+    absl::Status Finish() override {
+      if (received_ != size_) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("body writer: ", received_, " of ", size_, " bytes"));
+      }
+      absl::MutexLock lock(&store_->db_->mu());
+      Transaction txn(store_->db_.get(), Durability::kRelaxed);  // the body cache
+      RETURN_IF_ERROR(txn.Begin());
+      {
+        Statement st(store_->db_.get(), "SELECT 1 FROM cached_bodies WHERE sha256 = ?");
+        st.Blob(1, key_);
+        ASSIGN_OR_RETURN(bool cached, st.Step());
+        if (cached) {  // cached meanwhile: that body stays, and so do its chunks
+          finished_ = true;
+          return absl::OkStatus();
+        }
+      }
+      {
+        Statement st(store_->db_.get(), "INSERT INTO cached_bodies(sha256, size) VALUES(?, ?)");
+        st.Blob(1, key_).Int(2, static_cast<int64_t>(size_));
+        RETURN_IF_ERROR(st.Run());
+      }
+      RETURN_IF_ERROR(WriteChunks(/*all=*/true));
+      {
+        // Every chunk written is still there (a DeleteBody of this key in
+        // between would have taken some).
+        Statement st(store_->db_.get(), "SELECT COUNT(*) FROM cached_body_chunks WHERE sha256 = ?");
+        st.Blob(1, key_);
+        ASSIGN_OR_RETURN(bool row, st.Step());
+        const uint64_t want = (size_ + kStoredBodyChunkSize - 1) / kStoredBodyChunkSize;
+        if (!row || static_cast<uint64_t>(st.ColInt(0)) != want) {
+          return absl::AbortedError("body writer: chunks went missing while the body was written");
+        }
+      }
+      RETURN_IF_ERROR(txn.Commit());
+      finished_ = true;
+      return absl::OkStatus();
+    }
+
+   private:
+    // Whole chunks of pending_ (and, with `all`, the last partial one) in
+    // one transaction. The chunk rows of an unfinished body have no
+    // cached_bodies row yet, which their foreign key would refuse: the
+    // connection's foreign keys are off for this one transaction (the
+    // caller holds mu(), so no other transaction runs meanwhile), and on
+    // again before the lock is let go.
+    absl::Status Flush(bool all) {
+      absl::MutexLock lock(&store_->db_->mu());
+      RETURN_IF_ERROR(store_->db_->Exec("PRAGMA foreign_keys=OFF"));
+      absl::Status s = [&]() -> absl::Status {
+        Transaction txn(store_->db_.get(), Durability::kRelaxed);
+        RETURN_IF_ERROR(txn.Begin());
+        RETURN_IF_ERROR(WriteChunks(all));
+        return txn.Commit();
+      }();
+      absl::Status on = store_->db_->Exec("PRAGMA foreign_keys=ON");
+      if (!s.ok()) return s;
+      return on;
+    }
+    absl::Status WriteChunks(bool all) ABSL_EXCLUSIVE_LOCKS_REQUIRED(store_->db_->mu()) {
+      size_t pos = 0;
+      while (pending_.size() - pos >= kStoredBodyChunkSize ||
+             (all && pos < pending_.size())) {
+        const std::string_view chunk =
+            std::string_view(pending_).substr(pos, kStoredBodyChunkSize);
+        Statement st(store_->db_.get(),
+                     "INSERT OR REPLACE INTO cached_body_chunks(sha256, idx, data) "
+                     "VALUES(?1, ?2, ?3)");
+        st.Blob(1, key_).Int(2, static_cast<int64_t>(next_idx_)).BlobNoCopy(3, chunk);
+        RETURN_IF_ERROR(st.Run());
+        wrote_ = true;
+        ++next_idx_;
+        pos += chunk.size();
+      }
+      pending_.erase(0, pos);
+      return absl::OkStatus();
+    }
+
+    SqliteRecipientStore* store_;
+    const std::string key_;
+    const uint64_t size_;
+    uint64_t received_ = 0;
+    uint64_t next_idx_ = 0;
+    std::string pending_;  // less than kWriterFlush bytes between Appends
+    bool wrote_ = false;
+    bool finished_ = false;
+  };
+  static constexpr size_t kWriterFlush = 4 * kStoredBodyChunkSize;
+
+  absl::StatusOr<std::unique_ptr<BodyWriter>> StartBody(std::string_view key,
+                                                        uint64_t size) override {
+    // Left by a writer of this key that did not finish (a crash between two
+    // flushes): written again from the start.
+    RETURN_IF_ERROR(DropUncommittedChunks(key));
+    return std::make_unique<ChunkBodyWriter>(this, std::string(key), size);
+  }
+
+  // The chunk rows of `key` when it has no size row (an unfinished write).
+  absl::Status DropUncommittedChunks(std::string_view key) {
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(),
+                 "DELETE FROM cached_body_chunks WHERE sha256 = ?1 AND NOT EXISTS "
+                 "(SELECT 1 FROM cached_bodies WHERE sha256 = ?1)");
+    st.Blob(1, key);
+    return st.Run();
   }
 
   absl::StatusOr<bool> HasBody(std::string_view body_sha256) override {

@@ -22,8 +22,10 @@ Set PULLMAIL_E2E_KEEP=1 to keep a failed test's folder and logs.
 """
 
 import base64
+import glob
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -210,6 +212,40 @@ class Hostile(WorldTestCase):
         self.assertFalse(carol.list()[0]["body_cached"])
         wait_until(lambda: len(rogue.starts()) >= 1 and len(rogue.ends()) == len(rogue.starts()), 10,
                    what="the rogue to see every fetch end")
+
+    def test_a_big_body_of_wrong_bytes_streamed_to_the_cache_leaves_nothing(self):
+        # A body above 4 MiB goes to the cache in pieces as it arrives; a
+        # sender that sends all of it, of the wrong bytes, gets a DATA_LOSS
+        # read, and nothing of it stays: not a cached body, not a chunk row.
+        b = self.world.init("b.example")
+        c = self.world.init("c.example")
+        c.start()
+        size = 5 * 1024 * 1024 + 7
+        rogue = RoguePeer(self.world, "drip", "--config", b.config, "--listen",
+                          b.info["sender_listen"], "--interval-ms", 0, "--total-size", size,
+                          "--chunk-bytes", 65536, "--finish", 1)
+        wait_until(lambda: any(l.startswith("READY") for l in rogue.lines), 30,
+                   what="the rogue sender to listen")
+        carol = c.add_user("carol")
+        r = self.world.pullmail("debug", "notify", "--config", b.config, "--to", carol.address,
+                                "--body-sha256-hex", os.urandom(32).hex(), "--body-size", size)
+        self.assertEqual(r.json_lines()[0]["code"], 0, r)
+        m = carol.wait_for_messages(1)[0]
+        r = carol.read(m["uid"], check=False)
+        self.assertNotEqual(r.returncode, 0, r)
+        self.assertIn("DATA_LOSS", r.stderr + r.stdout)
+        self.assertGreaterEqual(c.recipient.counter(FETCHED), size)  # all of it came
+        self.assertFalse(carol.list()[0]["body_cached"])
+        wait_until(lambda: any("finished" in l for l in rogue.ends()), 10,
+                   what="the rogue to see its call end")
+        dbs = glob.glob(os.path.join(os.path.dirname(c.config), "data", "*.db"))
+        chunks = 0
+        for path in dbs:
+            with sqlite3.connect(path) as db:
+                if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'cached_body_chunks'"
+                              ).fetchone():
+                    chunks += db.execute("SELECT COUNT(*) FROM cached_body_chunks").fetchone()[0]
+        self.assertEqual(chunks, 0, dbs)
 
     def test_one_peer_report_about_unseen_mail_does_not_hold_a_domain(self):
         a = self.world.init("a.example")

@@ -4,11 +4,13 @@
 // well-behaved node never would:
 //
 //   rogue_peer drip --config B/node.toml --listen HOST:PORT [--interval-ms N]
-//                   [--total-size N]
+//                   [--total-size N] [--chunk-bytes N] [--finish 1]
 //       Serves SenderService as B's sender node, but FetchBody sends one
-//       byte every N ms (default 1000) of a body it announces as N bytes
-//       (default 1,000,000; announce that size in the notification) and
-//       never finishes. Prints
+//       byte ("x"; --chunk-bytes: that many) every N ms (default 1000) of a
+//       body it announces as N bytes (default 1,000,000; announce that size
+//       in the notification) and never finishes; with --finish 1 it stops
+//       at the announced size and ends the call OK (a whole body of the
+//       wrong bytes). Prints
 //       "READY HOST:PORT", then one line per FetchBody call:
 //       "START <n in flight> <message id>" and "END <n in flight> <message id>
 //       <how it ended>", flushed at once.
@@ -43,6 +45,7 @@
 // Exit 0 unless the arguments are wrong or the config cannot be read.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -95,7 +98,8 @@ void PrintCodes(const std::map<std::string, int>& codes) {
 
 class DripSender final : public v1::SenderService::Service {
  public:
-  DripSender(int interval_ms, uint64_t total) : interval_ms_(interval_ms), total_(total) {}
+  DripSender(int interval_ms, uint64_t total, uint64_t chunk, bool finish)
+      : interval_ms_(interval_ms), total_(total), chunk_(chunk), finish_(finish) {}
 
   grpc::Status FetchBody(grpc::ServerContext* ctx, const v1::FetchRequest* req,
                          grpc::ServerWriter<v1::BodyChunk>* writer) override {
@@ -103,16 +107,21 @@ class DripSender final : public v1::SenderService::Service {
     std::string how = "cancelled";
     uint64_t offset = req->offset();
     while (!ctx->IsCancelled()) {
+      if (finish_ && offset >= total_) {
+        Say("END", --in_flight_, req->message_id(), "finished");
+        return grpc::Status::OK;
+      }
       v1::BodyChunk chunk;
       chunk.set_offset(offset);
-      chunk.set_total_size(total_);  // promised, never reached
-      chunk.set_data("x");
+      chunk.set_total_size(total_);  // promised; reached only with --finish
+      const uint64_t n = finish_ ? std::min(chunk_, total_ - offset) : chunk_;
+      chunk.set_data(std::string(n, 'x'));
       if (!writer->Write(chunk)) {
         how = "write_failed";
         break;
       }
-      ++offset;
-      std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms_));
+      offset += n;
+      if (interval_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms_));
     }
     Say("END", --in_flight_, req->message_id(), how);
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "drip");
@@ -125,6 +134,8 @@ class DripSender final : public v1::SenderService::Service {
   }
   const int interval_ms_;
   const uint64_t total_;
+  const uint64_t chunk_;
+  const bool finish_;
   std::atomic<int> in_flight_{0};
   std::mutex mu_;
 };
@@ -233,7 +244,9 @@ int Drip(const NodeConfig& c, const std::map<std::string, std::string>& flags) {
     return 1;
   }
   uint64_t total = flags.count("total-size") ? std::stoull(flags.at("total-size")) : 1'000'000;
-  DripSender service(interval, total);
+  uint64_t chunk = flags.count("chunk-bytes") ? std::stoull(flags.at("chunk-bytes")) : 1;
+  bool finish = flags.count("finish") && flags.at("finish") == "1";
+  DripSender service(interval, total, std::max<uint64_t>(chunk, 1), finish);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(it->second, *creds, &port);
