@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/imap/imap_mime.h"
@@ -1301,36 +1302,39 @@ TEST(SqliteRecipientStore, SurvivesCloseAndReopen) {
   EXPECT_NE(fresh->uid_validity, s.GetFolder(kBob, "INBOX")->uid_validity);
 }
 
-// A body whose writing a crash cut off (its writer never finished nor
-// dropped) leaves chunk rows without a size row: the next open removes them,
-// and the database's foreign keys hold again.
+// A body whose writing a crash cut off (its writer flushed chunk rows and
+// then neither finished nor dropped them) leaves chunk rows without a size
+// row: the next open removes them, and the database's foreign keys hold
+// again. The crash is made by writing such rows as a flush does.
 TEST(SqliteRecipientStore, ReopenDropsTheChunksOfAnUnfinishedBody) {
   TempDir dir;
   const std::string path = dir.File("r.db");
-  const std::string body(5 * kStoredBodyChunkSize + 1, 'u');
   {
     auto store = OpenSqliteRecipientStore(path);
     PM_ASSERT_OK(store);
-    auto w = (*store)->StartBody(Hash('u'), body.size());
-    PM_ASSERT_OK(w);
-    PM_ASSERT_OK((*w)->Append(body.substr(0, 4 * kStoredBodyChunkSize + 5)));  // 4 chunks flushed
     PM_ASSERT_OK((*store)->PutBody(Hash('k'), "kept"));
-    (void)w->release();  // as if the process died here: the writer never runs its destructor
   }
-  auto store = OpenSqliteRecipientStore(path);
-  PM_ASSERT_OK(store);
-  EXPECT_FALSE(*(*store)->HasBody(Hash('u')));
-  EXPECT_EQ(*(*store)->GetBody(Hash('k')), "kept");
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
-  auto rows = [raw](const char* sql) {
+  auto rows = [raw](const std::string& sql) {
     sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(raw, sql, -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    EXPECT_EQ(sqlite3_prepare_v2(raw, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(raw);
     int n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) ++n;
     sqlite3_finalize(st);
     return n;
   };
+  rows("PRAGMA foreign_keys=OFF");
+  for (int idx = 0; idx < 4; ++idx) {
+    rows(absl::StrCat("INSERT INTO cached_body_chunks(sha256, idx, data) VALUES(x'",
+                      absl::BytesToHexString(Hash('u')), "', ", idx, ", zeroblob(262144))"));
+  }
+  EXPECT_EQ(rows("SELECT idx FROM cached_body_chunks"), 5);
+  auto store = OpenSqliteRecipientStore(path);
+  PM_ASSERT_OK(store);
+  EXPECT_FALSE(*(*store)->HasBody(Hash('u')));
+  EXPECT_EQ(*(*store)->GetBody(Hash('k')), "kept");
   EXPECT_EQ(rows("SELECT idx FROM cached_body_chunks"), 1);  // the kept body's one chunk
   EXPECT_EQ(rows("PRAGMA foreign_key_check"), 0);
   sqlite3_close(raw);
