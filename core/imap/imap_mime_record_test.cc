@@ -152,7 +152,9 @@ void ExpectSame(std::string_view served, const MimeEntity& parsed,
       absl::StatusOr<std::string> bin = BinarySectionBytes(served, parsed, s.part);
       absl::StatusOr<std::string> dec = BinaryDecode(served.substr(gb->offset, gb->length), got_cte);
       ASSERT_EQ(dec.status().code(), bin.status().code());
-      if (bin.ok()) EXPECT_EQ(*dec, *bin);
+      if (bin.ok()) {
+        EXPECT_EQ(*dec, *bin);
+      }
     }
   }
 }
@@ -269,7 +271,9 @@ TEST(MimeRecord, LyingRecordsStayInsideTheMessage) {
     (void)ImapBodyStructure(*back, true);
     for (const FetchSection& s : Sections(*back)) {
       absl::StatusOr<ByteRange> r = SectionRange(*back, msg.size(), s);
-      if (r.ok()) ASSERT_LE(r->offset + r->length, msg.size()) << SectionSpec(s);
+      if (r.ok()) {
+        ASSERT_LE(r->offset + r->length, msg.size()) << SectionSpec(s);
+      }
     }
   }
   EXPECT_GT(refused, 1000);

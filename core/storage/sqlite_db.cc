@@ -781,7 +781,7 @@ absl::Status Transaction::Begin() {
   // upgrading read locks; a busy database waits busy_timeout, then kUnavailable.
   absl::Status s = db_->Exec("BEGIN IMMEDIATE");
   if (!s.ok()) {
-    Restore();
+    Restore().IgnoreError();  // logged there; the BEGIN failure is the one to report
     return s;
   }
   open_ = true;
