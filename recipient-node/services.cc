@@ -438,6 +438,7 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     uint32_t last_uid = first->folder().uid_next() - 1;
     uint32_t last_count = first->folder().messages();
     uint64_t version = node_->changes().Version(*user);
+    Metrics::Global().Add("pullmail_watch_streams_opened_total");
     while (!ctx->IsCancelled()) {
       if (node_->shutting_down()) {
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the node is shutting down");
@@ -454,6 +455,7 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
         ev.set_uid(m.uid());
         ev.set_kind("exists");
         ev.set_messages(fresh->folder().messages());
+        Metrics::Global().Add("pullmail_watch_events_total{kind=\"exists\"}");
         if (!writer->Write(ev)) return grpc::Status::OK;
         last_uid = std::max(last_uid, m.uid());
       }
@@ -462,6 +464,7 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
         ev.set_folder(fresh->folder().name());
         ev.set_kind(fresh->folder().messages() < last_count ? "expunge" : "flags");
         ev.set_messages(fresh->folder().messages());
+        Metrics::Global().Add(absl::StrCat("pullmail_watch_events_total{kind=\"", ev.kind(), "\"}"));
         if (!writer->Write(ev)) return grpc::Status::OK;
       }
       last_count = fresh->folder().messages();
