@@ -24,6 +24,7 @@
 //   token says whose). A body the node cannot get is a Status here and NO
 //   [UNAVAILABLE] to the client, never a partial body.
 #include <algorithm>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +36,7 @@
 #include "absl/time/clock.h"
 #include "core/imap/imap_machine.h"
 #include "core/imap/imap_mailbox.h"
+#include "core/logic/watch_rules.h"
 #include "core/util/limits.h"
 #include "core/util/logging.h"
 #include "gateway/body_prefetch.h"
@@ -61,53 +63,99 @@ constexpr absl::Duration kPoll = absl::Seconds(2);
 constexpr size_t kReadChunk = 64 * 1024;
 
 // A Watch stream on the selected folder, read on its own thread; the session
-// thread asks whether anything changed. Stopping cancels the call and joins.
+// thread asks whether anything changed. Whenever the stream ends (its
+// deadline, kWatchStreamLife; a node restart; a failover) it is opened again,
+// at once if it had opened, else after core's back-off (WatchReopenDelay);
+// while it is not open the session polls. One thread per Watcher, joined on
+// destruction: stopping cancels the call in flight and wakes a back-off.
 class Watcher {
  public:
-  Watcher(NodeClient* nodes, const std::string& token, const std::string& folder) {
-    ctx_ = NodeClient::Context(token, absl::Hours(24 * 365));
-    thread_ = std::thread([this, nodes, folder] {
-      v1::WatchRequest req;
-      req.set_folder(folder);
-      std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader =
-          nodes->mailbox().Watch(ctx_.get(), req);
-      v1::WatchEvent ev;
-      while (reader->Read(&ev)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        ++changes_;
-      }
-      grpc::Status s = reader->Finish();
-      if (!s.ok() && s.error_code() != grpc::StatusCode::CANCELLED) {
-        PM_LOG(INFO) << "imap: watch of " << folder << " ended: " << FromGrpc(s);
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      broken_ = true;
-    });
-  }
+  Watcher(NodeClient* nodes, const std::string& token, const std::string& folder)
+      : thread_([this, nodes, token, folder] { Run(nodes, token, folder); }) {}
   ~Watcher() {
-    ctx_->TryCancel();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      if (ctx_ != nullptr) ctx_->TryCancel();
+    }
+    cv_.notify_all();
     thread_.join();
   }
   Watcher(const Watcher&) = delete;
   Watcher& operator=(const Watcher&) = delete;
 
-  // Changes seen so far (a counter), and whether the stream has ended (then
-  // the session must poll).
+  // Changes seen so far (a counter: each event, and each time the stream
+  // opens, since something may have changed while it was not open), and
+  // whether the stream is not open now (then the session must poll).
   uint64_t changes() {
     std::lock_guard<std::mutex> lock(mu_);
     return changes_;
   }
   bool broken() {
     std::lock_guard<std::mutex> lock(mu_);
-    return broken_;
+    return !open_;
   }
 
  private:
-  std::unique_ptr<grpc::ClientContext> ctx_;
+  void Run(NodeClient* nodes, const std::string& token, const std::string& folder) {
+    int failures = 0;  // attempts in a row that did not open
+    const grpc::string_ref open_key(kWatchOpenMetadata.data(), kWatchOpenMetadata.size());
+    while (true) {
+      grpc::ClientContext* ctx;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return;
+        ctx_ = NodeClient::Context(token, kWatchStreamLife);
+        ctx = ctx_.get();
+      }
+      v1::WatchRequest req;
+      req.set_folder(folder);
+      std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader = nodes->mailbox().Watch(ctx, req);
+      reader->WaitForInitialMetadata();
+      bool opened = ctx->GetServerInitialMetadata().count(open_key) > 0;
+      auto mark_open = [&] {
+        std::lock_guard<std::mutex> lock(mu_);
+        open_ = true;
+        ++changes_;
+      };
+      if (opened) mark_open();
+      v1::WatchEvent ev;
+      while (reader->Read(&ev)) {
+        if (!opened) {  // a node that sends no open metadata
+          opened = true;
+          mark_open();
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        ++changes_;
+      }
+      grpc::Status s = reader->Finish();
+      reader.reset();
+      bool stop;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        open_ = false;
+        ctx_.reset();
+        stop = stop_;
+      }
+      if (stop) return;
+      if (!s.ok() && s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+        PM_LOG(INFO) << "imap: watch of " << folder << " ended: " << FromGrpc(s)
+                     << "; opening it again";
+      }
+      failures = opened ? 0 : failures + 1;
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, absl::ToChronoMilliseconds(WatchReopenDelay(failures)),
+                   [this] { return stop_; });
+    }
+  }
+
   std::mutex mu_;
-  uint64_t changes_ = 0;  // guarded by mu_
-  bool broken_ = false;   // guarded by mu_
-  std::thread thread_;
+  std::condition_variable cv_;
+  std::unique_ptr<grpc::ClientContext> ctx_;  // the call in flight; guarded by mu_
+  uint64_t changes_ = 0;                      // guarded by mu_
+  bool open_ = false;                         // guarded by mu_
+  bool stop_ = false;                         // guarded by mu_
+  std::thread thread_;                        // last: starts after the rest
 };
 
 // MailboxService as the machine's ImapMailbox.

@@ -370,7 +370,7 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::ReadFound(
                      store_->SetFlags(user, folder, {e.uid}, FlagOp::kAdd,
                                       {std::string(kSeenFlag)}));
     if (!updated.empty()) e = updated.front();
-    changes_.Notify(user);
+    changes_.Notify(user, folder);
   }
   ReadResult r;
   r.info = ToInfo(e, n, /*cached=*/true);
@@ -415,7 +415,7 @@ absl::StatusOr<v1::SetFlagsResponse> RecipientNode::SetFlags(const std::string& 
     *resp.add_messages() = ToInfo(e, n);
   }
   for (uint32_t uid : result.modified) resp.add_modified(uid);
-  changes_.Notify(user);
+  changes_.Notify(user, req.folder());
   return resp;
 }
 
@@ -433,7 +433,8 @@ absl::StatusOr<v1::CopyResponse> RecipientNode::Copy(const std::string& user,
   resp.set_to_uid_validity(r.uid_validity);
   for (uint32_t u : r.src) resp.add_source_uids(u);
   for (uint32_t u : r.dst) resp.add_dest_uids(u);
-  changes_.Notify(user);
+  if (req.move()) changes_.Notify(user, from);
+  changes_.Notify(user, req.to_folder());
   return resp;
 }
 
@@ -446,7 +447,7 @@ absl::StatusOr<v1::ExpungeResponse> RecipientNode::Expunge(const std::string& us
                                    uids));
   v1::ExpungeResponse resp;
   for (uint32_t u : gone) resp.add_expunged(u);
-  changes_.Notify(user);
+  changes_.Notify(user, req.folder());
   return resp;
 }
 
@@ -515,7 +516,7 @@ absl::StatusOr<v1::AppendResponse> RecipientNode::Append(const std::string& user
     return absl::InternalError("local message id already in use");
   }
   ASSIGN_OR_RETURN(Folder f, store_->GetFolder(user, folder));
-  changes_.Notify(user);
+  changes_.Notify(user, folder);
   Metrics::Global().Add("pullmail_appends_total");
   PM_LOG(INFO) << "append: " << user << " stored " << n.message_id << " (" << n.body_size
                << " bytes) in " << folder;
@@ -534,7 +535,7 @@ absl::Status RecipientNode::DeleteFolder(const std::string& user, const std::str
   // The store deletes the folder's entries with it. The rows and cached
   // bodies they referred to stay (the node has no body garbage collection).
   RETURN_IF_ERROR(store_->DeleteFolder(user, folder));
-  changes_.Notify(user);
+  changes_.Notify(user, folder);
   PM_LOG(INFO) << user << " deleted folder " << folder;
   return absl::OkStatus();
 }

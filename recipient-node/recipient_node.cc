@@ -25,24 +25,6 @@
 
 namespace pullmail {
 
-void ChangeFeed::Notify(const std::string& user) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++versions_[user];
-  cv_.notify_all();
-}
-
-uint64_t ChangeFeed::Version(const std::string& user) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return versions_[user];
-}
-
-uint64_t ChangeFeed::WaitChange(const std::string& user, uint64_t seen, absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, absl::ToChronoSeconds(timeout) + absl::ToChronoMilliseconds(timeout % absl::Seconds(1)),
-               [&] { return versions_[user] != seen; });
-  return versions_[user];
-}
-
 absl::StatusOr<std::unique_ptr<RecipientNode>> RecipientNode::Open(
     const NodeConfig& config, Clock* clock, const SignatureScheme* scheme) {
   Parts parts;
@@ -204,7 +186,7 @@ std::vector<v1::NotifyResult> RecipientNode::CommitVerified(
       if (insert_index[i] >= 0) {
         const InsertResult& ir = (*stored)[insert_index[i]];
         duplicate = ir.duplicate;
-        for (const MailboxEntry& e : ir.entries) changes_.Notify(e.user);
+        for (const MailboxEntry& e : ir.entries) changes_.Notify(e.user, e.folder);
       }
       r = MakeNotifyResult(d, duplicate);
       if (d.outcome == AcceptDecision::kReject) {
@@ -257,7 +239,7 @@ absl::StatusOr<uint32_t> RecipientNode::ApplyRevocation(const v1::SignedRevocati
     // A reader who read it keeps it; a replay of the revocation hides nothing.
     if (!RevocationHides(CopyOf(e, /*local=*/false))) continue;
     RETURN_IF_ERROR(store_->SetEntryState(e.user, e.folder, e.uid, EntryState::kRevoked, reason));
-    changes_.Notify(e.user);
+    changes_.Notify(e.user, e.folder);
     ++hidden;
   }
   Metrics::Global().Add("pullmail_revocations_total");

@@ -42,27 +42,13 @@
 #include "core/util/clock.h"
 #include "pullmail/v1/pullmail.grpc.pb.h"
 #include "recipient-node/body_fetcher.h"
+#include "recipient-node/change_feed.h"
 #include "recipient-node/intake.h"
 #include "recipient-node/prefetcher.h"
 #include "rpc/node_base.h"
 #include "rpc/user_auth.h"
 
 namespace pullmail {
-
-// Wakes Watch streams when a user's mailbox changes. Thread-safe.
-class ChangeFeed {
- public:
-  void Notify(const std::string& user);
-  // The user's change counter now.
-  uint64_t Version(const std::string& user);
-  // Waits until the counter differs from `seen` or `timeout` passes.
-  uint64_t WaitChange(const std::string& user, uint64_t seen, absl::Duration timeout);
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, uint64_t> versions_;
-};
 
 class RecipientNode {
  public:

@@ -2,7 +2,8 @@
 // replicas. Every replica sharing a PostgreSQL database writes its mailbox
 // changes with NOTIFY (core/storage/pg_store.h); this thread LISTENs and
 // wakes the local Watch streams of the users named, exactly as a local
-// change does (ChangeFeed::Notify). A lost connection is re-opened; while
+// change does (ChangeFeed::NotifyUser: the payload names the user only, so every
+// folder of theirs counts as changed). A lost connection is re-opened; while
 // it is down, Watch streams still see local changes and their own periodic
 // re-read.
 #include "core/storage/pg_store.h"
@@ -32,7 +33,7 @@ void RecipientNode::StartChangeListener() {
         listener.reset();
         continue;
       }
-      for (const std::string& user : *users) changes_.Notify(user);
+      for (const std::string& user : *users) changes_.NotifyUser(user);
     }
   });
 }

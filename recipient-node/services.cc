@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "core/imap/imap_mime.h"
 #include "core/logic/author.h"
+#include "core/logic/mailbox_rules.h"
+#include "core/logic/watch_rules.h"
 #include "core/storage/types.h"
 #include "core/util/limits.h"
 #include "core/util/logging.h"
@@ -425,49 +428,59 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
     return grpc::Status::OK;
   }
 
-  // Sends "exists" for every visible message that arrives after the call
-  // starts, and a "flags"/"expunge" nudge when the folder changes otherwise.
+  // Sends the events core's rule (core/logic/watch_rules.h) makes of each
+  // change to the watched folder after the call starts. Only changes to
+  // that folder wake the stream (ChangeFeed); a woken stream reads what
+  // changed above its cursor's modseq (counts and changed entries, not the
+  // folder), and the streams one change wakes share one reading. The
+  // initial metadata goes out once the stream is set up, so that a watcher
+  // knows it is open before any event.
   grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
                      grpc::ServerWriter<v1::WatchEvent>* writer) override {
     auto user = node_->auth().Authenticate(*ctx);
     if (!user.ok()) return ToGrpc(user.status());
-    v1::ListMessagesRequest list;
-    list.set_folder(req->folder());
-    auto first = node_->ListMessages(*user, list);
+    // Before the open metadata: a watcher backs off from a stream that
+    // never opened, and opens one that did again at once.
+    if (node_->shutting_down()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the node is shutting down");
+    }
+    const std::string folder = req->folder().empty() ? std::string(kInbox) : req->folder();
+    std::unique_ptr<ChangeFeed::Subscription> sub = node_->changes().Subscribe(*user, folder);
+    // Subscribed first: a change from here on is counted, and read below or
+    // by the next reading.
+    uint64_t version = sub->Version();
+    auto read = [&](uint64_t from) -> absl::StatusOr<FolderChanges> {
+      absl::StatusOr<FolderChanges> c = node_->store().ListFolderChanges(*user, folder, from);
+      const std::string normalized = NormalizeFolderName(folder);
+      if (absl::IsNotFound(c.status()) && (normalized == kInbox || normalized == kJunkFolder)) {
+        // INBOX and Junk always exist (made on first use).
+        absl::Status made = node_->store().EnsureFolder(*user, folder).status();
+        if (!made.ok()) return made;
+        c = node_->store().ListFolderChanges(*user, folder, from);
+      }
+      return c;
+    };
+    // The folder now, with no entry above any modseq.
+    absl::StatusOr<FolderChanges> first = read(std::numeric_limits<int64_t>::max());
     if (!first.ok()) return ToGrpc(first.status());
-    uint32_t last_uid = first->folder().uid_next() - 1;
-    uint32_t last_count = first->folder().messages();
-    uint64_t version = node_->changes().Version(*user);
+    WatchCursor cursor = StartWatch(*first);
+    const std::string name = first->folder.name;
     Metrics::Global().Add("pullmail_watch_streams_opened_total");
+    ctx->AddInitialMetadata(std::string(kWatchOpenMetadata), "1");
+    writer->SendInitialMetadata();
     while (!ctx->IsCancelled()) {
       if (node_->shutting_down()) {
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the node is shutting down");
       }
-      uint64_t now = node_->changes().WaitChange(*user, version, absl::Seconds(1));
+      uint64_t now = sub->Wait(version, absl::Seconds(1));
       if (now == version) continue;
       version = now;
-      list.set_since_uid(last_uid);
-      auto fresh = node_->ListMessages(*user, list);
-      if (!fresh.ok()) return ToGrpc(fresh.status());
-      for (const v1::MessageInfo& m : fresh->messages()) {
-        v1::WatchEvent ev;
-        ev.set_folder(fresh->folder().name());
-        ev.set_uid(m.uid());
-        ev.set_kind("exists");
-        ev.set_messages(fresh->folder().messages());
-        Metrics::Global().Add("pullmail_watch_events_total{kind=\"exists\"}");
-        if (!writer->Write(ev)) return grpc::Status::OK;
-        last_uid = std::max(last_uid, m.uid());
-      }
-      if (fresh->messages_size() == 0) {
-        v1::WatchEvent ev;
-        ev.set_folder(fresh->folder().name());
-        ev.set_kind(fresh->folder().messages() < last_count ? "expunge" : "flags");
-        ev.set_messages(fresh->folder().messages());
+      auto changes = sub->Read(version, cursor.modseq, [&] { return read(cursor.modseq); });
+      if (!changes.ok()) return ToGrpc(changes.status());
+      for (const v1::WatchEvent& ev : WatchEvents(**changes, name, &cursor)) {
         Metrics::Global().Add(absl::StrCat("pullmail_watch_events_total{kind=\"", ev.kind(), "\"}"));
         if (!writer->Write(ev)) return grpc::Status::OK;
       }
-      last_count = fresh->folder().messages();
     }
     return grpc::Status::OK;
   }

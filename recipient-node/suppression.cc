@@ -61,7 +61,8 @@ absl::StatusOr<uint32_t> RecipientNode::SuppressUnreadCopies(const std::string& 
       if (!SuppressionMoves(CopyOf(e, local))) continue;
       RETURN_IF_ERROR(store_->MoveEntry(e.user, e.folder, e.uid, std::string(kJunkFolder),
                                         EntryState::kSuppressed, explanation).status());
-      changes_.Notify(e.user);
+      changes_.Notify(e.user, e.folder);
+      changes_.Notify(e.user, kJunkFolder);
       ++moved;
     }
   }
@@ -91,8 +92,9 @@ absl::StatusOr<v1::ReportResponse> RecipientNode::Report(const std::string& user
     if (auto to = OwnCopyAfterVerdict(folder, spam, local)) {
       RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, to->folder, to->state, to->reason)
                           .status());
+      changes_.Notify(user, folder);
+      changes_.Notify(user, to->folder);
     }
-    changes_.Notify(user);
     v1::ReportResponse resp;
     resp.set_explanation("a message you stored yourself: moved, nothing reported");
     return resp;
@@ -120,8 +122,9 @@ absl::StatusOr<v1::ReportResponse> RecipientNode::Report(const std::string& user
   if (auto to = OwnCopyAfterVerdict(folder, spam, local)) {
     RETURN_IF_ERROR(store_->MoveEntry(user, folder, e.uid, to->folder, to->state, to->reason)
                         .status());
+    changes_.Notify(user, folder);
+    changes_.Notify(user, to->folder);
   }
-  changes_.Notify(user);
   if (!fresh) {
     resp.set_explanation("you had already reported this message; counted once");
     return resp;
@@ -318,7 +321,8 @@ void RecipientNode::ReviewHeldAndPrefetch() {
         // Released copies get a fresh UID so clients see them as new mail.
         Placement to = PlacementFor(d);
         if (store_->MoveEntry(u.address, kInbox, e.uid, to.folder, to.state, to.reason).ok()) {
-          changes_.Notify(u.address);
+          changes_.Notify(u.address, kInbox);
+          changes_.Notify(u.address, to.folder);
           PM_LOG(INFO) << "held copy of " << n->message_id << " for " << u.address << ": "
                        << VisibilityName(d.visibility) << " (" << d.explanation << ")";
         }
@@ -341,7 +345,8 @@ void RecipientNode::ReviewHeldAndPrefetch() {
                               absl::StrCat(AV(policy_rule::kBodyHashThreshold), ": suppressed: ",
                                            net_spam, " net spam reports on this body"))
                 .ok()) {
-          changes_.Notify(u.address);
+          changes_.Notify(u.address, kInbox);
+          changes_.Notify(u.address, kJunkFolder);
           Metrics::Global().Add("pullmail_copies_suppressed_total");
           PM_LOG(INFO) << "unread copy of suppressed " << n->message_id << " for " << u.address
                        << " moved to Junk on review";
