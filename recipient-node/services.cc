@@ -6,7 +6,6 @@
 
 #include <condition_variable>
 #include <deque>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -430,11 +429,11 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
 
   // Sends the events core's rule (core/logic/watch_rules.h) makes of each
   // change to the watched folder after the call starts. Only changes to
-  // that folder wake the stream (ChangeFeed); a woken stream reads what
-  // changed above its cursor's modseq (counts and changed entries, not the
-  // folder), and the streams one change wakes share one reading. The
-  // initial metadata goes out once the stream is set up, so that a watcher
-  // knows it is open before any event.
+  // that folder wake the stream, and the first of its streams to wake reads
+  // what changed (counts and changed entries above the last reading, not
+  // the folder) for all of them (change_feed.h). The initial metadata goes
+  // out once the stream is set up, so that a watcher knows it is open
+  // before any event.
   grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchRequest* req,
                      grpc::ServerWriter<v1::WatchEvent>* writer) override {
     auto user = node_->auth().Authenticate(*ctx);
@@ -445,11 +444,7 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the node is shutting down");
     }
     const std::string folder = req->folder().empty() ? std::string(kInbox) : req->folder();
-    std::unique_ptr<ChangeFeed::Subscription> sub = node_->changes().Subscribe(*user, folder);
-    // Subscribed first: a change from here on is counted, and read below or
-    // by the next reading.
-    uint64_t version = sub->Version();
-    auto read = [&](uint64_t from) -> absl::StatusOr<FolderChanges> {
+    auto load = [&](uint64_t from) -> absl::StatusOr<FolderChanges> {
       absl::StatusOr<FolderChanges> c = node_->store().ListFolderChanges(*user, folder, from);
       const std::string normalized = NormalizeFolderName(folder);
       if (absl::IsNotFound(c.status()) && (normalized == kInbox || normalized == kJunkFolder)) {
@@ -460,11 +455,9 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       }
       return c;
     };
-    // The folder now, with no entry above any modseq.
-    absl::StatusOr<FolderChanges> first = read(std::numeric_limits<int64_t>::max());
-    if (!first.ok()) return ToGrpc(first.status());
-    WatchCursor cursor = StartWatch(*first);
-    const std::string name = first->folder.name;
+    std::unique_ptr<ChangeFeed::Subscription> sub = node_->changes().Subscribe(*user, folder);
+    absl::Status started = sub->Start(load);
+    if (!started.ok()) return ToGrpc(started);
     Metrics::Global().Add("pullmail_watch_streams_opened_total");
     ctx->AddInitialMetadata(std::string(kWatchOpenMetadata), "1");
     writer->SendInitialMetadata();
@@ -472,12 +465,9 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       if (node_->shutting_down()) {
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the node is shutting down");
       }
-      uint64_t now = sub->Wait(version, absl::Seconds(1));
-      if (now == version) continue;
-      version = now;
-      auto changes = sub->Read(version, cursor.modseq, [&] { return read(cursor.modseq); });
-      if (!changes.ok()) return ToGrpc(changes.status());
-      for (const v1::WatchEvent& ev : WatchEvents(**changes, name, &cursor)) {
+      absl::StatusOr<std::vector<v1::WatchEvent>> events = sub->Next(absl::Seconds(1), load);
+      if (!events.ok()) return ToGrpc(events.status());
+      for (const v1::WatchEvent& ev : *events) {
         Metrics::Global().Add(absl::StrCat("pullmail_watch_events_total{kind=\"", ev.kind(), "\"}"));
         if (!writer->Write(ev)) return grpc::Status::OK;
       }
