@@ -25,6 +25,14 @@ Maildir (if `dovecot` is installed: `apt-get install dovecot-imapd`):
   mixed     --clients clients for --mixed-seconds of mixed commands (NOOP,
             FETCH FLAGS, FETCH a body, STORE, SEARCH, APPEND): operations/s,
             and each command's p50 in ms
+  loop      (--cached-loop SECONDS, instead of everything above) only the
+            bulk cached read: the --messages bodies read once, then
+            --loop-rounds rounds of `UID FETCH 1:N BODY.PEEK[]` repeated for
+            SECONDS against the gateway and then against Dovecot: MB/s and
+            the server side's CPU per message of each, and their ratios
+            (pullmail: gateway + recipient node). --perf-record DIR also
+            records `perf record --call-graph dwarf` of the gateway and the
+            recipient node during the first round's pullmail loop
   soak      (--soak SECONDS, instead of everything above) --soak-clients
             clients (50) of the same mixed commands for SECONDS against the
             gateway, each APPEND expunged again so that the mailbox keeps its
@@ -42,6 +50,7 @@ Usage: bench/gateway_bench.py [--bin-dir build] [--messages 200]
                               [--size 4096] [--big 1048576,16777216]
                               [--latency 100] [--clients 5] [--mixed-seconds 10]
        bench/gateway_bench.py --soak 600 [--soak-clients 50] [--soak-interval 30]
+       bench/gateway_bench.py --cached-loop 5 [--loop-rounds 3] [--perf-record DIR]
 """
 
 import argparse
@@ -427,6 +436,55 @@ def soak(label, connect, procs, clients, seconds, interval):
     return samples[:-1]
 
 
+def loop_fetch(m, uids, seconds, meter):
+    """`UID FETCH uids BODY.PEEK[]` over and over for `seconds`: (messages/s,
+    MB/s, server CPU in us per message)."""
+    meter.start()
+    t0 = time.perf_counter()
+    n = size = 0
+    while time.perf_counter() - t0 < seconds:
+        size += sum(len(b) for b in fetch_bodies(m, uids))
+        n += len(uids)
+    t = time.perf_counter() - t0
+    cpu = meter.stop()
+    return n / t, size / t / 1e6, cpu / n * 1e6
+
+
+def cached_loop(args, m, uids, pm_pids, d, dovecot_pids):
+    """--cached-loop: rounds of the bulk cached read, pullmail then Dovecot."""
+    print(f"bulk cached read: UID FETCH of {len(uids)} bodies of {args.size} B, repeated for "
+          f"{args.cached_loop:g} s each; CPU = server CPU per message (pullmail: gateway + "
+          f"recipient node)")
+    print(f"{'round':>5} {'pullmail MB/s':>14} {'dovecot MB/s':>13} {'ratio':>6} "
+          f"{'pullmail us':>12} {'dovecot us':>11} {'ratio':>6}")
+    walls, cpus = [], []
+    for k in range(args.loop_rounds):
+        perf = []
+        if args.perf_record and k == 0:
+            os.makedirs(args.perf_record, exist_ok=True)
+            for name, pid in zip(("gateway", "recipient"), pm_pids()):
+                perf.append(subprocess.Popen(
+                    ["perf", "record", "-F", "999", "--call-graph", "dwarf,16384", "-p", str(pid),
+                     "-o", os.path.join(args.perf_record, f"{name}.data")],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(1)
+        _, pm_mb, pm_us = loop_fetch(m, uids, args.cached_loop, CpuMeter(pm_pids))
+        for p in perf:
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=120)
+        if d is None:
+            print(f"{k:5d} {pm_mb:14.1f} {'-':>13} {'-':>6} {pm_us:12.1f}")
+            continue
+        _, dv_mb, dv_us = loop_fetch(d, uids, args.cached_loop, CpuMeter(dovecot_pids))
+        walls.append(pm_mb / dv_mb)
+        cpus.append(dv_us / pm_us)
+        print(f"{k:5d} {pm_mb:14.1f} {dv_mb:13.1f} {pm_mb / dv_mb:6.2f} {pm_us:12.1f} "
+              f"{dv_us:11.1f} {dv_us / pm_us:6.2f}", flush=True)
+    if walls:
+        print(f"median ratio (> 1: pullmail better): wall {percentile(walls, 50):.2f}, "
+              f"CPU per message {percentile(cpus, 50):.2f}")
+
+
 def start_dovecot(world, node, bodies):
     """A Dovecot holding `bodies` in bob's Maildir, with `node`'s certificate:
     (process, IMAP port)."""
@@ -501,7 +559,15 @@ def main():
                     help="seconds of the soak run (instead of the other figures); 0 = no soak")
     ap.add_argument("--soak-clients", type=int, default=50)
     ap.add_argument("--soak-interval", type=float, default=30)
+    ap.add_argument("--cached-loop", type=float, default=0,
+                    help="seconds of each bulk cached read loop (instead of the other figures)")
+    ap.add_argument("--loop-rounds", type=int, default=3)
+    ap.add_argument("--perf-record", default="",
+                    help="with --cached-loop: perf record the gateway and the recipient node "
+                         "into this folder during the first round")
     args = ap.parse_args()
+    if args.cached_loop > 0:
+        args.big, args.latency = "", 0
     bigs = [int(x) for x in args.big.split(",") if x]
 
     world = World(args.bin_dir, "gateway-bench")
@@ -559,6 +625,20 @@ def main():
             return
         m, count = imap_session(host, port, bob.address, bob.password, ctx, "b.example")
         small = list(range(1, args.messages + 1))
+        if args.cached_loop > 0:
+            bodies = fetch_bodies(m, small)  # the first read: cached from here on
+            d = None
+            if shutil.which("dovecot"):
+                dovecot, dport = start_dovecot(world, b, bodies)
+                d, _ = imap_session("127.0.0.1", dport, "bob", "bench", ctx, "b.example")
+                assert fetch_bodies(d, small) == bodies
+            assert fetch_bodies(m, small) == bodies
+            cached_loop(args, m, small, lambda: [b.gateway.pid, b.recipient.pid], d,
+                        lambda: tree_pids(dovecot.pid))
+            m.logout()
+            if d is not None:
+                d.logout()
+            return
         big = list(range(args.messages + 1, lat_first_uid))
         lat = list(range(lat_first_uid, len(messages) + 1))
         before = b.recipient.counter(FETCHED)

@@ -321,11 +321,21 @@ absl::StatusOr<std::vector<RecipientNode::PreparedRead>> RecipientNode::PrepareR
     }
     out[i].entry = std::move(found[i]->entry);
     out[i].notification = std::move(found[i]->notification);
+    out[i].read_counted = found[i]->read_counted;
     keys.push_back(BodyCacheKey(out[i].notification));
     keyed.push_back(i);
   }
-  ASSIGN_OR_RETURN(std::vector<bool> cached, store_->HasBodies(keys));
-  for (size_t k = 0; k < keyed.size(); ++k) out[keyed[k]].cached = cached[k];
+  ASSIGN_OR_RETURN(std::vector<CachedBodyRead> cached,
+                   store_->ReadCachedBodies(keys, kPreparedBodyBytes, kPreparedBytes));
+  for (size_t k = 0; k < keyed.size(); ++k) {
+    PreparedRead& p = out[keyed[k]];
+    p.cached = cached[k].cached;
+    // A body of another size than its notification's is read (and its
+    // damage reported) the slow way.
+    if (cached[k].bytes && cached[k].bytes->size() == p.notification.body_size) {
+      p.body = std::move(cached[k].bytes);
+    }
+  }
   return out;
 }
 
@@ -334,13 +344,14 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::ReadPrepared(const std:
                                                                       const PreparedRead& p,
                                                                       bool peek) {
   RETURN_IF_ERROR(p.status);
-  return ReadFound(user, folder, p.entry, p.notification, p.cached, peek, nullptr);
+  return ReadFound(user, folder, p.entry, p.notification, p.cached, peek, nullptr,
+                   p.read_counted);
 }
 
 absl::StatusOr<RecipientNode::ReadResult> RecipientNode::ReadFound(
     const std::string& user, const std::string& folder, MailboxEntry e,
     const StoredNotification& n, std::optional<bool> cached, bool peek,
-    const std::function<bool(uint64_t)>& before_fetch) {
+    const std::function<bool(uint64_t)>& before_fetch, std::optional<bool> read_counted) {
   Metrics::Global().Add("pullmail_reads_total");
   const bool local = IsLocalMessage(n);
   bool from_cache = true;
@@ -363,7 +374,7 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::ReadFound(
   if (ReadMayCount(CopyOf(e, local))) {
     // A first read counts for the sender's reputation (core's policy), once
     // per user and message.
-    RETURN_IF_ERROR(NoteFirstRead(user, n));
+    RETURN_IF_ERROR(NoteFirstRead(user, n, read_counted));
   }
   if (!peek && !HasFlag(e, kSeenFlag)) {
     ASSIGN_OR_RETURN(std::vector<MailboxEntry> updated,

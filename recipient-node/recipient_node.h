@@ -127,12 +127,21 @@ class RecipientNode {
   // whose body is cached is read by ReadPrepared without lookups of its own
   // and only the others need Read (which fetches). `status` is Read's
   // NotFound for a UID that does not exist or is not visible.
+  //
+  // A window's small cached bodies come read along (`body`: at most
+  // kPreparedBodyBytes each and kPreparedBytes in all per call; the store's
+  // bytes, as ReadCachedBody would give them), so that streaming them needs
+  // no statement of its own; the others are read in slices as before.
   struct PreparedRead {
     absl::Status status;
     MailboxEntry entry;
     StoredNotification notification;
     bool cached = false;
+    std::optional<bool> read_counted;  // EntryForRead::read_counted
+    std::optional<std::string> body;   // the stored body, when read along
   };
+  static constexpr size_t kPreparedBodyBytes = 64 * 1024;
+  static constexpr size_t kPreparedBytes = 1024 * 1024;
   absl::StatusOr<std::vector<PreparedRead>> PrepareReads(const std::string& user,
                                                          const std::string& folder,
                                                          const std::vector<uint32_t>& uids);
@@ -268,7 +277,12 @@ class RecipientNode {
   // The first read of a copy, for the policy (mailbox.cc calls it).
   // A read core's ReadMayCount lets count: counted unless this user's read
   // of `n` is marked counted in the store or waits in policy_pending_.
-  absl::Status NoteFirstRead(const std::string& user, const StoredNotification& n);
+  // `counted`: the store's mark as a look-up of the set found it
+  // (EntryForRead::read_counted); nullopt asks the store. A mark found
+  // missing that a pass then writes is harmless: CommitReadMarks drops the
+  // second read of it.
+  absl::Status NoteFirstRead(const std::string& user, const StoredNotification& n,
+                             std::optional<bool> counted = std::nullopt);
   // SyncPolicy's first step: commits the marks of the unmarked reads in
   // *events in one transaction and drops the reads whose mark was there
   // already (another replica counted them meanwhile).
@@ -278,7 +292,8 @@ class RecipientNode {
   absl::StatusOr<ReadResult> ReadFound(const std::string& user, const std::string& folder,
                                        MailboxEntry e, const StoredNotification& n,
                                        std::optional<bool> cached, bool peek,
-                                       const std::function<bool(uint64_t)>& before_fetch);
+                                       const std::function<bool(uint64_t)>& before_fetch,
+                                       std::optional<bool> read_counted = std::nullopt);
   // The folder with its counts; INBOX and Junk, which always exist, are
   // created on first use. NotFound for another folder that does not exist.
   absl::StatusOr<Folder> GetOrMakeFolder(const std::string& user, const std::string& folder);

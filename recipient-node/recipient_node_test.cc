@@ -354,6 +354,58 @@ TEST_F(RecipientNodeTest, PreparedReadsFindASetAtOnceAndReadByReadsRules) {
   EXPECT_TRUE(absl::IsNotFound(node_->ReadPrepared(ann, "INBOX", p[2], true).status()));
 }
 
+// With the SQLite store a set's lookups bring each small cached body's
+// bytes and the user's read mark along (no statement per message when it
+// streams); a big body is left to the slices, and a read mark found missing
+// that a pass writes meanwhile still counts the read once.
+TEST_F(RecipientNodeTest, PreparedReadsBringSmallBodiesAndReadMarksAlong) {
+  auto db = OpenSqliteDb((dir_ / "node.db").string());
+  ASSERT_TRUE(db.ok()) << db.status();
+  Open(Open2(), NewSqliteRecipientStore(*db));
+  const std::string small = "body of m1", big(RecipientNode::kPreparedBodyBytes + 1, 'b');
+  Deliver(Notification(kGood, "m1", small, {"ann"}));
+  Deliver(Notification(kGood, "m2", big, {"ann"}));
+  Deliver(Notification(kGood, "m3", "body of m3", {"ann"}));
+  for (const auto& [id, body] : {std::pair<std::string, std::string>{"m1", small}, {"m2", big}}) {
+    auto n = node_->store().FindNotification(kGood, id + "@" + kGood);
+    ASSERT_TRUE(n.ok()) << n.status();
+    ASSERT_TRUE(node_->store().PutBody(BodyCacheKey(*n), body).ok());
+  }
+  const std::string ann = std::string("ann@") + kHere;
+  auto prepared = node_->PrepareReads(ann, "INBOX", {1, 2, 3});
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  const auto& p = *prepared;
+  ASSERT_TRUE(p[0].cached && p[1].cached && !p[2].cached);
+  ASSERT_TRUE(p[0].body.has_value());
+  EXPECT_EQ(*p[0].body, small);
+  EXPECT_FALSE(p[1].body.has_value());  // above kPreparedBodyBytes: read in slices
+  EXPECT_FALSE(p[2].body.has_value());
+  for (const auto& r : p) EXPECT_EQ(r.read_counted, std::optional<bool>(false));
+
+  auto stored_reads = [&] {
+    node_->Maintain();  // the pending reads and their marks reach the store
+    auto text = node_->store().GetPolicyState();
+    auto snapshot = ParsePolicySnapshot(text.ok() ? *text : "", "test");
+    double reads = -1;
+    for (const PolicySnapshot::Domain& d : snapshot.ok() ? snapshot->domains
+                                                         : std::vector<PolicySnapshot::Domain>{}) {
+      if (d.domain == kGood) reads = d.reads;
+    }
+    return reads;
+  };
+  ASSERT_TRUE(node_->ReadPrepared(ann, "INBOX", p[0], /*peek=*/true).ok());
+  EXPECT_EQ(stored_reads(), 1);
+  // The lookup before the pass said "not counted": read by it now, after
+  // the pass marked it, the read still counts once.
+  ASSERT_TRUE(node_->ReadPrepared(ann, "INBOX", p[0], /*peek=*/true).ok());
+  EXPECT_EQ(stored_reads(), 1);
+  auto again = node_->PrepareReads(ann, "INBOX", {1});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)[0].read_counted, std::optional<bool>(true));
+  ASSERT_TRUE(node_->ReadPrepared(ann, "INBOX", (*again)[0], /*peek=*/true).ok());
+  EXPECT_EQ(stored_reads(), 1);
+}
+
 // ListMessagesRequest.changed_since: only the messages whose modseq went
 // up (a flag change, new mail), what left in `vanished`, counts of the whole
 // folder; the gateway's IMAP refresh brings its listing up to date with it.

@@ -414,12 +414,15 @@ void RecipientNode::AdoptPolicy(SpamPolicy committed) {
   *policy_ = std::move(committed);
 }
 
-absl::Status RecipientNode::NoteFirstRead(const std::string& user, const StoredNotification& n) {
+absl::Status RecipientNode::NoteFirstRead(const std::string& user, const StoredNotification& n,
+                                          std::optional<bool> counted) {
   // Marked in the store: counted by an earlier pass (or another replica).
   // The mark itself is written by the next SyncPolicy, with the pass's other
   // reads in one transaction: a read costs no write of its own.
-  ASSIGN_OR_RETURN(bool counted, store_->IsReadCounted(user, n.id));
-  if (counted) return absl::OkStatus();
+  if (!counted.has_value()) {
+    ASSIGN_OR_RETURN(counted, store_->IsReadCounted(user, n.id));
+  }
+  if (*counted) return absl::OkStatus();
   const absl::Time now = clock().Now();
   std::lock_guard<std::mutex> lock(policy_mu_);
   if (!reads_unmarked_.emplace(user, n.id).second) return absl::OkStatus();  // waiting already

@@ -166,20 +166,28 @@ std::string AuthenticationResultsField(std::string_view value) {
 }
 
 std::string ServedHeaderFilter::Feed(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() + held_.size());
+  FeedTo(in, &out);
+  return out;
+}
+
+void ServedHeaderFilter::FeedTo(std::string_view in, std::string* out) {
   static constexpr std::string_view kName = "authentication-results:";
   static constexpr std::string_view kRenamed = "X-Original-Auth-Result:";
   static_assert(kName.size() == kRenamed.size());
-  std::string out;
-  out.reserve(in.size() + held_.size());
   size_t i = 0;
   while (i < in.size() && in_header_) {
-    char c = in[i++];
     if (!line_start_) {
-      out.push_back(c);
-      if (c == '\n') line_start_ = true;
+      // The rest of a decided line passes as it is.
+      const size_t nl = in.find('\n', i);
+      const size_t end = nl == std::string_view::npos ? in.size() : nl + 1;
+      out->append(in.data() + i, end - i);
+      i = end;
+      if (nl != std::string_view::npos) line_start_ = true;
       continue;
     }
-    held_.push_back(c);
+    held_.push_back(in[i++]);
     if (held_ == "\r") continue;  // maybe the empty line that ends the header
     if (held_ == "\n" || held_ == "\r\n") {
       in_header_ = false;
@@ -188,18 +196,22 @@ std::string ServedHeaderFilter::Feed(std::string_view in) {
       if (held_.size() < kName.size()) continue;
       held_ = std::string(kRenamed);
     }
-    out += held_;
+    out->append(held_);
     line_start_ = held_.back() == '\n';
     held_.clear();
   }
-  out.append(in.substr(i));
-  return out;
+  out->append(in.data() + i, in.size() - i);
 }
 
 std::string ServedHeaderFilter::Finish() {
   std::string rest;
   rest.swap(held_);
   return rest;
+}
+
+void ServedHeaderFilter::FinishTo(std::string* out) {
+  out->append(held_);
+  held_.clear();
 }
 
 }  // namespace pullmail

@@ -99,6 +99,9 @@ class ServedHeaderFilter {
  public:
   std::string Feed(std::string_view in);
   std::string Finish();
+  // The same, appending to *out (no string of their own).
+  void FeedTo(std::string_view in, std::string* out);
+  void FinishTo(std::string* out);
 
  private:
   bool in_header_ = true;

@@ -164,4 +164,12 @@ absl::StatusOr<std::vector<bool>> RecipientStore::HasBodies(const std::vector<st
   return out;
 }
 
+absl::StatusOr<std::vector<CachedBodyRead>> RecipientStore::ReadCachedBodies(
+    const std::vector<std::string>& keys, size_t, size_t) {
+  ASSIGN_OR_RETURN(std::vector<bool> has, HasBodies(keys));
+  std::vector<CachedBodyRead> out(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) out[i].cached = has[i];
+  return out;
+}
+
 }  // namespace pullmail

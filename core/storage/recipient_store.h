@@ -81,6 +81,18 @@ struct CopyResult {
 struct EntryForRead {
   MailboxEntry entry;
   StoredNotification notification;
+  // Whether the user's read of it is marked counted (IsReadCounted's
+  // answer), when the back end looked it up with the entry (SQLite);
+  // nullopt: not looked up (ask IsReadCounted when it matters).
+  std::optional<bool> read_counted;
+};
+
+// One key of RecipientStore::ReadCachedBodies.
+struct CachedBodyRead {
+  bool cached = false;
+  // The whole cached body, when the back end read it along (see
+  // ReadCachedBodies); nullopt: read it with ReadCachedBody.
+  std::optional<std::string> bytes;
 };
 
 // What SetFlagsUnchangedSince did (RFC 7162 3.1.3 STORE UNCHANGEDSINCE).
@@ -313,6 +325,16 @@ class RecipientStore {
   // HasBody for each of `keys`, in order. The default asks HasBody per key;
   // the SQLite back end answers a few dozen keys per statement.
   virtual absl::StatusOr<std::vector<bool>> HasBodies(const std::vector<std::string>& keys);
+
+  // HasBodies, with the bytes of small cached bodies read along (a FETCH
+  // set's bodies without a statement per message): for each of `keys`, in
+  // order, whether it is cached and, for some cached bodies of at most
+  // `max_each` bytes, the whole body, so long as the bodies returned come to
+  // at most `max_total` bytes in all. Any cached body may come without its
+  // bytes (the default answers HasBodies and returns none: the memory and
+  // PostgreSQL stores); a body's bytes are never partial.
+  virtual absl::StatusOr<std::vector<CachedBodyRead>> ReadCachedBodies(
+      const std::vector<std::string>& keys, size_t max_each, size_t max_total);
 
   // Size of the cached body. NotFound if not cached.
   virtual absl::StatusOr<uint64_t> CachedBodySize(std::string_view key) = 0;

@@ -752,6 +752,88 @@ TEST_P(RecipientStoreContract, GetEntriesForReadAnswersEachUidInOrder) {
   PM_EXPECT_CODE(store_->GetEntriesForRead(kBob, "INBOX", {1}), kNotFound);
 }
 
+// A read mark found along with the entry (SQLite) is the store's mark, as
+// IsReadCounted gives it; a back end that does not look it up says nothing.
+TEST_P(RecipientStoreContract, GetEntriesForReadGivesTheReadMarkOrNothing) {
+  std::vector<InsertResult> inserted;
+  for (int i = 0; i < 40; ++i) inserted.push_back(Insert(absl::StrCat("m", i), {kAlice, kBob}));
+  auto made = store_->MarkReadsCounted({{kAlice, inserted[2].notification_id},
+                                        {kAlice, inserted[35].notification_id},
+                                        {kBob, inserted[4].notification_id}});
+  PM_ASSERT_OK(made);
+  std::vector<uint32_t> uids;
+  for (uint32_t u = 1; u <= 40; ++u) uids.push_back(u);
+  for (const std::vector<uint32_t>& set : {uids, std::vector<uint32_t>{3}}) {
+    auto got = store_->GetEntriesForRead(kAlice, "INBOX", set);
+    PM_ASSERT_OK(got);
+    ASSERT_EQ(got->size(), set.size());
+    for (size_t i = 0; i < set.size(); ++i) {
+      ASSERT_TRUE((*got)[i].has_value());
+      const EntryForRead& r = *(*got)[i];
+      if (!r.read_counted.has_value()) continue;  // not looked up: fine
+      EXPECT_EQ(*r.read_counted, *store_->IsReadCounted(kAlice, r.notification.id)) << set[i];
+      EXPECT_EQ(*r.read_counted, set[i] == 3 || set[i] == 36) << set[i];  // not Bob's mark
+    }
+  }
+  if (GetParam() == Backend::kSqlite) {
+    auto got = store_->GetEntriesForRead(kAlice, "INBOX", {3, 5});
+    ASSERT_TRUE((*got)[0]->read_counted.has_value());  // the SQLite store looks it up
+    EXPECT_TRUE(*(*got)[0]->read_counted);
+    EXPECT_FALSE(*(*got)[1]->read_counted);
+  }
+}
+
+// ReadCachedBodies: HasBodies' answer for every key in order, and bytes only
+// whole, only for bodies within max_each, within max_total in all.
+TEST_P(RecipientStoreContract, ReadCachedBodiesReadsSmallBodiesWholeWithinItsBounds) {
+  std::vector<std::string> keys, bodies;
+  for (int i = 0; i < 40; ++i) {
+    keys.push_back(Hash('b') + absl::StrCat("d", i));
+    bodies.push_back(i == 7 ? std::string() : std::string(100 + i * 10, static_cast<char>('a' + i % 26)));
+    if (i % 4 != 1) PM_ASSERT_OK(store_->PutBody(keys.back(), bodies.back()));
+  }
+  const std::string big(300'000, 'z');  // more than one SQLite chunk
+  keys.push_back(Hash('c') + "dbig");
+  bodies.push_back(big);
+  PM_ASSERT_OK(store_->PutBody(keys.back(), big));
+  keys.push_back(keys[3]);
+  bodies.push_back(bodies[3]);
+  keys.push_back(Hash('b'));  // a prefix of every key: not cached
+  bodies.push_back("");
+  for (size_t max_each : {size_t{1} << 20, size_t{300}}) {
+    for (size_t max_total : {size_t{1} << 30, size_t{2000}, size_t{0}}) {
+      auto got = store_->ReadCachedBodies(keys, max_each, max_total);
+      PM_ASSERT_OK(got);
+      ASSERT_EQ(got->size(), keys.size());
+      size_t total = 0, with_bytes = 0;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        const bool cached = i < 40 ? i % 4 != 1 : i < keys.size() - 1;
+        EXPECT_EQ((*got)[i].cached, cached) << i;
+        if (!(*got)[i].bytes.has_value()) continue;
+        ++with_bytes;
+        EXPECT_TRUE(cached) << i;
+        EXPECT_EQ(*(*got)[i].bytes, bodies[i]) << i;  // whole, never partial
+        EXPECT_LE((*got)[i].bytes->size(), max_each) << i;
+        if (i != 42) total += (*got)[i].bytes->size();  // 42 repeats 3
+      }
+      EXPECT_LE(total, max_total);
+      if (GetParam() == Backend::kSqlite && max_total == (size_t{1} << 30)) {
+        // The SQLite store reads every small body along (not the big one:
+        // it is more than one chunk).
+        EXPECT_FALSE((*got)[40].bytes.has_value());
+        EXPECT_EQ(with_bytes, max_each == 300 ? 17u : 31u);
+      }
+    }
+  }
+  auto one = store_->ReadCachedBodies({keys[0]}, 1 << 20, 1 << 20);
+  PM_ASSERT_OK(one);
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_TRUE((*one)[0].cached);
+  if ((*one)[0].bytes) EXPECT_EQ(*(*one)[0].bytes, bodies[0]);
+  EXPECT_FALSE((*store_->ReadCachedBodies({keys[1]}, 1 << 20, 1 << 20))[0].cached);
+  EXPECT_TRUE(store_->ReadCachedBodies({}, 1 << 20, 1 << 20)->empty());
+}
+
 // An IMAP refresh's read: the folder, its entries counted by state, the
 // entries changed above a modseq and the UIDs removed above it.
 TEST_P(RecipientStoreContract, ListFolderChangesHasTheChangesAndCountsByState) {

@@ -36,6 +36,13 @@ constexpr char kEntryColumns[] =
     "user, folder, uid, notification_id, flags, seen, deleted, internal_date_us, modseq, state, "
     "reason";
 
+// The columns a list such as kEntryColumns names.
+constexpr int ColumnCount(std::string_view columns) {
+  int n = 1;
+  for (char c : columns) n += c == ',';
+  return n;
+}
+
 // Batched lookups bind this many values to one cached statement's IN list
 // (a shorter batch repeats its last value).
 constexpr size_t kInGroup = 32;
@@ -79,6 +86,7 @@ class SqliteRecipientStore : public RecipientStore {
     absl::MutexLock lock(&db_->mu());
     absl::StatusOr<int> v = db_->SchemaVersion();
     keeps_structures_ = v.ok() && *v >= 10;
+    counts_reads_ = v.ok() && *v >= 9;
     // Chunks of bodies whose writing a crash cut off (StartBody): never
     // visible, only taking room.
     Statement st(db_.get(),
@@ -407,15 +415,22 @@ class SqliteRecipientStore : public RecipientStore {
     std::string folder = NormalizeFolderName(folder_name);
     // One statement for a group of kInGroup UIDs, and one for a single UID
     // (a one-message FETCH should not bind 32).
-    auto sql = [](size_t group) {
+    // The user's read mark comes along (a LEFT JOIN on its primary key), so
+    // that a read of the set asks IsReadCounted of none of them.
+    auto sql = [](size_t group, bool marks) {
       return absl::StrCat(
           "SELECT ", Prefixed("e.", kEntryColumns), ", ", Prefixed("n.", kNotificationColumns),
-          " FROM entries e JOIN notifications n ON n.id = e.notification_id "
-          "WHERE e.user = ?1 AND e.folder = ?2 AND e.uid IN (",
-          Params(3, group), ")");
+          marks ? ", r.notification_id IS NOT NULL" : ", NULL",
+          " FROM entries e JOIN notifications n ON n.id = e.notification_id ",
+          marks ? "LEFT JOIN read_counted r ON r.user = e.user AND r.notification_id = n.id " : "",
+          "WHERE e.user = ?1 AND e.folder = ?2 AND e.uid IN (", Params(3, group), ")");
     };
-    static const std::string group_sql = sql(kInGroup), one_sql = sql(1);
+    static const std::string group_sql = sql(kInGroup, true), one_sql = sql(1, true),
+                             old_group_sql = sql(kInGroup, false), old_one_sql = sql(1, false);
     constexpr int kNotificationAt = 11;  // kEntryColumns' count
+    constexpr int kCountedAt = 24;       // after kNotificationColumns'
+    static_assert(kNotificationAt == ColumnCount(kEntryColumns));
+    static_assert(kCountedAt == kNotificationAt + ColumnCount(kNotificationColumns));
     SqliteDb::ReadLock r(db_.get());
     // One state of the folder for the whole set.
     if (uids.size() > kInGroup) RETURN_IF_ERROR(r.Snapshot());
@@ -424,7 +439,8 @@ class SqliteRecipientStore : public RecipientStore {
     for (size_t first = 0; first < uids.size(); first += kInGroup) {
       const size_t n = std::min(kInGroup, uids.size() - first);
       const size_t group = n == 1 ? 1 : kInGroup;
-      Statement st(r.db(), n == 1 ? one_sql : group_sql);
+      Statement st(r.db(), counts_reads_ ? (n == 1 ? one_sql : group_sql)
+                                         : (n == 1 ? old_one_sql : old_group_sql));
       st.Text(1, user).Text(2, folder);
       for (size_t i = 0; i < group; ++i) st.Int(3 + i, uids[first + std::min(i, n - 1)]);
       while (true) {
@@ -433,6 +449,7 @@ class SqliteRecipientStore : public RecipientStore {
         EntryForRead found;
         RETURN_IF_ERROR(EntryFromRow(st, 0, &found.entry));
         NotificationFromRow(st, kNotificationAt, &found.notification);
+        if (counts_reads_) found.read_counted = st.ColInt(kCountedAt) != 0;
         // A UID asked for twice in the group gets the row twice.
         size_t last = first + n;
         for (size_t i = first; i < first + n; ++i) {
@@ -891,6 +908,56 @@ class SqliteRecipientStore : public RecipientStore {
           for (size_t i = 0; i < n; ++i) {
             if (keys[first + i] == k) out[first + i] = true;
           }
+        }
+      }
+    }
+    return out;
+  }
+
+  // HasBodies' statement, joined to each small body's only chunk: a body of
+  // at most one chunk's size is that chunk (kStoredBodyChunkSize), so one
+  // statement per kInGroup keys reads them all.
+  absl::StatusOr<std::vector<CachedBodyRead>> ReadCachedBodies(const std::vector<std::string>& keys,
+                                                               size_t max_each,
+                                                               size_t max_total) override {
+    max_each = std::min(max_each, kStoredBodyChunkSize);
+    SqliteDb::ReadLock r(db_.get());
+    std::vector<CachedBodyRead> out(keys.size());
+    auto sql = [](size_t group) {
+      return absl::StrCat(
+          "SELECT c.sha256, c.size, k.data FROM cached_bodies c LEFT JOIN cached_body_chunks k "
+          "ON k.sha256 = c.sha256 AND k.idx = 0 AND c.size <= ?1 WHERE c.sha256 IN (",
+          Params(2, group), ")");
+    };
+    static const std::string group_sql = sql(kInGroup), one_sql = sql(1);
+    size_t total = 0;
+    // One snapshot for the groups: fewer lock round trips on the reader.
+    if (keys.size() > kInGroup) RETURN_IF_ERROR(r.Snapshot());
+    for (size_t first = 0; first < keys.size(); first += kInGroup) {
+      const size_t n = std::min(kInGroup, keys.size() - first);
+      const size_t group = n == 1 ? 1 : kInGroup;
+      Statement st(r.db(), n == 1 ? one_sql : group_sql);
+      st.Int(1, static_cast<int64_t>(max_each));
+      // Unused places repeat the last key.
+      for (size_t i = 0; i < group; ++i) st.Blob(2 + i, keys[first + std::min(i, n - 1)]);
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        const std::string_view k = st.ColBlobView(0);
+        const uint64_t size = static_cast<uint64_t>(st.ColInt(1));
+        // A 0-byte body has no chunk; a chunk of another size than the body
+        // is damage that ReadCachedBody reports (no bytes here).
+        const bool whole = size <= max_each && total + size <= max_total &&
+                           (st.ColIsNull(2) ? size == 0 : st.ColBlobView(2).size() == size);
+        std::optional<std::string> bytes;
+        if (whole) {
+          bytes.emplace(size == 0 ? std::string_view() : st.ColBlobView(2));
+          total += size;
+        }
+        for (size_t i = first; i < first + n; ++i) {
+          if (keys[i] != k || out[i].cached) continue;
+          out[i].cached = true;
+          out[i].bytes = bytes;
         }
       }
     }
@@ -1431,6 +1498,7 @@ class SqliteRecipientStore : public RecipientStore {
 
   std::shared_ptr<SqliteDb> db_;
   bool keeps_structures_ = false;  // the schema has cached_body_structures
+  bool counts_reads_ = false;      // the schema has read_counted (migration 9)
   std::mutex put_mu_;
   std::condition_variable put_cv_;
   std::vector<PendingBody*> put_queue_;  // guarded by put_mu_

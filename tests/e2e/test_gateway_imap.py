@@ -312,6 +312,63 @@ class GatewayImap(WorldTestCase):
         self.assertIn(b"\\Seen", got)
         self.assertIn(b"<p>at noon</p>", got)
 
+    def test_bulk_fetch_matches_the_node_read_byte_for_byte(self):
+        """Issue 9, seventh round: a FETCH set's small cached bodies come
+        with the set's lookups (one statement for a group of bodies instead
+        of one per message) and are filtered in one buffer. Every body of a
+        bulk FETCH, first read and cached, is byte for byte what the node's
+        own Read serves (slice by slice): the sender's Authentication-Results:
+        renamed, a body above the read-along size mixed in, an APPENDed
+        (local) one served as stored."""
+        bodies = []
+        for i in range(6):
+            head = (f"From: ann@a.example\r\nTo: bob@b.example\r\nSubject: bulk {i}\r\n"
+                    + ("Authentication-Results: forged.example; dkim=pass\r\n"
+                       "authentication-results: other.example; spf=pass\r\n" if i % 2 else "")
+                    + "\r\n")
+            text = "".join(f"line {k} of message {i}\r\n" for k in range(40 if i != 3 else 4000))
+            bodies.append((head + text).encode())
+        for i, msg in enumerate(bodies):
+            path = os.path.join(self.world.root, f"bulk{i}.eml")
+            with open(path, "wb") as f:
+                f.write(msg)
+            self.ann.run("send", "--json", "--file", path, "--to", self.bob.address)
+        self.bob.wait_for_messages(len(bodies))
+        r = self.raw_login()
+        r.send(b"s1 SELECT INBOX\r\n")
+        self.assertTrue(r.until_tagged(b"s1")[-1].startswith(b"s1 OK"))
+        local = bodies[1]  # the same bytes APPENDed: served exactly as stored
+        r.send(b"ap APPEND INBOX {%d+}\r\n" % len(local) + local + b"\r\n")
+        self.assertTrue(r.until_tagged(b"ap")[-1].startswith(b"ap OK"))
+        count = len(bodies) + 1
+
+        def fetched(tag):
+            out = self.fetch_raw(r, tag, "UID FETCH 1:* (BODY.PEEK[])")
+            got = {}
+            for m in re.finditer(rb"\* \d+ FETCH \(UID (\d+) BODY\[\] \{(\d+)\}\r\n", out):
+                got[int(m.group(1))] = out[m.end():m.end() + int(m.group(2))]
+            self.assertEqual(sorted(got), list(range(1, count + 1)), out[-200:])
+            return got
+
+        along = "pullmail_read_set_bodies_read_along_total"
+        first = fetched("f1")  # the pull: read-ahead, then the cache
+        before = self.b.recipient.counter(along)
+        cached = fetched("f2")
+        self.assertEqual(cached, first)
+        # Every body but the big one came with the lookups.
+        self.assertEqual(self.b.recipient.counter(along) - before, count - 1)
+        for uid in range(1, count + 1):
+            node = self.bob.read_json(uid)["body"].encode()
+            self.assertEqual(cached[uid], node, f"UID {uid}")
+        self.assertTrue(cached[2].startswith(b"Authentication-Results: b.example; "))
+        self.assertIn(b"X-Original-Auth-Result: forged.example", cached[2])
+        self.assertIn(b"X-Original-Auth-Result: other.example", cached[2])
+        self.assertEqual(cached[count], local)
+        # One at a time (a one-message set) gives the same bytes.
+        for uid in (2, 4, count):
+            one = self.fetch_raw(r, f"o{uid}", f"UID FETCH {uid} (BODY.PEEK[])")
+            self.assertIn(cached[uid] + b")\r\n", one)
+
     def test_store_flags_visible_to_the_node(self):
         self.send("Flag me", "body\n")
         self.bob.wait_for_messages(1)
