@@ -187,6 +187,17 @@ void BodyFetcher::BatchWork() {
   }
 }
 
+void BodyFetcher::RequeueIfExpunged(const std::vector<int64_t>& ids) {
+  // A copy expunged while its body was on the way: the release pass that
+  // looked at its row found nothing cached (core/logic/body_retention.h).
+  // The body is cached and served either way; a failure here only leaves
+  // it to the next expunge of a copy with the same key.
+  if (ids.empty()) return;
+  if (absl::Status s = store_->RequeueUnreferenced(ids); !s.ok()) {
+    PM_LOG(WARNING) << "release queue after a fetch: " << s;
+  }
+}
+
 void BodyFetcher::Settle(const BatchItem& item, bool alone, absl::Status status) {
   if (!alone) {
     Metrics::Global().Add(
@@ -259,15 +270,18 @@ void BodyFetcher::RunBatch(BatchJob job) {
     std::vector<std::pair<std::string_view, std::string_view>> puts;
     for (const auto& [i, bytes] : verified) puts.emplace_back(items[i].key, bytes);
     std::vector<absl::Status> results = store_->PutBodies(puts);
+    std::vector<int64_t> cached;
     for (size_t k = 0; k < verified.size(); ++k) {
       const BatchItem& item = items[verified[k].first];
       if (results[k].ok()) {
         PM_LOG(DEBUG) << "fetched " << item.n.message_id << " (" << verified[k].second.size()
                       << " bytes) from " << item.n.signing_domain << " in a batch";
+        cached.push_back(item.n.id);
       }
       Settle(item, false, results[k]);
     }
     verified.clear();
+    RequeueIfExpunged(cached);
   };
   while (!stop && reader->Read(&chunk)) {
     for (v1::BodyPiece& p : *chunk.mutable_pieces()) {
@@ -477,6 +491,7 @@ absl::Status BodyFetcher::Fetch(const StoredNotification& n) {
   } else {
     RETURN_IF_ERROR(store_->PutBody(BodyCacheKey(n), body));
   }
+  RequeueIfExpunged({n.id});
   PM_LOG(INFO) << "fetched " << n.message_id << " (" << received << " bytes) from "
                << n.signing_domain;
   return absl::OkStatus();

@@ -120,6 +120,9 @@ class BodyFetcher {
   void BatchWork();
   void RunBatch(BatchJob job);
   void Settle(const BatchItem& item, bool alone, absl::Status status);
+  // After bodies were cached for these rows: RecipientStore::
+  // RequeueUnreferenced (a copy expunged during its fetch).
+  void RequeueIfExpunged(const std::vector<int64_t>& ids);
   absl::StatusOr<std::shared_ptr<grpc::Channel>> SenderChannel(const std::string& domain);
   void Watch();
 

@@ -9,7 +9,8 @@
 // envelope sender = the user, no signed bytes (IsLocalMessage), no fetch
 // token, and no expiry (absl::InfiniteFuture: the node's only expiry logic,
 // prefetch before expiry, never selects them). Their body is in the body
-// cache from the start, so a read never fetches.
+// cache from the start, so a read never fetches. Expunged, their row and
+// body go at the next maintenance pass (core/logic/body_retention.h).
 #include <algorithm>
 #include <iterator>
 
@@ -20,6 +21,7 @@
 #include "core/crypto/sha256.h"
 #include "core/crypto/token.h"
 #include "core/logic/author.h"
+#include "core/logic/body_retention.h"
 #include "core/logic/mailbox_rules.h"
 #include "core/util/toml.h"
 #include "core/mail/header_summary.h"
@@ -462,6 +464,35 @@ absl::StatusOr<v1::ExpungeResponse> RecipientNode::Expunge(const std::string& us
   return resp;
 }
 
+void RecipientNode::ReleaseSpace() {
+  RecipientStore::ReleaseStats total;
+  const absl::Time now = clock().Now();
+  while (total.examined < kReleasePerPass) {
+    absl::StatusOr<RecipientStore::ReleaseStats> s =
+        store_->ReleaseUnreferenced(now, std::min(kReleaseBatch, kReleasePerPass - total.examined));
+    if (!s.ok()) {
+      PM_LOG(ERROR) << "release of expunged mail: " << s.status();
+      break;
+    }
+    total.examined += s->examined;
+    total.rows_dropped += s->rows_dropped;
+    total.bodies_dropped += s->bodies_dropped;
+    total.body_bytes_dropped += s->body_bytes_dropped;
+    if (!s->more || s->examined == 0) break;
+  }
+  if (total.examined == 0) return;
+  Metrics& m = Metrics::Global();
+  m.Add("pullmail_release_rows_examined_total", total.examined);
+  m.Add("pullmail_release_rows_dropped_total", total.rows_dropped);
+  m.Add("pullmail_release_bodies_dropped_total", total.bodies_dropped);
+  m.Add("pullmail_release_body_bytes_dropped_total", total.body_bytes_dropped);
+  if (total.bodies_dropped > 0 || total.rows_dropped > 0) {
+    PM_LOG(INFO) << "released expunged mail: " << total.bodies_dropped << " bodies ("
+                 << total.body_bytes_dropped << " bytes), " << total.rows_dropped << " rows, of "
+                 << total.examined << " rows looked at";
+  }
+}
+
 absl::StatusOr<v1::AppendResponse> RecipientNode::Append(const std::string& user,
                                                          const v1::AppendRequest& req) {
   std::string folder = NormalizeFolderName(req.folder().empty() ? kInbox : req.folder());
@@ -513,7 +544,8 @@ absl::StatusOr<v1::AppendResponse> RecipientNode::Append(const std::string& user
   // Body first: a row whose body is missing would be unreadable, while a
   // body without a row (a crash in between) is only an unused cache entry.
   // Keyed by its owner (BodyCacheKey): nobody else reaches it by its hash.
-  RETURN_IF_ERROR(store_->PutBody(BodyCacheKey(n), message));
+  const std::string key = BodyCacheKey(n);
+  RETURN_IF_ERROR(store_->PutBody(key, message));
   NotificationInsert ins;
   ins.notification = n;
   EntryPlacement p;
@@ -526,6 +558,12 @@ absl::StatusOr<v1::AppendResponse> RecipientNode::Append(const std::string& user
     // 128 random bits collided, or the store broke its contract.
     return absl::InternalError("local message id already in use");
   }
+  // The same bytes stored before and expunged meanwhile: a release pass
+  // (core/logic/body_retention.h) between the PutBody above and the row may
+  // have taken the body they shared. Now that the row refers to it, a pass
+  // keeps it; put it back if it went.
+  ASSIGN_OR_RETURN(bool kept, store_->ConfirmBody(key));
+  if (!kept) RETURN_IF_ERROR(store_->PutBody(key, message));
   ASSIGN_OR_RETURN(Folder f, store_->GetFolder(user, folder));
   changes_.Notify(user, folder);
   Metrics::Global().Add("pullmail_appends_total");
@@ -543,8 +581,9 @@ absl::Status RecipientNode::DeleteFolder(const std::string& user, const std::str
   if (folder == kInbox || folder == kJunk) {
     return absl::FailedPreconditionError(absl::StrCat(folder, " cannot be deleted"));
   }
-  // The store deletes the folder's entries with it. The rows and cached
-  // bodies they referred to stay (the node has no body garbage collection).
+  // The store deletes the folder's entries with it and queues their rows:
+  // the maintenance pass frees the bodies and rows no entry needs any more
+  // (ReleaseSpace, core/logic/body_retention.h).
   RETURN_IF_ERROR(store_->DeleteFolder(user, folder));
   changes_.Notify(user, folder);
   PM_LOG(INFO) << user << " deleted folder " << folder;

@@ -202,6 +202,11 @@ class RecipientNode {
   // replica sees the others' counts). Called by the maintenance thread every
   // few seconds.
   void Maintain();
+  // The maintenance pass's last step: frees the cached bodies and rows of
+  // expunged mail that no entry needs any more (core's DecideRelease, run
+  // by RecipientStore::ReleaseUnreferenced), at most kReleasePerPass rows
+  // per pass in transactions of kReleaseBatch. mailbox.cc.
+  void ReleaseSpace();
   // Starts / stops the maintenance thread (stopping also stops the
   // prefetch workers).
   void StartMaintenance();

@@ -555,6 +555,7 @@ void RecipientNode::MaintainOnce(bool review) {
     next_review_ = start + (std::chrono::steady_clock::now() - start) * kReviewDutyFactor;
   }
   if (absl::Status s = SyncPolicy(); !s.ok()) PM_LOG(ERROR) << "policy state: " << s;
+  ReleaseSpace();
 }
 
 void RecipientNode::StartMaintenance() {

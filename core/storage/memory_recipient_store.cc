@@ -23,6 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "core/imap/imap_mime.h"
+#include "core/logic/body_cache_key.h"
+#include "core/logic/body_retention.h"
 #include "core/mail/flags.h"
 #include "core/storage/memory_store.h"
 #include "core/util/status_macros.h"
@@ -163,7 +165,10 @@ class MemoryRecipientStore : public RecipientStore {
     if (u == users_.end()) return NoFolder(user, folder_name);
     auto f = u->second.find(folder_name);
     if (f == u->second.end()) return NoFolder(user, folder_name);
-    for (const auto& [uid, e] : f->second.entries) Unref(e.notification_id, &f->first, uid);
+    for (const auto& [uid, e] : f->second.entries) {
+      Unref(e.notification_id, &f->first, uid);
+      released_[e.notification_id] = 0;
+    }
     u->second.erase(f);
     return absl::OkStatus();
   }
@@ -305,6 +310,7 @@ class MemoryRecipientStore : public RecipientStore {
       if (HasFlag(it->second.flags, kDeletedFlag) &&
           (!only.has_value() || std::binary_search(only->begin(), only->end(), uid))) {
         expunged.push_back(uid);
+        released_[it->second.notification_id] = 0;
         it = RemoveLocked(*folder, folder_key, it);
       } else {
         ++it;
@@ -403,6 +409,79 @@ class MemoryRecipientStore : public RecipientStore {
     bodies_.erase(AV(body_sha256));
     structures_.erase(AV(body_sha256));
     return absl::OkStatus();
+  }
+
+  // --- Space of expunged mail ----------------------------------------------
+
+  absl::StatusOr<ReleaseStats> ReleaseUnreferenced(absl::Time now, size_t max) override {
+    ReleaseStats stats;
+    if (max == 0) return stats;
+    const int64_t now_us = TimeToStoredMicros(now);
+    absl::MutexLock lock(&mu_);
+    std::vector<std::pair<int64_t, int64_t>> due;  // (due_us, id)
+    for (const auto& [id, at] : released_) {
+      if (at <= now_us) due.emplace_back(at, id);
+    }
+    std::sort(due.begin(), due.end());
+    if (due.size() > max) {
+      stats.more = true;
+      due.resize(max);
+    }
+    for (const auto& [at, id] : due) {
+      ++stats.examined;
+      NotifRec* rec = FindNotifLocked(id);
+      if (rec == nullptr) {
+        released_.erase(id);
+        continue;
+      }
+      ReleaseFacts f;
+      f.local = IsLocalBody(rec->n);
+      f.expires = rec->n.expires;
+      f.has_entries = !rec->refs.empty();
+      const std::string key = BodyCacheKey(rec->n);
+      auto body = bodies_.find(key);
+      f.body_cached = !f.has_entries && body != bodies_.end();
+      if (f.body_cached) {
+        for (int64_t other : IdsByBodyLocked(rec->n.body_sha256)) {
+          const NotifRec& o = notifications_[other - 1];
+          if (other != id && !o.refs.empty() && BodyCacheKey(o.n) == key) {
+            f.key_referenced = true;
+            break;
+          }
+        }
+      }
+      const ReleaseDecision d = DecideRelease(f, now);
+      if (d.drop_body) {
+        ++stats.bodies_dropped;
+        stats.body_bytes_dropped += body->second.size();
+        bodies_.erase(body);
+        structures_.erase(key);
+      }
+      if (d.drop_row) {
+        DropRowLocked(id);
+        released_.erase(id);
+        ++stats.rows_dropped;
+      } else if (d.revisit.has_value()) {
+        released_[id] = TimeToStoredMicros(*d.revisit);
+      } else {
+        released_.erase(id);
+      }
+    }
+    return stats;
+  }
+
+  absl::Status RequeueUnreferenced(const std::vector<int64_t>& notification_ids) override {
+    absl::MutexLock lock(&mu_);
+    for (int64_t id : notification_ids) {
+      const NotifRec* rec = FindNotifLocked(id);
+      if (rec != nullptr && rec->refs.empty()) released_[id] = 0;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> ConfirmBody(std::string_view key) override {
+    absl::MutexLock lock(&mu_);  // as every other call: after any pass
+    return bodies_.contains(AV(key));
   }
 
   // --- Spam reports --------------------------------------------------------
@@ -567,6 +646,7 @@ class MemoryRecipientStore : public RecipientStore {
     StoredNotification n;
     std::vector<EntryRef> refs;
     std::vector<Report> reports;  // sorted by user
+    bool gone = false;            // dropped by ReleaseUnreferenced
   };
   // (signing_domain, message_id), for heterogeneous lookup in by_key_.
   struct KeyView {
@@ -638,7 +718,29 @@ class MemoryRecipientStore : public RecipientStore {
 
   NotifRec* FindNotifLocked(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (id < 1 || id > static_cast<int64_t>(notifications_.size())) return nullptr;
-    return &notifications_[id - 1];
+    NotifRec* rec = &notifications_[id - 1];
+    return rec->gone ? nullptr : rec;
+  }
+
+  // Forgets a row with no entries (ReleaseUnreferenced): out of every
+  // index, its reports and read marks dropped, its bytes freed. Its slot
+  // stays (ids are slots), so no id is ever given out twice.
+  void DropRowLocked(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    NotifRec& rec = notifications_[id - 1];
+    by_key_.erase(id);  // hashed through the row's key: before it is cleared
+    auto erase_id = [id](auto& ids) { ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end()); };
+    if (auto it = by_body_.find(BodyKey(rec.n.body_sha256)); it != by_body_.end()) {
+      erase_id(it->second);
+      if (it->second.empty()) by_body_.erase(it);
+    }
+    if (auto it = by_signer_.find(rec.n.signing_domain); it != by_signer_.end()) {
+      erase_id(it->second);
+      if (it->second.empty()) by_signer_.erase(it);
+    }
+    absl::erase_if(read_counted_, [id](const auto& mark) { return mark.second == id; });
+    rec = NotifRec();
+    rec.n.id = id;
+    rec.gone = true;
   }
 
   FolderKeys FindFolderKeysLocked(std::string_view user, const std::string& name)
@@ -752,6 +854,8 @@ class MemoryRecipientStore : public RecipientStore {
   absl::flat_hash_map<std::string, std::vector<PeerReport>> peer_by_body_ ABSL_GUARDED_BY(mu_);
   std::string policy_state_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::pair<std::string, int64_t>> read_counted_ ABSL_GUARDED_BY(mu_);
+  // Rows whose entries were removed: id -> when the release pass is due.
+  std::map<int64_t, int64_t> released_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -207,6 +207,20 @@ CREATE TABLE cached_body_structures(
 );
 )sql";
 
+// Version 7: the space of expunged mail (as SQLite's migration 11): rows
+// whose entries were removed, due for the release pass; seeded with every
+// row no entry refers to.
+constexpr char kSchemaV7[] = R"sql(
+CREATE TABLE released(
+  notification_id bigint PRIMARY KEY,
+  due_us bigint NOT NULL
+);
+CREATE INDEX released_by_due ON released(due_us);
+INSERT INTO released(notification_id, due_us)
+  SELECT id, 0 FROM notifications n
+  WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.notification_id = n.id);
+)sql";
+
 // Advisory lock key for schema changes ("pullmail" in ASCII, truncated).
 constexpr int64_t kSchemaLockKey = 0x70756c6c6d61696cLL;
 
@@ -526,6 +540,7 @@ absl::Status PgDb::Migrate() {
       RETURN_IF_ERROR(c.Run(kSchemaV4));
       RETURN_IF_ERROR(c.Run(kSchemaV5));
       RETURN_IF_ERROR(c.Run(kSchemaV6));
+      RETURN_IF_ERROR(c.Run(kSchemaV7));
       RETURN_IF_ERROR(c.Exec("INSERT INTO pm_meta(key, value) VALUES('schema_version', $1)",
                              PgParams().Int(kPgSchemaVersion))
                           .status());
@@ -562,6 +577,11 @@ absl::Status PgDb::Migrate() {
     if (version < 6) {
       RETURN_IF_ERROR(c.Run(kSchemaV6));
       RETURN_IF_ERROR(c.Exec("UPDATE pm_meta SET value = 6 WHERE key = 'schema_version'")
+                          .status());
+    }
+    if (version < 7) {
+      RETURN_IF_ERROR(c.Run(kSchemaV7));
+      RETURN_IF_ERROR(c.Exec("UPDATE pm_meta SET value = 7 WHERE key = 'schema_version'")
                           .status());
     }
     return absl::OkStatus();

@@ -25,7 +25,7 @@
 namespace pullmail {
 
 // The schema version this program writes (pm_meta 'schema_version').
-inline constexpr int kPgSchemaVersion = 6;
+inline constexpr int kPgSchemaVersion = 7;
 
 // Query parameters. Text values are sent as text (PostgreSQL casts them to
 // the column's type); Bytea values are sent in binary, unescaped.

@@ -18,6 +18,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/imap/imap_mime.h"
+#include "core/logic/body_cache_key.h"
+#include "core/logic/body_retention.h"
 #include "core/mail/flags.h"
 #include "core/storage/pg_db.h"
 #include "core/storage/pg_store.h"
@@ -474,6 +476,12 @@ class PgRecipientStore : public RecipientStore {
     std::string folder = NormalizeFolderName(name);
     if (folder == kInbox) return absl::FailedPreconditionError("INBOX cannot be deleted");
     return db_->Txn([&](PgConn& c) -> absl::Status {
+      // Its entries' rows, for the release pass (they may have no entry left).
+      RETURN_IF_ERROR(c.Exec("INSERT INTO released(notification_id, due_us) SELECT DISTINCT "
+                             "notification_id, 0 FROM entries WHERE usr = $1 AND folder = $2 "
+                             "ON CONFLICT (notification_id) DO UPDATE SET due_us = 0",
+                             PgParams().Text(user).Text(folder))
+                          .status());
       // Entries go with it (ON DELETE CASCADE); uid_validity is never reused
       // because the sequence only grows.
       ASSIGN_OR_RETURN(PgResult r, c.Exec("DELETE FROM folders WHERE usr = $1 AND name = $2",
@@ -650,16 +658,24 @@ class PgRecipientStore : public RecipientStore {
       Tx tx(c, db_->channel());
       expunged.clear();
       ASSIGN_OR_RETURN(FolderRow row, tx.RequireFolder(user, folder, true));
-      ASSIGN_OR_RETURN(PgResult r, c.Exec("SELECT uid FROM entries WHERE usr = $1 AND folder = "
-                                          "$2 AND deleted = 1 ORDER BY uid",
+      ASSIGN_OR_RETURN(PgResult r, c.Exec("SELECT uid, notification_id FROM entries WHERE usr = "
+                                          "$1 AND folder = $2 AND deleted = 1 ORDER BY uid",
                                           PgParams().Text(user).Text(folder)));
+      std::set<int64_t> rows;  // their notifications, for the release pass
       for (int i = 0; i < r.rows(); ++i) {
         uint32_t uid = static_cast<uint32_t>(r.Int(i, 0));
         if (!only.has_value() || std::binary_search(only->begin(), only->end(), uid)) {
           expunged.push_back(uid);
+          rows.insert(r.Int(i, 1));
         }
       }
       for (uint32_t uid : expunged) RETURN_IF_ERROR(tx.DeleteEntry(user, folder, uid));
+      for (int64_t id : rows) {
+        RETURN_IF_ERROR(c.Exec("INSERT INTO released(notification_id, due_us) VALUES($1, 0) "
+                               "ON CONFLICT (notification_id) DO UPDATE SET due_us = 0",
+                               PgParams().Int(id))
+                            .status());
+      }
       if (!expunged.empty()) {
         RETURN_IF_ERROR(tx.RememberExpunged(user, folder, row, expunged));
         RETURN_IF_ERROR(tx.Changed(user));
@@ -796,6 +812,118 @@ class PgRecipientStore : public RecipientStore {
         .status();
   }
 
+  // --- Space of expunged mail ----------------------------------------------
+  // Replicas may run passes at once: each takes its queued rows with SKIP
+  // LOCKED. A body is deleted first and the references checked after, by a
+  // statement that starts once the delete holds the body's row: a writer
+  // that committed a reference before that is seen (the delete is then
+  // rolled back to its savepoint), and one that comes after waits for this
+  // transaction (PutBody's insert, ConfirmBody's FOR SHARE) and finds the
+  // body gone.
+
+  absl::StatusOr<ReleaseStats> ReleaseUnreferenced(absl::Time now, size_t max) override {
+    ReleaseStats stats;
+    if (max == 0) return stats;
+    const int64_t now_us = TimeToStoredMicros(now);
+    RETURN_IF_ERROR(db_->Txn([&](PgConn& c) -> absl::Status {
+      stats = ReleaseStats();
+      ASSIGN_OR_RETURN(PgResult q, c.Exec("SELECT notification_id FROM released WHERE due_us <= "
+                                          "$1 ORDER BY due_us LIMIT $2 FOR UPDATE SKIP LOCKED",
+                                          PgParams().Int(now_us).Int(static_cast<int64_t>(max) + 1)));
+      std::vector<int64_t> ids;
+      for (int i = 0; i < q.rows(); ++i) ids.push_back(q.Int(i, 0));
+      if (ids.size() > max) {
+        stats.more = true;
+        ids.resize(max);
+      }
+      for (int64_t id : ids) {
+        ++stats.examined;
+        ASSIGN_OR_RETURN(
+            PgResult r,
+            c.Exec("SELECT signing_domain, envelope_sender, body_sha256, "
+                   "(length(signed_bytes) > 0)::int, expires_us, EXISTS (SELECT 1 FROM entries e "
+                   "WHERE e.notification_id = n.id)::int FROM notifications n WHERE id = $1",
+                   PgParams().Int(id)));
+        if (r.rows() == 0) {
+          RETURN_IF_ERROR(Unqueue(c, id));
+          continue;
+        }
+        StoredNotification n;
+        n.id = id;
+        n.signing_domain = std::string(r.Text(0, 0));
+        n.envelope_sender = std::string(r.Text(0, 1));
+        n.body_sha256 = r.Bytea(0, 2);
+        if (r.Int(0, 3) != 0) n.signed_bytes = "signed";  // only IsLocalBody looks
+        n.expires = StoredMicrosToTime(r.Int(0, 4));
+        ReleaseFacts f;
+        f.local = IsLocalBody(n);
+        f.expires = n.expires;
+        f.has_entries = r.Int(0, 5) != 0;
+        const std::string key = BodyCacheKey(n);
+        uint64_t size = 0;
+        if (!f.has_entries) {
+          RETURN_IF_ERROR(c.Run("SAVEPOINT release_body"));
+          ASSIGN_OR_RETURN(PgResult del,
+                           c.Exec("DELETE FROM cached_bodies WHERE sha256 = $1 RETURNING size",
+                                  PgParams().Bytea(key)));
+          f.body_cached = del.rows() > 0;
+          if (f.body_cached) {
+            size = static_cast<uint64_t>(del.Int(0, 0));
+            ASSIGN_OR_RETURN(f.key_referenced, KeyReferenced(c, n, key));
+          }
+          const bool keep = !DecideRelease(f, now).drop_body;
+          RETURN_IF_ERROR(c.Run(keep ? "ROLLBACK TO SAVEPOINT release_body"
+                                     : "RELEASE SAVEPOINT release_body"));
+        }
+        const ReleaseDecision d = DecideRelease(f, now);
+        if (d.drop_body) {
+          ++stats.bodies_dropped;
+          stats.body_bytes_dropped += size;
+        }
+        if (d.drop_row) {
+          for (const char* sql : {"DELETE FROM user_reports WHERE notification_id = $1",
+                                  "DELETE FROM read_counted WHERE notification_id = $1",
+                                  "DELETE FROM notifications WHERE id = $1"}) {
+            RETURN_IF_ERROR(c.Exec(sql, PgParams().Int(id)).status());
+          }
+          RETURN_IF_ERROR(Unqueue(c, id));
+          ++stats.rows_dropped;
+        } else if (d.revisit.has_value()) {
+          RETURN_IF_ERROR(c.Exec("UPDATE released SET due_us = $2 WHERE notification_id = $1",
+                                 PgParams().Int(id).Int(TimeToStoredMicros(*d.revisit)))
+                              .status());
+        } else {
+          RETURN_IF_ERROR(Unqueue(c, id));
+        }
+      }
+      return absl::OkStatus();
+    }));
+    return stats;
+  }
+
+  absl::Status RequeueUnreferenced(const std::vector<int64_t>& notification_ids) override {
+    for (int64_t id : notification_ids) {
+      // One statement: queued only if the row is there and no entry refers
+      // to it (the usual answer, "referenced", writes nothing).
+      RETURN_IF_ERROR(db_->Exec("INSERT INTO released(notification_id, due_us) SELECT id, 0 "
+                                "FROM notifications n WHERE id = $1 AND NOT EXISTS (SELECT 1 "
+                                "FROM entries e WHERE e.notification_id = n.id) "
+                                "ON CONFLICT (notification_id) DO UPDATE SET due_us = 0",
+                                PgParams().Int(id))
+                          .status());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> ConfirmBody(std::string_view key) override {
+    // FOR SHARE waits for a pass that has deleted the row and not yet
+    // committed, then finds it gone.
+    ASSIGN_OR_RETURN(PgResult r, db_->Exec("SELECT 1 FROM cached_bodies WHERE sha256 = $1 FOR "
+                                           "SHARE",
+                                           PgParams().Bytea(key)));
+    return r.rows() > 0;
+  }
+
   // --- Spam reports --------------------------------------------------------
 
   absl::StatusOr<bool> IsReadCounted(std::string_view user, int64_t notification_id) override {
@@ -901,6 +1029,29 @@ class PgRecipientStore : public RecipientStore {
   }
 
  private:
+  static absl::Status Unqueue(PgConn& c, int64_t id) {
+    return c.Exec("DELETE FROM released WHERE notification_id = $1", PgParams().Int(id)).status();
+  }
+  // Whether an entry refers to a row other than `n` whose BodyCacheKey is
+  // `key` (rows of the same hash, through notifications_by_body).
+  static absl::StatusOr<bool> KeyReferenced(PgConn& c, const StoredNotification& n,
+                                            const std::string& key) {
+    ASSIGN_OR_RETURN(PgResult r,
+                     c.Exec("SELECT signing_domain, envelope_sender, (length(signed_bytes) > "
+                            "0)::int FROM notifications n WHERE body_sha256 = $1 AND id <> $2 "
+                            "AND EXISTS (SELECT 1 FROM entries e WHERE e.notification_id = n.id)",
+                            PgParams().Bytea(n.body_sha256).Int(n.id)));
+    for (int i = 0; i < r.rows(); ++i) {
+      StoredNotification m;
+      m.body_sha256 = n.body_sha256;
+      m.signing_domain = std::string(r.Text(i, 0));
+      m.envelope_sender = std::string(r.Text(i, 1));
+      if (r.Int(i, 2) != 0) m.signed_bytes = "signed";
+      if (BodyCacheKey(m) == key) return true;
+    }
+    return false;
+  }
+
   // Inside a transaction: locks the state's row and stores (*update)(state).
   static absl::Status ApplyPolicyUpdate(PgConn& c, const PolicyStateUpdate* update) {
     if (update == nullptr) return absl::OkStatus();

@@ -178,8 +178,8 @@ class RecipientStore {
   // The user's folders sorted by name (empty if none).
   virtual absl::StatusOr<std::vector<Folder>> ListFolders(std::string_view user) = 0;
 
-  // Deletes a folder and every entry in it. NotFound if missing;
-  // FailedPrecondition for INBOX.
+  // Deletes a folder and every entry in it (their rows are queued for
+  // ReleaseUnreferenced). NotFound if missing; FailedPrecondition for INBOX.
   virtual absl::Status DeleteFolder(std::string_view user, std::string_view name) = 0;
 
   // --- Entries -------------------------------------------------------------
@@ -252,7 +252,8 @@ class RecipientStore {
                                                  EntryState state, std::string_view reason) = 0;
 
   // Removes the entries flagged \Deleted (only those among `uids`, if
-  // given). Returns the removed UIDs ascending. UIDs are never reused.
+  // given) and queues their rows for ReleaseUnreferenced. Returns the
+  // removed UIDs ascending. UIDs are never reused.
   // NotFound if the folder does not exist.
   virtual absl::StatusOr<std::vector<uint32_t>> Expunge(
       std::string_view user, std::string_view folder,
@@ -360,6 +361,42 @@ class RecipientStore {
   // later for a body that had none or had a record of another version.
   // NotFound if the body is not cached.
   virtual absl::Status PutBodyStructure(std::string_view key, std::string_view record) = 0;
+
+  // --- Space of expunged mail (core/logic/body_retention.h) -----------------
+  // Expunge and DeleteFolder queue, in their own transaction, the row of
+  // every entry they remove (durably: a crash right after loses nothing).
+  // ReleaseUnreferenced works the queue in bounded batches with core's
+  // DecideRelease: a row that entries still refer to leaves the queue; an
+  // unreferenced row's cached body (BodyCacheKey) goes when no entry of any
+  // user refers to any row with that key, checked and deleted in one
+  // transaction serialised with the writes that add references; an APPENDed
+  // copy's row goes at once, an accepted notification's at RowKeptUntil
+  // (queued until then), with its user reports and read marks. The SQLite
+  // back end keeps the newest row (its id would be given out again) until a
+  // newer one exists.
+
+  struct ReleaseStats {
+    size_t examined = 0;          // queued rows looked at
+    size_t rows_dropped = 0;
+    size_t bodies_dropped = 0;
+    uint64_t body_bytes_dropped = 0;
+    bool more = false;            // rows due at `now` are left for another call
+  };
+  // One batch: up to `max` queued rows due at `now`, in one transaction.
+  virtual absl::StatusOr<ReleaseStats> ReleaseUnreferenced(absl::Time now, size_t max) = 0;
+
+  // After bodies were cached for these notifications (a fetch that may
+  // have run while their last entry was expunged, after a pass had found
+  // nothing cached to drop): each one no entry refers to any more is queued
+  // again, due at once. Unknown ids are skipped. Cheap when every one is
+  // referenced (a read, no write).
+  virtual absl::Status RequeueUnreferenced(const std::vector<int64_t>& notification_ids) = 0;
+
+  // HasBody, but waiting for a release pass in progress to commit: called
+  // after a new reference to `key` was committed (APPEND's row), true means
+  // the body stays for as long as that reference does; false means a pass
+  // took it meanwhile (PutBody it again).
+  virtual absl::StatusOr<bool> ConfirmBody(std::string_view key) = 0;
 
   // --- Reads counted for reputation -----------------------------------------
 

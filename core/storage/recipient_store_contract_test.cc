@@ -16,11 +16,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/imap/imap_mime.h"
+#include "core/logic/body_cache_key.h"
+#include "core/logic/body_retention.h"
 #include "core/storage/memory_store.h"
 #include "core/storage/pg_store.h"
 #include "core/storage/sqlite_db.h"  // kStoredBodyChunkSize: where the edges are
 #include "core/storage/sqlite_store.h"
 #include "core/storage/storage_test_util.h"
+#include "core/util/status_macros.h"
 #include "core/util/strings.h"
 
 namespace pullmail {
@@ -1318,6 +1321,327 @@ TEST_P(RecipientStoreContract, ConcurrentInsertsGetDistinctUids) {
   for (size_t i = 0; i < entries->size(); ++i) EXPECT_EQ((*entries)[i].uid, i + 1);
 }
 
+// --- Space of expunged mail (core/logic/body_retention.h) ---------------------
+
+const std::string kCarol = "carol@r.example";
+
+// A user's own copy (IMAP APPEND), as the node stores it: no signed bytes,
+// the owner as envelope sender, no expiry.
+StoredNotification MakeLocal(const std::string& message_id, const std::string& owner, char body) {
+  StoredNotification n = MakeNotification(message_id, body, "r.example");
+  n.signed_bytes.clear();
+  n.fetch_token.clear();
+  n.envelope_sender = owner;
+  n.expires = absl::InfiniteFuture();
+  return n;
+}
+
+class ReleaseContract : public RecipientStoreContract {
+ protected:
+  // Stores `n` with its body (as Append does: body first) for `user` in
+  // `folder`; returns the row id.
+  int64_t Store(const StoredNotification& n, const std::string& user, const std::string& body,
+                const std::string& folder = "INBOX") {
+    EXPECT_TRUE(store_->PutBody(BodyCacheKey(n), body).ok());
+    NotificationInsert ins;
+    ins.notification = n;
+    EntryPlacement p;
+    p.user = user;
+    p.folder = folder;
+    ins.placements.push_back(p);
+    auto r = store_->InsertNotifications({ins});
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok() || r->size() != 1 || (*r)[0].entries.size() != 1) return 0;
+    return (*r)[0].notification_id;
+  }
+  // Flags every entry of the user's folder \Deleted and expunges them.
+  void ExpungeAll(const std::string& user, const std::string& folder = "INBOX") {
+    auto entries = store_->ListEntries(user, folder, 1, 0);
+    ASSERT_TRUE(entries.ok()) << entries.status();
+    PM_ASSERT_OK(store_->SetFlags(user, folder, Uids(*entries), FlagOp::kAdd, {"\\Deleted"}));
+    auto gone = store_->Expunge(user, folder, std::nullopt);
+    PM_ASSERT_OK(gone);
+    EXPECT_EQ(gone->size(), entries->size());
+  }
+  // Passes until nothing due is left.
+  RecipientStore::ReleaseStats Release(absl::Time now) {
+    RecipientStore::ReleaseStats total;
+    for (int i = 0; i < 100; ++i) {
+      auto s = store_->ReleaseUnreferenced(now, kReleaseBatch);
+      EXPECT_TRUE(s.ok()) << s.status();
+      if (!s.ok()) break;
+      total.examined += s->examined;
+      total.rows_dropped += s->rows_dropped;
+      total.bodies_dropped += s->bodies_dropped;
+      total.body_bytes_dropped += s->body_bytes_dropped;
+      if (!s->more) break;
+    }
+    return total;
+  }
+  // A row inserted after the others (SQLite keeps the newest row: its id
+  // would be given out again).
+  void Later(const std::string& message_id) { Insert(message_id, {kCarol}, 'z'); }
+};
+
+TEST_P(ReleaseContract, AnExpungedAppendedCopyGoesWithItsBody) {
+  StoredNotification n = MakeLocal("local.1", kAlice, 'a');
+  const int64_t id = Store(n, kAlice, "my draft");
+  Later("later");
+  // Nothing is released while the entry is there.
+  EXPECT_EQ(Release(kT0).examined, 0u);
+  ExpungeAll(kAlice);
+  RecipientStore::ReleaseStats s = Release(kT0);
+  EXPECT_EQ(s.examined, 1u);
+  EXPECT_EQ(s.rows_dropped, 1u);
+  EXPECT_EQ(s.bodies_dropped, 1u);
+  EXPECT_EQ(s.body_bytes_dropped, 8u);
+  EXPECT_FALSE(*store_->HasBody(BodyCacheKey(n)));
+  EXPECT_TRUE(absl::IsNotFound(store_->GetNotification(id).status()));
+  EXPECT_TRUE(absl::IsNotFound(store_->FindNotification("r.example", "local.1").status()));
+  EXPECT_TRUE(store_->NotificationsByBodyHash(n.body_sha256)->empty());
+  EXPECT_EQ(Release(kT0).examined, 0u);  // the queue is empty
+}
+
+// The same bytes APPENDed twice share one body: it goes with the last copy.
+TEST_P(ReleaseContract, AnOwnBodyStaysWhileAnotherCopyOfItIsKept) {
+  StoredNotification a = MakeLocal("local.a", kAlice, 'a');
+  StoredNotification b = MakeLocal("local.b", kAlice, 'a');
+  ASSERT_EQ(BodyCacheKey(a), BodyCacheKey(b));
+  Store(a, kAlice, "same bytes");
+  Store(b, kAlice, "same bytes", "Sent");
+  Later("later");
+  ExpungeAll(kAlice);
+  RecipientStore::ReleaseStats s = Release(kT0);
+  EXPECT_EQ(s.rows_dropped, 1u);
+  EXPECT_EQ(s.bodies_dropped, 0u);
+  EXPECT_EQ(*store_->GetBody(BodyCacheKey(b)), "same bytes");
+  ExpungeAll(kAlice, "Sent");
+  s = Release(kT0);
+  EXPECT_EQ(s.rows_dropped, 1u);
+  EXPECT_EQ(s.bodies_dropped, 1u);
+  EXPECT_FALSE(*store_->HasBody(BodyCacheKey(b)));
+}
+
+// Two users' notifications from one domain with one body share the cached
+// body: one user's EXPUNGE leaves the other reading the same bytes; the
+// body goes with the last entry; the rows stay (a re-delivery is still a
+// duplicate) until their expiry plus skew, then go with their reports and
+// read marks. Another domain's body of the same hash is never touched.
+TEST_P(ReleaseContract, ASharedBodyGoesOnlyWithTheLastEntryOfAnyUser) {
+  StoredNotification n1 = MakeNotification("m1", 'h');
+  StoredNotification n2 = MakeNotification("m2", 'h');
+  StoredNotification other = MakeNotification("m3", 'h', "t.example");
+  ASSERT_EQ(BodyCacheKey(n1), BodyCacheKey(n2));
+  ASSERT_NE(BodyCacheKey(n1), BodyCacheKey(other));
+  const std::string body(300 * 1024, 'b');  // more than one chunk
+  const int64_t id1 = Store(n1, kAlice, body);
+  const int64_t id2 = Store(n2, kBob, body);
+  Store(other, kCarol, "the other domain's");
+  Later("later");
+  PM_ASSERT_OK(store_->RecordReport(kAlice, id1, 1, kT0));
+  PM_ASSERT_OK(store_->MarkReadsCounted({{kAlice, id1}}));
+
+  ExpungeAll(kAlice);
+  RecipientStore::ReleaseStats s = Release(kT0);
+  EXPECT_EQ(s.examined, 1u);
+  EXPECT_EQ(s.bodies_dropped, 0u);
+  EXPECT_EQ(s.rows_dropped, 0u);
+  // Bob still reads it, byte for byte.
+  EXPECT_EQ(*store_->GetBody(BodyCacheKey(n2)), body);
+  EXPECT_EQ(*store_->ReadCachedBody(BodyCacheKey(n2), 262144, 10), std::string(10, 'b'));
+  // Alice's row stays: a re-delivery of m1 is a duplicate and places nothing.
+  auto again = store_->InsertNotification(n1, {kAlice}, EntryState::kShown, "");
+  PM_ASSERT_OK(again);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->notification_id, id1);
+  EXPECT_TRUE(store_->ListEntries(kAlice, "INBOX", 1, 0)->empty());
+  EXPECT_TRUE(*store_->IsReadCounted(kAlice, id1));
+
+  ExpungeAll(kBob);
+  s = Release(kT0);
+  EXPECT_EQ(s.bodies_dropped, 1u);
+  EXPECT_EQ(s.body_bytes_dropped, body.size());
+  EXPECT_EQ(s.rows_dropped, 0u);
+  EXPECT_FALSE(*store_->HasBody(BodyCacheKey(n1)));
+  EXPECT_EQ(*store_->GetBody(BodyCacheKey(other)), "the other domain's");
+  EXPECT_TRUE(store_->FindNotification("s.example", "m2").ok());
+
+  // Not yet: expired, but within the skew.
+  EXPECT_EQ(Release(n1.expires + absl::Seconds(1)).examined, 0u);
+  s = Release(RowKeptUntil(n1.expires));
+  EXPECT_EQ(s.examined, 2u);
+  EXPECT_EQ(s.rows_dropped, 2u);
+  EXPECT_TRUE(absl::IsNotFound(store_->GetNotification(id1).status()));
+  EXPECT_TRUE(absl::IsNotFound(store_->GetNotification(id2).status()));
+  EXPECT_TRUE(store_->ReportsForBodyHash(n1.body_sha256)->empty());
+  EXPECT_FALSE(*store_->IsReadCounted(kAlice, id1));
+  EXPECT_EQ(store_->NotificationsByBodyHash(n1.body_sha256)->size(), 1u);  // the other domain's
+  EXPECT_EQ(Release(RowKeptUntil(n1.expires) + absl::Hours(1)).examined, 0u);
+}
+
+// One notification for two users: one user's expunge frees nothing.
+TEST_P(ReleaseContract, ARowAnotherUserStillHasIsKept) {
+  StoredNotification n = MakeNotification("m1", 'h');
+  PM_ASSERT_OK(store_->PutBody(BodyCacheKey(n), "body"));
+  auto r = store_->InsertNotification(n, {kAlice, kBob}, EntryState::kShown, "");
+  PM_ASSERT_OK(r);
+  ExpungeAll(kAlice);
+  RecipientStore::ReleaseStats s = Release(RowKeptUntil(n.expires));
+  EXPECT_EQ(s.examined, 1u);
+  EXPECT_EQ(s.bodies_dropped + s.rows_dropped, 0u);
+  EXPECT_EQ(*store_->GetBody(BodyCacheKey(n)), "body");
+  EXPECT_EQ(store_->GetNotification(r->notification_id)->message_id, "m1");
+  // Forgotten until its next removal.
+  EXPECT_EQ(Release(RowKeptUntil(n.expires)).examined, 0u);
+}
+
+// COPY and MOVE keep the row referenced: the body stays.
+TEST_P(ReleaseContract, CopiedAndMovedCopiesKeepTheBody) {
+  StoredNotification n = MakeLocal("local.1", kAlice, 'a');
+  Store(n, kAlice, "kept");
+  Later("later");
+  PM_ASSERT_OK(store_->EnsureFolder(kAlice, "Work"));
+  PM_ASSERT_OK(store_->EnsureFolder(kAlice, "Archive"));
+  PM_ASSERT_OK(store_->CopyEntries(kAlice, "INBOX", {1}, "Work", /*move=*/false));
+  ExpungeAll(kAlice);
+  PM_ASSERT_OK(store_->CopyEntries(kAlice, "Work", {1}, "Archive", /*move=*/true));
+  RecipientStore::ReleaseStats s = Release(kT0);
+  EXPECT_EQ(s.bodies_dropped + s.rows_dropped, 0u);
+  EXPECT_EQ(*store_->GetBody(BodyCacheKey(n)), "kept");
+  PM_ASSERT_OK(store_->MoveEntry(kAlice, "Archive", 1, "INBOX", EntryState::kShown, ""));
+  EXPECT_EQ(Release(kT0).bodies_dropped, 0u);
+  ExpungeAll(kAlice);
+  EXPECT_EQ(Release(kT0).bodies_dropped, 1u);
+}
+
+TEST_P(ReleaseContract, DeleteFolderReleasesItsRows) {
+  StoredNotification n = MakeLocal("local.1", kAlice, 'a');
+  const int64_t id = Store(n, kAlice, "draft", "Drafts");
+  Later("later");
+  PM_ASSERT_OK(store_->DeleteFolder(kAlice, "Drafts"));
+  RecipientStore::ReleaseStats s = Release(kT0);
+  EXPECT_EQ(s.rows_dropped, 1u);
+  EXPECT_EQ(s.bodies_dropped, 1u);
+  EXPECT_TRUE(absl::IsNotFound(store_->GetNotification(id).status()));
+}
+
+TEST_P(ReleaseContract, EachCallIsBounded) {
+  for (int i = 0; i < 5; ++i) Store(MakeLocal(absl::StrCat("local.", i), kAlice, 'a' + i), kAlice, "x");
+  Later("later");
+  ExpungeAll(kAlice);
+  auto s = store_->ReleaseUnreferenced(kT0, 2);
+  PM_ASSERT_OK(s);
+  EXPECT_EQ(s->examined, 2u);
+  EXPECT_TRUE(s->more);
+  s = store_->ReleaseUnreferenced(kT0, 3);
+  PM_ASSERT_OK(s);
+  EXPECT_EQ(s->examined, 3u);
+  EXPECT_FALSE(s->more);
+  EXPECT_EQ(store_->ReleaseUnreferenced(kT0, 3)->examined, 0u);
+}
+
+// A fetch that finishes after the pass looked at its expunged copy (nothing
+// was cached then) queues the row again, and the next pass drops the body.
+TEST_P(ReleaseContract, ABodyCachedAfterThePassIsRequeued) {
+  StoredNotification n = MakeNotification("m1", 'h');
+  auto r = store_->InsertNotification(n, {kAlice}, EntryState::kShown, "");
+  PM_ASSERT_OK(r);
+  StoredNotification kept = MakeNotification("m2", 'k');
+  auto k = store_->InsertNotification(kept, {kBob}, EntryState::kShown, "");
+  PM_ASSERT_OK(k);
+  ExpungeAll(kAlice);
+  EXPECT_EQ(Release(kT0).bodies_dropped, 0u);  // nothing cached yet
+  PM_ASSERT_OK(store_->PutBody(BodyCacheKey(n), "late"));
+  PM_ASSERT_OK(store_->PutBody(BodyCacheKey(kept), "read"));
+  PM_ASSERT_OK(store_->RequeueUnreferenced({r->notification_id, k->notification_id, 999999}));
+  RecipientStore::ReleaseStats s = Release(kT0);
+  EXPECT_EQ(s.examined, 1u);  // not the referenced one, not the unknown one
+  EXPECT_EQ(s.bodies_dropped, 1u);
+  EXPECT_FALSE(*store_->HasBody(BodyCacheKey(n)));
+  EXPECT_EQ(*store_->GetBody(BodyCacheKey(kept)), "read");
+}
+
+// APPEND stores its body, then its row, then confirms the body: a pass that
+// ran in between (an older copy of the same bytes expunged) took it, and
+// the APPEND puts it again; a pass after the row keeps it.
+TEST_P(ReleaseContract, ConfirmBodySeesAPassBetweenBodyAndRow) {
+  StoredNotification old = MakeLocal("local.old", kAlice, 'a');
+  StoredNotification fresh = MakeLocal("local.new", kAlice, 'a');
+  const std::string key = BodyCacheKey(fresh);
+  Store(old, kAlice, "same");
+  Later("later");
+  ExpungeAll(kAlice);
+  PM_ASSERT_OK(store_->PutBody(key, "same"));  // APPEND: body first (already there)
+  EXPECT_EQ(Release(kT0).bodies_dropped, 1u);  // the pass, in between
+  NotificationInsert ins;
+  ins.notification = fresh;
+  ins.placements.push_back(EntryPlacement{.user = kAlice});
+  PM_ASSERT_OK(store_->InsertNotifications({ins}));
+  EXPECT_FALSE(*store_->ConfirmBody(key));
+  PM_ASSERT_OK(store_->PutBody(key, "same"));
+  EXPECT_TRUE(*store_->ConfirmBody(key));
+  EXPECT_EQ(Release(kT0).bodies_dropped, 0u);
+  EXPECT_EQ(*store_->GetBody(key), "same");
+}
+
+// APPENDs of the same bytes, EXPUNGEs and release passes at once: a copy's
+// body is there from its APPEND's end to its EXPUNGE, and goes once no copy
+// is left.
+TEST_P(ReleaseContract, ConcurrentAppendExpungeAndPassesNeverLoseAKeptBody) {
+  const std::string key = BodyCacheKey(MakeLocal("x", kAlice, 'c'));
+  constexpr int kRounds = 60;
+  constexpr int kWriters = 3;
+  std::atomic<bool> stop{false};
+  std::atomic<int> seq{0};
+  std::atomic<int> lost{0};
+  auto append = [&](const std::string& folder) -> absl::Status {
+    StoredNotification n = MakeLocal(absl::StrCat("local.", seq++), kAlice, 'c');
+    RETURN_IF_ERROR(store_->PutBody(key, "shared bytes"));
+    NotificationInsert ins;
+    ins.notification = n;
+    ins.placements.push_back(EntryPlacement{.user = kAlice, .folder = folder});
+    RETURN_IF_ERROR(store_->InsertNotifications({ins}).status());
+    ASSIGN_OR_RETURN(bool there, store_->ConfirmBody(key));
+    if (!there) RETURN_IF_ERROR(store_->PutBody(key, "shared bytes"));
+    return absl::OkStatus();
+  };
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    const std::string folder = absl::StrCat("F", w);
+    PM_ASSERT_OK(store_->EnsureFolder(kAlice, folder));
+    writers.emplace_back([&, folder] {
+      for (int i = 0; i < kRounds; ++i) {
+        EXPECT_TRUE(append(folder).ok());
+        // This copy is in the folder: its body must be there.
+        if (!*store_->HasBody(key)) ++lost;
+        auto e = store_->ListEntries(kAlice, folder, 1, 0);
+        if (!e.ok()) continue;
+        EXPECT_TRUE(store_->SetFlags(kAlice, folder, Uids(*e), FlagOp::kAdd, {"\\Deleted"}).ok());
+        EXPECT_TRUE(store_->Expunge(kAlice, folder, std::nullopt).ok());
+      }
+    });
+  }
+  std::thread passer([&] {
+    while (!stop.load()) EXPECT_TRUE(store_->ReleaseUnreferenced(kT0, 16).ok());
+  });
+  for (std::thread& t : writers) t.join();
+  stop = true;
+  passer.join();
+  EXPECT_EQ(lost.load(), 0);
+  Insert("later", {kCarol}, 'z');
+  Release(kT0);
+  EXPECT_FALSE(*store_->HasBody(key));
+  // And one kept copy keeps it through passes.
+  PM_ASSERT_OK(append("INBOX"));
+  Insert("later2", {kCarol}, 'y');
+  Release(kT0);
+  EXPECT_EQ(*store_->GetBody(key), "shared bytes");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ReleaseContract,
+                         ::testing::Values(Backend::kMemory, Backend::kSqlite, Backend::kPostgres),
+                         ::pullmail::testing::BackendName);
+
 INSTANTIATE_TEST_SUITE_P(Backends, RecipientStoreContract,
                          ::testing::Values(Backend::kMemory, Backend::kSqlite, Backend::kPostgres),
                          ::pullmail::testing::BackendName);
@@ -1420,6 +1744,71 @@ TEST(SqliteRecipientStore, ReopenDropsTheChunksOfAnUnfinishedBody) {
   EXPECT_EQ(rows("SELECT idx FROM cached_body_chunks"), 1);  // the kept body's one chunk
   EXPECT_EQ(rows("PRAGMA foreign_key_check"), 0);
   sqlite3_close(raw);
+}
+
+// The release queue is written with the expunge: closed (or killed) before
+// any pass, the store frees the space after reopening. The newest row stays
+// while it is the newest (SQLite would give its id out again).
+TEST(SqliteRecipientStore, ReleaseQueueSurvivesReopenAndKeepsTheNewestId) {
+  TempDir dir;
+  const std::string path = dir.File("r.db");
+  StoredNotification n = MakeLocal("local.1", kAlice, 'a');
+  int64_t id = 0;
+  {
+    auto store = OpenSqliteRecipientStore(path);
+    PM_ASSERT_OK(store);
+    RecipientStore& s = **store;
+    PM_ASSERT_OK(s.PutBody(BodyCacheKey(n), "draft"));
+    auto r = s.InsertNotification(n, {kAlice}, EntryState::kShown, "");
+    PM_ASSERT_OK(r);
+    id = r->notification_id;
+    PM_ASSERT_OK(s.SetFlags(kAlice, "INBOX", {1}, FlagOp::kAdd, {"\\Deleted"}));
+    PM_ASSERT_OK(s.Expunge(kAlice, "INBOX", std::nullopt));
+  }
+  auto store = OpenSqliteRecipientStore(path);
+  PM_ASSERT_OK(store);
+  RecipientStore& s = **store;
+  auto r = s.ReleaseUnreferenced(kT0, 10);
+  PM_ASSERT_OK(r);
+  EXPECT_EQ(r->bodies_dropped, 1u);
+  EXPECT_EQ(r->rows_dropped, 0u);  // the newest row
+  EXPECT_FALSE(*s.HasBody(BodyCacheKey(n)));
+  EXPECT_TRUE(s.GetNotification(id).ok());
+  auto later = s.InsertNotification(MakeNotification("m2"), {kBob}, EntryState::kShown, "");
+  PM_ASSERT_OK(later);
+  EXPECT_GT(later->notification_id, id);
+  EXPECT_EQ(s.ReleaseUnreferenced(kT0, 10)->examined, 0u);  // looked at again a little later
+  r = s.ReleaseUnreferenced(kT0 + absl::Seconds(10), 10);
+  PM_ASSERT_OK(r);
+  EXPECT_EQ(r->rows_dropped, 1u);
+  EXPECT_TRUE(absl::IsNotFound(s.GetNotification(id).status()));
+}
+
+// A database of schema 10 kept the rows and bodies of expunged mail: the
+// migration queues every row no entry refers to, and the pass frees them.
+TEST(SqliteRecipientStore, MigrationQueuesWhatOlderVersionsKept) {
+  TempDir dir;
+  const std::string path = dir.File("r.db");
+  StoredNotification n = MakeLocal("local.1", kAlice, 'a');
+  {
+    auto db = SqliteDb::Open(path, SqliteOptions(), /*max_version=*/10);
+    PM_ASSERT_OK(db);
+    auto s = NewSqliteRecipientStore(*db);
+    PM_ASSERT_OK(s->PutBody(BodyCacheKey(n), "old draft"));
+    PM_ASSERT_OK(s->InsertNotification(n, {kAlice}, EntryState::kShown, ""));
+    PM_ASSERT_OK(s->InsertNotification(MakeNotification("m2"), {kBob}, EntryState::kShown, ""));
+    PM_ASSERT_OK(s->SetFlags(kAlice, "INBOX", {1}, FlagOp::kAdd, {"\\Deleted"}));
+    PM_ASSERT_OK(s->Expunge(kAlice, "INBOX", std::nullopt));
+    EXPECT_EQ(s->ReleaseUnreferenced(kT0, 10)->examined, 0u);  // no queue at version 10
+  }
+  auto store = OpenSqliteRecipientStore(path);
+  PM_ASSERT_OK(store);
+  auto r = (*store)->ReleaseUnreferenced(kT0, 10);
+  PM_ASSERT_OK(r);
+  EXPECT_EQ(r->examined, 1u);
+  EXPECT_EQ(r->rows_dropped, 1u);
+  EXPECT_EQ(r->bodies_dropped, 1u);
+  EXPECT_FALSE(*(*store)->HasBody(BodyCacheKey(n)));
 }
 
 }  // namespace

@@ -262,6 +262,21 @@ CREATE TABLE cached_body_structures(
   record BLOB NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+    // 11: the space of expunged mail (core/logic/body_retention.h). The
+    // rows whose entries Expunge or DeleteFolder removed, due for the
+    // release pass (RecipientStore::ReleaseUnreferenced) at due_us; seeded
+    // with every row no entry refers to, which earlier versions kept, with
+    // their bodies, for ever.
+    {R"sql(
+CREATE TABLE released(
+  notification_id INTEGER PRIMARY KEY,
+  due_us INTEGER NOT NULL
+);
+CREATE INDEX released_by_due ON released(due_us);
+INSERT INTO released(notification_id, due_us)
+  SELECT id, 0 FROM notifications n
+  WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.notification_id = n.id);
+)sql"},
 };
 static_assert(std::size(kMigrations) == kSqliteSchemaVersion);
 

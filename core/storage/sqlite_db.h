@@ -31,7 +31,7 @@
 namespace pullmail {
 
 // The schema version this program writes (PRAGMA user_version after open).
-inline constexpr int kSqliteSchemaVersion = 10;
+inline constexpr int kSqliteSchemaVersion = 11;
 
 // Bodies (the sender's out_body_chunks, the recipient's cached_body_chunks)
 // are stored as rows of this many bytes, chunk `idx` holding body bytes

@@ -785,7 +785,7 @@ TEST(SqliteDb, BodiesCachedBeforeMigration10HaveNoStructureRecord) {
   PM_ASSERT_OK(db);
   {
     absl::MutexLock lock(&(*db)->mu());
-    EXPECT_EQ(*(*db)->SchemaVersion(), 10);
+    EXPECT_EQ(*(*db)->SchemaVersion(), kSqliteSchemaVersion);
   }
   auto store = NewSqliteRecipientStore(*db);
   EXPECT_EQ(*store->GetBody("old-key"), old_body);

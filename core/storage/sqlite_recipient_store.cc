@@ -19,6 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/imap/imap_mime.h"
+#include "core/logic/body_cache_key.h"
+#include "core/logic/body_retention.h"
 #include "core/mail/flags.h"
 #include "core/storage/sqlite_db.h"
 #include "core/storage/sqlite_store.h"
@@ -46,6 +48,9 @@ constexpr int ColumnCount(std::string_view columns) {
 // Batched lookups bind this many values to one cached statement's IN list
 // (a shorter batch repeats its last value).
 constexpr size_t kInGroup = 32;
+// When the release pass looks again at the newest row, which it keeps
+// (an idle node pays one small transaction per period for it).
+constexpr int64_t kNewestRowRetryUs = 10'000'000;
 // The most one ReadCachedBody call reads (its callers ask for slices).
 constexpr uint64_t kMaxSlice = uint64_t{1} << 30;
 
@@ -87,6 +92,7 @@ class SqliteRecipientStore : public RecipientStore {
     absl::StatusOr<int> v = db_->SchemaVersion();
     keeps_structures_ = v.ok() && *v >= 10;
     counts_reads_ = v.ok() && *v >= 9;
+    queues_released_ = v.ok() && *v >= 11;
     // Chunks of bodies whose writing a crash cut off (StartBody): never
     // visible, only taking room.
     Statement st(db_.get(),
@@ -334,6 +340,14 @@ class SqliteRecipientStore : public RecipientStore {
     absl::MutexLock lock(&db_->mu());
     Transaction txn(db_.get());
     RETURN_IF_ERROR(txn.Begin());
+    if (queues_released_) {
+      // Its entries' rows, for the release pass (they may have no entry left).
+      Statement st(db_.get(),
+                   "INSERT OR REPLACE INTO released(notification_id, due_us) "
+                   "SELECT DISTINCT notification_id, 0 FROM entries WHERE user = ? AND folder = ?");
+      st.Text(1, user).Text(2, folder);
+      RETURN_IF_ERROR(st.Run());
+    }
     {
       // Entries go with it (ON DELETE CASCADE); uid_validity is never reused
       // because the counter in meta only grows.
@@ -585,10 +599,11 @@ class SqliteRecipientStore : public RecipientStore {
     RETURN_IF_ERROR(txn.Begin());
     ASSIGN_OR_RETURN(FolderRow row, RequireFolderLocked(db_.get(), user, folder));
     std::vector<uint32_t> expunged;
+    std::vector<int64_t> rows;  // their notifications
     {
       Statement st(db_.get(),
-                   "SELECT uid FROM entries WHERE user = ? AND folder = ? AND deleted = 1 "
-                   "ORDER BY uid");
+                   "SELECT uid, notification_id FROM entries WHERE user = ? AND folder = ? AND "
+                   "deleted = 1 ORDER BY uid");
       st.Text(1, user).Text(2, folder);
       while (true) {
         ASSIGN_OR_RETURN(bool has, st.Step());
@@ -596,11 +611,13 @@ class SqliteRecipientStore : public RecipientStore {
         uint32_t uid = static_cast<uint32_t>(st.ColInt(0));
         if (!only.has_value() || std::binary_search(only->begin(), only->end(), uid)) {
           expunged.push_back(uid);
+          rows.push_back(st.ColInt(1));
         }
       }
     }
     for (uint32_t uid : expunged) RETURN_IF_ERROR(DeleteEntryLocked(user, folder, uid));
     if (!expunged.empty()) RETURN_IF_ERROR(RememberExpungedLocked(user, folder, row, expunged));
+    RETURN_IF_ERROR(QueueReleasedLocked(rows));
     RETURN_IF_ERROR(txn.Commit());
     return expunged;
   }
@@ -1012,6 +1029,157 @@ class SqliteRecipientStore : public RecipientStore {
     return txn.Commit();
   }
 
+  // --- Space of expunged mail ----------------------------------------------
+
+  absl::StatusOr<ReleaseStats> ReleaseUnreferenced(absl::Time now, size_t max) override {
+    ReleaseStats stats;
+    if (!queues_released_ || max == 0) return stats;
+    const int64_t now_us = TimeToStoredMicros(now);
+    absl::MutexLock lock(&db_->mu());
+    // Relaxed, as Expunge is: an OS crash may undo the pass, whose queue
+    // then comes back and is worked again.
+    Transaction txn(db_.get(), Durability::kRelaxed);
+    RETURN_IF_ERROR(txn.Begin());
+    std::vector<int64_t> ids;
+    {
+      Statement st(db_.get(),
+                   "SELECT notification_id FROM released WHERE due_us <= ? ORDER BY due_us "
+                   "LIMIT ?");
+      st.Int(1, now_us).Int(2, static_cast<int64_t>(max) + 1);
+      while (true) {
+        ASSIGN_OR_RETURN(bool has, st.Step());
+        if (!has) break;
+        ids.push_back(st.ColInt(0));
+      }
+    }
+    if (ids.size() > max) {
+      stats.more = true;
+      ids.resize(max);
+    }
+    if (ids.empty()) return stats;
+    // The newest row stays while it is the newest: SQLite gives a new row
+    // max(id) + 1, and an id must never name two messages (the node keeps
+    // verdicts and read marks by id).
+    int64_t newest = 0;
+    {
+      Statement st(db_.get(), "SELECT COALESCE(MAX(id), 0) FROM notifications");
+      ASSIGN_OR_RETURN(bool has, st.Step());
+      if (has) newest = st.ColInt(0);
+    }
+    for (int64_t id : ids) {
+      ++stats.examined;
+      std::optional<StoredNotification> n;
+      {
+        Statement st(db_.get(),
+                     "SELECT signing_domain, envelope_sender, body_sha256, "
+                     "length(signed_bytes) > 0, expires_us FROM notifications WHERE id = ?");
+        st.Int(1, id);
+        ASSIGN_OR_RETURN(bool has, st.Step());
+        if (has) {
+          n.emplace();
+          n->id = id;
+          n->signing_domain = st.ColText(0);
+          n->envelope_sender = st.ColText(1);
+          n->body_sha256 = st.ColBlob(2);
+          if (st.ColInt(3) != 0) n->signed_bytes = "signed";  // only IsLocalBody looks
+          n->expires = StoredMicrosToTime(st.ColInt(4));
+        }
+      }
+      if (!n.has_value()) {
+        RETURN_IF_ERROR(UnqueueLocked(id));
+        continue;
+      }
+      ReleaseFacts f;
+      f.local = IsLocalBody(*n);
+      f.expires = n->expires;
+      ASSIGN_OR_RETURN(f.has_entries, HasEntriesLocked(id));
+      const std::string key = BodyCacheKey(*n);
+      std::optional<uint64_t> size;
+      if (!f.has_entries) {
+        absl::StatusOr<uint64_t> cached = CachedBodySizeLocked(db_.get(), key);
+        if (cached.ok()) {
+          size = *cached;
+        } else if (!absl::IsNotFound(cached.status())) {
+          return cached.status();
+        }
+        f.body_cached = size.has_value();
+        if (f.body_cached) {
+          ASSIGN_OR_RETURN(f.key_referenced, KeyReferencedLocked(*n, key));
+        }
+      }
+      const ReleaseDecision d = DecideRelease(f, now);
+      if (d.drop_body) {
+        // The structure record goes with it (ON DELETE CASCADE).
+        for (const char* sql : {"DELETE FROM cached_body_chunks WHERE sha256 = ?",
+                                "DELETE FROM cached_bodies WHERE sha256 = ?"}) {
+          Statement st(db_.get(), sql);
+          st.Blob(1, key);
+          RETURN_IF_ERROR(st.Run());
+        }
+        ++stats.bodies_dropped;
+        stats.body_bytes_dropped += *size;
+      }
+      if (d.drop_row && id == newest) {
+        RETURN_IF_ERROR(RequeueLocked(id, now_us + kNewestRowRetryUs));
+      } else if (d.drop_row) {
+        for (const char* sql : {"DELETE FROM user_reports WHERE notification_id = ?",
+                                "DELETE FROM read_counted WHERE notification_id = ?",
+                                "DELETE FROM notifications WHERE id = ?"}) {
+          Statement st(db_.get(), sql);
+          st.Int(1, id);
+          RETURN_IF_ERROR(st.Run());
+        }
+        RETURN_IF_ERROR(UnqueueLocked(id));
+        ++stats.rows_dropped;
+      } else if (d.revisit.has_value()) {
+        RETURN_IF_ERROR(RequeueLocked(id, TimeToStoredMicros(*d.revisit)));
+      } else {
+        RETURN_IF_ERROR(UnqueueLocked(id));
+      }
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    return stats;
+  }
+
+  absl::Status RequeueUnreferenced(const std::vector<int64_t>& notification_ids) override {
+    if (!queues_released_ || notification_ids.empty()) return absl::OkStatus();
+    std::vector<int64_t> loose;
+    {
+      // A read first: the usual answer is "still referenced", which needs
+      // no write.
+      SqliteDb::ReadLock r(db_.get());
+      if (notification_ids.size() > 1) RETURN_IF_ERROR(r.Snapshot());
+      for (int64_t id : notification_ids) {
+        Statement st(r.db(),
+                     "SELECT 1 FROM notifications n WHERE n.id = ?1 AND NOT EXISTS "
+                     "(SELECT 1 FROM entries e WHERE e.notification_id = ?1)");
+        st.Int(1, id);
+        ASSIGN_OR_RETURN(bool has, st.Step());
+        if (has) loose.push_back(id);
+      }
+    }
+    if (loose.empty()) return absl::OkStatus();
+    absl::MutexLock lock(&db_->mu());
+    Transaction txn(db_.get(), Durability::kRelaxed);
+    RETURN_IF_ERROR(txn.Begin());
+    for (int64_t id : loose) {
+      Statement st(db_.get(),
+                   "INSERT OR REPLACE INTO released(notification_id, due_us) "
+                   "SELECT id, 0 FROM notifications WHERE id = ?");
+      st.Int(1, id);
+      RETURN_IF_ERROR(st.Run());
+    }
+    return txn.Commit();
+  }
+
+  absl::StatusOr<bool> ConfirmBody(std::string_view key) override {
+    // On the writer: a release pass holds it from its check to its commit.
+    absl::MutexLock lock(&db_->mu());
+    Statement st(db_.get(), "SELECT 1 FROM cached_bodies WHERE sha256 = ?");
+    st.Blob(1, key);
+    return st.Step();
+  }
+
   // --- Spam reports --------------------------------------------------------
 
   absl::StatusOr<bool> IsReadCounted(std::string_view user, int64_t notification_id) override {
@@ -1187,6 +1355,60 @@ class SqliteRecipientStore : public RecipientStore {
     RETURN_IF_ERROR(ApplyPolicyUpdateLocked(update));
     RETURN_IF_ERROR(txn.Commit());
     return true;
+  }
+
+  // Queues the rows of removed entries for the release pass, due at once.
+  absl::Status QueueReleasedLocked(const std::vector<int64_t>& ids) {
+    if (!queues_released_) return absl::OkStatus();
+    std::vector<int64_t> unique = ids;
+    std::sort(unique.begin(), unique.end());
+    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+    for (int64_t id : unique) RETURN_IF_ERROR(RequeueLocked(id, 0));
+    return absl::OkStatus();
+  }
+  absl::Status RequeueLocked(int64_t id, int64_t due_us) {
+    Statement st(db_.get(),
+                 "INSERT OR REPLACE INTO released(notification_id, due_us) VALUES(?, ?)");
+    st.Int(1, id).Int(2, due_us);
+    return st.Run();
+  }
+  absl::Status UnqueueLocked(int64_t id) {
+    Statement st(db_.get(), "DELETE FROM released WHERE notification_id = ?");
+    st.Int(1, id);
+    return st.Run();
+  }
+  absl::StatusOr<bool> HasEntriesLocked(int64_t id) {
+    Statement st(db_.get(), "SELECT 1 FROM entries WHERE notification_id = ? LIMIT 1");
+    st.Int(1, id);
+    return st.Step();
+  }
+  // Whether an entry refers to a row other than `n` whose BodyCacheKey is
+  // `key` (rows of the same hash, through notifications_by_body).
+  absl::StatusOr<bool> KeyReferencedLocked(const StoredNotification& n, const std::string& key) {
+    std::vector<int64_t> same;
+    {
+      Statement st(db_.get(),
+                   "SELECT id, signing_domain, envelope_sender, length(signed_bytes) > 0 "
+                   "FROM notifications WHERE body_sha256 = ?");
+      st.Blob(1, n.body_sha256);
+      while (true) {
+        ASSIGN_OR_RETURN(bool has, st.Step());
+        if (!has) break;
+        StoredNotification m;
+        m.id = st.ColInt(0);
+        if (m.id == n.id) continue;
+        m.body_sha256 = n.body_sha256;
+        m.signing_domain = st.ColText(1);
+        m.envelope_sender = st.ColText(2);
+        if (st.ColInt(3) != 0) m.signed_bytes = "signed";
+        if (BodyCacheKey(m) == key) same.push_back(m.id);
+      }
+    }
+    for (int64_t id : same) {
+      ASSIGN_OR_RETURN(bool has, HasEntriesLocked(id));
+      if (has) return true;
+    }
+    return false;
   }
 
   // NotFound unless notification `id` exists.
@@ -1499,6 +1721,7 @@ class SqliteRecipientStore : public RecipientStore {
   std::shared_ptr<SqliteDb> db_;
   bool keeps_structures_ = false;  // the schema has cached_body_structures
   bool counts_reads_ = false;      // the schema has read_counted (migration 9)
+  bool queues_released_ = false;   // the schema has released (migration 11)
   std::mutex put_mu_;
   std::condition_variable put_cv_;
   std::vector<PendingBody*> put_queue_;  // guarded by put_mu_
