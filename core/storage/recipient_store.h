@@ -3,7 +3,8 @@
 // (UIDVALIDITY, strictly ascending never-reused UIDs, flags, MODSEQ), the
 // cache of fetched bodies under opaque keys (the node uses core's
 // BodyCacheKey: hash plus sending domain), spam reports, and the spam
-// policy's state, committed with the reports that change it.
+// policy's state, committed with the reports that change it. What expunged
+// mail held is freed by ReleaseUnreferenced (core/logic/body_retention.h).
 // Back ends: sqlite_store.h (durable), memory_store.h (tests, simulator).
 //
 // Storage hides nothing: entries in every EntryState are listed and counted.

@@ -1,7 +1,8 @@
 // RecipientStore over SQLite (tables notifications, folders, entries,
-// cached_bodies and cached_body_chunks, user_reports, peer_reports, and
-// meta's uid_validity counter; schema in sqlite_db.cc). A cached body is
-// its size in cached_bodies plus chunk rows (sqlite_db.h).
+// cached_bodies and cached_body_chunks, user_reports, peer_reports, the
+// release queue `released`, and meta's uid_validity counter; schema in
+// sqlite_db.cc). A cached body is its size in cached_bodies plus chunk rows
+// (sqlite_db.h).
 //
 // Every method that changes more than one row runs in one IMMEDIATE
 // transaction, so a folder's uid_next/highest_modseq and its entries never
