@@ -24,6 +24,9 @@ namespace {
 
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr absl::Duration kHandshakeTimeout = absl::Seconds(30);
+// TLS records (16 KiB each) gather in a buffer of this size before they go
+// to the socket: a 256 KiB FETCH response is 4 writes instead of 17.
+constexpr int kTlsWriteBuffer = 64 * 1024;
 
 // Waits until `fd` has `events` or `deadline` passes. False on timeout.
 bool WaitFd(int fd, short events, absl::Time deadline) {
@@ -224,6 +227,16 @@ absl::Status Conn::Write(std::string_view bytes) {
     }
     if (!WaitFd(fd_, wait_for, deadline)) return absl::UnavailableError("write timeout");
   }
+  // The records still in the write buffer go out now (StartTls).
+  while (ssl_ != nullptr) {
+    BIO* out = SSL_get_wbio(ssl_);
+    if (BIO_flush(out) > 0) break;
+    if (!BIO_should_retry(out)) {
+      ERR_clear_error();
+      return absl::UnavailableError(absl::StrCat("write: ", std::strerror(errno)));
+    }
+    if (!WaitFd(fd_, POLLOUT, deadline)) return absl::UnavailableError("write timeout");
+  }
   return absl::OkStatus();
 }
 
@@ -236,7 +249,22 @@ absl::Status Conn::StartTls() {
   pos_ = 0;
   ssl_ = SSL_new(tls_ctx_);
   if (ssl_ == nullptr) return absl::UnavailableError(TlsError("SSL_new", 0));
-  SSL_set_fd(ssl_, fd_);
+  // Reads straight from the socket; writes through a buffer that Write
+  // flushes at its end (OpenSSL flushes it itself after each handshake
+  // flight and alert), so that a large response leaves in a few writes.
+  BIO* rbio = BIO_new_socket(fd_, BIO_NOCLOSE);
+  BIO* sock = BIO_new_socket(fd_, BIO_NOCLOSE);
+  BIO* wbio = BIO_new(BIO_f_buffer());
+  if (rbio == nullptr || sock == nullptr || wbio == nullptr ||
+      BIO_set_write_buffer_size(wbio, kTlsWriteBuffer) <= 0) {
+    BIO_free(rbio);
+    BIO_free(sock);
+    BIO_free(wbio);
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+    return absl::UnavailableError(TlsError("BIO_new", 0));
+  }
+  SSL_set_bio(ssl_, rbio, BIO_push(wbio, sock));
   const absl::Time deadline = absl::Now() + std::min(idle_timeout_, kHandshakeTimeout);
   for (;;) {
     int r = SSL_accept(ssl_);

@@ -489,6 +489,9 @@ class GrpcMailbox : public ImapMailbox {
     v1::ReadSetRequest req;
     req.set_folder(folder);
     req.set_peek(peek);
+    // The machine needs uid, body_size and modseq of the node's info; the
+    // rest it has from its listing (docs/PROTOCOL.md 14).
+    req.set_brief_info(true);
     for (size_t k = first; k < first + n; ++k) req.add_uids(items[k].uid);
     req.set_structure(shape.structure);
     if (shape.ranges != nullptr) {

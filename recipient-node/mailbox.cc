@@ -344,16 +344,17 @@ absl::StatusOr<std::vector<RecipientNode::PreparedRead>> RecipientNode::PrepareR
 absl::StatusOr<RecipientNode::ReadResult> RecipientNode::ReadPrepared(const std::string& user,
                                                                       const std::string& folder,
                                                                       const PreparedRead& p,
-                                                                      bool peek) {
+                                                                      bool peek, bool brief) {
   RETURN_IF_ERROR(p.status);
   return ReadFound(user, folder, p.entry, p.notification, p.cached, peek, nullptr,
-                   p.read_counted);
+                   p.read_counted, brief);
 }
 
 absl::StatusOr<RecipientNode::ReadResult> RecipientNode::ReadFound(
     const std::string& user, const std::string& folder, MailboxEntry e,
     const StoredNotification& n, std::optional<bool> cached, bool peek,
-    const std::function<bool(uint64_t)>& before_fetch, std::optional<bool> read_counted) {
+    const std::function<bool(uint64_t)>& before_fetch, std::optional<bool> read_counted,
+    bool brief) {
   Metrics::Global().Add("pullmail_reads_total");
   const bool local = IsLocalMessage(n);
   bool from_cache = true;
@@ -386,11 +387,21 @@ absl::StatusOr<RecipientNode::ReadResult> RecipientNode::ReadFound(
     changes_.Notify(user, folder);
   }
   ReadResult r;
-  r.info = ToInfo(e, n, /*cached=*/true);
   r.body_key = BodyCacheKey(n);
   r.from_cache = from_cache;
-  r.prefix = AuthenticationResultsField(r.info.authentication_results());
   r.stored_size = n.body_size;
+  if (brief) {
+    // What a FETCH of the bytes needs; ToInfo's sizes.
+    r.prefix = AuthenticationResultsField(VerifyAuthorOf(n).authentication_results);
+    r.info.set_uid(e.uid);
+    r.info.set_body_size(n.body_size + r.prefix.size());
+    r.info.set_sent_size(n.body_size);
+    for (const std::string& f : e.flags) r.info.add_flags(f);
+    r.info.set_modseq(e.modseq);
+    return r;
+  }
+  r.info = ToInfo(e, n, /*cached=*/true);
+  r.prefix = AuthenticationResultsField(r.info.authentication_results());
   return r;
 }
 

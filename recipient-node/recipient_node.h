@@ -145,9 +145,11 @@ class RecipientNode {
   absl::StatusOr<std::vector<PreparedRead>> PrepareReads(const std::string& user,
                                                          const std::string& folder,
                                                          const std::vector<uint32_t>& uids);
-  // Read of a prepared message (p.status OK), by the same rules.
+  // Read of a prepared message (p.status OK), by the same rules. `brief`:
+  // info has only uid, body_size, sent_size, flags and modseq (proto
+  // ReadSetRequest.brief_info).
   absl::StatusOr<ReadResult> ReadPrepared(const std::string& user, const std::string& folder,
-                                          const PreparedRead& p, bool peek);
+                                          const PreparedRead& p, bool peek, bool brief = false);
   absl::StatusOr<v1::SetFlagsResponse> SetFlags(const std::string& user,
                                                 const v1::SetFlagsRequest& req);
   absl::StatusOr<v1::CopyResponse> Copy(const std::string& user, const v1::CopyRequest& req);
@@ -298,7 +300,8 @@ class RecipientNode {
                                        MailboxEntry e, const StoredNotification& n,
                                        std::optional<bool> cached, bool peek,
                                        const std::function<bool(uint64_t)>& before_fetch,
-                                       std::optional<bool> read_counted = std::nullopt);
+                                       std::optional<bool> read_counted = std::nullopt,
+                                       bool brief = false);
   // The folder with its counts; INBOX and Junk, which always exist, are
   // created on first use. NotFound for another folder that does not exist.
   absl::StatusOr<Folder> GetOrMakeFolder(const std::string& user, const std::string& folder);

@@ -345,6 +345,22 @@ TEST_F(RecipientNodeTest, PreparedReadsFindASetAtOnceAndReadByReadsRules) {
   ASSERT_TRUE(by_read.ok()) << by_read.status();
   EXPECT_EQ(by_read->info.SerializeAsString(), peeked->info.SerializeAsString());
   EXPECT_EQ(by_read->prefix, peeked->prefix);
+  // Brief (ReadSetRequest.brief_info): the same bytes to serve and the
+  // fields a FETCH of them needs, without the summary and the rest.
+  auto brief = node_->ReadPrepared(ann, "INBOX", p[0], /*peek=*/true, /*brief=*/true);
+  ASSERT_TRUE(brief.ok()) << brief.status();
+  EXPECT_EQ(brief->prefix, peeked->prefix);
+  EXPECT_EQ(brief->stored_size, peeked->stored_size);
+  EXPECT_EQ(brief->body_key, peeked->body_key);
+  v1::MessageInfo want;
+  want.set_uid(peeked->info.uid());
+  want.set_body_size(peeked->info.body_size());
+  want.set_sent_size(peeked->info.sent_size());
+  *want.mutable_flags() = peeked->info.flags();
+  want.set_modseq(peeked->info.modseq());
+  EXPECT_EQ(brief->info.SerializeAsString(), want.SerializeAsString());
+  EXPECT_FALSE(peeked->prefix.empty());
+  EXPECT_EQ(brief->info.body_size(), 10u + brief->prefix.size());
   auto read = node_->ReadPrepared(ann, "INBOX", p[0], /*peek=*/false);
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_EQ(read->info.flags_size(), 1);

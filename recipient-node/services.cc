@@ -400,7 +400,7 @@ class MailboxServiceImpl final : public v1::MailboxService::Service {
       bool sent = false;
       if (p.has_value() && p->cached) {
         ahead.Advance(i);
-        absl::StatusOr<RecipientNode::ReadResult> r = node_->ReadPrepared(*user, folder, *p, req->peek());
+        absl::StatusOr<RecipientNode::ReadResult> r = node_->ReadPrepared(*user, folder, *p, req->peek(), req->brief_info());
         if (r.ok() && p->body) ++read_along;
         if (r.ok()) s = stream(i, *r, &sent, p->body ? &*p->body : nullptr);
         if (r.ok() && (s.ok() || sent || !absl::IsNotFound(s))) {

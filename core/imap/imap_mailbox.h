@@ -117,7 +117,11 @@ class ImapMailbox {
   struct BodyPiece {
     size_t index = 0;                      // into items
     absl::Status status;                   // not OK: this message failed
-    const v1::MessageInfo* info = nullptr; // the message's first piece only
+    // The message's first piece only. Possibly brief (uid, body_size,
+    // sent_size, flags, modseq: proto ReadSetRequest.brief_info): the
+    // machine uses no more of it here, nor of ImapBody/ImapStructure/
+    // ImapRanges::info.
+    const v1::MessageInfo* info = nullptr;
     std::string_view data;
     bool last = false;                     // the message's last piece
     // First piece of a structure or range read that the node served as
