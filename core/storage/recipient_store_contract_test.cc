@@ -832,7 +832,9 @@ TEST_P(RecipientStoreContract, ReadCachedBodiesReadsSmallBodiesWholeWithinItsBou
   PM_ASSERT_OK(one);
   ASSERT_EQ(one->size(), 1u);
   EXPECT_TRUE((*one)[0].cached);
-  if ((*one)[0].bytes) EXPECT_EQ(*(*one)[0].bytes, bodies[0]);
+  if ((*one)[0].bytes) {
+    EXPECT_EQ(*(*one)[0].bytes, bodies[0]);
+  }
   EXPECT_FALSE((*store_->ReadCachedBodies({keys[1]}, 1 << 20, 1 << 20))[0].cached);
   EXPECT_TRUE(store_->ReadCachedBodies({}, 1 << 20, 1 << 20)->empty());
 }
