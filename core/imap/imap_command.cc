@@ -25,6 +25,29 @@ bool SequenceSet::Contains(uint32_t n, uint32_t star) const {
   return false;
 }
 
+std::vector<std::pair<uint32_t, uint32_t>> SequenceSet::Intervals(uint32_t star) const {
+  std::vector<std::pair<uint32_t, uint32_t>> in;
+  in.reserve(ranges.size());
+  for (const Range& r : ranges) {
+    uint32_t lo = r.lo == 0 ? star : r.lo;
+    uint32_t hi = r.hi == 0 ? star : r.hi;
+    if (lo > hi) std::swap(lo, hi);
+    in.emplace_back(lo, hi);
+  }
+  std::sort(in.begin(), in.end());
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  for (const auto& [lo, hi] : in) {
+    // Overlapping or adjacent (lo == previous hi + 1) ranges join; 64-bit
+    // so that a previous hi of 4294967295 does not wrap.
+    if (!out.empty() && uint64_t{lo} <= uint64_t{out.back().second} + 1) {
+      out.back().second = std::max(out.back().second, hi);
+    } else {
+      out.emplace_back(lo, hi);
+    }
+  }
+  return out;
+}
+
 namespace {
 
 // RFC 3501 9: atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards /

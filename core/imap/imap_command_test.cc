@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -193,6 +194,42 @@ TEST(ImapCommand, SequenceSets) {
     EXPECT_EQ(e.text, "bad sequence set") << bad;
   }
   EXPECT_EQ(MustFail("s FETCH 1,2,3,4,5,6 FLAGS", Small()).text, "sequence set too long");
+}
+
+// Intervals gives the same numbers as Contains, sorted, merged and
+// disjoint, for written sets and for random ones.
+TEST(ImapCommand, SequenceSetIntervals) {
+  using V = std::vector<std::pair<uint32_t, uint32_t>>;
+  EXPECT_EQ(MustParse("s FETCH 7,1:3,2:4,5 FLAGS").set.Intervals(10), (V{{1, 5}, {7, 7}}));
+  EXPECT_EQ(MustParse("s FETCH 9:2,* FLAGS").set.Intervals(10), (V{{2, 10}}));  // adjacent join
+  EXPECT_EQ(MustParse("s FETCH 9:2,* FLAGS").set.Intervals(11), (V{{2, 9}, {11, 11}}));
+  EXPECT_EQ(MustParse("s FETCH 5:* FLAGS").set.Intervals(3), (V{{3, 5}}));  // "*" below 5
+  EXPECT_EQ(MustParse("s FETCH * FLAGS").set.Intervals(0), (V{{0, 0}}));     // empty mailbox
+  EXPECT_EQ(MustParse("s FETCH 4294967295,1:4294967294 FLAGS").set.Intervals(1),
+            (V{{1, 4294967295u}}));
+
+  std::mt19937 rng(7);
+  for (int round = 0; round < 500; ++round) {
+    SequenceSet set;
+    const int n = 1 + static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) {
+      uint32_t lo = rng() % 41, hi = rng() % 41;  // 0 = "*"
+      set.ranges.push_back({lo, hi});
+    }
+    const uint32_t star = rng() % 41;
+    const V iv = set.Intervals(star);
+    for (size_t i = 0; i < iv.size(); ++i) {
+      ASSERT_LE(iv[i].first, iv[i].second);
+      if (i > 0) {
+        ASSERT_GT(iv[i].first, iv[i - 1].second + 1);  // disjoint, not adjacent
+      }
+    }
+    for (uint32_t x = 0; x <= 42; ++x) {
+      bool in = false;
+      for (const auto& [lo, hi] : iv) in = in || (x >= lo && x <= hi);
+      ASSERT_EQ(in, set.Contains(x, star)) << "x=" << x << " star=" << star;
+    }
+  }
 }
 
 TEST(ImapCommand, Store) {

@@ -1717,17 +1717,21 @@ std::optional<std::vector<uint32_t>> ImapMachine::Resolve(const SequenceSet& set
   uint32_t count = static_cast<uint32_t>(sel.messages.size());
   std::vector<uint32_t> out;
   if (uid) {
-    uint32_t star = sel.max_uid();
-    for (uint32_t i = 0; i < count; ++i) {
-      if (set.Contains(sel.messages[i].uid(), star)) out.push_back(i + 1);
+    // UIDs ascend with sequence numbers: one walk over both lists.
+    const auto intervals = set.Intervals(sel.max_uid());
+    size_t k = 0;
+    for (uint32_t i = 0; i < count && k < intervals.size(); ++i) {
+      const uint32_t u = sel.messages[i].uid();
+      while (k < intervals.size() && intervals[k].second < u) ++k;
+      if (k < intervals.size() && intervals[k].first <= u) out.push_back(i + 1);
     }
     return out;
   }
   for (const SequenceSet::Range& r : set.ranges) {
     if ((r.lo != 0 && r.lo > count) || (r.hi != 0 && r.hi > count) || count == 0) return std::nullopt;
   }
-  for (uint32_t i = 1; i <= count; ++i) {
-    if (set.Contains(i, count)) out.push_back(i);
+  for (const auto& [lo, hi] : set.Intervals(count)) {
+    for (uint64_t i = lo; i <= hi; ++i) out.push_back(static_cast<uint32_t>(i));
   }
   return out;
 }
