@@ -13,13 +13,13 @@ Run one:  python3 tests/e2e/test_gateway_expunge.py --bin-dir build \
 ctest registers each test method as e2e_gateway_expunge_<name>.
 """
 
-import imaplib
 import os
 import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import WorldTestCase, run_tests, wait_until  # noqa: E402
+from world import run_tests, wait_until  # noqa: E402
+import test_gateway_imap as gi  # noqa: E402  (GatewayCase: its tests stay there)
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 
@@ -27,7 +27,6 @@ SERVED = "pullmail_body_bytes_served_total"
 FETCHED = "pullmail_body_bytes_fetched_total"
 EXAMINED = "pullmail_release_rows_examined_total"
 BYTES_DROPPED = "pullmail_release_body_bytes_dropped_total"
-TIMEOUT = 30  # seconds, for every socket operation
 PASS_WAIT = 60  # seconds: the maintenance pass runs every 2 s
 
 
@@ -50,35 +49,11 @@ def held(domain):
     return bodies, chunk_bytes, rows
 
 
-class GatewayExpunge(WorldTestCase):
-    def setUp(self):
-        super().setUp()
-        self.a = self.world.init("a.example")
-        self.b = self.world.init("b.example")
-        self.ann = self.a.add_user("ann")
-        self.bob = self.b.add_user("bob")
-        self.carol = self.b.add_user("carol")
-        self.a.start()
-        self.b.start()
-        self.b.gateway.start()
-        self.sessions = []
-        self.addCleanup(self._close_sessions)
-
-    def _close_sessions(self):
-        for s in self.sessions:
-            try:
-                s.shutdown()
-            except (OSError, imaplib.IMAP4.error):
-                pass
+class GatewayExpunge(gi.GatewayCase):
+    B_USERS = ("carol",)
 
     def login(self, user):
-        host, port = self.b.gateway_address("imap")
-        m = imaplib.IMAP4(host, port, timeout=TIMEOUT)
-        self.sessions.append(m)
-        m.host = self.b.name  # the certificate names the domain
-        self.assertEqual(m.starttls(ssl_context=self.b.tls_context())[0], "OK")
-        self.assertEqual(m.login(user.address, user.password)[0], "OK")
-        return m
+        return self.tls_login(user)
 
     def ok(self, result):
         typ, data = result

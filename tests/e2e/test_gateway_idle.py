@@ -17,12 +17,11 @@ Run one:  python3 tests/e2e/test_gateway_idle.py --bin-dir build GatewayIdle.tes
 ctest registers each test method as e2e_gateway_idle_<name>.
 """
 
-import imaplib
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from world import WorldTestCase, run_tests, wait_until  # noqa: E402
+from world import run_tests, wait_until  # noqa: E402
 import test_gateway_imap as gi  # noqa: E402  (RawImap only: its tests stay there)
 
 BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
@@ -30,46 +29,17 @@ BIN_DIR = os.environ.get("PULLMAIL_BIN_DIR", "build")
 EVENTS = 'pullmail_watch_events_total{kind="%s"}'
 OPENED = "pullmail_watch_streams_opened_total"
 KINDS = ("exists", "expunge", "flags")
-TIMEOUT = gi.TIMEOUT
 
 
 def message(subject):
     return f"From: bob@b.example\r\nSubject: {subject}\r\n\r\n{subject}\r\n".encode()
 
 
-class GatewayIdle(WorldTestCase):
-    def setUp(self):
-        super().setUp()
-        self.a = self.world.init("a.example")
-        self.b = self.world.init("b.example")
-        self.ann = self.a.add_user("ann")
-        self.bob = self.b.add_user("bob")
-        self.a.start()
-        self.b.start()
-        self.b.gateway.start()
-        self.sessions = []
-        self.addCleanup(self._close_sessions)
-
-    def _close_sessions(self):
-        for s in self.sessions:
-            try:
-                if isinstance(s, gi.RawImap):
-                    s.close()
-                else:
-                    s.shutdown()
-            except (OSError, imaplib.IMAP4.error):
-                pass
-
+class GatewayIdle(gi.GatewayCase):
     # -------------------------------------------------------------- helpers
 
     def login(self):
-        host, port = self.b.gateway_address("imap")
-        m = imaplib.IMAP4(host, port, timeout=TIMEOUT)
-        self.sessions.append(m)
-        m.host = self.b.name  # the certificate names the domain
-        self.ok(m.starttls(ssl_context=self.b.tls_context()))
-        self.ok(m.login(self.bob.address, self.bob.password))
-        return m
+        return self.tls_login(self.bob)
 
     def idle_on(self, folder):
         """A raw session idling on `folder`: (session, EXISTS at SELECT)."""

@@ -76,13 +76,22 @@ class RawImap:
             pass
 
 
-class GatewayImap(WorldTestCase):
+class GatewayCase(WorldTestCase):
+    """Two running domains (ann@a.example, bob@b.example) and b.example's
+    gateway; every IMAP session a test opens (self.sessions) is closed after
+    it. The gateway suites (IMAP, IDLE, EXPUNGE) build on it. A suite's
+    B_USERS names more users of b.example (each self.<name>)."""
+
+    B_USERS = ()
+
     def setUp(self):
         super().setUp()
         self.a = self.world.init("a.example")
         self.b = self.world.init("b.example")
         self.ann = self.a.add_user("ann")
         self.bob = self.b.add_user("bob")
+        for name in self.B_USERS:
+            setattr(self, name, self.b.add_user(name))
         self.a.start()
         self.b.start()
         self.b.gateway.start()
@@ -99,6 +108,19 @@ class GatewayImap(WorldTestCase):
             except (OSError, imaplib.IMAP4.error):
                 pass
 
+    def tls_login(self, user):
+        """An imaplib session to b.example's gateway, after STARTTLS and
+        LOGIN as `user`."""
+        host, port = self.b.gateway_address("imap")
+        m = imaplib.IMAP4(host, port, timeout=TIMEOUT)
+        self.sessions.append(m)
+        m.host = self.b.name  # the certificate names the domain
+        self.assertEqual(m.starttls(ssl_context=self.b.tls_context())[0], "OK")
+        self.assertEqual(m.login(user.address, user.password)[0], "OK")
+        return m
+
+
+class GatewayImap(GatewayCase):
 
     # -------------------------------------------------------------- helpers
 
